@@ -1,0 +1,40 @@
+# Roster: `make run` starts it on embedded SQLite, `make test` runs every test (README.md).
+SHELL := /bin/bash
+TOOLS := $(CURDIR)/.tools
+BUF_VERSION := v1.75.0
+PROTOC_GEN_GO_VERSION := v1.36.12
+PROTOC_GEN_CONNECT_GO_VERSION := v1.19.1
+GOOGLE_PROTO_FILES_VERSION := 6.0.1
+
+.PHONY: run build test test-go test-node generate tools bench fmt vet
+
+build:
+	go build -o roster ./cmd/roster
+
+run: build
+	./roster serve
+
+# Every test, on both storage backends (PostgreSQL at ROSTER_TEST_POSTGRES_URL, default
+# postgres://postgres@127.0.0.1:5432/test). The Node SDK suite installs its npm packages itself.
+test:
+	go vet ./...
+	go test -count=1 -race ./...
+
+bench:
+	go test -run '^$$' -bench . -benchmem ./...
+
+fmt:
+	gofmt -l -w $$(git ls-files '*.go')
+
+# Regenerate gen/ from proto/. Tools come from the Go module proxy and npm, pinned above.
+tools:
+	GOBIN=$(TOOLS)/bin go install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
+	GOBIN=$(TOOLS)/bin go install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+	GOBIN=$(TOOLS)/bin go install connectrpc.com/connect/cmd/protoc-gen-connect-go@$(PROTOC_GEN_CONNECT_GO_VERSION)
+	mkdir -p $(TOOLS)/npm $(TOOLS)/protodeps/google/api
+	npm install --prefix $(TOOLS)/npm --no-audit --no-fund --silent google-proto-files@$(GOOGLE_PROTO_FILES_VERSION)
+	cp $(TOOLS)/npm/node_modules/google-proto-files/google/api/{annotations,http}.proto $(TOOLS)/protodeps/google/api/
+
+generate: tools
+	rm -rf gen
+	$(TOOLS)/bin/buf generate --path proto/scalekit

@@ -1,0 +1,73 @@
+package roster
+
+import (
+	"fmt"
+	"sort"
+	"unicode/utf8"
+)
+
+// Metadata limits from the Scalekit API (../shared/api, section 2). Lengths count characters.
+const (
+	MetadataKeyMin   = 3
+	MetadataKeyMax   = 25
+	MetadataValueMin = 1
+	MetadataValueMax = 256
+
+	OrganizationMetadataMaxPairs = 10
+	UserMetadataMaxPairs         = 20
+)
+
+// checkMetadata records a violation for every key or value out of bounds and for too many pairs.
+// It reports keys in sorted order so that error messages are stable.
+func checkMetadata(v *Violations, field string, m map[string]string, maxPairs int) {
+	checkMetadataEntries(v, field, m, false)
+	if len(m) > maxPairs {
+		v.Add(field, fmt.Sprintf("map.max_pairs=%d", maxPairs), "at most %d pairs are allowed, got %d", maxPairs, len(m))
+	}
+}
+
+// checkMetadataEntries checks keys and values; with allowDelete an empty value is accepted
+// (it removes the key in a merge, see docs/metadata.md).
+func checkMetadataEntries(v *Violations, field string, m map[string]string, allowDelete bool) {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		val := m[k]
+		if n := utf8.RuneCountInString(k); n < MetadataKeyMin || n > MetadataKeyMax {
+			v.Add(field, fmt.Sprintf("map.keys.string.len=%d..%d", MetadataKeyMin, MetadataKeyMax),
+				"key %q must be %d to %d characters long", k, MetadataKeyMin, MetadataKeyMax)
+		}
+		if !utf8.ValidString(k) || !utf8.ValidString(val) {
+			v.Add(field, "string.utf8", "key %q: keys and values must be valid UTF-8", k)
+			continue
+		}
+		n := utf8.RuneCountInString(val)
+		if n == 0 && allowDelete {
+			continue
+		}
+		if n < MetadataValueMin || n > MetadataValueMax {
+			v.Add(field, fmt.Sprintf("map.values.string.len=%d..%d", MetadataValueMin, MetadataValueMax),
+				"value of key %q must be %d to %d characters long", k, MetadataValueMin, MetadataValueMax)
+		}
+	}
+}
+
+// MergeMetadata applies a metadata patch: keys in patch are set, a key whose patch value is
+// empty is removed, other keys are kept. It returns a new map.
+func MergeMetadata(current, patch map[string]string) map[string]string {
+	out := make(map[string]string, len(current)+len(patch))
+	for k, v := range current {
+		out[k] = v
+	}
+	for k, v := range patch {
+		if v == "" {
+			delete(out, k)
+		} else {
+			out[k] = v
+		}
+	}
+	return out
+}
