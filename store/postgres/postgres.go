@@ -1,0 +1,55 @@
+// Package postgres adapts PostgreSQL (through pgx) to store.Store, for deployments that
+// outgrow one machine: several Roster nodes share one database.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/rosterhq/roster/store/sqlstore"
+)
+
+// Open connects to the database at url (a postgres:// URL or key=value DSN) and applies
+// migrations.
+func Open(ctx context.Context, url string) (*sqlstore.Store, error) {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, err
+	}
+	db := stdlib.OpenDB(*cfg)
+	db.SetMaxOpenConns(32)
+	db.SetMaxIdleConns(16)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	s := sqlstore.New(db, db, dialect{})
+	if _, err := s.Migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+type dialect struct{}
+
+func (dialect) UniqueViolation(err error) (string, bool) {
+	var e *pgconn.PgError
+	if errors.As(err, &e) && e.Code == "23505" {
+		return e.ConstraintName, true
+	}
+	return "", false
+}
+
+// LockMigrations takes a transaction-scoped advisory lock so that nodes starting together
+// apply each migration once.
+func (dialect) LockMigrations(ctx context.Context, tx *sql.Tx) error {
+	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7426173)`)
+	return err
+}
+
+func (dialect) RowLock() string { return " FOR UPDATE" }

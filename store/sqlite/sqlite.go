@@ -1,0 +1,91 @@
+// Package sqlite adapts the embedded SQLite database (modernc.org/sqlite, pure Go) to
+// store.Store: Roster's default storage, one file under the data directory, in WAL mode.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/rosterhq/roster/store/sqlstore"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// FileName is the database file inside the data directory.
+const FileName = "roster.db"
+
+// Open opens (creating if needed) the database in dir and applies migrations.
+func Open(ctx context.Context, dir string) (*sqlstore.Store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	return OpenFile(ctx, filepath.Join(dir, FileName))
+}
+
+// OpenFile opens the database at path and applies migrations.
+func OpenFile(ctx context.Context, path string) (*sqlstore.Store, error) {
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "foreign_keys(1)", "busy_timeout(10000)", "synchronous(NORMAL)"} {
+		q.Add("_pragma", p)
+	}
+	dsn := "file:" + path + "?" + q.Encode()
+	read, err := sql.Open("sqlite", dsn+"&mode=ro")
+	if err != nil {
+		return nil, err
+	}
+	// One writer connection: SQLite allows one writer at a time, and queueing in the pool is
+	// cheaper and fairer than SQLITE_BUSY retries. _txlock=immediate takes the write lock at
+	// BEGIN, so a transaction never fails to upgrade a read lock.
+	write, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
+	if err != nil {
+		read.Close()
+		return nil, err
+	}
+	write.SetMaxOpenConns(1)
+	read.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)*2))
+	s := sqlstore.New(read, write, dialect{})
+	// Migrate first through the writer: the read-only pool cannot create the file.
+	if _, err := s.Migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+type dialect struct{}
+
+// indexByColumns maps SQLite's "UNIQUE constraint failed: <columns>" text to the index names
+// that PostgreSQL reports, so both backends name conflicts alike.
+var indexByColumns = map[string]string{
+	"organizations.environment_id, organizations.external_id": "organizations_external_id_key",
+	"organizations.environment_id, organizations.slug":        "organizations_slug_key",
+	"environments.name":                                       "environments_name_key",
+	"api_clients.id":                                          "api_clients_pkey",
+}
+
+func (dialect) UniqueViolation(err error) (string, bool) {
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return "", false
+	}
+	if e.Code() != sqlite3.SQLITE_CONSTRAINT_UNIQUE && e.Code() != sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY {
+		return "", false
+	}
+	// The message ends "... constraint failed: <table.col>, <table.col> (2067)".
+	msg := e.Error()
+	cols := msg[strings.LastIndex(msg, "constraint failed: ")+len("constraint failed: "):]
+	cols, _, _ = strings.Cut(cols, " (")
+	return indexByColumns[strings.TrimSpace(cols)], true
+}
+
+// LockMigrations needs nothing: the write transaction holds SQLite's database lock.
+func (dialect) LockMigrations(context.Context, *sql.Tx) error { return nil }
+
+func (dialect) RowLock() string { return "" }

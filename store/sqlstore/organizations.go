@@ -1,0 +1,201 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/store"
+)
+
+const orgColumns = `id, environment_id, display_name, external_id, metadata, slug, logo_url, region_code, create_time, update_time`
+
+// CreateOrganization stores a new organization. A taken external ID or slug is a conflict,
+// decided by the unique index, so racing creators cannot both win.
+func (s *Store) CreateOrganization(ctx context.Context, o roster.Organization) error {
+	seq, ok := roster.IDNumber(o.ID, roster.PrefixOrganization)
+	if !ok {
+		return fmt.Errorf("malformed organization id %q", o.ID)
+	}
+	meta, err := json.Marshal(nonNil(o.Metadata))
+	if err != nil {
+		return err
+	}
+	_, err = s.write.ExecContext(ctx,
+		`INSERT INTO organizations (id, environment_id, seq, display_name, external_id, metadata, slug, logo_url, region_code, create_time, update_time)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		o.ID, o.EnvironmentID, seq, o.DisplayName, nullString(o.ExternalID), string(meta), nullString(o.Slug),
+		nullString(o.LogoURL), o.RegionCode, micros(o.CreateTime), micros(o.UpdateTime))
+	return s.conflict(err, orgField(o))
+}
+
+// GetOrganization finds an organization by ID or external ID.
+func (s *Store) GetOrganization(ctx context.Context, environmentID string, ref roster.OrganizationRef) (roster.Organization, error) {
+	return getOrganization(ctx, s.read, environmentID, ref, "")
+}
+
+// UpdateOrganization applies update to the stored organization in one transaction.
+func (s *Store) UpdateOrganization(ctx context.Context, environmentID string, ref roster.OrganizationRef, update func(*roster.Organization) error) (roster.Organization, error) {
+	var out roster.Organization
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		o, err := getOrganization(ctx, tx, environmentID, ref, s.dialect.RowLock())
+		if err != nil {
+			return err
+		}
+		if err := update(&o); err != nil {
+			return err
+		}
+		meta, err := json.Marshal(nonNil(o.Metadata))
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx,
+			`UPDATE organizations SET display_name = $1, external_id = $2, metadata = $3, slug = $4, logo_url = $5, region_code = $6, update_time = $7
+			 WHERE id = $8 AND environment_id = $9`,
+			o.DisplayName, nullString(o.ExternalID), string(meta), nullString(o.Slug), nullString(o.LogoURL), o.RegionCode,
+			micros(o.UpdateTime), o.ID, environmentID)
+		if err != nil {
+			return s.conflict(err, orgField(o))
+		}
+		out = o
+		return nil
+	})
+	return out, err
+}
+
+// DeleteOrganization removes an organization; rows that belong to it go with it through
+// ON DELETE CASCADE foreign keys, in the same transaction.
+func (s *Store) DeleteOrganization(ctx context.Context, environmentID string, ref roster.OrganizationRef) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		o, err := getOrganization(ctx, tx, environmentID, ref, s.dialect.RowLock())
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM organizations WHERE id = $1 AND environment_id = $2`, o.ID, environmentID)
+		return err
+	})
+}
+
+// ListOrganizations returns one page of the organizations that match q, in ID order, and
+// the number of all matches.
+func (s *Store) ListOrganizations(ctx context.Context, environmentID string, q store.OrganizationQuery) (store.Page[roster.Organization], error) {
+	var page store.Page[roster.Organization]
+	where := []string{"environment_id = $1"}
+	args := []any{environmentID}
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	if q.ExternalID != nil {
+		where = append(where, "external_id = "+arg(*q.ExternalID))
+	}
+	if q.Search != "" {
+		p := arg("%" + escapeLike(strings.ToLower(q.Search)) + "%")
+		where = append(where, fmt.Sprintf(`(lower(display_name) LIKE %[1]s ESCAPE '\' OR id LIKE %[1]s ESCAPE '\' OR lower(external_id) LIKE %[1]s ESCAPE '\')`, p))
+	}
+	filter := strings.Join(where, " AND ")
+	if err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM organizations WHERE `+filter, args...).Scan(&page.Total); err != nil {
+		return page, err
+	}
+
+	order := "ASC"
+	switch {
+	case q.Page.After > 0:
+		filter += " AND seq > " + arg(q.Page.After)
+	case q.Page.Before > 0:
+		filter += " AND seq < " + arg(q.Page.Before)
+		order = "DESC"
+	}
+	limit := arg(q.Page.Size + 1)
+	rows, err := s.read.QueryContext(ctx, `SELECT `+orgColumns+` FROM organizations WHERE `+filter+` ORDER BY seq `+order+` LIMIT `+limit, args...)
+	if err != nil {
+		return page, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		o, err := scanOrganization(rows)
+		if err != nil {
+			return page, err
+		}
+		page.Items = append(page.Items, o)
+	}
+	if err := rows.Err(); err != nil {
+		return page, err
+	}
+	if len(page.Items) > q.Page.Size {
+		page.Items, page.More = page.Items[:q.Page.Size], true
+	}
+	if order == "DESC" {
+		for i, j := 0, len(page.Items)-1; i < j; i, j = i+1, j-1 {
+			page.Items[i], page.Items[j] = page.Items[j], page.Items[i]
+		}
+	}
+	return page, nil
+}
+
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func getOrganization(ctx context.Context, q queryer, environmentID string, ref roster.OrganizationRef, suffix string) (roster.Organization, error) {
+	col, key := "id", ref.ID
+	if ref.ID == "" {
+		col, key = "external_id", ref.ExternalID
+	}
+	o, err := scanOrganization(q.QueryRowContext(ctx,
+		`SELECT `+orgColumns+` FROM organizations WHERE environment_id = $1 AND `+col+` = $2`+suffix, environmentID, key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return o, notFound("organization")
+	}
+	return o, err
+}
+
+func scanOrganization(row interface{ Scan(...any) error }) (roster.Organization, error) {
+	var o roster.Organization
+	var ext, slug, logo sql.NullString
+	var meta string
+	var created, updated int64
+	if err := row.Scan(&o.ID, &o.EnvironmentID, &o.DisplayName, &ext, &meta, &slug, &logo, &o.RegionCode, &created, &updated); err != nil {
+		return o, err
+	}
+	if err := json.Unmarshal([]byte(meta), &o.Metadata); err != nil {
+		return o, fmt.Errorf("organization %s: metadata: %w", o.ID, err)
+	}
+	o.ExternalID, o.Slug, o.LogoURL = stringPtr(ext), stringPtr(slug), stringPtr(logo)
+	o.CreateTime, o.UpdateTime = fromMicros(created), fromMicros(updated)
+	return o, nil
+}
+
+func orgField(o roster.Organization) func(string) string {
+	return func(field string) string {
+		switch field {
+		case "external_id":
+			return deref(o.ExternalID)
+		case "slug":
+			return deref(o.Slug)
+		}
+		return o.ID
+	}
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+func nonNil(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}

@@ -1,0 +1,213 @@
+// Package sqlstore implements store.Store on database/sql with SQL that SQLite and PostgreSQL
+// both accept. store/sqlite and store/postgres adapt their drivers to it through a Dialect.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/rosterhq/roster"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Dialect is what differs between the databases.
+type Dialect interface {
+	// UniqueViolation reports whether err broke a unique index, and which one
+	// (an index name of the migrations, e.g. "organizations_external_id_key").
+	UniqueViolation(err error) (index string, ok bool)
+	// LockMigrations serialises migrations between processes that start together.
+	LockMigrations(ctx context.Context, tx *sql.Tx) error
+	// RowLock is the clause that locks the rows a read-modify-write transaction selects
+	// (" FOR UPDATE"), or "" where one writer at a time is the rule already (SQLite).
+	RowLock() string
+}
+
+// Store is the shared SQL implementation. Reads go to read, writes and transactions to write:
+// for SQLite these are a many-connection pool and a single-connection pool (one writer at a
+// time, no SQLITE_BUSY); for PostgreSQL they are the same pool.
+type Store struct {
+	read    *sql.DB
+	write   *sql.DB
+	dialect Dialect
+}
+
+// New wraps open databases. It does not migrate; call Migrate.
+func New(read, write *sql.DB, d Dialect) *Store {
+	return &Store{read: read, write: write, dialect: d}
+}
+
+// Ping checks both pools.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.read.PingContext(ctx); err != nil {
+		return err
+	}
+	return s.write.PingContext(ctx)
+}
+
+// Stats reports the read pool's use (the only pool on PostgreSQL).
+func (s *Store) Stats() sql.DBStats { return s.read.Stats() }
+
+// Close closes both pools.
+func (s *Store) Close() error {
+	err := s.read.Close()
+	if s.write != s.read {
+		err = errors.Join(err, s.write.Close())
+	}
+	return err
+}
+
+// Migrate applies the embedded migrations that have not run yet, in one transaction that
+// holds the dialect's migration lock, and returns how many it applied.
+func (s *Store) Migrate(ctx context.Context) (int, error) {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return 0, err
+	}
+	sort.Strings(names)
+	applied := 0
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.dialect.LockMigrations(ctx, tx); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_time BIGINT NOT NULL)`); err != nil {
+			return fmt.Errorf("create schema_migrations: %w", err)
+		}
+		for _, name := range names {
+			version := strings.TrimSuffix(strings.TrimPrefix(name, "migrations/"), ".sql")
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = $1`, version).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				continue
+			}
+			body, err := migrations.ReadFile(name)
+			if err != nil {
+				return err
+			}
+			for _, stmt := range splitStatements(string(body)) {
+				if _, err := tx.ExecContext(ctx, stmt); err != nil {
+					return fmt.Errorf("migration %s: %w\n%s", version, err, stmt)
+				}
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_time) VALUES ($1, $2)`, version, micros(time.Now())); err != nil {
+				return err
+			}
+			applied++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return applied, nil
+}
+
+// splitStatements splits a migration file on semicolons at line ends; migrations hold no
+// semicolons inside literals.
+func splitStatements(body string) []string {
+	var out []string
+	var cur strings.Builder
+	for _, line := range strings.Split(body, "\n") {
+		trimmed := strings.TrimSpace(line)
+		if strings.HasPrefix(trimmed, "--") || trimmed == "" {
+			continue
+		}
+		cur.WriteString(line)
+		cur.WriteByte('\n')
+		if strings.HasSuffix(trimmed, ";") {
+			out = append(out, strings.TrimSpace(cur.String()))
+			cur.Reset()
+		}
+	}
+	if s := strings.TrimSpace(cur.String()); s != "" {
+		out = append(out, s)
+	}
+	return out
+}
+
+// inTx runs fn in a write transaction and commits it when fn succeeds.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// conflict turns a unique-index violation into an application error naming the field; other
+// errors pass through.
+func (s *Store) conflict(err error, value func(field string) string) error {
+	index, ok := s.dialect.UniqueViolation(err)
+	if !ok {
+		return err
+	}
+	c, known := uniqueIndexes[index]
+	if !known {
+		return &roster.Error{Code: roster.EConflict, Message: "the record already exists"}
+	}
+	return &roster.Error{
+		Code:       roster.EConflict,
+		Message:    fmt.Sprintf("%s with %s %q already exists", c.what, c.field, value(c.field)),
+		Violations: []roster.FieldViolation{{Field: c.path, Constraint: "unique", Description: "must be unique in the environment"}},
+	}
+}
+
+// uniqueIndexes describes each unique index of the migrations for error messages.
+var uniqueIndexes = map[string]struct{ what, field, path string }{
+	"organizations_external_id_key": {"an organization", "external_id", "organization.external_id"},
+	"organizations_slug_key":        {"an organization", "slug", "organization.slug"},
+	"environments_name_key":         {"an environment", "name", "name"},
+	"api_clients_pkey":              {"an API client", "id", "client_id"},
+}
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(n int64) time.Time { return time.UnixMicro(n).UTC() }
+
+func nullMicros(t *time.Time) sql.NullInt64 {
+	if t == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: micros(*t), Valid: true}
+}
+
+func timePtr(n sql.NullInt64) *time.Time {
+	if !n.Valid {
+		return nil
+	}
+	t := fromMicros(n.Int64)
+	return &t
+}
+
+func nullString(p *string) sql.NullString {
+	if p == nil {
+		return sql.NullString{}
+	}
+	return sql.NullString{String: *p, Valid: true}
+}
+
+func stringPtr(n sql.NullString) *string {
+	if !n.Valid {
+		return nil
+	}
+	return &n.String
+}
+
+// notFound is the error for a missing record of the named kind.
+func notFound(what string) error {
+	return roster.Errorf(roster.ENotFound, "%s not found", what)
+}
