@@ -66,8 +66,8 @@ type dialect struct{}
 var indexByColumns = map[string]string{
 	"organizations.environment_id, organizations.external_id": "organizations_external_id_key",
 	"organizations.environment_id, organizations.slug":        "organizations_slug_key",
-	"environments.name":                                       "environments_name_key",
-	"api_clients.id":                                          "api_clients_pkey",
+	"environments.name": "environments_name_key",
+	"api_clients.id":    "api_clients_pkey",
 }
 
 func (dialect) UniqueViolation(err error) (string, bool) {
