@@ -1,0 +1,68 @@
+// Package api serves Roster's wire API: the Scalekit gRPC services through connect-go
+// (gRPC, gRPC-Web and Connect on one handler; REST through api/rest). Handlers translate
+// protobuf messages to the domain and call the directory service; authentication, metrics
+// and error translation are interceptors, written once.
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"connectrpc.com/connect"
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/gen/scalekit/v1/errdetails"
+)
+
+// connectCodes maps each domain error code to its gRPC status: the one place where that
+// happens. HTTP statuses follow from the gRPC code (api/rest.HTTPStatus).
+var connectCodes = map[roster.Code]connect.Code{
+	roster.EInvalid:            connect.CodeInvalidArgument,
+	roster.ENotFound:           connect.CodeNotFound,
+	roster.EConflict:           connect.CodeAlreadyExists,
+	roster.EFailedPrecondition: connect.CodeFailedPrecondition,
+	roster.EUnauthenticated:    connect.CodeUnauthenticated,
+	roster.EPermissionDenied:   connect.CodePermissionDenied,
+	roster.EUnimplemented:      connect.CodeUnimplemented,
+	roster.EUnavailable:        connect.CodeUnavailable,
+	roster.EInternal:           connect.CodeInternal,
+}
+
+// toConnectError turns any error into a connect error carrying a scalekit ErrorInfo detail:
+// application errors keep their message and field violations; anything else is logged and
+// answered as INTERNAL without its text.
+func toConnectError(ctx context.Context, log *slog.Logger, procedure string, err error) *connect.Error {
+	var ce *connect.Error
+	if errors.As(err, &ce) {
+		return ce
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return connect.NewError(connect.CodeDeadlineExceeded, errors.New("the request took too long"))
+	case errors.Is(err, context.Canceled):
+		return connect.NewError(connect.CodeCanceled, errors.New("the request was canceled"))
+	}
+	code := roster.ErrorCode(err)
+	if code == roster.EInternal {
+		log.ErrorContext(ctx, "internal error", "procedure", procedure, "err", err)
+	}
+	out := connect.NewError(connectCodes[code], errors.New(roster.ErrorMessage(err)))
+	info := &errdetails.ErrorInfo{ErrorCode: string(code)}
+	if rid := RequestID(ctx); rid != "" {
+		info.RequestInfo = &errdetails.RequestInfo{RequestId: rid}
+	}
+	var e *roster.Error
+	if errors.As(err, &e) && len(e.Violations) > 0 {
+		v := &errdetails.ValidationErrorInfo{}
+		for _, fv := range e.Violations {
+			v.FieldViolations = append(v.FieldViolations, &errdetails.ValidationErrorInfo_FieldViolation{
+				Field: fv.Field, Description: fv.Description, Constraint: fv.Constraint,
+			})
+		}
+		info.ValidationErrorInfo = v
+	}
+	if detail, derr := connect.NewErrorDetail(info); derr == nil {
+		out.AddDetail(detail)
+	}
+	return out
+}

@@ -1,0 +1,108 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/oauth"
+	"github.com/rosterhq/roster/store"
+)
+
+// Verifier checks access tokens.
+type Verifier interface {
+	Verify(ctx context.Context, token string) (oauth.Principal, error)
+}
+
+// interceptors holds the cross-cutting behaviour of every RPC.
+type interceptors struct {
+	log      *slog.Logger
+	verifier Verifier
+	store    store.Store
+	duration *prometheus.HistogramVec
+
+	envs sync.Map // environment ID -> roster.Environment; environments never change
+}
+
+func newInterceptors(log *slog.Logger, v Verifier, s store.Store, reg prometheus.Registerer) *interceptors {
+	d := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "roster_rpc_duration_seconds",
+		Help:    "Duration of API calls (gRPC, Connect, gRPC-Web and REST) by procedure and status code.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+	}, []string{"procedure", "code"})
+	reg.MustRegister(d)
+	return &interceptors{log: log, verifier: v, store: s, duration: d}
+}
+
+// chain returns the interceptors in order: metrics see the final status, errors are
+// translated before that, authentication runs last, just before the handler.
+func (i *interceptors) chain() connect.Option {
+	return connect.WithInterceptors(connect.UnaryInterceptorFunc(i.metrics), connect.UnaryInterceptorFunc(i.errors), connect.UnaryInterceptorFunc(i.authenticate))
+}
+
+func (i *interceptors) metrics(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		start := time.Now()
+		res, err := next(ctx, req)
+		code := "ok"
+		if err != nil {
+			code = connect.CodeOf(err).String()
+		}
+		i.duration.WithLabelValues(req.Spec().Procedure, code).Observe(time.Since(start).Seconds())
+		return res, err
+	}
+}
+
+func (i *interceptors) errors(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		res, err := next(ctx, req)
+		if err != nil {
+			return nil, toConnectError(ctx, i.log, req.Spec().Procedure, err)
+		}
+		return res, nil
+	}
+}
+
+// authenticate requires a valid bearer token. A call without one answers UNAUTHENTICATED,
+// which is how the Scalekit SDKs learn to fetch their first token.
+func (i *interceptors) authenticate(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		h := req.Header().Get("Authorization")
+		scheme, token, _ := strings.Cut(h, " ")
+		if h == "" || token == "" {
+			return nil, roster.Errorf(roster.EUnauthenticated, "Token empty")
+		}
+		if !strings.EqualFold(scheme, "Bearer") {
+			return nil, roster.Errorf(roster.EUnauthenticated, "the Authorization header must be a Bearer token")
+		}
+		p, err := i.verifier.Verify(ctx, strings.TrimSpace(token))
+		if err != nil {
+			return nil, err
+		}
+		env, err := i.environment(ctx, p.EnvironmentID)
+		if err != nil {
+			return nil, err
+		}
+		return next(withCaller(ctx, p, env), req)
+	}
+}
+
+func (i *interceptors) environment(ctx context.Context, id string) (roster.Environment, error) {
+	if env, ok := i.envs.Load(id); ok {
+		return env.(roster.Environment), nil
+	}
+	env, err := i.store.GetEnvironment(ctx, id)
+	if roster.ErrorCode(err) == roster.ENotFound {
+		return env, roster.Errorf(roster.EUnauthenticated, "the token's environment does not exist")
+	} else if err != nil {
+		return env, errors.Join(errors.New("load environment"), err)
+	}
+	i.envs.Store(id, env)
+	return env, nil
+}

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"time"
+)
+
+// config is read from flags, each with an environment variable twin; a flag wins over its
+// variable.
+type config struct {
+	listen      string
+	dataDir     string
+	databaseURL string
+	issuerURL   string
+	tlsCert     string
+	tlsKey      string
+	tokenTTL    time.Duration
+	logLevel    string
+}
+
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}
+
+// storageFlags registers the flags that choose the database.
+func (c *config) storageFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.dataDir, "data-dir", env("ROSTER_DATA_DIR", "./roster-data"), "directory of the embedded SQLite database (env ROSTER_DATA_DIR)")
+	fs.StringVar(&c.databaseURL, "database-url", env("ROSTER_DATABASE_URL", ""), "postgres://... selects PostgreSQL; empty means embedded SQLite (env ROSTER_DATABASE_URL)")
+	fs.StringVar(&c.logLevel, "log-level", env("ROSTER_LOG_LEVEL", "info"), "debug, info, warn or error (env ROSTER_LOG_LEVEL)")
+}
+
+// serveFlags registers the flags of `roster serve`.
+func (c *config) serveFlags(fs *flag.FlagSet) {
+	c.storageFlags(fs)
+	fs.StringVar(&c.listen, "listen", env("ROSTER_LISTEN", "127.0.0.1:8080"), "address to listen on (env ROSTER_LISTEN)")
+	fs.StringVar(&c.issuerURL, "issuer-url", env("ROSTER_ISSUER_URL", ""), "public URL of this Roster; default derived from --listen (env ROSTER_ISSUER_URL)")
+	fs.StringVar(&c.tlsCert, "tls-cert", env("ROSTER_TLS_CERT", ""), "TLS certificate file (PEM); with --tls-key serves HTTPS and h2 (env ROSTER_TLS_CERT)")
+	fs.StringVar(&c.tlsKey, "tls-key", env("ROSTER_TLS_KEY", ""), "TLS private key file (PEM) (env ROSTER_TLS_KEY)")
+	ttl, err := time.ParseDuration(env("ROSTER_ACCESS_TOKEN_TTL", "1h"))
+	if err != nil {
+		ttl = time.Hour
+	}
+	fs.DurationVar(&c.tokenTTL, "access-token-ttl", ttl, "lifetime of API access tokens (env ROSTER_ACCESS_TOKEN_TTL)")
+}
+
+func (c *config) check() error {
+	if (c.tlsCert == "") != (c.tlsKey == "") {
+		return fmt.Errorf("--tls-cert and --tls-key go together")
+	}
+	if c.databaseURL != "" && !strings.HasPrefix(c.databaseURL, "postgres://") && !strings.HasPrefix(c.databaseURL, "postgresql://") {
+		return fmt.Errorf("--database-url must be a postgres:// URL (or empty for embedded SQLite)")
+	}
+	if c.tokenTTL < time.Minute || c.tokenTTL > 24*time.Hour {
+		return fmt.Errorf("--access-token-ttl must be between 1m and 24h")
+	}
+	return nil
+}
+
+// issuer returns the public URL: --issuer-url, or one made from the listen address.
+func (c *config) issuer(ln net.Addr) string {
+	if c.issuerURL != "" {
+		return strings.TrimSuffix(c.issuerURL, "/")
+	}
+	scheme := "http"
+	if c.tlsCert != "" {
+		scheme = "https"
+	}
+	host, port, err := net.SplitHostPort(ln.String())
+	if err != nil {
+		return scheme + "://" + ln.String()
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
+}

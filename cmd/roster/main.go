@@ -1,0 +1,269 @@
+// Command roster runs Roster: `roster serve` starts the server, `roster migrate` prepares the
+// database, `roster clients` manages API clients, `roster version` prints the version.
+// This file only reads configuration and wires the packages together.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/rosterhq/roster/api"
+	"github.com/rosterhq/roster/directory"
+	"github.com/rosterhq/roster/oauth"
+	"github.com/rosterhq/roster/server"
+	"github.com/rosterhq/roster/store"
+	"github.com/rosterhq/roster/store/postgres"
+	"github.com/rosterhq/roster/store/sqlite"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `Roster: a self-hosted directory that speaks the Scalekit API.
+
+Usage:
+  roster serve    [flags]   start the server (creates the database and an admin API client on first start)
+  roster migrate  [flags]   apply database migrations and exit
+  roster clients create --name NAME [flags] | list [flags] | revoke [flags] CLIENT_ID
+  roster version
+
+Run 'roster COMMAND -h' for a command's flags.
+`
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "roster:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:], stdout, stderr)
+	case "migrate":
+		return migrate(args[1:], stdout, stderr)
+	case "clients":
+		return clients(args[1:], stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "roster", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+func openStore(ctx context.Context, c *config) (store.Store, string, error) {
+	if c.databaseURL != "" {
+		s, err := postgres.Open(ctx, c.databaseURL)
+		return s, "postgres", err
+	}
+	s, err := sqlite.Open(ctx, c.dataDir)
+	return s, "sqlite", err
+}
+
+func serve(args []string, stdout, stderr io.Writer) error {
+	var c config
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c.serveFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := c.check(); err != nil {
+		return err
+	}
+	log := newLogger(stderr, c.logLevel)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	st, backend, err := openStore(ctx, &c)
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer func() {
+		if err := st.Close(); err != nil {
+			log.Error("close database", "err", err)
+		}
+		log.Info("database closed")
+	}()
+
+	dir := directory.New(st)
+	env, created, err := dir.Bootstrap(ctx, os.Getenv("ROSTER_BOOTSTRAP_CLIENT_ID"), os.Getenv("ROSTER_BOOTSTRAP_CLIENT_SECRET"))
+	if err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+
+	var tlsConfig *tls.Config
+	if c.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(c.tlsCert, c.tlsKey)
+		if err != nil {
+			return fmt.Errorf("load TLS certificate: %w", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	ln, err := net.Listen("tcp", c.listen)
+	if err != nil {
+		return err
+	}
+	issuer := c.issuer(ln.Addr())
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	tokens := oauth.NewServer(st, issuer, c.tokenTTL)
+	handlers, err := api.New(api.Config{Directory: dir, Verifier: tokens, Log: log, Metrics: reg})
+	if err != nil {
+		return err
+	}
+	srv := server.New(server.Config{
+		API:      handlers,
+		OAuth:    &oauth.Handler{Server: tokens, EnvironmentID: env.ID, Log: log},
+		Store:    st,
+		Log:      log,
+		Registry: reg,
+		TLS:      tlsConfig,
+	})
+	log.Info("roster started", "version", version, "listen", ln.Addr().String(), "issuer", issuer, "storage", backend, "environment", env.ID)
+	printWelcome(stdout, issuer, created)
+	err = srv.Serve(ctx, ln)
+	log.Info("server stopped")
+	return err
+}
+
+// printWelcome tells the operator how to call Roster. A generated client secret is printed
+// here, once, to standard output, and never logged.
+func printWelcome(w io.Writer, issuer string, created *directory.NewClient) {
+	fmt.Fprintf(w, "\nRoster is listening at %s\n", issuer)
+	if created != nil {
+		fmt.Fprintf(w, "\nAn admin API client was created. Its secret is shown only now; keep it safe:\n\n")
+		fmt.Fprintf(w, "  export SCALEKIT_ENVIRONMENT_URL=%s\n  export SCALEKIT_CLIENT_ID=%s\n  export SCALEKIT_CLIENT_SECRET=%s\n",
+			issuer, created.Client.ID, created.Secret)
+	} else {
+		fmt.Fprintf(w, "\nUse an existing API client (roster clients list), or create one with: roster clients create --name NAME\n")
+	}
+	fmt.Fprintf(w, `
+Get a token and call the API:
+
+  TOKEN=$(curl -s %[1]s/oauth/token -d grant_type=client_credentials \
+    -d client_id=$SCALEKIT_CLIENT_ID -d client_secret=$SCALEKIT_CLIENT_SECRET | jq -r .access_token)
+  curl -s %[1]s/api/v1/organizations -H "Authorization: Bearer $TOKEN" \
+    -H 'Content-Type: application/json' -d '{"display_name": "Megasoft Inc", "external_id": "CUST-12345-MGSFT"}'
+
+`, issuer)
+}
+
+func migrate(args []string, stdout, stderr io.Writer) error {
+	var c config
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c.storageFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := c.check(); err != nil {
+		return err
+	}
+	st, backend, err := openStore(context.Background(), &c)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if _, err := directory.New(st).EnsureEnvironment(context.Background()); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s database is up to date\n", backend)
+	return nil
+}
+
+func clients(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("usage: roster clients create --name NAME | list | revoke CLIENT_ID")
+	}
+	var c config
+	var name string
+	fs := flag.NewFlagSet("clients "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c.storageFlags(fs)
+	if args[0] == "create" {
+		fs.StringVar(&name, "name", "", "a name that says who uses the client (required)")
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if err := c.check(); err != nil {
+		return err
+	}
+	ctx := context.Background()
+	st, _, err := openStore(ctx, &c)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	dir := directory.New(st)
+	env, err := dir.DefaultEnvironment(ctx)
+	if err != nil {
+		return err
+	}
+	switch args[0] {
+	case "create":
+		nc, err := dir.CreateClient(ctx, env, name, "", "")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "client_id=%s\nclient_secret=%s\n(the secret is shown only now)\n", nc.Client.ID, nc.Secret)
+		return nil
+	case "list":
+		list, err := st.ListClients(ctx, env.ID)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "CLIENT ID\tNAME\tCREATED\tSTATUS")
+		for _, cl := range list {
+			status := "active"
+			if cl.Revoked() {
+				status = "revoked " + cl.RevokeTime.Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", cl.ID, cl.Name, cl.CreateTime.Format(time.RFC3339), status)
+		}
+		return tw.Flush()
+	case "revoke":
+		if fs.NArg() != 1 {
+			return errors.New("usage: roster clients revoke CLIENT_ID")
+		}
+		if err := dir.RevokeClient(ctx, fs.Arg(0)); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "revoked %s\n", fs.Arg(0))
+		return nil
+	}
+	return fmt.Errorf("unknown clients command %q", args[0])
+}

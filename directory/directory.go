@@ -1,0 +1,27 @@
+// Package directory is Roster's application layer: every entry point (gRPC, REST, the
+// command line, later SCIM, SSO and the dashboard) changes the directory through it, so each
+// rule is applied the same way everywhere. It validates with the domain's rules, makes IDs
+// and page tokens, and calls the store.
+package directory
+
+import (
+	"time"
+
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/store"
+)
+
+// Service is the directory of one deployment.
+type Service struct {
+	store store.Store
+	ids   *roster.IDGenerator
+	now   func() time.Time
+}
+
+// New returns a Service over s.
+func New(s store.Store) *Service {
+	return &Service{store: s, ids: roster.NewIDGenerator(), now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
+}
+
+// Store returns the underlying store.
+func (s *Service) Store() store.Store { return s.store }

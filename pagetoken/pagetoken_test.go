@@ -1,0 +1,45 @@
+package pagetoken
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestRoundTripAndTamper(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	tok := Encode(key, "organizations", Cursor{Direction: Next, Position: 381234567890123456})
+	c, err := Decode(key, "organizations", tok)
+	if err != nil || c.Direction != Next || c.Position != 381234567890123456 {
+		t.Fatalf("decode = %+v, %v", c, err)
+	}
+	if _, err := Decode(key, "organizations\x00ext=a", tok); err != ErrInvalid {
+		t.Fatalf("token accepted for another query: %v", err)
+	}
+	if _, err := Decode([]byte("another key....................."), "organizations", tok); err != ErrInvalid {
+		t.Fatalf("token accepted under another key: %v", err)
+	}
+	for i := range tok {
+		flipped := []byte(tok)
+		flipped[i] ^= 1
+		if _, err := Decode(key, "organizations", string(flipped)); err == nil && string(flipped) != tok {
+			t.Fatalf("tampered token %q accepted", flipped)
+		}
+	}
+	for _, bad := range []string{"", "x", strings.Repeat("A", 40), "!!!!"} {
+		if _, err := Decode(key, "organizations", bad); err != ErrInvalid {
+			t.Fatalf("%q: %v", bad, err)
+		}
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	key := []byte("k")
+	f.Add(Encode(key, "q", Cursor{Direction: Prev, Position: 7}))
+	f.Add("garbage")
+	f.Fuzz(func(t *testing.T, tok string) {
+		c, err := Decode(key, "q", tok)
+		if err == nil && Encode(key, "q", c) != tok {
+			t.Fatalf("accepted a token that does not re-encode to itself: %q", tok)
+		}
+	})
+}
