@@ -306,3 +306,124 @@ func FuzzServeHTTP(f *testing.F) {
 		}
 	})
 }
+
+func TestBindErrors(t *testing.T) {
+	svc := kitchenService(t)
+	echo := svc.Methods().ByName("Echo")
+	m := &method{input: messageType(echo.Input()), output: messageType(echo.Output())}
+	cases := []struct{ tmpl, body, respBody string }{
+		{"/x/{nope}", "", ""},
+		{"/x/{nested}", "", ""},      // a plain message is not settable from text
+		{"/x/{rs}", "", ""},          // repeated
+		{"/x/{s.deeper}", "", ""},    // s is not a message
+		{"/x/{nested.nope}", "", ""}, // unknown nested field
+		{"/x/{pageSize}", "", ""},    // path variables use proto names
+		{"/x", "nope", ""},           // unknown body field
+		{"/x", "s", ""},              // body field must be a message
+		{"/x", "*", "rs"},            // response_body must be a singular message
+		{"/x", "*", "nope"},          // unknown response field
+	}
+	for _, tc := range cases {
+		rt, err := parseTemplate("POST", tc.tmpl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rt.body, rt.responseBody = tc.body, tc.respBody
+		if _, err := bind(rt, m); err == nil {
+			t.Errorf("bind(%s body=%q response_body=%q) succeeded", tc.tmpl, tc.body, tc.respBody)
+		}
+	}
+	for _, tmpl := range []string{"/x/{nested.name}", "/x/{w}", "/x/{mask}", "/x/{ts}/{e}/{by}"} {
+		rt, err := parseTemplate("GET", tmpl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := bind(rt, m); err != nil {
+			t.Errorf("bind(%s): %v", tmpl, err)
+		}
+	}
+	// NoRule has no google.api.http option and is skipped, not an error.
+	if rule, err := httpRule(svc.Methods().ByName("NoRule")); rule != nil || err != nil {
+		t.Errorf("httpRule(NoRule) = %v, %v", rule, err)
+	}
+}
+
+// Descriptors built without the annotations extension registered keep the
+// rule as unknown option bytes; New must still find it.
+func TestHTTPRuleInUnknownFields(t *testing.T) {
+	fdp := protodesc.ToFileDescriptorProto(kitchenService(t).ParentFile())
+	m := fdp.GetService()[0].GetMethod()[0]
+	raw, err := proto.Marshal(m.GetOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := &descriptorpb.MethodOptions{}
+	if err := (proto.UnmarshalOptions{Resolver: &protoregistry.Types{}}).Unmarshal(raw, opts); err != nil {
+		t.Fatal(err)
+	}
+	if proto.HasExtension(opts, annotations.E_Http) || len(opts.ProtoReflect().GetUnknown()) == 0 {
+		t.Fatal("fixture: the rule should be unknown bytes")
+	}
+	m.Options = opts
+	fd, err := protodesc.NewFile(fdp, protoregistry.GlobalFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := New(echoTarget, []protoreflect.ServiceDescriptor{fd.Services().Get(0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := serve(t, tr, "GET", "/v1/kitchen/x?s=y", "")
+	wantStatus(t, r, http.StatusOK)
+	if r.body["s"] != "y" {
+		t.Errorf("body %s", r.raw)
+	}
+}
+
+// A target that does not speak Connect properly is a server fault: 5xx with
+// a JSON body, never a panic or a garbled success.
+func TestBrokenTarget(t *testing.T) {
+	cases := map[string]struct {
+		handler func(w http.ResponseWriter)
+		status  int
+		code    connect.Code
+	}{
+		"html 200": {func(w http.ResponseWriter) {
+			w.Header().Set("Content-Type", "text/html")
+			io.WriteString(w, "<html>")
+		}, 500, connect.CodeInternal},
+		"bad proto": {func(w http.ResponseWriter) {
+			w.Header().Set("Content-Type", "application/proto")
+			w.Write([]byte{0xff, 0xff})
+		}, 500, connect.CodeInternal},
+		"gzip": {func(w http.ResponseWriter) {
+			w.Header().Set("Content-Type", "application/proto")
+			w.Header().Set("Content-Encoding", "gzip")
+			w.Write([]byte{0x1f, 0x8b})
+		}, 500, connect.CodeInternal},
+		"plain 502": {func(w http.ResponseWriter) {
+			w.WriteHeader(http.StatusBadGateway)
+		}, 502, connect.CodeUnavailable},
+		"json 429 without code": {func(w http.ResponseWriter) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusTooManyRequests)
+			io.WriteString(w, `{"message": "slow down"}`)
+		}, 429, connect.CodeResourceExhausted},
+		"nothing written": {func(w http.ResponseWriter) {}, 200, 0},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			target := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { tc.handler(w) })
+			tr, err := New(target, []protoreflect.ServiceDescriptor{kitchenService(t)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := serve(t, tr, "GET", "/v1/kitchen/x", "")
+			if tc.status == 200 { // an empty proto body is a valid empty message
+				wantStatus(t, r, 200)
+				return
+			}
+			wantError(t, r, tc.status, tc.code, "")
+		})
+	}
+}

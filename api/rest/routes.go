@@ -52,11 +52,9 @@ func parseTemplate(method, tmpl string) (*route, error) {
 	if !strings.HasPrefix(tmpl, "/") {
 		return nil, fmt.Errorf("path template %q must start with '/'", tmpl)
 	}
-	rest := tmpl[1:]
-	for rest != "" || len(rt.segs) == 0 {
-		if rt.verb != "" {
-			return nil, fmt.Errorf("path template %q: custom verb must be at the end", tmpl)
-		}
+	// Each round parses one segment (or one variable, which may span
+	// several) and the '/' after it.
+	for rest := tmpl[1:]; ; {
 		var err error
 		if strings.HasPrefix(rest, "{") {
 			rest, err = rt.parseVariable(rest)
@@ -65,19 +63,21 @@ func parseTemplate(method, tmpl string) (*route, error) {
 			seg, rest = cutSegment(rest)
 			err = rt.parsePlain(seg)
 		}
-		if err != nil {
+		switch {
+		case err != nil:
 			return nil, fmt.Errorf("path template %q: %w", tmpl, err)
+		case rest == "":
+		case rt.verb != "":
+			return nil, fmt.Errorf("path template %q: custom verb must be at the end", tmpl)
+		case rest[0] != '/':
+			return nil, fmt.Errorf("path template %q: unexpected %q", tmpl, rest)
+		case rest == "/":
+			return nil, fmt.Errorf("path template %q: trailing '/'", tmpl)
 		}
 		if rest == "" {
 			break
 		}
-		if rest[0] != '/' {
-			return nil, fmt.Errorf("path template %q: unexpected %q", tmpl, rest)
-		}
 		rest = rest[1:]
-		if rest == "" {
-			return nil, fmt.Errorf("path template %q: trailing '/'", tmpl)
-		}
 	}
 	for i, s := range rt.segs {
 		if s.kind == segDeep && i != len(rt.segs)-1 {

@@ -57,7 +57,7 @@ func (c *config) check() error {
 	if c.databaseURL != "" && !strings.HasPrefix(c.databaseURL, "postgres://") && !strings.HasPrefix(c.databaseURL, "postgresql://") {
 		return fmt.Errorf("--database-url must be a postgres:// URL (or empty for embedded SQLite)")
 	}
-	if c.tokenTTL < time.Minute || c.tokenTTL > 24*time.Hour {
+	if c.tokenTTL != 0 && (c.tokenTTL < time.Minute || c.tokenTTL > 24*time.Hour) { // 0: not a serve flag
 		return fmt.Errorf("--access-token-ttl must be between 1m and 24h")
 	}
 	return nil

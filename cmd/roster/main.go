@@ -121,6 +121,9 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
+	if created != nil && os.Getenv("ROSTER_BOOTSTRAP_CLIENT_SECRET") != "" {
+		created.Secret = "" // the operator chose it; never echo it
+	}
 
 	var tlsConfig *tls.Config
 	if c.tlsCert != "" {
@@ -162,11 +165,14 @@ func serve(args []string, stdout, stderr io.Writer) error {
 // here, once, to standard output, and never logged.
 func printWelcome(w io.Writer, issuer string, created *directory.NewClient) {
 	fmt.Fprintf(w, "\nRoster is listening at %s\n", issuer)
-	if created != nil {
+	switch {
+	case created != nil && created.Secret != "":
 		fmt.Fprintf(w, "\nAn admin API client was created. Its secret is shown only now; keep it safe:\n\n")
 		fmt.Fprintf(w, "  export SCALEKIT_ENVIRONMENT_URL=%s\n  export SCALEKIT_CLIENT_ID=%s\n  export SCALEKIT_CLIENT_SECRET=%s\n",
 			issuer, created.Client.ID, created.Secret)
-	} else {
+	case created != nil:
+		fmt.Fprintf(w, "\nThe admin API client %s was created with the secret from ROSTER_BOOTSTRAP_CLIENT_SECRET.\n", created.Client.ID)
+	default:
 		fmt.Fprintf(w, "\nUse an existing API client (roster clients list), or create one with: roster clients create --name NAME\n")
 	}
 	fmt.Fprintf(w, `
