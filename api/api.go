@@ -50,7 +50,7 @@ func New(cfg Config) (*Handlers, error) {
 	services := []protoreflect.ServiceDescriptor{
 		orgsv1.File_scalekit_v1_organizations_organizations_proto.Services().ByName("OrganizationService"),
 	}
-	tr, err := rest.New(mux, services, rest.WithMaxBodySize(MaxMessageBytes))
+	tr, err := rest.New(mux, services, rest.WithMaxBodySize(MaxMessageBytes), rest.WithErrorDetail(transcoderErrorInfo))
 	if err != nil {
 		return nil, err
 	}

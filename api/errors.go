@@ -8,10 +8,12 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 
 	"connectrpc.com/connect"
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/gen/scalekit/v1/errdetails"
+	"google.golang.org/protobuf/proto"
 )
 
 // connectCodes maps each domain error code to its gRPC status: the one place where that
@@ -65,4 +67,15 @@ func toConnectError(ctx context.Context, log *slog.Logger, procedure string, err
 		out.AddDetail(detail)
 	}
 	return out
+}
+
+// transcoderErrorInfo is the ErrorInfo of errors that the REST layer answers before a request
+// reaches a handler (malformed JSON, a wrong query value, no such route).
+func transcoderErrorInfo(code connect.Code, _ string) proto.Message {
+	for rc, cc := range connectCodes {
+		if cc == code {
+			return &errdetails.ErrorInfo{ErrorCode: string(rc)}
+		}
+	}
+	return &errdetails.ErrorInfo{ErrorCode: strings.ToUpper(code.String())}
 }

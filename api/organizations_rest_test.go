@@ -70,6 +70,9 @@ func TestSeedExamplesREST(t *testing.T) {
 		if !strings.HasPrefix(id, "org_") || o["display_name"] != "Megasoft Inc" || o["external_id"] != "CUST-12345-MGSFT" {
 			t.Fatalf("create answer: %s", res.Raw)
 		}
+		if strings.Contains(res.Raw, ", ") || strings.Contains(res.Raw, "\n") {
+			t.Fatalf("answer should be compact JSON: %s", res.Raw)
+		}
 		if m, ok := o["metadata"].(map[string]any); !ok || len(m) != 0 {
 			t.Fatalf("metadata should be an empty object: %s", res.Raw)
 		}
@@ -243,8 +246,8 @@ func TestValidationNamesFieldsREST(t *testing.T) {
 		// Wrong JSON types name the field too.
 		res := r.REST(t, token, "POST", "/api/v1/organizations", `{"display_name": 5}`)
 		wantStatus(t, res, 400)
-		if !strings.Contains(res.Raw, "display_name") {
-			t.Fatalf("type error should name the field: %s", res.Raw)
+		if !strings.Contains(res.Body["message"].(string), "display_name") || errorInfo(t, res)["error_code"] != "INVALID_ARGUMENT" {
+			t.Fatalf("type error should name the field and carry ErrorInfo: %s", res.Raw)
 		}
 		// Unknown fields are ignored, both spellings are read.
 		res = r.REST(t, token, "POST", "/api/v1/organizations", `{"displayName": "Camel", "externalId": "camel-1", "brand_new_field": true}`)

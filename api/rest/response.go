@@ -138,6 +138,11 @@ func writeResponse(w http.ResponseWriter, rt *route, rec *responseBuffer) {
 		writeError(w, http.StatusInternalServerError, connect.CodeInternal, "encoding response: "+cleanProtoError(err), nil)
 		return
 	}
+	// protojson varies its whitespace on purpose; answer compact, stable JSON.
+	var compact bytes.Buffer
+	if json.Compact(&compact, data) == nil {
+		data = compact.Bytes()
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	w.Write(data) //nolint:errcheck // the client went away; nothing to do

@@ -11,6 +11,7 @@ package rest
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -20,11 +21,13 @@ import (
 
 	"connectrpc.com/connect"
 	"google.golang.org/genproto/googleapis/api/annotations"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/dynamicpb"
+	"google.golang.org/protobuf/types/known/anypb"
 )
 
 // DefaultMaxBodySize is the request body limit unless WithMaxBodySize says otherwise.
@@ -35,6 +38,7 @@ type Transcoder struct {
 	target  http.Handler
 	router  router
 	maxBody int64
+	detail  func(code connect.Code, message string) proto.Message
 }
 
 // Option configures a Transcoder.
@@ -48,6 +52,28 @@ func WithMaxBodySize(n int64) Option {
 			t.maxBody = n
 		}
 	}
+}
+
+// WithErrorDetail attaches detail(code, message) to the errors that the
+// transcoder itself answers (no route, malformed JSON, a bad query value),
+// so that they carry the same detail types as the errors of the services.
+func WithErrorDetail(detail func(code connect.Code, message string) proto.Message) Option {
+	return func(t *Transcoder) { t.detail = detail }
+}
+
+// fail answers an error of the transcoder's own.
+func (t *Transcoder) fail(w http.ResponseWriter, status int, code connect.Code, msg string) {
+	var details []json.RawMessage
+	if t.detail != nil {
+		if m := t.detail(code, msg); m != nil {
+			if a, err := anypb.New(m); err == nil {
+				if b, err := (protojson.MarshalOptions{UseProtoNames: true}).Marshal(a); err == nil {
+					details = append(details, b)
+				}
+			}
+		}
+	}
+	writeError(w, status, code, msg, details)
 }
 
 // method is one RPC that has at least one REST route.
@@ -168,28 +194,28 @@ func (t *Transcoder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if len(l.allowed) > 0 {
 			slices.Sort(l.allowed)
 			w.Header().Set("Allow", strings.Join(slices.Compact(l.allowed), ", "))
-			writeError(w, http.StatusMethodNotAllowed, connect.CodeUnimplemented,
-				fmt.Sprintf("method %s not allowed for %s", r.Method, r.URL.Path), nil)
+			t.fail(w, http.StatusMethodNotAllowed, connect.CodeUnimplemented,
+				fmt.Sprintf("method %s not allowed for %s", r.Method, r.URL.Path))
 			return
 		}
-		writeError(w, http.StatusNotFound, connect.CodeNotFound,
-			fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path), nil)
+		t.fail(w, http.StatusNotFound, connect.CodeNotFound,
+			fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
 		return
 	}
 	msg, rerr := t.buildRequest(r, rt, segs)
 	if rerr != nil {
-		writeError(w, rerr.status, rerr.code, rerr.msg, nil)
+		t.fail(w, rerr.status, rerr.code, rerr.msg)
 		return
 	}
 	payload, err := proto.Marshal(msg.Interface())
 	if err != nil { // e.g. invalid UTF-8 that slipped into a string field
-		writeError(w, http.StatusBadRequest, connect.CodeInvalidArgument, "invalid request: "+cleanProtoError(err), nil)
+		t.fail(w, http.StatusBadRequest, connect.CodeInvalidArgument, "invalid request: "+cleanProtoError(err))
 		return
 	}
 
 	req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, rt.bind.m.procedure, bytes.NewReader(payload))
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, connect.CodeInternal, "building the inner request failed", nil)
+		t.fail(w, http.StatusInternalServerError, connect.CodeInternal, "building the inner request failed")
 		return
 	}
 	req.Header = innerHeaders(r.Header)
