@@ -4,6 +4,7 @@ package rostertest
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,6 +39,23 @@ type Roster struct {
 	Directory    *directory.Service
 	Tokens       *oauth.Server
 	Handler      http.Handler
+	// Client sends the REST and token requests of Token and REST.
+	Client *http.Client
+	// Stop shuts the server down gracefully and returns what Serve returned.
+	Stop func() error
+}
+
+type options struct {
+	tls    *tls.Config
+	client *http.Client
+}
+
+// Option changes how Start runs the server.
+type Option func(*options)
+
+// WithTLS serves HTTPS (h2) with cfg; client is what Token and REST then use.
+func WithTLS(cfg *tls.Config, client *http.Client) Option {
+	return func(o *options) { o.tls, o.client = cfg, client }
 }
 
 // Open returns an empty store of the named backend, closed when the test ends.
@@ -60,7 +79,7 @@ func Open(t testing.TB, backend string) store.Store {
 }
 
 // Start runs a server on backend until the test ends.
-func Start(t testing.TB, backend string) *Roster {
+func Start(t testing.TB, backend string, opts ...Option) *Roster {
 	t.Helper()
 	st := Open(t, backend)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -73,7 +92,16 @@ func Start(t testing.TB, backend string) *Roster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	issuer := "http://" + ln.Addr().String()
+	o := options{client: http.DefaultClient}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	scheme := "http"
+	if o.tls != nil {
+		scheme = "https"
+	}
+	cfg := server.Config{TLS: o.tls}
+	issuer := scheme + "://" + ln.Addr().String()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	reg := prometheus.NewRegistry()
 	tokens := oauth.NewServer(st, issuer, time.Hour)
@@ -81,23 +109,28 @@ func Start(t testing.TB, backend string) *Roster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := server.New(server.Config{
-		API: handlers, OAuth: &oauth.Handler{Server: tokens, EnvironmentID: env.ID, Log: log},
-		Store: st, Log: log, Registry: reg, ShutdownTimeout: 5 * time.Second,
-	})
+	cfg.API, cfg.OAuth = handlers, &oauth.Handler{Server: tokens, EnvironmentID: env.ID, Log: log}
+	cfg.Store, cfg.Log, cfg.Registry, cfg.ShutdownTimeout = st, log, reg, 5*time.Second
+	srv := server.New(cfg)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	return &Roster{URL: issuer, ClientID: created.Client.ID, ClientSecret: created.Secret, Store: st, Directory: dir, Tokens: tokens, Handler: srv.Handler()}
+	var once sync.Once
+	var serveErr error
+	stop := func() error {
+		once.Do(func() {
+			cancel()
+			serveErr = <-done
+		})
+		return serveErr
+	}
+	t.Cleanup(func() { stop() })
+	return &Roster{URL: issuer, ClientID: created.Client.ID, ClientSecret: created.Secret, Store: st, Directory: dir, Tokens: tokens, Handler: srv.Handler(), Client: o.client, Stop: stop}
 }
 
 // Token fetches an access token for the admin client.
 func (r *Roster) Token(t testing.TB) string {
 	t.Helper()
-	res, err := http.PostForm(r.URL+"/oauth/token", url.Values{
+	res, err := r.Client.PostForm(r.URL+"/oauth/token", url.Values{
 		"grant_type": {"client_credentials"}, "client_id": {r.ClientID}, "client_secret": {r.ClientSecret},
 	})
 	if err != nil {
@@ -133,7 +166,7 @@ func (r *Roster) REST(t testing.TB, token, method, path, body string) Response {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := r.Client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
