@@ -1,0 +1,68 @@
+package main
+
+import (
+	"flag"
+	"io"
+	"net"
+	"testing"
+	"time"
+)
+
+func TestFlagsHaveEnvironmentTwins(t *testing.T) {
+	t.Setenv("ROSTER_LISTEN", "0.0.0.0:9999")
+	t.Setenv("ROSTER_DATA_DIR", "/var/lib/roster")
+	t.Setenv("ROSTER_DATABASE_URL", "postgres://db/roster")
+	t.Setenv("ROSTER_ISSUER_URL", "https://id.example.com/")
+	t.Setenv("ROSTER_TLS_CERT", "c.pem")
+	t.Setenv("ROSTER_TLS_KEY", "k.pem")
+	t.Setenv("ROSTER_ACCESS_TOKEN_TTL", "15m")
+	var c config
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	c.serveFlags(fs)
+	if err := fs.Parse([]string{"--listen", "127.0.0.1:7000"}); err != nil { // a flag wins over its variable
+		t.Fatal(err)
+	}
+	if c.listen != "127.0.0.1:7000" || c.dataDir != "/var/lib/roster" || c.databaseURL != "postgres://db/roster" ||
+		c.tlsCert != "c.pem" || c.tlsKey != "k.pem" || c.tokenTTL != 15*time.Minute {
+		t.Fatalf("config = %+v", c)
+	}
+	if err := c.check(); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.issuer(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 7000}); got != "https://id.example.com" {
+		t.Fatalf("issuer = %s", got)
+	}
+}
+
+func TestIssuerDerivedFromListen(t *testing.T) {
+	for _, c := range []struct {
+		cfg  config
+		addr string
+		want string
+	}{
+		{config{}, "127.0.0.1:8080", "http://127.0.0.1:8080"},
+		{config{}, "0.0.0.0:8080", "http://localhost:8080"},
+		{config{tlsCert: "c"}, "[::]:8443", "https://localhost:8443"},
+	} {
+		addr, _ := net.ResolveTCPAddr("tcp", c.addr)
+		if got := c.cfg.issuer(addr); got != c.want {
+			t.Errorf("%s: %s, want %s", c.addr, got, c.want)
+		}
+	}
+}
+
+func TestConfigChecks(t *testing.T) {
+	for _, c := range []config{
+		{tlsCert: "c"},
+		{databaseURL: "mysql://x"},
+		{tokenTTL: time.Second},
+		{tokenTTL: 48 * time.Hour},
+	} {
+		if c.check() == nil {
+			t.Errorf("%+v accepted", c)
+		}
+	}
+	if err := run([]string{"nope"}, io.Discard, io.Discard); err == nil {
+		t.Error("unknown command accepted")
+	}
+}
