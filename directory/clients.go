@@ -55,21 +55,15 @@ func (s *Service) EnsureEnvironment(ctx context.Context) (roster.Environment, er
 }
 
 func (s *Service) ensureEnvironment(ctx context.Context) (roster.Environment, error) {
-	envs, err := s.store.ListEnvironments(ctx)
-	if err != nil {
-		return roster.Environment{}, err
-	}
-	for _, e := range envs {
-		if e.Name == DefaultEnvironmentName {
-			return e, nil
-		}
+	if env, err := s.DefaultEnvironment(ctx); roster.ErrorCode(err) != roster.EFailedPrecondition {
+		return env, err
 	}
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
 		return roster.Environment{}, err
 	}
 	env := roster.Environment{ID: s.ids.New(roster.PrefixEnvironment), Name: DefaultEnvironmentName, CursorKey: key, CreateTime: s.now()}
-	err = s.store.CreateEnvironment(ctx, env)
+	err := s.store.CreateEnvironment(ctx, env)
 	if roster.ErrorCode(err) == roster.EConflict { // another node won the race: use theirs
 		return s.ensureEnvironment(ctx)
 	}
