@@ -42,6 +42,64 @@ type Store interface {
 	// transaction.
 	DeleteOrganization(ctx context.Context, environmentID string, ref roster.OrganizationRef) error
 	ListOrganizations(ctx context.Context, environmentID string, q OrganizationQuery) (Page[roster.Organization], error)
+
+	// CreateUser stores a user and, when m is set, its first membership (m.Roles carry role
+	// IDs). check runs inside the transaction with the environment's attribute definitions.
+	CreateUser(ctx context.Context, u roster.User, m *roster.Membership, check UserCheck) error
+	// GetUser returns a user with memberships (organization names and roles) and custom
+	// attributes.
+	GetUser(ctx context.Context, environmentID string, ref roster.UserRef) (roster.User, error)
+	UpdateUser(ctx context.Context, environmentID string, ref roster.UserRef, update UserCheck) (roster.User, error)
+	// DeleteUser removes a user, their memberships and attributes.
+	DeleteUser(ctx context.Context, environmentID string, ref roster.UserRef) error
+	ListUsers(ctx context.Context, environmentID string, q UserQuery) (Page[roster.User], error)
+
+	CreateMembership(ctx context.Context, environmentID string, ref roster.UserRef, m roster.Membership) (roster.User, error)
+	// UpdateMembership applies update (whose Roles carry role IDs) in one transaction.
+	UpdateMembership(ctx context.Context, environmentID, organizationID string, ref roster.UserRef, update func(*roster.Membership) error) (roster.User, error)
+	// DeleteMembership removes a membership; with cascade, a user left without memberships is
+	// deleted too. It reports whether the user was deleted.
+	DeleteMembership(ctx context.Context, environmentID, organizationID string, ref roster.UserRef, cascade bool) (bool, error)
+
+	CreateRole(ctx context.Context, r roster.Role) error
+	GetRole(ctx context.Context, environmentID, organizationID, name string) (roster.Role, error)
+	// ListRoles returns the environment roles (organizationID "") or one organization's own
+	// roles.
+	ListRoles(ctx context.Context, environmentID, organizationID string) ([]roster.Role, error)
+	UpdateRole(ctx context.Context, environmentID, organizationID, name string, update func(*roster.Role) error) (roster.Role, error)
+	// DeleteRole removes a role; its memberships move to reassignTo (a role ID) when given,
+	// otherwise a role still held by a membership is a FAILED_PRECONDITION.
+	DeleteRole(ctx context.Context, environmentID, organizationID, name, reassignTo string) error
+	// CountRoleMembers counts the memberships that hold a role.
+	CountRoleMembers(ctx context.Context, roleID string) (int, error)
+	SetDefaultMemberRole(ctx context.Context, environmentID, name string) error
+	DefaultMemberRole(ctx context.Context, environmentID string) (string, error)
+
+	CreatePermission(ctx context.Context, p roster.Permission) error
+	GetPermission(ctx context.Context, environmentID, name string) (roster.Permission, error)
+	ListPermissions(ctx context.Context, environmentID string) ([]roster.Permission, error)
+	UpdatePermission(ctx context.Context, environmentID, name string, update func(*roster.Permission) error) (roster.Permission, error)
+	DeletePermission(ctx context.Context, environmentID, name string) error
+
+	CreateAttribute(ctx context.Context, d roster.AttributeDefinition) error
+	GetAttribute(ctx context.Context, environmentID, key string) (roster.AttributeDefinition, error)
+	ListAttributes(ctx context.Context, environmentID string) ([]roster.AttributeDefinition, error)
+	// UpdateAttribute applies update; stored values are checked against the new definition
+	// (every value must still be valid, and unique when it becomes unique).
+	UpdateAttribute(ctx context.Context, environmentID, key string, update func(*roster.AttributeDefinition) error) (roster.AttributeDefinition, error)
+	// DeleteAttribute removes a definition and every stored value of it.
+	DeleteAttribute(ctx context.Context, environmentID, key string) error
+}
+
+// UserCheck changes or checks a user inside the transaction that stores it; defs are the
+// environment's attribute definitions by key.
+type UserCheck func(u *roster.User, defs map[string]roster.AttributeDefinition) error
+
+// UserQuery selects users for a list or search.
+type UserQuery struct {
+	OrganizationID string // only members of this organization
+	Search         string // case-insensitive substring of email, id or external id
+	Page           PageQuery
 }
 
 // OrganizationQuery selects organizations for a list or search.

@@ -67,12 +67,20 @@ func (s *Store) UpdateOrganization(ctx context.Context, environmentID string, re
 	return out, err
 }
 
-// DeleteOrganization removes an organization; rows that belong to it go with it through
-// ON DELETE CASCADE foreign keys, in the same transaction.
+// DeleteOrganization removes an organization and, in the same transaction, everything that
+// belongs to it: its memberships (ON DELETE CASCADE), its own roles, and the users whose only
+// membership it was (as DeleteMembership does with cascade; docs/organizations.md).
 func (s *Store) DeleteOrganization(ctx context.Context, environmentID string, ref roster.OrganizationRef) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		o, err := getOrganization(ctx, tx, environmentID, ref, s.dialect.RowLock())
 		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id IN (SELECT user_id FROM memberships WHERE organization_id = $1)
+			AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = users.id AND m.organization_id <> $1)`, o.ID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM roles WHERE environment_id = $1 AND organization_id = $2`, environmentID, o.ID); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `DELETE FROM organizations WHERE id = $1 AND environment_id = $2`, o.ID, environmentID)

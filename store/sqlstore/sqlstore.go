@@ -172,6 +172,12 @@ var uniqueIndexes = map[string]struct{ what, field, path string }{
 	"organizations_slug_key":        {"an organization", "slug", "organization.slug"},
 	"environments_name_key":         {"an environment", "name", "name"},
 	"api_clients_pkey":              {"an API client", "id", "client_id"},
+	"users_email_key":               {"a user", "email", "user.email"},
+	"users_external_id_key":         {"a user", "external_id", "user.external_id"},
+	"memberships_pkey":              {"a membership", "organization", "organization_id"},
+	"roles_name_key":                {"a role", "name", "role.name"},
+	"permissions_name_key":          {"a permission", "name", "permission.name"},
+	"attribute_definitions_pkey":    {"a user attribute", "key", "key"},
 }
 
 func micros(t time.Time) int64 { return t.UnixMicro() }

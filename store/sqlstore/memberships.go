@@ -1,0 +1,182 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+
+	"github.com/rosterhq/roster"
+)
+
+const membershipColumns = `m.organization_id, m.status, m.metadata, m.inviter_email, m.provisioning_method, m.create_time,
+	m.update_time, m.accept_time, m.expire_time, m.invite_resent_count, m.invite_resent_time`
+
+func scanMembership(row interface{ Scan(...any) error }, userID *string) (roster.Membership, error) {
+	var m roster.Membership
+	var meta, status string
+	var inviter sql.NullString
+	var created, updated int64
+	var accepted, expires, resent sql.NullInt64
+	if err := row.Scan(userID, &m.OrganizationID, &status, &meta, &inviter, &m.ProvisioningMethod, &created, &updated,
+		&accepted, &expires, &m.InviteResentCount, &resent, &m.OrganizationName); err != nil {
+		return m, err
+	}
+	if err := json.Unmarshal([]byte(meta), &m.Metadata); err != nil {
+		return m, fmt.Errorf("membership %s/%s: %w", m.OrganizationID, *userID, err)
+	}
+	m.UserID, m.Status, m.InviterEmail = *userID, roster.MembershipStatus(status), stringPtr(inviter)
+	m.CreateTime, m.UpdateTime = fromMicros(created), fromMicros(updated)
+	m.AcceptTime, m.ExpireTime, m.InviteResentTime = timePtr(accepted), timePtr(expires), timePtr(resent)
+	m.Roles = []roster.RoleRef{}
+	return m, nil
+}
+
+func (s *Store) insertMembership(ctx context.Context, tx *sql.Tx, environmentID string, m roster.Membership) error {
+	seq, ok := roster.IDNumber(m.UserID, roster.PrefixUser)
+	if !ok {
+		return fmt.Errorf("malformed user id %q", m.UserID)
+	}
+	// The organization must exist in this environment (the foreign key alone would accept an
+	// organization of another environment).
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM organizations WHERE id = $1 AND environment_id = $2`, m.OrganizationID, environmentID).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		return notFound("organization")
+	}
+	meta, err := json.Marshal(nonNil(m.Metadata))
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO memberships (environment_id, organization_id, user_id, user_seq, status, metadata,
+		inviter_email, provisioning_method, create_time, update_time, accept_time, expire_time, invite_resent_count, invite_resent_time)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		environmentID, m.OrganizationID, m.UserID, seq, string(m.Status), string(meta), nullString(m.InviterEmail),
+		m.ProvisioningMethod, micros(m.CreateTime), micros(m.UpdateTime), nullMicros(m.AcceptTime), nullMicros(m.ExpireTime),
+		m.InviteResentCount, nullMicros(m.InviteResentTime))
+	if err != nil {
+		return s.conflict(err, func(string) string { return m.OrganizationID })
+	}
+	return writeMembershipRoles(ctx, tx, m)
+}
+
+func writeMembershipRoles(ctx context.Context, tx *sql.Tx, m roster.Membership) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM membership_roles WHERE organization_id = $1 AND user_id = $2`, m.OrganizationID, m.UserID); err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, r := range m.Roles {
+		if seen[r.ID] {
+			continue
+		}
+		seen[r.ID] = true
+		if _, err := tx.ExecContext(ctx, `INSERT INTO membership_roles (organization_id, user_id, role_id) VALUES ($1, $2, $3)`,
+			m.OrganizationID, m.UserID, r.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CreateMembership adds an existing user to an organization.
+func (s *Store) CreateMembership(ctx context.Context, environmentID string, ref roster.UserRef, m roster.Membership) (roster.User, error) {
+	var out roster.User
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		u, err := getUser(ctx, tx, environmentID, ref, s.dialect.RowLock())
+		if err != nil {
+			return err
+		}
+		m.UserID = u.ID
+		if err := s.insertMembership(ctx, tx, environmentID, m); err != nil {
+			return err
+		}
+		users := []roster.User{u}
+		if err := loadUserDetails(ctx, tx, users); err != nil {
+			return err
+		}
+		out = users[0]
+		return nil
+	})
+	return out, err
+}
+
+// UpdateMembership applies update to one membership in one transaction.
+func (s *Store) UpdateMembership(ctx context.Context, environmentID, organizationID string, ref roster.UserRef, update func(*roster.Membership) error) (roster.User, error) {
+	var out roster.User
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		u, err := getUser(ctx, tx, environmentID, ref, s.dialect.RowLock())
+		if err != nil {
+			return err
+		}
+		users := []roster.User{u}
+		if err := loadUserDetails(ctx, tx, users); err != nil {
+			return err
+		}
+		u = users[0]
+		i := membershipIndex(u, organizationID)
+		if i < 0 {
+			return notFound("membership")
+		}
+		m := &u.Memberships[i]
+		if err := update(m); err != nil {
+			return err
+		}
+		meta, err := json.Marshal(nonNil(m.Metadata))
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE memberships SET status = $1, metadata = $2, inviter_email = $3, update_time = $4,
+			accept_time = $5, expire_time = $6, invite_resent_count = $7, invite_resent_time = $8
+			WHERE organization_id = $9 AND user_id = $10`,
+			string(m.Status), string(meta), nullString(m.InviterEmail), micros(m.UpdateTime), nullMicros(m.AcceptTime),
+			nullMicros(m.ExpireTime), m.InviteResentCount, nullMicros(m.InviteResentTime), organizationID, u.ID); err != nil {
+			return err
+		}
+		if err := writeMembershipRoles(ctx, tx, *m); err != nil {
+			return err
+		}
+		out = u
+		return nil
+	})
+	return out, err
+}
+
+// DeleteMembership removes a membership and, with cascade, the user when it was their last.
+func (s *Store) DeleteMembership(ctx context.Context, environmentID, organizationID string, ref roster.UserRef, cascade bool) (bool, error) {
+	deleted := false
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		u, err := getUser(ctx, tx, environmentID, ref, s.dialect.RowLock())
+		if err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM memberships WHERE organization_id = $1 AND user_id = $2`, organizationID, u.ID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return notFound("membership")
+		}
+		if !cascade {
+			return nil
+		}
+		res, err = tx.ExecContext(ctx, `DELETE FROM users WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM memberships WHERE user_id = $1)`, u.ID)
+		if err != nil {
+			return err
+		}
+		n, _ := res.RowsAffected()
+		deleted = n > 0
+		return nil
+	})
+	return deleted, err
+}
+
+func membershipIndex(u roster.User, organizationID string) int {
+	for i, m := range u.Memberships {
+		if m.OrganizationID == organizationID {
+			return i
+		}
+	}
+	return -1
+}

@@ -1,0 +1,288 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/rosterhq/roster"
+)
+
+const roleColumns = `id, environment_id, organization_id, name, display_name, description, create_time, update_time`
+
+// CreateRole stores a role and its permissions (by name; each must exist).
+func (s *Store) CreateRole(ctx context.Context, r roster.Role) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO roles (`+roleColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			r.ID, r.EnvironmentID, r.OrganizationID, r.Name, r.DisplayName, r.Description, micros(r.CreateTime), micros(r.UpdateTime))
+		if err != nil {
+			return s.conflict(err, func(string) string { return r.Name })
+		}
+		return writeRolePermissions(ctx, tx, r)
+	})
+}
+
+func writeRolePermissions(ctx context.Context, tx *sql.Tx, r roster.Role) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM role_permissions WHERE role_id = $1`, r.ID); err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, name := range r.Permissions {
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		var pid string
+		err := tx.QueryRowContext(ctx, `SELECT id FROM permissions WHERE environment_id = $1 AND name = $2`, r.EnvironmentID, name).Scan(&pid)
+		if errors.Is(err, sql.ErrNoRows) {
+			var v roster.Violations
+			v.Add("role.permissions", "defined_permission", "permission %q does not exist; create it first", name)
+			return v.Err()
+		} else if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO role_permissions (role_id, permission_id) VALUES ($1, $2)`, r.ID, pid); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// GetRole returns a role with its permission names.
+func (s *Store) GetRole(ctx context.Context, environmentID, organizationID, name string) (roster.Role, error) {
+	return getRole(ctx, s.read, environmentID, organizationID, name, "")
+}
+
+func getRole(ctx context.Context, q querier, environmentID, organizationID, name, suffix string) (roster.Role, error) {
+	r, err := scanRole(q.QueryRowContext(ctx, `SELECT `+roleColumns+` FROM roles WHERE environment_id = $1 AND organization_id = $2 AND name = $3`+suffix,
+		environmentID, organizationID, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, notFound("role")
+	}
+	if err != nil {
+		return r, err
+	}
+	roles := []roster.Role{r}
+	if err := loadRolePermissions(ctx, q, roles); err != nil {
+		return r, err
+	}
+	return roles[0], nil
+}
+
+// ListRoles returns the environment's roles or one organization's own roles, by name.
+func (s *Store) ListRoles(ctx context.Context, environmentID, organizationID string) ([]roster.Role, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+roleColumns+` FROM roles WHERE environment_id = $1 AND organization_id = $2 ORDER BY name`,
+		environmentID, organizationID)
+	if err != nil {
+		return nil, err
+	}
+	var out []roster.Role
+	for rows.Next() {
+		r, err := scanRole(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, loadRolePermissions(ctx, s.read, out)
+}
+
+func loadRolePermissions(ctx context.Context, q querier, roles []roster.Role) error {
+	for i := range roles {
+		rows, err := q.QueryContext(ctx, `SELECT p.name FROM role_permissions rp JOIN permissions p ON p.id = rp.permission_id
+			WHERE rp.role_id = $1 ORDER BY p.name`, roles[i].ID)
+		if err != nil {
+			return err
+		}
+		roles[i].Permissions = []string{}
+		for rows.Next() {
+			var name string
+			if err := rows.Scan(&name); err != nil {
+				rows.Close()
+				return err
+			}
+			roles[i].Permissions = append(roles[i].Permissions, name)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// UpdateRole applies update to a role in one transaction.
+func (s *Store) UpdateRole(ctx context.Context, environmentID, organizationID, name string, update func(*roster.Role) error) (roster.Role, error) {
+	var out roster.Role
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		r, err := getRole(ctx, tx, environmentID, organizationID, name, s.dialect.RowLock())
+		if err != nil {
+			return err
+		}
+		if err := update(&r); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE roles SET display_name = $1, description = $2, update_time = $3 WHERE id = $4`,
+			r.DisplayName, r.Description, micros(r.UpdateTime), r.ID); err != nil {
+			return err
+		}
+		out = r
+		return writeRolePermissions(ctx, tx, r)
+	})
+	return out, err
+}
+
+// DeleteRole removes a role, moving its memberships to reassignTo when given.
+func (s *Store) DeleteRole(ctx context.Context, environmentID, organizationID, name, reassignTo string) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		r, err := getRole(ctx, tx, environmentID, organizationID, name, s.dialect.RowLock())
+		if err != nil {
+			return err
+		}
+		var def string
+		if err := tx.QueryRowContext(ctx, `SELECT default_member_role FROM environments WHERE id = $1`, environmentID).Scan(&def); err != nil {
+			return err
+		}
+		if organizationID == "" && def == name {
+			return roster.Errorf(roster.EFailedPrecondition, "role %q is the default member role; choose another default first", name)
+		}
+		if reassignTo != "" {
+			// Move holders that do not already hold the new role, then drop the rest.
+			if _, err := tx.ExecContext(ctx, `INSERT INTO membership_roles (organization_id, user_id, role_id)
+				SELECT organization_id, user_id, $1 FROM membership_roles mr WHERE role_id = $2
+				AND NOT EXISTS (SELECT 1 FROM membership_roles x WHERE x.organization_id = mr.organization_id AND x.user_id = mr.user_id AND x.role_id = $1)`,
+				reassignTo, r.ID); err != nil {
+				return err
+			}
+		} else {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM membership_roles WHERE role_id = $1`, r.ID).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return roster.Errorf(roster.EFailedPrecondition, "role %q is held by %d memberships; give reassign_role_name to move them to another role", name, n)
+			}
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM roles WHERE id = $1`, r.ID)
+		return err
+	})
+}
+
+// CountRoleMembers counts the memberships that hold a role.
+func (s *Store) CountRoleMembers(ctx context.Context, roleID string) (int, error) {
+	var n int
+	err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM membership_roles WHERE role_id = $1`, roleID).Scan(&n)
+	return n, err
+}
+
+// SetDefaultMemberRole names the environment role that new memberships get.
+func (s *Store) SetDefaultMemberRole(ctx context.Context, environmentID, name string) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := getRole(ctx, tx, environmentID, "", name, ""); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE environments SET default_member_role = $1 WHERE id = $2`, name, environmentID)
+		return err
+	})
+}
+
+// DefaultMemberRole returns the name of the default member role.
+func (s *Store) DefaultMemberRole(ctx context.Context, environmentID string) (string, error) {
+	var name string
+	err := s.read.QueryRowContext(ctx, `SELECT default_member_role FROM environments WHERE id = $1`, environmentID).Scan(&name)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", notFound("environment")
+	}
+	return name, err
+}
+
+func scanRole(row interface{ Scan(...any) error }) (roster.Role, error) {
+	var r roster.Role
+	var created, updated int64
+	err := row.Scan(&r.ID, &r.EnvironmentID, &r.OrganizationID, &r.Name, &r.DisplayName, &r.Description, &created, &updated)
+	r.CreateTime, r.UpdateTime = fromMicros(created), fromMicros(updated)
+	return r, err
+}
+
+const permissionColumns = `id, environment_id, name, description, create_time, update_time`
+
+// CreatePermission stores a permission; names are unique per environment.
+func (s *Store) CreatePermission(ctx context.Context, p roster.Permission) error {
+	_, err := s.write.ExecContext(ctx, `INSERT INTO permissions (`+permissionColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+		p.ID, p.EnvironmentID, p.Name, p.Description, micros(p.CreateTime), micros(p.UpdateTime))
+	return s.conflict(err, func(string) string { return p.Name })
+}
+
+// GetPermission returns a permission by name.
+func (s *Store) GetPermission(ctx context.Context, environmentID, name string) (roster.Permission, error) {
+	return getPermission(ctx, s.read, environmentID, name, "")
+}
+
+func getPermission(ctx context.Context, q querier, environmentID, name, suffix string) (roster.Permission, error) {
+	p, err := scanPermission(q.QueryRowContext(ctx, `SELECT `+permissionColumns+` FROM permissions WHERE environment_id = $1 AND name = $2`+suffix, environmentID, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, notFound("permission")
+	}
+	return p, err
+}
+
+// ListPermissions returns an environment's permissions by name.
+func (s *Store) ListPermissions(ctx context.Context, environmentID string) ([]roster.Permission, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+permissionColumns+` FROM permissions WHERE environment_id = $1 ORDER BY name`, environmentID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []roster.Permission
+	for rows.Next() {
+		p, err := scanPermission(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// UpdatePermission applies update in one transaction.
+func (s *Store) UpdatePermission(ctx context.Context, environmentID, name string, update func(*roster.Permission) error) (roster.Permission, error) {
+	var out roster.Permission
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		p, err := getPermission(ctx, tx, environmentID, name, s.dialect.RowLock())
+		if err != nil {
+			return err
+		}
+		if err := update(&p); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE permissions SET description = $1, update_time = $2 WHERE id = $3`, p.Description, micros(p.UpdateTime), p.ID)
+		out = p
+		return err
+	})
+	return out, err
+}
+
+// DeletePermission removes a permission from the environment and from every role.
+func (s *Store) DeletePermission(ctx context.Context, environmentID, name string) error {
+	res, err := s.write.ExecContext(ctx, `DELETE FROM permissions WHERE environment_id = $1 AND name = $2`, environmentID, name)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return notFound("permission")
+	}
+	return nil
+}
+
+func scanPermission(row interface{ Scan(...any) error }) (roster.Permission, error) {
+	var p roster.Permission
+	var created, updated int64
+	err := row.Scan(&p.ID, &p.EnvironmentID, &p.Name, &p.Description, &created, &updated)
+	p.CreateTime, p.UpdateTime = fromMicros(created), fromMicros(updated)
+	return p, err
+}

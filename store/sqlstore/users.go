@@ -1,0 +1,378 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/store"
+)
+
+const userColumns = `id, environment_id, email, external_id, metadata, given_name, family_name, name, locale, phone_number,
+	preferred_username, picture, gender, email_verified, phone_number_verified, groups_json, profile_metadata,
+	create_time, update_time, last_login_time`
+
+// CreateUser stores a user, its custom attributes and, optionally, its first membership, in
+// one transaction. Unique email, external ID and unique attribute values are decided by
+// unique indexes.
+func (s *Store) CreateUser(ctx context.Context, u roster.User, m *roster.Membership, check store.UserCheck) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		defs, err := attributeDefs(ctx, tx, u.EnvironmentID)
+		if err != nil {
+			return err
+		}
+		if check != nil {
+			if err := check(&u, defs); err != nil {
+				return err
+			}
+		}
+		if err := s.insertUser(ctx, tx, u); err != nil {
+			return err
+		}
+		if err := s.writeAttributes(ctx, tx, u, defs); err != nil {
+			return err
+		}
+		if m != nil {
+			m.UserID = u.ID
+			return s.insertMembership(ctx, tx, u.EnvironmentID, *m)
+		}
+		return nil
+	})
+}
+
+func (s *Store) insertUser(ctx context.Context, tx *sql.Tx, u roster.User) error {
+	seq, ok := roster.IDNumber(u.ID, roster.PrefixUser)
+	if !ok {
+		return fmt.Errorf("malformed user id %q", u.ID)
+	}
+	meta, pmeta, groups, err := userJSON(u)
+	if err != nil {
+		return err
+	}
+	p := u.Profile
+	_, err = tx.ExecContext(ctx, `INSERT INTO users (id, environment_id, seq, email, email_key, external_id, metadata, given_name,
+		family_name, name, locale, phone_number, preferred_username, picture, gender, email_verified, phone_number_verified,
+		groups_json, profile_metadata, create_time, update_time, last_login_time)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`,
+		u.ID, u.EnvironmentID, seq, u.Email, roster.EmailKey(u.Email), nullString(u.ExternalID), meta, p.GivenName,
+		p.FamilyName, p.Name, p.Locale, p.PhoneNumber, p.PreferredUsername, p.Picture, p.Gender, p.EmailVerified,
+		p.PhoneNumberVerified, groups, pmeta, micros(u.CreateTime), micros(u.UpdateTime), nullMicros(u.LastLoginTime))
+	return s.conflict(err, userField(u))
+}
+
+func userJSON(u roster.User) (meta, pmeta, groups string, err error) {
+	b1, err := json.Marshal(nonNil(u.Metadata))
+	if err != nil {
+		return
+	}
+	b2, err := json.Marshal(nonNil(u.Profile.Metadata))
+	if err != nil {
+		return
+	}
+	g := u.Profile.Groups
+	if g == nil {
+		g = []string{}
+	}
+	b3, err := json.Marshal(g)
+	return string(b1), string(b2), string(b3), err
+}
+
+// writeAttributes replaces a user's custom attribute rows, one insert at a time so that a
+// unique-value conflict names its key.
+func (s *Store) writeAttributes(ctx context.Context, tx *sql.Tx, u roster.User, defs map[string]roster.AttributeDefinition) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM user_attributes WHERE user_id = $1`, u.ID); err != nil {
+		return err
+	}
+	for _, k := range sortedKeys(u.Profile.CustomAttributes) {
+		v := u.Profile.CustomAttributes[k]
+		var unique sql.NullString
+		if defs[k].Unique {
+			unique = sql.NullString{String: v, Valid: true}
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO user_attributes (environment_id, user_id, attr_key, value, unique_value) VALUES ($1, $2, $3, $4, $5)`,
+			u.EnvironmentID, u.ID, k, v, unique)
+		if index, ok := s.dialect.UniqueViolation(err); ok && index == "user_attributes_unique_key" {
+			return &roster.Error{
+				Code:    roster.EConflict,
+				Message: fmt.Sprintf("another user already has %q = %q, and %q is a unique attribute", k, v, k),
+				Violations: []roster.FieldViolation{{Field: "user.user_profile.custom_attributes", Constraint: "unique",
+					Description: fmt.Sprintf("the value of %q must be unique in the environment", k)}},
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// GetUser returns one user with everything that belongs to it.
+func (s *Store) GetUser(ctx context.Context, environmentID string, ref roster.UserRef) (roster.User, error) {
+	u, err := getUser(ctx, s.read, environmentID, ref, "")
+	if err != nil {
+		return u, err
+	}
+	users := []roster.User{u}
+	if err := loadUserDetails(ctx, s.read, users); err != nil {
+		return u, err
+	}
+	return users[0], nil
+}
+
+// UpdateUser applies update to a user in one transaction.
+func (s *Store) UpdateUser(ctx context.Context, environmentID string, ref roster.UserRef, update store.UserCheck) (roster.User, error) {
+	var out roster.User
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		u, err := getUser(ctx, tx, environmentID, ref, s.dialect.RowLock())
+		if err != nil {
+			return err
+		}
+		users := []roster.User{u}
+		if err := loadUserDetails(ctx, tx, users); err != nil {
+			return err
+		}
+		u = users[0]
+		defs, err := attributeDefs(ctx, tx, environmentID)
+		if err != nil {
+			return err
+		}
+		if err := update(&u, defs); err != nil {
+			return err
+		}
+		meta, pmeta, groups, err := userJSON(u)
+		if err != nil {
+			return err
+		}
+		p := u.Profile
+		_, err = tx.ExecContext(ctx, `UPDATE users SET external_id = $1, metadata = $2, given_name = $3, family_name = $4, name = $5,
+			locale = $6, phone_number = $7, preferred_username = $8, picture = $9, gender = $10, email_verified = $11,
+			phone_number_verified = $12, groups_json = $13, profile_metadata = $14, update_time = $15, last_login_time = $16
+			WHERE id = $17`,
+			nullString(u.ExternalID), meta, p.GivenName, p.FamilyName, p.Name, p.Locale, p.PhoneNumber, p.PreferredUsername,
+			p.Picture, p.Gender, p.EmailVerified, p.PhoneNumberVerified, groups, pmeta, micros(u.UpdateTime),
+			nullMicros(u.LastLoginTime), u.ID)
+		if err != nil {
+			return s.conflict(err, userField(u))
+		}
+		if err := s.writeAttributes(ctx, tx, u, defs); err != nil {
+			return err
+		}
+		out = u
+		return nil
+	})
+	return out, err
+}
+
+// DeleteUser removes a user; memberships and attributes go with it (foreign keys).
+func (s *Store) DeleteUser(ctx context.Context, environmentID string, ref roster.UserRef) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		u, err := getUser(ctx, tx, environmentID, ref, s.dialect.RowLock())
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM users WHERE id = $1`, u.ID)
+		return err
+	})
+}
+
+// ListUsers returns one page of users in ID order with their details, and the number of all
+// matches.
+func (s *Store) ListUsers(ctx context.Context, environmentID string, q store.UserQuery) (store.Page[roster.User], error) {
+	var page store.Page[roster.User]
+	from := `users u`
+	where := []string{"u.environment_id = $1"}
+	args := []any{environmentID}
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	seqCol := "u.seq"
+	if q.OrganizationID != "" {
+		// Page over the membership index (organization_id, user_seq).
+		from = `memberships m JOIN users u ON u.id = m.user_id`
+		where = append(where, "m.organization_id = "+arg(q.OrganizationID))
+		seqCol = "m.user_seq"
+	}
+	if q.Search != "" {
+		p := arg("%" + escapeLike(strings.ToLower(q.Search)) + "%")
+		where = append(where, fmt.Sprintf(`(u.email_key LIKE %[1]s ESCAPE '\' OR u.id LIKE %[1]s ESCAPE '\' OR lower(u.external_id) LIKE %[1]s ESCAPE '\')`, p))
+	}
+	filter := strings.Join(where, " AND ")
+	if err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+from+` WHERE `+filter, args...).Scan(&page.Total); err != nil {
+		return page, err
+	}
+	order := "ASC"
+	switch {
+	case q.Page.After > 0:
+		filter += " AND " + seqCol + " > " + arg(q.Page.After)
+	case q.Page.Before > 0:
+		filter += " AND " + seqCol + " < " + arg(q.Page.Before)
+		order = "DESC"
+	}
+	cols := "u." + strings.ReplaceAll(userColumns, ", ", ", u.")
+	rows, err := s.read.QueryContext(ctx, `SELECT `+cols+` FROM `+from+` WHERE `+filter+` ORDER BY `+seqCol+` `+order+` LIMIT `+arg(q.Page.Size+1), args...)
+	if err != nil {
+		return page, err
+	}
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			rows.Close()
+			return page, err
+		}
+		page.Items = append(page.Items, u)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return page, err
+	}
+	if len(page.Items) > q.Page.Size {
+		page.Items, page.More = page.Items[:q.Page.Size], true
+	}
+	if order == "DESC" {
+		for i, j := 0, len(page.Items)-1; i < j; i, j = i+1, j-1 {
+			page.Items[i], page.Items[j] = page.Items[j], page.Items[i]
+		}
+	}
+	return page, loadUserDetails(ctx, s.read, page.Items)
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func getUser(ctx context.Context, q querier, environmentID string, ref roster.UserRef, suffix string) (roster.User, error) {
+	col, key := "id", ref.ID
+	if ref.ID == "" {
+		col, key = "external_id", ref.ExternalID
+	}
+	u, err := scanUser(q.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE environment_id = $1 AND `+col+` = $2`+suffix, environmentID, key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return u, notFound("user")
+	}
+	return u, err
+}
+
+func scanUser(row interface{ Scan(...any) error }) (roster.User, error) {
+	var u roster.User
+	var ext sql.NullString
+	var meta, pmeta, groups string
+	var created, updated int64
+	var login sql.NullInt64
+	p := &u.Profile
+	if err := row.Scan(&u.ID, &u.EnvironmentID, &u.Email, &ext, &meta, &p.GivenName, &p.FamilyName, &p.Name, &p.Locale,
+		&p.PhoneNumber, &p.PreferredUsername, &p.Picture, &p.Gender, &p.EmailVerified, &p.PhoneNumberVerified, &groups,
+		&pmeta, &created, &updated, &login); err != nil {
+		return u, err
+	}
+	for _, j := range []struct {
+		src string
+		dst any
+	}{{meta, &u.Metadata}, {pmeta, &p.Metadata}, {groups, &p.Groups}} {
+		if err := json.Unmarshal([]byte(j.src), j.dst); err != nil {
+			return u, fmt.Errorf("user %s: %w", u.ID, err)
+		}
+	}
+	u.ExternalID = stringPtr(ext)
+	u.CreateTime, u.UpdateTime, u.LastLoginTime = fromMicros(created), fromMicros(updated), timePtr(login)
+	p.CustomAttributes = map[string]string{}
+	u.Memberships = []roster.Membership{}
+	return u, nil
+}
+
+// loadUserDetails fills the memberships (with organization names and roles) and custom
+// attributes of users, with one query each for the whole slice.
+func loadUserDetails(ctx context.Context, q querier, users []roster.User) error {
+	if len(users) == 0 {
+		return nil
+	}
+	byID := make(map[string]*roster.User, len(users))
+	args := make([]any, len(users))
+	marks := make([]string, len(users))
+	for i := range users {
+		byID[users[i].ID] = &users[i]
+		args[i] = users[i].ID
+		marks[i] = fmt.Sprintf("$%d", i+1)
+	}
+	in := "(" + strings.Join(marks, ", ") + ")"
+
+	rows, err := q.QueryContext(ctx, `SELECT user_id, attr_key, value FROM user_attributes WHERE user_id IN `+in, args...)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var uid, k, v string
+		if err := rows.Scan(&uid, &k, &v); err != nil {
+			rows.Close()
+			return err
+		}
+		byID[uid].Profile.CustomAttributes[k] = v
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+
+	rows, err = q.QueryContext(ctx, `SELECT m.user_id, `+membershipColumns+`, o.display_name FROM memberships m
+		JOIN organizations o ON o.id = m.organization_id WHERE m.user_id IN `+in+` ORDER BY m.create_time, m.organization_id`, args...)
+	if err != nil {
+		return err
+	}
+	type key struct{ org, user string }
+	index := map[key][2]int{} // -> position of the user in users, of the membership in its list
+	pos := map[string]int{}
+	for i := range users {
+		pos[users[i].ID] = i
+	}
+	for rows.Next() {
+		var uid string
+		m, err := scanMembership(rows, &uid)
+		if err != nil {
+			rows.Close()
+			return err
+		}
+		u := byID[uid]
+		u.Memberships = append(u.Memberships, m)
+		index[key{m.OrganizationID, uid}] = [2]int{pos[uid], len(u.Memberships) - 1}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(index) == 0 {
+		return err
+	}
+
+	rows, err = q.QueryContext(ctx, `SELECT mr.organization_id, mr.user_id, r.id, r.name, r.display_name FROM membership_roles mr
+		JOIN roles r ON r.id = mr.role_id WHERE mr.user_id IN `+in+` ORDER BY r.name`, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var org, uid string
+		var r roster.RoleRef
+		if err := rows.Scan(&org, &uid, &r.ID, &r.Name, &r.DisplayName); err != nil {
+			return err
+		}
+		if at, ok := index[key{org, uid}]; ok {
+			m := &users[at[0]].Memberships[at[1]]
+			m.Roles = append(m.Roles, r)
+		}
+	}
+	return rows.Err()
+}
+
+func userField(u roster.User) func(string) string {
+	return func(field string) string {
+		switch field {
+		case "email":
+			return u.Email
+		case "external_id":
+			return deref(u.ExternalID)
+		}
+		return u.ID
+	}
+}
