@@ -108,7 +108,7 @@ func maskedPatch(in *orgsv1.UpdateOrganization, paths []string) (roster.Organiza
 
 func (h *organizations) ListOrganization(ctx context.Context, req *connect.Request[orgsv1.ListOrganizationsRequest]) (*connect.Response[orgsv1.ListOrganizationsResponse], error) {
 	list, err := h.dir.ListOrganizations(ctx, environment(ctx), directory.ListOrganizationsInput{
-		PageSize: clampUint(req.Msg.GetPageSize()), PageToken: req.Msg.GetPageToken(), ExternalID: req.Msg.ExternalId,
+		PageInput: pageInput(req.Msg.GetPageSize(), req.Msg.GetPageToken()), ExternalID: req.Msg.ExternalId,
 	})
 	if err != nil {
 		return nil, err
@@ -121,7 +121,7 @@ func (h *organizations) ListOrganization(ctx context.Context, req *connect.Reque
 func (h *organizations) SearchOrganization(ctx context.Context, req *connect.Request[orgsv1.SearchOrganizationsRequest]) (*connect.Response[orgsv1.SearchOrganizationsResponse], error) {
 	q := req.Msg.GetQuery()
 	list, err := h.dir.ListOrganizations(ctx, environment(ctx), directory.ListOrganizationsInput{
-		PageSize: clampUint(req.Msg.GetPageSize()), PageToken: req.Msg.GetPageToken(), Query: &q,
+		PageInput: pageInput(req.Msg.GetPageSize(), req.Msg.GetPageToken()), Query: &q,
 	})
 	if err != nil {
 		return nil, err
@@ -234,9 +234,9 @@ func required(field string) error {
 
 func ptr[T any](v T) *T { return &v }
 
-func clampUint(n uint32) int {
-	if n > 1<<30 {
-		return 1 << 30
+func pageInput(size uint32, token string) directory.PageInput {
+	if size > 1<<30 {
+		size = 1 << 30
 	}
-	return int(n)
+	return directory.PageInput{PageSize: int(size), PageToken: token}
 }
