@@ -274,3 +274,13 @@ func checkEmail(v *Violations, field, email string) {
 
 // EmailKey is the form in which emails are compared: trimmed and lower-cased.
 func EmailKey(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+
+// MembershipRoles returns the user's roles in an organization.
+func (u *User) MembershipRoles(organizationID string) []RoleRef {
+	for _, m := range u.Memberships {
+		if m.OrganizationID == organizationID {
+			return m.Roles
+		}
+	}
+	return nil
+}

@@ -51,6 +51,9 @@ func (s *Service) EnsureEnvironment(ctx context.Context) (roster.Environment, er
 	if err != nil {
 		return env, err
 	}
+	if err := s.seedRoles(ctx, env); err != nil {
+		return env, err
+	}
 	return env, oauth.EnsureSigningKey(ctx, s.store, env.ID, s.now())
 }
 

@@ -5,6 +5,7 @@
 package directory
 
 import (
+	"log/slog"
 	"time"
 
 	"github.com/rosterhq/roster"
@@ -13,14 +14,30 @@ import (
 
 // Service is the directory of one deployment.
 type Service struct {
-	store store.Store
-	ids   *roster.IDGenerator
-	now   func() time.Time
+	store  store.Store
+	ids    *roster.IDGenerator
+	now    func() time.Time
+	mailer Mailer
+	log    *slog.Logger
 }
 
+// Option configures a Service.
+type Option func(*Service)
+
+// WithMailer sends invitations through m.
+func WithMailer(m Mailer) Option { return func(s *Service) { s.mailer = m } }
+
+// WithLogger logs through l.
+func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
+
 // New returns a Service over s.
-func New(s store.Store) *Service {
-	return &Service{store: s, ids: roster.NewIDGenerator(), now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
+func New(s store.Store, opts ...Option) *Service {
+	svc := &Service{store: s, ids: roster.NewIDGenerator(), now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
+		log: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		o(svc)
+	}
+	return svc
 }
 
 // Store returns the underlying store.
