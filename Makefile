@@ -37,4 +37,4 @@ tools:
 
 generate: tools
 	rm -rf gen
-	$(TOOLS)/bin/buf generate --path proto/scalekit
+	$(TOOLS)/bin/buf generate --path proto/scalekit --path proto/roster

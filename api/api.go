@@ -9,8 +9,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rosterhq/roster/api/rest"
 	"github.com/rosterhq/roster/directory"
+	rosterv1 "github.com/rosterhq/roster/gen/roster/v1"
+	"github.com/rosterhq/roster/gen/roster/v1/rosterv1connect"
 	orgsv1 "github.com/rosterhq/roster/gen/scalekit/v1/organizations"
 	"github.com/rosterhq/roster/gen/scalekit/v1/organizations/organizationsconnect"
+	rolesv1 "github.com/rosterhq/roster/gen/scalekit/v1/roles"
+	"github.com/rosterhq/roster/gen/scalekit/v1/roles/rolesconnect"
+	usersv1 "github.com/rosterhq/roster/gen/scalekit/v1/users"
+	"github.com/rosterhq/roster/gen/scalekit/v1/users/usersconnect"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
@@ -47,10 +53,19 @@ func New(cfg Config) (*Handlers, error) {
 	opts := []connect.HandlerOption{ic.chain(), connect.WithReadMaxBytes(MaxMessageBytes), connect.WithSendMaxBytes(8 * MaxMessageBytes)}
 	mux := http.NewServeMux()
 	mux.Handle(organizationsconnect.NewOrganizationServiceHandler(&organizations{dir: cfg.Directory}, opts...))
+	mux.Handle(usersconnect.NewUserServiceHandler(&users{dir: cfg.Directory}, opts...))
+	mux.Handle(rolesconnect.NewRolesServiceHandler(&roles{dir: cfg.Directory}, opts...))
+	mux.Handle(rosterv1connect.NewUserAttributeServiceHandler(&attributes{dir: cfg.Directory}, opts...))
 	services := []protoreflect.ServiceDescriptor{
 		orgsv1.File_scalekit_v1_organizations_organizations_proto.Services().ByName("OrganizationService"),
+		usersv1.File_scalekit_v1_users_users_proto.Services().ByName("UserService"),
+		rolesv1.File_scalekit_v1_roles_roles_proto.Services().ByName("RolesService"),
+		rosterv1.File_roster_v1_user_attributes_proto.Services().ByName("UserAttributeService"),
 	}
-	tr, err := rest.New(mux, services, rest.WithMaxBodySize(MaxMessageBytes), rest.WithErrorDetail(transcoderErrorInfo))
+	tr, err := rest.New(mux, services, rest.WithMaxBodySize(MaxMessageBytes), rest.WithErrorDetail(transcoderErrorInfo),
+		rest.WithJSONRewrite("scalekit.v1.users.CreateUser", createUserRoles),
+		rest.WithJSONRewrite("scalekit.v1.users.CreateMembership", membershipRoles),
+		rest.WithJSONRewrite("scalekit.v1.users.UpdateMembership", membershipRoles))
 	if err != nil {
 		return nil, err
 	}
@@ -61,4 +76,44 @@ func New(cfg Config) (*Handlers, error) {
 		}
 	}
 	return &Handlers{RPC: mux, REST: tr, procedures: procs}, nil
+}
+
+// rolesAsNames accepts roles given as a role name or a list of names, as the Scalekit
+// documentation's curl example sends them ("roles": "admin"), besides the list of Role objects
+// of the wire format.
+func rolesAsNames(roles any) any {
+	named := func(v any) any {
+		if s, ok := v.(string); ok {
+			return map[string]any{"name": s}
+		}
+		return v
+	}
+	switch r := roles.(type) {
+	case string:
+		return []any{named(r)}
+	case []any:
+		for i := range r {
+			r[i] = named(r[i])
+		}
+		return r
+	}
+	return roles
+}
+
+// membershipRoles rewrites the "roles" of a CreateMembership or UpdateMembership body.
+func membershipRoles(body any) any {
+	if m, ok := body.(map[string]any); ok {
+		if r, ok := m["roles"]; ok {
+			m["roles"] = rolesAsNames(r)
+		}
+	}
+	return body
+}
+
+// createUserRoles rewrites the "roles" of the membership inside a CreateUser body.
+func createUserRoles(body any) any {
+	if m, ok := body.(map[string]any); ok {
+		membershipRoles(m["membership"])
+	}
+	return body
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"time"
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/oauth"
@@ -36,3 +37,6 @@ func environment(ctx context.Context) roster.Environment {
 	env, _ := ctx.Value(environmentKey).(roster.Environment)
 	return env
 }
+
+// timeNow is the clock of answers (membership status of an expired invitation).
+var timeNow = time.Now

@@ -2,6 +2,7 @@ package rest
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -40,7 +41,7 @@ func bind(rt *route, m *method) (*binding, error) {
 	}
 	var err error
 	if rt.body != "" && rt.body != "*" {
-		if b.bodyField, err = topMessageField(in, rt.body); err != nil {
+		if b.bodyField, err = bodyField(in, rt.body); err != nil {
 			return nil, fmt.Errorf("body: %w", err)
 		}
 	}
@@ -50,6 +51,16 @@ func bind(rt *route, m *method) (*binding, error) {
 		}
 	}
 	return b, nil
+}
+
+// bodyField returns the field that a body rule names: a singular message, or a repeated
+// field whose JSON body is an array (grpc-gateway allows both).
+func bodyField(md protoreflect.MessageDescriptor, name string) (protoreflect.FieldDescriptor, error) {
+	fd := md.Fields().ByName(protoreflect.Name(name))
+	if fd != nil && fd.IsList() {
+		return fd, nil
+	}
+	return topMessageField(md, name)
 }
 
 func topMessageField(md protoreflect.MessageDescriptor, name string) (protoreflect.FieldDescriptor, error) {
@@ -98,7 +109,12 @@ func (t *Transcoder) buildRequest(r *http.Request, rt *route, segs []string) (pr
 			return nil, rerr
 		}
 	default:
-		if rerr := t.decodeBody(r, msg.Mutable(b.bodyField).Message()); rerr != nil {
+		if b.bodyField.IsList() {
+			// The body is the list itself: decode it as {"<field>": <body>} into the request.
+			if rerr := t.decodeListBody(r, msg, b.bodyField); rerr != nil {
+				return nil, rerr
+			}
+		} else if rerr := t.decodeBody(r, msg.Mutable(b.bodyField).Message()); rerr != nil {
 			return nil, rerr
 		}
 		if rerr := setQuery(r, msg, b, b.bodyField); rerr != nil {
@@ -156,6 +172,17 @@ func (b *binding) coversPath(fp fieldPath) bool {
 
 // decodeBody reads the JSON body into msg. An empty body leaves msg empty.
 func (t *Transcoder) decodeBody(r *http.Request, msg protoreflect.Message) *requestError {
+	return t.decodeBodyAs(r, msg, nil)
+}
+
+// decodeListBody decodes a JSON array body into the repeated field fd of msg.
+func (t *Transcoder) decodeListBody(r *http.Request, msg protoreflect.Message, fd protoreflect.FieldDescriptor) *requestError {
+	return t.decodeBodyAs(r, msg, fd)
+}
+
+// decodeBodyAs decodes the body into msg; with list set, the body is an array that becomes
+// that repeated field of msg.
+func (t *Transcoder) decodeBodyAs(r *http.Request, msg protoreflect.Message, list protoreflect.FieldDescriptor) *requestError {
 	if r.ContentLength > t.maxBody {
 		return t.tooLarge()
 	}
@@ -188,7 +215,20 @@ func (t *Transcoder) decodeBody(r *http.Request, msg protoreflect.Message) *requ
 	if err != nil {
 		return badRequest("invalid JSON body: %s", strings.TrimPrefix(err.Error(), "hujson: "))
 	}
-	if std[0] != '{' && !nonObjectJSON(msg.Descriptor().FullName()) {
+	if fn := t.rewrite[msg.Descriptor().FullName()]; fn != nil && list == nil {
+		var v any
+		if err := json.Unmarshal(std, &v); err == nil {
+			if out, err := json.Marshal(fn(v)); err == nil {
+				std = out
+			}
+		}
+	}
+	if list != nil {
+		if std[0] != '[' {
+			return badRequest("invalid JSON body: expected a JSON array of %s", list.Name())
+		}
+		std = append(append([]byte(`{"`+string(list.Name())+`":`), std...), '}')
+	} else if std[0] != '{' && !nonObjectJSON(msg.Descriptor().FullName()) {
 		return badRequest("invalid JSON body: expected a JSON object")
 	}
 	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(std, msg.Interface()); err != nil {

@@ -39,6 +39,7 @@ type Transcoder struct {
 	router  router
 	maxBody int64
 	detail  func(code connect.Code, message string) proto.Message
+	rewrite map[protoreflect.FullName]func(any) any
 }
 
 // Option configures a Transcoder.
@@ -59,6 +60,18 @@ func WithMaxBodySize(n int64) Option {
 // so that they carry the same detail types as the errors of the services.
 func WithErrorDetail(detail func(code connect.Code, message string) proto.Message) Option {
 	return func(t *Transcoder) { t.detail = detail }
+}
+
+// WithJSONRewrite registers fn to rewrite the decoded JSON body of messages of type name
+// before protojson reads it: a place to accept documented shapes that protojson would refuse
+// (for example a role name where a list of roles is expected).
+func WithJSONRewrite(name protoreflect.FullName, fn func(body any) any) Option {
+	return func(t *Transcoder) {
+		if t.rewrite == nil {
+			t.rewrite = map[protoreflect.FullName]func(any) any{}
+		}
+		t.rewrite[name] = fn
+	}
 }
 
 // fail answers an error of the transcoder's own.

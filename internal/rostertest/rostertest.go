@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -102,7 +103,11 @@ func Start(t testing.TB, backend string, opts ...Option) *Roster {
 	}
 	cfg := server.Config{TLS: o.tls}
 	issuer := scheme + "://" + ln.Addr().String()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var logOut io.Writer = io.Discard
+	if os.Getenv("ROSTER_TEST_LOG") != "" { // see the server's log while debugging a test
+		logOut = os.Stderr
+	}
+	log := slog.New(slog.NewTextHandler(logOut, nil))
 	reg := prometheus.NewRegistry()
 	tokens := oauth.NewServer(st, issuer, time.Hour)
 	handlers, err := api.New(api.Config{Directory: dir, Verifier: tokens, Log: log, Metrics: reg})

@@ -66,8 +66,15 @@ type dialect struct{}
 var indexByColumns = map[string]string{
 	"organizations.environment_id, organizations.external_id": "organizations_external_id_key",
 	"organizations.environment_id, organizations.slug":        "organizations_slug_key",
-	"environments.name": "environments_name_key",
-	"api_clients.id":    "api_clients_pkey",
+	"environments.name":                                                                      "environments_name_key",
+	"api_clients.id":                                                                         "api_clients_pkey",
+	"users.environment_id, users.email_key":                                                  "users_email_key",
+	"users.environment_id, users.external_id":                                                "users_external_id_key",
+	"memberships.organization_id, memberships.user_id":                                       "memberships_pkey",
+	"roles.environment_id, roles.organization_id, roles.name":                                "roles_name_key",
+	"permissions.environment_id, permissions.name":                                           "permissions_name_key",
+	"attribute_definitions.environment_id, attribute_definitions.attr_key":                   "attribute_definitions_pkey",
+	"user_attributes.environment_id, user_attributes.attr_key, user_attributes.unique_value": "user_attributes_unique_key",
 }
 
 func (dialect) UniqueViolation(err error) (string, bool) {

@@ -213,7 +213,7 @@ func (s *Store) ListUsers(ctx context.Context, environmentID string, q store.Use
 		filter += " AND " + seqCol + " < " + arg(q.Page.Before)
 		order = "DESC"
 	}
-	cols := "u." + strings.ReplaceAll(userColumns, ", ", ", u.")
+	cols := prefixed("u.", userColumns)
 	rows, err := s.read.QueryContext(ctx, `SELECT `+cols+` FROM `+from+` WHERE `+filter+` ORDER BY `+seqCol+` `+order+` LIMIT `+arg(q.Page.Size+1), args...)
 	if err != nil {
 		return page, err
@@ -375,4 +375,13 @@ func userField(u roster.User) func(string) string {
 		}
 		return u.ID
 	}
+}
+
+// prefixed qualifies every column of a column list with a table alias.
+func prefixed(alias, columns string) string {
+	parts := strings.Split(columns, ",")
+	for i, p := range parts {
+		parts[i] = alias + strings.TrimSpace(p)
+	}
+	return strings.Join(parts, ", ")
 }
