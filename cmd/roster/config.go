@@ -20,6 +20,7 @@ type config struct {
 	tlsKey      string
 	tokenTTL    time.Duration
 	logLevel    string
+	smtpURL     string
 }
 
 func env(name, def string) string {
@@ -48,6 +49,7 @@ func (c *config) serveFlags(fs *flag.FlagSet) {
 		ttl = time.Hour
 	}
 	fs.DurationVar(&c.tokenTTL, "access-token-ttl", ttl, "lifetime of API access tokens (env ROSTER_ACCESS_TOKEN_TTL)")
+	fs.StringVar(&c.smtpURL, "smtp-url", env("ROSTER_SMTP_URL", ""), "SMTP server for invitation emails, smtp://user:pass@host:587?from=roster@example.com; empty: invitations are recorded, not emailed (env ROSTER_SMTP_URL)")
 }
 
 func (c *config) check() error {

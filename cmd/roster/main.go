@@ -24,6 +24,7 @@ import (
 	"github.com/rosterhq/roster/directory"
 	"github.com/rosterhq/roster/oauth"
 	"github.com/rosterhq/roster/server"
+	"github.com/rosterhq/roster/smtpmail"
 	"github.com/rosterhq/roster/store"
 	"github.com/rosterhq/roster/store/postgres"
 	"github.com/rosterhq/roster/store/sqlite"
@@ -116,7 +117,8 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		log.Info("database closed")
 	}()
 
-	dir := directory.New(st)
+	dirOpts := []directory.Option{directory.WithLogger(log)}
+	dir := directory.New(st, dirOpts...)
 	env, created, err := dir.Bootstrap(ctx, os.Getenv("ROSTER_BOOTSTRAP_CLIENT_ID"), os.Getenv("ROSTER_BOOTSTRAP_CLIENT_SECRET"))
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
@@ -138,6 +140,13 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	issuer := c.issuer(ln.Addr())
+	if c.smtpURL != "" {
+		m, err := smtpmail.New(c.smtpURL, issuer)
+		if err != nil {
+			return err
+		}
+		dir = directory.New(st, append(dirOpts, directory.WithMailer(m))...)
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

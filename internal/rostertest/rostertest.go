@@ -49,6 +49,12 @@ type Roster struct {
 type options struct {
 	tls    *tls.Config
 	client *http.Client
+	dir    []directory.Option
+}
+
+// WithDirectory passes options to the directory service (a mailer, for example).
+func WithDirectory(opts ...directory.Option) Option {
+	return func(o *options) { o.dir = append(o.dir, opts...) }
 }
 
 // Option changes how Start runs the server.
@@ -84,7 +90,11 @@ func Start(t testing.TB, backend string, opts ...Option) *Roster {
 	t.Helper()
 	st := Open(t, backend)
 	ctx, cancel := context.WithCancel(context.Background())
-	dir := directory.New(st)
+	o := options{client: http.DefaultClient}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	dir := directory.New(st, o.dir...)
 	env, created, err := dir.Bootstrap(ctx, "", "")
 	if err != nil {
 		t.Fatalf("bootstrap: %v", err)
@@ -92,10 +102,6 @@ func Start(t testing.TB, backend string, opts ...Option) *Roster {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
-	}
-	o := options{client: http.DefaultClient}
-	for _, opt := range opts {
-		opt(&o)
 	}
 	scheme := "http"
 	if o.tls != nil {
