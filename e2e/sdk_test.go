@@ -1,7 +1,7 @@
 // Package e2e runs Roster as a real process and drives it with real clients: the official
 // Scalekit Node SDK (e2e/node) and the roster command line.
 //
-// The tests need Go, Node.js 20+ and npm on PATH, and PostgreSQL for the postgres backend
+// The tests need Go, Node.js 20.10+ and npm on PATH, and PostgreSQL for the postgres backend
 // (see store/postgres/pgtest). They are never skipped: a missing tool fails them.
 package e2e
 
@@ -85,7 +85,7 @@ func nodeDeps(t *testing.T) {
 	t.Helper()
 	for _, tool := range []string{"node", "npm"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is not on PATH: the end-to-end tests need Node.js 20+ and npm (%v)", tool, err)
+			t.Fatalf("%s is not on PATH: the end-to-end tests need Node.js 20.10+ and npm (%v)", tool, err)
 		}
 	}
 	npmOnce.Do(func() {
@@ -324,7 +324,10 @@ func TestScalekitNodeSDK(t *testing.T) {
 			start := time.Now()
 			ctx, cancel := context.WithTimeout(context.Background(), nodeTimeout)
 			defer cancel()
-			cmd := exec.CommandContext(ctx, "node", append([]string{"--test", "--test-reporter=spec"}, files...)...)
+			// One file at a time: the files share the server, and a file's paging checks
+			// (totalSize constant across pages) assume no other file creates organizations
+			// meanwhile. --test-concurrency needs Node.js 20.10+.
+			cmd := exec.CommandContext(ctx, "node", append([]string{"--test", "--test-concurrency=1", "--test-reporter=spec"}, files...)...)
 			cmd.Dir = "node"
 			cmd.Env = childEnv(
 				"SCALEKIT_ENVIRONMENT_URL="+srv.URL,
