@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -115,7 +116,7 @@ func (d AttributeDefinition) CheckValue(value string) string {
 		}
 		return "must be one of " + strings.Join(d.EnumValues, ", ")
 	case AttributeString:
-		if d.Pattern != "" && !regexp.MustCompile(`^(?:`+d.Pattern+`)$`).MatchString(value) {
+		if d.Pattern != "" && !wholePattern(d.Pattern).MatchString(value) {
 			return "must match the pattern " + d.Pattern
 		}
 	}
@@ -191,4 +192,18 @@ func (p AttributePatch) Apply(d *AttributeDefinition, now time.Time) error {
 	}
 	d.UpdateTime = now
 	return d.Validate()
+}
+
+// patterns caches compiled attribute patterns: values are checked on every profile write.
+var patterns sync.Map // pattern -> *regexp.Regexp
+
+// wholePattern compiles pattern anchored to the whole value. Definitions are validated before
+// they are stored, so the pattern compiles.
+func wholePattern(pattern string) *regexp.Regexp {
+	if re, ok := patterns.Load(pattern); ok {
+		return re.(*regexp.Regexp)
+	}
+	re := regexp.MustCompile(`^(?:` + pattern + `)$`)
+	patterns.Store(pattern, re)
+	return re
 }
