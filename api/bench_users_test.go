@@ -1,0 +1,124 @@
+package api_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"connectrpc.com/connect"
+	orgsv1 "github.com/rosterhq/roster/gen/scalekit/v1/organizations"
+	usersv1 "github.com/rosterhq/roster/gen/scalekit/v1/users"
+	"github.com/rosterhq/roster/gen/scalekit/v1/users/usersconnect"
+	"github.com/rosterhq/roster/internal/rostertest"
+)
+
+// User hot paths through the whole server over gRPC (h2c), on each backend.
+
+type userBench struct {
+	users usersconnect.UserServiceClient
+	orgID string
+}
+
+func newUserBench(b *testing.B, backend string) userBench {
+	orgs, r := benchClient(b, backend)
+	token := r.Token(b)
+	created, err := orgs.CreateOrganization(context.Background(), connect.NewRequest(&orgsv1.CreateOrganizationRequest{
+		Organization: &orgsv1.CreateOrganization{DisplayName: "Bench"},
+	}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return userBench{
+		users: usersconnect.NewUserServiceClient(h2cClient(), r.URL, connect.WithGRPC(), connect.WithInterceptors(bearer(token))),
+		orgID: created.Msg.GetOrganization().GetId(),
+	}
+}
+
+func (ub userBench) create(b *testing.B, i int) *usersv1.User {
+	ext := fmt.Sprintf("bench-%d", i)
+	no := false
+	res, err := ub.users.CreateUserAndMembership(context.Background(), connect.NewRequest(&usersv1.CreateUserAndMembershipRequest{
+		OrganizationId: ub.orgID, SendInvitationEmail: &no,
+		User: &usersv1.CreateUser{
+			Email: fmt.Sprintf("user%d@bench.example.com", i), ExternalId: &ext, Metadata: map[string]string{"department": "engineering"},
+			UserProfile: &usersv1.CreateUserProfile{FirstName: "John", LastName: "Doe"},
+		},
+	}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return res.Msg.GetUser()
+}
+
+func BenchmarkCreateUserAndMembership(b *testing.B) {
+	for _, backend := range rostertest.Backends {
+		b.Run(backend, func(b *testing.B) {
+			ub := newUserBench(b, backend)
+			i := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				i++
+				ub.create(b, i)
+			}
+		})
+	}
+}
+
+func BenchmarkGetUser(b *testing.B) {
+	for _, backend := range rostertest.Backends {
+		ub := newUserBench(b, backend)
+		u := ub.create(b, 0)
+		for name, req := range map[string]*usersv1.GetUserRequest{
+			"by_id":          {Identities: &usersv1.GetUserRequest_Id{Id: u.GetId()}},
+			"by_external_id": {Identities: &usersv1.GetUserRequest_ExternalId{ExternalId: u.GetExternalId()}},
+		} {
+			b.Run(backend+"/"+name, func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := ub.users.GetUser(context.Background(), connect.NewRequest(req)); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+func BenchmarkUpdateUserProfile(b *testing.B) {
+	for _, backend := range rostertest.Backends {
+		b.Run(backend, func(b *testing.B) {
+			ub := newUserBench(b, backend)
+			u := ub.create(b, 0)
+			i := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				i++
+				name := fmt.Sprintf("Jane %d", i)
+				if _, err := ub.users.UpdateUser(context.Background(), connect.NewRequest(&usersv1.UpdateUserRequest{
+					Identities: &usersv1.UpdateUserRequest_Id{Id: u.GetId()},
+					User:       &usersv1.UpdateUser{UserProfile: &usersv1.UpdateUserProfile{GivenName: &name}},
+				})); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkListOrganizationUsersPage100(b *testing.B) {
+	for _, backend := range rostertest.Backends {
+		b.Run(backend, func(b *testing.B) {
+			ub := newUserBench(b, backend)
+			for i := 0; i < 250; i++ {
+				ub.create(b, i)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				res, err := ub.users.ListOrganizationUsers(context.Background(), connect.NewRequest(&usersv1.ListOrganizationUsersRequest{OrganizationId: ub.orgID, PageSize: 100}))
+				if err != nil || len(res.Msg.GetUsers()) != 100 {
+					b.Fatalf("%v %d", err, len(res.Msg.GetUsers()))
+				}
+			}
+		})
+	}
+}
