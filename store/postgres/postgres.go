@@ -6,6 +6,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -53,3 +55,11 @@ func (dialect) LockMigrations(ctx context.Context, tx *sql.Tx) error {
 }
 
 func (dialect) RowLock() string { return " FOR UPDATE" }
+
+func (dialect) Name() string { return "postgres" }
+
+// UserSearch matches with LIKE, which the trigram GIN indexes serve.
+func (dialect) UserSearch(text string, arg func(any) string) string {
+	p := arg("%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(strings.ToLower(text)) + "%")
+	return fmt.Sprintf(`(u.email_key LIKE %[1]s ESCAPE '\' OR lower(u.external_id) LIKE %[1]s ESCAPE '\' OR u.id = %[2]s)`, p, arg(text))
+}

@@ -96,3 +96,12 @@ func (dialect) UniqueViolation(err error) (string, bool) {
 func (dialect) LockMigrations(context.Context, *sql.Tx) error { return nil }
 
 func (dialect) RowLock() string { return "" }
+
+func (dialect) Name() string { return "sqlite" }
+
+// UserSearch uses the FTS5 trigram index; a phrase query matches a substring of at least
+// three characters, case-insensitively.
+func (dialect) UserSearch(text string, arg func(any) string) string {
+	phrase := `"` + strings.ReplaceAll(text, `"`, `""`) + `"`
+	return fmt.Sprintf(`(u.rowid IN (SELECT rowid FROM users_search WHERE users_search MATCH %s) OR u.id = %s)`, arg(phrase), arg(text))
+}

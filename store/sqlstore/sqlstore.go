@@ -21,6 +21,12 @@ var migrations embed.FS
 
 // Dialect is what differs between the databases.
 type Dialect interface {
+	// Name is "sqlite" or "postgres": migrations named NNNN_x.<name>.sql run only there.
+	Name() string
+	// UserSearch returns the SQL condition that matches users (table alias u) whose email or
+	// external ID contains the search text, or whose ID equals it; arg adds a query argument and
+	// returns its placeholder.
+	UserSearch(text string, arg func(any) string) string
 	// UniqueViolation reports whether err broke a unique index, and which one
 	// (an index name of the migrations, e.g. "organizations_external_id_key").
 	UniqueViolation(err error) (index string, ok bool)
@@ -83,6 +89,12 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 		}
 		for _, name := range names {
 			version := strings.TrimSuffix(strings.TrimPrefix(name, "migrations/"), ".sql")
+			if base, only, ok := strings.Cut(version, "."); ok { // a migration for one database
+				if only != s.dialect.Name() {
+					continue
+				}
+				version = base
+			}
 			var n int
 			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = $1`, version).Scan(&n); err != nil {
 				return err
@@ -112,19 +124,29 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 	return applied, nil
 }
 
-// splitStatements splits a migration file on semicolons at line ends; migrations hold no
-// semicolons inside literals.
+// splitStatements splits a migration file on semicolons at line ends (a CREATE TRIGGER runs
+// to its "END;"); migrations hold no semicolons inside literals.
 func splitStatements(body string) []string {
 	var out []string
 	var cur strings.Builder
+	inTrigger := false
 	for _, line := range strings.Split(body, "\n") {
 		trimmed := strings.TrimSpace(line)
 		if strings.HasPrefix(trimmed, "--") || trimmed == "" {
 			continue
 		}
+		if cur.Len() == 0 && strings.HasPrefix(strings.ToUpper(trimmed), "CREATE TRIGGER") {
+			inTrigger = true
+		}
 		cur.WriteString(line)
 		cur.WriteByte('\n')
-		if strings.HasSuffix(trimmed, ";") {
+		if inTrigger && strings.EqualFold(trimmed, "END;") {
+			inTrigger = false
+			out = append(out, strings.TrimSpace(cur.String()))
+			cur.Reset()
+			continue
+		}
+		if !inTrigger && strings.HasSuffix(trimmed, ";") {
 			out = append(out, strings.TrimSpace(cur.String()))
 			cur.Reset()
 		}

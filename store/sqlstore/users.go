@@ -198,8 +198,7 @@ func (s *Store) ListUsers(ctx context.Context, environmentID string, q store.Use
 		seqCol = "m.user_seq"
 	}
 	if q.Search != "" {
-		p := arg("%" + escapeLike(strings.ToLower(q.Search)) + "%")
-		where = append(where, fmt.Sprintf(`(u.email_key LIKE %[1]s ESCAPE '\' OR u.id LIKE %[1]s ESCAPE '\' OR lower(u.external_id) LIKE %[1]s ESCAPE '\')`, p))
+		where = append(where, s.dialect.UserSearch(q.Search, arg))
 	}
 	filter := strings.Join(where, " AND ")
 	if err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+from+` WHERE `+filter, args...).Scan(&page.Total); err != nil {

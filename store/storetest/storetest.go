@@ -32,6 +32,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"OrganizationPaginationUnderInserts", testOrganizationPaginationUnderInserts},
 		{"OrganizationSearch", testOrganizationSearch},
 	}
+	tests = append(tests, userTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

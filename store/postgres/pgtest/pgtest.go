@@ -38,6 +38,14 @@ func NewSchema(t testing.TB) string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	schema := "roster_test_" + hex.EncodeToString(b[:])
+	// Extensions live in one schema; put them in public, which every test's search_path
+	// includes, so that each test schema's migrations find them. Concurrent creators may
+	// collide; the loser finds the extension there.
+	for i := 0; i < 3; i++ {
+		if _, err := db.ExecContext(context.Background(), "CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public"); err == nil {
+			break
+		}
+	}
 	if _, err := db.ExecContext(context.Background(), "CREATE SCHEMA "+schema); err != nil {
 		t.Fatalf("postgres at %s is not usable (start it, or set ROSTER_TEST_POSTGRES_URL): %v", base, err)
 	}
@@ -54,7 +62,7 @@ func NewSchema(t testing.TB) string {
 		t.Fatalf("postgres url: %v", err)
 	}
 	q := u.Query()
-	q.Set("search_path", schema)
+	q.Set("search_path", schema+",public")
 	u.RawQuery = q.Encode()
 	return u.String()
 }
