@@ -90,7 +90,7 @@ func FuzzUserREST(f *testing.F) {
 					}
 				}
 			case 1, 2: // restore the target
-				_, err := r.Store.UpdateUser(context.Background(), env.ID, roster.UserRef{ID: uid}, func(u *roster.User, _ map[string]roster.AttributeDefinition) error {
+				_, err := r.Store.UpdateUser(context.Background(), env.ID, roster.UserRef{ID: uid}, func(u *roster.User, _ store.AttributeDefs) error {
 					u.ExternalID, u.Metadata, u.Profile = before.ExternalID, before.Metadata, before.Profile
 					return nil
 				})

@@ -36,13 +36,7 @@ func (s *Service) CreateUserAndMembership(ctx context.Context, env roster.Enviro
 		return roster.User{}, err
 	}
 	u := in.Build(s.ids.New(roster.PrefixUser), env.ID, s.now())
-	err = s.store.CreateUser(ctx, u, &m, func(u *roster.User, defs map[string]roster.AttributeDefinition) error {
-		return roster.CheckCustomAttributes("user.user_profile.custom_attributes", u.Profile.CustomAttributes, defs)
-	})
-	if err != nil {
-		return roster.User{}, err
-	}
-	created, err := s.store.GetUser(ctx, env.ID, roster.UserRef{ID: u.ID})
+	created, err := s.store.CreateUser(ctx, u, &m, checkAttributes)
 	if err != nil {
 		return roster.User{}, err
 	}
@@ -82,25 +76,27 @@ func (s *Service) newMembership(ctx context.Context, env roster.Environment, org
 	return m, nil
 }
 
+// checkAttributes checks a profile's custom attributes against their definitions (an empty
+// map still has to hold the required attributes).
+func checkAttributes(u *roster.User, defs store.AttributeDefs) error {
+	d, err := defs()
+	if err != nil {
+		return err
+	}
+	return roster.CheckCustomAttributes("user.user_profile.custom_attributes", u.Profile.CustomAttributes, d)
+}
+
 // resolveRoles finds roles by name: an organization's own role first, then the environment's.
 func (s *Service) resolveRoles(ctx context.Context, env roster.Environment, organizationID string, names []string, field string) ([]roster.RoleRef, error) {
-	var v roster.Violations
-	var out []roster.RoleRef
-	for _, name := range names {
-		r, err := s.store.GetRole(ctx, env.ID, organizationID, name)
-		if roster.ErrorCode(err) == roster.ENotFound {
-			r, err = s.store.GetRole(ctx, env.ID, "", name)
-		}
-		switch {
-		case roster.ErrorCode(err) == roster.ENotFound:
-			v.Add(field, "defined_role", "role %q does not exist in this environment or organization", name)
-		case err != nil:
-			return nil, err
-		default:
-			out = append(out, roster.RoleRef{ID: r.ID, Name: r.Name, DisplayName: r.DisplayName})
-		}
+	roles, missing, err := s.store.ResolveRoles(ctx, env.ID, organizationID, names)
+	if err != nil {
+		return nil, err
 	}
-	return out, v.Err()
+	var v roster.Violations
+	for _, name := range missing {
+		v.Add(field, "defined_role", "role %q does not exist in this environment or organization", name)
+	}
+	return roles, v.Err()
 }
 
 // invite emails an invitation for a pending membership; a delivery failure is logged, the
@@ -143,14 +139,14 @@ func (s *Service) UpdateUser(ctx context.Context, env roster.Environment, ref ro
 		return roster.User{}, err
 	}
 	now := s.now()
-	return s.store.UpdateUser(ctx, env.ID, ref, func(u *roster.User, defs map[string]roster.AttributeDefinition) error {
+	return s.store.UpdateUser(ctx, env.ID, ref, func(u *roster.User, defs store.AttributeDefs) error {
 		if err := p.Apply(u, now); err != nil {
 			return err
 		}
 		if len(p.Profile.CustomAttributes) == 0 {
 			return nil // stored values were valid when written; a definition change checks them itself
 		}
-		return roster.CheckCustomAttributes("user.user_profile.custom_attributes", u.Profile.CustomAttributes, defs)
+		return checkAttributes(u, defs)
 	})
 }
 

@@ -44,8 +44,8 @@ type Store interface {
 	ListOrganizations(ctx context.Context, environmentID string, q OrganizationQuery) (Page[roster.Organization], error)
 
 	// CreateUser stores a user and, when m is set, its first membership (m.Roles carry role
-	// IDs). check runs inside the transaction with the environment's attribute definitions.
-	CreateUser(ctx context.Context, u roster.User, m *roster.Membership, check UserCheck) error
+	// IDs), and returns the stored user. check runs inside the transaction.
+	CreateUser(ctx context.Context, u roster.User, m *roster.Membership, check UserCheck) (roster.User, error)
 	// GetUser returns a user with memberships (organization names and roles) and custom
 	// attributes.
 	GetUser(ctx context.Context, environmentID string, ref roster.UserRef) (roster.User, error)
@@ -70,6 +70,10 @@ type Store interface {
 	// DeleteRole removes a role; its memberships move to reassignTo (a role ID) when given,
 	// otherwise a role still held by a membership is a FAILED_PRECONDITION.
 	DeleteRole(ctx context.Context, environmentID, organizationID, name, reassignTo string) error
+	// ResolveRoles finds roles by name for a membership in an organization: the
+	// organization's own role of a name wins over the environment role. It returns the roles
+	// found, in the order of names, and the names that match no role.
+	ResolveRoles(ctx context.Context, environmentID, organizationID string, names []string) ([]roster.RoleRef, []string, error)
 	// CountRoleMembers counts the memberships that hold a role.
 	CountRoleMembers(ctx context.Context, roleID string) (int, error)
 	SetDefaultMemberRole(ctx context.Context, environmentID, name string) error
@@ -91,9 +95,12 @@ type Store interface {
 	DeleteAttribute(ctx context.Context, environmentID, key string) error
 }
 
-// UserCheck changes or checks a user inside the transaction that stores it; defs are the
-// environment's attribute definitions by key.
-type UserCheck func(u *roster.User, defs map[string]roster.AttributeDefinition) error
+// UserCheck changes or checks a user inside the transaction that stores it; defs loads the
+// environment's attribute definitions by key (only when called).
+type UserCheck func(u *roster.User, defs AttributeDefs) error
+
+// AttributeDefs returns the environment's attribute definitions by key.
+type AttributeDefs func() (map[string]roster.AttributeDefinition, error)
 
 // UserQuery selects users for a list or search.
 type UserQuery struct {

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"errors"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -32,19 +33,19 @@ func scanMembership(row interface{ Scan(...any) error }, userID *string) (roster
 	return m, nil
 }
 
-func (s *Store) insertMembership(ctx context.Context, tx *sql.Tx, environmentID string, m roster.Membership) error {
+// insertMembership stores m and fills in its organization's name.
+func (s *Store) insertMembership(ctx context.Context, tx *sql.Tx, environmentID string, m *roster.Membership) error {
 	seq, ok := roster.IDNumber(m.UserID, roster.PrefixUser)
 	if !ok {
 		return fmt.Errorf("malformed user id %q", m.UserID)
 	}
 	// The organization must exist in this environment (the foreign key alone would accept an
 	// organization of another environment).
-	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM organizations WHERE id = $1 AND environment_id = $2`, m.OrganizationID, environmentID).Scan(&n); err != nil {
-		return err
-	}
-	if n == 0 {
+	err := tx.QueryRowContext(ctx, `SELECT display_name FROM organizations WHERE id = $1 AND environment_id = $2`, m.OrganizationID, environmentID).Scan(&m.OrganizationName)
+	if errors.Is(err, sql.ErrNoRows) {
 		return notFound("organization")
+	} else if err != nil {
+		return err
 	}
 	meta, err := json.Marshal(nonNil(m.Metadata))
 	if err != nil {
@@ -59,13 +60,17 @@ func (s *Store) insertMembership(ctx context.Context, tx *sql.Tx, environmentID 
 	if err != nil {
 		return s.conflict(err, func(string) string { return m.OrganizationID })
 	}
-	return writeMembershipRoles(ctx, tx, m)
+	return insertMembershipRoles(ctx, tx, *m)
 }
 
 func writeMembershipRoles(ctx context.Context, tx *sql.Tx, m roster.Membership) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM membership_roles WHERE organization_id = $1 AND user_id = $2`, m.OrganizationID, m.UserID); err != nil {
 		return err
 	}
+	return insertMembershipRoles(ctx, tx, m)
+}
+
+func insertMembershipRoles(ctx context.Context, tx *sql.Tx, m roster.Membership) error {
 	seen := map[string]bool{}
 	for _, r := range m.Roles {
 		if seen[r.ID] {
@@ -89,7 +94,7 @@ func (s *Store) CreateMembership(ctx context.Context, environmentID string, ref 
 			return err
 		}
 		m.UserID = u.ID
-		if err := s.insertMembership(ctx, tx, environmentID, m); err != nil {
+		if err := s.insertMembership(ctx, tx, environmentID, &m); err != nil {
 			return err
 		}
 		users := []roster.User{u}

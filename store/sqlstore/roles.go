@@ -1,6 +1,8 @@
 package sqlstore
 
 import (
+	"fmt"
+	"strings"
 	"context"
 	"database/sql"
 	"errors"
@@ -171,6 +173,50 @@ func (s *Store) DeleteRole(ctx context.Context, environmentID, organizationID, n
 		_, err = tx.ExecContext(ctx, `DELETE FROM roles WHERE id = $1`, r.ID)
 		return err
 	})
+}
+
+// ResolveRoles finds the roles of the given names that apply in an organization, in one
+// query: an organization's own role wins over the environment role of the same name.
+func (s *Store) ResolveRoles(ctx context.Context, environmentID, organizationID string, names []string) ([]roster.RoleRef, []string, error) {
+	if len(names) == 0 {
+		return nil, nil, nil
+	}
+	args := []any{environmentID, organizationID}
+	marks := make([]string, len(names))
+	for i, n := range names {
+		args = append(args, n)
+		marks[i] = fmt.Sprintf("$%d", len(args))
+	}
+	rows, err := s.read.QueryContext(ctx, `SELECT id, name, display_name, organization_id FROM roles
+		WHERE environment_id = $1 AND organization_id IN ('', $2) AND name IN (`+strings.Join(marks, ", ")+`)`, args...)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	found := map[string]roster.RoleRef{}
+	for rows.Next() {
+		var r roster.RoleRef
+		var org string
+		if err := rows.Scan(&r.ID, &r.Name, &r.DisplayName, &org); err != nil {
+			return nil, nil, err
+		}
+		if _, have := found[r.Name]; !have || org != "" {
+			found[r.Name] = r
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	var out []roster.RoleRef
+	var missing []string
+	for _, n := range names {
+		if r, ok := found[n]; ok {
+			out = append(out, r)
+		} else {
+			missing = append(missing, n)
+		}
+	}
+	return out, missing, nil
 }
 
 // CountRoleMembers counts the memberships that hold a role.

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"maps"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -19,12 +20,9 @@ const userColumns = `id, environment_id, email, external_id, metadata, given_nam
 // CreateUser stores a user, its custom attributes and, optionally, its first membership, in
 // one transaction. Unique email, external ID and unique attribute values are decided by
 // unique indexes.
-func (s *Store) CreateUser(ctx context.Context, u roster.User, m *roster.Membership, check store.UserCheck) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		defs, err := attributeDefs(ctx, tx, u.EnvironmentID)
-		if err != nil {
-			return err
-		}
+func (s *Store) CreateUser(ctx context.Context, u roster.User, m *roster.Membership, check store.UserCheck) (roster.User, error) {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		defs := lazyDefs(ctx, tx, u.EnvironmentID)
 		if check != nil {
 			if err := check(&u, defs); err != nil {
 				return err
@@ -33,15 +31,39 @@ func (s *Store) CreateUser(ctx context.Context, u roster.User, m *roster.Members
 		if err := s.insertUser(ctx, tx, u); err != nil {
 			return err
 		}
-		if err := s.writeAttributes(ctx, tx, u, defs); err != nil {
-			return err
+		if len(u.Profile.CustomAttributes) > 0 {
+			d, err := defs()
+			if err != nil {
+				return err
+			}
+			if err := s.insertAttributes(ctx, tx, u, d); err != nil {
+				return err
+			}
 		}
+		u.Memberships = []roster.Membership{}
 		if m != nil {
 			m.UserID = u.ID
-			return s.insertMembership(ctx, tx, u.EnvironmentID, *m)
+			if err := s.insertMembership(ctx, tx, u.EnvironmentID, m); err != nil {
+				return err
+			}
+			u.Memberships = append(u.Memberships, *m)
 		}
 		return nil
 	})
+	return u, err
+}
+
+// lazyDefs loads the attribute definitions once, when first asked.
+func lazyDefs(ctx context.Context, q querier, environmentID string) store.AttributeDefs {
+	var defs map[string]roster.AttributeDefinition
+	return func() (map[string]roster.AttributeDefinition, error) {
+		if defs != nil {
+			return defs, nil
+		}
+		d, err := attributeDefs(ctx, q, environmentID)
+		defs = d
+		return d, err
+	}
 }
 
 func (s *Store) insertUser(ctx context.Context, tx *sql.Tx, u roster.User) error {
@@ -81,12 +103,17 @@ func userJSON(u roster.User) (meta, pmeta, groups string, err error) {
 	return string(b1), string(b2), string(b3), err
 }
 
-// writeAttributes replaces a user's custom attribute rows, one insert at a time so that a
-// unique-value conflict names its key.
+// writeAttributes replaces a user's custom attribute rows.
 func (s *Store) writeAttributes(ctx context.Context, tx *sql.Tx, u roster.User, defs map[string]roster.AttributeDefinition) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM user_attributes WHERE user_id = $1`, u.ID); err != nil {
 		return err
 	}
+	return s.insertAttributes(ctx, tx, u, defs)
+}
+
+// insertAttributes stores a user's custom attributes, one insert at a time so that a
+// unique-value conflict names its key.
+func (s *Store) insertAttributes(ctx context.Context, tx *sql.Tx, u roster.User, defs map[string]roster.AttributeDefinition) error {
 	for _, k := range sortedKeys(u.Profile.CustomAttributes) {
 		v := u.Profile.CustomAttributes[k]
 		var unique sql.NullString
@@ -136,10 +163,8 @@ func (s *Store) UpdateUser(ctx context.Context, environmentID string, ref roster
 			return err
 		}
 		u = users[0]
-		defs, err := attributeDefs(ctx, tx, environmentID)
-		if err != nil {
-			return err
-		}
+		before := maps.Clone(u.Profile.CustomAttributes)
+		defs := lazyDefs(ctx, tx, environmentID)
 		if err := update(&u, defs); err != nil {
 			return err
 		}
@@ -158,8 +183,14 @@ func (s *Store) UpdateUser(ctx context.Context, environmentID string, ref roster
 		if err != nil {
 			return s.conflict(err, userField(u))
 		}
-		if err := s.writeAttributes(ctx, tx, u, defs); err != nil {
-			return err
+		if !maps.Equal(before, u.Profile.CustomAttributes) {
+			d, err := defs()
+			if err != nil {
+				return err
+			}
+			if err := s.writeAttributes(ctx, tx, u, d); err != nil {
+				return err
+			}
 		}
 		out = u
 		return nil

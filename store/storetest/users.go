@@ -61,7 +61,7 @@ func testUserCRUD(t *testing.T, s store.Store) {
 	newRole(t, s, env.ID, "", "member")
 	u := newUser(env.ID, "John.Doe@Example.com", "ext-1")
 	u.Profile.GivenName, u.Profile.Groups = "John", []string{"eng"}
-	if err := s.CreateUser(ctx, u, member(s, t, env.ID, o.ID, "member"), nil); err != nil {
+	if err := createUser(s, ctx, u, member(s, t, env.ID, o.ID, "member"), nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, ref := range []roster.UserRef{{ID: u.ID}, {ExternalID: "ext-1"}} {
@@ -76,7 +76,7 @@ func testUserCRUD(t *testing.T, s store.Store) {
 		}
 	}
 	login := now().Add(time.Minute)
-	_, err := s.UpdateUser(ctx, env.ID, roster.UserRef{ID: u.ID}, func(x *roster.User, _ map[string]roster.AttributeDefinition) error {
+	_, err := s.UpdateUser(ctx, env.ID, roster.UserRef{ID: u.ID}, func(x *roster.User, _ store.AttributeDefs) error {
 		x.Profile.FamilyName, x.LastLoginTime = "Doe", &login
 		return nil
 	})
@@ -88,7 +88,7 @@ func testUserCRUD(t *testing.T, s store.Store) {
 		t.Fatalf("after update: %+v", got)
 	}
 	// A failing update function changes nothing.
-	_, err = s.UpdateUser(ctx, env.ID, roster.UserRef{ID: u.ID}, func(x *roster.User, _ map[string]roster.AttributeDefinition) error {
+	_, err = s.UpdateUser(ctx, env.ID, roster.UserRef{ID: u.ID}, func(x *roster.User, _ store.AttributeDefs) error {
 		x.Profile.FamilyName = "Changed"
 		return roster.Errorf(roster.EInvalid, "no")
 	})
@@ -107,20 +107,20 @@ func testUserCRUD(t *testing.T, s store.Store) {
 func testUserUniqueness(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	env, other := newEnv(t, s, "default"), newEnv(t, s, "other")
-	if err := s.CreateUser(ctx, newUser(env.ID, "a@example.com", "ext"), nil, nil); err != nil {
+	if err := createUser(s, ctx, newUser(env.ID, "a@example.com", "ext"), nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	err := s.CreateUser(ctx, newUser(env.ID, "A@EXAMPLE.COM", ""), nil, nil)
+	err := createUser(s, ctx, newUser(env.ID, "A@EXAMPLE.COM", ""), nil, nil)
 	mustCode(t, err, roster.EConflict)
 	var e *roster.Error
 	if !errors.As(err, &e) || e.Violations[0].Field != "user.email" {
 		t.Fatalf("email conflict should name user.email: %v", err)
 	}
-	err = s.CreateUser(ctx, newUser(env.ID, "b@example.com", "ext"), nil, nil)
+	err = createUser(s, ctx, newUser(env.ID, "b@example.com", "ext"), nil, nil)
 	if !errors.As(err, &e) || e.Code != roster.EConflict || e.Violations[0].Field != "user.external_id" {
 		t.Fatalf("external id conflict should name user.external_id: %v", err)
 	}
-	if err := s.CreateUser(ctx, newUser(other.ID, "a@example.com", "ext"), nil, nil); err != nil {
+	if err := createUser(s, ctx, newUser(other.ID, "a@example.com", "ext"), nil, nil); err != nil {
 		t.Fatalf("same email and external id in another environment: %v", err)
 	}
 	// A unique custom attribute's values are unique; a non-unique one's are not.
@@ -137,10 +137,10 @@ func testUserUniqueness(t *testing.T, s store.Store) {
 		u.Profile.CustomAttributes = map[string]string{"employee_id": "E-1", "team": "core"}
 		return u
 	}
-	if err := s.CreateUser(ctx, withAttrs("c@example.com"), nil, nil); err != nil {
+	if err := createUser(s, ctx, withAttrs("c@example.com"), nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	mustCode(t, s.CreateUser(ctx, withAttrs("d@example.com"), nil, nil), roster.EConflict)
+	mustCode(t, createUser(s, ctx, withAttrs("d@example.com"), nil, nil), roster.EConflict)
 	page, _ := s.ListUsers(ctx, env.ID, store.UserQuery{Page: store.PageQuery{Size: 10}})
 	if page.Total != 2 {
 		t.Fatalf("a refused create left a user behind: %d users", page.Total)
@@ -155,7 +155,7 @@ func testUserSearch(t *testing.T, s store.Store) {
 		{"John_Doe@Acme.com", "CRM-1001"}, {"jane@acme.com", ""}, {"bob@globex.org", "crm-2002"}, {"100%real@x.io", ""},
 	} {
 		u := newUser(env.ID, c.email, c.ext)
-		if err := s.CreateUser(ctx, u, nil, nil); err != nil {
+		if err := createUser(s, ctx, u, nil, nil); err != nil {
 			t.Fatal(err)
 		}
 		users = append(users, u)
@@ -179,7 +179,7 @@ func testUserSearch(t *testing.T, s store.Store) {
 		}
 	}
 	// The index follows updates and deletes.
-	_, err := s.UpdateUser(ctx, env.ID, roster.UserRef{ID: users[2].ID}, func(u *roster.User, _ map[string]roster.AttributeDefinition) error {
+	_, err := s.UpdateUser(ctx, env.ID, roster.UserRef{ID: users[2].ID}, func(u *roster.User, _ store.AttributeDefs) error {
 		ext := "ERP-9"
 		u.ExternalID = &ext
 		return nil
@@ -211,7 +211,7 @@ func testMemberships(t *testing.T, s store.Store) {
 	newRole(t, s, env.ID, "", "admin")
 	both, onlyA := newUser(env.ID, "both@x.com", ""), newUser(env.ID, "only@x.com", "")
 	for _, u := range []roster.User{both, onlyA} {
-		if err := s.CreateUser(ctx, u, member(s, t, env.ID, a.ID, "member"), nil); err != nil {
+		if err := createUser(s, ctx, u, member(s, t, env.ID, a.ID, "member"), nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -292,7 +292,7 @@ func testRolesAndPermissions(t *testing.T, s store.Store) {
 		t.Fatalf("organization roles: %+v", roles)
 	}
 	u := newUser(env.ID, "u@x.com", "")
-	if err := s.CreateUser(ctx, u, member(s, t, env.ID, o.ID, "billing"), nil); err != nil {
+	if err := createUser(s, ctx, u, member(s, t, env.ID, o.ID, "billing"), nil); err != nil {
 		t.Fatal(err)
 	}
 	if n, _ := s.CountRoleMembers(ctx, billing.ID); n != 1 {
@@ -328,7 +328,7 @@ func testAttributeDefinitions(t *testing.T, s store.Store) {
 	for i, v := range []string{"gold", "gold"} {
 		u := newUser(env.ID, fmt.Sprintf("u%d@x.com", i), "")
 		u.Profile.CustomAttributes = map[string]string{"tier": v}
-		if err := s.CreateUser(ctx, u, nil, nil); err != nil {
+		if err := createUser(s, ctx, u, nil, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -350,4 +350,9 @@ func testAttributeDefinitions(t *testing.T, s store.Store) {
 		}
 	}
 	mustCode(t, s.DeleteAttribute(ctx, env.ID, "tier"), roster.ENotFound)
+}
+
+func createUser(s store.Store, ctx context.Context, u roster.User, m *roster.Membership, check store.UserCheck) error {
+	_, err := s.CreateUser(ctx, u, m, check)
+	return err
 }
