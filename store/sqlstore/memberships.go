@@ -13,14 +13,17 @@ import (
 const membershipColumns = `m.organization_id, m.status, m.metadata, m.inviter_email, m.provisioning_method, m.create_time,
 	m.update_time, m.accept_time, m.expire_time, m.invite_resent_count, m.invite_resent_time`
 
-func scanMembership(row interface{ Scan(...any) error }, userID *string) (roster.Membership, error) {
+// scanMembership reads membershipColumns preceded by the user ID and followed by the
+// organization's name and any extra columns.
+func scanMembership(row interface{ Scan(...any) error }, userID *string, extra ...any) (roster.Membership, error) {
 	var m roster.Membership
 	var meta, status string
 	var inviter sql.NullString
 	var created, updated int64
 	var accepted, expires, resent sql.NullInt64
-	if err := row.Scan(userID, &m.OrganizationID, &status, &meta, &inviter, &m.ProvisioningMethod, &created, &updated,
-		&accepted, &expires, &m.InviteResentCount, &resent, &m.OrganizationName); err != nil {
+	dest := append([]any{userID, &m.OrganizationID, &status, &meta, &inviter, &m.ProvisioningMethod, &created, &updated,
+		&accepted, &expires, &m.InviteResentCount, &resent, &m.OrganizationName}, extra...)
+	if err := row.Scan(dest...); err != nil {
 		return m, err
 	}
 	if err := json.Unmarshal([]byte(meta), &m.Metadata); err != nil {

@@ -348,48 +348,31 @@ func loadUserDetails(ctx context.Context, q querier, users []roster.User) error 
 		return err
 	}
 
-	rows, err = q.QueryContext(ctx, `SELECT m.user_id, `+membershipColumns+`, o.display_name FROM memberships m
-		JOIN organizations o ON o.id = m.organization_id WHERE m.user_id IN `+in+` ORDER BY m.create_time, m.organization_id`, args...)
-	if err != nil {
-		return err
-	}
-	type key struct{ org, user string }
-	index := map[key][2]int{} // -> position of the user in users, of the membership in its list
-	pos := map[string]int{}
-	for i := range users {
-		pos[users[i].ID] = i
-	}
-	for rows.Next() {
-		var uid string
-		m, err := scanMembership(rows, &uid)
-		if err != nil {
-			rows.Close()
-			return err
-		}
-		u := byID[uid]
-		u.Memberships = append(u.Memberships, m)
-		index[key{m.OrganizationID, uid}] = [2]int{pos[uid], len(u.Memberships) - 1}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil || len(index) == 0 {
-		return err
-	}
-
-	rows, err = q.QueryContext(ctx, `SELECT mr.organization_id, mr.user_id, r.id, r.name, r.display_name FROM membership_roles mr
-		JOIN roles r ON r.id = mr.role_id WHERE mr.user_id IN `+in+` ORDER BY r.name`, args...)
+	// Memberships with their organization's name and their roles, in one query: a membership
+	// appears once per role (once with NULL role columns when it has none).
+	rows, err = q.QueryContext(ctx, `SELECT m.user_id, `+membershipColumns+`, o.display_name, r.id, r.name, r.display_name
+		FROM memberships m JOIN organizations o ON o.id = m.organization_id
+		LEFT JOIN membership_roles mr ON mr.organization_id = m.organization_id AND mr.user_id = m.user_id
+		LEFT JOIN roles r ON r.id = mr.role_id
+		WHERE m.user_id IN `+in+` ORDER BY m.create_time, m.organization_id, m.user_id, r.name`, args...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var org, uid string
-		var r roster.RoleRef
-		if err := rows.Scan(&org, &uid, &r.ID, &r.Name, &r.DisplayName); err != nil {
+		var uid string
+		var roleID, roleName, roleDisplay sql.NullString
+		m, err := scanMembership(rows, &uid, &roleID, &roleName, &roleDisplay)
+		if err != nil {
 			return err
 		}
-		if at, ok := index[key{org, uid}]; ok {
-			m := &users[at[0]].Memberships[at[1]]
-			m.Roles = append(m.Roles, r)
+		u := byID[uid]
+		if n := len(u.Memberships); n == 0 || u.Memberships[n-1].OrganizationID != m.OrganizationID {
+			u.Memberships = append(u.Memberships, m)
+		}
+		if roleID.Valid {
+			last := &u.Memberships[len(u.Memberships)-1]
+			last.Roles = append(last.Roles, roster.RoleRef{ID: roleID.String, Name: roleName.String, DisplayName: roleDisplay.String})
 		}
 	}
 	return rows.Err()
