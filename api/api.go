@@ -50,7 +50,9 @@ func (h *Handlers) Procedure(r *http.Request) (string, bool) {
 // New builds the API handlers.
 func New(cfg Config) (*Handlers, error) {
 	ic := newInterceptors(cfg.Log, cfg.Verifier, cfg.Directory.Store(), cfg.Metrics)
-	opts := []connect.HandlerOption{ic.chain(), connect.WithReadMaxBytes(MaxMessageBytes), connect.WithSendMaxBytes(8 * MaxMessageBytes)}
+	// Compressing small answers costs more CPU than it saves on the wire.
+	opts := []connect.HandlerOption{ic.chain(), connect.WithReadMaxBytes(MaxMessageBytes), connect.WithSendMaxBytes(8 * MaxMessageBytes),
+		connect.WithCompressMinBytes(8 << 10)}
 	mux := http.NewServeMux()
 	mux.Handle(organizationsconnect.NewOrganizationServiceHandler(&organizations{dir: cfg.Directory}, opts...))
 	mux.Handle(usersconnect.NewUserServiceHandler(&users{dir: cfg.Directory}, opts...))
