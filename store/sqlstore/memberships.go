@@ -1,10 +1,10 @@
 package sqlstore
 
 import (
-	"errors"
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/rosterhq/roster"
@@ -100,12 +100,8 @@ func (s *Store) CreateMembership(ctx context.Context, environmentID string, ref 
 		if err := s.insertMembership(ctx, tx, environmentID, &m); err != nil {
 			return err
 		}
-		users := []roster.User{u}
-		if err := loadUserDetails(ctx, tx, users); err != nil {
-			return err
-		}
-		out = users[0]
-		return nil
+		out, err = fullUser(ctx, tx, environmentID, roster.UserRef{ID: u.ID}, "")
+		return err
 	})
 	return out, err
 }
@@ -114,15 +110,10 @@ func (s *Store) CreateMembership(ctx context.Context, environmentID string, ref 
 func (s *Store) UpdateMembership(ctx context.Context, environmentID, organizationID string, ref roster.UserRef, update func(*roster.Membership) error) (roster.User, error) {
 	var out roster.User
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		u, err := getUser(ctx, tx, environmentID, ref, s.dialect.RowLock())
+		u, err := fullUser(ctx, tx, environmentID, ref, s.dialect.RowLock())
 		if err != nil {
 			return err
 		}
-		users := []roster.User{u}
-		if err := loadUserDetails(ctx, tx, users); err != nil {
-			return err
-		}
-		u = users[0]
 		i := membershipIndex(u, organizationID)
 		if i < 0 {
 			return notFound("membership")

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/rosterhq/roster"
@@ -134,14 +135,7 @@ func (s *Store) ListOrganizations(ctx context.Context, environmentID string, q s
 	if err := rows.Err(); err != nil {
 		return page, err
 	}
-	if len(page.Items) > q.Page.Size {
-		page.Items, page.More = page.Items[:q.Page.Size], true
-	}
-	if order == "DESC" {
-		for i, j := 0, len(page.Items)-1; i < j; i, j = i+1, j-1 {
-			page.Items[i], page.Items[j] = page.Items[j], page.Items[i]
-		}
-	}
+	page.Items, page.More = finishPage(page.Items, q.Page, order)
 	return page, nil
 }
 
@@ -206,4 +200,17 @@ func deref(p *string) string {
 		return ""
 	}
 	return *p
+}
+
+// finishPage trims the extra row a keyset query reads to learn whether more rows follow, and
+// puts a backwards page (read in DESC order) back in ascending order.
+func finishPage[T any](items []T, q store.PageQuery, order string) ([]T, bool) {
+	more := len(items) > q.Size
+	if more {
+		items = items[:q.Size]
+	}
+	if order == "DESC" {
+		slices.Reverse(items)
+	}
+	return items, more
 }

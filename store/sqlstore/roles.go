@@ -1,11 +1,11 @@
 package sqlstore
 
 import (
-	"fmt"
-	"strings"
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/rosterhq/roster"
 )

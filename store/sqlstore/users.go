@@ -1,12 +1,12 @@
 package sqlstore
 
 import (
-	"maps"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 
 	"github.com/rosterhq/roster"
@@ -139,30 +139,28 @@ func (s *Store) insertAttributes(ctx context.Context, tx *sql.Tx, u roster.User,
 
 // GetUser returns one user with everything that belongs to it.
 func (s *Store) GetUser(ctx context.Context, environmentID string, ref roster.UserRef) (roster.User, error) {
-	u, err := getUser(ctx, s.read, environmentID, ref, "")
+	return fullUser(ctx, s.read, environmentID, ref, "")
+}
+
+// fullUser reads a user with memberships and attributes; suffix may lock the user's row.
+func fullUser(ctx context.Context, q querier, environmentID string, ref roster.UserRef, suffix string) (roster.User, error) {
+	u, err := getUser(ctx, q, environmentID, ref, suffix)
 	if err != nil {
 		return u, err
 	}
 	users := []roster.User{u}
-	if err := loadUserDetails(ctx, s.read, users); err != nil {
-		return u, err
-	}
-	return users[0], nil
+	err = loadUserDetails(ctx, q, users)
+	return users[0], err
 }
 
 // UpdateUser applies update to a user in one transaction.
 func (s *Store) UpdateUser(ctx context.Context, environmentID string, ref roster.UserRef, update store.UserCheck) (roster.User, error) {
 	var out roster.User
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		u, err := getUser(ctx, tx, environmentID, ref, s.dialect.RowLock())
+		u, err := fullUser(ctx, tx, environmentID, ref, s.dialect.RowLock())
 		if err != nil {
 			return err
 		}
-		users := []roster.User{u}
-		if err := loadUserDetails(ctx, tx, users); err != nil {
-			return err
-		}
-		u = users[0]
 		before := maps.Clone(u.Profile.CustomAttributes)
 		defs := lazyDefs(ctx, tx, environmentID)
 		if err := update(&u, defs); err != nil {
@@ -260,14 +258,7 @@ func (s *Store) ListUsers(ctx context.Context, environmentID string, q store.Use
 	if err := rows.Err(); err != nil {
 		return page, err
 	}
-	if len(page.Items) > q.Page.Size {
-		page.Items, page.More = page.Items[:q.Page.Size], true
-	}
-	if order == "DESC" {
-		for i, j := 0, len(page.Items)-1; i < j; i, j = i+1, j-1 {
-			page.Items[i], page.Items[j] = page.Items[j], page.Items[i]
-		}
-	}
+	page.Items, page.More = finishPage(page.Items, q.Page, order)
 	return page, loadUserDetails(ctx, s.read, page.Items)
 }
 
