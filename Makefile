@@ -17,6 +17,8 @@ run: build
 # Every test, on both storage backends (PostgreSQL at ROSTER_TEST_POSTGRES_URL, default
 # postgres://postgres@127.0.0.1:5432/test). The Node SDK suite installs its npm packages itself.
 test:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.tools/*')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	go vet ./...
 	go test -count=1 -race ./...
 
