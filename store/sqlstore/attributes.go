@@ -15,7 +15,7 @@ const attributeColumns = `environment_id, attr_key, display_name, attr_type, enu
 // CreateAttribute stores a definition; keys are unique per environment. A required attribute
 // can only be defined while no user lacks it, that is, before there are users.
 func (s *Store) CreateAttribute(ctx context.Context, d roster.AttributeDefinition) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx txConn) error {
 		if d.Required {
 			if err := requireNoUsersWithout(ctx, tx, d.EnvironmentID, d.Key); err != nil {
 				return err
@@ -61,7 +61,7 @@ func (s *Store) ListAttributes(ctx context.Context, environmentID string) ([]ros
 // UpdateAttribute applies update, then checks every stored value against the new definition.
 func (s *Store) UpdateAttribute(ctx context.Context, environmentID, key string, update func(*roster.AttributeDefinition) error) (roster.AttributeDefinition, error) {
 	var out roster.AttributeDefinition
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx txConn) error {
 		d, err := getAttribute(ctx, tx, environmentID, key, s.dialect.RowLock())
 		if err != nil {
 			return err
@@ -118,7 +118,7 @@ func (s *Store) UpdateAttribute(ctx context.Context, environmentID, key string, 
 	return out, err
 }
 
-func requireNoUsersWithout(ctx context.Context, tx *sql.Tx, environmentID, key string) error {
+func requireNoUsersWithout(ctx context.Context, tx txConn, environmentID, key string) error {
 	var n int
 	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM users u WHERE u.environment_id = $1 AND NOT EXISTS
 		(SELECT 1 FROM user_attributes a WHERE a.user_id = u.id AND a.attr_key = $2)`, environmentID, key).Scan(&n); err != nil {

@@ -37,7 +37,7 @@ func scanMembership(row interface{ Scan(...any) error }, userID *string, extra .
 }
 
 // insertMembership stores m and fills in its organization's name.
-func (s *Store) insertMembership(ctx context.Context, tx *sql.Tx, environmentID string, m *roster.Membership) error {
+func (s *Store) insertMembership(ctx context.Context, tx txConn, environmentID string, m *roster.Membership) error {
 	seq, ok := roster.IDNumber(m.UserID, roster.PrefixUser)
 	if !ok {
 		return fmt.Errorf("malformed user id %q", m.UserID)
@@ -66,14 +66,14 @@ func (s *Store) insertMembership(ctx context.Context, tx *sql.Tx, environmentID 
 	return insertMembershipRoles(ctx, tx, *m)
 }
 
-func writeMembershipRoles(ctx context.Context, tx *sql.Tx, m roster.Membership) error {
+func writeMembershipRoles(ctx context.Context, tx txConn, m roster.Membership) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM membership_roles WHERE organization_id = $1 AND user_id = $2`, m.OrganizationID, m.UserID); err != nil {
 		return err
 	}
 	return insertMembershipRoles(ctx, tx, m)
 }
 
-func insertMembershipRoles(ctx context.Context, tx *sql.Tx, m roster.Membership) error {
+func insertMembershipRoles(ctx context.Context, tx txConn, m roster.Membership) error {
 	seen := map[string]bool{}
 	for _, r := range m.Roles {
 		if seen[r.ID] {
@@ -91,7 +91,7 @@ func insertMembershipRoles(ctx context.Context, tx *sql.Tx, m roster.Membership)
 // CreateMembership adds an existing user to an organization.
 func (s *Store) CreateMembership(ctx context.Context, environmentID string, ref roster.UserRef, m roster.Membership) (roster.User, error) {
 	var out roster.User
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx txConn) error {
 		u, err := getUser(ctx, tx, environmentID, ref, s.dialect.RowLock())
 		if err != nil {
 			return err
@@ -109,7 +109,7 @@ func (s *Store) CreateMembership(ctx context.Context, environmentID string, ref 
 // UpdateMembership applies update to one membership in one transaction.
 func (s *Store) UpdateMembership(ctx context.Context, environmentID, organizationID string, ref roster.UserRef, update func(*roster.Membership) error) (roster.User, error) {
 	var out roster.User
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx txConn) error {
 		u, err := fullUser(ctx, tx, environmentID, ref, s.dialect.RowLock())
 		if err != nil {
 			return err
@@ -145,7 +145,7 @@ func (s *Store) UpdateMembership(ctx context.Context, environmentID, organizatio
 // DeleteMembership removes a membership and, with cascade, the user when it was their last.
 func (s *Store) DeleteMembership(ctx context.Context, environmentID, organizationID string, ref roster.UserRef, cascade bool) (bool, error) {
 	deleted := false
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx txConn) error {
 		u, err := getUser(ctx, tx, environmentID, ref, s.dialect.RowLock())
 		if err != nil {
 			return err

@@ -42,7 +42,7 @@ func (s *Store) GetOrganization(ctx context.Context, environmentID string, ref r
 // UpdateOrganization applies update to the stored organization in one transaction.
 func (s *Store) UpdateOrganization(ctx context.Context, environmentID string, ref roster.OrganizationRef, update func(*roster.Organization) error) (roster.Organization, error) {
 	var out roster.Organization
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx txConn) error {
 		o, err := getOrganization(ctx, tx, environmentID, ref, s.dialect.RowLock())
 		if err != nil {
 			return err
@@ -72,7 +72,7 @@ func (s *Store) UpdateOrganization(ctx context.Context, environmentID string, re
 // belongs to it: its memberships (ON DELETE CASCADE), its own roles, and the users whose only
 // membership it was (as DeleteMembership does with cascade; docs/organizations.md).
 func (s *Store) DeleteOrganization(ctx context.Context, environmentID string, ref roster.OrganizationRef) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx txConn) error {
 		o, err := getOrganization(ctx, tx, environmentID, ref, s.dialect.RowLock())
 		if err != nil {
 			return err

@@ -14,7 +14,7 @@ const roleColumns = `id, environment_id, organization_id, name, display_name, de
 
 // CreateRole stores a role and its permissions (by name; each must exist).
 func (s *Store) CreateRole(ctx context.Context, r roster.Role) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx txConn) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO roles (`+roleColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 			r.ID, r.EnvironmentID, r.OrganizationID, r.Name, r.DisplayName, r.Description, micros(r.CreateTime), micros(r.UpdateTime))
 		if err != nil {
@@ -24,7 +24,7 @@ func (s *Store) CreateRole(ctx context.Context, r roster.Role) error {
 	})
 }
 
-func writeRolePermissions(ctx context.Context, tx *sql.Tx, r roster.Role) error {
+func writeRolePermissions(ctx context.Context, tx txConn, r roster.Role) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM role_permissions WHERE role_id = $1`, r.ID); err != nil {
 		return err
 	}
@@ -121,7 +121,7 @@ func loadRolePermissions(ctx context.Context, q querier, roles []roster.Role) er
 // UpdateRole applies update to a role in one transaction.
 func (s *Store) UpdateRole(ctx context.Context, environmentID, organizationID, name string, update func(*roster.Role) error) (roster.Role, error) {
 	var out roster.Role
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx txConn) error {
 		r, err := getRole(ctx, tx, environmentID, organizationID, name, s.dialect.RowLock())
 		if err != nil {
 			return err
@@ -141,7 +141,7 @@ func (s *Store) UpdateRole(ctx context.Context, environmentID, organizationID, n
 
 // DeleteRole removes a role, moving its memberships to reassignTo when given.
 func (s *Store) DeleteRole(ctx context.Context, environmentID, organizationID, name, reassignTo string) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx txConn) error {
 		r, err := getRole(ctx, tx, environmentID, organizationID, name, s.dialect.RowLock())
 		if err != nil {
 			return err
@@ -228,7 +228,7 @@ func (s *Store) CountRoleMembers(ctx context.Context, roleID string) (int, error
 
 // SetDefaultMemberRole names the environment role that new memberships get.
 func (s *Store) SetDefaultMemberRole(ctx context.Context, environmentID, name string) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx txConn) error {
 		if _, err := getRole(ctx, tx, environmentID, "", name, ""); err != nil {
 			return err
 		}
@@ -298,7 +298,7 @@ func (s *Store) ListPermissions(ctx context.Context, environmentID string) ([]ro
 // UpdatePermission applies update in one transaction.
 func (s *Store) UpdatePermission(ctx context.Context, environmentID, name string, update func(*roster.Permission) error) (roster.Permission, error) {
 	var out roster.Permission
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx txConn) error {
 		p, err := getPermission(ctx, tx, environmentID, name, s.dialect.RowLock())
 		if err != nil {
 			return err

@@ -41,32 +41,41 @@ type Dialect interface {
 // for SQLite these are a many-connection pool and a single-connection pool (one writer at a
 // time, no SQLITE_BUSY); for PostgreSQL they are the same pool.
 type Store struct {
-	read    *sql.DB
-	write   *sql.DB
+	readDB  *sql.DB
+	writeDB *sql.DB
+	read    conn // readDB through its statement cache
+	write   conn // writeDB through its statement cache
 	dialect Dialect
 }
 
 // New wraps open databases. It does not migrate; call Migrate.
 func New(read, write *sql.DB, d Dialect) *Store {
-	return &Store{read: read, write: write, dialect: d}
+	s := &Store{readDB: read, writeDB: write, read: conn{newStmtCache(read)}, dialect: d}
+	s.write = s.read
+	if write != read {
+		s.write = conn{newStmtCache(write)}
+	}
+	return s
 }
 
 // Ping checks both pools.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.read.PingContext(ctx); err != nil {
+	if err := s.readDB.PingContext(ctx); err != nil {
 		return err
 	}
-	return s.write.PingContext(ctx)
+	return s.writeDB.PingContext(ctx)
 }
 
 // Stats reports the read pool's use (the only pool on PostgreSQL).
-func (s *Store) Stats() sql.DBStats { return s.read.Stats() }
+func (s *Store) Stats() sql.DBStats { return s.readDB.Stats() }
 
-// Close closes both pools.
+// Close closes the prepared statements and both pools.
 func (s *Store) Close() error {
-	err := s.read.Close()
-	if s.write != s.read {
-		err = errors.Join(err, s.write.Close())
+	s.read.c.close()
+	s.write.c.close()
+	err := s.readDB.Close()
+	if s.writeDB != s.readDB {
+		err = errors.Join(err, s.writeDB.Close())
 	}
 	return err
 }
@@ -80,8 +89,8 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 	}
 	sort.Strings(names)
 	applied := 0
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := s.dialect.LockMigrations(ctx, tx); err != nil {
+	err = s.inTx(ctx, func(tx txConn) error {
+		if err := s.dialect.LockMigrations(ctx, tx.tx); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_time BIGINT NOT NULL)`); err != nil {
@@ -158,13 +167,13 @@ func splitStatements(body string) []string {
 }
 
 // inTx runs fn in a write transaction and commits it when fn succeeds.
-func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.write.BeginTx(ctx, nil)
+func (s *Store) inTx(ctx context.Context, fn func(tx txConn) error) error {
+	tx, err := s.writeDB.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	if err := fn(tx); err != nil {
+	if err := fn(txConn{tx: tx}); err != nil {
 		return err
 	}
 	return tx.Commit()

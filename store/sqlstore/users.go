@@ -21,7 +21,7 @@ const userColumns = `id, environment_id, email, external_id, metadata, given_nam
 // one transaction. Unique email, external ID and unique attribute values are decided by
 // unique indexes.
 func (s *Store) CreateUser(ctx context.Context, u roster.User, m *roster.Membership, check store.UserCheck) (roster.User, error) {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx txConn) error {
 		defs := lazyDefs(ctx, tx, u.EnvironmentID)
 		if check != nil {
 			if err := check(&u, defs); err != nil {
@@ -66,7 +66,7 @@ func lazyDefs(ctx context.Context, q querier, environmentID string) store.Attrib
 	}
 }
 
-func (s *Store) insertUser(ctx context.Context, tx *sql.Tx, u roster.User) error {
+func (s *Store) insertUser(ctx context.Context, tx txConn, u roster.User) error {
 	seq, ok := roster.IDNumber(u.ID, roster.PrefixUser)
 	if !ok {
 		return fmt.Errorf("malformed user id %q", u.ID)
@@ -104,7 +104,7 @@ func userJSON(u roster.User) (meta, pmeta, groups string, err error) {
 }
 
 // writeAttributes replaces a user's custom attribute rows.
-func (s *Store) writeAttributes(ctx context.Context, tx *sql.Tx, u roster.User, defs map[string]roster.AttributeDefinition) error {
+func (s *Store) writeAttributes(ctx context.Context, tx txConn, u roster.User, defs map[string]roster.AttributeDefinition) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM user_attributes WHERE user_id = $1`, u.ID); err != nil {
 		return err
 	}
@@ -113,7 +113,7 @@ func (s *Store) writeAttributes(ctx context.Context, tx *sql.Tx, u roster.User, 
 
 // insertAttributes stores a user's custom attributes, one insert at a time so that a
 // unique-value conflict names its key.
-func (s *Store) insertAttributes(ctx context.Context, tx *sql.Tx, u roster.User, defs map[string]roster.AttributeDefinition) error {
+func (s *Store) insertAttributes(ctx context.Context, tx txConn, u roster.User, defs map[string]roster.AttributeDefinition) error {
 	for _, k := range sortedKeys(u.Profile.CustomAttributes) {
 		v := u.Profile.CustomAttributes[k]
 		var unique sql.NullString
@@ -156,7 +156,7 @@ func fullUser(ctx context.Context, q querier, environmentID string, ref roster.U
 // UpdateUser applies update to a user in one transaction.
 func (s *Store) UpdateUser(ctx context.Context, environmentID string, ref roster.UserRef, update store.UserCheck) (roster.User, error) {
 	var out roster.User
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx txConn) error {
 		u, err := fullUser(ctx, tx, environmentID, ref, s.dialect.RowLock())
 		if err != nil {
 			return err
@@ -198,7 +198,7 @@ func (s *Store) UpdateUser(ctx context.Context, environmentID string, ref roster
 
 // DeleteUser removes a user; memberships and attributes go with it (foreign keys).
 func (s *Store) DeleteUser(ctx context.Context, environmentID string, ref roster.UserRef) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx txConn) error {
 		u, err := getUser(ctx, tx, environmentID, ref, s.dialect.RowLock())
 		if err != nil {
 			return err

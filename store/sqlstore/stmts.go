@@ -1,0 +1,102 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"sync"
+)
+
+// maxCachedStatements bounds the statement cache; queries beyond it run unprepared. Roster's
+// queries are fixed strings, with IN lists of up to a page's size, so a few hundred suffice.
+const maxCachedStatements = 1024
+
+// stmtCache keeps prepared statements of one pool, so that SQLite parses and plans each query
+// once per connection rather than on every call (about three times faster for a point read).
+type stmtCache struct {
+	db *sql.DB
+	mu sync.Mutex
+	m  map[string]*sql.Stmt
+}
+
+func newStmtCache(db *sql.DB) *stmtCache { return &stmtCache{db: db, m: map[string]*sql.Stmt{}} }
+
+// stmt returns the prepared statement of query, or nil when the cache is full or the
+// statement does not prepare (the caller then runs the query directly and sees the error).
+func (c *stmtCache) stmt(ctx context.Context, query string) *sql.Stmt {
+	c.mu.Lock()
+	st, ok := c.m[query]
+	c.mu.Unlock()
+	if ok {
+		return st
+	}
+	if len(c.m) >= maxCachedStatements {
+		return nil
+	}
+	st, err := c.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old, ok := c.m[query]; ok { // another caller prepared it meanwhile
+		st.Close()
+		return old
+	}
+	c.m[query] = st
+	return st
+}
+
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, st := range c.m {
+		st.Close()
+	}
+	c.m = map[string]*sql.Stmt{}
+}
+
+// conn runs queries on a pool through the statement cache.
+type conn struct{ c *stmtCache }
+
+func (q conn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := q.c.stmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return q.c.db.QueryContext(ctx, query, args...)
+}
+
+func (q conn) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := q.c.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return q.c.db.QueryRowContext(ctx, query, args...)
+}
+
+func (q conn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := q.c.stmt(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return q.c.db.ExecContext(ctx, query, args...)
+}
+
+// txConn runs queries in a transaction, unprepared: preparing a statement on the pool while
+// the transaction holds SQLite's only write connection would wait forever.
+type txConn struct{ tx *sql.Tx }
+
+func (q txConn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return q.tx.QueryContext(ctx, query, args...)
+}
+
+func (q txConn) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return q.tx.QueryRowContext(ctx, query, args...)
+}
+
+func (q txConn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return q.tx.ExecContext(ctx, query, args...)
+}
+
+// execQuerier is what the store's queries run on: a pool or a transaction.
+type execQuerier interface {
+	querier
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
