@@ -137,3 +137,21 @@ func BenchmarkClientCredentials(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkVerifySignature measures a first verification: JWS parsing, RSA signature and
+// claims; later calls with the same token hit the verified-token cache (BenchmarkTokenVerify
+// in package api).
+func BenchmarkVerifySignature(b *testing.B) {
+	s, c, secret := newTestServer(b)
+	ctx := context.Background()
+	tok, err := s.ClientCredentials(ctx, c.ID, secret)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := s.verify(ctx, tok.AccessToken); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

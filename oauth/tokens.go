@@ -59,7 +59,19 @@ type Server struct {
 
 	mu      sync.Mutex
 	clients map[string]clientState
+	// verified remembers tokens whose signature and claims checked out, until they expire,
+	// so that a client reusing its token (as the SDKs do) costs one map lookup, not an RSA
+	// verification. Revocation is still checked on every call (clientActive).
+	verified map[string]verifiedToken
 }
+
+type verifiedToken struct {
+	principal Principal
+	expiry    time.Time
+}
+
+// maxVerifiedTokens bounds the verified-token cache; when full it starts over.
+const maxVerifiedTokens = 10000
 
 type clientState struct {
 	active  bool
@@ -74,7 +86,7 @@ func NewServer(s store.Store, issuer string, ttl time.Duration) *Server {
 	return &Server{
 		store: s, issuer: strings.TrimSuffix(issuer, "/"), ttl: ttl, keys: newKeyring(s),
 		hashSlot: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))), now: time.Now,
-		clients: map[string]clientState{},
+		clients: map[string]clientState{}, verified: map[string]verifiedToken{},
 	}
 }
 
@@ -148,15 +160,47 @@ func (s *Server) issue(ctx context.Context, c roster.APIClient) (Token, error) {
 // Verify checks an access token (signature, issuer, audience, time) and that its client is
 // still active, and returns the caller.
 func (s *Server) Verify(ctx context.Context, raw string) (Principal, error) {
+	s.mu.Lock()
+	v, ok := s.verified[raw]
+	s.mu.Unlock()
+	if ok && s.now().Before(v.expiry) {
+		return s.checkActive(ctx, v.principal)
+	}
+	p, expiry, err := s.verify(ctx, raw)
+	if err != nil {
+		return Principal{}, err
+	}
+	s.mu.Lock()
+	if len(s.verified) >= maxVerifiedTokens {
+		s.verified = map[string]verifiedToken{}
+	}
+	s.verified[raw] = verifiedToken{principal: p, expiry: expiry}
+	s.mu.Unlock()
+	return s.checkActive(ctx, p)
+}
+
+func (s *Server) checkActive(ctx context.Context, p Principal) (Principal, error) {
+	active, err := s.clientActive(ctx, p.ClientID)
+	if err != nil {
+		return Principal{}, err
+	}
+	if !active {
+		return Principal{}, roster.Errorf(roster.EUnauthenticated, "the API client of this token was revoked")
+	}
+	return p, nil
+}
+
+// verify checks a token's signature and claims and returns its caller and expiry.
+func (s *Server) verify(ctx context.Context, raw string) (Principal, time.Time, error) {
 	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{SigningAlgorithm})
 	if err != nil || len(tok.Headers) != 1 {
-		return Principal{}, roster.Errorf(roster.EUnauthenticated, "malformed access token")
+		return Principal{}, time.Time{}, roster.Errorf(roster.EUnauthenticated, "malformed access token")
 	}
 	// The environment is read unverified to pick the key; the signature check below makes it
 	// trustworthy.
 	var unverified Claims
 	if err := tok.UnsafeClaimsWithoutVerification(&unverified); err != nil || unverified.EnvironmentID == "" {
-		return Principal{}, roster.Errorf(roster.EUnauthenticated, "malformed access token")
+		return Principal{}, time.Time{}, roster.Errorf(roster.EUnauthenticated, "malformed access token")
 	}
 	kid := tok.Headers[0].KeyID
 	ek, err := s.keys.get(ctx, unverified.EnvironmentID, false)
@@ -164,27 +208,22 @@ func (s *Server) Verify(ctx context.Context, raw string) (Principal, error) {
 		ek, err = s.keys.get(ctx, unverified.EnvironmentID, true)
 	}
 	if err != nil || ek.private[kid] == nil {
-		return Principal{}, roster.Errorf(roster.EUnauthenticated, "access token signed by an unknown key")
+		return Principal{}, time.Time{}, roster.Errorf(roster.EUnauthenticated, "access token signed by an unknown key")
 	}
 	var claims Claims
 	if err := tok.Claims(&ek.private[kid].PublicKey, &claims); err != nil {
-		return Principal{}, roster.Errorf(roster.EUnauthenticated, "access token signature is invalid")
+		return Principal{}, time.Time{}, roster.Errorf(roster.EUnauthenticated, "access token signature is invalid")
 	}
 	err = claims.ValidateWithLeeway(jwt.Expected{Issuer: s.issuer, AnyAudience: jwt.Audience{s.issuer}, Time: s.now()}, 30*time.Second)
 	switch {
 	case errors.Is(err, jwt.ErrExpired):
-		return Principal{}, roster.Errorf(roster.EUnauthenticated, "access token expired")
+		return Principal{}, time.Time{}, roster.Errorf(roster.EUnauthenticated, "access token expired")
 	case err != nil:
-		return Principal{}, roster.Errorf(roster.EUnauthenticated, "access token rejected: %v", err)
+		return Principal{}, time.Time{}, roster.Errorf(roster.EUnauthenticated, "access token rejected: %v", err)
 	}
-	active, err := s.clientActive(ctx, claims.ClientID)
-	if err != nil {
-		return Principal{}, err
-	}
-	if !active {
-		return Principal{}, roster.Errorf(roster.EUnauthenticated, "the API client of this token was revoked")
-	}
-	return Principal{ClientID: claims.ClientID, EnvironmentID: claims.EnvironmentID}, nil
+	// A cached verification ends at expiry plus the leeway that validation allows: exactly
+	// when validation would start refusing the token.
+	return Principal{ClientID: claims.ClientID, EnvironmentID: claims.EnvironmentID}, claims.Expiry.Time().Add(30 * time.Second), nil
 }
 
 func (s *Server) clientActive(ctx context.Context, id string) (bool, error) {
