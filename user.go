@@ -284,3 +284,10 @@ func (u *User) MembershipRoles(organizationID string) []RoleRef {
 	}
 	return nil
 }
+
+// IsEmailAddress reports whether s is a complete email address by the rules of user emails.
+func IsEmailAddress(s string) bool {
+	var v Violations
+	checkEmail(&v, "", s)
+	return len(v) == 0
+}

@@ -291,6 +291,16 @@ func TestOrganizationUsersPagesREST(t *testing.T) {
 		if res.Body["total_size"] != float64(8) {
 			t.Fatalf("list users: %s", res.Raw)
 		}
+		// A complete address finds exactly that user; a fragment matches substrings.
+		wantStatus(t, r.REST(t, token, "POST", "/api/v1/organizations/"+other+"/users", `{"email": "xu1@acme.com"}`), 200)
+		res = r.REST(t, token, "GET", "/api/v1/users:search?query=U1@Acme.com", "")
+		if res.Body["total_size"] != float64(1) || obj(res.Body["users"].([]any)[0])["email"] != "u1@acme.com" {
+			t.Fatalf("search by complete email: %s", res.Raw)
+		}
+		res = r.REST(t, token, "GET", "/api/v1/users:search?query=u1@acme", "")
+		if res.Body["total_size"] != float64(2) {
+			t.Fatalf("search by fragment: %s", res.Raw)
+		}
 	})
 }
 

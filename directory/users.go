@@ -184,7 +184,13 @@ func (s *Service) ListUsers(ctx context.Context, env roster.Environment, in List
 		}
 	}
 	q := store.UserQuery{OrganizationID: in.OrganizationID, Page: p.query}
-	if in.Query != nil {
+	switch {
+	case in.Query == nil:
+	case roster.IsEmailAddress(*in.Query):
+		// A complete address finds that user through the unique email index: looking a user
+		// up by email costs what a lookup by ID does (docs/pagination.md).
+		q.EmailKey = roster.EmailKey(*in.Query)
+	default:
 		q.Search = *in.Query
 	}
 	page, err := s.store.ListUsers(ctx, env.ID, q)

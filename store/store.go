@@ -106,6 +106,7 @@ type AttributeDefs func() (map[string]roster.AttributeDefinition, error)
 type UserQuery struct {
 	OrganizationID string // only members of this organization
 	Search         string // case-insensitive substring of email, id or external id
+	EmailKey       string // exactly this email (EmailKey form)
 	Page           PageQuery
 }
 

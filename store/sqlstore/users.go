@@ -220,17 +220,25 @@ func (s *Store) ListUsers(ctx context.Context, environmentID string, q store.Use
 		return fmt.Sprintf("$%d", len(args))
 	}
 	seqCol := "u.seq"
+	countFrom := from
 	if q.OrganizationID != "" {
-		// Page over the membership index (organization_id, user_seq).
+		// Page and count over the membership index (organization_id, user_seq), filtering on
+		// the membership's own columns so that the planner starts there, not at all users.
 		from = `memberships m JOIN users u ON u.id = m.user_id`
-		where = append(where, "m.organization_id = "+arg(q.OrganizationID))
+		countFrom = `memberships m`
+		where = []string{"m.environment_id = $1", "m.organization_id = " + arg(q.OrganizationID)}
 		seqCol = "m.user_seq"
 	}
 	if q.Search != "" {
 		where = append(where, s.dialect.UserSearch(q.Search, arg))
+		countFrom = from
+	}
+	if q.EmailKey != "" {
+		where = append(where, "u.email_key = "+arg(q.EmailKey))
+		countFrom = from
 	}
 	filter := strings.Join(where, " AND ")
-	if err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+from+` WHERE `+filter, args...).Scan(&page.Total); err != nil {
+	if err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+countFrom+` WHERE `+filter, args...).Scan(&page.Total); err != nil {
 		return page, err
 	}
 	order := "ASC"
