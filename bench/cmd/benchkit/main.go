@@ -1,0 +1,39 @@
+// Command benchkit is the load benchmark's glue (bench/run.sh calls it):
+//
+//	benchkit protoset OUT                 descriptor set of the Scalekit services, for ghz --protoset
+//	                                      (Roster has no gRPC reflection)
+//	benchkit inputs --seed DIR --out DIR  vegeta targets and ghz data files for every operation,
+//	                                      from the seeder's orgs.tsv and users.tsv
+//	benchkit creates --seed DIR --prefix P --n N --out FILE
+//	                                      N vegeta targets, each creating a different user
+//	benchkit report MANIFEST              the results table (markdown) from run.sh's manifest
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: benchkit protoset|inputs|creates|report ...")
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "protoset":
+		err = protoset(os.Args[2:])
+	case "inputs":
+		err = inputs(os.Args[2:])
+	case "creates":
+		err = creates(os.Args[2:])
+	case "report":
+		err = report(os.Args[2:])
+	default:
+		err = fmt.Errorf("unknown command %q", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "benchkit:", err)
+		os.Exit(1)
+	}
+}

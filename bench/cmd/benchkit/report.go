@@ -1,0 +1,440 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// result is one measurement: one operation, protocol, backend and client count.
+type result struct {
+	set, op, proto, backend, tool, file, note string
+	users, clients                            int
+
+	ok, total   int
+	cut         int     // ghz: calls cut off at the end of the run, not counted
+	rps         float64 // successful requests per second
+	p50, p99    time.Duration
+	errSummary  string
+	measurement bool // false: skipped (note says why)
+}
+
+// vegeta report -type=json
+type vegetaReport struct {
+	Latencies struct {
+		P50 time.Duration `json:"50th"`
+		P99 time.Duration `json:"99th"`
+	} `json:"latencies"`
+	Duration    time.Duration  `json:"duration"`
+	Wait        time.Duration  `json:"wait"`
+	Requests    int            `json:"requests"`
+	Throughput  float64        `json:"throughput"`
+	Success     float64        `json:"success"`
+	StatusCodes map[string]int `json:"status_codes"`
+	Errors      []string       `json:"errors"`
+}
+
+// ghz -O json
+type ghzReport struct {
+	Date      time.Time      `json:"date"`
+	Count     int            `json:"count"`
+	Total     time.Duration  `json:"total"`
+	Rps       float64        `json:"rps"`
+	ErrorDist map[string]int `json:"errorDistribution"`
+	Status    map[string]int `json:"statusCodeDistribution"`
+	Latency   []struct {
+		Percentage int           `json:"percentage"`
+		Latency    time.Duration `json:"latency"`
+	} `json:"latencyDistribution"`
+	Details []struct {
+		Timestamp time.Time `json:"timestamp"`
+		Status    string    `json:"status"`
+		Error     string    `json:"error"`
+	} `json:"details"`
+}
+
+// cutAtEnd counts the calls that ghz itself cut off when the duration ran out: at most one per
+// client, Unavailable or Canceled, in the last 100 ms of the run. They are not server errors.
+func (g *ghzReport) cutAtEnd(clients int) int {
+	var last time.Time
+	for _, d := range g.Details {
+		if d.Timestamp.After(last) {
+			last = d.Timestamp
+		}
+	}
+	n := 0
+	for _, d := range g.Details {
+		if (d.Status == "Unavailable" || d.Status == "Canceled") && last.Sub(d.Timestamp) < 100*time.Millisecond {
+			n++
+		}
+	}
+	return min(n, clients)
+}
+
+func load(r *result) error {
+	data, err := os.ReadFile(r.file)
+	if err != nil {
+		return err
+	}
+	switch r.tool {
+	case "vegeta":
+		var v vegetaReport
+		if err := json.Unmarshal(data, &v); err != nil {
+			return fmt.Errorf("%s: %w", r.file, err)
+		}
+		r.total = v.Requests
+		r.ok = int(v.Success*float64(v.Requests) + 0.5)
+		r.rps = v.Throughput
+		r.p50, r.p99 = v.Latencies.P50, v.Latencies.P99
+		if r.ok < r.total {
+			r.errSummary = summarize(v.StatusCodes, v.Errors)
+		}
+	case "ghz":
+		var g ghzReport
+		if err := json.Unmarshal(data, &g); err != nil {
+			return fmt.Errorf("%s: %w", r.file, err)
+		}
+		r.cut = g.cutAtEnd(r.clients)
+		r.total = g.Count - r.cut
+		r.ok = g.Status["OK"]
+		if g.Total > 0 {
+			r.rps = float64(r.ok) / g.Total.Seconds()
+		}
+		for _, l := range g.Latency {
+			switch l.Percentage {
+			case 50:
+				r.p50 = l.Latency
+			case 99:
+				r.p99 = l.Latency
+			}
+		}
+		if r.ok < r.total {
+			codes := map[string]int{}
+			for k, v := range g.Status {
+				if k != "OK" {
+					codes[k] = v
+				}
+			}
+			cut := r.cut
+			for _, k := range []string{"Unavailable", "Canceled"} {
+				if c := min(codes[k], cut); c > 0 {
+					codes[k] -= c
+					cut -= c
+					if codes[k] == 0 {
+						delete(codes, k)
+					}
+				}
+			}
+			var errs []string
+			for k := range g.ErrorDist {
+				errs = append(errs, k)
+			}
+			r.errSummary = summarize(codes, errs)
+		}
+	default:
+		return fmt.Errorf("unknown tool %q", r.tool)
+	}
+	r.measurement = true
+	return nil
+}
+
+func summarize(codes map[string]int, errs []string) string {
+	var parts []string
+	for k, v := range codes {
+		if !strings.HasPrefix(k, "2") || k == "0" {
+			parts = append(parts, fmt.Sprintf("%s×%d", k, v))
+		}
+	}
+	sort.Strings(parts)
+	s := strings.Join(parts, " ")
+	if len(errs) > 0 {
+		e := errs[0]
+		if len(e) > 80 {
+			e = e[:80] + "…"
+		}
+		s += " (" + strings.ReplaceAll(e, "|", "/") + ")"
+	}
+	return s
+}
+
+var opOrder = []string{"ceiling", "get_org", "get_user", "get_user_ext", "lookup_email", "create_user", "update_user", "list_org_users", "ceiling_after"}
+
+var opTitle = map[string]string{
+	"ceiling":        "**ceiling** before",
+	"ceiling_after":  "**ceiling** after",
+	"get_org":        "get organization by id",
+	"get_user":       "get user by id",
+	"get_user_ext":   "get user by external id",
+	"lookup_email":   "lookup user by email",
+	"create_user":    "create user + membership",
+	"update_user":    "update user profile",
+	"list_org_users": "list 100 organization users",
+}
+
+func opRank(op string) int {
+	for i, o := range opOrder {
+		if o == op {
+			return i
+		}
+	}
+	return len(opOrder)
+}
+
+// report reads run.sh's manifest (tab-separated: set, users, op, proto, backend, clients, tool,
+// file-or-note) and prints the markdown results.
+func report(args []string) error {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	meta := fs.String("meta", "", "markdown to print first")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return errors.New("usage: benchkit report [--meta FILE] MANIFEST")
+	}
+	data, err := os.ReadFile(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	var rs []*result
+	for line := range strings.SplitSeq(strings.TrimSpace(string(data)), "\n") {
+		if line == "" {
+			continue
+		}
+		p := strings.SplitN(line, "\t", 8)
+		if len(p) != 8 {
+			return fmt.Errorf("bad manifest line %q", line)
+		}
+		users, _ := strconv.Atoi(p[1])
+		clients, _ := strconv.Atoi(p[5])
+		r := &result{set: p[0], users: users, op: p[2], proto: p[3], backend: p[4], clients: clients, tool: p[6]}
+		if r.tool == "skip" {
+			r.note = p[7]
+		} else {
+			r.file = p[7]
+			if err := load(r); err != nil {
+				r.note = "no result: " + err.Error()
+			}
+		}
+		rs = append(rs, r)
+	}
+	w := os.Stdout
+	if *meta != "" {
+		m, err := os.ReadFile(*meta)
+		if err != nil {
+			return err
+		}
+		w.Write(m)
+		fmt.Fprintln(w)
+	}
+	mainTable(w, rs)
+	scaleTable(w, rs)
+	return nil
+}
+
+// ceilingFor is the mean of the ceilings measured before and after the backend's operations,
+// under the same protocol and client count; 0 when there is none.
+func ceilingFor(rs []*result, r *result) float64 {
+	sum, n := 0.0, 0
+	for _, c := range rs {
+		if (c.op == "ceiling" || c.op == "ceiling_after") && c.measurement && c.backend == r.backend && c.proto == r.proto && c.clients == r.clients {
+			sum += c.rps
+			n++
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return sum / float64(n)
+}
+
+func find(rs []*result, set, op, proto, backend string, clients int) *result {
+	for _, c := range rs {
+		if c.set == set && c.op == op && c.proto == proto && c.backend == backend && c.clients == clients && c.measurement {
+			return c
+		}
+	}
+	return nil
+}
+
+func ms(d time.Duration) string {
+	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 2, 64)
+}
+
+// targetFor returns the issue's target for a row and whether it is met; "" when the row has none
+// (the targets are for SQLite at 16 clients).
+func targetFor(rs []*result, r *result, ratio float64) (string, string) {
+	if r.backend != "sqlite" || r.clients != 16 || strings.HasPrefix(r.op, "ceiling") {
+		return "", ""
+	}
+	var text string
+	var met bool
+	switch r.op {
+	case "get_user", "get_user_ext":
+		text = "≥ 40% of ceiling, p99 < 10 ms"
+		met = ratio >= 0.40 && r.p99 < 10*time.Millisecond
+	case "create_user", "update_user":
+		text = "≥ 3,000/s"
+		met = r.rps >= 3000
+	case "list_org_users":
+		text = "≥ 1,000/s"
+		met = r.rps >= 1000
+	case "lookup_email":
+		text = "≥ 90% of get by id"
+		byID := find(rs, r.set, "get_user", r.proto, r.backend, r.clients)
+		if byID == nil || byID.rps == 0 {
+			return text, "? (no get by id)"
+		}
+		met = r.rps >= 0.9*byID.rps
+		text = fmt.Sprintf("≥ 90%% of get by id (%.0f%%)", 100*r.rps/byID.rps)
+	default:
+		return "", ""
+	}
+	if !r.measurement {
+		return text, "not run"
+	}
+	if r.total > 0 && float64(r.total-r.ok) > 0.01*float64(r.total) {
+		return text, "**no** (errors)"
+	}
+	if met {
+		return text, "yes"
+	}
+	return text, "**no**"
+}
+
+func mainTable(w io.Writer, rs []*result) {
+	var rows []*result
+	for _, r := range rs {
+		if r.set == "main" {
+			rows = append(rows, r)
+		}
+	}
+	sort.SliceStable(rows, func(i, j int) bool {
+		a, b := rows[i], rows[j]
+		if a.backend != b.backend {
+			return a.backend > b.backend // sqlite first
+		}
+		if opRank(a.op) != opRank(b.op) {
+			return opRank(a.op) < opRank(b.op)
+		}
+		if a.proto != b.proto {
+			return a.proto > b.proto // rest first
+		}
+		return a.clients < b.clients
+	})
+	fmt.Fprintln(w, "| op | protocol | backend | clients | req/s | p50 ms | p99 ms | errors | ratio to ceiling | target (SQLite, 16 clients) | met? |")
+	fmt.Fprintln(w, "| --- | --- | --- | ---: | ---: | ---: | ---: | --- | ---: | --- | --- |")
+	for _, r := range rows {
+		if !r.measurement {
+			text, met := targetFor(rs, r, 0)
+			fmt.Fprintf(w, "| %s | %s | %s | %d | – | – | – | %s | – | %s | %s |\n", opTitle[r.op], r.proto, r.backend, r.clients, r.note, text, met)
+			continue
+		}
+		errs := "0"
+		if r.ok < r.total {
+			errs = fmt.Sprintf("%d of %d: %s", r.total-r.ok, r.total, r.errSummary)
+		}
+		ratio, ratioText := 0.0, "–"
+		if c := ceilingFor(rs, r); c > 0 {
+			ratio = r.rps / c
+			ratioText = fmt.Sprintf("%.0f%%", 100*ratio)
+		}
+		text, met := targetFor(rs, r, ratio)
+		fmt.Fprintf(w, "| %s | %s | %s | %d | %.0f | %s | %s | %s | %s | %s | %s |\n",
+			opTitle[r.op], r.proto, r.backend, r.clients, r.rps, ms(r.p50), ms(r.p99), errs, ratioText, text, met)
+	}
+	fmt.Fprintln(w)
+	cut := 0
+	for _, r := range rows {
+		cut += r.cut
+	}
+	if cut > 0 {
+		fmt.Fprintf(w, "ghz cuts off the calls in flight when its time is up (Unavailable in the last 100 ms, at most one per client): %d such calls are left out of the counts above.\n\n", cut)
+	}
+}
+
+// scaleTable shows lookup by email next to get by id as the number of users grows (16 clients).
+func scaleTable(w io.Writer, rs []*result) {
+	type key struct {
+		backend, proto string
+		users          int
+	}
+	pairs := map[key][2]*result{}
+	for _, r := range rs {
+		if !r.measurement || (r.set != "main" && r.set != "scale") || r.clients != 16 || (r.op != "lookup_email" && r.op != "get_user") {
+			continue
+		}
+		k := key{r.backend, r.proto, r.users}
+		p := pairs[k]
+		if r.op == "get_user" {
+			p[0] = r
+		} else {
+			p[1] = r
+		}
+		pairs[k] = p
+	}
+	var keys []key
+	sizes := map[[2]string]map[int]bool{}
+	for k, p := range pairs {
+		if p[0] != nil && p[1] != nil {
+			bp := [2]string{k.backend, k.proto}
+			if sizes[bp] == nil {
+				sizes[bp] = map[int]bool{}
+			}
+			sizes[bp][k.users] = true
+		}
+	}
+	for k, p := range pairs {
+		if p[0] != nil && p[1] != nil && len(sizes[[2]string{k.backend, k.proto}]) > 1 {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := keys[i], keys[j]
+		if a.backend != b.backend {
+			return a.backend > b.backend
+		}
+		if a.proto != b.proto {
+			return a.proto > b.proto
+		}
+		return a.users < b.users
+	})
+	fmt.Fprintln(w, "Lookup by email against get by id as the data set grows (16 clients):")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| backend | protocol | users | get by id req/s | p99 ms | lookup by email req/s | p99 ms | email ÷ id | email vs smallest set |")
+	fmt.Fprintln(w, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	first := map[[2]string]float64{}
+	for _, k := range keys {
+		p := pairs[k]
+		bp := [2]string{k.backend, k.proto}
+		if _, ok := first[bp]; !ok {
+			first[bp] = p[1].rps
+		}
+		vs := "–"
+		if f := first[bp]; f > 0 {
+			vs = fmt.Sprintf("%.0f%%", 100*p[1].rps/f)
+		}
+		ratio := "–"
+		if p[0].rps > 0 {
+			ratio = fmt.Sprintf("%.0f%%", 100*p[1].rps/p[0].rps)
+		}
+		email := fmt.Sprintf("%.0f", p[1].rps)
+		if p[1].ok < p[1].total {
+			email += fmt.Sprintf(" (%d of %d failed)", p[1].total-p[1].ok, p[1].total)
+		}
+		fmt.Fprintf(w, "| %s | %s | %d | %.0f | %s | %s | %s | %s | %s |\n",
+			k.backend, k.proto, k.users, p[0].rps, ms(p[0].p99), email, ms(p[1].p99), ratio, vs)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Target: lookup by email as fast as by id (≥ 90%) and flat (≥ 80% of its rate on the smallest set) from the smallest to the largest set.")
+	fmt.Fprintln(w)
+}

@@ -1,0 +1,432 @@
+#!/usr/bin/env bash
+# Roster load benchmark: one command (bench/README.md).
+#
+#   bash bench/run.sh [--quick] [--duration SECONDS] [--backends "sqlite postgres"] [--no-scale] [--profile]
+#
+# Installs vegeta and ghz into bench/.tools if missing, builds roster and the bench programs,
+# and for each backend starts roster on 127.0.0.1, seeds it (100k users in 10k organizations;
+# --quick: 2k in 200), and measures every operation over REST (vegeta) and gRPC (ghz) at 1 and
+# 16 clients, next to the ceiling (bench/cmd/ceiling, a fixed answer) under the same tools. On
+# SQLite it also measures lookup by email against get by id at 10k and 1M users. --profile adds
+# a pass on SQLite that records a CPU profile of roster (perf) under each operation's load, into
+# bench/results/<date>-profiles/. Writes bench/results/<date>.md and prints it. Loopback only; every step is bounded in time; all that
+# it starts is stopped on exit.
+set -euo pipefail
+# The whole script is one brace group, so bash reads all of it before running any: editing the
+# file during a run cannot change what that run does.
+{
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+BENCH=$ROOT/bench
+TOOLS=$BENCH/.tools/bin
+VEGETA_VERSION=v12.13.0
+GHZ_VERSION=v0.121.0
+COMMAND="bash bench/run.sh $*"
+
+QUICK=0
+DURATION=
+BACKENDS="sqlite postgres"
+SCALE=1
+PROFILE=0
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--quick) QUICK=1 ;;
+	--duration) DURATION=$2; shift ;;
+	--backends) BACKENDS=$2; shift ;;
+	--no-scale) SCALE=0 ;;
+	--profile) PROFILE=1 ;;
+	-h | --help) sed -n '2,14p' "$0"; exit 0 ;;
+	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
+	esac
+	shift
+done
+
+if [ "$QUICK" = 1 ]; then
+	USERS=2000 ORGS=200 SCALE_SMALL=500 SCALE_BIG=6000 CREATE_TARGETS=30000
+	: "${BENCH_SEED_BUDGET:=60}" "${BENCH_SCALE_SEED_BUDGET:=30}"
+	: "${DURATION:=1}"
+else
+	USERS=100000 ORGS=10000 SCALE_SMALL=10000 SCALE_BIG=1000000 CREATE_TARGETS=150000
+	: "${DURATION:=5}"
+fi
+SCALE_BACKENDS=sqlite      # the scaling check (10k → 1M users) runs on SQLite, where the target is
+SEED_BUDGET=${BENCH_SEED_BUDGET:-300}             # seconds a backend may spend seeding users up to $USERS
+SCALE_SEED_BUDGET=${BENCH_SCALE_SEED_BUDGET:-240} # seconds the 1M step may spend seeding
+PROFILE_BACKENDS=sqlite
+SEED_WORKERS=32
+PORT=${BENCH_PORT:-18480}
+CEIL_PORT=${BENCH_CEILING_PORT:-18481}
+LOG_LEVEL=${BENCH_LOG_LEVEL:-warn}
+CLIENT_ID=skc_bench_admin
+CLIENT_SECRET=bench-secret-$RANDOM$RANDOM-0123456789
+PGURL_ADMIN=${BENCH_POSTGRES_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
+STAMP=$(date -u +%Y-%m-%d-%H%M)
+[ "$QUICK" = 1 ] && STAMP=$STAMP-quick
+RESULT=$BENCH/results/$STAMP.md
+PROFILE_DIR=$BENCH/results/$STAMP-profiles
+PROFILE_PID=
+ROSTER_PID=
+PG_BENCH_URL=
+
+WORK=$(mktemp -d /tmp/roster-bench.XXXXXX)
+MANIFEST=$WORK/manifest.tsv
+META=$WORK/meta.md
+: >"$MANIFEST"
+PIDS=()
+PGDB=
+TOKEN=none # the ceiling ignores it; run_backend sets the real one
+USERS_OK=0
+USERS_WHY=
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+stop_pid() {
+	local pid=$1 i
+	kill -0 "$pid" 2>/dev/null || return 0
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for i in $(seq 1 100); do
+		kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+	local pid
+	for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+	if [ -n "$PGDB" ]; then
+		psql "$PGURL_ADMIN" -q -c "DROP DATABASE IF EXISTS $PGDB WITH (FORCE)" >/dev/null 2>&1 || log "could not drop database $PGDB"
+	fi
+	if [ "${BENCH_KEEP:-0}" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- tools ---------------------------------------------------------------------------------
+mkdir -p "$TOOLS" "$BENCH/results"
+if [ ! -x "$TOOLS/vegeta" ]; then
+	log "installing vegeta $VEGETA_VERSION"
+	(cd "$WORK" && GOFLAGS= GOBIN=$TOOLS timeout 600 go install "github.com/tsenart/vegeta/v12@$VEGETA_VERSION")
+fi
+if [ ! -x "$TOOLS/ghz" ]; then
+	log "installing ghz $GHZ_VERSION (about 2 minutes the first time)"
+	(cd "$WORK" && GOFLAGS= GOBIN=$TOOLS timeout 900 go install "github.com/bojand/ghz/cmd/ghz@$GHZ_VERSION")
+fi
+if [ "$PROFILE" = 1 ] && ! command -v perf >/dev/null; then
+	log "installing perf (linux-perf) for --profile"
+	timeout 600 apt-get install -y -qq linux-perf >/dev/null
+fi
+for c in curl timeout; do
+	command -v $c >/dev/null || { log "$c is missing"; exit 1; }
+done
+
+# Pin the server (and the ceiling) to one core and the load generator to the other.
+if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+	SRV_PIN=(taskset -c 1)
+	GEN_PIN=(taskset -c 0)
+	PINNING="server and ceiling on CPU 1, load generator and seeder on CPU 0 (taskset); PostgreSQL's own processes are not pinned"
+else
+	SRV_PIN=()
+	GEN_PIN=()
+	PINNING="none (taskset missing or fewer than 2 CPUs)"
+fi
+
+# ---- build ---------------------------------------------------------------------------------
+log "building roster and the bench programs"
+mkdir -p "$WORK/bin"
+timeout 600 go build -o "$WORK/bin/roster" ./cmd/roster
+timeout 600 go build -o "$WORK/bin/" ./bench/cmd/seed ./bench/cmd/ceiling ./bench/cmd/benchkit
+PROTOSET=$WORK/scalekit.protoset
+"$WORK/bin/benchkit" protoset "$PROTOSET"
+
+wait_ready() { # URL SECONDS PID
+	local i
+	for i in $(seq 1 $(($2 * 10))); do
+		curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null && return 0
+		kill -0 "$3" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+# measure SET USERS OP PROTO BACKEND CLIENTS PORT TARGETS_OR_DATA [GRPC_CALL]
+measure() {
+	local set=$1 users=$2 op=$3 proto=$4 backend=$5 c=$6 port=$7 input=$8 call=${9:-}
+	local out=$WORK/out/$set-$users-$backend-$op-$proto-c$c.json tool perfpid=
+	mkdir -p "$WORK/out"
+	if [ -n "$PROFILE_PID" ]; then
+		"${GEN_PIN[@]}" perf record -F 499 -g -p "$PROFILE_PID" -o "$WORK/perf.data" -- sleep "$DURATION" >/dev/null 2>&1 &
+		perfpid=$!
+		PIDS+=("$perfpid")
+	fi
+	if [ "$proto" = rest ]; then
+		tool=vegeta
+		"${GEN_PIN[@]}" timeout $((DURATION + 60)) "$TOOLS/vegeta" attack -format=json -targets="$input" \
+			-rate=0 -workers="$c" -max-workers="$c" -duration="${DURATION}s" -timeout=10s \
+			-header "Authorization: Bearer $TOKEN" 2>>"$WORK/vegeta.log" |
+			"${GEN_PIN[@]}" timeout $((DURATION + 120)) "$TOOLS/vegeta" report -type=json >"$out" 2>>"$WORK/vegeta.log" ||
+			log "vegeta failed for $op (see $WORK/vegeta.log)"
+	else
+		tool=ghz
+		"${GEN_PIN[@]}" timeout $((DURATION + 60)) "$TOOLS/ghz" --insecure --protoset "$PROTOSET" --call "$call" \
+			--data-file "$input" --metadata "{\"authorization\":\"Bearer $TOKEN\"}" \
+			-c "$c" --connections 1 -z "${DURATION}s" --timeout 10s -O json -o "$out" "127.0.0.1:$port" 2>>"$WORK/ghz.log" ||
+			log "ghz failed for $op (see $WORK/ghz.log)"
+	fi
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$set" "$users" "$op" "$proto" "$backend" "$c" "$tool" "$out" >>"$MANIFEST"
+	if [ -n "$perfpid" ]; then
+		wait "$perfpid" || true
+		mkdir -p "$PROFILE_DIR"
+		{
+			echo "# roster CPU profile (perf, cumulative %, frames >= 2%) under $op over $proto, $backend, $c clients, $users users: $(summary "$tool" "$out")"
+			perf report -i "$WORK/perf.data" --stdio --children --sort symbol -g none --percent-limit 2 2>/dev/null |
+				grep -v '^#' | grep -v '^$' | sed -E 's/ +- +- *$//; s/\[go\.shape.*\]\.func/[…].func/; s/^ +//' | cut -c1-180 | head -90 || true
+			echo
+			echo "# self time (frames >= 1%)"
+			perf report -i "$WORK/perf.data" --stdio --no-children --sort symbol -g none --percent-limit 1 2>/dev/null |
+				grep -v '^#' | grep -v '^$' | sed -E 's/ +- +- *$//; s/\[go\.shape.*\]\.func/[…].func/; s/^ +//' | cut -c1-180 | head -30 || true
+		} >"$PROFILE_DIR/$backend-$op-$proto.txt"
+	fi
+	log "$(printf '%-5s %-8s %-15s %-4s c=%-2s' "$set" "$backend" "$op" "$proto" "$c") $(summary "$tool" "$out")"
+}
+
+summary() { # a one-line progress summary of a result file
+	[ -s "$2" ] || { echo "no result"; return; }
+	if [ "$1" = vegeta ]; then
+		sed -n 's/.*"throughput":\([0-9.]*\).*"success":\([0-9.]*\).*/\1 req\/s, success \2/p' "$2" | head -1
+	else
+		sed -n 's/.*"rps":\([0-9.]*\).*/\1 req\/s/p' "$2" | head -1
+	fi
+}
+
+skip() { # SET USERS OP PROTO BACKEND CLIENTS REASON
+	printf '%s\t%s\t%s\t%s\t%s\t%s\tskip\t%s\n' "$@" >>"$MANIFEST"
+}
+
+# ---- ceiling ---------------------------------------------------------------------------------
+# Measured before and after each backend's operations; ratios use the mean of the two.
+run_ceiling() { # BACKEND OP(ceiling|ceiling_after)
+	local pid c
+	"${SRV_PIN[@]}" "$WORK/bin/ceiling" --listen "127.0.0.1:$CEIL_PORT" >"$WORK/ceiling.log" 2>&1 &
+	pid=$!
+	PIDS+=("$pid")
+	wait_ready "http://127.0.0.1:$CEIL_PORT/readyz" 20 "$pid" || { log "ceiling did not start"; cat "$WORK/ceiling.log" >&2; exit 1; }
+	echo '{"method":"GET","url":"http://127.0.0.1:'"$CEIL_PORT"'/api/v1/users/usr_1"}' >"$WORK/ceiling.targets"
+	echo '[{"id":"usr_1"}]' >"$WORK/ceiling.grpc.json"
+	for c in 1 16; do
+		measure main 0 "$2" rest "$1" "$c" "$CEIL_PORT" "$WORK/ceiling.targets"
+		measure main 0 "$2" grpc "$1" "$c" "$CEIL_PORT" "$WORK/ceiling.grpc.json" scalekit.v1.users.UserService/GetUser
+	done
+	stop_pid "$pid"
+}
+
+# Seeding is not measured: roster may use both cores meanwhile (taskset -a: every thread), and
+# goes back to its own core before the next measurement.
+seed() { # SEEDDIR FROM TO [extra flags]
+	local dir=$1 from=$2 to=$3 ok=1
+	shift 3
+	# (Go notices an affinity change within a second and resizes GOMAXPROCS.)
+	[ ${#SRV_PIN[@]} = 0 ] || { taskset -a -p -c 0,1 "$ROSTER_PID" >/dev/null && sleep 1.5; }
+	BENCH_TOKEN=$TOKEN "${GEN_PIN[@]}" "$WORK/bin/seed" --url "http://127.0.0.1:$PORT" --dir "$dir" \
+		--orgs "$ORGS" --from "$from" --users "$to" --workers "$SEED_WORKERS" --timeout 20m "$@" >>"$WORK/seed.log" 2>&1 || ok=0
+	[ ${#SRV_PIN[@]} = 0 ] || { taskset -a -p -c 1 "$ROSTER_PID" >/dev/null && sleep 1.5; }
+	if [ $ok = 0 ]; then
+		log "seeding failed:"
+		tail -5 "$WORK/seed.log" >&2
+		exit 1
+	fi
+	# autovacuum is off on the test machines' PostgreSQL: without statistics the planner picks
+	# sequential scans for the membership joins. Analyze once, as autovacuum would after a load.
+	if [ -n "$PG_BENCH_URL" ]; then psql "$PG_BENCH_URL" -q -c ANALYZE >/dev/null; fi
+	grep -v "/.* (" "$WORK/seed.log" | tail -1 >&2
+}
+
+count_users() { if [ -f "$1/users.tsv" ]; then wc -l <"$1/users.tsv" | tr -d ' '; else echo 0; fi; }
+
+note_seed() { # BACKEND FROM_COUNT TO_COUNT: the last seeding call's rate, and whether its budget ran out
+	local cut
+	cut=$(tail -3 "$WORK/seed.log" | sed -n 's/^seed: \(budget .*\)$/\1/p')
+	SEED_NOTES+="- $1: users $2 → $3 at $(last_seed_rate)/s${cut:+ (**$cut**)}"$'\n'
+}
+
+last_seed_rate() { sed -n 's/^seed: [0-9]* users in .* (\([0-9]*\)\/s)$/\1/p' "$WORK/seed.log" | tail -1; }
+
+run_ops() { # SET USERS BACKEND SEEDDIR OPS_FILTER(regex) CLIENTS...
+	local set=$1 users=$2 backend=$3 dir=$4 filter=$5
+	shift 5
+	local in=$WORK/in-$backend-$set-$users op needs call proto c input
+	"$WORK/bin/benchkit" inputs --seed "$dir" --out "$in" --base "http://127.0.0.1:$PORT"
+	for op in get_org get_user get_user_ext lookup_email create_user update_user list_org_users; do
+		[[ $op =~ ^($filter)$ ]] || continue
+		for proto in rest grpc; do
+			for c in "$@"; do
+				if [ "$op" != get_org ] && [ "$USERS_OK" != 1 ]; then
+					skip "$set" "$users" "$op" "$proto" "$backend" "$c" "not run: $USERS_WHY"
+					continue
+				fi
+				if [ "$op" = create_user ]; then
+					local prefix=c-$backend-$set-$proto-$c-$RANDOM
+					"$WORK/bin/benchkit" creates --seed "$dir" --prefix "$prefix" --n "$CREATE_TARGETS" \
+						--base "http://127.0.0.1:$PORT" --out "$in/create-$proto-$c"
+					[ "$proto" = rest ] && input=$in/create-$proto-$c.rest.targets || input=$in/create-$proto-$c.grpc.json
+					call=scalekit.v1.users.UserService/CreateUserAndMembership
+				else
+					[ "$proto" = rest ] && input=$in/$op.rest.targets || input=$in/$op.grpc.json
+					call=$(awk -F'\t' -v o="$op" '$1==o {print $3}' "$in/ops.tsv")
+				fi
+				measure "$set" "$users" "$op" "$proto" "$backend" "$c" "$PORT" "$input" "$call"
+			done
+		done
+	done
+}
+
+# One request of the list and of the email lookup, to show that they answer what the benchmark
+# assumes (a full page of 100; exactly one user).
+sanity_check() { # BACKEND SEEDDIR
+	local org email list search
+	org=$(awk -F'\t' '$3=="big" {print $1; exit}' "$2/orgs.tsv")
+	email=$(head -1 "$2/users.tsv" | cut -f3)
+	list=$(curl -sS --max-time 30 "http://127.0.0.1:$PORT/api/v1/organizations/$org/users?page_size=100" -H "Authorization: Bearer $TOKEN" | grep -o '"email":' | wc -l)
+	search=$(curl -sS --max-time 30 "http://127.0.0.1:$PORT/api/v1/users:search?query=${email/@/%40}" -H "Authorization: Bearer $TOKEN" | grep -o '"email":' | wc -l)
+	PROBE_NOTES+="- $backend: a page of a big organization's users holds $list users; searching one seeded email finds $search"$'\n'
+}
+
+# ---- per backend -----------------------------------------------------------------------------
+SEED_NOTES=""
+MAIN_USERS=""
+PROBE_NOTES=""
+run_backend() { # BACKEND
+	local backend=$1 dbflags pid dir=$WORK/seed-$1 org code rate big
+	mkdir -p "$dir"
+	case "$backend" in
+	sqlite) dbflags=(--data-dir "$WORK/data-sqlite") ;;
+	postgres)
+		if ! psql "$PGURL_ADMIN" -q -c 'select 1' >/dev/null 2>&1; then
+			log "PostgreSQL is not reachable at $PGURL_ADMIN: skipping postgres"
+			PROBE_NOTES+="- postgres: not run, PostgreSQL not reachable at 127.0.0.1:5432"$'\n'
+			return 0
+		fi
+		PGDB=roster_bench_$$
+		psql "$PGURL_ADMIN" -q -c "CREATE DATABASE $PGDB" >/dev/null
+		PG_BENCH_URL="postgres://postgres@127.0.0.1:5432/$PGDB?sslmode=disable"
+		dbflags=(--database-url "$PG_BENCH_URL")
+		PROBE_NOTES+="- postgres: autovacuum is $(psql "$PGURL_ADMIN" -Atc 'SHOW autovacuum'); the script runs ANALYZE after each seeding step"$'\n'
+		;;
+	*) log "unknown backend $backend"; exit 2 ;;
+	esac
+
+	run_ceiling "$backend" ceiling
+
+	log "starting roster on $backend"
+	ROSTER_BOOTSTRAP_CLIENT_ID=$CLIENT_ID ROSTER_BOOTSTRAP_CLIENT_SECRET=$CLIENT_SECRET \
+		"${SRV_PIN[@]}" "$WORK/bin/roster" serve --listen "127.0.0.1:$PORT" "${dbflags[@]}" \
+		--log-level "$LOG_LEVEL" --access-token-ttl 3h >"$WORK/roster-$backend.log" 2>&1 &
+	pid=$!
+	ROSTER_PID=$pid
+	PIDS+=("$pid")
+	if ! wait_ready "http://127.0.0.1:$PORT/readyz" 60 "$pid"; then
+		log "roster did not become ready (process $(kill -0 "$pid" 2>/dev/null && echo alive || echo gone)); its log:"
+		tail -20 "$WORK/roster-$backend.log" >&2
+		exit 1
+	fi
+	TOKEN=$(curl -fsS --max-time 10 "http://127.0.0.1:$PORT/oauth/token" -d grant_type=client_credentials \
+		-d client_id="$CLIENT_ID" -d client_secret="$CLIENT_SECRET" | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
+	[ -n "$TOKEN" ] || { log "no access token"; exit 1; }
+
+	# Does this build serve users yet? One create through REST tells.
+	org=$(curl -fsS --max-time 10 "http://127.0.0.1:$PORT/api/v1/organizations" -H "Authorization: Bearer $TOKEN" \
+		-H 'Content-Type: application/json' --data '{"display_name":"bench probe"}' | sed -n 's/.*"id":"\(org_[^"]*\)".*/\1/p')
+	code=$(curl -sS --max-time 10 -o "$WORK/probe-$backend.json" -w '%{http_code}' "http://127.0.0.1:$PORT/api/v1/organizations/$org/users" \
+		-H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' --data '{"email":"probe@bench.example.com","external_id":"bench-probe"}' || true)
+	if [[ $code == 2* ]]; then
+		USERS_OK=1 USERS_WHY=
+	else
+		USERS_OK=0
+		USERS_WHY="this build does not serve users (POST /api/v1/organizations/{id}/users: HTTP $code)"
+	fi
+	PROBE_NOTES+="- $backend: POST /api/v1/organizations/{id}/users answered HTTP $code: $(head -c 200 "$WORK/probe-$backend.json" | tr '\n|' '  ')"$'\n'
+	log "users supported on $backend: $USERS_OK ${USERS_WHY}"
+
+	# Seeding goes through the API, so its time depends on the server's create rate; a budget
+	# keeps the run bounded, and the report says when it cut a data set short.
+	local skipflag=() t0 n from
+	[ "$USERS_OK" = 1 ] || skipflag=(--skip-users)
+	t0=$(date +%s)
+	if [ "$SCALE" = 1 ] && [ "$USERS_OK" = 1 ] && [[ " $SCALE_BACKENDS " == *" $backend "* ]]; then
+		log "seeding $ORGS organizations, $SCALE_SMALL users"
+		seed "$dir" 0 "$SCALE_SMALL" --budget "${SEED_BUDGET}s"
+		n=$(count_users "$dir")
+		note_seed "$backend" 0 "$n"
+		run_ops scale "$n" "$backend" "$dir" 'get_user|lookup_email' 16
+		from=$SCALE_SMALL
+	else
+		from=0
+	fi
+	log "seeding $([ "$from" = 0 ] && echo "$ORGS organizations and ")users up to $USERS"
+	seed "$dir" "$from" "$USERS" --budget "$((SEED_BUDGET - ($(date +%s) - t0) > 10 ? SEED_BUDGET - ($(date +%s) - t0) : 10))s" "${skipflag[@]}"
+	SEED_NOTES+="- $backend: $ORGS organizations at $(sed -n 's/^seed: [0-9]* organizations in .* (\([0-9]*\)\/s)$/\1/p' "$WORK/seed.log" | tail -1)/s"$'\n'
+	n=$(count_users "$dir")
+	if [ "$USERS_OK" = 1 ]; then note_seed "$backend" "$from" "$n"; fi
+	MAIN_USERS+="$backend: $n users in $ORGS organizations; "
+
+	if [ "$USERS_OK" = 1 ]; then sanity_check "$backend" "$dir"; fi
+	run_ops main "$n" "$backend" "$dir" '.*' 1 16
+	# The second ceiling shares CPU 1 with roster, which is idle meanwhile.
+	run_ceiling "$backend" ceiling_after
+
+	if [ "$SCALE" = 1 ] && [ "$USERS_OK" = 1 ] && [[ " $SCALE_BACKENDS " == *" $backend "* ]]; then
+		log "growing to $SCALE_BIG users (budget ${SCALE_SEED_BUDGET}s)"
+		seed "$dir" "$USERS" "$SCALE_BIG" --budget "${SCALE_SEED_BUDGET}s"
+		local n2
+		n2=$(count_users "$dir")
+		note_seed "$backend" "$n" "$n2"
+		run_ops scale "$n2" "$backend" "$dir" 'get_user|lookup_email' 16
+	fi
+
+	if [ "$PROFILE" = 1 ] && [[ " $PROFILE_BACKENDS " == *" $backend "* ]]; then
+		log "profiling roster under each operation (perf)"
+		PROFILE_PID=$pid
+		run_ops profile "$(wc -l <"$dir/users.tsv" 2>/dev/null || echo 0)" "$backend" "$dir" '.*' 16
+		PROFILE_PID=
+	fi
+
+	stop_pid "$pid"
+	local nerr
+	nerr=$(grep -c '"level":"ERROR"' "$WORK/roster-$backend.log" || true)
+	if [ "${nerr:-0}" != 0 ]; then
+		PROBE_NOTES+="- $backend: roster logged $nerr errors; the first: \`$(grep -m1 '"level":"ERROR"' "$WORK/roster-$backend.log" | cut -c1-300 | tr '|`' '/ ')\`"$'\n'
+	fi
+	if [ "$backend" = postgres ]; then
+		psql "$PGURL_ADMIN" -q -c "DROP DATABASE IF EXISTS $PGDB WITH (FORCE)" >/dev/null 2>&1 || true
+		PGDB= PG_BENCH_URL=
+	fi
+}
+
+START=$(date +%s)
+for b in $BACKENDS; do run_backend "$b"; done
+ELAPSED=$(($(date +%s) - START))
+
+# ---- report ----------------------------------------------------------------------------------
+{
+	echo "# Roster load benchmark, $STAMP"
+	echo
+	echo "- command: \`$COMMAND\` ($([ "$QUICK" = 1 ] && echo quick || echo full) run, ${ELAPSED}s)"
+	echo "- roster: $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet 2>/dev/null || echo ' (with uncommitted changes)'), log level $LOG_LEVEL"
+	echo "- machine: $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "- pinning: $PINNING"
+	echo "- tools: vegeta $VEGETA_VERSION (REST, -rate=0 with N workers: closed loop, N requests in flight), ghz $GHZ_VERSION (gRPC, -c N over one HTTP/2 connection), $(go version | cut -d' ' -f3)"
+	echo "- each measurement: ${DURATION}s; data set (target $USERS users in $ORGS organizations, 1% of them \"big\" holding half the users): $MAIN_USERS"
+	echo "- ceiling: bench/cmd/ceiling (fixed JSON body for REST, fixed GetUser answer for gRPC), same tool, core and client count, measured before and after each backend; ratio = req/s ÷ mean of the two"
+	echo "- server notes:"
+	printf '%s' "$PROBE_NOTES" | sed 's/^/  /'
+	echo "- seeding (CreateUserAndMembership over gRPC, $SEED_WORKERS concurrent, roster on both cores; budget ${SEED_BUDGET}s per backend, ${SCALE_SEED_BUDGET}s for the 1M step):"
+	printf '%s' "$SEED_NOTES" | sed 's/^/  /'
+	echo
+} >"$META"
+"$WORK/bin/benchkit" report --meta "$META" "$MANIFEST" >"$RESULT"
+cat "$RESULT"
+log "wrote ${RESULT#"$ROOT"/}"
+exit 0
+}
