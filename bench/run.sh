@@ -136,6 +136,8 @@ fi
 # ---- build ---------------------------------------------------------------------------------
 log "building roster and the bench programs"
 mkdir -p "$WORK/bin"
+# The commit is read now: others may commit while the run goes on.
+ROSTER_REV="$(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD -- . ':!bench' 2>/dev/null || echo ' with uncommitted changes outside bench/')"
 timeout 600 go build -o "$WORK/bin/roster" ./cmd/roster
 timeout 600 go build -o "$WORK/bin/" ./bench/cmd/seed ./bench/cmd/ceiling ./bench/cmd/benchkit
 PROTOSET=$WORK/scalekit.protoset
@@ -413,7 +415,7 @@ ELAPSED=$(($(date +%s) - START))
 	echo "# Roster load benchmark, $STAMP"
 	echo
 	echo "- command: \`$COMMAND\` ($([ "$QUICK" = 1 ] && echo quick || echo full) run, ${ELAPSED}s)"
-	echo "- roster: $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet 2>/dev/null || echo ' (with uncommitted changes)'), log level $LOG_LEVEL"
+	echo "- roster: $ROSTER_REV (when built), log level $LOG_LEVEL"
 	echo "- machine: $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "- pinning: $PINNING"
 	echo "- tools: vegeta $VEGETA_VERSION (REST, -rate=0 with N workers: closed loop, N requests in flight), ghz $GHZ_VERSION (gRPC, -c N over one HTTP/2 connection), $(go version | cut -d' ' -f3)"

@@ -337,7 +337,9 @@ func mainTable(w io.Writer, rs []*result) {
 			continue
 		}
 		errs := "0"
-		if r.ok < r.total {
+		if r.total == 0 {
+			errs = "no call finished in time"
+		} else if r.ok < r.total {
 			errs = fmt.Sprintf("%d of %d: %s", r.total-r.ok, r.total, r.errSummary)
 		}
 		ratio, ratioText := 0.0, "–"
@@ -430,6 +432,8 @@ func scaleTable(w io.Writer, rs []*result) {
 		email := fmt.Sprintf("%.0f", p[1].rps)
 		if p[1].ok < p[1].total {
 			email += fmt.Sprintf(" (%d of %d failed)", p[1].total-p[1].ok, p[1].total)
+		} else if p[1].total == 0 {
+			email += " (no call finished in time)"
 		}
 		fmt.Fprintf(w, "| %s | %s | %d | %.0f | %s | %s | %s | %s | %s |\n",
 			k.backend, k.proto, k.users, p[0].rps, ms(p[0].p99), email, ms(p[1].p99), ratio, vs)
