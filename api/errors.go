@@ -38,6 +38,11 @@ func toConnectError(ctx context.Context, log *slog.Logger, procedure string, err
 	if errors.As(err, &ce) {
 		return ce
 	}
+	// A request whose context ended makes the database answer with errors of its own (a
+	// transaction rolled back under it); report the context's end, not an internal error.
+	if roster.ErrorCode(err) == roster.EInternal && ctx.Err() != nil {
+		err = ctx.Err()
+	}
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		return connect.NewError(connect.CodeDeadlineExceeded, errors.New("the request took too long"))
