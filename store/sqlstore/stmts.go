@@ -25,11 +25,12 @@ func newStmtCache(db *sql.DB) *stmtCache { return &stmtCache{db: db, m: map[stri
 func (c *stmtCache) stmt(ctx context.Context, query string) *sql.Stmt {
 	c.mu.Lock()
 	st, ok := c.m[query]
+	full := len(c.m) >= maxCachedStatements
 	c.mu.Unlock()
 	if ok {
 		return st
 	}
-	if len(c.m) >= maxCachedStatements {
+	if full {
 		return nil
 	}
 	st, err := c.db.PrepareContext(ctx, query)
