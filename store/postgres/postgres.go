@@ -60,6 +60,6 @@ func (dialect) Name() string { return "postgres" }
 
 // UserSearch matches with LIKE, which the trigram GIN indexes serve.
 func (dialect) UserSearch(text string, arg func(any) string) string {
-	p := arg("%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(strings.ToLower(text)) + "%")
+	p := arg("%" + sqlstore.EscapeLike(strings.ToLower(text)) + "%")
 	return fmt.Sprintf(`(u.email_key LIKE %[1]s ESCAPE '\' OR lower(u.external_id) LIKE %[1]s ESCAPE '\' OR u.id = %[2]s)`, p, arg(text))
 }

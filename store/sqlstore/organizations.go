@@ -103,7 +103,7 @@ func (s *Store) ListOrganizations(ctx context.Context, environmentID string, q s
 		where = append(where, "external_id = "+arg(*q.ExternalID))
 	}
 	if q.Search != "" {
-		p := arg("%" + escapeLike(strings.ToLower(q.Search)) + "%")
+		p := arg("%" + EscapeLike(strings.ToLower(q.Search)) + "%")
 		where = append(where, fmt.Sprintf(`(lower(display_name) LIKE %[1]s ESCAPE '\' OR id LIKE %[1]s ESCAPE '\' OR lower(external_id) LIKE %[1]s ESCAPE '\')`, p))
 	}
 	filter := strings.Join(where, " AND ")
@@ -184,7 +184,8 @@ func orgField(o roster.Organization) func(string) string {
 	}
 }
 
-func escapeLike(s string) string {
+// EscapeLike makes s match literally inside a LIKE pattern with ESCAPE '\'.
+func EscapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
