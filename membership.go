@@ -69,10 +69,7 @@ type MembershipInput struct {
 // Validate checks the membership input; field prefixes the field names.
 func (in MembershipInput) Validate(field string, update bool) error {
 	var v Violations
-	checkMetadataEntries(&v, field+".metadata", in.Metadata, update)
-	if len(in.Metadata) > UserMetadataMaxPairs {
-		v.Add(field+".metadata", "map.max_pairs=20", "at most %d pairs are allowed", UserMetadataMaxPairs)
-	}
+	checkMetadata(&v, field+".metadata", in.Metadata, UserMetadataMaxPairs, update)
 	for _, r := range in.Roles {
 		if !validRoleName(r) {
 			v.Add(field+".roles", "pattern=^[a-zA-Z0-9_]{1,64}$", "role name %q must be 1 to 64 letters, digits or '_'", r)

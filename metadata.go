@@ -18,12 +18,29 @@ const (
 )
 
 // checkMetadata records a violation for every key or value out of bounds and for too many pairs.
-// It reports keys in sorted order so that error messages are stable.
-func checkMetadata(v *Violations, field string, m map[string]string, maxPairs int) {
-	checkMetadataEntries(v, field, m, false)
+// With allowDelete an empty value is accepted (it removes the key in a merge). It reports keys
+// in sorted order so that error messages are stable.
+func checkMetadata(v *Violations, field string, m map[string]string, maxPairs int, allowDelete bool) {
+	checkMetadataEntries(v, field, m, allowDelete)
 	if len(m) > maxPairs {
 		v.Add(field, fmt.Sprintf("map.max_pairs=%d", maxPairs), "at most %d pairs are allowed, got %d", maxPairs, len(m))
 	}
+}
+
+// checkMergedPairs records a map that a merge left with more than maxPairs pairs; what names
+// the record ("the user").
+func checkMergedPairs(v *Violations, field, what string, m map[string]string, maxPairs int) {
+	if len(m) > maxPairs {
+		v.Add(field, fmt.Sprintf("map.max_pairs=%d", maxPairs),
+			"%s would have %d pairs after this update; at most %d are allowed", what, len(m), maxPairs)
+	}
+}
+
+// CheckMergedPairs is checkMergedPairs as an error, for merges done outside this package.
+func CheckMergedPairs(field, what string, m map[string]string, maxPairs int) error {
+	var v Violations
+	checkMergedPairs(&v, field, what, m, maxPairs)
+	return v.Err()
 }
 
 // checkMetadataEntries checks keys and values; with allowDelete an empty value is accepted

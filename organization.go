@@ -70,7 +70,7 @@ func (n NewOrganization) Validate() error {
 	var v Violations
 	checkDisplayName(&v, "organization.display_name", n.DisplayName)
 	checkExternalID(&v, "organization.external_id", n.ExternalID)
-	checkMetadata(&v, "organization.metadata", n.Metadata, OrganizationMetadataMaxPairs)
+	checkMetadata(&v, "organization.metadata", n.Metadata, OrganizationMetadataMaxPairs, false)
 	checkSlug(&v, "organization.slug", n.Slug)
 	checkLogoURL(&v, "organization.logo_url", n.LogoURL)
 	if !regionCodes[n.RegionCode] {
@@ -146,13 +146,7 @@ func (p OrganizationPatch) Apply(o *Organization, now time.Time) error {
 		o.LogoURL = optional(*p.LogoURL)
 	}
 	o.UpdateTime = now
-	var v Violations
-	if len(o.Metadata) > OrganizationMetadataMaxPairs {
-		v.Add("organization.metadata", "map.max_pairs=10",
-			"the organization would have %d metadata pairs after this update; at most %d are allowed",
-			len(o.Metadata), OrganizationMetadataMaxPairs)
-	}
-	return v.Err()
+	return CheckMergedPairs("organization.metadata", "the organization", o.Metadata, OrganizationMetadataMaxPairs)
 }
 
 func checkDisplayName(v *Violations, field, s string) {

@@ -100,7 +100,7 @@ func (n NewUser) Validate() error {
 	if c := utf8.RuneCountInString(n.ExternalID); c > UserExternalIDMax {
 		v.Add("user.external_id", "string.max_len=510", "must be at most %d characters, got %d", UserExternalIDMax, c)
 	}
-	checkMetadata(&v, "user.metadata", n.Metadata, UserMetadataMaxPairs)
+	checkMetadata(&v, "user.metadata", n.Metadata, UserMetadataMaxPairs, false)
 	n.Profile.check(&v, "user.user_profile", false)
 	return v.Err()
 }
@@ -173,14 +173,8 @@ func (p ProfilePatch) check(v *Violations, field string, update bool) {
 		}
 		seen[g] = true
 	}
-	checkMetadataEntries(v, field+".metadata", p.Metadata, update)
-	if len(p.Metadata) > UserMetadataMaxPairs {
-		v.Add(field+".metadata", "map.max_pairs=20", "at most %d pairs are allowed", UserMetadataMaxPairs)
-	}
-	checkMetadataEntries(v, field+".custom_attributes", p.CustomAttributes, update)
-	if len(p.CustomAttributes) > UserMetadataMaxPairs {
-		v.Add(field+".custom_attributes", "map.max_pairs=20", "at most %d pairs are allowed", UserMetadataMaxPairs)
-	}
+	checkMetadata(v, field+".metadata", p.Metadata, UserMetadataMaxPairs, update)
+	checkMetadata(v, field+".custom_attributes", p.CustomAttributes, UserMetadataMaxPairs, update)
 }
 
 // apply changes pr; a name not set explicitly follows given and family name.
@@ -249,11 +243,9 @@ func (p UserPatch) Apply(u *User, now time.Time) error {
 	p.Profile.apply(&u.Profile)
 	u.UpdateTime = now
 	var v Violations
-	for field, m := range map[string]map[string]string{"user.metadata": u.Metadata, "user.user_profile.metadata": u.Profile.Metadata, "user.user_profile.custom_attributes": u.Profile.CustomAttributes} {
-		if len(m) > UserMetadataMaxPairs {
-			v.Add(field, "map.max_pairs=20", "the user would have %d pairs after this update; at most %d are allowed", len(m), UserMetadataMaxPairs)
-		}
-	}
+	checkMergedPairs(&v, "user.metadata", "the user", u.Metadata, UserMetadataMaxPairs)
+	checkMergedPairs(&v, "user.user_profile.metadata", "the profile", u.Profile.Metadata, UserMetadataMaxPairs)
+	checkMergedPairs(&v, "user.user_profile.custom_attributes", "the profile", u.Profile.CustomAttributes, UserMetadataMaxPairs)
 	return v.Err()
 }
 

@@ -244,13 +244,8 @@ func (s *Service) UpdateMembership(ctx context.Context, env roster.Environment, 
 		if len(in.Metadata) > 0 {
 			m.Metadata = roster.MergeMetadata(m.Metadata, in.Metadata)
 		}
-		if len(m.Metadata) > roster.UserMetadataMaxPairs {
-			var v roster.Violations
-			v.Add("membership.metadata", "map.max_pairs=20", "the membership would have %d metadata pairs; at most %d are allowed", len(m.Metadata), roster.UserMetadataMaxPairs)
-			return v.Err()
-		}
 		m.UpdateTime = now
-		return nil
+		return roster.CheckMergedPairs("membership.metadata", "the membership", m.Metadata, roster.UserMetadataMaxPairs)
 	})
 }
 
