@@ -18,8 +18,11 @@ type APIClient struct {
 	EnvironmentID string
 	Name          string
 	SecretHash    string
-	CreateTime    time.Time
-	RevokeTime    *time.Time
+	// RedirectURIs are where a sign-in may send the user back with a code; any other
+	// redirect_uri is refused (docs/sso.md).
+	RedirectURIs []string
+	CreateTime   time.Time
+	RevokeTime   *time.Time
 }
 
 // Revoked reports whether the client may no longer obtain or use tokens.

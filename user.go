@@ -283,3 +283,16 @@ func IsEmailAddress(s string) bool {
 	checkEmail(&v, "", s)
 	return len(v) == 0
 }
+
+// CanonicalLocale returns a BCP 47 tag in canonical form ("en-us" becomes "en-US"), or "" when
+// s is not one.
+func CanonicalLocale(s string) string {
+	if s == "" || len(s) > 35 {
+		return ""
+	}
+	tag, err := language.Parse(s)
+	if err != nil {
+		return ""
+	}
+	return tag.String()
+}

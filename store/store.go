@@ -93,6 +93,65 @@ type Store interface {
 	UpdateAttribute(ctx context.Context, environmentID, key string, update func(*roster.AttributeDefinition) error) (roster.AttributeDefinition, error)
 	// DeleteAttribute removes a definition and every stored value of it.
 	DeleteAttribute(ctx context.Context, environmentID, key string) error
+
+	CreateConnection(ctx context.Context, c roster.Connection) error
+	GetConnection(ctx context.Context, environmentID, id string) (roster.Connection, error)
+	// ListConnections returns connections in creation order: an organization's, those of the
+	// organization that owns a domain, or the environment's.
+	ListConnections(ctx context.Context, environmentID string, q ConnectionQuery) ([]roster.Connection, error)
+	UpdateConnection(ctx context.Context, environmentID, id string, update func(*roster.Connection) error) (roster.Connection, error)
+	// DeleteConnection removes a connection, its identities and its sign-ins in progress.
+	DeleteConnection(ctx context.Context, environmentID, id string) error
+
+	// CreateDomain stores a domain; a domain name belongs to one organization per environment.
+	CreateDomain(ctx context.Context, d roster.Domain) error
+	GetDomain(ctx context.Context, environmentID, id string) (roster.Domain, error)
+	// FindDomain returns the domain of a name (normalized), whichever organization has it.
+	FindDomain(ctx context.Context, environmentID, name string) (roster.Domain, error)
+	// ListDomains returns an organization's domains in creation order, of one type or all ("").
+	ListDomains(ctx context.Context, environmentID, organizationID string, typ roster.DomainType) ([]roster.Domain, error)
+	DeleteDomain(ctx context.Context, environmentID, id string) error
+
+	// CreateLoginRequest stores a sign-in in progress (and forgets expired ones).
+	CreateLoginRequest(ctx context.Context, r roster.LoginRequest) error
+	// TakeLoginRequest returns a sign-in in progress and deletes it, so that a provider's
+	// answer is used at most once.
+	TakeLoginRequest(ctx context.Context, id string) (roster.LoginRequest, error)
+	// SignIn stores the outcome of a sign-in in one transaction: the user (found by identity,
+	// then by email, or created), the membership, the identity and the authorization code.
+	SignIn(ctx context.Context, in SignIn) (roster.User, error)
+	// RedeemAuthCode marks a code used and returns it. A code that was used before is
+	// refused with FAILED_PRECONDITION, and the refresh tokens issued for it are revoked.
+	RedeemAuthCode(ctx context.Context, hash string, now time.Time) (roster.AuthCode, error)
+	CreateRefreshToken(ctx context.Context, t roster.RefreshToken) error
+	// RotateRefreshToken revokes a valid refresh token and stores its successor. Presenting a
+	// revoked token again revokes every token of its sign-in.
+	RotateRefreshToken(ctx context.Context, hash string, next roster.RefreshToken, now time.Time) (roster.RefreshToken, error)
+	// ListIdentities returns a user's provider identities, oldest first.
+	ListIdentities(ctx context.Context, userID string) ([]roster.Identity, error)
+}
+
+// ConnectionQuery selects connections; at most one field is set.
+type ConnectionQuery struct {
+	OrganizationID string
+	Domain         string // normalized domain name
+}
+
+// SignIn is the storage half of a sign-in.
+type SignIn struct {
+	Connection roster.Connection
+	Identity   roster.Identity // Subject, RawClaims and times; UserID is filled in
+	Email      string
+	NewUserID  string // the ID of the user, if one is created
+	// Update changes the user (fresh, with Email and times set, when isNew) inside the
+	// transaction.
+	Update func(u *roster.User, isNew bool, defs AttributeDefs) error
+	// Membership is the membership a user who is not yet a member gets (nil: refuse such a
+	// user with PERMISSION_DENIED). Its Roles carry role IDs.
+	Membership *roster.Membership
+	// Roles, when not nil, replace an existing member's roles (role IDs).
+	Roles []roster.RoleRef
+	Code  roster.AuthCode // stored with UserID filled in
 }
 
 // UserCheck changes or checks a user inside the transaction that stores it; defs loads the

@@ -77,6 +77,8 @@ var indexByColumns = map[string]string{
 	"permissions.environment_id, permissions.name":                                           "permissions_name_key",
 	"attribute_definitions.environment_id, attribute_definitions.attr_key":                   "attribute_definitions_pkey",
 	"user_attributes.environment_id, user_attributes.attr_key, user_attributes.unique_value": "user_attributes_unique_key",
+	"domains.environment_id, domains.name":                                                   "domains_name_key",
+	"identities.connection_id, identities.subject":                                           "identities_pkey",
 }
 
 func (dialect) UniqueViolation(err error) (string, bool) {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/rosterhq/roster"
@@ -63,12 +65,12 @@ func scanEnvironment(row interface{ Scan(...any) error }) (roster.Environment, e
 // CreateClient stores a new API client.
 func (s *Store) CreateClient(ctx context.Context, c roster.APIClient) error {
 	_, err := s.write.ExecContext(ctx,
-		`INSERT INTO api_clients (id, environment_id, name, secret_hash, create_time, revoke_time) VALUES ($1, $2, $3, $4, $5, $6)`,
-		c.ID, c.EnvironmentID, c.Name, c.SecretHash, micros(c.CreateTime), nullMicros(c.RevokeTime))
+		`INSERT INTO api_clients (id, environment_id, name, secret_hash, create_time, revoke_time, redirect_uris) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		c.ID, c.EnvironmentID, c.Name, c.SecretHash, micros(c.CreateTime), nullMicros(c.RevokeTime), jsonText(nonNilSlice(c.RedirectURIs)))
 	return s.conflict(err, func(string) string { return c.ID })
 }
 
-const clientColumns = `id, environment_id, name, secret_hash, create_time, revoke_time`
+const clientColumns = `id, environment_id, name, secret_hash, create_time, revoke_time, redirect_uris`
 
 // GetClient returns an API client, revoked or not.
 func (s *Store) GetClient(ctx context.Context, id string) (roster.APIClient, error) {
@@ -113,8 +115,12 @@ func scanClient(row interface{ Scan(...any) error }) (roster.APIClient, error) {
 	var c roster.APIClient
 	var created int64
 	var revoked sql.NullInt64
-	if err := row.Scan(&c.ID, &c.EnvironmentID, &c.Name, &c.SecretHash, &created, &revoked); err != nil {
+	var uris string
+	if err := row.Scan(&c.ID, &c.EnvironmentID, &c.Name, &c.SecretHash, &created, &revoked, &uris); err != nil {
 		return c, err
+	}
+	if err := json.Unmarshal([]byte(uris), &c.RedirectURIs); err != nil {
+		return c, fmt.Errorf("client %s: %w", c.ID, err)
 	}
 	c.CreateTime, c.RevokeTime = fromMicros(created), timePtr(revoked)
 	return c, nil

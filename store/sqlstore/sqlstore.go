@@ -209,6 +209,8 @@ var uniqueIndexes = map[string]struct{ what, field, path string }{
 	"roles_name_key":                {"a role", "name", "role.name"},
 	"permissions_name_key":          {"a permission", "name", "permission.name"},
 	"attribute_definitions_pkey":    {"a user attribute", "key", "key"},
+	"domains_name_key":              {"a domain", "domain", "domain.domain"},
+	"identities_pkey":               {"an identity", "subject", "subject"},
 }
 
 func micros(t time.Time) int64 { return t.UnixMicro() }

@@ -166,20 +166,8 @@ func (s *Store) UpdateUser(ctx context.Context, environmentID string, ref roster
 		if err := update(&u, defs); err != nil {
 			return err
 		}
-		meta, pmeta, groups, err := userJSON(u)
-		if err != nil {
+		if err := s.updateUserRow(ctx, tx, u); err != nil {
 			return err
-		}
-		p := u.Profile
-		_, err = tx.ExecContext(ctx, `UPDATE users SET external_id = $1, metadata = $2, given_name = $3, family_name = $4, name = $5,
-			locale = $6, phone_number = $7, preferred_username = $8, picture = $9, gender = $10, email_verified = $11,
-			phone_number_verified = $12, groups_json = $13, profile_metadata = $14, update_time = $15, last_login_time = $16
-			WHERE id = $17`,
-			nullString(u.ExternalID), meta, p.GivenName, p.FamilyName, p.Name, p.Locale, p.PhoneNumber, p.PreferredUsername,
-			p.Picture, p.Gender, p.EmailVerified, p.PhoneNumberVerified, groups, pmeta, micros(u.UpdateTime),
-			nullMicros(u.LastLoginTime), u.ID)
-		if err != nil {
-			return s.conflict(err, userField(u))
 		}
 		if !maps.Equal(before, u.Profile.CustomAttributes) {
 			d, err := defs()
@@ -194,6 +182,23 @@ func (s *Store) UpdateUser(ctx context.Context, environmentID string, ref roster
 		return nil
 	})
 	return out, err
+}
+
+// updateUserRow writes a user's own columns (not attributes or memberships).
+func (s *Store) updateUserRow(ctx context.Context, tx txConn, u roster.User) error {
+	meta, pmeta, groups, err := userJSON(u)
+	if err != nil {
+		return err
+	}
+	p := u.Profile
+	_, err = tx.ExecContext(ctx, `UPDATE users SET external_id = $1, metadata = $2, given_name = $3, family_name = $4, name = $5,
+		locale = $6, phone_number = $7, preferred_username = $8, picture = $9, gender = $10, email_verified = $11,
+		phone_number_verified = $12, groups_json = $13, profile_metadata = $14, update_time = $15, last_login_time = $16
+		WHERE id = $17`,
+		nullString(u.ExternalID), meta, p.GivenName, p.FamilyName, p.Name, p.Locale, p.PhoneNumber, p.PreferredUsername,
+		p.Picture, p.Gender, p.EmailVerified, p.PhoneNumberVerified, groups, pmeta, micros(u.UpdateTime),
+		nullMicros(u.LastLoginTime), u.ID)
+	return s.conflict(err, userField(u))
 }
 
 // DeleteUser removes a user; memberships and attributes go with it (foreign keys).

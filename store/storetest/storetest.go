@@ -33,6 +33,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"OrganizationSearch", testOrganizationSearch},
 	}
 	tests = append(tests, userTests...)
+	tests = append(tests, ssoTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

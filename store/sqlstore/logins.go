@@ -1,0 +1,285 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/store"
+)
+
+// usedCodeRetention keeps used and expired codes long enough to recognise a replay.
+const usedCodeRetention = time.Hour
+
+const loginRequestColumns = `id, environment_id, flavor, client_id, redirect_uri, state, nonce, scope, code_challenge,
+	connection_id, upstream_nonce, upstream_verifier, create_time, expire_time`
+
+// CreateLoginRequest stores a sign-in in progress and forgets expired ones and old codes.
+func (s *Store) CreateLoginRequest(ctx context.Context, r roster.LoginRequest) error {
+	return s.inTx(ctx, func(tx txConn) error {
+		now := micros(r.CreateTime)
+		if _, err := tx.ExecContext(ctx, `DELETE FROM login_requests WHERE expire_time < $1`, now); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM auth_codes WHERE expire_time < $1`, now-usedCodeRetention.Microseconds()); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO login_requests (`+loginRequestColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+			r.ID, r.EnvironmentID, string(r.Flavor), r.ClientID, r.RedirectURI, r.State, r.Nonce, r.Scope, r.CodeChallenge,
+			r.ConnectionID, r.UpstreamNonce, r.UpstreamVerifier, micros(r.CreateTime), micros(r.ExpireTime))
+		return err
+	})
+}
+
+// TakeLoginRequest returns a sign-in in progress and deletes it.
+func (s *Store) TakeLoginRequest(ctx context.Context, id string) (roster.LoginRequest, error) {
+	var r roster.LoginRequest
+	err := s.inTx(ctx, func(tx txConn) error {
+		var flavor string
+		var created, expires int64
+		err := tx.QueryRowContext(ctx, `SELECT `+loginRequestColumns+` FROM login_requests WHERE id = $1`+s.dialect.RowLock(), id).Scan(
+			&r.ID, &r.EnvironmentID, &flavor, &r.ClientID, &r.RedirectURI, &r.State, &r.Nonce, &r.Scope, &r.CodeChallenge,
+			&r.ConnectionID, &r.UpstreamNonce, &r.UpstreamVerifier, &created, &expires)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("sign-in")
+		} else if err != nil {
+			return err
+		}
+		r.Flavor, r.CreateTime, r.ExpireTime = roster.LoginFlavor(flavor), fromMicros(created), fromMicros(expires)
+		res, err := tx.ExecContext(ctx, `DELETE FROM login_requests WHERE id = $1`, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 { // another node took it first
+			return notFound("sign-in")
+		}
+		return nil
+	})
+	return r, err
+}
+
+// SignIn stores a sign-in's user, membership, identity and code in one transaction.
+func (s *Store) SignIn(ctx context.Context, in store.SignIn) (roster.User, error) {
+	var out roster.User
+	env := in.Connection.EnvironmentID
+	err := s.inTx(ctx, func(tx txConn) error {
+		var userID string
+		err := tx.QueryRowContext(ctx, `SELECT user_id FROM identities WHERE connection_id = $1 AND subject = $2`,
+			in.Connection.ID, in.Identity.Subject).Scan(&userID)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		knownIdentity := err == nil
+		if !knownIdentity {
+			// A person already in the directory (created through the API, or signed in through
+			// another connection) is the same user when the email matches.
+			err = tx.QueryRowContext(ctx, `SELECT id FROM users WHERE environment_id = $1 AND email_key = $2`, env, roster.EmailKey(in.Email)).Scan(&userID)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+		}
+		defs := lazyDefs(ctx, tx, env)
+		var u roster.User
+		isNew := userID == ""
+		if isNew {
+			if in.Membership == nil {
+				return roster.Errorf(roster.EPermissionDenied, "this user is not a member of the organization, and the connection does not provision users")
+			}
+			now := in.Identity.LastLoginTime
+			u = roster.User{ID: in.NewUserID, EnvironmentID: env, Email: in.Email, Metadata: map[string]string{}, CreateTime: now, UpdateTime: now,
+				Profile: roster.Profile{Metadata: map[string]string{}, CustomAttributes: map[string]string{}, Groups: []string{}}}
+		} else {
+			if u, err = fullUser(ctx, tx, env, roster.UserRef{ID: userID}, s.dialect.RowLock()); err != nil {
+				return err
+			}
+		}
+		before := u.Profile.CustomAttributes
+		if err := in.Update(&u, isNew, defs); err != nil {
+			return err
+		}
+		if isNew {
+			if err := s.insertUser(ctx, tx, u); err != nil {
+				return err
+			}
+			u.Memberships = []roster.Membership{}
+		} else if err := s.updateUserRow(ctx, tx, u); err != nil {
+			return err
+		}
+		if isNew || !mapsEqual(before, u.Profile.CustomAttributes) {
+			d, err := defs()
+			if err != nil {
+				return err
+			}
+			if err := s.writeAttributes(ctx, tx, u, d); err != nil {
+				return err
+			}
+		}
+		if i := membershipIndex(u, in.Connection.OrganizationID); i < 0 {
+			if in.Membership == nil {
+				return roster.Errorf(roster.EPermissionDenied, "this user is not a member of the organization, and the connection does not provision users")
+			}
+			m := *in.Membership
+			m.UserID = u.ID
+			if err := s.insertMembership(ctx, tx, env, &m); err != nil {
+				return err
+			}
+		} else if in.Roles != nil {
+			m := u.Memberships[i]
+			m.Roles = in.Roles
+			if err := writeMembershipRoles(ctx, tx, m); err != nil {
+				return err
+			}
+		}
+		id := in.Identity
+		id.UserID, id.EnvironmentID, id.ConnectionID = u.ID, env, in.Connection.ID
+		if knownIdentity {
+			_, err = tx.ExecContext(ctx, `UPDATE identities SET raw_claims = $1, last_login_time = $2 WHERE connection_id = $3 AND subject = $4`,
+				string(id.RawClaims), micros(id.LastLoginTime), id.ConnectionID, id.Subject)
+		} else {
+			_, err = tx.ExecContext(ctx, `INSERT INTO identities (connection_id, subject, user_id, environment_id, conn_type, provider, raw_claims,
+				create_time, last_login_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+				id.ConnectionID, id.Subject, id.UserID, env, string(in.Connection.Type), in.Connection.Provider, string(id.RawClaims),
+				micros(id.CreateTime), micros(id.LastLoginTime))
+		}
+		if err != nil {
+			return s.conflict(err, func(string) string { return id.Subject })
+		}
+		c := in.Code
+		c.UserID = u.ID
+		if _, err := tx.ExecContext(ctx, `INSERT INTO auth_codes (hash, environment_id, client_id, redirect_uri, user_id, organization_id,
+			connection_id, flavor, nonce, scope, code_challenge, profile, create_time, expire_time)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+			c.Hash, env, c.ClientID, c.RedirectURI, c.UserID, c.OrganizationID, c.ConnectionID, string(c.Flavor), c.Nonce, c.Scope,
+			c.CodeChallenge, string(c.Profile), micros(c.CreateTime), micros(c.ExpireTime)); err != nil {
+			return err
+		}
+		out, err = fullUser(ctx, tx, env, roster.UserRef{ID: u.ID}, "")
+		return err
+	})
+	return out, err
+}
+
+func mapsEqual(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+const authCodeColumns = `hash, environment_id, client_id, redirect_uri, user_id, organization_id, connection_id, flavor, nonce, scope,
+	code_challenge, profile, create_time, expire_time, use_time`
+
+// RedeemAuthCode marks a code used, once.
+func (s *Store) RedeemAuthCode(ctx context.Context, hash string, now time.Time) (roster.AuthCode, error) {
+	var c roster.AuthCode
+	replayed := false
+	err := s.inTx(ctx, func(tx txConn) error {
+		var flavor, profile string
+		var created, expires int64
+		var used sql.NullInt64
+		err := tx.QueryRowContext(ctx, `SELECT `+authCodeColumns+` FROM auth_codes WHERE hash = $1`+s.dialect.RowLock(), hash).Scan(
+			&c.Hash, &c.EnvironmentID, &c.ClientID, &c.RedirectURI, &c.UserID, &c.OrganizationID, &c.ConnectionID, &flavor, &c.Nonce,
+			&c.Scope, &c.CodeChallenge, &profile, &created, &expires, &used)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("authorization code")
+		} else if err != nil {
+			return err
+		}
+		c.Flavor, c.Profile, c.CreateTime, c.ExpireTime = roster.LoginFlavor(flavor), []byte(profile), fromMicros(created), fromMicros(expires)
+		if used.Valid {
+			// A replayed code: whoever holds it may have stolen it, so the tokens it gave out stop
+			// working too (RFC 6749 section 4.1.2).
+			replayed = true
+			_, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET revoke_time = $1 WHERE code_hash = $2 AND revoke_time IS NULL`, micros(now), hash)
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE auth_codes SET use_time = $1 WHERE hash = $2`, micros(now), hash)
+		return err
+	})
+	if err == nil && replayed {
+		// The revocation above must commit, so the refusal is returned after the transaction.
+		return c, roster.Errorf(roster.EFailedPrecondition, "the authorization code was already used")
+	}
+	return c, err
+}
+
+const refreshColumns = `hash, environment_id, client_id, user_id, organization_id, connection_id, scope, code_hash, create_time, expire_time, revoke_time`
+
+// CreateRefreshToken stores a refresh token.
+func (s *Store) CreateRefreshToken(ctx context.Context, t roster.RefreshToken) error {
+	return s.inTx(ctx, func(tx txConn) error { return insertRefresh(ctx, tx, t) })
+}
+
+func insertRefresh(ctx context.Context, tx txConn, t roster.RefreshToken) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (`+refreshColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		t.Hash, t.EnvironmentID, t.ClientID, t.UserID, t.OrganizationID, t.ConnectionID, t.Scope, t.CodeHash,
+		micros(t.CreateTime), micros(t.ExpireTime), nullMicros(t.RevokeTime))
+	return err
+}
+
+// RotateRefreshToken replaces a valid refresh token with next.
+func (s *Store) RotateRefreshToken(ctx context.Context, hash string, next roster.RefreshToken, now time.Time) (roster.RefreshToken, error) {
+	var t roster.RefreshToken
+	replayed := false
+	err := s.inTx(ctx, func(tx txConn) error {
+		var created, expires int64
+		var revoked sql.NullInt64
+		err := tx.QueryRowContext(ctx, `SELECT `+refreshColumns+` FROM refresh_tokens WHERE hash = $1`+s.dialect.RowLock(), hash).Scan(
+			&t.Hash, &t.EnvironmentID, &t.ClientID, &t.UserID, &t.OrganizationID, &t.ConnectionID, &t.Scope, &t.CodeHash,
+			&created, &expires, &revoked)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("refresh token")
+		} else if err != nil {
+			return err
+		}
+		t.CreateTime, t.ExpireTime, t.RevokeTime = fromMicros(created), fromMicros(expires), timePtr(revoked)
+		if t.RevokeTime != nil {
+			// A rotated token presented again: its family is compromised.
+			replayed = true
+			_, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET revoke_time = $1 WHERE code_hash = $2 AND revoke_time IS NULL`, micros(now), t.CodeHash)
+			return err
+		}
+		if !now.Before(t.ExpireTime) {
+			return roster.Errorf(roster.EFailedPrecondition, "the refresh token has expired")
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET revoke_time = $1 WHERE hash = $2`, micros(now), hash); err != nil {
+			return err
+		}
+		next.CodeHash = t.CodeHash
+		return insertRefresh(ctx, tx, next)
+	})
+	if err == nil && replayed {
+		return t, roster.Errorf(roster.EFailedPrecondition, "the refresh token was already used")
+	}
+	return t, err
+}
+
+// ListIdentities returns a user's identities.
+func (s *Store) ListIdentities(ctx context.Context, userID string) ([]roster.Identity, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT connection_id, subject, user_id, environment_id, conn_type, provider, raw_claims,
+		create_time, last_login_time FROM identities WHERE user_id = $1 ORDER BY create_time, connection_id`, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []roster.Identity{}
+	for rows.Next() {
+		var id roster.Identity
+		var typ, raw string
+		var created, login int64
+		if err := rows.Scan(&id.ConnectionID, &id.Subject, &id.UserID, &id.EnvironmentID, &typ, &id.Provider, &raw, &created, &login); err != nil {
+			return nil, err
+		}
+		id.ConnectionType, id.RawClaims, id.CreateTime, id.LastLoginTime = roster.ConnectionType(typ), []byte(raw), fromMicros(created), fromMicros(login)
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
