@@ -1,6 +1,11 @@
 package roster
 
-import "time"
+import (
+	"net"
+	"net/url"
+	"strings"
+	"time"
+)
 
 // Environment is one isolated directory (a deployment starts with one, named "default"). Every
 // other record belongs to exactly one environment.
@@ -37,4 +42,39 @@ type SigningKey struct {
 	PrivateKeyPEM string
 	CreateTime    time.Time
 	RetireTime    *time.Time
+}
+
+// RedirectURIsMax bounds the redirect URIs of one client.
+const RedirectURIsMax = 20
+
+// CheckRedirectURIs checks the redirect URIs of a client: absolute https URLs without a
+// fragment, or http only on a loopback host (an application in development), as OAuth 2.0
+// Security Best Current Practice asks.
+func CheckRedirectURIs(uris []string) error {
+	var v Violations
+	if len(uris) > RedirectURIsMax {
+		v.Add("redirect_uris", "repeated.max_items=20", "at most %d redirect URIs", RedirectURIsMax)
+	}
+	for _, s := range uris {
+		u, err := url.Parse(s)
+		switch {
+		case err != nil || !u.IsAbs() || u.Host == "" || len(s) > URLMax:
+			v.Add("redirect_uris", "uri", "%q is not an absolute URL", s)
+		case u.Fragment != "" || strings.Contains(s, "#"):
+			v.Add("redirect_uris", "uri.no_fragment", "%q must not have a fragment", s)
+		case u.Scheme == "https":
+		case u.Scheme == "http" && isLoopback(u.Hostname()):
+		default:
+			v.Add("redirect_uris", "uri.https", "%q must use https (http is allowed only for localhost)", s)
+		}
+	}
+	return v.Err()
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -11,6 +11,10 @@ import (
 	"github.com/rosterhq/roster/directory"
 	rosterv1 "github.com/rosterhq/roster/gen/roster/v1"
 	"github.com/rosterhq/roster/gen/roster/v1/rosterv1connect"
+	connv1 "github.com/rosterhq/roster/gen/scalekit/v1/connections"
+	"github.com/rosterhq/roster/gen/scalekit/v1/connections/connectionsconnect"
+	domainsv1 "github.com/rosterhq/roster/gen/scalekit/v1/domains"
+	"github.com/rosterhq/roster/gen/scalekit/v1/domains/domainsconnect"
 	orgsv1 "github.com/rosterhq/roster/gen/scalekit/v1/organizations"
 	"github.com/rosterhq/roster/gen/scalekit/v1/organizations/organizationsconnect"
 	rolesv1 "github.com/rosterhq/roster/gen/scalekit/v1/roles"
@@ -29,6 +33,8 @@ type Config struct {
 	Verifier  Verifier
 	Log       *slog.Logger
 	Metrics   prometheus.Registerer
+	// CallbackURL is where identity providers send users back (shown on OIDC connections).
+	CallbackURL string
 }
 
 // Handlers are the API's HTTP handlers: RPC serves gRPC, gRPC-Web and Connect at
@@ -58,11 +64,15 @@ func New(cfg Config) (*Handlers, error) {
 	mux.Handle(usersconnect.NewUserServiceHandler(&users{dir: cfg.Directory}, opts...))
 	mux.Handle(rolesconnect.NewRolesServiceHandler(&roles{dir: cfg.Directory}, opts...))
 	mux.Handle(rosterv1connect.NewUserAttributeServiceHandler(&attributes{dir: cfg.Directory}, opts...))
+	mux.Handle(connectionsconnect.NewConnectionServiceHandler(&connections{dir: cfg.Directory, callbackURL: cfg.CallbackURL}, opts...))
+	mux.Handle(domainsconnect.NewDomainServiceHandler(&domains{dir: cfg.Directory}, opts...))
 	services := []protoreflect.ServiceDescriptor{
 		orgsv1.File_scalekit_v1_organizations_organizations_proto.Services().ByName("OrganizationService"),
 		usersv1.File_scalekit_v1_users_users_proto.Services().ByName("UserService"),
 		rolesv1.File_scalekit_v1_roles_roles_proto.Services().ByName("RolesService"),
 		rosterv1.File_roster_v1_user_attributes_proto.Services().ByName("UserAttributeService"),
+		connv1.File_scalekit_v1_connections_connections_proto.Services().ByName("ConnectionService"),
+		domainsv1.File_scalekit_v1_domains_domains_proto.Services().ByName("DomainService"),
 	}
 	tr, err := rest.New(mux, services, rest.WithMaxBodySize(MaxMessageBytes), rest.WithErrorDetail(transcoderErrorInfo),
 		rest.WithJSONRewrite("scalekit.v1.users.CreateUser", createUserRoles),

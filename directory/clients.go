@@ -141,3 +141,11 @@ func validClientID(id string) bool {
 	}
 	return true
 }
+
+// SetRedirectURIs replaces the redirect URIs that a client's sign-ins may return to.
+func (s *Service) SetRedirectURIs(ctx context.Context, clientID string, uris []string) error {
+	if err := roster.CheckRedirectURIs(uris); err != nil {
+		return err
+	}
+	return s.store.SetClientRedirectURIs(ctx, clientID, uris)
+}

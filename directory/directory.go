@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/secretbox"
 	"github.com/rosterhq/roster/store"
 )
 
@@ -19,6 +20,7 @@ type Service struct {
 	now    func() time.Time
 	mailer Mailer
 	log    *slog.Logger
+	box    *secretbox.Box // seals connection client secrets
 }
 
 // Option configures a Service.

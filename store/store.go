@@ -31,6 +31,8 @@ type Store interface {
 	GetClient(ctx context.Context, id string) (roster.APIClient, error)
 	ListClients(ctx context.Context, environmentID string) ([]roster.APIClient, error)
 	RevokeClient(ctx context.Context, id string, at time.Time) error
+	// SetClientRedirectURIs replaces the redirect URIs a client's sign-ins may return to.
+	SetClientRedirectURIs(ctx context.Context, id string, uris []string) error
 
 	CreateSigningKey(ctx context.Context, k roster.SigningKey) error
 	ListSigningKeys(ctx context.Context, environmentID string) ([]roster.SigningKey, error)
@@ -124,8 +126,9 @@ type Store interface {
 	// refused with FAILED_PRECONDITION, and the refresh tokens issued for it are revoked.
 	RedeemAuthCode(ctx context.Context, hash string, now time.Time) (roster.AuthCode, error)
 	CreateRefreshToken(ctx context.Context, t roster.RefreshToken) error
-	// RotateRefreshToken revokes a valid refresh token and stores its successor. Presenting a
-	// revoked token again revokes every token of its sign-in.
+	// RotateRefreshToken revokes a valid refresh token and stores its successor (next's
+	// Hash, CreateTime and ExpireTime; the rest is carried over). Presenting a revoked token
+	// again revokes every token of its sign-in.
 	RotateRefreshToken(ctx context.Context, hash string, next roster.RefreshToken, now time.Time) (roster.RefreshToken, error)
 	// ListIdentities returns a user's provider identities, oldest first.
 	ListIdentities(ctx context.Context, userID string) ([]roster.Identity, error)

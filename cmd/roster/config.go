@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/rosterhq/roster/secretbox"
 )
 
 // config is read from flags, each with an environment variable twin; a flag wins over its
@@ -21,6 +24,9 @@ type config struct {
 	tokenTTL    time.Duration
 	logLevel    string
 	smtpURL     string
+	// encryptionKey (base64 or hex) or encryptionKeyFile seal connection client secrets.
+	encryptionKey     string
+	encryptionKeyFile string
 }
 
 func env(name, def string) string {
@@ -49,6 +55,8 @@ func (c *config) serveFlags(fs *flag.FlagSet) {
 		ttl = time.Hour
 	}
 	fs.DurationVar(&c.tokenTTL, "access-token-ttl", ttl, "lifetime of API access tokens (env ROSTER_ACCESS_TOKEN_TTL)")
+	fs.StringVar(&c.encryptionKey, "encryption-key", env("ROSTER_ENCRYPTION_KEY", ""), "32 random bytes, base64 or hex, that seal SSO client secrets; several nodes must share it (env ROSTER_ENCRYPTION_KEY)")
+	fs.StringVar(&c.encryptionKeyFile, "encryption-key-file", env("ROSTER_ENCRYPTION_KEY_FILE", ""), "file holding the encryption key; default <data-dir>/encryption.key, created on first start (env ROSTER_ENCRYPTION_KEY_FILE)")
 	fs.StringVar(&c.smtpURL, "smtp-url", env("ROSTER_SMTP_URL", ""), "SMTP server for invitation emails, smtp://user:pass@host:587?from=roster@example.com; empty: invitations are recorded, not emailed (env ROSTER_SMTP_URL)")
 }
 
@@ -83,3 +91,33 @@ func (c *config) issuer(ln net.Addr) string {
 	}
 	return scheme + "://" + net.JoinHostPort(host, port)
 }
+
+// secretBox returns the box that seals connection client secrets: from --encryption-key, or
+// from a key file that is created on first start (docs/encryption.md).
+func (c *config) secretBox() (*secretbox.Box, error) {
+	if c.encryptionKey != "" {
+		k, err := secretbox.ParseKey(c.encryptionKey)
+		if err != nil {
+			return nil, fmt.Errorf("--encryption-key: %w", err)
+		}
+		return secretbox.New(k)
+	}
+	path := c.encryptionKeyFile
+	if path == "" {
+		path = filepath.Join(c.dataDir, "encryption.key")
+	}
+	k, err := secretbox.LoadOrCreateKeyFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("encryption key file %s: %w", path, err)
+	}
+	return secretbox.New(k)
+}
+
+// listFlag collects a repeated flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// splitList splits a list on commas and white space.
+func splitList(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' }

@@ -111,6 +111,18 @@ func (s *Store) RevokeClient(ctx context.Context, id string, at time.Time) error
 	return nil
 }
 
+// SetClientRedirectURIs replaces a client's redirect URIs.
+func (s *Store) SetClientRedirectURIs(ctx context.Context, id string, uris []string) error {
+	res, err := s.write.ExecContext(ctx, `UPDATE api_clients SET redirect_uris = $1 WHERE id = $2`, jsonText(nonNilSlice(uris)), id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return notFound("API client")
+	}
+	return nil
+}
+
 func scanClient(row interface{ Scan(...any) error }) (roster.APIClient, error) {
 	var c roster.APIClient
 	var created int64

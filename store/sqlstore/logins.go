@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"maps"
 	"time"
 
 	"github.com/rosterhq/roster"
@@ -96,7 +97,7 @@ func (s *Store) SignIn(ctx context.Context, in store.SignIn) (roster.User, error
 				return err
 			}
 		}
-		before := u.Profile.CustomAttributes
+		before := maps.Clone(u.Profile.CustomAttributes)
 		if err := in.Update(&u, isNew, defs); err != nil {
 			return err
 		}
@@ -108,7 +109,7 @@ func (s *Store) SignIn(ctx context.Context, in store.SignIn) (roster.User, error
 		} else if err := s.updateUserRow(ctx, tx, u); err != nil {
 			return err
 		}
-		if isNew || !mapsEqual(before, u.Profile.CustomAttributes) {
+		if isNew || !maps.Equal(before, u.Profile.CustomAttributes) {
 			d, err := defs()
 			if err != nil {
 				return err
@@ -160,18 +161,6 @@ func (s *Store) SignIn(ctx context.Context, in store.SignIn) (roster.User, error
 		return err
 	})
 	return out, err
-}
-
-func mapsEqual(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }
 
 const authCodeColumns = `hash, environment_id, client_id, redirect_uri, user_id, organization_id, connection_id, flavor, nonce, scope,
@@ -253,7 +242,9 @@ func (s *Store) RotateRefreshToken(ctx context.Context, hash string, next roster
 		if _, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET revoke_time = $1 WHERE hash = $2`, micros(now), hash); err != nil {
 			return err
 		}
-		next.CodeHash = t.CodeHash
+		// The successor carries on the same sign-in.
+		next.EnvironmentID, next.ClientID, next.UserID, next.OrganizationID = t.EnvironmentID, t.ClientID, t.UserID, t.OrganizationID
+		next.ConnectionID, next.Scope, next.CodeHash = t.ConnectionID, t.Scope, t.CodeHash
 		return insertRefresh(ctx, tx, next)
 	})
 	if err == nil && replayed {
