@@ -313,6 +313,7 @@ func ApplyLogin(pr *Profile, p ProviderProfile, defs map[string]AttributeDefinit
 	maxLen := func(n int) func(string) bool {
 		return func(s string) bool { return utf8.RuneCountInString(s) <= n }
 	}
+	oldDefault := strings.TrimSpace(pr.GivenName + " " + pr.FamilyName)
 	set(FieldGivenName, &pr.GivenName, maxLen(NameMax))
 	set(FieldFamilyName, &pr.FamilyName, maxLen(NameMax))
 	set(FieldName, &pr.Name, maxLen(NameMax))
@@ -321,7 +322,9 @@ func ApplyLogin(pr *Profile, p ProviderProfile, defs map[string]AttributeDefinit
 	pr.Locale = CanonicalLocale(pr.Locale)
 	set(FieldPicture, &pr.Picture, maxLen(PictureMax))
 	set(FieldPreferredUsername, &pr.PreferredUsername, maxLen(PreferredUsernameMax))
-	if _, given := p.Standard[FieldName]; !given && pr.Name == "" {
+	// A name the provider does not send follows given and family name, unless it was set
+	// to something else (as ProfilePatch does).
+	if _, given := p.Standard[FieldName]; !given && (pr.Name == "" || pr.Name == oldDefault) {
 		pr.Name = strings.TrimSpace(pr.GivenName + " " + pr.FamilyName)
 	}
 	if p.EmailVerified != nil {
@@ -348,3 +351,6 @@ func ApplyLogin(pr *Profile, p ProviderProfile, defs map[string]AttributeDefinit
 	sort.Strings(skipped)
 	return skipped
 }
+
+// DefaultClaims returns the claims that fill a profile field when no mapping names one.
+func DefaultClaims(field string) []string { return append([]string(nil), defaultClaims[field]...) }

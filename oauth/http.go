@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -47,45 +48,91 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 		tokenError(w, http.StatusBadRequest, "invalid_request", "the form body could not be read")
 		return
 	}
-	switch grant := r.PostForm.Get("grant_type"); grant {
-	case "client_credentials":
+	grant := r.PostForm.Get("grant_type")
+	switch grant {
+	case "client_credentials", "authorization_code", "refresh_token":
 	case "":
 		tokenError(w, http.StatusBadRequest, "invalid_request", "grant_type is required")
 		return
 	default:
-		tokenError(w, http.StatusBadRequest, "unsupported_grant_type", "grant_type must be client_credentials")
+		tokenError(w, http.StatusBadRequest, "unsupported_grant_type", "grant_type must be client_credentials, authorization_code or refresh_token")
 		return
 	}
-	// Credentials come in the body (as the Scalekit SDKs send them) or by HTTP Basic
-	// (RFC 6749 section 2.3.1), not both.
-	id, secret := r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
-	if bid, bsecret, ok := r.BasicAuth(); ok {
+	id, secret, ok := clientCredentials(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	if grant == "client_credentials" {
+		tok, err := h.Server.ClientCredentials(ctx, id, secret)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{
+			"access_token": tok.AccessToken,
+			"token_type":   "Bearer",
+			"expires_in":   tok.ExpiresIn,
+			"scope":        "openid",
+		})
+		return
+	}
+	client, err := h.Server.AuthenticateClient(ctx, id, secret)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	var t UserTokens
+	if grant == "authorization_code" {
+		t, err = h.Server.ExchangeCode(ctx, client, r.PostForm.Get("code"), r.PostForm.Get("redirect_uri"), r.PostForm.Get("code_verifier"), roster.FlavorOIDC)
+	} else {
+		t, err = h.Server.Refresh(ctx, client, r.PostForm.Get("refresh_token"))
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"access_token":  t.AccessToken,
+		"id_token":      t.IDToken,
+		"refresh_token": t.RefreshToken,
+		"token_type":    "Bearer",
+		"expires_in":    t.ExpiresIn,
+	})
+}
+
+// clientCredentials reads a client's credentials from the body (as the Scalekit SDKs send
+// them) or HTTP Basic (RFC 6749 section 2.3.1), not both; it answers the request itself when
+// they are missing or doubled.
+func clientCredentials(w http.ResponseWriter, r *http.Request) (id, secret string, ok bool) {
+	id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+	if bid, bsecret, basic := r.BasicAuth(); basic {
 		if secret != "" {
 			tokenError(w, http.StatusBadRequest, "invalid_request", "send client credentials in the body or by HTTP Basic, not both")
-			return
+			return "", "", false
 		}
 		id, secret = bid, bsecret
 	}
 	if id == "" || secret == "" {
 		tokenError(w, http.StatusUnauthorized, "invalid_client", "client_id and client_secret are required")
-		return
+		return "", "", false
 	}
-	tok, err := h.Server.ClientCredentials(r.Context(), id, secret)
-	if err != nil {
-		if roster.ErrorCode(err) == roster.EUnauthenticated {
-			tokenError(w, http.StatusUnauthorized, "invalid_client", roster.ErrorMessage(err))
-			return
-		}
+	return id, secret, true
+}
+
+// fail answers a token request's error: OAuth errors as they are, a failed client
+// authentication as invalid_client, anything else as server_error (logged, never shown).
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var oe *Error
+	switch {
+	case errors.As(err, &oe):
+		tokenError(w, oe.Status, oe.Code, oe.Description)
+	case roster.ErrorCode(err) == roster.EUnauthenticated:
+		tokenError(w, http.StatusUnauthorized, "invalid_client", roster.ErrorMessage(err))
+	default:
 		h.Log.ErrorContext(r.Context(), "token endpoint", "err", err)
 		tokenError(w, http.StatusInternalServerError, "server_error", "the token could not be issued")
-		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"access_token": tok.AccessToken,
-		"token_type":   "Bearer",
-		"expires_in":   tok.ExpiresIn,
-		"scope":        "openid",
-	})
 }
 
 func (h *Handler) jwks(w http.ResponseWriter, r *http.Request) {
@@ -105,10 +152,14 @@ func (h *Handler) discovery(w http.ResponseWriter, r *http.Request) {
 		"issuer":                                iss,
 		"token_endpoint":                        iss + "/oauth/token",
 		"jwks_uri":                              iss + "/keys",
-		"grant_types_supported":                 []string{"client_credentials"},
+		"authorization_endpoint":                iss + "/oauth/authorize",
+		"grant_types_supported":                 []string{"client_credentials", "authorization_code", "refresh_token"},
 		"token_endpoint_auth_methods_supported": []string{"client_secret_post", "client_secret_basic"},
 		"id_token_signing_alg_values_supported": []string{string(SigningAlgorithm)},
-		"response_types_supported":              []string{}, // no login flow yet
+		"response_types_supported":              []string{"code"},
+		"response_modes_supported":              []string{"query"},
+		"code_challenge_methods_supported":      []string{"S256"},
+		"scopes_supported":                      []string{"openid", "profile", "email", "offline_access"},
 		"subject_types_supported":               []string{"public"},
 	})
 }

@@ -102,35 +102,15 @@ var errInvalidClient = roster.Errorf(roster.EUnauthenticated, "client authentica
 
 // ClientCredentials checks a client's ID and secret and issues an access token.
 func (s *Server) ClientCredentials(ctx context.Context, clientID, secret string) (Token, error) {
-	if clientID == "" || secret == "" || len(clientID) > 128 || len(secret) > 256 {
-		return Token{}, errInvalidClient
-	}
-	c, err := s.store.GetClient(ctx, clientID)
-	if roster.ErrorCode(err) == roster.ENotFound {
-		return Token{}, errInvalidClient
-	} else if err != nil {
+	c, err := s.AuthenticateClient(ctx, clientID, secret)
+	if err != nil {
 		return Token{}, err
-	}
-	select {
-	case s.hashSlot <- struct{}{}:
-	case <-ctx.Done():
-		return Token{}, ctx.Err()
-	}
-	ok := CheckSecret(c.SecretHash, secret)
-	<-s.hashSlot
-	if !ok || c.Revoked() {
-		return Token{}, errInvalidClient
 	}
 	return s.issue(ctx, c)
 }
 
 func (s *Server) issue(ctx context.Context, c roster.APIClient) (Token, error) {
-	ek, err := s.keys.get(ctx, c.EnvironmentID, false)
-	if err != nil {
-		return Token{}, err
-	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: SigningAlgorithm, Key: ek.private[ek.signing.ID]},
-		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", ek.signing.ID))
+	signer, err := s.signer(ctx, c.EnvironmentID)
 	if err != nil {
 		return Token{}, err
 	}
@@ -220,6 +200,9 @@ func (s *Server) verify(ctx context.Context, raw string) (Principal, time.Time, 
 		return Principal{}, time.Time{}, roster.Errorf(roster.EUnauthenticated, "access token expired")
 	case err != nil:
 		return Principal{}, time.Time{}, roster.Errorf(roster.EUnauthenticated, "access token rejected: %v", err)
+	case claims.Subject != claims.ClientID:
+		// A user's access token (its subject is the user) does not call the API.
+		return Principal{}, time.Time{}, roster.Errorf(roster.EUnauthenticated, "this is not an API client's access token")
 	}
 	// A cached verification ends at expiry plus the leeway that validation allows: exactly
 	// when validation would start refusing the token.

@@ -21,8 +21,10 @@ import (
 
 // Config is what the server serves.
 type Config struct {
-	API      *api.Handlers
-	OAuth    *oauth.Handler
+	API   *api.Handlers
+	OAuth *oauth.Handler
+	// SSO serves the sign-in endpoints (package sso); nil serves none.
+	SSO      interface{ Register(*http.ServeMux) }
 	Store    store.Store
 	Log      *slog.Logger
 	Registry *prometheus.Registry
@@ -71,6 +73,9 @@ func New(cfg Config) *Server {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
 	cfg.OAuth.Register(mux)
+	if cfg.SSO != nil {
+		cfg.SSO.Register(mux)
+	}
 	mux.Handle("/api/", cfg.API.REST)
 	mux.Handle("/", cfg.API.RPC)
 

@@ -14,17 +14,20 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/directory"
 	"github.com/rosterhq/roster/oauth"
 	"github.com/rosterhq/roster/server"
 	"github.com/rosterhq/roster/smtpmail"
+	"github.com/rosterhq/roster/sso"
 	"github.com/rosterhq/roster/store"
 	"github.com/rosterhq/roster/store/postgres"
 	"github.com/rosterhq/roster/store/sqlite"
@@ -38,7 +41,8 @@ const usage = `Roster: a self-hosted directory that speaks the Scalekit API.
 Usage:
   roster serve    [flags]   start the server (creates the database and an admin API client on first start)
   roster migrate  [flags]   apply database migrations and exit
-  roster clients create --name NAME [flags] | list [flags] | revoke [flags] CLIENT_ID
+  roster clients create --name NAME [--redirect-uri URL ...] [flags] | list [flags] | revoke [flags] CLIENT_ID
+  roster clients redirect-uris [flags] CLIENT_ID [URL ...]
   roster version
 
 Run 'roster COMMAND -h' for a command's flags.
@@ -117,11 +121,21 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		log.Info("database closed")
 	}()
 
-	dirOpts := []directory.Option{directory.WithLogger(log)}
+	box, err := c.secretBox()
+	if err != nil {
+		return err
+	}
+	dirOpts := []directory.Option{directory.WithLogger(log), directory.WithSecretBox(box)}
 	dir := directory.New(st, dirOpts...)
 	env, created, err := dir.Bootstrap(ctx, os.Getenv("ROSTER_BOOTSTRAP_CLIENT_ID"), os.Getenv("ROSTER_BOOTSTRAP_CLIENT_SECRET"))
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
+	}
+	if uris := os.Getenv("ROSTER_BOOTSTRAP_REDIRECT_URIS"); uris != "" && os.Getenv("ROSTER_BOOTSTRAP_CLIENT_ID") != "" {
+		// The operator's configuration is the truth for the bootstrap client, at every start.
+		if err := dir.SetRedirectURIs(ctx, os.Getenv("ROSTER_BOOTSTRAP_CLIENT_ID"), strings.FieldsFunc(uris, splitList)); err != nil {
+			return fmt.Errorf("ROSTER_BOOTSTRAP_REDIRECT_URIS: %w", err)
+		}
 	}
 	if created != nil && os.Getenv("ROSTER_BOOTSTRAP_CLIENT_SECRET") != "" {
 		created.Secret = "" // the operator chose it; never echo it
@@ -151,13 +165,15 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	tokens := oauth.NewServer(st, issuer, c.tokenTTL)
-	handlers, err := api.New(api.Config{Directory: dir, Verifier: tokens, Log: log, Metrics: reg})
+	signIn := sso.New(sso.Config{Directory: dir, Tokens: tokens, EnvironmentID: env.ID, Issuer: issuer, Log: log})
+	handlers, err := api.New(api.Config{Directory: dir, Verifier: tokens, Log: log, Metrics: reg, CallbackURL: signIn.CallbackURL()})
 	if err != nil {
 		return err
 	}
 	srv := server.New(server.Config{
 		API:      handlers,
 		OAuth:    &oauth.Handler{Server: tokens, EnvironmentID: env.ID, Log: log},
+		SSO:      signIn,
 		Store:    st,
 		Log:      log,
 		Registry: reg,
@@ -220,15 +236,17 @@ func migrate(args []string, stdout, stderr io.Writer) error {
 
 func clients(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: roster clients create --name NAME | list | revoke CLIENT_ID")
+		return errors.New("usage: roster clients create --name NAME [--redirect-uri URL ...] | list | redirect-uris CLIENT_ID [URL ...] | revoke CLIENT_ID")
 	}
 	var c config
 	var name string
 	fs := flag.NewFlagSet("clients "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	c.storageFlags(fs)
+	var uris listFlag
 	if args[0] == "create" {
 		fs.StringVar(&name, "name", "", "a name that says who uses the client (required)")
+		fs.Var(&uris, "redirect-uri", "a URL that sign-ins may return to (repeat for several)")
 	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -249,9 +267,17 @@ func clients(args []string, stdout, stderr io.Writer) error {
 	}
 	switch args[0] {
 	case "create":
+		if err := roster.CheckRedirectURIs(uris); err != nil {
+			return err
+		}
 		nc, err := dir.CreateClient(ctx, env, name, "", "")
 		if err != nil {
 			return err
+		}
+		if len(uris) > 0 {
+			if err := dir.SetRedirectURIs(ctx, nc.Client.ID, uris); err != nil {
+				return err
+			}
 		}
 		fmt.Fprintf(stdout, "client_id=%s\nclient_secret=%s\n(the secret is shown only now)\n", nc.Client.ID, nc.Secret)
 		return nil
@@ -261,15 +287,24 @@ func clients(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "CLIENT ID\tNAME\tCREATED\tSTATUS")
+		fmt.Fprintln(tw, "CLIENT ID\tNAME\tCREATED\tSTATUS\tREDIRECT URIS")
 		for _, cl := range list {
 			status := "active"
 			if cl.Revoked() {
 				status = "revoked " + cl.RevokeTime.Format(time.RFC3339)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", cl.ID, cl.Name, cl.CreateTime.Format(time.RFC3339), status)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", cl.ID, cl.Name, cl.CreateTime.Format(time.RFC3339), status, strings.Join(cl.RedirectURIs, " "))
 		}
 		return tw.Flush()
+	case "redirect-uris":
+		if fs.NArg() < 1 {
+			return errors.New("usage: roster clients redirect-uris CLIENT_ID [URL ...] (replaces the list; none clears it)")
+		}
+		if err := dir.SetRedirectURIs(ctx, fs.Arg(0), fs.Args()[1:]); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s may return sign-ins to %d redirect URIs\n", fs.Arg(0), fs.NArg()-1)
+		return nil
 	case "revoke":
 		if fs.NArg() != 1 {
 			return errors.New("usage: roster clients revoke CLIENT_ID")

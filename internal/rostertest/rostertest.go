@@ -4,6 +4,7 @@ package rostertest
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"encoding/json"
 	"io"
@@ -21,7 +22,9 @@ import (
 	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/directory"
 	"github.com/rosterhq/roster/oauth"
+	"github.com/rosterhq/roster/secretbox"
 	"github.com/rosterhq/roster/server"
+	"github.com/rosterhq/roster/sso"
 	"github.com/rosterhq/roster/store"
 	"github.com/rosterhq/roster/store/postgres"
 	"github.com/rosterhq/roster/store/postgres/pgtest"
@@ -94,7 +97,13 @@ func Start(t testing.TB, backend string, opts ...Option) *Roster {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	dir := directory.New(st, o.dir...)
+	key := make([]byte, secretbox.KeySize)
+	_, _ = rand.Read(key)
+	box, err := secretbox.New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := directory.New(st, append([]directory.Option{directory.WithSecretBox(box)}, o.dir...)...)
 	env, created, err := dir.Bootstrap(ctx, "", "")
 	if err != nil {
 		t.Fatalf("bootstrap: %v", err)
@@ -116,11 +125,12 @@ func Start(t testing.TB, backend string, opts ...Option) *Roster {
 	log := slog.New(slog.NewTextHandler(logOut, nil))
 	reg := prometheus.NewRegistry()
 	tokens := oauth.NewServer(st, issuer, time.Hour)
-	handlers, err := api.New(api.Config{Directory: dir, Verifier: tokens, Log: log, Metrics: reg})
+	signIn := sso.New(sso.Config{Directory: dir, Tokens: tokens, EnvironmentID: env.ID, Issuer: issuer, Log: log})
+	handlers, err := api.New(api.Config{Directory: dir, Verifier: tokens, Log: log, Metrics: reg, CallbackURL: signIn.CallbackURL()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.API, cfg.OAuth = handlers, &oauth.Handler{Server: tokens, EnvironmentID: env.ID, Log: log}
+	cfg.API, cfg.OAuth, cfg.SSO = handlers, &oauth.Handler{Server: tokens, EnvironmentID: env.ID, Log: log}, signIn
 	cfg.Store, cfg.Log, cfg.Registry, cfg.ShutdownTimeout = st, log, reg, 5*time.Second
 	srv := server.New(cfg)
 	done := make(chan error, 1)

@@ -1,0 +1,393 @@
+// Package sso signs users in through their organization's identity provider. It is the
+// OpenID Connect relying party towards the provider (coreos/go-oidc) and serves the
+// application's side of the login: GET /oauth/authorize (Scalekit's shape, ending in an ID
+// token from POST /oauth/token) and GET /sso/authorize, POST /sso/token, GET /sso/profile
+// (the profile-object shape of sso-profile-object.md). Every step's state lives in the
+// database, so any Roster node can finish a sign-in that another started. See docs/sso.md.
+package sso
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"html"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/directory"
+	"github.com/rosterhq/roster/oauth"
+	"golang.org/x/oauth2"
+)
+
+// CallbackPath is where identity providers send users back to Roster; administrators
+// register {issuer}{CallbackPath} as the redirect URI at their provider.
+const CallbackPath = "/sso/oidc/callback"
+
+// Handler serves the sign-in endpoints of one environment.
+type Handler struct {
+	dir       *directory.Service
+	tokens    *oauth.Server
+	envID     string
+	issuer    string
+	log       *slog.Logger
+	providers *providers
+	now       func() time.Time
+}
+
+// Config is what the sign-in endpoints need. HTTPClient talks to identity providers; nil
+// means a client with a 10-second timeout.
+type Config struct {
+	Directory     *directory.Service
+	Tokens        *oauth.Server
+	EnvironmentID string
+	Issuer        string
+	Log           *slog.Logger
+	HTTPClient    *http.Client
+}
+
+// New returns the sign-in handler.
+func New(cfg Config) *Handler {
+	client := cfg.HTTPClient
+	if client == nil {
+		client = &http.Client{Timeout: 10 * time.Second}
+	}
+	return &Handler{dir: cfg.Directory, tokens: cfg.Tokens, envID: cfg.EnvironmentID, issuer: strings.TrimSuffix(cfg.Issuer, "/"),
+		log: cfg.Log, providers: &providers{client: client, cache: map[string]cachedProvider{}}, now: time.Now}
+}
+
+// CallbackURL is the redirect URI to register at identity providers.
+func (h *Handler) CallbackURL() string { return h.issuer + CallbackPath }
+
+// Register adds the endpoints to mux.
+func (h *Handler) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /oauth/authorize", func(w http.ResponseWriter, r *http.Request) { h.authorize(w, r, roster.FlavorOIDC) })
+	mux.HandleFunc("GET /sso/authorize", func(w http.ResponseWriter, r *http.Request) { h.authorize(w, r, roster.FlavorWorkOS) })
+	mux.HandleFunc("GET "+CallbackPath, h.callback)
+	mux.HandleFunc("POST /sso/token", h.workosToken)
+	mux.HandleFunc("GET /sso/profile", h.workosProfile)
+}
+
+var challengePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
+
+// authorize starts a sign-in. Until the client and redirect URI are known to be good, errors
+// are shown as a page: an unregistered redirect URI is never followed.
+func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, flavor roster.LoginFlavor) {
+	ctx := r.Context()
+	q := r.URL.Query()
+	env, err := h.dir.Store().GetEnvironment(ctx, h.envID)
+	if err != nil {
+		h.log.ErrorContext(ctx, "authorize: environment", "err", err)
+		errorPage(w, http.StatusServiceUnavailable, "Sign-in is unavailable right now.")
+		return
+	}
+	clientID, redirectURI := q.Get("client_id"), q.Get("redirect_uri")
+	client, err := h.dir.Store().GetClient(ctx, clientID)
+	if clientID == "" || err != nil || client.Revoked() || client.EnvironmentID != env.ID {
+		errorPage(w, http.StatusBadRequest, "The application that sent you here is unknown (client_id).")
+		return
+	}
+	if redirectURI == "" || !slices.Contains(client.RedirectURIs, redirectURI) {
+		errorPage(w, http.StatusBadRequest, "The application's redirect_uri is not registered for it, so Roster will not send you there.")
+		return
+	}
+	state := q.Get("state")
+	fail := func(code, desc string) { redirectError(w, r, redirectURI, state, code, desc) }
+	if q.Get("response_type") != "code" {
+		fail("unsupported_response_type", "response_type must be code")
+		return
+	}
+	scope := q.Get("scope")
+	if flavor == roster.FlavorOIDC {
+		if scope == "" {
+			scope = "openid profile email"
+		}
+		if !slices.Contains(strings.Fields(scope), "openid") {
+			fail("invalid_scope", "scope must include openid")
+			return
+		}
+	}
+	challenge, method := q.Get("code_challenge"), q.Get("code_challenge_method")
+	switch {
+	case challenge == "" && method != "":
+		fail("invalid_request", "code_challenge_method without code_challenge")
+		return
+	case challenge != "" && method != "S256":
+		fail("invalid_request", "code_challenge_method must be S256")
+		return
+	case challenge != "" && !challengePattern.MatchString(challenge):
+		fail("invalid_request", "code_challenge must be 43 base64url characters (RFC 7636)")
+		return
+	case len(state) > 2048 || len(q.Get("nonce")) > 512 || len(q.Get("login_hint")) > 320:
+		fail("invalid_request", "state, nonce or login_hint is too long")
+		return
+	}
+
+	conn, code, desc := h.route(ctx, env, q, flavor)
+	if code != "" {
+		fail(code, desc)
+		return
+	}
+	provider, err := h.providers.get(ctx, conn)
+	if err != nil {
+		h.log.WarnContext(ctx, "authorize: identity provider unreachable", "connection_id", conn.ID, "err", err)
+		fail("temporarily_unavailable", "the organization's identity provider could not be reached")
+		return
+	}
+	secret, err := h.dir.ConnectionSecret(conn)
+	if err != nil {
+		h.log.ErrorContext(ctx, "authorize: connection secret", "connection_id", conn.ID, "err", err)
+		fail("server_error", "the connection's client secret cannot be read")
+		return
+	}
+	now := h.now().UTC().Truncate(time.Microsecond)
+	lr := roster.LoginRequest{
+		ID: oauth.NewToken(), EnvironmentID: env.ID, Flavor: flavor, ClientID: client.ID, RedirectURI: redirectURI, State: state,
+		Nonce: q.Get("nonce"), Scope: scope, CodeChallenge: challenge, ConnectionID: conn.ID,
+		UpstreamNonce: oauth.NewToken(), CreateTime: now, ExpireTime: now.Add(roster.LoginRequestLifetime),
+	}
+	opts := []oauth2.AuthCodeOption{oidc.Nonce(lr.UpstreamNonce)}
+	if conn.OIDC.PKCE {
+		lr.UpstreamVerifier = oauth2.GenerateVerifier()
+		opts = append(opts, oauth2.S256ChallengeOption(lr.UpstreamVerifier))
+	}
+	if hint := q.Get("login_hint"); hint != "" {
+		opts = append(opts, oauth2.SetAuthURLParam("login_hint", hint))
+	}
+	if err := h.dir.Store().CreateLoginRequest(ctx, lr); err != nil {
+		h.log.ErrorContext(ctx, "authorize: store sign-in", "err", err)
+		fail("server_error", "the sign-in could not be started")
+		return
+	}
+	http.Redirect(w, r, oauthConfig(conn, provider, secret, h.CallbackURL()).AuthCodeURL(lr.ID, opts...), http.StatusFound)
+}
+
+// route finds the connection a sign-in goes to: named, the organization's, or the one of
+// the organization that owns the email domain. It returns an OAuth error code and
+// description when there is none.
+func (h *Handler) route(ctx context.Context, env roster.Environment, q url.Values, flavor roster.LoginFlavor) (roster.Connection, string, string) {
+	connID, orgID := q.Get("connection_id"), q.Get("organization_id")
+	domain := q.Get("domain_hint")
+	if flavor == roster.FlavorWorkOS {
+		connID, orgID = q.Get("connection"), q.Get("organization")
+		if q.Get("provider") != "" && connID == "" && orgID == "" {
+			return roster.Connection{}, "invalid_request", "Roster signs in through organization connections; provider sign-in is not served"
+		}
+	} else if domain == "" {
+		domain = q.Get("domain")
+	}
+	if domain == "" && connID == "" && orgID == "" {
+		domain = roster.EmailDomain(q.Get("login_hint"))
+	}
+	var candidates []roster.Connection
+	switch {
+	case connID != "":
+		c, err := h.dir.GetConnection(ctx, env, "", connID)
+		if err != nil {
+			return c, "invalid_request", "no connection " + connID + " exists"
+		}
+		candidates = []roster.Connection{c}
+	case orgID != "" || domain != "":
+		list, err := h.dir.ListConnections(ctx, env, orgID, domain)
+		if err != nil {
+			return roster.Connection{}, "invalid_request", "the domain hint is not a domain name"
+		}
+		if len(list) == 0 && orgID == "" {
+			return roster.Connection{}, "invalid_request", "no organization has the domain " + domain
+		}
+		if len(list) == 0 {
+			return roster.Connection{}, "invalid_request", "the organization has no SSO connection"
+		}
+		candidates = list
+	default:
+		return roster.Connection{}, "invalid_request", "say where to sign in: connection_id, organization_id, domain_hint or an email login_hint"
+	}
+	for _, c := range candidates {
+		if c.Enabled && c.Type == roster.ConnectionOIDC {
+			return c, "", ""
+		}
+	}
+	if len(candidates) == 1 && candidates[0].Type != roster.ConnectionOIDC {
+		return roster.Connection{}, "invalid_request", "sign-in through " + string(candidates[0].Type) + " connections is not served yet"
+	}
+	return roster.Connection{}, "access_denied", "the organization's SSO connection is disabled"
+}
+
+// callback finishes a sign-in when the identity provider sends the user back.
+func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	q := r.URL.Query()
+	state := q.Get("state")
+	if state == "" || len(state) > 128 {
+		errorPage(w, http.StatusBadRequest, "This sign-in is unknown: the identity provider's answer carries no valid state.")
+		return
+	}
+	lr, err := h.dir.Store().TakeLoginRequest(ctx, state)
+	if err != nil || lr.EnvironmentID != h.envID {
+		if err != nil && roster.ErrorCode(err) != roster.ENotFound {
+			h.log.ErrorContext(ctx, "callback: load sign-in", "err", err)
+		}
+		errorPage(w, http.StatusBadRequest, "This sign-in is unknown, expired or already finished. Start again from the application.")
+		return
+	}
+	fail := func(code, desc string) { redirectError(w, r, lr.RedirectURI, lr.State, code, desc) }
+	if !h.now().Before(lr.ExpireTime) {
+		fail("access_denied", "the sign-in took too long; start again")
+		return
+	}
+	if e := q.Get("error"); e != "" {
+		fail("access_denied", "the identity provider refused the sign-in: "+printable(e+" "+q.Get("error_description"), 200))
+		return
+	}
+	env, err := h.dir.Store().GetEnvironment(ctx, lr.EnvironmentID)
+	if err != nil {
+		h.log.ErrorContext(ctx, "callback: environment", "err", err)
+		fail("server_error", "the sign-in could not be finished")
+		return
+	}
+	conn, err := h.dir.GetConnection(ctx, env, "", lr.ConnectionID)
+	if err != nil || !conn.Enabled {
+		fail("access_denied", "the organization's SSO connection was disabled or removed during the sign-in")
+		return
+	}
+	claims, subject, err := h.exchange(ctx, conn, lr, q.Get("code"))
+	if err != nil {
+		h.log.WarnContext(ctx, "callback: provider answer refused", "connection_id", conn.ID, "err", err)
+		fail("access_denied", printable(err.Error(), 300))
+		return
+	}
+	res, err := h.dir.SignIn(ctx, env, directory.SignInInput{Request: lr, Connection: conn, Subject: subject, Claims: claims}, newCode)
+	switch roster.ErrorCode(err) {
+	case "":
+	case roster.EFailedPrecondition, roster.EPermissionDenied, roster.EInvalid:
+		fail("access_denied", roster.ErrorMessage(err))
+		return
+	default:
+		h.log.ErrorContext(ctx, "callback: sign-in", "connection_id", conn.ID, "err", err)
+		fail("server_error", "the sign-in could not be stored")
+		return
+	}
+	h.log.InfoContext(ctx, "sign-in", "connection_id", conn.ID, "organization_id", conn.OrganizationID, "user_id", res.User.ID)
+	target, _ := url.Parse(lr.RedirectURI)
+	tq := target.Query()
+	tq.Set("code", res.Code)
+	if lr.State != "" {
+		tq.Set("state", lr.State)
+	}
+	target.RawQuery = tq.Encode()
+	http.Redirect(w, r, target.String(), http.StatusFound)
+}
+
+func newCode() (string, string) {
+	c := oauth.NewToken()
+	return c, oauth.HashToken(c)
+}
+
+// exchange trades the provider's code for its tokens and verifies the ID token: signature
+// (the provider's published keys; "none" and unknown keys are refused), issuer, audience,
+// expiry and nonce. It returns the claims of the ID token, completed by userinfo.
+func (h *Handler) exchange(ctx context.Context, conn roster.Connection, lr roster.LoginRequest, code string) (map[string]any, string, error) {
+	if code == "" {
+		return nil, "", errors.New("the identity provider sent no code")
+	}
+	provider, err := h.providers.get(ctx, conn)
+	if err != nil {
+		return nil, "", fmt.Errorf("the identity provider could not be reached: %w", err)
+	}
+	secret, err := h.dir.ConnectionSecret(conn)
+	if err != nil {
+		return nil, "", err
+	}
+	cfg := oauthConfig(conn, provider, secret, h.CallbackURL())
+	pctx := h.providers.ctx(ctx)
+	var opts []oauth2.AuthCodeOption
+	if lr.UpstreamVerifier != "" {
+		opts = append(opts, oauth2.VerifierOption(lr.UpstreamVerifier))
+	}
+	tok, err := cfg.Exchange(pctx, code, opts...)
+	if err != nil {
+		return nil, "", fmt.Errorf("the identity provider refused the code: %w", err)
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	if raw == "" {
+		return nil, "", errors.New("the identity provider sent no ID token")
+	}
+	idt, err := provider.Verifier(&oidc.Config{ClientID: conn.OIDC.ClientID, Now: h.now}).Verify(pctx, raw)
+	if err != nil {
+		return nil, "", fmt.Errorf("ID token rejected: %w", err)
+	}
+	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(lr.UpstreamNonce)) != 1 {
+		return nil, "", errors.New("ID token rejected: its nonce is not this sign-in's")
+	}
+	if idt.AccessTokenHash != "" {
+		if err := idt.VerifyAccessToken(tok.AccessToken); err != nil {
+			return nil, "", fmt.Errorf("ID token rejected: %w", err)
+		}
+	}
+	claims := map[string]any{}
+	if err := idt.Claims(&claims); err != nil {
+		return nil, "", err
+	}
+	// Userinfo completes the ID token (some providers put little in it); the ID token's own
+	// claims win, and a userinfo answer about another subject is ignored.
+	var extra map[string]any
+	if ui, err := provider.UserInfo(pctx, oauth2.StaticTokenSource(tok)); err == nil && ui.Subject == idt.Subject && ui.Claims(&extra) == nil {
+		for k, v := range extra {
+			if _, ok := claims[k]; !ok {
+				claims[k] = v
+			}
+		}
+	}
+	for _, k := range []string{"iss", "aud", "exp", "iat", "nbf", "nonce", "at_hash", "c_hash", "auth_time", "azp", "sid", "jti"} {
+		delete(claims, k) // token mechanics, not facts about the user
+	}
+	return claims, idt.Subject, nil
+}
+
+// redirectError sends the user back to the application with an OAuth error.
+func redirectError(w http.ResponseWriter, r *http.Request, redirectURI, state, code, desc string) {
+	target, err := url.Parse(redirectURI)
+	if err != nil {
+		errorPage(w, http.StatusBadRequest, desc)
+		return
+	}
+	q := target.Query()
+	q.Set("error", code)
+	q.Set("error_description", desc)
+	if state != "" {
+		q.Set("state", state)
+	}
+	target.RawQuery = q.Encode()
+	http.Redirect(w, r, target.String(), http.StatusFound)
+}
+
+// errorPage shows an error to the person signing in when there is nowhere safe to send them.
+func errorPage(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, "<!doctype html><title>Sign-in failed</title><h1>Sign-in failed</h1><p>%s</p>\n", html.EscapeString(msg))
+}
+
+// printable keeps an untrusted text short and free of control characters.
+func printable(s string, max int) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsPrint(r) {
+			return r
+		}
+		return ' '
+	}, s)
+	if len(s) > max {
+		s = s[:max]
+	}
+	return strings.TrimSpace(s)
+}
