@@ -166,7 +166,12 @@ func freeAddr(t *testing.T) string {
 // is still running.
 func startServer(t *testing.T, args []string, env ...string) *server {
 	t.Helper()
-	addr := freeAddr(t)
+	return startServerAt(t, freeAddr(t), args, env...)
+}
+
+// startServerAt is startServer on a chosen address (for tests that must know the URL first).
+func startServerAt(t *testing.T, addr string, args []string, env ...string) *server {
+	t.Helper()
 	s := &server{
 		URL:    "http://" + addr,
 		stdout: &syncBuffer{},
@@ -301,14 +306,7 @@ func TestScalekitNodeSDK(t *testing.T) {
 
 	for _, backend := range []string{"sqlite", "postgres"} {
 		t.Run(backend, func(t *testing.T) {
-			var args []string
-			switch backend {
-			case "sqlite":
-				args = []string{"--data-dir", t.TempDir()}
-			case "postgres":
-				args = []string{"--database-url", pgtest.NewSchema(t)}
-			}
-			srv := startServer(t, args,
+			srv := startServer(t, backendArgs(t, backend),
 				"ROSTER_BOOTSTRAP_CLIENT_ID="+bootstrapClientID,
 				"ROSTER_BOOTSTRAP_CLIENT_SECRET="+bootstrapClientSecret)
 
@@ -361,6 +359,15 @@ func TestScalekitNodeSDK(t *testing.T) {
 			}
 		})
 	}
+}
+
+// backendArgs are the flags that put a server on a fresh database of a backend. PostgreSQL
+// deployments pass the encryption key as several nodes would (docs/encryption.md).
+func backendArgs(t *testing.T, backend string) []string {
+	if backend == "postgres" {
+		return []string{"--database-url", pgtest.NewSchema(t), "--encryption-key", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}
+	}
+	return []string{"--data-dir", t.TempDir()}
 }
 
 // summary keeps the per-test lines and the totals of node's spec reporter.

@@ -250,7 +250,30 @@ async function handleInteraction(req, res) {
   await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
 }
 
+// Test control: PUT /_test/users/<accountId> with a JSON object replaces that user's claims
+// (claim names must be among those of the config, which the provider releases), so a test can
+// sign the same person in again with changed claims.
+async function updateUser(req, res) {
+  const id = decodeURIComponent(req.url.slice('/_test/users/'.length));
+  let body = '';
+  for await (const chunk of req) body += chunk;
+  const claims = JSON.parse(body);
+  const unknown = Object.keys(claims).filter((k) => k !== 'sub' && !userClaimNames.includes(k));
+  if (!Object.hasOwn(users, id) || unknown.length) {
+    res.statusCode = 400;
+    res.end(`unknown user or claims: ${JSON.stringify({ id, unknown })}`);
+    return;
+  }
+  users[id] = claims;
+  res.statusCode = 204;
+  res.end();
+}
+
 server.on('request', (req, res) => {
+  if (req.method === 'PUT' && req.url.startsWith('/_test/users/')) {
+    updateUser(req, res).catch((err) => { res.statusCode = 400; res.end(String(err)); });
+    return;
+  }
   if (req.url.startsWith('/interaction/')) {
     handleInteraction(req, res).catch((err) => {
       console.error('idp interaction error:', err);
