@@ -32,7 +32,7 @@ type fixture struct {
 	conn  string
 }
 
-func setup(t *testing.T, backend string) *fixture {
+func setup(t testing.TB, backend string) *fixture {
 	t.Helper()
 	r := rostertest.Start(t, backend)
 	f := &fixture{r: r, token: r.Token(t), idp: oidctest.Start(t)}
@@ -67,7 +67,7 @@ func setup(t *testing.T, backend string) *fixture {
 	return f
 }
 
-func (f *fixture) rest(t *testing.T, method, path, body string, want ...int) rostertest.Response {
+func (f *fixture) rest(t testing.TB, method, path, body string, want ...int) rostertest.Response {
 	t.Helper()
 	res := f.r.REST(t, f.token, method, path, body)
 	for _, w := range want {
@@ -82,7 +82,7 @@ func (f *fixture) rest(t *testing.T, method, path, body string, want ...int) ros
 // signIn follows the sign-in from Roster's authorize endpoint through the provider and back,
 // and returns where Roster finally sends the browser (the application's callback, not
 // fetched) or the page it shows.
-func (f *fixture) signIn(t *testing.T, path string, params url.Values) (*url.URL, int, string) {
+func (f *fixture) signIn(t testing.TB, path string, params url.Values) (*url.URL, int, string) {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	client := &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, _ []*http.Request) error {
@@ -120,7 +120,7 @@ func authParams(f *fixture, verifier string, extra ...string) url.Values {
 
 const verifier = "a-verifier-of-the-application-that-is-long-enough-43"
 
-func (f *fixture) exchange(t *testing.T, code, verifier string) (int, map[string]any) {
+func (f *fixture) exchange(t testing.TB, code, verifier string) (int, map[string]any) {
 	t.Helper()
 	res, err := http.PostForm(f.r.URL+"/oauth/token", url.Values{"grant_type": {"authorization_code"}, "code": {code},
 		"redirect_uri": {appCallback}, "client_id": {f.r.ClientID}, "client_secret": {f.r.ClientSecret}, "code_verifier": {verifier}})

@@ -1,0 +1,92 @@
+package sso_test
+
+import (
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"testing"
+)
+
+// callbackURLs runs n sign-ins up to the provider's answer and returns the callback URLs the
+// provider sent the browser to (not yet followed).
+func callbackURLs(b *testing.B, f *fixture, n int) []string {
+	b.Helper()
+	out := make([]string, 0, n)
+	for range n {
+		jar, _ := cookiejar.New(nil)
+		var cb string
+		client := &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, _ []*http.Request) error {
+			if req.URL.Path == "/sso/oidc/callback" {
+				cb = req.URL.String()
+				return http.ErrUseLastResponse
+			}
+			return nil
+		}}
+		res, err := client.Get(f.r.URL + "/oauth/authorize?" + authParams(f, verifier, "organization_id", f.org).Encode())
+		if err != nil {
+			b.Fatal(err)
+		}
+		res.Body.Close()
+		if cb == "" {
+			b.Fatalf("no callback: %d", res.StatusCode)
+		}
+		out = append(out, cb)
+	}
+	return out
+}
+
+// BenchmarkCallbackToCode measures Roster's whole callback step against a local provider:
+// taking the sign-in state, the code exchange at the provider, ID token verification,
+// userinfo, mapping, the user/membership/identity/code transaction and the redirect.
+func BenchmarkCallbackToCode(b *testing.B) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		b.Run(backend, func(b *testing.B) {
+			f := setup(b, backend)
+			f.idp.SetUser("00u-bench", map[string]any{"email": "bench@acme.test", "given_name": "Ben", "employee_no": "7"})
+			urls := callbackURLs(b, f, b.N)
+			client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				res, err := client.Get(urls[i])
+				if err != nil {
+					b.Fatal(err)
+				}
+				res.Body.Close()
+				loc, _ := url.Parse(res.Header.Get("Location"))
+				if res.StatusCode != http.StatusFound || loc.Query().Get("code") == "" {
+					b.Fatalf("callback: %d %v", res.StatusCode, loc)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkTokenAuthorizationCode measures POST /oauth/token with grant_type=authorization_code:
+// client authentication (argon2id), the one-time code, the user read, a refresh token and
+// two RS256 signatures.
+func BenchmarkTokenAuthorizationCode(b *testing.B) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		b.Run(backend, func(b *testing.B) {
+			f := setup(b, backend)
+			f.idp.SetUser("00u-bench", map[string]any{"email": "bench@acme.test", "given_name": "Ben"})
+			urls := callbackURLs(b, f, b.N)
+			client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			codes := make([]string, b.N)
+			for i, u := range urls {
+				res, err := client.Get(u)
+				if err != nil {
+					b.Fatal(err)
+				}
+				res.Body.Close()
+				loc, _ := url.Parse(res.Header.Get("Location"))
+				codes[i] = loc.Query().Get("code")
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if status, body := f.exchange(b, codes[i], verifier); status != 200 {
+					b.Fatalf("exchange: %d %v", status, body)
+				}
+			}
+		})
+	}
+}
