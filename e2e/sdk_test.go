@@ -89,7 +89,13 @@ func nodeDeps(t *testing.T) {
 		}
 	}
 	npmOnce.Do(func() {
-		if _, err := os.Stat(filepath.Join("node", "node_modules", "@scalekit-sdk", "node", "package.json")); err == nil {
+		installed := true
+		for _, pkg := range []string{"@scalekit-sdk/node", "@workos-inc/node", "oidc-provider"} {
+			if _, err := os.Stat(filepath.Join("node", "node_modules", pkg, "package.json")); err != nil {
+				installed = false
+			}
+		}
+		if installed {
 			return
 		}
 		start := time.Now()
