@@ -39,6 +39,14 @@ func setup(t testing.TB, backend string) *fixture {
 	if err := r.Directory.SetRedirectURIs(context.Background(), r.ClientID, []string{appCallback}); err != nil {
 		t.Fatal(err)
 	}
+	setupConnection(t, f)
+	return f
+}
+
+// setupConnection creates the organization, its attributes, its enabled OIDC connection to
+// the test provider and its domain acme.test.
+func setupConnection(t testing.TB, f *fixture) {
+	t.Helper()
 	res := f.rest(t, "POST", "/api/v1/organizations", `{"display_name": "Acme"}`, 201, 200)
 	f.org = res.Body["organization"].(map[string]any)["id"].(string)
 	f.rest(t, "POST", "/api/v1/user-attributes", `{"key": "employee_number", "display_name": "Employee number", "type": "integer"}`, 200)
@@ -56,7 +64,7 @@ func setup(t testing.TB, backend string) *fixture {
 		"attribute_mapping": {"employee_number": "employee_no", "group:Admins": "admin"}}`, f.idp.URL, f.idp.ClientID, f.idp.ClientSecret), 200)
 	c = res.Body["connection"].(map[string]any)
 	cfg := c["oidc_config"].(map[string]any)
-	if c["status"] != "COMPLETED" || cfg["client_secret"] != nil || cfg["redirect_uri"] != r.URL+"/sso/oidc/callback" {
+	if c["status"] != "COMPLETED" || cfg["client_secret"] != nil || cfg["redirect_uri"] != f.r.Issuer+"/sso/oidc/callback" {
 		t.Fatalf("configured connection: %v", c)
 	}
 	if strings.Contains(res.Raw, f.idp.ClientSecret) {
@@ -64,7 +72,6 @@ func setup(t testing.TB, backend string) *fixture {
 	}
 	f.rest(t, "PATCH", "/api/v1/organizations/"+f.org+"/connections/"+f.conn+":enable", "", 200)
 	f.rest(t, "POST", "/api/v1/organizations/"+f.org+"/domains", `{"domain": "acme.test", "domain_type": "ORGANIZATION_DOMAIN"}`, 200, 201)
-	return f
 }
 
 func (f *fixture) rest(t testing.TB, method, path, body string, want ...int) rostertest.Response {

@@ -36,7 +36,8 @@ var Backends = []string{"sqlite", "postgres"}
 
 // Roster is a running test server.
 type Roster struct {
-	URL          string
+	URL          string // this server's address
+	Issuer       string // its public URL: URL, unless it is one node of several (WithNode)
 	ClientID     string
 	ClientSecret string
 	Store        store.Store
@@ -53,6 +54,15 @@ type options struct {
 	tls    *tls.Config
 	client *http.Client
 	dir    []directory.Option
+	store  store.Store
+	key    []byte
+	issuer string
+}
+
+// WithNode makes the server one node of several: it uses st (shared with the other nodes),
+// seals with key and calls itself issuer (the URL of the load balancer in front of the nodes).
+func WithNode(st store.Store, key []byte, issuer string) Option {
+	return func(o *options) { o.store, o.key, o.issuer = st, key, issuer }
 }
 
 // WithDirectory passes options to the directory service (a mailer, for example).
@@ -91,14 +101,20 @@ func Open(t testing.TB, backend string) store.Store {
 // Start runs a server on backend until the test ends.
 func Start(t testing.TB, backend string, opts ...Option) *Roster {
 	t.Helper()
-	st := Open(t, backend)
 	ctx, cancel := context.WithCancel(context.Background())
 	o := options{client: http.DefaultClient}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	key := make([]byte, secretbox.KeySize)
-	_, _ = rand.Read(key)
+	st := o.store
+	if st == nil {
+		st = Open(t, backend)
+	}
+	key := o.key
+	if key == nil {
+		key = make([]byte, secretbox.KeySize)
+		_, _ = rand.Read(key)
+	}
 	box, err := secretbox.New(key)
 	if err != nil {
 		t.Fatal(err)
@@ -118,6 +134,9 @@ func Start(t testing.TB, backend string, opts ...Option) *Roster {
 	}
 	cfg := server.Config{TLS: o.tls}
 	issuer := scheme + "://" + ln.Addr().String()
+	if o.issuer != "" {
+		issuer = o.issuer
+	}
 	var logOut io.Writer = io.Discard
 	if os.Getenv("ROSTER_TEST_LOG") != "" { // see the server's log while debugging a test
 		logOut = os.Stderr
@@ -145,7 +164,11 @@ func Start(t testing.TB, backend string, opts ...Option) *Roster {
 		return serveErr
 	}
 	t.Cleanup(func() { stop() })
-	return &Roster{URL: issuer, ClientID: created.Client.ID, ClientSecret: created.Secret, Store: st, Directory: dir, Tokens: tokens, Handler: srv.Handler(), Client: o.client, Stop: stop}
+	r := &Roster{URL: scheme + "://" + ln.Addr().String(), Issuer: issuer, Store: st, Directory: dir, Tokens: tokens, Handler: srv.Handler(), Client: o.client, Stop: stop}
+	if created != nil { // a second node of a shared database creates no client
+		r.ClientID, r.ClientSecret = created.Client.ID, created.Secret
+	}
+	return r
 }
 
 // Token fetches an access token for the admin client.
