@@ -19,6 +19,8 @@ import (
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/internal/oidctest"
 	"github.com/rosterhq/roster/internal/rostertest"
+	"github.com/rosterhq/roster/oauth"
+	"github.com/rosterhq/roster/store"
 )
 
 const appCallback = "http://127.0.0.1:9/app/callback"
@@ -356,6 +358,26 @@ func TestSignInRefusals(t *testing.T) {
 				status, body := f.exchange(t, code, verifier)
 				if first != 200 || status != 400 || body["error"] != "invalid_grant" {
 					t.Fatalf("reused code: %d then %d %v", first, status, body)
+				}
+			})
+			t.Run("expired code", func(t *testing.T) {
+				env, _ := f.r.Directory.DefaultEnvironment(context.Background())
+				conn, _ := f.r.Store.GetConnection(context.Background(), env.ID, f.conn)
+				old := time.Now().Add(-2 * time.Minute).UTC().Truncate(time.Microsecond)
+				in := store.SignIn{Connection: conn, Email: "late@acme.test", NewUserID: "usr_1" + fmt.Sprint(old.UnixNano()%1e12),
+					Identity: roster.Identity{Subject: "late", RawClaims: []byte(`{}`), CreateTime: old, LastLoginTime: old},
+					Update:   func(*roster.User, bool, store.AttributeDefs) error { return nil },
+					Membership: &roster.Membership{OrganizationID: f.org, Status: roster.MembershipActive, Metadata: map[string]string{},
+						CreateTime: old, UpdateTime: old, ProvisioningMethod: roster.ProvisionedJITSSO},
+					Code: roster.AuthCode{Hash: oauth.HashToken("stale-code"), ClientID: f.r.ClientID, RedirectURI: appCallback,
+						OrganizationID: f.org, ConnectionID: f.conn, Flavor: roster.FlavorOIDC, Profile: []byte(`{}`),
+						CreateTime: old, ExpireTime: old.Add(roster.AuthCodeLifetime)}}
+				if _, err := f.r.Store.SignIn(context.Background(), in); err != nil {
+					t.Fatal(err)
+				}
+				status, body := f.exchange(t, "stale-code", "")
+				if status != 400 || body["error"] != "invalid_grant" || !strings.Contains(body["error_description"].(string), "expired") {
+					t.Fatalf("expired code: %d %v", status, body)
 				}
 			})
 			t.Run("wrong PKCE verifier", func(t *testing.T) {
