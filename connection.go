@@ -54,7 +54,10 @@ type Connection struct {
 	DebugEnabled     bool
 	UIButtonTitle    string
 	AttributeMapping map[string]string // see ParseAttributeMapping
+	SyncProfile      bool              // refresh mapped attributes at every sign-in (default true)
+	JITProvisioning  bool              // create users and memberships at sign-in (default true)
 	OIDC             OIDCConfig
+	SAML             SAMLConfig
 	CreateTime       time.Time
 	UpdateTime       time.Time
 }
@@ -76,8 +79,6 @@ type OIDCConfig struct {
 	Scopes           []string // default openid, profile, email
 	TokenAuthBasic   bool     // client_secret_basic instead of client_secret_post
 	PKCE             bool
-	SyncProfile      bool // refresh mapped attributes at every login (default true)
-	JITProvisioning  bool // create users and memberships at login (default true)
 	ConfigurationSet bool // the configuration type was chosen (discovery or manual)
 	Manual           bool // manual endpoints instead of discovery
 }
@@ -87,8 +88,8 @@ func (c OIDCConfig) HasSecret() bool { return c.SecretSealed != "" || c.ClientSe
 
 // Status is derived from the configuration: a connection is COMPLETED when a login could use it.
 func (c Connection) Status() ConnectionStatus {
-	if c.Type != ConnectionOIDC {
-		return ConnectionDraft
+	if c.Type == ConnectionSAML {
+		return c.SAML.status()
 	}
 	o := c.OIDC
 	ready := o.ClientID != "" && o.HasSecret() && (o.Issuer != "" || o.DiscoveryEndpoint != "")
@@ -125,9 +126,11 @@ func NewConnection(id, environmentID, organizationID string, typ ConnectionType,
 	}
 	return Connection{
 		ID: id, EnvironmentID: environmentID, OrganizationID: organizationID, Type: typ, Provider: provider,
-		AttributeMapping: map[string]string{},
-		OIDC:             OIDCConfig{Scopes: []string{"openid", "profile", "email"}, SyncProfile: true, JITProvisioning: true, PKCE: true},
-		CreateTime:       now, UpdateTime: now,
+		AttributeMapping: map[string]string{}, SyncProfile: true, JITProvisioning: true,
+		OIDC: OIDCConfig{Scopes: []string{"openid", "profile", "email"}, PKCE: true},
+		SAML: SAMLConfig{NameIDFormat: NameIDEmail, RequestBinding: BindingRedirect, SigningOption: SignResponseOrAssertion,
+			ClockSkew: DefaultSAMLClockSkew},
+		CreateTime: now, UpdateTime: now,
 	}, nil
 }
 
@@ -148,7 +151,10 @@ type ConnectionPatch struct {
 	DebugEnabled     *bool
 	UIButtonTitle    *string
 	AttributeMapping map[string]string
+	SyncProfile      *bool
+	JITProvisioning  *bool
 	OIDC             *OIDCPatch
+	SAML             *SAMLPatch
 }
 
 // OIDCPatch changes an OIDC configuration; nil fields stay as they are.
@@ -189,8 +195,21 @@ func (p ConnectionPatch) Apply(c *Connection, defs map[string]AttributeDefinitio
 			o.apply(&v, &c.OIDC)
 		}
 	}
+	if s := p.SAML; s != nil {
+		if c.Type != ConnectionSAML {
+			v.Add("connection.saml_config", "type", "this is a %s connection; it takes no SAML settings", c.Type)
+		} else {
+			s.apply(&v, &c.SAML)
+		}
+	}
 	if p.DebugEnabled != nil {
 		c.DebugEnabled = *p.DebugEnabled
+	}
+	if p.SyncProfile != nil {
+		c.SyncProfile = *p.SyncProfile
+	}
+	if p.JITProvisioning != nil {
+		c.JITProvisioning = *p.JITProvisioning
 	}
 	if err := v.Err(); err != nil {
 		return err
@@ -245,7 +264,7 @@ func (o *OIDCPatch) apply(v *Violations, c *OIDCConfig) {
 	for _, b := range []struct {
 		src *bool
 		dst *bool
-	}{{o.TokenAuthBasic, &c.TokenAuthBasic}, {o.PKCE, &c.PKCE}, {o.SyncProfile, &c.SyncProfile}, {o.JITProvisioning, &c.JITProvisioning}} {
+	}{{o.TokenAuthBasic, &c.TokenAuthBasic}, {o.PKCE, &c.PKCE}} {
 		if b.src != nil {
 			*b.dst = *b.src
 		}
@@ -280,8 +299,8 @@ func (c *Connection) SetEnabled(on bool) error {
 }
 
 func (c Connection) missing() string {
-	if c.Type != ConnectionOIDC {
-		return "Roster does not sign in through " + string(c.Type) + " connections yet"
+	if c.Type == ConnectionSAML {
+		return c.SAML.missing()
 	}
 	var m []string
 	o := c.OIDC

@@ -38,21 +38,29 @@ const CustomAttributePrefix = "custom_attributes."
 // (givenName, surname, upn, mail) and the SAML attribute names of common providers, so every
 // provider lands in the same normalized fields with no configuration.
 var defaultClaims = map[string][]string{
-	FieldEmail: {"email", "mail", "emailAddress", "upn", "Email",
-		"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress", "urn:oid:0.9.2342.19200300.100.1.3"},
+	FieldEmail: {"email", "mail", "emailAddress", "Email", "upn",
+		"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn",
+		"urn:oid:0.9.2342.19200300.100.1.3", "urn:oid:1.3.6.1.4.1.5923.1.1.1.6", SAMLNameIDClaim},
 	FieldEmailVerified: {"email_verified"},
 	FieldGivenName: {"given_name", "givenName", "givenname", "firstName", "first_name", "FirstName",
 		"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname", "urn:oid:2.5.4.42"},
 	FieldFamilyName: {"family_name", "surname", "familyName", "sn", "lastName", "last_name", "LastName",
 		"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname", "urn:oid:2.5.4.4"},
 	FieldName: {"name", "displayName", "display_name", "cn",
-		"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name", "http://schemas.microsoft.com/identity/claims/displayname"},
-	FieldPhoneNumber:       {"phone_number", "mobilePhone", "mobile", "telephoneNumber", "phone"},
-	FieldLocale:            {"locale", "preferredLanguage"},
+		"http://schemas.microsoft.com/identity/claims/displayname", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name",
+		"urn:oid:2.16.840.1.113730.3.1.241", "urn:oid:2.5.4.3"},
+	FieldPhoneNumber: {"phone_number", "mobilePhone", "mobile", "telephoneNumber", "phone",
+		"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/mobilephone", "urn:oid:0.9.2342.19200300.100.1.41", "urn:oid:2.5.4.20"},
+	FieldLocale:            {"locale", "preferredLanguage", "urn:oid:2.16.840.1.113730.3.1.39"},
 	FieldPicture:           {"picture"},
-	FieldPreferredUsername: {"preferred_username", "nickname", "userPrincipalName", "uid"},
-	FieldGroups:            {"groups", "memberOf", "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups"},
+	FieldPreferredUsername: {"preferred_username", "nickname", "userPrincipalName", "uid", "urn:oid:0.9.2342.19200300.100.1.1"},
+	FieldGroups: {"groups", "memberOf", "isMemberOf", "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups",
+		"http://schemas.xmlsoap.org/claims/Group", "urn:oid:1.3.6.1.4.1.5923.1.5.1.1"},
 }
+
+// SAMLNameIDClaim carries a SAML assertion's NameID among its claims: the last resort for
+// the email address (when the NameID is one).
+const SAMLNameIDClaim = "saml:nameid"
 
 // StandardFields are the mappable profile fields, in a fixed order.
 var StandardFields = []string{FieldEmail, FieldEmailVerified, FieldGivenName, FieldFamilyName, FieldName,

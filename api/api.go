@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"connectrpc.com/connect"
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,8 +34,8 @@ type Config struct {
 	Verifier  Verifier
 	Log       *slog.Logger
 	Metrics   prometheus.Registerer
-	// CallbackURL is where identity providers send users back (shown on OIDC connections).
-	CallbackURL string
+	// Issuer is Roster's public URL (connections show the URLs to register at providers).
+	Issuer string
 }
 
 // Handlers are the API's HTTP handlers: RPC serves gRPC, gRPC-Web and Connect at
@@ -64,7 +65,7 @@ func New(cfg Config) (*Handlers, error) {
 	mux.Handle(usersconnect.NewUserServiceHandler(&users{dir: cfg.Directory}, opts...))
 	mux.Handle(rolesconnect.NewRolesServiceHandler(&roles{dir: cfg.Directory}, opts...))
 	mux.Handle(rosterv1connect.NewUserAttributeServiceHandler(&attributes{dir: cfg.Directory}, opts...))
-	mux.Handle(connectionsconnect.NewConnectionServiceHandler(&connections{dir: cfg.Directory, callbackURL: cfg.CallbackURL}, opts...))
+	mux.Handle(connectionsconnect.NewConnectionServiceHandler(&connections{dir: cfg.Directory, issuer: cfg.Issuer, metadata: &http.Client{Timeout: 10 * time.Second}}, opts...))
 	mux.Handle(domainsconnect.NewDomainServiceHandler(&domains{dir: cfg.Directory}, opts...))
 	services := []protoreflect.ServiceDescriptor{
 		orgsv1.File_scalekit_v1_organizations_organizations_proto.Services().ByName("OrganizationService"),

@@ -2,6 +2,11 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"net/url"
+	"strings"
 
 	"connectrpc.com/connect"
 	"github.com/rosterhq/roster"
@@ -9,6 +14,8 @@ import (
 	connv1 "github.com/rosterhq/roster/gen/scalekit/v1/connections"
 	"github.com/rosterhq/roster/gen/scalekit/v1/connections/connectionsconnect"
 	domainsv1 "github.com/rosterhq/roster/gen/scalekit/v1/domains"
+	"github.com/rosterhq/roster/samlauth"
+	"github.com/rosterhq/roster/sso"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -20,8 +27,11 @@ import (
 type connections struct {
 	connectionsconnect.UnimplementedConnectionServiceHandler
 	dir *directory.Service
-	// callbackURL is Roster's redirect URI that administrators register at their provider.
-	callbackURL string
+	// issuer is Roster's public URL: the base of the redirect URI, ACS URL and SP entity ID
+	// that administrators register at their provider.
+	issuer string
+	// metadata reads an IdP's SAML metadata from a URL.
+	metadata *http.Client
 }
 
 func (h *connections) CreateConnection(ctx context.Context, req *connect.Request[connv1.CreateConnectionRequest]) (*connect.Response[connv1.CreateConnectionResponse], error) {
@@ -127,9 +137,15 @@ func (h *connections) UpdateConnection(ctx context.Context, req *connect.Request
 	}
 	if o := in.GetOidcConfig(); o != nil || in.GetConfigurationType() != connv1.ConfigurationType_CONFIGURATION_TYPE_UNSPECIFIED {
 		p.OIDC = oidcPatch(o, in.GetConfigurationType())
+		p.SyncProfile, p.JITProvisioning = boolValue(o.GetSyncUserProfileOnLogin()), boolValue(o.GetJitProvisioningWithSsoEnabled())
 	}
-	if in.GetSamlConfig() != nil {
-		return nil, roster.Errorf(roster.EUnimplemented, "SAML connection settings are not served by this Roster yet")
+	if sc := in.GetSamlConfig(); sc != nil {
+		sp, err := h.samlPatch(ctx, sc)
+		if err != nil {
+			return nil, err
+		}
+		p.SAML = sp
+		p.SyncProfile, p.JITProvisioning = boolValue(sc.GetSyncUserProfileOnLogin()), boolValue(sc.GetJitProvisioningWithSsoEnabled())
 	}
 	c, err := h.dir.UpdateConnection(ctx, environment(ctx), req.Msg.GetOrganizationId(), req.Msg.GetId(), p)
 	if err != nil {
@@ -142,14 +158,65 @@ func (h *connections) UpdateConnection(ctx context.Context, req *connect.Request
 	return connect.NewResponse(&connv1.UpdateConnectionResponse{Connection: pc}), nil
 }
 
+// samlPatch reads the SAML settings of an update. IdP metadata (a URL, or the metadata XML
+// itself pasted into idp_metadata_url) is read here and fills the IdP's entity ID, SSO URL and
+// certificates; fields given next to it win.
+func (h *connections) samlPatch(ctx context.Context, sc *connv1.SAMLConnectionConfigRequest) (*roster.SAMLPatch, error) {
+	p := &roster.SAMLPatch{EntityID: stringValue(sc.GetIdpEntityId()), SSOURL: stringValue(sc.GetIdpSsoUrl()),
+		SignRequests: boolValue(sc.GetWantRequestSigned()), ForceAuthn: boolValue(sc.GetForceAuthn())}
+	if md := stringValue(sc.GetIdpMetadataUrl()); md != nil && *md != "" {
+		var idp samlauth.IdP
+		var err error
+		if strings.HasPrefix(strings.TrimSpace(*md), "<") {
+			idp, err = samlauth.ParseMetadata([]byte(*md))
+			p.MetadataURL = new(string)
+		} else {
+			var v roster.Violations
+			if u, perr := url.Parse(*md); perr != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+				v.Add("connection.saml_config.idp_metadata_url", "uri", "must be an http(s) URL or the metadata XML")
+				return nil, v.Err()
+			}
+			idp, err = samlauth.FetchMetadata(ctx, h.metadata, *md)
+			p.MetadataURL = md
+		}
+		if err != nil {
+			var v roster.Violations
+			v.Add("connection.saml_config.idp_metadata_url", "saml_metadata", "%s", err.Error())
+			return nil, v.Err()
+		}
+		if p.EntityID == nil {
+			p.EntityID = &idp.EntityID
+		}
+		if p.SSOURL == nil {
+			p.SSOURL = &idp.SSOURL
+		}
+		p.Certificates = idp.Certificates
+	}
+	if c := stringValue(sc.GetIdpCertificate()); c != nil {
+		p.Certificates = roster.SplitCertificates(*c)
+	}
+	if f := sc.GetIdpNameIdFormat(); f != connv1.NameIdFormat_NAME_ID_FORMAT_NIL {
+		s := f.String()
+		p.NameIDFormat = &s
+	}
+	if b := sc.GetIdpSsoRequestBinding(); b != connv1.RequestBinding_REQUEST_BINDING_UNSPECIFIED {
+		s := b.String()
+		p.RequestBinding = &s
+	}
+	if o := sc.GetSamlSigningOption(); o != connv1.SAMLSigningOptions_SAML_SIGNING_OPTIONS_UNSPECIFIED {
+		s := o.String()
+		p.SigningOption = &s
+	}
+	return p, nil
+}
+
 func oidcPatch(o *connv1.OIDCConnectionConfig, ct connv1.ConfigurationType) *roster.OIDCPatch {
 	p := &roster.OIDCPatch{
 		Issuer: stringValue(o.GetIssuer()), DiscoveryEndpoint: stringValue(o.GetDiscoveryEndpoint()),
 		AuthorizeURI: stringValue(o.GetAuthorizeUri()), TokenURI: stringValue(o.GetTokenUri()),
 		UserInfoURI: stringValue(o.GetUserInfoUri()), JWKSURI: stringValue(o.GetJwksUri()),
 		ClientID: stringValue(o.GetClientId()), ClientSecret: stringValue(o.GetClientSecret()),
-		PKCE: boolValue(o.GetPkceEnabled()), SyncProfile: boolValue(o.GetSyncUserProfileOnLogin()),
-		JITProvisioning: boolValue(o.GetJitProvisioningWithSsoEnabled()),
+		PKCE: boolValue(o.GetPkceEnabled()),
 	}
 	for _, s := range o.GetScopes() {
 		if s != connv1.OIDCScope_OIDC_SCOPE_UNSPECIFIED {
@@ -233,9 +300,9 @@ func (h *connections) toProto(ctx context.Context, c roster.Connection) (*connv1
 		cfg := &connv1.OIDCConnectionConfig{
 			Issuer: optString(o.Issuer), DiscoveryEndpoint: optString(o.DiscoveryEndpoint), AuthorizeUri: optString(o.AuthorizeURI),
 			TokenUri: optString(o.TokenURI), UserInfoUri: optString(o.UserInfoURI), JwksUri: optString(o.JWKSURI),
-			ClientId: optString(o.ClientID), RedirectUri: h.callbackURL, TokenAuthType: connv1.TokenAuthType_URL_PARAMS,
-			PkceEnabled: wrapperspb.Bool(o.PKCE), SyncUserProfileOnLogin: wrapperspb.Bool(o.SyncProfile),
-			JitProvisioningWithSsoEnabled: wrapperspb.Bool(o.JITProvisioning), IdpLogoutRequired: wrapperspb.Bool(false),
+			ClientId: optString(o.ClientID), RedirectUri: h.issuer + sso.CallbackPath, TokenAuthType: connv1.TokenAuthType_URL_PARAMS,
+			PkceEnabled: wrapperspb.Bool(o.PKCE), SyncUserProfileOnLogin: wrapperspb.Bool(c.SyncProfile),
+			JitProvisioningWithSsoEnabled: wrapperspb.Bool(c.JITProvisioning), IdpLogoutRequired: wrapperspb.Bool(false),
 		}
 		if o.TokenAuthBasic {
 			cfg.TokenAuthType = connv1.TokenAuthType_BASIC_AUTH
@@ -247,7 +314,38 @@ func (h *connections) toProto(ctx context.Context, c roster.Connection) (*connv1
 		}
 		pc.Settings = &connv1.Connection_OidcConfig{OidcConfig: cfg}
 	}
+	if c.Type == roster.ConnectionSAML {
+		pc.Settings = &connv1.Connection_SamlConfig{SamlConfig: samlToProto(c, h.issuer)}
+	}
 	return pc, nil
+}
+
+func samlToProto(c roster.Connection, issuer string) *connv1.SAMLConnectionConfigResponse {
+	sc := c.SAML
+	out := &connv1.SAMLConnectionConfigResponse{
+		SpEntityId: sso.SAMLEntityID(issuer, c.ID), SpAssertionUrl: sso.SAMLACSURL(issuer, c.ID), SpMetadataUrl: sso.SAMLEntityID(issuer, c.ID),
+		IdpMetadataUrl: optString(sc.MetadataURL), IdpEntityId: optString(sc.EntityID), IdpSsoUrl: optString(sc.SSOURL),
+		IdpCertificates:               []*connv1.IDPCertificate{},
+		IdpNameIdFormat:               connv1.NameIdFormat(connv1.NameIdFormat_value[sc.NameIDFormat]),
+		IdpSsoRequestBinding:          connv1.RequestBinding(connv1.RequestBinding_value[sc.RequestBinding]),
+		SamlSigningOption:             connv1.SAMLSigningOptions(connv1.SAMLSigningOptions_value[sc.SigningOption]),
+		AllowIdpInitiatedLogin:        wrapperspb.Bool(false),
+		ForceAuthn:                    wrapperspb.Bool(sc.ForceAuthn),
+		WantRequestSigned:             wrapperspb.Bool(sc.SignRequests),
+		AssertionEncrypted:            wrapperspb.Bool(false),
+		SyncUserProfileOnLogin:        wrapperspb.Bool(c.SyncProfile),
+		JitProvisioningWithSsoEnabled: wrapperspb.Bool(c.JITProvisioning),
+	}
+	for _, p := range sc.Certificates {
+		cert, err := roster.ParseCertificatePEM(p)
+		if err != nil {
+			continue
+		}
+		sum := sha256.Sum256(cert.Raw)
+		out.IdpCertificates = append(out.IdpCertificates, &connv1.IDPCertificate{Certificate: p, Id: hex.EncodeToString(sum[:8]),
+			Issuer: cert.Issuer.String(), CreateTime: timestamppb.New(cert.NotBefore), ExpiryTime: timestamppb.New(cert.NotAfter)})
+	}
+	return out
 }
 
 func providerToProto(p string) connv1.ConnectionProvider {

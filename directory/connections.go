@@ -201,3 +201,39 @@ func invalid(field, constraint, msg string) error {
 	v.Add(field, constraint, "%s", msg)
 	return v.Err()
 }
+
+// SAMLKeyPair returns the environment's SAML service-provider key and certificate (PEM),
+// making them on first use; the private key is stored sealed.
+func (s *Service) SAMLKeyPair(ctx context.Context, env roster.Environment, commonName string, newPair func() (keyPEM, certPEM string, err error)) (string, string, error) {
+	if s.box == nil {
+		return "", "", errors.New("no encryption key is configured")
+	}
+	context := "saml-sp:" + env.ID
+	k, err := s.store.GetSAMLKey(ctx, env.ID)
+	if roster.ErrorCode(err) == roster.ENotFound {
+		keyPEM, certPEM, err := newPair()
+		if err != nil {
+			return "", "", err
+		}
+		sealed, err := s.box.Seal(keyPEM, context)
+		if err != nil {
+			return "", "", err
+		}
+		k = roster.SAMLKey{EnvironmentID: env.ID, PrivateKeySealed: sealed, Certificate: certPEM, CreateTime: s.now()}
+		switch err := s.store.CreateSAMLKey(ctx, k); roster.ErrorCode(err) {
+		case "":
+			return keyPEM, certPEM, nil
+		case roster.EConflict: // another node made it first: use theirs
+			k, err = s.store.GetSAMLKey(ctx, env.ID)
+			if err != nil {
+				return "", "", err
+			}
+		default:
+			return "", "", err
+		}
+	} else if err != nil {
+		return "", "", err
+	}
+	keyPEM, err := s.box.Open(k.PrivateKeySealed, context)
+	return keyPEM, k.Certificate, err
+}

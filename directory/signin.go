@@ -65,7 +65,7 @@ func (s *Service) SignIn(ctx context.Context, env roster.Environment, in SignInI
 	}
 	now := s.now()
 	var member *roster.Membership
-	if c.OIDC.JITProvisioning {
+	if c.JITProvisioning {
 		roles := mapped
 		if roles == nil {
 			def, err := s.store.DefaultMemberRole(ctx, env.ID)
@@ -93,7 +93,7 @@ func (s *Service) SignIn(ctx context.Context, env roster.Environment, in SignInI
 			Connection: c, Email: pp.Email, NewUserID: s.ids.New(roster.PrefixUser), Membership: member, Roles: mapped,
 			Identity: roster.Identity{Subject: in.Subject, RawClaims: roster.CapRawClaims(in.Claims), CreateTime: now, LastLoginTime: now},
 			Update: func(u *roster.User, isNew bool, _ store.AttributeDefs) error {
-				if isNew || c.OIDC.SyncProfile {
+				if isNew || c.SyncProfile {
 					skipped = roster.ApplyLogin(&u.Profile, pp, defs)
 				}
 				u.LastLoginTime, u.UpdateTime = &now, now

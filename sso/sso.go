@@ -25,6 +25,7 @@ import (
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/directory"
 	"github.com/rosterhq/roster/oauth"
+	"github.com/rosterhq/roster/samlauth"
 	"golang.org/x/oauth2"
 )
 
@@ -40,6 +41,7 @@ type Handler struct {
 	issuer    string
 	log       *slog.Logger
 	providers *providers
+	sp        *spKeys
 	now       func() time.Time
 }
 
@@ -61,7 +63,8 @@ func New(cfg Config) *Handler {
 		client = &http.Client{Timeout: 10 * time.Second}
 	}
 	return &Handler{dir: cfg.Directory, tokens: cfg.Tokens, envID: cfg.EnvironmentID, issuer: strings.TrimSuffix(cfg.Issuer, "/"),
-		log: cfg.Log, providers: &providers{client: client, cache: map[string]cachedProvider{}}, now: time.Now}
+		log: cfg.Log, providers: &providers{client: client, cache: map[string]cachedProvider{}}, sp: &spKeys{pair: map[string]samlauth.SP{}},
+		now: time.Now}
 }
 
 // CallbackURL is the redirect URI to register at identity providers.
@@ -72,6 +75,8 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /oauth/authorize", func(w http.ResponseWriter, r *http.Request) { h.authorize(w, r, roster.FlavorOIDC) })
 	mux.HandleFunc("GET /sso/authorize", func(w http.ResponseWriter, r *http.Request) { h.authorize(w, r, roster.FlavorWorkOS) })
 	mux.HandleFunc("GET "+CallbackPath, h.callback)
+	mux.HandleFunc("GET "+samlMetadataPath, h.samlMetadata)
+	mux.HandleFunc("POST "+samlACSPath, h.samlACS)
 	mux.HandleFunc("POST /sso/token", h.workosToken)
 	mux.HandleFunc("GET /sso/profile", h.workosProfile)
 }
@@ -136,6 +141,16 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, flavor roste
 		fail(code, desc)
 		return
 	}
+	now := h.now().UTC().Truncate(time.Microsecond)
+	lr := roster.LoginRequest{
+		ID: oauth.NewToken(), EnvironmentID: env.ID, Flavor: flavor, ClientID: client.ID, RedirectURI: redirectURI, State: state,
+		Nonce: q.Get("nonce"), Scope: scope, CodeChallenge: challenge, ConnectionID: conn.ID,
+		CreateTime: now, ExpireTime: now.Add(roster.LoginRequestLifetime),
+	}
+	if conn.Type == roster.ConnectionSAML {
+		h.samlStart(w, r, env, conn, lr, fail)
+		return
+	}
 	provider, err := h.providers.get(ctx, conn)
 	if err != nil {
 		h.log.WarnContext(ctx, "authorize: identity provider unreachable", "connection_id", conn.ID, "err", err)
@@ -148,12 +163,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, flavor roste
 		fail("server_error", "the connection's client secret cannot be read")
 		return
 	}
-	now := h.now().UTC().Truncate(time.Microsecond)
-	lr := roster.LoginRequest{
-		ID: oauth.NewToken(), EnvironmentID: env.ID, Flavor: flavor, ClientID: client.ID, RedirectURI: redirectURI, State: state,
-		Nonce: q.Get("nonce"), Scope: scope, CodeChallenge: challenge, ConnectionID: conn.ID,
-		UpstreamNonce: oauth.NewToken(), CreateTime: now, ExpireTime: now.Add(roster.LoginRequestLifetime),
-	}
+	lr.UpstreamNonce = oauth.NewToken()
 	opts := []oauth2.AuthCodeOption{oidc.Nonce(lr.UpstreamNonce)}
 	if conn.OIDC.PKCE {
 		lr.UpstreamVerifier = oauth2.GenerateVerifier()
@@ -211,12 +221,9 @@ func (h *Handler) route(ctx context.Context, env roster.Environment, q url.Value
 		return roster.Connection{}, "invalid_request", "say where to sign in: connection_id, organization_id, domain_hint or an email login_hint"
 	}
 	for _, c := range candidates {
-		if c.Enabled && c.Type == roster.ConnectionOIDC {
+		if c.Enabled {
 			return c, "", ""
 		}
-	}
-	if len(candidates) == 1 && candidates[0].Type != roster.ConnectionOIDC {
-		return roster.Connection{}, "invalid_request", "sign-in through " + string(candidates[0].Type) + " connections is not served yet"
 	}
 	return roster.Connection{}, "access_denied", "the organization's SSO connection is disabled"
 }
@@ -264,26 +271,7 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 		fail("access_denied", printable(err.Error(), 300))
 		return
 	}
-	res, err := h.dir.SignIn(ctx, env, directory.SignInInput{Request: lr, Connection: conn, Subject: subject, Claims: claims}, newCode)
-	switch roster.ErrorCode(err) {
-	case "":
-	case roster.EFailedPrecondition, roster.EPermissionDenied, roster.EInvalid:
-		fail("access_denied", roster.ErrorMessage(err))
-		return
-	default:
-		h.log.ErrorContext(ctx, "callback: sign-in", "connection_id", conn.ID, "err", err)
-		fail("server_error", "the sign-in could not be stored")
-		return
-	}
-	h.log.InfoContext(ctx, "sign-in", "connection_id", conn.ID, "organization_id", conn.OrganizationID, "user_id", res.User.ID)
-	target, _ := url.Parse(lr.RedirectURI)
-	tq := target.Query()
-	tq.Set("code", res.Code)
-	if lr.State != "" {
-		tq.Set("state", lr.State)
-	}
-	target.RawQuery = tq.Encode()
-	http.Redirect(w, r, target.String(), http.StatusFound)
+	h.finish(w, r, env, conn, lr, subject, claims, fail)
 }
 
 func newCode() (string, string) {

@@ -130,6 +130,13 @@ type Store interface {
 	// Hash, CreateTime and ExpireTime; the rest is carried over). Presenting a revoked token
 	// again revokes every token of its sign-in.
 	RotateRefreshToken(ctx context.Context, hash string, next roster.RefreshToken, now time.Time) (roster.RefreshToken, error)
+	// GetSAMLKey returns the environment's SAML service-provider key; CreateSAMLKey stores it
+	// once (a second one conflicts: another node made it first).
+	GetSAMLKey(ctx context.Context, environmentID string) (roster.SAMLKey, error)
+	CreateSAMLKey(ctx context.Context, k roster.SAMLKey) error
+	// RememberAssertion records an accepted SAML assertion until it expires; one already
+	// recorded for the connection is refused with ALREADY_EXISTS (a replay).
+	RememberAssertion(ctx context.Context, connectionID, assertionID string, expire, now time.Time) error
 	// ListIdentities returns a user's provider identities, oldest first.
 	ListIdentities(ctx context.Context, userID string) ([]roster.Identity, error)
 }

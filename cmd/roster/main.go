@@ -166,7 +166,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	tokens := oauth.NewServer(st, issuer, c.tokenTTL)
 	signIn := sso.New(sso.Config{Directory: dir, Tokens: tokens, EnvironmentID: env.ID, Issuer: issuer, Log: log})
-	handlers, err := api.New(api.Config{Directory: dir, Verifier: tokens, Log: log, Metrics: reg, CallbackURL: signIn.CallbackURL()})
+	handlers, err := api.New(api.Config{Directory: dir, Verifier: tokens, Log: log, Metrics: reg, Issuer: issuer})
 	if err != nil {
 		return err
 	}

@@ -145,7 +145,7 @@ func Start(t testing.TB, backend string, opts ...Option) *Roster {
 	reg := prometheus.NewRegistry()
 	tokens := oauth.NewServer(st, issuer, time.Hour)
 	signIn := sso.New(sso.Config{Directory: dir, Tokens: tokens, EnvironmentID: env.ID, Issuer: issuer, Log: log})
-	handlers, err := api.New(api.Config{Directory: dir, Verifier: tokens, Log: log, Metrics: reg, CallbackURL: signIn.CallbackURL()})
+	handlers, err := api.New(api.Config{Directory: dir, Verifier: tokens, Log: log, Metrics: reg, Issuer: issuer})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -79,6 +79,8 @@ var indexByColumns = map[string]string{
 	"user_attributes.environment_id, user_attributes.attr_key, user_attributes.unique_value": "user_attributes_unique_key",
 	"domains.environment_id, domains.name":                                                   "domains_name_key",
 	"identities.connection_id, identities.subject":                                           "identities_pkey",
+	"saml_sp_keys.environment_id":                                                            "saml_sp_keys_pkey",
+	"saml_assertions.connection_id, saml_assertions.assertion_id":                            "saml_assertions_pkey",
 }
 
 func (dialect) UniqueViolation(err error) (string, bool) {

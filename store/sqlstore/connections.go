@@ -6,13 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/store"
 )
 
 const connectionColumns = `id, environment_id, organization_id, conn_type, provider, enabled, debug_enabled, ui_button_title,
-	attribute_mapping, oidc_config, client_secret_sealed, create_time, update_time`
+	attribute_mapping, sync_profile, jit_provisioning, oidc_config, client_secret_sealed, saml_config, create_time, update_time`
 
 // oidcConfigJSON is the stored form of an OIDC configuration; the client secret is kept
 // apart, sealed, and never in this JSON.
@@ -27,25 +28,45 @@ type oidcConfigJSON struct {
 	Scopes            []string `json:"scopes"`
 	TokenAuthBasic    bool     `json:"token_auth_basic"`
 	PKCE              bool     `json:"pkce"`
-	SyncProfile       bool     `json:"sync_profile"`
-	JITProvisioning   bool     `json:"jit_provisioning"`
 	ConfigurationSet  bool     `json:"configuration_set"`
 	Manual            bool     `json:"manual"`
 }
 
-func connectionArgs(c roster.Connection) (mapping, oidc string, err error) {
+// samlConfigJSON is the stored form of a SAML configuration.
+type samlConfigJSON struct {
+	MetadataURL       string   `json:"metadata_url,omitempty"`
+	EntityID          string   `json:"entity_id,omitempty"`
+	SSOURL            string   `json:"sso_url,omitempty"`
+	Certificates      []string `json:"certificates"`
+	NameIDFormat      string   `json:"name_id_format"`
+	RequestBinding    string   `json:"request_binding"`
+	SignRequests      bool     `json:"sign_requests"`
+	SigningOption     string   `json:"signing_option"`
+	AllowIdPInitiated bool     `json:"allow_idp_initiated"`
+	ForceAuthn        bool     `json:"force_authn"`
+	ClockSkewSeconds  int64    `json:"clock_skew_seconds"`
+}
+
+func connectionArgs(c roster.Connection) (mapping, oidc, saml string, err error) {
 	if c.OIDC.ClientSecret != "" && c.OIDC.SecretSealed == "" {
-		return "", "", errors.New("connection client secret must be sealed before it is stored")
+		return "", "", "", errors.New("connection client secret must be sealed before it is stored")
 	}
 	o := c.OIDC
 	b, err := json.Marshal(oidcConfigJSON{Issuer: o.Issuer, DiscoveryEndpoint: o.DiscoveryEndpoint, AuthorizeURI: o.AuthorizeURI,
 		TokenURI: o.TokenURI, UserInfoURI: o.UserInfoURI, JWKSURI: o.JWKSURI, ClientID: o.ClientID, Scopes: nonNilSlice(o.Scopes),
-		TokenAuthBasic: o.TokenAuthBasic, PKCE: o.PKCE, SyncProfile: o.SyncProfile, JITProvisioning: o.JITProvisioning,
-		ConfigurationSet: o.ConfigurationSet, Manual: o.Manual})
+		TokenAuthBasic: o.TokenAuthBasic, PKCE: o.PKCE, ConfigurationSet: o.ConfigurationSet, Manual: o.Manual})
 	if err != nil {
-		return "", "", err
+		return "", "", "", err
 	}
-	return jsonText(nonNil(c.AttributeMapping)), string(b), nil
+	sc := c.SAML
+	sb, err := json.Marshal(samlConfigJSON{MetadataURL: sc.MetadataURL, EntityID: sc.EntityID, SSOURL: sc.SSOURL,
+		Certificates: nonNilSlice(sc.Certificates), NameIDFormat: sc.NameIDFormat, RequestBinding: sc.RequestBinding,
+		SignRequests: sc.SignRequests, SigningOption: sc.SigningOption, AllowIdPInitiated: sc.AllowIdPInitiated,
+		ForceAuthn: sc.ForceAuthn, ClockSkewSeconds: int64(sc.ClockSkew / time.Second)})
+	if err != nil {
+		return "", "", "", err
+	}
+	return jsonText(nonNil(c.AttributeMapping)), string(b), string(sb), nil
 }
 
 // CreateConnection stores a new connection of an existing organization.
@@ -54,7 +75,7 @@ func (s *Store) CreateConnection(ctx context.Context, c roster.Connection) error
 	if !ok {
 		return fmt.Errorf("malformed connection id %q", c.ID)
 	}
-	mapping, oidc, err := connectionArgs(c)
+	mapping, oidc, saml, err := connectionArgs(c)
 	if err != nil {
 		return err
 	}
@@ -62,9 +83,10 @@ func (s *Store) CreateConnection(ctx context.Context, c roster.Connection) error
 		if _, err := getOrganization(ctx, tx, c.EnvironmentID, roster.OrganizationRef{ID: c.OrganizationID}, s.dialect.RowLock()); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO connections (`+connectionColumns+`, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO connections (`+connectionColumns+`, seq)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
 			c.ID, c.EnvironmentID, c.OrganizationID, string(c.Type), c.Provider, c.Enabled, c.DebugEnabled, c.UIButtonTitle,
-			mapping, oidc, c.OIDC.SecretSealed, micros(c.CreateTime), micros(c.UpdateTime), seq)
+			mapping, c.SyncProfile, c.JITProvisioning, oidc, c.OIDC.SecretSealed, saml, micros(c.CreateTime), micros(c.UpdateTime), seq)
 		return err
 	})
 }
@@ -121,13 +143,15 @@ func (s *Store) UpdateConnection(ctx context.Context, environmentID, id string, 
 		if err := update(&c); err != nil {
 			return err
 		}
-		mapping, oidc, err := connectionArgs(c)
+		mapping, oidc, saml, err := connectionArgs(c)
 		if err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE connections SET provider = $1, enabled = $2, debug_enabled = $3, ui_button_title = $4,
-			attribute_mapping = $5, oidc_config = $6, client_secret_sealed = $7, update_time = $8 WHERE id = $9`,
-			c.Provider, c.Enabled, c.DebugEnabled, c.UIButtonTitle, mapping, oidc, c.OIDC.SecretSealed, micros(c.UpdateTime), c.ID)
+			attribute_mapping = $5, sync_profile = $6, jit_provisioning = $7, oidc_config = $8, client_secret_sealed = $9,
+			saml_config = $10, update_time = $11 WHERE id = $12`,
+			c.Provider, c.Enabled, c.DebugEnabled, c.UIButtonTitle, mapping, c.SyncProfile, c.JITProvisioning, oidc,
+			c.OIDC.SecretSealed, saml, micros(c.UpdateTime), c.ID)
 		out = c
 		return err
 	})
@@ -148,11 +172,15 @@ func (s *Store) DeleteConnection(ctx context.Context, environmentID, id string) 
 
 func scanConnection(row interface{ Scan(...any) error }) (roster.Connection, error) {
 	var c roster.Connection
-	var typ, mapping, oidc string
+	var typ, mapping, oidc, saml string
 	var created, updated int64
 	if err := row.Scan(&c.ID, &c.EnvironmentID, &c.OrganizationID, &typ, &c.Provider, &c.Enabled, &c.DebugEnabled,
-		&c.UIButtonTitle, &mapping, &oidc, &c.OIDC.SecretSealed, &created, &updated); err != nil {
+		&c.UIButtonTitle, &mapping, &c.SyncProfile, &c.JITProvisioning, &oidc, &c.OIDC.SecretSealed, &saml, &created, &updated); err != nil {
 		return c, err
+	}
+	var sc samlConfigJSON
+	if err := json.Unmarshal([]byte(saml), &sc); err != nil {
+		return c, fmt.Errorf("connection %s: %w", c.ID, err)
 	}
 	var o oidcConfigJSON
 	if err := json.Unmarshal([]byte(oidc), &o); err != nil {
@@ -164,8 +192,10 @@ func scanConnection(row interface{ Scan(...any) error }) (roster.Connection, err
 	sealed := c.OIDC.SecretSealed
 	c.OIDC = roster.OIDCConfig{Issuer: o.Issuer, DiscoveryEndpoint: o.DiscoveryEndpoint, AuthorizeURI: o.AuthorizeURI,
 		TokenURI: o.TokenURI, UserInfoURI: o.UserInfoURI, JWKSURI: o.JWKSURI, ClientID: o.ClientID, SecretSealed: sealed,
-		Scopes: o.Scopes, TokenAuthBasic: o.TokenAuthBasic, PKCE: o.PKCE, SyncProfile: o.SyncProfile,
-		JITProvisioning: o.JITProvisioning, ConfigurationSet: o.ConfigurationSet, Manual: o.Manual}
+		Scopes: o.Scopes, TokenAuthBasic: o.TokenAuthBasic, PKCE: o.PKCE, ConfigurationSet: o.ConfigurationSet, Manual: o.Manual}
+	c.SAML = roster.SAMLConfig{MetadataURL: sc.MetadataURL, EntityID: sc.EntityID, SSOURL: sc.SSOURL, Certificates: sc.Certificates,
+		NameIDFormat: sc.NameIDFormat, RequestBinding: sc.RequestBinding, SignRequests: sc.SignRequests, SigningOption: sc.SigningOption,
+		AllowIdPInitiated: sc.AllowIdPInitiated, ForceAuthn: sc.ForceAuthn, ClockSkew: time.Duration(sc.ClockSkewSeconds) * time.Second}
 	c.Type = roster.ConnectionType(typ)
 	c.CreateTime, c.UpdateTime = fromMicros(created), fromMicros(updated)
 	return c, nil

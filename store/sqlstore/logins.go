@@ -274,3 +274,42 @@ func (s *Store) ListIdentities(ctx context.Context, userID string) ([]roster.Ide
 	}
 	return out, rows.Err()
 }
+
+// GetSAMLKey returns an environment's SAML service-provider key.
+func (s *Store) GetSAMLKey(ctx context.Context, environmentID string) (roster.SAMLKey, error) {
+	k := roster.SAMLKey{EnvironmentID: environmentID}
+	var created int64
+	err := s.read.QueryRowContext(ctx, `SELECT private_key_sealed, certificate, create_time FROM saml_sp_keys WHERE environment_id = $1`,
+		environmentID).Scan(&k.PrivateKeySealed, &k.Certificate, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return k, notFound("SAML key")
+	}
+	k.CreateTime = fromMicros(created)
+	return k, err
+}
+
+// CreateSAMLKey stores an environment's SAML key, once.
+func (s *Store) CreateSAMLKey(ctx context.Context, k roster.SAMLKey) error {
+	_, err := s.write.ExecContext(ctx, `INSERT INTO saml_sp_keys (environment_id, private_key_sealed, certificate, create_time) VALUES ($1, $2, $3, $4)`,
+		k.EnvironmentID, k.PrivateKeySealed, k.Certificate, micros(k.CreateTime))
+	if _, ok := s.dialect.UniqueViolation(err); ok {
+		return roster.Errorf(roster.EConflict, "the environment has a SAML key")
+	}
+	return err
+}
+
+// RememberAssertion records an assertion ID; the primary key refuses a second use, also
+// between nodes.
+func (s *Store) RememberAssertion(ctx context.Context, connectionID, assertionID string, expire, now time.Time) error {
+	return s.inTx(ctx, func(tx txConn) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM saml_assertions WHERE expire_time < $1`, micros(now)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO saml_assertions (connection_id, assertion_id, expire_time) VALUES ($1, $2, $3)`,
+			connectionID, assertionID, micros(expire))
+		if _, ok := s.dialect.UniqueViolation(err); ok {
+			return roster.Errorf(roster.EConflict, "this SAML assertion was already used")
+		}
+		return err
+	})
+}

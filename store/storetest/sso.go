@@ -22,6 +22,53 @@ var ssoTests = []struct {
 	{"SignIn", testSignIn},
 	{"SignInConcurrentFirstLogin", testSignInConcurrent},
 	{"AuthCodesAndRefreshTokens", testAuthCodes},
+	{"SAMLKeyAndReplay", testSAMLKeyAndReplay},
+}
+
+func testSAMLKeyAndReplay(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	env, _, c := orgWithConnection(t, s)
+	mustCode(t, func() error { _, err := s.GetSAMLKey(ctx, env.ID); return err }(), roster.ENotFound)
+	k := roster.SAMLKey{EnvironmentID: env.ID, PrivateKeySealed: "v1.x.y", Certificate: "PEM", CreateTime: now()}
+	if err := s.CreateSAMLKey(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	mustCode(t, s.CreateSAMLKey(ctx, k), roster.EConflict)
+	if got, err := s.GetSAMLKey(ctx, env.ID); err != nil || got != k {
+		t.Fatalf("SAML key: %v %+v", err, got)
+	}
+	// One assertion ID is accepted once, also when several nodes race for it.
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.RememberAssertion(ctx, c.ID, "_a1", now().Add(time.Minute), now())
+		}()
+	}
+	wg.Wait()
+	wins := 0
+	for _, err := range errs {
+		if err == nil {
+			wins++
+		} else {
+			mustCode(t, err, roster.EConflict)
+		}
+	}
+	if wins != 1 {
+		t.Fatalf("an assertion was accepted %d times", wins)
+	}
+	// Expired records are forgotten; the same ID at another connection is another assertion.
+	if err := s.RememberAssertion(ctx, c.ID, "_old", now().Add(-time.Minute), now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RememberAssertion(ctx, c.ID, "_other", now().Add(time.Minute), now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RememberAssertion(ctx, c.ID, "_old", now().Add(time.Minute), now()); err != nil {
+		t.Fatalf("an expired record was not forgotten: %v", err)
+	}
 }
 
 func newOIDCConnection(t *testing.T, s store.Store, envID, orgID string) roster.Connection {
@@ -56,7 +103,7 @@ func testConnections(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	if got.OIDC.Issuer != c.OIDC.Issuer || got.OIDC.SecretSealed != "v1:sealed" || got.OIDC.ClientSecret != "" ||
-		got.AttributeMapping["given_name"] != "first" || got.OrganizationID != o.ID || !got.OIDC.SyncProfile || got.Provider != "OKTA" {
+		got.AttributeMapping["given_name"] != "first" || got.OrganizationID != o.ID || !got.SyncProfile || got.Provider != "OKTA" {
 		t.Fatalf("stored connection differs: %+v", got)
 	}
 	// A plain secret must never reach the database.

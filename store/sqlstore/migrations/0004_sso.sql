@@ -14,8 +14,11 @@ CREATE TABLE connections (
     debug_enabled        BOOLEAN NOT NULL,
     ui_button_title      TEXT NOT NULL,
     attribute_mapping    TEXT NOT NULL,
+    sync_profile         BOOLEAN NOT NULL,
+    jit_provisioning     BOOLEAN NOT NULL,
     oidc_config          TEXT NOT NULL,
     client_secret_sealed TEXT NOT NULL,
+    saml_config          TEXT NOT NULL,
     create_time          BIGINT NOT NULL,
     update_time          BIGINT NOT NULL
 );
@@ -101,3 +104,21 @@ CREATE TABLE identities (
     PRIMARY KEY (connection_id, subject)
 );
 CREATE INDEX identities_user ON identities (user_id);
+
+-- The SAML service provider's key and certificate, one per environment; the private key is
+-- sealed like connection secrets (docs/encryption.md).
+CREATE TABLE saml_sp_keys (
+    environment_id     TEXT PRIMARY KEY REFERENCES environments (id) ON DELETE CASCADE,
+    private_key_sealed TEXT NOT NULL,
+    certificate        TEXT NOT NULL,
+    create_time        BIGINT NOT NULL
+);
+
+-- IDs of accepted SAML assertions, kept until they expire, so that none is accepted twice.
+CREATE TABLE saml_assertions (
+    connection_id TEXT NOT NULL REFERENCES connections (id) ON DELETE CASCADE,
+    assertion_id  TEXT NOT NULL,
+    expire_time   BIGINT NOT NULL,
+    PRIMARY KEY (connection_id, assertion_id)
+);
+CREATE INDEX saml_assertions_expire ON saml_assertions (expire_time);

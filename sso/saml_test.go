@@ -1,0 +1,429 @@
+package sso_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/beevik/etree"
+	"github.com/crewjam/saml"
+	"github.com/rosterhq/roster/internal/rostertest"
+	"github.com/rosterhq/roster/internal/samltest"
+)
+
+// samlFixture is a Roster with an organization whose SAML connection trusts a test IdP.
+type samlFixture struct {
+	*fixture
+	idp  *samltest.IdP
+	conn string
+}
+
+func setupSAML(t testing.TB, backend string) *samlFixture {
+	t.Helper()
+	r := rostertest.Start(t, backend)
+	f := &fixture{r: r, token: r.Token(t)}
+	if err := r.Directory.SetRedirectURIs(context.Background(), r.ClientID, []string{appCallback}); err != nil {
+		t.Fatal(err)
+	}
+	res := f.rest(t, "POST", "/api/v1/organizations", `{"display_name": "Initech"}`, 200)
+	f.org = res.Body["organization"].(map[string]any)["id"].(string)
+	f.rest(t, "POST", "/api/v1/user-attributes", `{"key": "department", "display_name": "Department"}`, 200)
+	sf := &samlFixture{fixture: f, idp: samltest.Start(t)}
+	sf.conn = sf.newConnection(t, f.org, sf.idp, `"department": "department", "group:Admins": "admin"`)
+	f.rest(t, "POST", "/api/v1/organizations/"+f.org+"/domains", `{"domain": "initech.test"}`, 200)
+	return sf
+}
+
+// newConnection creates an enabled SAML connection of org that trusts idp (by metadata URL).
+func (sf *samlFixture) newConnection(t testing.TB, org string, idp *samltest.IdP, mapping string) string {
+	t.Helper()
+	f := sf.fixture
+	res := f.rest(t, "POST", "/api/v1/organizations/"+org+"/connections", `{"provider": "MICROSOFT_AD", "type": "SAML"}`, 200)
+	id := res.Body["connection"].(map[string]any)["id"].(string)
+	res = f.rest(t, "PATCH", "/api/v1/organizations/"+org+"/connections/"+id, fmt.Sprintf(`{"saml_config":
+		{"idp_metadata_url": %q, "idp_sso_request_binding": "HTTP_REDIRECT"}, "attribute_mapping": {%s}}`, idp.URL+"/metadata", mapping), 200)
+	c := res.Body["connection"].(map[string]any)
+	sc := c["saml_config"].(map[string]any)
+	if c["status"] != "COMPLETED" || sc["idp_entity_id"] != idp.EntityID || sc["sp_assertion_url"] != f.r.Issuer+"/sso/saml/"+id+"/acs" ||
+		sc["sp_entity_id"] != f.r.Issuer+"/sso/saml/"+id+"/metadata" || len(sc["idp_certificates"].([]any)) != 1 {
+		t.Fatalf("SAML connection: %s", res.Raw)
+	}
+	f.rest(t, "PATCH", "/api/v1/organizations/"+org+"/connections/"+id+":enable", "", 200)
+	return id
+}
+
+// answer runs a sign-in up to the IdP's auto-posting form and returns what it would post.
+func (sf *samlFixture) answer(t testing.TB, params url.Values) samltest.Answer {
+	t.Helper()
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := client.Get(sf.r.URL + "/oauth/authorize?" + params.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	loc := res.Header.Get("Location")
+	if res.StatusCode != http.StatusFound || !strings.HasPrefix(loc, sf.idp.URL) && !strings.Contains(loc, "SAMLRequest") {
+		t.Fatalf("authorize: %d %s", res.StatusCode, loc)
+	}
+	res, err = http.Get(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	a, err := samltest.ParseForm(string(body))
+	if err != nil {
+		t.Fatalf("IdP answer (%d): %v", res.StatusCode, err)
+	}
+	return a
+}
+
+// post sends an answer to an ACS and returns where Roster sends the browser.
+func (sf *samlFixture) post(t testing.TB, acs string, a samltest.Answer) (*url.URL, int, string) {
+	t.Helper()
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := client.PostForm(acs, url.Values{"SAMLResponse": {a.SAMLResponse}, "RelayState": {a.RelayState}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusFound {
+		return nil, res.StatusCode, string(body)
+	}
+	loc, _ := url.Parse(res.Header.Get("Location"))
+	return loc, res.StatusCode, ""
+}
+
+func (sf *samlFixture) params(extra ...string) url.Values {
+	return authParams(sf.fixture, verifier, append([]string{"organization_id", sf.org}, extra...)...)
+}
+
+var ada = samltest.User{NameID: "ada@initech.test", Attributes: map[string][]string{
+	"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname":    {"Ada"},
+	"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname":      {"Lovelace"},
+	"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress": {"ada@initech.test"},
+	"department": {"R&D"},
+	"http://schemas.microsoft.com/ws/2008/06/identity/claims/groups": {"Admins", "Staff"},
+}}
+
+func TestSAMLSignIn(t *testing.T) {
+	for _, backend := range rostertest.Backends {
+		t.Run(backend, func(t *testing.T) {
+			sf := setupSAML(t, backend)
+			sf.idp.Encrypt = backend == "postgres" // encrypted assertions are decrypted with the SP key
+			sf.idp.SetUser(ada)
+			a := sf.answer(t, sf.params())
+			loc, status, page := sf.post(t, a.ACS, a)
+			if loc == nil || loc.Query().Get("code") == "" || loc.Query().Get("state") != "app-state-1" {
+				t.Fatalf("SAML sign-in: %d %v %s", status, loc, page)
+			}
+			code, body := sf.exchange(t, loc.Query().Get("code"), verifier)
+			if code != 200 {
+				t.Fatalf("exchange: %d %v", code, body)
+			}
+			claims := sf.verifyIDToken(t, body["id_token"].(string))
+			if claims["email"] != "ada@initech.test" || claims["given_name"] != "Ada" || claims["family_name"] != "Lovelace" ||
+				claims["custom_attributes"].(map[string]any)["department"] != "R&D" || claims["amr"].([]any)[0] != sf.conn {
+				t.Fatalf("ID token: %v", claims)
+			}
+			groups := claims["groups"].([]any)
+			if len(groups) != 2 || groups[0] != "Admins" {
+				t.Fatalf("groups: %v", groups)
+			}
+			res := sf.rest(t, "GET", "/api/v1/users/"+claims["sub"].(string), "", 200)
+			m := res.Body["user"].(map[string]any)["memberships"].([]any)[0].(map[string]any)
+			if m["roles"].([]any)[0].(map[string]any)["name"] != "admin" || m["provisioning_method"] != "jit_using_sso" {
+				t.Fatalf("membership: %v", m)
+			}
+			// The SP metadata is published for the IdP administrator.
+			md, err := http.Get(sf.r.URL + "/sso/saml/" + sf.conn + "/metadata")
+			if err != nil {
+				t.Fatal(err)
+			}
+			mdBody, _ := io.ReadAll(md.Body)
+			md.Body.Close()
+			if md.StatusCode != 200 || !bytes.Contains(mdBody, []byte(sf.r.Issuer+"/sso/saml/"+sf.conn+"/acs")) || !bytes.Contains(mdBody, []byte("X509Certificate")) {
+				t.Fatalf("SP metadata: %d %s", md.StatusCode, mdBody)
+			}
+		})
+	}
+}
+
+// mutate decodes a SAMLResponse, changes its XML and encodes it again.
+func mutate(t testing.TB, samlResponse string, change func(doc *etree.Document)) string {
+	t.Helper()
+	raw, err := base64.StdEncoding.DecodeString(samlResponse)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(raw); err != nil {
+		t.Fatal(err)
+	}
+	change(doc)
+	out, err := doc.WriteToBytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return base64.StdEncoding.EncodeToString(out)
+}
+
+func child(el *etree.Element, tag string) *etree.Element {
+	for _, c := range el.ChildElements() {
+		if c.Tag == tag {
+			return c
+		}
+	}
+	return nil
+}
+
+func removeSignature(el *etree.Element) {
+	if s := child(el, "Signature"); s != nil {
+		el.RemoveChild(s)
+	}
+}
+
+// TestSAMLRefusals: forged, replayed and misdirected answers are refused, and the classic
+// XML signature attacks do not sign anyone in as someone else.
+func TestSAMLRefusals(t *testing.T) {
+	sf := setupSAML(t, "sqlite")
+	sf.idp.SetUser(ada)
+	refused := func(t *testing.T, a samltest.Answer, acs string, want string) {
+		t.Helper()
+		loc, status, page := sf.post(t, acs, a)
+		switch {
+		case loc != nil && loc.Query().Get("code") != "":
+			t.Fatalf("accepted: %v", loc)
+		case loc != nil && (loc.Query().Get("error") != "access_denied" || !containsFold(loc.Query().Get("error_description"), want)):
+			t.Fatalf("want access_denied about %q, got %v", want, loc.Query())
+		case loc == nil && (status != 400 || !containsFold(page, want)):
+			t.Fatalf("want a page about %q, got %d %s", want, status, page)
+		}
+	}
+	acs := func() string { return sf.r.URL + "/sso/saml/" + sf.conn + "/acs" }
+
+	t.Run("unsigned", func(t *testing.T) {
+		a := sf.answer(t, sf.params())
+		a.SAMLResponse = mutate(t, a.SAMLResponse, func(doc *etree.Document) {
+			removeSignature(doc.Root())
+			removeSignature(child(doc.Root(), "Assertion"))
+		})
+		refused(t, a, acs(), "signature element not present")
+	})
+	t.Run("tampered attribute", func(t *testing.T) {
+		a := sf.answer(t, sf.params())
+		a.SAMLResponse = mutate(t, a.SAMLResponse, func(doc *etree.Document) {
+			removeSignature(doc.Root()) // so that the assertion's own signature decides
+			for _, v := range doc.FindElements("//AttributeValue") {
+				if v.Text() == "ada@initech.test" {
+					v.SetText("eve@initech.test")
+				}
+			}
+		})
+		refused(t, a, acs(), "rejected")
+	})
+	t.Run("wrapping: forged assertion first, signed one after", func(t *testing.T) {
+		a := sf.answer(t, sf.params())
+		a.SAMLResponse = mutate(t, a.SAMLResponse, func(doc *etree.Document) {
+			removeSignature(doc.Root())
+			signed := child(doc.Root(), "Assertion")
+			evil := signed.Copy()
+			removeSignature(evil)
+			for _, v := range evil.FindElements("//AttributeValue") {
+				if v.Text() == "ada@initech.test" {
+					v.SetText("eve@initech.test")
+				}
+			}
+			if n := evil.FindElement(".//NameID"); n != nil {
+				n.SetText("eve@initech.test")
+			}
+			doc.Root().InsertChildAt(signed.Index(), evil)
+		})
+		loc, _, _ := sf.post(t, acs(), a)
+		if loc != nil && loc.Query().Get("code") != "" {
+			// Accepted only if the signed assertion is the one used: check who signed in.
+			_, body := sf.exchange(t, loc.Query().Get("code"), verifier)
+			claims := sf.verifyIDToken(t, body["id_token"].(string))
+			if claims["email"] != "ada@initech.test" {
+				t.Fatalf("the forged assertion signed in %v", claims["email"])
+			}
+		}
+	})
+	t.Run("wrapping: forged assertion with the signed one's ID and signature", func(t *testing.T) {
+		a := sf.answer(t, sf.params())
+		a.SAMLResponse = mutate(t, a.SAMLResponse, func(doc *etree.Document) {
+			removeSignature(doc.Root())
+			signed := child(doc.Root(), "Assertion")
+			evil := signed.Copy() // same ID, same Signature element, forged content
+			if n := evil.FindElement(".//NameID"); n != nil {
+				n.SetText("eve@initech.test")
+			}
+			for _, v := range evil.FindElements("//AttributeValue") {
+				if v.Text() == "ada@initech.test" {
+					v.SetText("eve@initech.test")
+				}
+			}
+			doc.Root().RemoveChild(signed)
+			doc.Root().AddChild(evil)
+			ext := doc.Root().CreateElement("samlp:Extensions")
+			ext.AddChild(signed) // the genuine signed assertion hidden elsewhere
+		})
+		refused(t, a, acs(), "rejected")
+	})
+	t.Run("wrapping: signed response around a forged assertion moved out", func(t *testing.T) {
+		a := sf.answer(t, sf.params())
+		a.SAMLResponse = mutate(t, a.SAMLResponse, func(doc *etree.Document) {
+			// A new unsigned response carries a forged assertion; the genuine signed response
+			// rides inside it.
+			genuine := doc.Root().Copy()
+			evil := doc.Root()
+			removeSignature(evil)
+			as := child(evil, "Assertion")
+			removeSignature(as)
+			if n := as.FindElement(".//NameID"); n != nil {
+				n.SetText("eve@initech.test")
+			}
+			evil.AddChild(genuine)
+		})
+		refused(t, a, acs(), "rejected")
+	})
+	t.Run("comment in NameID and email", func(t *testing.T) {
+		sf.idp.SetUser(samltest.User{NameID: "mallory@initech.test.evil.test", Attributes: map[string][]string{
+			"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress": {"mallory@initech.test.evil.test"}}})
+		defer sf.idp.SetUser(ada)
+		a := sf.answer(t, sf.params())
+		raw, _ := base64.StdEncoding.DecodeString(a.SAMLResponse)
+		// Comments are outside the signature (exclusive c14n), so this still verifies; a parser
+		// that reads only the first text node would see mallory@initech.test.
+		forged := bytes.ReplaceAll(raw, []byte("mallory@initech.test.evil.test"), []byte("mallory@initech.test<!---->.evil.test"))
+		a.SAMLResponse = base64.StdEncoding.EncodeToString(forged)
+		loc, status, page := sf.post(t, acs(), a)
+		if loc == nil || loc.Query().Get("code") == "" {
+			return // refused outright: safe too
+		}
+		_, body := sf.exchange(t, loc.Query().Get("code"), verifier)
+		claims := sf.verifyIDToken(t, body["id_token"].(string))
+		if claims["email"] != "mallory@initech.test.evil.test" {
+			t.Fatalf("a comment truncated the identity to %v (%d %s)", claims["email"], status, page)
+		}
+	})
+	t.Run("assertion from another connection's IdP", func(t *testing.T) {
+		other := samltest.Start(t)
+		other.SetUser(ada)
+		otherConn := sf.newConnection(t, sf.org, other, `"department": "department"`)
+		// Disable the first so the organization's sign-in goes through the other IdP.
+		sf.rest(t, "PATCH", "/api/v1/organizations/"+sf.org+"/connections/"+sf.conn+":disable", "", 200)
+		saved := sf.idp
+		sf.idp = other
+		a := sf.answer(t, sf.params("connection_id", otherConn))
+		sf.idp = saved
+		sf.rest(t, "PATCH", "/api/v1/organizations/"+sf.org+"/connections/"+sf.conn+":enable", "", 200)
+		// Posted to the first connection's ACS: another connection's sign-in.
+		refused(t, a, acs(), "another connection")
+		// A genuine sign-in of the first connection answered by the other IdP.
+		b := sf.answer(t, sf.params("connection_id", sf.conn))
+		b.SAMLResponse = a.SAMLResponse
+		refused(t, b, acs(), "rejected")
+	})
+	t.Run("audience is another SP", func(t *testing.T) {
+		sf.idp.EditSP = func(ed *saml.EntityDescriptor) { ed.EntityID = "https://other-sp.example/metadata" }
+		defer func() { sf.idp.EditSP = nil }()
+		refused(t, sf.answer(t, sf.params()), acs(), "audience")
+	})
+	t.Run("destination is another connection's ACS", func(t *testing.T) {
+		// A second organization trusts the same IdP; an answer meant for the first connection
+		// is posted to the second one's ACS, with a sign-in of the second.
+		res := sf.rest(t, "POST", "/api/v1/organizations", `{"display_name": "Other Co"}`, 200)
+		org2 := res.Body["organization"].(map[string]any)["id"].(string)
+		conn2 := sf.newConnection(t, org2, sf.idp, `"department": "department"`)
+		a1 := sf.answer(t, sf.params())
+		a2 := sf.answer(t, authParams(sf.fixture, verifier, "organization_id", org2))
+		a2.SAMLResponse = a1.SAMLResponse
+		refused(t, a2, sf.r.URL+"/sso/saml/"+conn2+"/acs", "Destination")
+	})
+	t.Run("expired", func(t *testing.T) {
+		saml.TimeNow = func() time.Time { return time.Now().Add(-time.Hour) }
+		a := sf.answer(t, sf.params())
+		saml.TimeNow = func() time.Time { return time.Now().UTC() }
+		refused(t, a, acs(), "expired")
+	})
+	t.Run("replayed", func(t *testing.T) {
+		a := sf.answer(t, sf.params())
+		if loc, _, page := sf.post(t, acs(), a); loc == nil || loc.Query().Get("code") == "" {
+			t.Fatalf("first post: %v %s", loc, page)
+		}
+		refused(t, a, acs(), "unknown, expired or already finished")
+		// The same answer with a fresh sign-in's RelayState: its InResponseTo is not that
+		// sign-in's request.
+		b := sf.answer(t, sf.params())
+		b.SAMLResponse = a.SAMLResponse
+		refused(t, b, acs(), "InResponseTo")
+	})
+	t.Run("no RelayState (IdP-initiated)", func(t *testing.T) {
+		a := sf.answer(t, sf.params())
+		a.RelayState = ""
+		refused(t, a, acs(), "IdP-initiated")
+	})
+	t.Run("encrypted with another key", func(t *testing.T) {
+		other := samltest.Start(t) // only for its certificate
+		sf.idp.EditSP = func(ed *saml.EntityDescriptor) {
+			for i, kd := range ed.SPSSODescriptors[0].KeyDescriptors {
+				if kd.Use == "encryption" {
+					block := strings.TrimSpace(other.CertPEM)
+					block = strings.TrimPrefix(block, "-----BEGIN CERTIFICATE-----")
+					block = strings.TrimSuffix(block, "-----END CERTIFICATE-----")
+					ed.SPSSODescriptors[0].KeyDescriptors[i].KeyInfo.X509Data.X509Certificates[0].Data = strings.Join(strings.Fields(block), "")
+				}
+			}
+		}
+		sf.idp.Encrypt = true
+		defer func() { sf.idp.EditSP, sf.idp.Encrypt = nil, false }()
+		a := sf.answer(t, sf.params())
+		if !strings.Contains(decode(t, a.SAMLResponse), "EncryptedAssertion") {
+			t.Fatal("the IdP did not encrypt the assertion")
+		}
+		refused(t, a, acs(), "rejected")
+	})
+	t.Run("signing option: response signature required", func(t *testing.T) {
+		sf.rest(t, "PATCH", "/api/v1/organizations/"+sf.org+"/connections/"+sf.conn, `{"saml_config": {"saml_signing_option": "SAML_ONLY_RESPONSE_SIGNING"}}`, 200)
+		defer sf.rest(t, "PATCH", "/api/v1/organizations/"+sf.org+"/connections/"+sf.conn, `{"saml_config": {"saml_signing_option": "SAML_RESPONSE_OR_ASSERTION_SIGNING"}}`, 200)
+		a := sf.answer(t, sf.params())
+		a.SAMLResponse = mutate(t, a.SAMLResponse, func(doc *etree.Document) { removeSignature(doc.Root()) })
+		refused(t, a, acs(), "not signed")
+	})
+	t.Run("signing option: assertion signature required", func(t *testing.T) {
+		sf.rest(t, "PATCH", "/api/v1/organizations/"+sf.org+"/connections/"+sf.conn, `{"saml_config": {"saml_signing_option": "SAML_ONLY_ASSERTION_SIGNING"}}`, 200)
+		defer sf.rest(t, "PATCH", "/api/v1/organizations/"+sf.org+"/connections/"+sf.conn, `{"saml_config": {"saml_signing_option": "SAML_RESPONSE_OR_ASSERTION_SIGNING"}}`, 200)
+		a := sf.answer(t, sf.params())
+		a.SAMLResponse = mutate(t, a.SAMLResponse, func(doc *etree.Document) { removeSignature(child(doc.Root(), "Assertion")) })
+		// The response's signature covered the assertion's, so the change breaks it: refused
+		// either way.
+		refused(t, a, acs(), "signature")
+		// Both signed: accepted.
+		b := sf.answer(t, sf.params())
+		if loc, _, page := sf.post(t, acs(), b); loc == nil || loc.Query().Get("code") == "" {
+			t.Fatalf("a doubly signed answer was refused: %v %s", loc, page)
+		}
+	})
+}
+
+func decode(t testing.TB, s string) string {
+	t.Helper()
+	raw, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(raw)
+}
+
+func containsFold(s, sub string) bool {
+	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
+}
