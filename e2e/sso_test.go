@@ -29,6 +29,8 @@ var idpUsers = map[string]map[string]any{
 		"picture": "https://img.example/grace.png"},
 	"generic": {"mail": "grace.o@sso-e2e.test", "firstName": "Grace", "lastName": "Hopper", "locale": "en",
 		"picture": "https://img.example/grace.png"},
+	// mover signed in through SAML first (e2e/saml_test.go), then her company moved here.
+	"mover": {"email": "grace@moved-e2e.test", "email_verified": true, "given_name": "Grace", "family_name": "Hopper"},
 }
 
 // idp is a running e2e/node/idp.mjs (the npm package oidc-provider).

@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { ScalekitClient } from '@scalekit-sdk/node';
 import { WorkOS } from '@workos-inc/node';
+import { follow as browserFollow } from './browser.mjs';
 
 function env(name) {
   const v = process.env[name];
@@ -48,31 +49,8 @@ async function api(method, path, body) {
   return { status: r.status, body: text ? JSON.parse(text) : {} };
 }
 
-// follow plays the browser: it follows redirects (keeping each host's cookies) until one
-// points at the application's redirect URI, and returns that URL without fetching it.
-async function follow(start) {
-  const jar = new Map(); // host -> Map(name -> value)
-  let next = start;
-  for (let hops = 0; hops < 20; hops++) {
-    if (next.startsWith(redirectUri)) return new URL(next);
-    const u = new URL(next);
-    const cookies = jar.get(u.host) || new Map();
-    const r = await fetch(next, {
-      redirect: 'manual',
-      headers: cookies.size ? { cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join('; ') } : {},
-    });
-    for (const c of r.headers.getSetCookie()) {
-      const [pair] = c.split(';');
-      const i = pair.indexOf('=');
-      cookies.set(pair.slice(0, i).trim(), pair.slice(i + 1).trim());
-    }
-    jar.set(u.host, cookies);
-    const loc = r.headers.get('location');
-    if (!loc) throw new Error(`${next} answered ${r.status} without a redirect: ${(await r.text()).slice(0, 300)}`);
-    next = new URL(loc, next).toString();
-  }
-  throw new Error('too many redirects');
-}
+// follow plays the browser (browser.mjs) up to the application's redirect URI.
+const follow = (start) => browserFollow(start, redirectUri);
 
 function pkce() {
   const verifier = crypto.randomBytes(32).toString('base64url');
