@@ -58,6 +58,7 @@ func OpenFile(ctx context.Context, path string) (*sqlstore.Store, error) {
 		s.Close()
 		return nil, err
 	}
+	s.StartGroupCommit()
 	return s, nil
 }
 

@@ -46,6 +46,7 @@ type Store struct {
 	read    conn // readDB through its statement cache
 	write   conn // writeDB through its statement cache
 	dialect Dialect
+	batch   *groupCommit // nil: one database transaction per write (PostgreSQL)
 }
 
 // New wraps open databases. It does not migrate; call Migrate.
@@ -69,8 +70,19 @@ func (s *Store) Ping(ctx context.Context) error {
 // Stats reports the read pool's use (the only pool on PostgreSQL).
 func (s *Store) Stats() sql.DBStats { return s.readDB.Stats() }
 
-// Close closes the prepared statements and both pools.
+// StartGroupCommit makes write transactions share database transactions (groupcommit.go). It
+// is for a database with one writer connection (SQLite), after Migrate.
+func (s *Store) StartGroupCommit() {
+	if s.batch == nil {
+		s.batch = startGroupCommit(s.writeDB, s.write.c)
+	}
+}
+
+// Close stops the group commit and closes the prepared statements and both pools.
 func (s *Store) Close() error {
+	if s.batch != nil {
+		s.batch.close()
+	}
 	s.read.c.close()
 	s.write.c.close()
 	err := s.readDB.Close()
@@ -168,6 +180,9 @@ func splitStatements(body string) []string {
 
 // inTx runs fn in a write transaction and commits it when fn succeeds.
 func (s *Store) inTx(ctx context.Context, fn func(tx txConn) error) error {
+	if s.batch != nil {
+		return s.batch.run(ctx, fn)
+	}
 	tx, err := s.writeDB.BeginTx(ctx, nil)
 	if err != nil {
 		return err
