@@ -26,7 +26,7 @@ func scanMembership(row interface{ Scan(...any) error }, userID *string, extra .
 	if err := row.Scan(dest...); err != nil {
 		return m, err
 	}
-	if err := json.Unmarshal([]byte(meta), &m.Metadata); err != nil {
+	if err := decodeMap(meta, &m.Metadata); err != nil {
 		return m, fmt.Errorf("membership %s/%s: %w", m.OrganizationID, *userID, err)
 	}
 	m.UserID, m.Status, m.InviterEmail = *userID, roster.MembershipStatus(status), stringPtr(inviter)

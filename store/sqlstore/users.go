@@ -299,13 +299,14 @@ func scanUser(row interface{ Scan(...any) error }) (roster.User, error) {
 		&pmeta, &created, &updated, &login); err != nil {
 		return u, err
 	}
-	for _, j := range []struct {
-		src string
-		dst any
-	}{{meta, &u.Metadata}, {pmeta, &p.Metadata}, {groups, &p.Groups}} {
-		if err := json.Unmarshal([]byte(j.src), j.dst); err != nil {
-			return u, fmt.Errorf("user %s: %w", u.ID, err)
-		}
+	if err := decodeMap(meta, &u.Metadata); err != nil {
+		return u, fmt.Errorf("user %s: %w", u.ID, err)
+	}
+	if err := decodeMap(pmeta, &p.Metadata); err != nil {
+		return u, fmt.Errorf("user %s: %w", u.ID, err)
+	}
+	if err := decodeList(groups, &p.Groups); err != nil {
+		return u, fmt.Errorf("user %s: %w", u.ID, err)
 	}
 	u.ExternalID = stringPtr(ext)
 	u.CreateTime, u.UpdateTime, u.LastLoginTime = fromMicros(created), fromMicros(updated), timePtr(login)
@@ -396,4 +397,22 @@ func prefixed(alias, columns string) string {
 		parts[i] = alias + strings.TrimSpace(p)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// decodeMap and decodeList decode JSON columns. Most stored maps and lists are empty; those
+// skip encoding/json, which a page of 100 users would otherwise call 400 times.
+func decodeMap(src string, dst *map[string]string) error {
+	if src == "{}" {
+		*dst = map[string]string{}
+		return nil
+	}
+	return json.Unmarshal([]byte(src), dst)
+}
+
+func decodeList(src string, dst *[]string) error {
+	if src == "[]" {
+		*dst = []string{}
+		return nil
+	}
+	return json.Unmarshal([]byte(src), dst)
 }
