@@ -182,3 +182,29 @@ func BenchmarkUpdateUserProfileParallel(b *testing.B) {
 		})
 	}
 }
+
+func BenchmarkGetUserParallel(b *testing.B) {
+	for _, backend := range rostertest.Backends {
+		b.Run(backend, func(b *testing.B) {
+			ub := newUserBench(b, backend)
+			var ids []string
+			for i := range 64 {
+				ids = append(ids, ub.create(b, i).GetId())
+			}
+			var n atomic.Int64
+			b.ReportAllocs()
+			b.SetParallelism(16 / min(16, runtime.GOMAXPROCS(0)))
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					id := ids[n.Add(1)%int64(len(ids))]
+					if _, err := ub.users.GetUser(context.Background(), connect.NewRequest(&usersv1.GetUserRequest{
+						Identities: &usersv1.GetUserRequest_Id{Id: id},
+					})); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}

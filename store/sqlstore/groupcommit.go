@@ -112,28 +112,30 @@ func (g *groupCommit) commit(batch []*writeReq) {
 		}
 		return
 	}
+	// The savepoint statements run prepared, like the requests' own.
+	ctl := txConn{tx: tx, batch: g}
 	ok := make([]*writeReq, 0, len(batch))
 	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			r.answer <- err
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, `SAVEPOINT request`); err != nil {
+		if _, err := ctl.ExecContext(ctx, `SAVEPOINT request`); err != nil {
 			g.abort(tx, append(ok, batch[i:]...), err)
 			return
 		}
-		err := g.call(r, txConn{tx: tx, batch: g})
+		err := g.call(r, ctl)
 		if err == nil {
 			err = r.ctx.Err() // not committed, so the caller's "canceled" stays true
 		}
 		if err != nil {
-			if _, rerr := tx.ExecContext(ctx, `ROLLBACK TO request`); rerr != nil {
+			if _, rerr := ctl.ExecContext(ctx, `ROLLBACK TO request`); rerr != nil {
 				r.answer <- err
 				g.abort(tx, append(ok, batch[i+1:]...), rerr)
 				return
 			}
 		}
-		if _, rerr := tx.ExecContext(ctx, `RELEASE request`); rerr != nil {
+		if _, rerr := ctl.ExecContext(ctx, `RELEASE request`); rerr != nil {
 			if err != nil {
 				r.answer <- err
 			} else {

@@ -100,7 +100,7 @@ func (s *Store) CreateMembership(ctx context.Context, environmentID string, ref 
 		if err := s.insertMembership(ctx, tx, environmentID, &m); err != nil {
 			return err
 		}
-		out, err = fullUser(ctx, tx, environmentID, roster.UserRef{ID: u.ID}, "")
+		out, err = s.fullUser(ctx, tx, environmentID, roster.UserRef{ID: u.ID}, "")
 		return err
 	})
 	return out, err
@@ -110,7 +110,7 @@ func (s *Store) CreateMembership(ctx context.Context, environmentID string, ref 
 func (s *Store) UpdateMembership(ctx context.Context, environmentID, organizationID string, ref roster.UserRef, update func(*roster.Membership) error) (roster.User, error) {
 	var out roster.User
 	err := s.inTx(ctx, func(tx txConn) error {
-		u, err := fullUser(ctx, tx, environmentID, ref, s.dialect.RowLock())
+		u, err := s.fullUser(ctx, tx, environmentID, ref, s.dialect.RowLock())
 		if err != nil {
 			return err
 		}

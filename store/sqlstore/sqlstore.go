@@ -32,6 +32,9 @@ type Dialect interface {
 	UniqueViolation(err error) (index string, ok bool)
 	// LockMigrations serialises migrations between processes that start together.
 	LockMigrations(ctx context.Context, tx *sql.Tx) error
+	// UserAttributes is the SQL expression, for a row of users u, of that user's custom
+	// attributes as the text of one JSON object ('{}' when there are none).
+	UserAttributes() string
 	// RowLock is the clause that locks the rows a read-modify-write transaction selects
 	// (" FOR UPDATE"), or "" where one writer at a time is the rule already (SQLite).
 	RowLock() string
@@ -47,11 +50,15 @@ type Store struct {
 	write   conn // writeDB through its statement cache
 	dialect Dialect
 	batch   *groupCommit // nil: one database transaction per write (PostgreSQL)
+	// fullUserColumns selects userColumns of users u and their custom attributes, so that a
+	// user's own data takes one query.
+	fullUserColumns string
 }
 
 // New wraps open databases. It does not migrate; call Migrate.
 func New(read, write *sql.DB, d Dialect) *Store {
-	s := &Store{readDB: read, writeDB: write, read: conn{newStmtCache(read)}, dialect: d}
+	s := &Store{readDB: read, writeDB: write, read: conn{newStmtCache(read)}, dialect: d,
+		fullUserColumns: prefixed("u.", userColumns) + ", " + d.UserAttributes()}
 	s.write = s.read
 	if write != read {
 		s.write = conn{newStmtCache(write)}

@@ -139,17 +139,22 @@ func (s *Store) insertAttributes(ctx context.Context, tx txConn, u roster.User, 
 
 // GetUser returns one user with everything that belongs to it.
 func (s *Store) GetUser(ctx context.Context, environmentID string, ref roster.UserRef) (roster.User, error) {
-	return fullUser(ctx, s.read, environmentID, ref, "")
+	return s.fullUser(ctx, s.read, environmentID, ref, "")
 }
 
-// fullUser reads a user with memberships and attributes; suffix may lock the user's row.
-func fullUser(ctx context.Context, q querier, environmentID string, ref roster.UserRef, suffix string) (roster.User, error) {
-	u, err := getUser(ctx, q, environmentID, ref, suffix)
+// fullUser reads a user with attributes (in the same query) and memberships; suffix may lock
+// the user's row.
+func (s *Store) fullUser(ctx context.Context, q querier, environmentID string, ref roster.UserRef, suffix string) (roster.User, error) {
+	col, key := userKey(ref)
+	u, err := scanFullUser(q.QueryRowContext(ctx, `SELECT `+s.fullUserColumns+` FROM users u WHERE u.environment_id = $1 AND u.`+col+` = $2`+suffix, environmentID, key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return u, notFound("user")
+	}
 	if err != nil {
 		return u, err
 	}
 	users := []roster.User{u}
-	err = loadUserDetails(ctx, q, users)
+	err = loadMemberships(ctx, q, users)
 	return users[0], err
 }
 
@@ -157,7 +162,7 @@ func fullUser(ctx context.Context, q querier, environmentID string, ref roster.U
 func (s *Store) UpdateUser(ctx context.Context, environmentID string, ref roster.UserRef, update store.UserCheck) (roster.User, error) {
 	var out roster.User
 	err := s.inTx(ctx, func(tx txConn) error {
-		u, err := fullUser(ctx, tx, environmentID, ref, s.dialect.RowLock())
+		u, err := s.fullUser(ctx, tx, environmentID, ref, s.dialect.RowLock())
 		if err != nil {
 			return err
 		}
@@ -249,13 +254,12 @@ func (s *Store) ListUsers(ctx context.Context, environmentID string, q store.Use
 		filter += " AND " + seqCol + " < " + arg(q.Page.Before)
 		order = "DESC"
 	}
-	cols := prefixed("u.", userColumns)
-	rows, err := s.read.QueryContext(ctx, `SELECT `+cols+` FROM `+from+` WHERE `+filter+` ORDER BY `+seqCol+` `+order+` LIMIT `+arg(q.Page.Size+1), args...)
+	rows, err := s.read.QueryContext(ctx, `SELECT `+s.fullUserColumns+` FROM `+from+` WHERE `+filter+` ORDER BY `+seqCol+` `+order+` LIMIT `+arg(q.Page.Size+1), args...)
 	if err != nil {
 		return page, err
 	}
 	for rows.Next() {
-		u, err := scanUser(rows)
+		u, err := scanFullUser(rows)
 		if err != nil {
 			rows.Close()
 			return page, err
@@ -267,7 +271,7 @@ func (s *Store) ListUsers(ctx context.Context, environmentID string, q store.Use
 		return page, err
 	}
 	page.Items, page.More = finishPage(page.Items, q.Page, order)
-	return page, loadUserDetails(ctx, s.read, page.Items)
+	return page, loadMemberships(ctx, s.read, page.Items)
 }
 
 type querier interface {
@@ -275,11 +279,17 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-func getUser(ctx context.Context, q querier, environmentID string, ref roster.UserRef, suffix string) (roster.User, error) {
-	col, key := "id", ref.ID
+// userKey is the column and value that find the user of ref.
+func userKey(ref roster.UserRef) (col, key string) {
 	if ref.ID == "" {
-		col, key = "external_id", ref.ExternalID
+		return "external_id", ref.ExternalID
 	}
+	return "id", ref.ID
+}
+
+// getUser reads a user's own row, without attributes and memberships.
+func getUser(ctx context.Context, q querier, environmentID string, ref roster.UserRef, suffix string) (roster.User, error) {
+	col, key := userKey(ref)
 	u, err := scanUser(q.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE environment_id = $1 AND `+col+` = $2`+suffix, environmentID, key))
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, notFound("user")
@@ -287,16 +297,31 @@ func getUser(ctx context.Context, q querier, environmentID string, ref roster.Us
 	return u, err
 }
 
-func scanUser(row interface{ Scan(...any) error }) (roster.User, error) {
+// scanFullUser reads fullUserColumns.
+func scanFullUser(row interface{ Scan(...any) error }) (roster.User, error) {
+	var attrs string
+	u, err := scanUser(row, &attrs)
+	if err != nil {
+		return u, err
+	}
+	if err := decodeMap(attrs, &u.Profile.CustomAttributes); err != nil {
+		return u, fmt.Errorf("user %s: %w", u.ID, err)
+	}
+	return u, nil
+}
+
+// scanUser reads userColumns followed by any extra columns.
+func scanUser(row interface{ Scan(...any) error }, extra ...any) (roster.User, error) {
 	var u roster.User
 	var ext sql.NullString
 	var meta, pmeta, groups string
 	var created, updated int64
 	var login sql.NullInt64
 	p := &u.Profile
-	if err := row.Scan(&u.ID, &u.EnvironmentID, &u.Email, &ext, &meta, &p.GivenName, &p.FamilyName, &p.Name, &p.Locale,
+	dest := append([]any{&u.ID, &u.EnvironmentID, &u.Email, &ext, &meta, &p.GivenName, &p.FamilyName, &p.Name, &p.Locale,
 		&p.PhoneNumber, &p.PreferredUsername, &p.Picture, &p.Gender, &p.EmailVerified, &p.PhoneNumberVerified, &groups,
-		&pmeta, &created, &updated, &login); err != nil {
+		&pmeta, &created, &updated, &login}, extra...)
+	if err := row.Scan(dest...); err != nil {
 		return u, err
 	}
 	if err := decodeMap(meta, &u.Metadata); err != nil {
@@ -315,9 +340,9 @@ func scanUser(row interface{ Scan(...any) error }) (roster.User, error) {
 	return u, nil
 }
 
-// loadUserDetails fills the memberships (with organization names and roles) and custom
-// attributes of users, with one query each for the whole slice.
-func loadUserDetails(ctx context.Context, q querier, users []roster.User) error {
+// loadMemberships fills the memberships (with organization names and roles) of users, with
+// one query for the whole slice.
+func loadMemberships(ctx context.Context, q querier, users []roster.User) error {
 	if len(users) == 0 {
 		return nil
 	}
@@ -331,26 +356,9 @@ func loadUserDetails(ctx context.Context, q querier, users []roster.User) error 
 	}
 	in := "(" + strings.Join(marks, ", ") + ")"
 
-	rows, err := q.QueryContext(ctx, `SELECT user_id, attr_key, value FROM user_attributes WHERE user_id IN `+in, args...)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var uid, k, v string
-		if err := rows.Scan(&uid, &k, &v); err != nil {
-			rows.Close()
-			return err
-		}
-		byID[uid].Profile.CustomAttributes[k] = v
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-
 	// Memberships with their organization's name and their roles, in one query: a membership
 	// appears once per role (once with NULL role columns when it has none).
-	rows, err = q.QueryContext(ctx, `SELECT m.user_id, `+membershipColumns+`, o.display_name, r.id, r.name, r.display_name
+	rows, err := q.QueryContext(ctx, `SELECT m.user_id, `+membershipColumns+`, o.display_name, r.id, r.name, r.display_name
 		FROM memberships m JOIN organizations o ON o.id = m.organization_id
 		LEFT JOIN membership_roles mr ON mr.organization_id = m.organization_id AND mr.user_id = m.user_id
 		LEFT JOIN roles r ON r.id = mr.role_id
