@@ -142,20 +142,58 @@ func (s *Store) GetUser(ctx context.Context, environmentID string, ref roster.Us
 	return s.fullUser(ctx, s.read, environmentID, ref, "")
 }
 
-// fullUser reads a user with attributes (in the same query) and memberships; suffix may lock
-// the user's row.
+// fullUser reads a user with attributes and memberships; suffix may lock the user's row. A
+// user with memberships takes one query (the user's columns repeat on each membership's row).
 func (s *Store) fullUser(ctx context.Context, q querier, environmentID string, ref roster.UserRef, suffix string) (roster.User, error) {
 	col, key := userKey(ref)
-	u, err := scanFullUser(q.QueryRowContext(ctx, `SELECT `+s.fullUserColumns+` FROM users u WHERE u.environment_id = $1 AND u.`+col+` = $2`+suffix, environmentID, key))
+	lock := suffix
+	if lock != "" {
+		lock += " OF u" // the user's row only; PostgreSQL refuses to lock the outer join's
+	}
+	rows, err := q.QueryContext(ctx, `SELECT `+s.fullUserColumns+`, m.user_id, `+membershipColumns+`, o.display_name, r.id, r.name, r.display_name
+		FROM users u JOIN memberships m ON m.user_id = u.id JOIN organizations o ON o.id = m.organization_id
+		LEFT JOIN membership_roles mr ON mr.organization_id = m.organization_id AND mr.user_id = m.user_id
+		LEFT JOIN roles r ON r.id = mr.role_id
+		WHERE u.environment_id = $1 AND u.`+col+` = $2 ORDER BY m.create_time, m.organization_id, r.name`+lock, environmentID, key)
+	if err != nil {
+		return roster.User{}, err
+	}
+	defer rows.Close()
+	var us userScan
+	var ms membershipScan
+	var attrs, uid string
+	var roleID, roleName, roleDisplay sql.NullString
+	dest := append(append(append(us.dest(), &attrs), ms.dest(&uid)...), &roleID, &roleName, &roleDisplay)
+	var u roster.User
+	found := false
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return u, err
+		}
+		if !found {
+			found = true
+			if u, err = us.user(); err != nil {
+				return u, err
+			}
+			if err := decodeMap(attrs, &u.Profile.CustomAttributes); err != nil {
+				return u, fmt.Errorf("user %s: %w", u.ID, err)
+			}
+		}
+		m, err := ms.membership()
+		if err != nil {
+			return u, err
+		}
+		addMembershipRow(&u, m, roleID, roleName, roleDisplay)
+	}
+	if err := rows.Err(); err != nil || found {
+		return u, err
+	}
+	// No membership: the user alone, or no such user.
+	u, err = scanFullUser(q.QueryRowContext(ctx, `SELECT `+s.fullUserColumns+` FROM users u WHERE u.environment_id = $1 AND u.`+col+` = $2`+suffix, environmentID, key))
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, notFound("user")
 	}
-	if err != nil {
-		return u, err
-	}
-	users := []roster.User{u}
-	err = loadMemberships(ctx, q, users)
-	return users[0], err
+	return u, err
 }
 
 // UpdateUser applies update to a user in one transaction.
@@ -317,29 +355,45 @@ func scanFullUser(row interface{ Scan(...any) error }) (roster.User, error) {
 
 // scanUser reads userColumns followed by any extra columns.
 func scanUser(row interface{ Scan(...any) error }, extra ...any) (roster.User, error) {
-	var u roster.User
-	var ext sql.NullString
-	var meta, pmeta, groups string
-	var created, updated int64
-	var login sql.NullInt64
+	var us userScan
+	if err := row.Scan(append(us.dest(), extra...)...); err != nil {
+		return roster.User{}, err
+	}
+	return us.user()
+}
+
+// userScan holds the destinations of a row of userColumns, so that a query can read more
+// columns after them (fullUser).
+type userScan struct {
+	u                   roster.User
+	ext                 sql.NullString
+	meta, pmeta, groups string
+	created, updated    int64
+	login               sql.NullInt64
+}
+
+func (s *userScan) dest() []any {
+	p := &s.u.Profile
+	return []any{&s.u.ID, &s.u.EnvironmentID, &s.u.Email, &s.ext, &s.meta, &p.GivenName, &p.FamilyName, &p.Name, &p.Locale,
+		&p.PhoneNumber, &p.PreferredUsername, &p.Picture, &p.Gender, &p.EmailVerified, &p.PhoneNumberVerified, &s.groups,
+		&s.pmeta, &s.created, &s.updated, &s.login}
+}
+
+// user converts the last row scanned.
+func (s *userScan) user() (roster.User, error) {
+	u := s.u
 	p := &u.Profile
-	dest := append([]any{&u.ID, &u.EnvironmentID, &u.Email, &ext, &meta, &p.GivenName, &p.FamilyName, &p.Name, &p.Locale,
-		&p.PhoneNumber, &p.PreferredUsername, &p.Picture, &p.Gender, &p.EmailVerified, &p.PhoneNumberVerified, &groups,
-		&pmeta, &created, &updated, &login}, extra...)
-	if err := row.Scan(dest...); err != nil {
-		return u, err
-	}
-	if err := decodeMap(meta, &u.Metadata); err != nil {
+	if err := decodeMap(s.meta, &u.Metadata); err != nil {
 		return u, fmt.Errorf("user %s: %w", u.ID, err)
 	}
-	if err := decodeMap(pmeta, &p.Metadata); err != nil {
+	if err := decodeMap(s.pmeta, &p.Metadata); err != nil {
 		return u, fmt.Errorf("user %s: %w", u.ID, err)
 	}
-	if err := decodeList(groups, &p.Groups); err != nil {
+	if err := decodeList(s.groups, &p.Groups); err != nil {
 		return u, fmt.Errorf("user %s: %w", u.ID, err)
 	}
-	u.ExternalID = stringPtr(ext)
-	u.CreateTime, u.UpdateTime, u.LastLoginTime = fromMicros(created), fromMicros(updated), timePtr(login)
+	u.ExternalID = stringPtr(s.ext)
+	u.CreateTime, u.UpdateTime, u.LastLoginTime = fromMicros(s.created), fromMicros(s.updated), timePtr(s.login)
 	p.CustomAttributes = map[string]string{}
 	u.Memberships = []roster.Membership{}
 	return u, nil
@@ -379,14 +433,7 @@ func loadMemberships(ctx context.Context, q querier, users []roster.User) error 
 		if err != nil {
 			return err
 		}
-		u := byID[uid]
-		if n := len(u.Memberships); n == 0 || u.Memberships[n-1].OrganizationID != m.OrganizationID {
-			u.Memberships = append(u.Memberships, m)
-		}
-		if roleID.Valid {
-			last := &u.Memberships[len(u.Memberships)-1]
-			last.Roles = append(last.Roles, roster.RoleRef{ID: roleID.String, Name: roleName.String, DisplayName: roleDisplay.String})
-		}
+		addMembershipRow(byID[uid], m, roleID, roleName, roleDisplay)
 	}
 	return rows.Err()
 }
