@@ -1,6 +1,8 @@
 package api
 
 import (
+	"compress/gzip"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -57,9 +59,11 @@ func (h *Handlers) Procedure(r *http.Request) (string, bool) {
 // New builds the API handlers.
 func New(cfg Config) (*Handlers, error) {
 	ic := newInterceptors(cfg.Log, cfg.Verifier, cfg.Directory.Store(), cfg.Metrics)
-	// Compressing small answers costs more CPU than it saves on the wire.
+	// Compressing small answers costs more CPU than it saves on the wire; larger ones (a page
+	// of users) are gzipped at the fastest level: about a third of the default level's CPU
+	// for a page of 100 users (BenchmarkListOrganizationUsersPage100).
 	opts := []connect.HandlerOption{ic.chain(), connect.WithReadMaxBytes(MaxMessageBytes), connect.WithSendMaxBytes(8 * MaxMessageBytes),
-		connect.WithCompressMinBytes(8 << 10)}
+		connect.WithCompressMinBytes(8 << 10), connect.WithCompression("gzip", newGzipReader, newGzipWriter)}
 	mux := http.NewServeMux()
 	mux.Handle(organizationsconnect.NewOrganizationServiceHandler(&organizations{dir: cfg.Directory}, opts...))
 	mux.Handle(usersconnect.NewUserServiceHandler(&users{dir: cfg.Directory}, opts...))
@@ -129,4 +133,11 @@ func createUserRoles(body any) any {
 		membershipRoles(m["membership"])
 	}
 	return body
+}
+
+func newGzipReader() connect.Decompressor { return new(gzip.Reader) }
+
+func newGzipWriter() connect.Compressor {
+	w, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed) // the level is valid, so no error
+	return w
 }

@@ -3,6 +3,8 @@ package api_test
 import (
 	"context"
 	"fmt"
+	"runtime"
+	"sync/atomic"
 	"testing"
 
 	"connectrpc.com/connect"
@@ -35,6 +37,14 @@ func newUserBench(b *testing.B, backend string) userBench {
 }
 
 func (ub userBench) create(b *testing.B, i int) *usersv1.User {
+	u, err := ub.tryCreate(i)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return u
+}
+
+func (ub userBench) tryCreate(i int) (*usersv1.User, error) {
 	ext := fmt.Sprintf("bench-%d", i)
 	no := false
 	res, err := ub.users.CreateUserAndMembership(context.Background(), connect.NewRequest(&usersv1.CreateUserAndMembershipRequest{
@@ -45,9 +55,9 @@ func (ub userBench) create(b *testing.B, i int) *usersv1.User {
 		},
 	}))
 	if err != nil {
-		b.Fatal(err)
+		return nil, err
 	}
-	return res.Msg.GetUser()
+	return res.Msg.GetUser(), nil
 }
 
 func BenchmarkCreateUserAndMembership(b *testing.B) {
@@ -119,6 +129,82 @@ func BenchmarkListOrganizationUsersPage100(b *testing.B) {
 					b.Fatalf("%v %d", err, len(res.Msg.GetUsers()))
 				}
 			}
+		})
+	}
+}
+
+// The parallel benchmarks run 16 clients at once (with GOMAXPROCS 2), like bench/run.sh: on
+// SQLite their writes share transactions (group commit), which a one-client loop never shows.
+
+func BenchmarkCreateUserAndMembershipParallel(b *testing.B) {
+	for _, backend := range rostertest.Backends {
+		b.Run(backend, func(b *testing.B) {
+			ub := newUserBench(b, backend)
+			var n atomic.Int64
+			b.ReportAllocs()
+			b.SetParallelism(16 / min(16, runtime.GOMAXPROCS(0)))
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := ub.tryCreate(int(n.Add(1))); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+func BenchmarkUpdateUserProfileParallel(b *testing.B) {
+	for _, backend := range rostertest.Backends {
+		b.Run(backend, func(b *testing.B) {
+			ub := newUserBench(b, backend)
+			var ids []string
+			for i := range 64 {
+				ids = append(ids, ub.create(b, i).GetId())
+			}
+			var n atomic.Int64
+			b.ReportAllocs()
+			b.SetParallelism(16 / min(16, runtime.GOMAXPROCS(0)))
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					i := n.Add(1)
+					name := fmt.Sprintf("Jane %d", i)
+					if _, err := ub.users.UpdateUser(context.Background(), connect.NewRequest(&usersv1.UpdateUserRequest{
+						Identities: &usersv1.UpdateUserRequest_Id{Id: ids[i%int64(len(ids))]},
+						User:       &usersv1.UpdateUser{UserProfile: &usersv1.UpdateUserProfile{GivenName: &name}},
+					})); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+func BenchmarkGetUserParallel(b *testing.B) {
+	for _, backend := range rostertest.Backends {
+		b.Run(backend, func(b *testing.B) {
+			ub := newUserBench(b, backend)
+			var ids []string
+			for i := range 64 {
+				ids = append(ids, ub.create(b, i).GetId())
+			}
+			var n atomic.Int64
+			b.ReportAllocs()
+			b.SetParallelism(16 / min(16, runtime.GOMAXPROCS(0)))
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					id := ids[n.Add(1)%int64(len(ids))]
+					if _, err := ub.users.GetUser(context.Background(), connect.NewRequest(&usersv1.GetUserRequest{
+						Identities: &usersv1.GetUserRequest_Id{Id: id},
+					})); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
 		})
 	}
 }

@@ -56,6 +56,10 @@ func (dialect) LockMigrations(ctx context.Context, tx *sql.Tx) error {
 
 func (dialect) RowLock() string { return " FOR UPDATE" }
 
+func (dialect) UserAttributes() string {
+	return `COALESCE((SELECT json_object_agg(a.attr_key, a.value) FROM user_attributes a WHERE a.user_id = u.id)::text, '{}')`
+}
+
 func (dialect) Name() string { return "postgres" }
 
 // UserSearch matches with LIKE, which the trigram GIN indexes serve.

@@ -16,24 +16,53 @@ const membershipColumns = `m.organization_id, m.status, m.metadata, m.inviter_em
 // scanMembership reads membershipColumns preceded by the user ID and followed by the
 // organization's name and any extra columns.
 func scanMembership(row interface{ Scan(...any) error }, userID *string, extra ...any) (roster.Membership, error) {
-	var m roster.Membership
-	var meta, status string
-	var inviter sql.NullString
-	var created, updated int64
-	var accepted, expires, resent sql.NullInt64
-	dest := append([]any{userID, &m.OrganizationID, &status, &meta, &inviter, &m.ProvisioningMethod, &created, &updated,
-		&accepted, &expires, &m.InviteResentCount, &resent, &m.OrganizationName}, extra...)
-	if err := row.Scan(dest...); err != nil {
-		return m, err
+	var ms membershipScan
+	if err := row.Scan(append(ms.dest(userID), extra...)...); err != nil {
+		return roster.Membership{}, err
 	}
-	if err := json.Unmarshal([]byte(meta), &m.Metadata); err != nil {
-		return m, fmt.Errorf("membership %s/%s: %w", m.OrganizationID, *userID, err)
+	return ms.membership()
+}
+
+// membershipScan holds the destinations of a row of scanMembership's columns, so that a query
+// can read them after other columns (fullUser); one membershipScan serves row after row.
+type membershipScan struct {
+	m                         roster.Membership
+	userID                    *string
+	meta, status              string
+	inviter                   sql.NullString
+	created, updated          int64
+	accepted, expires, resent sql.NullInt64
+}
+
+func (s *membershipScan) dest(userID *string) []any {
+	s.userID = userID
+	return []any{userID, &s.m.OrganizationID, &s.status, &s.meta, &s.inviter, &s.m.ProvisioningMethod, &s.created, &s.updated,
+		&s.accepted, &s.expires, &s.m.InviteResentCount, &s.resent, &s.m.OrganizationName}
+}
+
+// membership converts the last row scanned.
+func (s *membershipScan) membership() (roster.Membership, error) {
+	m := s.m
+	if err := decodeMap(s.meta, &m.Metadata); err != nil {
+		return m, fmt.Errorf("membership %s/%s: %w", m.OrganizationID, *s.userID, err)
 	}
-	m.UserID, m.Status, m.InviterEmail = *userID, roster.MembershipStatus(status), stringPtr(inviter)
-	m.CreateTime, m.UpdateTime = fromMicros(created), fromMicros(updated)
-	m.AcceptTime, m.ExpireTime, m.InviteResentTime = timePtr(accepted), timePtr(expires), timePtr(resent)
+	m.UserID, m.Status, m.InviterEmail = *s.userID, roster.MembershipStatus(s.status), stringPtr(s.inviter)
+	m.CreateTime, m.UpdateTime = fromMicros(s.created), fromMicros(s.updated)
+	m.AcceptTime, m.ExpireTime, m.InviteResentTime = timePtr(s.accepted), timePtr(s.expires), timePtr(s.resent)
 	m.Roles = []roster.RoleRef{}
 	return m, nil
+}
+
+// addMembershipRow adds a row of a memberships-with-roles query to u: a membership appears
+// once per role (once with NULL role columns when it has none), its rows one after another.
+func addMembershipRow(u *roster.User, m roster.Membership, roleID, roleName, roleDisplay sql.NullString) {
+	if n := len(u.Memberships); n == 0 || u.Memberships[n-1].OrganizationID != m.OrganizationID {
+		u.Memberships = append(u.Memberships, m)
+	}
+	if roleID.Valid {
+		last := &u.Memberships[len(u.Memberships)-1]
+		last.Roles = append(last.Roles, roster.RoleRef{ID: roleID.String, Name: roleName.String, DisplayName: roleDisplay.String})
+	}
 }
 
 // insertMembership stores m and fills in its organization's name.
@@ -100,7 +129,7 @@ func (s *Store) CreateMembership(ctx context.Context, environmentID string, ref 
 		if err := s.insertMembership(ctx, tx, environmentID, &m); err != nil {
 			return err
 		}
-		out, err = fullUser(ctx, tx, environmentID, roster.UserRef{ID: u.ID}, "")
+		out, err = s.fullUser(ctx, tx, environmentID, roster.UserRef{ID: u.ID}, "")
 		return err
 	})
 	return out, err
@@ -110,7 +139,7 @@ func (s *Store) CreateMembership(ctx context.Context, environmentID string, ref 
 func (s *Store) UpdateMembership(ctx context.Context, environmentID, organizationID string, ref roster.UserRef, update func(*roster.Membership) error) (roster.User, error) {
 	var out roster.User
 	err := s.inTx(ctx, func(tx txConn) error {
-		u, err := fullUser(ctx, tx, environmentID, ref, s.dialect.RowLock())
+		u, err := s.fullUser(ctx, tx, environmentID, ref, s.dialect.RowLock())
 		if err != nil {
 			return err
 		}

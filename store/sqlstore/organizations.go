@@ -164,7 +164,7 @@ func scanOrganization(row interface{ Scan(...any) error }) (roster.Organization,
 	if err := row.Scan(&o.ID, &o.EnvironmentID, &o.DisplayName, &ext, &meta, &slug, &logo, &o.RegionCode, &created, &updated); err != nil {
 		return o, err
 	}
-	if err := json.Unmarshal([]byte(meta), &o.Metadata); err != nil {
+	if err := decodeMap(meta, &o.Metadata); err != nil {
 		return o, fmt.Errorf("organization %s: metadata: %w", o.ID, err)
 	}
 	o.ExternalID, o.Slug, o.LogoURL = stringPtr(ext), stringPtr(slug), stringPtr(logo)

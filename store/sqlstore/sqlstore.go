@@ -32,6 +32,9 @@ type Dialect interface {
 	UniqueViolation(err error) (index string, ok bool)
 	// LockMigrations serialises migrations between processes that start together.
 	LockMigrations(ctx context.Context, tx *sql.Tx) error
+	// UserAttributes is the SQL expression, for a row of users u, of that user's custom
+	// attributes as the text of one JSON object ('{}' when there are none).
+	UserAttributes() string
 	// RowLock is the clause that locks the rows a read-modify-write transaction selects
 	// (" FOR UPDATE"), or "" where one writer at a time is the rule already (SQLite).
 	RowLock() string
@@ -46,11 +49,16 @@ type Store struct {
 	read    conn // readDB through its statement cache
 	write   conn // writeDB through its statement cache
 	dialect Dialect
+	batch   *groupCommit // nil: one database transaction per write (PostgreSQL)
+	// fullUserColumns selects userColumns of users u and their custom attributes, so that a
+	// user's own data takes one query.
+	fullUserColumns string
 }
 
 // New wraps open databases. It does not migrate; call Migrate.
 func New(read, write *sql.DB, d Dialect) *Store {
-	s := &Store{readDB: read, writeDB: write, read: conn{newStmtCache(read)}, dialect: d}
+	s := &Store{readDB: read, writeDB: write, read: conn{newStmtCache(read)}, dialect: d,
+		fullUserColumns: prefixed("u.", userColumns) + ", " + d.UserAttributes()}
 	s.write = s.read
 	if write != read {
 		s.write = conn{newStmtCache(write)}
@@ -69,8 +77,19 @@ func (s *Store) Ping(ctx context.Context) error {
 // Stats reports the read pool's use (the only pool on PostgreSQL).
 func (s *Store) Stats() sql.DBStats { return s.readDB.Stats() }
 
-// Close closes the prepared statements and both pools.
+// StartGroupCommit makes write transactions share database transactions (groupcommit.go). It
+// is for a database with one writer connection (SQLite), after Migrate.
+func (s *Store) StartGroupCommit() {
+	if s.batch == nil {
+		s.batch = startGroupCommit(s.writeDB, s.write.c)
+	}
+}
+
+// Close stops the group commit and closes the prepared statements and both pools.
 func (s *Store) Close() error {
+	if s.batch != nil {
+		s.batch.close()
+	}
 	s.read.c.close()
 	s.write.c.close()
 	err := s.readDB.Close()
@@ -168,6 +187,9 @@ func splitStatements(body string) []string {
 
 // inTx runs fn in a write transaction and commits it when fn succeeds.
 func (s *Store) inTx(ctx context.Context, fn func(tx txConn) error) error {
+	if s.batch != nil {
+		return s.batch.run(ctx, fn)
+	}
 	tx, err := s.writeDB.BeginTx(ctx, nil)
 	if err != nil {
 		return err

@@ -47,6 +47,13 @@ func (c *stmtCache) stmt(ctx context.Context, query string) *sql.Stmt {
 	return st
 }
 
+// lookup returns the prepared statement of query, or nil; it never prepares.
+func (c *stmtCache) lookup(query string) *sql.Stmt {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[query]
+}
+
 func (c *stmtCache) close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -80,19 +87,46 @@ func (q conn) ExecContext(ctx context.Context, query string, args ...any) (sql.R
 	return q.c.db.ExecContext(ctx, query, args...)
 }
 
-// txConn runs queries in a transaction, unprepared: preparing a statement on the pool while
-// the transaction holds SQLite's only write connection would wait forever.
-type txConn struct{ tx *sql.Tx }
+// txConn runs queries in a transaction. On its own it runs them unprepared: preparing a
+// statement on the pool while the transaction holds SQLite's only write connection would wait
+// forever. In a group commit (batch set), it runs the writer's prepared statements, and it
+// ignores the end of the request's context: SQLite interrupts a statement whose context ends,
+// and an interrupted write rolls back the whole transaction, the other requests' work too. The
+// writer checks the context after the request's work instead.
+type txConn struct {
+	tx    *sql.Tx
+	batch *groupCommit
+}
+
+func (q txConn) prepare(ctx context.Context, query string) (context.Context, *sql.Stmt) {
+	if q.batch == nil {
+		return ctx, nil
+	}
+	ctx = context.WithoutCancel(ctx)
+	return ctx, q.batch.prepared(ctx, q.tx, query)
+}
 
 func (q txConn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx, st := q.prepare(ctx, query)
+	if st != nil {
+		return st.QueryContext(ctx, args...)
+	}
 	return q.tx.QueryContext(ctx, query, args...)
 }
 
 func (q txConn) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	ctx, st := q.prepare(ctx, query)
+	if st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
 	return q.tx.QueryRowContext(ctx, query, args...)
 }
 
 func (q txConn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx, st := q.prepare(ctx, query)
+	if st != nil {
+		return st.ExecContext(ctx, args...)
+	}
 	return q.tx.ExecContext(ctx, query, args...)
 }
 

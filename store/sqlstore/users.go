@@ -139,25 +139,68 @@ func (s *Store) insertAttributes(ctx context.Context, tx txConn, u roster.User, 
 
 // GetUser returns one user with everything that belongs to it.
 func (s *Store) GetUser(ctx context.Context, environmentID string, ref roster.UserRef) (roster.User, error) {
-	return fullUser(ctx, s.read, environmentID, ref, "")
+	return s.fullUser(ctx, s.read, environmentID, ref, "")
 }
 
-// fullUser reads a user with memberships and attributes; suffix may lock the user's row.
-func fullUser(ctx context.Context, q querier, environmentID string, ref roster.UserRef, suffix string) (roster.User, error) {
-	u, err := getUser(ctx, q, environmentID, ref, suffix)
+// fullUser reads a user with attributes and memberships; suffix may lock the user's row. A
+// user with memberships takes one query (the user's columns repeat on each membership's row).
+func (s *Store) fullUser(ctx context.Context, q querier, environmentID string, ref roster.UserRef, suffix string) (roster.User, error) {
+	col, key := userKey(ref)
+	lock := suffix
+	if lock != "" {
+		lock += " OF u" // the user's row only; PostgreSQL refuses to lock the outer join's
+	}
+	rows, err := q.QueryContext(ctx, `SELECT `+s.fullUserColumns+`, m.user_id, `+membershipColumns+`, o.display_name, r.id, r.name, r.display_name
+		FROM users u JOIN memberships m ON m.user_id = u.id JOIN organizations o ON o.id = m.organization_id
+		LEFT JOIN membership_roles mr ON mr.organization_id = m.organization_id AND mr.user_id = m.user_id
+		LEFT JOIN roles r ON r.id = mr.role_id
+		WHERE u.environment_id = $1 AND u.`+col+` = $2 ORDER BY m.create_time, m.organization_id, r.name`+lock, environmentID, key)
 	if err != nil {
+		return roster.User{}, err
+	}
+	defer rows.Close()
+	var us userScan
+	var ms membershipScan
+	var attrs, uid string
+	var roleID, roleName, roleDisplay sql.NullString
+	dest := append(append(append(us.dest(), &attrs), ms.dest(&uid)...), &roleID, &roleName, &roleDisplay)
+	var u roster.User
+	found := false
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return u, err
+		}
+		if !found {
+			found = true
+			if u, err = us.user(); err != nil {
+				return u, err
+			}
+			if err := decodeMap(attrs, &u.Profile.CustomAttributes); err != nil {
+				return u, fmt.Errorf("user %s: %w", u.ID, err)
+			}
+		}
+		m, err := ms.membership()
+		if err != nil {
+			return u, err
+		}
+		addMembershipRow(&u, m, roleID, roleName, roleDisplay)
+	}
+	if err := rows.Err(); err != nil || found {
 		return u, err
 	}
-	users := []roster.User{u}
-	err = loadUserDetails(ctx, q, users)
-	return users[0], err
+	// No membership: the user alone, or no such user.
+	u, err = scanFullUser(q.QueryRowContext(ctx, `SELECT `+s.fullUserColumns+` FROM users u WHERE u.environment_id = $1 AND u.`+col+` = $2`+suffix, environmentID, key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return u, notFound("user")
+	}
+	return u, err
 }
 
 // UpdateUser applies update to a user in one transaction.
 func (s *Store) UpdateUser(ctx context.Context, environmentID string, ref roster.UserRef, update store.UserCheck) (roster.User, error) {
 	var out roster.User
 	err := s.inTx(ctx, func(tx txConn) error {
-		u, err := fullUser(ctx, tx, environmentID, ref, s.dialect.RowLock())
+		u, err := s.fullUser(ctx, tx, environmentID, ref, s.dialect.RowLock())
 		if err != nil {
 			return err
 		}
@@ -243,9 +286,7 @@ func (s *Store) ListUsers(ctx context.Context, environmentID string, q store.Use
 		countFrom = from
 	}
 	filter := strings.Join(where, " AND ")
-	if err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+countFrom+` WHERE `+filter, args...).Scan(&page.Total); err != nil {
-		return page, err
-	}
+	countQuery, countArgs := `SELECT COUNT(*) FROM `+countFrom+` WHERE `+filter, len(args)
 	order := "ASC"
 	switch {
 	case q.Page.After > 0:
@@ -254,13 +295,12 @@ func (s *Store) ListUsers(ctx context.Context, environmentID string, q store.Use
 		filter += " AND " + seqCol + " < " + arg(q.Page.Before)
 		order = "DESC"
 	}
-	cols := prefixed("u.", userColumns)
-	rows, err := s.read.QueryContext(ctx, `SELECT `+cols+` FROM `+from+` WHERE `+filter+` ORDER BY `+seqCol+` `+order+` LIMIT `+arg(q.Page.Size+1), args...)
+	rows, err := s.read.QueryContext(ctx, `SELECT `+s.fullUserColumns+` FROM `+from+` WHERE `+filter+` ORDER BY `+seqCol+` `+order+` LIMIT `+arg(q.Page.Size+1), args...)
 	if err != nil {
 		return page, err
 	}
 	for rows.Next() {
-		u, err := scanUser(rows)
+		u, err := scanFullUser(rows)
 		if err != nil {
 			rows.Close()
 			return page, err
@@ -272,7 +312,14 @@ func (s *Store) ListUsers(ctx context.Context, environmentID string, q store.Use
 		return page, err
 	}
 	page.Items, page.More = finishPage(page.Items, q.Page, order)
-	return page, loadUserDetails(ctx, s.read, page.Items)
+	if q.Page.After == 0 && q.Page.Before == 0 && !page.More {
+		// A first page that holds every match is its own count (a lookup by email, a small
+		// organization): one query less.
+		page.Total = len(page.Items)
+	} else if err := s.read.QueryRowContext(ctx, countQuery, args[:countArgs]...).Scan(&page.Total); err != nil {
+		return page, err
+	}
+	return page, loadMemberships(ctx, s.read, page.Items)
 }
 
 type querier interface {
@@ -280,11 +327,17 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-func getUser(ctx context.Context, q querier, environmentID string, ref roster.UserRef, suffix string) (roster.User, error) {
-	col, key := "id", ref.ID
+// userKey is the column and value that find the user of ref.
+func userKey(ref roster.UserRef) (col, key string) {
 	if ref.ID == "" {
-		col, key = "external_id", ref.ExternalID
+		return "external_id", ref.ExternalID
 	}
+	return "id", ref.ID
+}
+
+// getUser reads a user's own row, without attributes and memberships.
+func getUser(ctx context.Context, q querier, environmentID string, ref roster.UserRef, suffix string) (roster.User, error) {
+	col, key := userKey(ref)
 	u, err := scanUser(q.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE environment_id = $1 AND `+col+` = $2`+suffix, environmentID, key))
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, notFound("user")
@@ -292,36 +345,68 @@ func getUser(ctx context.Context, q querier, environmentID string, ref roster.Us
 	return u, err
 }
 
-func scanUser(row interface{ Scan(...any) error }) (roster.User, error) {
-	var u roster.User
-	var ext sql.NullString
-	var meta, pmeta, groups string
-	var created, updated int64
-	var login sql.NullInt64
-	p := &u.Profile
-	if err := row.Scan(&u.ID, &u.EnvironmentID, &u.Email, &ext, &meta, &p.GivenName, &p.FamilyName, &p.Name, &p.Locale,
-		&p.PhoneNumber, &p.PreferredUsername, &p.Picture, &p.Gender, &p.EmailVerified, &p.PhoneNumberVerified, &groups,
-		&pmeta, &created, &updated, &login); err != nil {
+// scanFullUser reads fullUserColumns.
+func scanFullUser(row interface{ Scan(...any) error }) (roster.User, error) {
+	var attrs string
+	u, err := scanUser(row, &attrs)
+	if err != nil {
 		return u, err
 	}
-	for _, j := range []struct {
-		src string
-		dst any
-	}{{meta, &u.Metadata}, {pmeta, &p.Metadata}, {groups, &p.Groups}} {
-		if err := json.Unmarshal([]byte(j.src), j.dst); err != nil {
-			return u, fmt.Errorf("user %s: %w", u.ID, err)
-		}
+	if err := decodeMap(attrs, &u.Profile.CustomAttributes); err != nil {
+		return u, fmt.Errorf("user %s: %w", u.ID, err)
 	}
-	u.ExternalID = stringPtr(ext)
-	u.CreateTime, u.UpdateTime, u.LastLoginTime = fromMicros(created), fromMicros(updated), timePtr(login)
+	return u, nil
+}
+
+// scanUser reads userColumns followed by any extra columns.
+func scanUser(row interface{ Scan(...any) error }, extra ...any) (roster.User, error) {
+	var us userScan
+	if err := row.Scan(append(us.dest(), extra...)...); err != nil {
+		return roster.User{}, err
+	}
+	return us.user()
+}
+
+// userScan holds the destinations of a row of userColumns, so that a query can read more
+// columns after them (fullUser).
+type userScan struct {
+	u                   roster.User
+	ext                 sql.NullString
+	meta, pmeta, groups string
+	created, updated    int64
+	login               sql.NullInt64
+}
+
+func (s *userScan) dest() []any {
+	p := &s.u.Profile
+	return []any{&s.u.ID, &s.u.EnvironmentID, &s.u.Email, &s.ext, &s.meta, &p.GivenName, &p.FamilyName, &p.Name, &p.Locale,
+		&p.PhoneNumber, &p.PreferredUsername, &p.Picture, &p.Gender, &p.EmailVerified, &p.PhoneNumberVerified, &s.groups,
+		&s.pmeta, &s.created, &s.updated, &s.login}
+}
+
+// user converts the last row scanned.
+func (s *userScan) user() (roster.User, error) {
+	u := s.u
+	p := &u.Profile
+	if err := decodeMap(s.meta, &u.Metadata); err != nil {
+		return u, fmt.Errorf("user %s: %w", u.ID, err)
+	}
+	if err := decodeMap(s.pmeta, &p.Metadata); err != nil {
+		return u, fmt.Errorf("user %s: %w", u.ID, err)
+	}
+	if err := decodeList(s.groups, &p.Groups); err != nil {
+		return u, fmt.Errorf("user %s: %w", u.ID, err)
+	}
+	u.ExternalID = stringPtr(s.ext)
+	u.CreateTime, u.UpdateTime, u.LastLoginTime = fromMicros(s.created), fromMicros(s.updated), timePtr(s.login)
 	p.CustomAttributes = map[string]string{}
 	u.Memberships = []roster.Membership{}
 	return u, nil
 }
 
-// loadUserDetails fills the memberships (with organization names and roles) and custom
-// attributes of users, with one query each for the whole slice.
-func loadUserDetails(ctx context.Context, q querier, users []roster.User) error {
+// loadMemberships fills the memberships (with organization names and roles) of users, with
+// one query for the whole slice.
+func loadMemberships(ctx context.Context, q querier, users []roster.User) error {
 	if len(users) == 0 {
 		return nil
 	}
@@ -335,26 +420,9 @@ func loadUserDetails(ctx context.Context, q querier, users []roster.User) error 
 	}
 	in := "(" + strings.Join(marks, ", ") + ")"
 
-	rows, err := q.QueryContext(ctx, `SELECT user_id, attr_key, value FROM user_attributes WHERE user_id IN `+in, args...)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var uid, k, v string
-		if err := rows.Scan(&uid, &k, &v); err != nil {
-			rows.Close()
-			return err
-		}
-		byID[uid].Profile.CustomAttributes[k] = v
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-
 	// Memberships with their organization's name and their roles, in one query: a membership
 	// appears once per role (once with NULL role columns when it has none).
-	rows, err = q.QueryContext(ctx, `SELECT m.user_id, `+membershipColumns+`, o.display_name, r.id, r.name, r.display_name
+	rows, err := q.QueryContext(ctx, `SELECT m.user_id, `+membershipColumns+`, o.display_name, r.id, r.name, r.display_name
 		FROM memberships m JOIN organizations o ON o.id = m.organization_id
 		LEFT JOIN membership_roles mr ON mr.organization_id = m.organization_id AND mr.user_id = m.user_id
 		LEFT JOIN roles r ON r.id = mr.role_id
@@ -370,14 +438,7 @@ func loadUserDetails(ctx context.Context, q querier, users []roster.User) error 
 		if err != nil {
 			return err
 		}
-		u := byID[uid]
-		if n := len(u.Memberships); n == 0 || u.Memberships[n-1].OrganizationID != m.OrganizationID {
-			u.Memberships = append(u.Memberships, m)
-		}
-		if roleID.Valid {
-			last := &u.Memberships[len(u.Memberships)-1]
-			last.Roles = append(last.Roles, roster.RoleRef{ID: roleID.String, Name: roleName.String, DisplayName: roleDisplay.String})
-		}
+		addMembershipRow(byID[uid], m, roleID, roleName, roleDisplay)
 	}
 	return rows.Err()
 }
@@ -401,4 +462,22 @@ func prefixed(alias, columns string) string {
 		parts[i] = alias + strings.TrimSpace(p)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// decodeMap and decodeList decode JSON columns. Most stored maps and lists are empty; those
+// skip encoding/json, which a page of 100 users would otherwise call 400 times.
+func decodeMap(src string, dst *map[string]string) error {
+	if src == "{}" {
+		*dst = map[string]string{}
+		return nil
+	}
+	return json.Unmarshal([]byte(src), dst)
+}
+
+func decodeList(src string, dst *[]string) error {
+	if src == "[]" {
+		*dst = []string{}
+		return nil
+	}
+	return json.Unmarshal([]byte(src), dst)
 }
