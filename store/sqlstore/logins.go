@@ -93,7 +93,7 @@ func (s *Store) SignIn(ctx context.Context, in store.SignIn) (roster.User, error
 			u = roster.User{ID: in.NewUserID, EnvironmentID: env, Email: in.Email, Metadata: map[string]string{}, CreateTime: now, UpdateTime: now,
 				Profile: roster.Profile{Metadata: map[string]string{}, CustomAttributes: map[string]string{}, Groups: []string{}}}
 		} else {
-			if u, err = fullUser(ctx, tx, env, roster.UserRef{ID: userID}, s.dialect.RowLock()); err != nil {
+			if u, err = s.fullUser(ctx, tx, env, roster.UserRef{ID: userID}, s.dialect.RowLock()); err != nil {
 				return err
 			}
 		}
@@ -157,7 +157,7 @@ func (s *Store) SignIn(ctx context.Context, in store.SignIn) (roster.User, error
 			c.CodeChallenge, string(c.Profile), micros(c.CreateTime), micros(c.ExpireTime)); err != nil {
 			return err
 		}
-		out, err = fullUser(ctx, tx, env, roster.UserRef{ID: u.ID}, "")
+		out, err = s.fullUser(ctx, tx, env, roster.UserRef{ID: u.ID}, "")
 		return err
 	})
 	return out, err
