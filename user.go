@@ -41,6 +41,7 @@ type User struct {
 	UpdateTime    time.Time
 	LastLoginTime *time.Time
 	Memberships   []Membership // filled by reads
+	Identities    []Identity   // accounts at identity providers (SSO), filled by reads
 }
 
 // ProfileID is the ID of a user's profile: the user's number with the profile prefix.

@@ -280,7 +280,7 @@ func userToProto(u roster.User) *usersv1.User {
 			EmailVerified: p.EmailVerified, PhoneNumber: p.PhoneNumber, Metadata: nonNilMap(p.Metadata),
 			CustomAttributes: nonNilMap(p.CustomAttributes), FirstName: p.GivenName, LastName: p.FamilyName,
 			PreferredUsername: p.PreferredUsername, PhoneNumberVerified: p.PhoneNumberVerified, Picture: p.Picture,
-			Groups: groups, Gender: p.Gender, ExternalIdentities: []*commons.ExternalIdentity{},
+			Groups: groups, Gender: p.Gender, ExternalIdentities: externalIdentities(u.Identities),
 		},
 		Memberships: make([]*commons.OrganizationMembership, 0, len(u.Memberships)),
 	}
@@ -327,4 +327,19 @@ func nonNilMap(m map[string]string) map[string]string {
 		return map[string]string{}
 	}
 	return m
+}
+
+// externalIdentities shows a user's accounts at identity providers (one per SSO connection
+// they signed in through).
+func externalIdentities(ids []roster.Identity) []*commons.ExternalIdentity {
+	out := make([]*commons.ExternalIdentity, 0, len(ids))
+	for _, i := range ids {
+		out = append(out, &commons.ExternalIdentity{
+			ConnectionId: i.ConnectionID, ConnectionType: string(i.ConnectionType),
+			ConnectionProvider: commons.IdentityProviderType(commons.IdentityProviderType_value[i.Provider]),
+			ConnectionUserId:   i.Subject, LastLoginTime: timestamppb.New(i.LastLoginTime), CreatedTime: timestamppb.New(i.CreateTime),
+			LastSyncedTime: timestamppb.New(i.LastLoginTime),
+		})
+	}
+	return out
 }

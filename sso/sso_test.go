@@ -219,6 +219,11 @@ func TestOIDCSignIn(t *testing.T) {
 			if prof["custom_attributes"].(map[string]any)["employee_number"] != "1815" || user["last_login_time"] == nil {
 				t.Fatalf("stored user: %s", res.Raw)
 			}
+			ext := prof["external_identities"].([]any)
+			if len(ext) != 1 || ext[0].(map[string]any)["connection_id"] != f.conn || ext[0].(map[string]any)["connection_user_id"] != "00u-ada" ||
+				ext[0].(map[string]any)["connection_type"] != "OIDC" || ext[0].(map[string]any)["connection_provider"] != "OKTA" {
+				t.Fatalf("external identities: %v", ext)
+			}
 			m := user["memberships"].([]any)[0].(map[string]any)
 			if m["provisioning_method"] != "jit_using_sso" || m["roles"].([]any)[0].(map[string]any)["name"] != "admin" {
 				t.Fatalf("membership: %v", m)

@@ -60,6 +60,12 @@ func (dialect) UserAttributes() string {
 	return `COALESCE((SELECT json_object_agg(a.attr_key, a.value) FROM user_attributes a WHERE a.user_id = u.id)::text, '{}')`
 }
 
+// UserIdentities is a user's provider identities as a JSON array, oldest first.
+func (dialect) UserIdentities() string {
+	return `COALESCE((SELECT json_agg(json_build_object('c', i.connection_id, 't', i.conn_type, 'p', i.provider, 's', i.subject,
+		'cr', i.create_time, 'l', i.last_login_time) ORDER BY i.create_time, i.connection_id) FROM identities i WHERE i.user_id = u.id)::text, '[]')`
+}
+
 func (dialect) Name() string { return "postgres" }
 
 // UserSearch matches with LIKE, which the trigram GIN indexes serve.

@@ -109,6 +109,12 @@ func (dialect) UserAttributes() string {
 	return `(SELECT json_group_object(a.attr_key, a.value) FROM user_attributes a WHERE a.user_id = u.id)`
 }
 
+// UserIdentities is a user's provider identities as a JSON array, oldest first.
+func (dialect) UserIdentities() string {
+	return `(SELECT json_group_array(json_object('c', i.connection_id, 't', i.conn_type, 'p', i.provider, 's', i.subject,
+		'cr', i.create_time, 'l', i.last_login_time)) FROM (SELECT * FROM identities WHERE user_id = u.id ORDER BY create_time, connection_id) i)`
+}
+
 func (dialect) Name() string { return "sqlite" }
 
 // UserSearch uses the FTS5 trigram index; a phrase query matches a substring of at least

@@ -38,6 +38,9 @@ type Dialect interface {
 	// RowLock is the clause that locks the rows a read-modify-write transaction selects
 	// (" FOR UPDATE"), or "" where one writer at a time is the rule already (SQLite).
 	RowLock() string
+	// UserIdentities is the SQL expression, for a row of users u, of that user's provider
+	// identities as the text of one JSON array, oldest first ('[]' when there are none).
+	UserIdentities() string
 }
 
 // Store is the shared SQL implementation. Reads go to read, writes and transactions to write:
@@ -58,7 +61,7 @@ type Store struct {
 // New wraps open databases. It does not migrate; call Migrate.
 func New(read, write *sql.DB, d Dialect) *Store {
 	s := &Store{readDB: read, writeDB: write, read: conn{newStmtCache(read)}, dialect: d,
-		fullUserColumns: prefixed("u.", userColumns) + ", " + d.UserAttributes()}
+		fullUserColumns: prefixed("u.", userColumns) + ", " + d.UserAttributes() + ", " + d.UserIdentities()}
 	s.write = s.read
 	if write != read {
 		s.write = conn{newStmtCache(write)}

@@ -161,9 +161,9 @@ func (s *Store) fullUser(ctx context.Context, q querier, environmentID string, r
 	defer rows.Close()
 	var us userScan
 	var ms membershipScan
-	var attrs, uid string
+	var attrs, idents, uid string
 	var roleID, roleName, roleDisplay sql.NullString
-	dest := append(append(append(us.dest(), &attrs), ms.dest(&uid)...), &roleID, &roleName, &roleDisplay)
+	dest := append(append(append(us.dest(), &attrs, &idents), ms.dest(&uid)...), &roleID, &roleName, &roleDisplay)
 	var u roster.User
 	found := false
 	for rows.Next() {
@@ -175,8 +175,8 @@ func (s *Store) fullUser(ctx context.Context, q querier, environmentID string, r
 			if u, err = us.user(); err != nil {
 				return u, err
 			}
-			if err := decodeMap(attrs, &u.Profile.CustomAttributes); err != nil {
-				return u, fmt.Errorf("user %s: %w", u.ID, err)
+			if err := decodeDetails(&u, attrs, idents); err != nil {
+				return u, err
 			}
 		}
 		m, err := ms.membership()
@@ -347,15 +347,35 @@ func getUser(ctx context.Context, q querier, environmentID string, ref roster.Us
 
 // scanFullUser reads fullUserColumns.
 func scanFullUser(row interface{ Scan(...any) error }) (roster.User, error) {
-	var attrs string
-	u, err := scanUser(row, &attrs)
+	var attrs, idents string
+	u, err := scanUser(row, &attrs, &idents)
 	if err != nil {
 		return u, err
 	}
+	return u, decodeDetails(&u, attrs, idents)
+}
+
+// decodeDetails reads the JSON of a user's custom attributes and identities.
+func decodeDetails(u *roster.User, attrs, idents string) error {
 	if err := decodeMap(attrs, &u.Profile.CustomAttributes); err != nil {
-		return u, fmt.Errorf("user %s: %w", u.ID, err)
+		return fmt.Errorf("user %s: %w", u.ID, err)
 	}
-	return u, nil
+	u.Identities = []roster.Identity{}
+	if idents == "[]" || idents == "" {
+		return nil
+	}
+	var list []struct {
+		C, T, P, S string
+		Cr, L      int64
+	}
+	if err := json.Unmarshal([]byte(idents), &list); err != nil {
+		return fmt.Errorf("user %s identities: %w", u.ID, err)
+	}
+	for _, i := range list {
+		u.Identities = append(u.Identities, roster.Identity{ConnectionID: i.C, ConnectionType: roster.ConnectionType(i.T), Provider: i.P,
+			Subject: i.S, UserID: u.ID, EnvironmentID: u.EnvironmentID, CreateTime: fromMicros(i.Cr), LastLoginTime: fromMicros(i.L)})
+	}
+	return nil
 }
 
 // scanUser reads userColumns followed by any extra columns.

@@ -280,6 +280,10 @@ func testSignIn(t *testing.T, s store.Store) {
 	if err != nil || again.ID != u.ID || again.Profile.GivenName != "Augusta" || len(again.Memberships) != 1 {
 		t.Fatalf("second sign-in: %v %+v", err, again)
 	}
+	if got, err := s.GetUser(ctx, env.ID, roster.UserRef{ID: u.ID}); err != nil || len(got.Identities) != 1 || got.Identities[0].Subject != "sub-1" ||
+		got.Identities[0].ConnectionID != c.ID || got.Identities[0].Provider != "OKTA" {
+		t.Fatalf("GetUser identities: %v %+v", err, got.Identities)
+	}
 	ids, err := s.ListIdentities(ctx, u.ID)
 	if err != nil || len(ids) != 1 || ids[0].Subject != "sub-1" || ids[0].ConnectionID != c.ID || ids[0].ConnectionType != roster.ConnectionOIDC {
 		t.Fatalf("identities: %v %+v", err, ids)
