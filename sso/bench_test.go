@@ -5,6 +5,8 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"testing"
+
+	"github.com/rosterhq/roster/internal/samltest"
 )
 
 // callbackURLs runs n sign-ins up to the provider's answer and returns the callback URLs the
@@ -85,6 +87,28 @@ func BenchmarkTokenAuthorizationCode(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				if status, body := f.exchange(b, codes[i], verifier); status != 200 {
 					b.Fatalf("exchange: %d %v", status, body)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkSAMLACS measures Roster's ACS: taking the sign-in, verifying the response and
+// assertion signatures and conditions (crewjam/saml), the replay record, attribute mapping,
+// the user/membership/identity/code transaction and the redirect.
+func BenchmarkSAMLACS(b *testing.B) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		b.Run(backend, func(b *testing.B) {
+			sf := setupSAML(b, backend)
+			sf.idp.SetUser(ada)
+			answers := make([]samltest.Answer, b.N)
+			for i := range answers {
+				answers[i] = sf.answer(b, sf.params())
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if loc, status, page := sf.post(b, answers[i].ACS, answers[i]); loc == nil || loc.Query().Get("code") == "" {
+					b.Fatalf("ACS: %d %v %s", status, loc, page)
 				}
 			}
 		})

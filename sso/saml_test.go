@@ -427,3 +427,62 @@ func decode(t testing.TB, s string) string {
 func containsFold(s, sub string) bool {
 	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
 }
+
+// TestSAMLSettings: manual configuration with two certificates (rotation), the HTTP-POST
+// request binding, signed AuthnRequests, and LDAP-style (urn:oid) attribute names.
+func TestSAMLSettings(t *testing.T) {
+	sf := setupSAML(t, "sqlite")
+	base := "/api/v1/organizations/" + sf.org + "/connections/" + sf.conn
+	old := samltest.Start(t) // a retiring IdP key: its certificate stays trusted for a while
+	// Entered by hand: both certificates in one field, as a PEM bundle.
+	res := sf.rest(t, "PATCH", base, fmt.Sprintf(`{"saml_config": {"idp_entity_id": %q, "idp_sso_url": %q, "idp_certificate": %q,
+		"idp_sso_request_binding": "HTTP_POST", "want_request_signed": true, "idp_name_id_format": "PERSISTENT"}}`,
+		sf.idp.EntityID, sf.idp.URL+"/sso", old.CertPEM+sf.idp.CertPEM), 200)
+	sc := res.Body["connection"].(map[string]any)["saml_config"].(map[string]any)
+	if len(sc["idp_certificates"].([]any)) != 2 || sc["idp_sso_request_binding"] != "HTTP_POST" || sc["want_request_signed"] != true ||
+		sc["idp_name_id_format"] != "PERSISTENT" {
+		t.Fatalf("manual settings: %s", res.Raw)
+	}
+	sf.rest(t, "PATCH", base, `{"saml_config": {"idp_certificate": "not a certificate"}}`, 400)
+
+	sf.idp.SetUser(samltest.User{NameID: "opaque-4711", Attributes: map[string][]string{
+		"urn:oid:0.9.2342.19200300.100.1.3": {"lin@initech.test"}, "urn:oid:2.5.4.42": {"Lin"}, "urn:oid:2.5.4.4": {"Chen"},
+		"urn:oid:1.3.6.1.4.1.5923.1.5.1.1": {"Admins", "Ops"}}})
+	// HTTP-POST binding: Roster answers with a form that posts the (signed) AuthnRequest.
+	res2, err := http.Get(sf.r.URL + "/oauth/authorize?" + sf.params().Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(res2.Body)
+	res2.Body.Close()
+	if res2.StatusCode != 200 || !bytes.Contains(page, []byte(`name="SAMLRequest"`)) || !bytes.Contains(page, []byte(sf.idp.URL+"/sso")) {
+		t.Fatalf("POST binding page: %d %s", res2.StatusCode, page)
+	}
+	form, err := samltest.ParseForm(string(page))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := decode(t, form.SAMLResponse) // the form field is SAMLRequest; ParseForm reads any SAML* field
+	if !strings.Contains(req, "AuthnRequest") || !strings.Contains(req, "SignatureValue") {
+		t.Fatalf("AuthnRequest not signed: %.400s", req)
+	}
+	post, err := http.PostForm(sf.idp.URL+"/sso", url.Values{"SAMLRequest": {form.SAMLResponse}, "RelayState": {form.RelayState}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(post.Body)
+	post.Body.Close()
+	a, err := samltest.ParseForm(string(body))
+	if err != nil {
+		t.Fatalf("IdP answer: %v", err)
+	}
+	loc, _, msg := sf.post(t, a.ACS, a)
+	if loc == nil || loc.Query().Get("code") == "" {
+		t.Fatalf("sign-in with urn:oid attributes: %v %s", loc, msg)
+	}
+	_, tok := sf.exchange(t, loc.Query().Get("code"), verifier)
+	claims := sf.verifyIDToken(t, tok["id_token"].(string))
+	if claims["email"] != "lin@initech.test" || claims["given_name"] != "Lin" || claims["family_name"] != "Chen" || len(claims["groups"].([]any)) != 2 {
+		t.Fatalf("urn:oid normalization: %v", claims)
+	}
+}

@@ -143,7 +143,7 @@ func ParseForm(html string) (Answer, error) {
 	a := Answer{ACS: unescape(m[1])}
 	for _, in := range formInput.FindAllStringSubmatch(html, -1) {
 		switch in[1] {
-		case "SAMLResponse":
+		case "SAMLResponse", "SAMLRequest":
 			a.SAMLResponse = unescape(in[2])
 		case "RelayState":
 			a.RelayState = unescape(in[2])
