@@ -491,3 +491,37 @@ func TestProfileSignIn(t *testing.T) {
 		t.Fatalf("GET /sso/profile: %d %v", res.StatusCode, again)
 	}
 }
+
+// TestOIDCManualEndpoints configures a connection without discovery: explicit endpoints, and
+// an explicit discovery document URL.
+func TestOIDCManualEndpoints(t *testing.T) {
+	f := setup(t, "sqlite")
+	base := "/api/v1/organizations/" + f.org + "/connections/" + f.conn
+	f.idp.SetUser("00u-man", map[string]any{"email": "man@acme.test", "given_name": "Manu"})
+	for name, body := range map[string]string{
+		"manual": fmt.Sprintf(`{"configuration_type": "MANUAL", "oidc_config": {"issuer": %q, "authorize_uri": %q, "token_uri": %q,
+			"jwks_uri": %q, "user_info_uri": %q, "token_auth_type": "BASIC_AUTH"}}`,
+			f.idp.URL, f.idp.URL+"/authorize", f.idp.URL+"/token", f.idp.URL+"/jwks", f.idp.URL+"/userinfo"),
+		"discovery endpoint": fmt.Sprintf(`{"configuration_type": "DISCOVERY", "oidc_config": {"discovery_endpoint": %q}}`,
+			f.idp.URL+"/.well-known/openid-configuration"),
+	} {
+		res := f.rest(t, "PATCH", base, body, 200)
+		if c := res.Body["connection"].(map[string]any); c["status"] != "COMPLETED" {
+			t.Fatalf("%s: %s", name, res.Raw)
+		}
+		loc, _, page := f.signIn(t, "/oauth/authorize", authParams(f, verifier, "connection_id", f.conn))
+		if loc == nil || loc.Query().Get("code") == "" {
+			t.Fatalf("%s: %v %s", name, loc, page)
+		}
+		if status, body := f.exchange(t, loc.Query().Get("code"), verifier); status != 200 {
+			t.Fatalf("%s: %d %v", name, status, body)
+		}
+	}
+	// Manual without the endpoints it needs cannot be enabled.
+	f.rest(t, "PATCH", base, `{"configuration_type": "MANUAL", "oidc_config": {"jwks_uri": ""}}`, 200)
+	f.rest(t, "PATCH", base+":disable", "", 200)
+	res := f.rest(t, "PATCH", base+":enable", "", 400)
+	if !strings.Contains(res.Raw, "jwks_uri") {
+		t.Fatalf("enable without jwks_uri: %s", res.Raw)
+	}
+}
