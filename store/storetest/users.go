@@ -178,6 +178,19 @@ func testUserSearch(t *testing.T, s store.Store) {
 			t.Errorf("search %q: %d users, want %d", q, got, want)
 		}
 	}
+	// An exact, case-insensitive email lookup finds that one user with its data, or nobody.
+	for email, want := range map[string]int{"JOHN_DOE@acme.com": 1, "john_doe@acme.co": 0, "bob@globex.org": 1} {
+		page, err := s.ListUsers(ctx, env.ID, store.UserQuery{EmailKey: roster.EmailKey(email), Page: store.PageQuery{Size: 10}})
+		if err != nil {
+			t.Fatalf("email %q: %v", email, err)
+		}
+		if len(page.Items) != want || page.Total != want || page.More {
+			t.Fatalf("email %q: %d users (total %d, more %v), want %d", email, len(page.Items), page.Total, page.More, want)
+		}
+		if want == 1 && (roster.EmailKey(page.Items[0].Email) != roster.EmailKey(email) || page.Items[0].Metadata["dept"] != "eng") {
+			t.Errorf("email %q found %+v", email, page.Items[0])
+		}
+	}
 	// The index follows updates and deletes.
 	_, err := s.UpdateUser(ctx, env.ID, roster.UserRef{ID: users[2].ID}, func(u *roster.User, _ store.AttributeDefs) error {
 		ext := "ERP-9"
