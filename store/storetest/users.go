@@ -328,6 +328,21 @@ func testRolesAndPermissions(t *testing.T, s store.Store) {
 	if def, err := s.DefaultMemberRole(ctx, env.ID); err != nil || def != "member" {
 		t.Fatalf("default member role: %q %v", def, err)
 	}
+	// The default member role resolves as ResolveRoles resolves its name: an organization's
+	// own role of that name wins.
+	if got, name, ok, err := s.ResolveDefaultMemberRole(ctx, env.ID, o.ID); err != nil || !ok || got.ID != member.ID || name != "member" {
+		t.Fatalf("default member role in %s: %+v %q %v %v", o.ID, got, name, ok, err)
+	}
+	own := newRole(t, s, env.ID, o.ID, "member")
+	if got, _, ok, err := s.ResolveDefaultMemberRole(ctx, env.ID, o.ID); err != nil || !ok || got.ID != own.ID || got.Name != "member" {
+		t.Fatalf("organization's own default member role: %+v %v %v", got, ok, err)
+	}
+	bare := newEnv(t, s, "bare") // no role named "member"
+	if got, name, ok, err := s.ResolveDefaultMemberRole(ctx, bare.ID, ""); err != nil || ok || name != "member" {
+		t.Fatalf("missing default member role: %+v %q %v %v", got, name, ok, err)
+	}
+	_, _, _, err = s.ResolveDefaultMemberRole(ctx, ids.New(roster.PrefixEnvironment), "")
+	mustCode(t, err, roster.ENotFound)
 }
 
 func testAttributeDefinitions(t *testing.T, s store.Store) {
