@@ -47,17 +47,21 @@ func (s *Service) CreateUserAndMembership(ctx context.Context, env roster.Enviro
 // newMembership builds a membership: its roles (the default member role when none are
 // given) and its status.
 func (s *Service) newMembership(ctx context.Context, env roster.Environment, organizationID string, nm NewMembership) (roster.Membership, error) {
-	names := nm.Roles
-	if len(names) == 0 {
-		def, err := s.store.DefaultMemberRole(ctx, env.ID)
+	var roles []roster.RoleRef
+	if len(nm.Roles) == 0 {
+		role, name, ok, err := s.store.ResolveDefaultMemberRole(ctx, env.ID, organizationID)
 		if err != nil {
 			return roster.Membership{}, err
 		}
-		names = []string{def}
-	}
-	roles, err := s.resolveRoles(ctx, env, organizationID, names, "membership.roles")
-	if err != nil {
-		return roster.Membership{}, err
+		if !ok {
+			return roster.Membership{}, missingRoles("membership.roles", []string{name})
+		}
+		roles = []roster.RoleRef{role}
+	} else {
+		var err error
+		if roles, err = s.resolveRoles(ctx, env, organizationID, nm.Roles, "membership.roles"); err != nil {
+			return roster.Membership{}, err
+		}
 	}
 	now := s.now()
 	m := roster.Membership{
@@ -92,11 +96,16 @@ func (s *Service) resolveRoles(ctx context.Context, env roster.Environment, orga
 	if err != nil {
 		return nil, err
 	}
+	return roles, missingRoles(field, missing)
+}
+
+// missingRoles is the error for role names that match no role, or nil.
+func missingRoles(field string, names []string) error {
 	var v roster.Violations
-	for _, name := range missing {
+	for _, name := range names {
 		v.Add(field, "defined_role", "role %q does not exist in this environment or organization", name)
 	}
-	return roles, v.Err()
+	return v.Err()
 }
 
 // invite emails an invitation for a pending membership; a delivery failure is logged, the

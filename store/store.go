@@ -80,6 +80,9 @@ type Store interface {
 	CountRoleMembers(ctx context.Context, roleID string) (int, error)
 	SetDefaultMemberRole(ctx context.Context, environmentID, name string) error
 	DefaultMemberRole(ctx context.Context, environmentID string) (string, error)
+	// ResolveDefaultMemberRole is ResolveRoles of the default member role's name, in one
+	// step: the role, or ok false and the name that matches no role.
+	ResolveDefaultMemberRole(ctx context.Context, environmentID, organizationID string) (role roster.RoleRef, name string, ok bool, err error)
 
 	CreatePermission(ctx context.Context, p roster.Permission) error
 	GetPermission(ctx context.Context, environmentID, name string) (roster.Permission, error)

@@ -247,6 +247,38 @@ func (s *Store) DefaultMemberRole(ctx context.Context, environmentID string) (st
 	return name, err
 }
 
+// ResolveDefaultMemberRole reads the default member role's name and resolves it in one query
+// (a create of a user and membership would otherwise spend two reads on it).
+func (s *Store) ResolveDefaultMemberRole(ctx context.Context, environmentID, organizationID string) (roster.RoleRef, string, bool, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT e.default_member_role, r.id, r.name, r.display_name, r.organization_id
+		FROM environments e LEFT JOIN roles r ON r.environment_id = e.id AND r.organization_id IN ('', $2) AND r.name = e.default_member_role
+		WHERE e.id = $1`, environmentID, organizationID)
+	if err != nil {
+		return roster.RoleRef{}, "", false, err
+	}
+	defer rows.Close()
+	var name string
+	var found roster.RoleRef
+	env, ok := false, false
+	for rows.Next() {
+		var id, rname, display, org sql.NullString
+		if err := rows.Scan(&name, &id, &rname, &display, &org); err != nil {
+			return roster.RoleRef{}, "", false, err
+		}
+		env = true
+		if id.Valid && (!ok || org.String != "") { // the organization's own role wins
+			found, ok = roster.RoleRef{ID: id.String, Name: rname.String, DisplayName: display.String}, true
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return roster.RoleRef{}, "", false, err
+	}
+	if !env {
+		return roster.RoleRef{}, "", false, notFound("environment")
+	}
+	return found, name, ok, nil
+}
+
 func scanRole(row interface{ Scan(...any) error }) (roster.Role, error) {
 	var r roster.Role
 	var created, updated int64

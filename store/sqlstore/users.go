@@ -146,6 +146,12 @@ func (s *Store) GetUser(ctx context.Context, environmentID string, ref roster.Us
 // user with memberships takes one query (the user's columns repeat on each membership's row).
 func (s *Store) fullUser(ctx context.Context, q querier, environmentID string, ref roster.UserRef, suffix string) (roster.User, error) {
 	col, key := userKey(ref)
+	return s.fullUserBy(ctx, q, environmentID, col, key, suffix)
+}
+
+// fullUserBy is fullUser by the value of a unique column of users: id, external_id or
+// email_key.
+func (s *Store) fullUserBy(ctx context.Context, q querier, environmentID, col, key, suffix string) (roster.User, error) {
 	lock := suffix
 	if lock != "" {
 		lock += " OF u" // the user's row only; PostgreSQL refuses to lock the outer join's
@@ -260,6 +266,19 @@ func (s *Store) DeleteUser(ctx context.Context, environmentID string, ref roster
 // matches.
 func (s *Store) ListUsers(ctx context.Context, environmentID string, q store.UserQuery) (store.Page[roster.User], error) {
 	var page store.Page[roster.User]
+	if q.EmailKey != "" && q.OrganizationID == "" && q.Search == "" && q.Page.After == 0 && q.Page.Before == 0 && q.Page.Size > 0 {
+		// Emails are unique: the first page is that user or nobody, read as GetUser reads, so
+		// that a lookup by email costs what a lookup by ID does.
+		u, err := s.fullUserBy(ctx, s.read, environmentID, "email_key", q.EmailKey, "")
+		if roster.ErrorCode(err) == roster.ENotFound {
+			return page, nil
+		}
+		if err != nil {
+			return page, err
+		}
+		page.Items, page.Total = []roster.User{u}, 1
+		return page, nil
+	}
 	from := `users u`
 	where := []string{"u.environment_id = $1"}
 	args := []any{environmentID}

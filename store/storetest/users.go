@@ -178,6 +178,19 @@ func testUserSearch(t *testing.T, s store.Store) {
 			t.Errorf("search %q: %d users, want %d", q, got, want)
 		}
 	}
+	// An exact, case-insensitive email lookup finds that one user with its data, or nobody.
+	for email, want := range map[string]int{"JOHN_DOE@acme.com": 1, "john_doe@acme.co": 0, "bob@globex.org": 1} {
+		page, err := s.ListUsers(ctx, env.ID, store.UserQuery{EmailKey: roster.EmailKey(email), Page: store.PageQuery{Size: 10}})
+		if err != nil {
+			t.Fatalf("email %q: %v", email, err)
+		}
+		if len(page.Items) != want || page.Total != want || page.More {
+			t.Fatalf("email %q: %d users (total %d, more %v), want %d", email, len(page.Items), page.Total, page.More, want)
+		}
+		if want == 1 && (roster.EmailKey(page.Items[0].Email) != roster.EmailKey(email) || page.Items[0].Metadata["dept"] != "eng") {
+			t.Errorf("email %q found %+v", email, page.Items[0])
+		}
+	}
 	// The index follows updates and deletes.
 	_, err := s.UpdateUser(ctx, env.ID, roster.UserRef{ID: users[2].ID}, func(u *roster.User, _ store.AttributeDefs) error {
 		ext := "ERP-9"
@@ -315,6 +328,21 @@ func testRolesAndPermissions(t *testing.T, s store.Store) {
 	if def, err := s.DefaultMemberRole(ctx, env.ID); err != nil || def != "member" {
 		t.Fatalf("default member role: %q %v", def, err)
 	}
+	// The default member role resolves as ResolveRoles resolves its name: an organization's
+	// own role of that name wins.
+	if got, name, ok, err := s.ResolveDefaultMemberRole(ctx, env.ID, o.ID); err != nil || !ok || got.ID != member.ID || name != "member" {
+		t.Fatalf("default member role in %s: %+v %q %v %v", o.ID, got, name, ok, err)
+	}
+	own := newRole(t, s, env.ID, o.ID, "member")
+	if got, _, ok, err := s.ResolveDefaultMemberRole(ctx, env.ID, o.ID); err != nil || !ok || got.ID != own.ID || got.Name != "member" {
+		t.Fatalf("organization's own default member role: %+v %v %v", got, ok, err)
+	}
+	bare := newEnv(t, s, "bare") // no role named "member"
+	if got, name, ok, err := s.ResolveDefaultMemberRole(ctx, bare.ID, ""); err != nil || ok || name != "member" {
+		t.Fatalf("missing default member role: %+v %q %v %v", got, name, ok, err)
+	}
+	_, _, _, err = s.ResolveDefaultMemberRole(ctx, ids.New(roster.PrefixEnvironment), "")
+	mustCode(t, err, roster.ENotFound)
 }
 
 func testAttributeDefinitions(t *testing.T, s store.Store) {

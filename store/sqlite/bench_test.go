@@ -1,0 +1,77 @@
+package sqlite_test
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/store"
+	"github.com/rosterhq/roster/store/sqlite"
+)
+
+// The store's share of the user hot paths, without the server around it.
+
+func benchStore(b *testing.B) (store.Store, roster.Environment, []roster.User) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	env := roster.Environment{ID: ids.New(roster.PrefixEnvironment), Name: "bench", CursorKey: key, CreateTime: time.Now().UTC()}
+	if err := s.CreateEnvironment(ctx, env); err != nil {
+		b.Fatal(err)
+	}
+	role := roster.Role{ID: ids.New(roster.PrefixRole), EnvironmentID: env.ID, Name: "member", DisplayName: "Member", CreateTime: time.Now(), UpdateTime: time.Now()}
+	if err := s.CreateRole(ctx, role); err != nil {
+		b.Fatal(err)
+	}
+	org := roster.NewOrganization{DisplayName: "Bench"}.Build(ids.New(roster.PrefixOrganization), env.ID, time.Now().UTC())
+	if err := s.CreateOrganization(ctx, org); err != nil {
+		b.Fatal(err)
+	}
+	var users []roster.User
+	for i := range 200 {
+		u := roster.NewUser{Email: fmt.Sprintf("u%d@bench.example.com", i), ExternalID: fmt.Sprintf("ext-%d", i)}.Build(ids.New(roster.PrefixUser), env.ID, time.Now().UTC())
+		m := &roster.Membership{OrganizationID: org.ID, Status: roster.MembershipActive, Metadata: map[string]string{}, CreateTime: time.Now(), UpdateTime: time.Now(),
+			ProvisioningMethod: roster.ProvisionedDirect, Roles: []roster.RoleRef{{ID: role.ID, Name: role.Name}}}
+		u, err := s.CreateUser(ctx, u, m, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		users = append(users, u)
+	}
+	return s, env, users
+}
+
+func BenchmarkStoreGetUser(b *testing.B) {
+	s, env, users := benchStore(b)
+	i := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		i++
+		if _, err := s.GetUser(context.Background(), env.ID, roster.UserRef{ID: users[i%len(users)].ID}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkStoreUpdateUser(b *testing.B) {
+	s, env, users := benchStore(b)
+	i := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		i++
+		if _, err := s.UpdateUser(context.Background(), env.ID, roster.UserRef{ID: users[i%len(users)].ID}, func(u *roster.User, _ store.AttributeDefs) error {
+			u.Profile.GivenName = fmt.Sprint("Jane ", i)
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
