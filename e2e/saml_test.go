@@ -2,12 +2,9 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"net/http"
-	"os/exec"
 	"testing"
-	"time"
 )
 
 // restJSON sends a REST request with a token and decodes the answer.
@@ -71,14 +68,7 @@ func TestSAMLWithSimpleSAMLphp(t *testing.T) {
 				},
 			})
 
-			ctx, cancel := context.WithTimeout(context.Background(), nodeTimeout)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, "node", "--test", "--test-concurrency=1", "--test-reporter=spec", "sso/saml.test.mjs")
-			cmd.Dir = "node"
-			cmd.Env = childEnv(
-				"SCALEKIT_ENVIRONMENT_URL="+srv.URL,
-				"SCALEKIT_CLIENT_ID="+bootstrapClientID,
-				"SCALEKIT_CLIENT_SECRET="+bootstrapClientSecret,
+			runNodeSuite(t, srv, "sso/saml.test.mjs",
 				"APP_REDIRECT_URI="+appRedirect,
 				"SAML_ORG_ID="+org,
 				"SAML_CONNECTION_ID="+conn["id"].(string),
@@ -86,21 +76,7 @@ func TestSAMLWithSimpleSAMLphp(t *testing.T) {
 				"IDP_URL="+provider.URL,
 				"IDP_CLIENT_ID="+idpClientID,
 				"IDP_CLIENT_SECRET="+idpClientSecret,
-				"NO_COLOR=1",
 			)
-			cmd.WaitDelay = 5 * time.Second
-			var out syncBuffer
-			cmd.Stdout, cmd.Stderr = &out, &out
-			start := time.Now()
-			err := cmd.Run()
-			switch {
-			case ctx.Err() != nil:
-				t.Errorf("node --test did not finish within %s:\n%s", nodeTimeout, out.String())
-			case err != nil:
-				t.Errorf("node --test sso/saml.test.mjs failed (%v):\n%s\nroster stderr:\n%s", err, out.String(), srv.stderr)
-			default:
-				t.Logf("node --test passed in %s:\n%s", time.Since(start).Round(time.Millisecond), summary(out.String()))
-			}
 			srv.stop(t)
 			srv.checkLogsFree(t, "client secret", bootstrapClientSecret)
 		})

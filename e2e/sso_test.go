@@ -108,36 +108,44 @@ func TestSSOWithOfficialSDKs(t *testing.T) {
 				"ROSTER_BOOTSTRAP_CLIENT_SECRET="+bootstrapClientSecret,
 				"ROSTER_BOOTSTRAP_REDIRECT_URIS="+appRedirect)
 
-			ctx, cancel := context.WithTimeout(context.Background(), nodeTimeout)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, "node", "--test", "--test-concurrency=1", "--test-reporter=spec", "sso/login.test.mjs")
-			cmd.Dir = "node"
-			cmd.Env = childEnv(
-				"SCALEKIT_ENVIRONMENT_URL="+srv.URL,
-				"SCALEKIT_CLIENT_ID="+bootstrapClientID,
-				"SCALEKIT_CLIENT_SECRET="+bootstrapClientSecret,
+			runNodeSuite(t, srv, "sso/login.test.mjs",
 				"IDP_URL="+provider.URL,
 				"IDP_CLIENT_ID="+idpClientID,
 				"IDP_CLIENT_SECRET="+idpClientSecret,
 				"APP_REDIRECT_URI="+appRedirect,
-				"NO_COLOR=1",
 			)
-			cmd.WaitDelay = 5 * time.Second
-			var out syncBuffer
-			cmd.Stdout, cmd.Stderr = &out, &out
-			start := time.Now()
-			err := cmd.Run()
-			switch {
-			case ctx.Err() != nil:
-				t.Errorf("node --test did not finish within %s:\n%s", nodeTimeout, out.String())
-			case err != nil:
-				t.Errorf("node --test sso/login.test.mjs failed (%v):\n%s\nroster stderr:\n%s", err, out.String(), srv.stderr)
-			default:
-				t.Logf("node --test passed in %s:\n%s", time.Since(start).Round(time.Millisecond), summary(out.String()))
-			}
 			srv.stop(t)
 			srv.checkLogsFree(t, "identity provider client secret", idpClientSecret)
 			srv.checkLogsFree(t, "client secret", bootstrapClientSecret)
 		})
+	}
+}
+
+// runNodeSuite runs one Node test file against srv with the bootstrap client's credentials
+// and env added, and reports its failure with both sides' output.
+func runNodeSuite(t *testing.T, srv *server, file string, env ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), nodeTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", "--test", "--test-concurrency=1", "--test-reporter=spec", file)
+	cmd.Dir = "node"
+	cmd.Env = childEnv(append([]string{
+		"SCALEKIT_ENVIRONMENT_URL=" + srv.URL,
+		"SCALEKIT_CLIENT_ID=" + bootstrapClientID,
+		"SCALEKIT_CLIENT_SECRET=" + bootstrapClientSecret,
+		"NO_COLOR=1",
+	}, env...)...)
+	cmd.WaitDelay = 5 * time.Second
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	err := cmd.Run()
+	switch {
+	case ctx.Err() != nil:
+		t.Errorf("node --test %s did not finish within %s:\n%s", file, nodeTimeout, out.String())
+	case err != nil:
+		t.Errorf("node --test %s failed (%v):\n%s\nroster stderr:\n%s", file, err, out.String(), srv.stderr)
+	default:
+		t.Logf("node --test %s passed in %s:\n%s", file, time.Since(start).Round(time.Millisecond), summary(out.String()))
 	}
 }

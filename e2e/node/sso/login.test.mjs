@@ -12,6 +12,7 @@ import crypto from 'node:crypto';
 import { ScalekitClient } from '@scalekit-sdk/node';
 import { WorkOS } from '@workos-inc/node';
 import { follow as browserFollow } from './browser.mjs';
+import { rest } from './rest.mjs';
 
 function env(name) {
   const v = process.env[name];
@@ -28,26 +29,7 @@ const RUN = `${Date.now()}${Math.random().toString(36).slice(2, 6)}`;
 
 const scalekit = new ScalekitClient(url, clientId, clientSecret);
 
-// api calls Roster's REST API with a client-credentials token (for what the SDK does not wrap:
-// attribute definitions and a connection's OIDC settings).
-let token;
-async function api(method, path, body) {
-  if (!token) {
-    const r = await fetch(`${url}/oauth/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret }),
-    });
-    token = (await r.json()).access_token;
-  }
-  const r = await fetch(url + path, {
-    method,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await r.text();
-  return { status: r.status, body: text ? JSON.parse(text) : {} };
-}
+const api = rest(url, clientId, clientSecret);
 
 // follow plays the browser (browser.mjs) up to the application's redirect URI.
 const follow = (start) => browserFollow(start, redirectUri);

@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { ScalekitClient } from '@scalekit-sdk/node';
 import { follow } from './browser.mjs';
+import { rest } from './rest.mjs';
 
 function env(name) {
   const v = process.env[name];
@@ -27,24 +28,7 @@ const samlOrg = env('SAML_ORG_ID');
 const samlConn = env('SAML_CONNECTION_ID');
 const scalekit = new ScalekitClient(url, clientId, clientSecret);
 
-let token;
-async function api(method, path, body) {
-  if (!token) {
-    const r = await fetch(`${url}/oauth/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret }),
-    });
-    token = (await r.json()).access_token;
-  }
-  const r = await fetch(url + path, {
-    method,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await r.text();
-  return { status: r.status, body: text ? JSON.parse(text) : {} };
-}
+const api = rest(url, clientId, clientSecret);
 
 async function signIn(options) {
   const verifier = crypto.randomBytes(32).toString('base64url');
