@@ -71,6 +71,7 @@ func New(cfg Config) (*Handlers, error) {
 	mux.Handle(rosterv1connect.NewUserAttributeServiceHandler(&attributes{dir: cfg.Directory}, opts...))
 	mux.Handle(connectionsconnect.NewConnectionServiceHandler(&connections{dir: cfg.Directory, issuer: cfg.Issuer, metadata: &http.Client{Timeout: 10 * time.Second}}, opts...))
 	mux.Handle(domainsconnect.NewDomainServiceHandler(&domains{dir: cfg.Directory}, opts...))
+	mux.Handle(rosterv1connect.NewSAMLSettingsServiceHandler(&samlSettings{dir: cfg.Directory}, opts...))
 	services := []protoreflect.ServiceDescriptor{
 		orgsv1.File_scalekit_v1_organizations_organizations_proto.Services().ByName("OrganizationService"),
 		usersv1.File_scalekit_v1_users_users_proto.Services().ByName("UserService"),
@@ -78,6 +79,7 @@ func New(cfg Config) (*Handlers, error) {
 		rosterv1.File_roster_v1_user_attributes_proto.Services().ByName("UserAttributeService"),
 		connv1.File_scalekit_v1_connections_connections_proto.Services().ByName("ConnectionService"),
 		domainsv1.File_scalekit_v1_domains_domains_proto.Services().ByName("DomainService"),
+		rosterv1.File_roster_v1_saml_settings_proto.Services().ByName("SAMLSettingsService"),
 	}
 	tr, err := rest.New(mux, services, rest.WithMaxBodySize(MaxMessageBytes), rest.WithErrorDetail(transcoderErrorInfo),
 		rest.WithJSONRewrite("scalekit.v1.users.CreateUser", createUserRoles),

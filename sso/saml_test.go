@@ -486,3 +486,36 @@ func TestSAMLSettings(t *testing.T) {
 		t.Fatalf("urn:oid normalization: %v", claims)
 	}
 }
+
+// TestSAMLClockSkew: the connection's allowed clock skew (roster.v1.SAMLSettingsService)
+// decides whether an IdP whose clock runs two minutes ahead is accepted.
+func TestSAMLClockSkew(t *testing.T) {
+	sf := setupSAML(t, "sqlite")
+	sf.idp.SetUser(ada)
+	path := "/api/v1/organizations/" + sf.org + "/connections/" + sf.conn + "/saml-settings"
+	res := sf.rest(t, "GET", path, "", 200)
+	if res.Body["clock_skew_seconds"] != float64(180) {
+		t.Fatalf("default skew: %s", res.Raw)
+	}
+	sf.rest(t, "PATCH", path, `{"clock_skew_seconds": 601}`, 400)
+	aheadAnswer := func() samltest.Answer {
+		saml.TimeNow = func() time.Time { return time.Now().UTC().Add(2 * time.Minute) }
+		defer func() { saml.TimeNow = func() time.Time { return time.Now().UTC() } }()
+		return sf.answer(t, sf.params())
+	}
+	if loc, _, page := sf.post(t, sf.r.URL+"/sso/saml/"+sf.conn+"/acs", aheadAnswer()); loc == nil || loc.Query().Get("code") == "" {
+		t.Fatalf("2 minutes ahead with a 3-minute skew: %v %s", loc, page)
+	}
+	res = sf.rest(t, "PATCH", path, `{"clock_skew_seconds": 30}`, 200)
+	if res.Body["clock_skew_seconds"] != float64(30) {
+		t.Fatalf("update: %s", res.Raw)
+	}
+	loc, _, _ := sf.post(t, sf.r.URL+"/sso/saml/"+sf.conn+"/acs", aheadAnswer())
+	if loc == nil || loc.Query().Get("error") != "access_denied" || !strings.Contains(loc.Query().Get("error_description"), "not valid before") {
+		t.Fatalf("2 minutes ahead with a 30-second skew: %v", loc)
+	}
+	// SAML settings belong to SAML connections.
+	oidc := sf.rest(t, "POST", "/api/v1/organizations/"+sf.org+"/connections", `{"provider": "OKTA", "type": "OIDC"}`, 200)
+	oid := oidc.Body["connection"].(map[string]any)["id"].(string)
+	sf.rest(t, "GET", "/api/v1/organizations/"+sf.org+"/connections/"+oid+"/saml-settings", "", 400)
+}
