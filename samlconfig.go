@@ -45,8 +45,10 @@ type SAMLConfig struct {
 	SignRequests      bool
 	SigningOption     string // which of response and assertion must be signed
 	AllowIdPInitiated bool
-	ForceAuthn        bool
-	ClockSkew         time.Duration
+	// DefaultRedirectURI receives IdP-initiated sign-ins (with an idp_initiated_login token).
+	DefaultRedirectURI string
+	ForceAuthn         bool
+	ClockSkew          time.Duration
 }
 
 func (c SAMLConfig) status() ConnectionStatus {
@@ -82,14 +84,15 @@ type SAMLPatch struct {
 	SSOURL      *string
 	// Certificates, when set, replace the trusted certificates: to rotate, send the old and
 	// the new one together, later only the new one.
-	Certificates      []string
-	NameIDFormat      *string
-	RequestBinding    *string
-	SignRequests      *bool
-	SigningOption     *string
-	AllowIdPInitiated *bool
-	ForceAuthn        *bool
-	ClockSkew         *time.Duration
+	Certificates       []string
+	NameIDFormat       *string
+	RequestBinding     *string
+	SignRequests       *bool
+	SigningOption      *string
+	AllowIdPInitiated  *bool
+	DefaultRedirectURI *string
+	ForceAuthn         *bool
+	ClockSkew          *time.Duration
 }
 
 func (p *SAMLPatch) apply(v *Violations, c *SAMLConfig) {
@@ -147,6 +150,15 @@ func (p *SAMLPatch) apply(v *Violations, c *SAMLConfig) {
 		if b.src != nil {
 			*b.dst = *b.src
 		}
+	}
+	if p.DefaultRedirectURI != nil {
+		if *p.DefaultRedirectURI != "" {
+			checkURL(v, f+"default_redirect_uri", *p.DefaultRedirectURI)
+		}
+		c.DefaultRedirectURI = *p.DefaultRedirectURI
+	}
+	if c.AllowIdPInitiated && c.DefaultRedirectURI == "" && (p.AllowIdPInitiated != nil || p.DefaultRedirectURI != nil) {
+		v.Add(f+"default_redirect_uri", "required", "IdP-initiated sign-in needs a default_redirect_uri to send people to")
 	}
 	if p.ClockSkew != nil {
 		if *p.ClockSkew < 0 || *p.ClockSkew > MaxSAMLClockSkew {

@@ -163,7 +163,8 @@ func (h *connections) UpdateConnection(ctx context.Context, req *connect.Request
 // certificates; fields given next to it win.
 func (h *connections) samlPatch(ctx context.Context, sc *connv1.SAMLConnectionConfigRequest) (*roster.SAMLPatch, error) {
 	p := &roster.SAMLPatch{EntityID: stringValue(sc.GetIdpEntityId()), SSOURL: stringValue(sc.GetIdpSsoUrl()),
-		SignRequests: boolValue(sc.GetWantRequestSigned()), ForceAuthn: boolValue(sc.GetForceAuthn())}
+		SignRequests: boolValue(sc.GetWantRequestSigned()), ForceAuthn: boolValue(sc.GetForceAuthn()),
+		DefaultRedirectURI: stringValue(sc.GetDefaultRedirectUri())}
 	if md := stringValue(sc.GetIdpMetadataUrl()); md != nil && *md != "" {
 		var idp samlauth.IdP
 		var err error

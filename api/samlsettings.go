@@ -32,9 +32,12 @@ func (h *samlSettings) UpdateSAMLSettings(ctx context.Context, req *connect.Requ
 		return nil, err
 	}
 	var p roster.SAMLPatch
-	if s := m.GetSettings(); s != nil && s.ClockSkewSeconds != nil {
-		d := time.Duration(s.GetClockSkewSeconds()) * time.Second
-		p.ClockSkew = &d
+	if s := m.GetSettings(); s != nil {
+		if s.ClockSkewSeconds != nil {
+			d := time.Duration(s.GetClockSkewSeconds()) * time.Second
+			p.ClockSkew = &d
+		}
+		p.AllowIdPInitiated = s.AllowIdpInitiatedLogin
 	}
 	c, err := h.dir.UpdateConnection(ctx, environment(ctx), m.GetOrganizationId(), m.GetConnectionId(), roster.ConnectionPatch{SAML: &p})
 	if err != nil {
@@ -59,5 +62,6 @@ func (h *samlSettings) samlConnection(ctx context.Context, orgID, id string) (ro
 
 func samlSettingsToProto(c roster.Connection) *rosterv1.SAMLSettings {
 	skew := uint32(c.SAML.ClockSkew / time.Second)
-	return &rosterv1.SAMLSettings{ClockSkewSeconds: &skew}
+	allow := c.SAML.AllowIdPInitiated
+	return &rosterv1.SAMLSettings{ClockSkewSeconds: &skew, AllowIdpInitiatedLogin: &allow}
 }

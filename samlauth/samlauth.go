@@ -263,8 +263,9 @@ type Assertion struct {
 // signatures that the connection's signing option requires, made by one of its IdP
 // certificates; Destination, Audience and Recipient are Roster's; InResponseTo is one of
 // requestIDs; the issuer is the connection's IdP; the time conditions hold within the
-// connection's clock skew. Replays are the caller's to refuse (Assertion.ID).
-func (sp SP) Verify(c roster.SAMLConfig, samlResponse string, requestIDs []string, now time.Time) (Assertion, error) {
+// connection's clock skew. Replays are the caller's to refuse (Assertion.ID). With
+// unsolicited, the response must answer no request at all (IdP-initiated sign-in).
+func (sp SP) Verify(c roster.SAMLConfig, samlResponse string, requestIDs []string, unsolicited bool, now time.Time) (Assertion, error) {
 	raw, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(samlResponse), ""))
 	if err != nil {
 		return Assertion{}, errors.New("SAMLResponse is not base64")
@@ -273,6 +274,7 @@ func (sp SP) Verify(c roster.SAMLConfig, samlResponse string, requestIDs []strin
 	if err != nil {
 		return Assertion{}, err
 	}
+	p.AllowIDPInitiated = unsolicited
 	acs, _ := url.Parse(sp.ACSURL)
 	a, err := p.ParseXMLResponse(raw, requestIDs, *acs)
 	if err != nil {
@@ -302,6 +304,10 @@ func (sp SP) Verify(c roster.SAMLConfig, samlResponse string, requestIDs []strin
 	}
 	if err := checkTimes(a, c.ClockSkew, now); err != nil {
 		return Assertion{}, err
+	}
+	if unsolicited && answersRequest(raw, a) {
+		// A response to some sign-in's request, replayed as if unasked.
+		return Assertion{}, errors.New("an IdP-initiated response must not answer a request (InResponseTo is set)")
 	}
 	out := Assertion{ID: a.ID, Claims: map[string]any{}, NotOnOrAfter: now.Add(roster.MaxSAMLClockSkew)}
 	if a.Subject != nil && a.Subject.NameID != nil {
@@ -398,4 +404,23 @@ func xmlEncoder(w io.Writer) *xml.Encoder {
 	enc := xml.NewEncoder(w)
 	enc.Indent("", "  ")
 	return enc
+}
+
+// answersRequest reports whether a response or its assertion names a request it answers.
+func answersRequest(raw []byte, a *saml.Assertion) bool {
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(raw); err != nil || doc.Root() == nil {
+		return true
+	}
+	if doc.Root().SelectAttrValue("InResponseTo", "") != "" {
+		return true
+	}
+	if a.Subject != nil {
+		for _, sc := range a.Subject.SubjectConfirmations {
+			if sc.SubjectConfirmationData != nil && sc.SubjectConfirmationData.InResponseTo != "" {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/directory"
+	"github.com/rosterhq/roster/oauth"
 	"github.com/rosterhq/roster/samlauth"
 )
 
@@ -146,15 +147,20 @@ func (h *Handler) samlACS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	relay := r.PostForm.Get("RelayState")
-	if relay == "" || len(relay) > 128 {
-		// IdP-initiated sign-in (no request of ours) is not served: nothing proves the
-		// answer was wanted, and there is no application to send it to.
-		errorPage(w, http.StatusBadRequest, "This sign-in was not started from the application (IdP-initiated sign-in is not enabled). Start again from the application.")
-		return
+	var lr roster.LoginRequest
+	var err error = roster.Errorf(roster.ENotFound, "no sign-in")
+	if relay != "" && len(relay) <= 128 {
+		lr, err = h.dir.Store().TakeLoginRequest(ctx, relay)
 	}
-	lr, err := h.dir.Store().TakeLoginRequest(ctx, relay)
 	if err != nil || lr.EnvironmentID != env.ID {
-		errorPage(w, http.StatusBadRequest, "This sign-in is unknown, expired or already finished. Start again from the application.")
+		if err != nil && roster.ErrorCode(err) != roster.ENotFound {
+			h.log.ErrorContext(ctx, "acs: load sign-in", "err", err)
+		}
+		if conn.SAML.AllowIdPInitiated && conn.SAML.DefaultRedirectURI != "" && conn.Enabled {
+			h.samlIdPInitiated(w, r, env, conn, relay)
+			return
+		}
+		errorPage(w, http.StatusBadRequest, "This sign-in is unknown, expired or already finished, and IdP-initiated sign-in is not enabled. Start again from the application.")
 		return
 	}
 	fail := func(code, desc string) { redirectError(w, r, lr.RedirectURI, lr.State, code, desc) }
@@ -177,7 +183,7 @@ func (h *Handler) samlACS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := h.now()
-	a, err := sp.Verify(conn.SAML, r.PostForm.Get("SAMLResponse"), []string{lr.UpstreamNonce}, now)
+	a, err := sp.Verify(conn.SAML, r.PostForm.Get("SAMLResponse"), []string{lr.UpstreamNonce}, false, now)
 	if err != nil {
 		h.log.WarnContext(ctx, "acs: SAML response refused", "connection_id", conn.ID, "err", err)
 		fail("access_denied", printable(err.Error(), 300))
@@ -200,6 +206,56 @@ func (h *Handler) samlACS(w http.ResponseWriter, r *http.Request) {
 	claims := a.Claims
 	claims[roster.SAMLNameIDClaim] = a.NameID
 	h.finish(w, r, env, conn, lr, a.NameID, claims, fail)
+}
+
+// samlIdPInitiated accepts a response the IdP sent unasked, the way Scalekit does: the
+// person is not signed in here; they go to the connection's default redirect URI with a
+// short-lived idp_initiated_login token naming the connection and themselves, and the
+// application starts an ordinary sign-in from it (with its own state, nonce and PKCE).
+func (h *Handler) samlIdPInitiated(w http.ResponseWriter, r *http.Request, env roster.Environment, conn roster.Connection, relay string) {
+	ctx := r.Context()
+	sp, err := h.serviceProvider(ctx, env, conn)
+	if err != nil {
+		h.log.ErrorContext(ctx, "acs: saml key", "err", err)
+		errorPage(w, http.StatusServiceUnavailable, "Sign-in is unavailable right now.")
+		return
+	}
+	now := h.now()
+	a, err := sp.Verify(conn.SAML, r.PostForm.Get("SAMLResponse"), nil, true, now)
+	if err != nil {
+		h.log.WarnContext(ctx, "acs: IdP-initiated response refused", "connection_id", conn.ID, "err", err)
+		errorPage(w, http.StatusBadRequest, "The identity provider's answer was refused: "+printable(err.Error(), 300))
+		return
+	}
+	switch err := h.dir.Store().RememberAssertion(ctx, conn.ID, a.ID, a.NotOnOrAfter, now); roster.ErrorCode(err) {
+	case "":
+	case roster.EConflict:
+		errorPage(w, http.StatusBadRequest, "This SAML assertion was already used.")
+		return
+	default:
+		h.log.ErrorContext(ctx, "acs: remember assertion", "err", err)
+		errorPage(w, http.StatusServiceUnavailable, "Sign-in is unavailable right now.")
+		return
+	}
+	hint := a.NameID
+	for _, k := range roster.DefaultClaims(roster.FieldEmail) {
+		if v, ok := a.Claims[k].(string); ok && roster.IsEmailAddress(v) {
+			hint = v
+			break
+		}
+	}
+	tok, err := h.tokens.SignIdPInitiated(ctx, oauth.IdPInitiatedClaims{EnvironmentID: env.ID, ConnectionID: conn.ID,
+		OrganizationID: conn.OrganizationID, LoginHint: hint, RelayState: printable(relay, 1024)})
+	if err != nil {
+		h.log.ErrorContext(ctx, "acs: sign token", "err", err)
+		errorPage(w, http.StatusServiceUnavailable, "Sign-in is unavailable right now.")
+		return
+	}
+	target, _ := url.Parse(conn.SAML.DefaultRedirectURI)
+	q := target.Query()
+	q.Set("idp_initiated_login", tok)
+	target.RawQuery = q.Encode()
+	http.Redirect(w, r, target.String(), http.StatusFound)
 }
 
 // finish stores a verified sign-in and sends the person back to the application with a code.

@@ -519,3 +519,64 @@ func TestSAMLClockSkew(t *testing.T) {
 	oid := oidc.Body["connection"].(map[string]any)["id"].(string)
 	sf.rest(t, "GET", "/api/v1/organizations/"+sf.org+"/connections/"+oid+"/saml-settings", "", 400)
 }
+
+// TestSAMLIdPInitiated: an unasked response (an IdP's app tile) is accepted only when the
+// connection allows it, and then signs no one in directly: the person goes to the default
+// redirect URI with an idp_initiated_login token, from which the application starts an
+// ordinary sign-in.
+func TestSAMLIdPInitiated(t *testing.T) {
+	sf := setupSAML(t, "sqlite")
+	sf.idp.SetUser(ada)
+	acs := sf.r.URL + "/sso/saml/" + sf.conn + "/acs"
+	spEntity := sf.r.Issuer + "/sso/saml/" + sf.conn + "/metadata"
+	unasked := func() samltest.Answer {
+		res, err := http.Get(sf.idp.URL + "/start?" + url.Values{"sp": {spEntity}, "relay": {"tile"}}.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		a, err := samltest.ParseForm(string(body))
+		if err != nil {
+			t.Fatalf("IdP-initiated answer: %v", err)
+		}
+		return a
+	}
+	settings := "/api/v1/organizations/" + sf.org + "/connections/" + sf.conn + "/saml-settings"
+	// Not allowed by default.
+	if loc, status, page := sf.post(t, acs, unasked()); loc != nil || status != 400 || !strings.Contains(page, "not enabled") {
+		t.Fatalf("unasked answer accepted by default: %v %d %s", loc, status, page)
+	}
+	// Allowing it needs a default redirect URI.
+	sf.rest(t, "PATCH", settings, `{"allow_idp_initiated_login": true}`, 400)
+	sf.rest(t, "PATCH", "/api/v1/organizations/"+sf.org+"/connections/"+sf.conn, `{"saml_config": {"default_redirect_uri": "`+appCallback+`"}}`, 200)
+	res := sf.rest(t, "PATCH", settings, `{"allow_idp_initiated_login": true}`, 200)
+	if res.Body["allow_idp_initiated_login"] != true {
+		t.Fatalf("settings: %s", res.Raw)
+	}
+
+	a := unasked()
+	loc, status, page := sf.post(t, acs, a)
+	if loc == nil || loc.Query().Get("idp_initiated_login") == "" || loc.Query().Get("code") != "" {
+		t.Fatalf("IdP-initiated: %v %d %s", loc, status, page)
+	}
+	claims := sf.verifyJWT(t, loc.Query().Get("idp_initiated_login"))
+	if claims["connection_id"] != sf.conn || claims["organization_id"] != sf.org || claims["login_hint"] != "ada@initech.test" || claims["relay_state"] != "tile" {
+		t.Fatalf("idp_initiated_login claims: %v", claims)
+	}
+	// The same answer twice: refused.
+	if loc, _, page := sf.post(t, acs, a); loc != nil || !strings.Contains(page, "already used") {
+		t.Fatalf("replayed unasked answer: %v %s", loc, page)
+	}
+	// An answer to some sign-in's request, posted as if unasked: refused.
+	asked := sf.answer(t, sf.params())
+	asked.RelayState = ""
+	if loc, _, page := sf.post(t, acs, asked); loc != nil || !strings.Contains(page, "InResponseTo") {
+		t.Fatalf("solicited answer replayed as unasked: %v %s", loc, page)
+	}
+	// The application starts an ordinary sign-in from the token's claims.
+	b := sf.answer(t, sf.params("connection_id", claims["connection_id"].(string), "login_hint", claims["login_hint"].(string)))
+	if loc, _, page := sf.post(t, acs, b); loc == nil || loc.Query().Get("code") == "" {
+		t.Fatalf("sign-in after the IdP-initiated hand-off: %v %s", loc, page)
+	}
+}

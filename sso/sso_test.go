@@ -145,6 +145,20 @@ func (f *fixture) exchange(t testing.TB, code, verifier string) (int, map[string
 // verifyIDToken checks the ID token's signature against Roster's /keys and returns its claims.
 func (f *fixture) verifyIDToken(t *testing.T, raw string) map[string]any {
 	t.Helper()
+	claims := f.verifyJWT(t, raw)
+	var std jwt.Claims
+	b, _ := json.Marshal(claims)
+	_ = json.Unmarshal(b, &std)
+	if err := std.Validate(jwt.Expected{Issuer: f.r.Issuer, AnyAudience: jwt.Audience{f.r.ClientID}, Time: time.Now()}); err != nil {
+		t.Fatalf("ID token claims: %v", err)
+	}
+	return claims
+}
+
+// verifyJWT checks a JWT's signature against Roster's /keys, its issuer and expiry, and
+// returns its claims.
+func (f *fixture) verifyJWT(t *testing.T, raw string) map[string]any {
+	t.Helper()
 	res, err := http.Get(f.r.URL + "/keys")
 	if err != nil {
 		t.Fatal(err)
@@ -165,10 +179,10 @@ func (f *fixture) verifyIDToken(t *testing.T, raw string) map[string]any {
 	claims := map[string]any{}
 	var std jwt.Claims
 	if err := tok.Claims(keys[0].Key, &claims, &std); err != nil {
-		t.Fatalf("ID token signature: %v", err)
+		t.Fatalf("JWT signature: %v", err)
 	}
-	if err := std.Validate(jwt.Expected{Issuer: f.r.URL, AnyAudience: jwt.Audience{f.r.ClientID}, Time: time.Now()}); err != nil {
-		t.Fatalf("ID token claims: %v", err)
+	if err := std.Validate(jwt.Expected{Issuer: f.r.Issuer, Time: time.Now()}); err != nil {
+		t.Fatalf("JWT claims: %v", err)
 	}
 	return claims
 }

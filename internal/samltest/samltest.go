@@ -67,6 +67,10 @@ func Start(t testing.TB) *IdP {
 	p.EntityID = p.IDP.MetadataURL.String()
 	mux.HandleFunc("/metadata", p.IDP.ServeMetadata)
 	mux.HandleFunc("/sso", p.IDP.ServeSSO)
+	// IdP-initiated sign-in (an app tile): /start?sp=<SP entity ID>&relay=<RelayState>.
+	mux.HandleFunc("/start", func(w http.ResponseWriter, r *http.Request) {
+		p.IDP.ServeIDPInitiated(w, r, r.URL.Query().Get("sp"), r.URL.Query().Get("relay"))
+	})
 	return p
 }
 

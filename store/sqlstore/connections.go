@@ -43,6 +43,7 @@ type samlConfigJSON struct {
 	SignRequests      bool     `json:"sign_requests"`
 	SigningOption     string   `json:"signing_option"`
 	AllowIdPInitiated bool     `json:"allow_idp_initiated"`
+	DefaultRedirect   string   `json:"default_redirect_uri,omitempty"`
 	ForceAuthn        bool     `json:"force_authn"`
 	ClockSkewSeconds  int64    `json:"clock_skew_seconds"`
 }
@@ -62,7 +63,7 @@ func connectionArgs(c roster.Connection) (mapping, oidc, saml string, err error)
 	sb, err := json.Marshal(samlConfigJSON{MetadataURL: sc.MetadataURL, EntityID: sc.EntityID, SSOURL: sc.SSOURL,
 		Certificates: nonNilSlice(sc.Certificates), NameIDFormat: sc.NameIDFormat, RequestBinding: sc.RequestBinding,
 		SignRequests: sc.SignRequests, SigningOption: sc.SigningOption, AllowIdPInitiated: sc.AllowIdPInitiated,
-		ForceAuthn: sc.ForceAuthn, ClockSkewSeconds: int64(sc.ClockSkew / time.Second)})
+		DefaultRedirect: sc.DefaultRedirectURI, ForceAuthn: sc.ForceAuthn, ClockSkewSeconds: int64(sc.ClockSkew / time.Second)})
 	if err != nil {
 		return "", "", "", err
 	}
@@ -195,7 +196,7 @@ func scanConnection(row interface{ Scan(...any) error }) (roster.Connection, err
 		Scopes: o.Scopes, TokenAuthBasic: o.TokenAuthBasic, PKCE: o.PKCE, ConfigurationSet: o.ConfigurationSet, Manual: o.Manual}
 	c.SAML = roster.SAMLConfig{MetadataURL: sc.MetadataURL, EntityID: sc.EntityID, SSOURL: sc.SSOURL, Certificates: sc.Certificates,
 		NameIDFormat: sc.NameIDFormat, RequestBinding: sc.RequestBinding, SignRequests: sc.SignRequests, SigningOption: sc.SigningOption,
-		AllowIdPInitiated: sc.AllowIdPInitiated, ForceAuthn: sc.ForceAuthn, ClockSkew: time.Duration(sc.ClockSkewSeconds) * time.Second}
+		AllowIdPInitiated: sc.AllowIdPInitiated, DefaultRedirectURI: sc.DefaultRedirect, ForceAuthn: sc.ForceAuthn, ClockSkew: time.Duration(sc.ClockSkewSeconds) * time.Second}
 	c.Type = roster.ConnectionType(typ)
 	c.CreateTime, c.UpdateTime = fromMicros(created), fromMicros(updated)
 	return c, nil

@@ -142,8 +142,12 @@ type SAMLSettings struct {
 	// How far the IdP's clock may be from Roster's when the assertion's time conditions are
 	// checked: 0 to 600 seconds, 180 by default.
 	ClockSkewSeconds *uint32 `protobuf:"varint,1,opt,name=clock_skew_seconds,json=clockSkewSeconds,proto3,oneof" json:"clock_skew_seconds,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Accept responses the IdP sends unasked (IdP-initiated sign-in, e.g. from an app tile).
+	// Roster then sends the person to the connection's default_redirect_uri with an
+	// idp_initiated_login token, and the application starts an ordinary sign-in from it.
+	AllowIdpInitiatedLogin *bool `protobuf:"varint,2,opt,name=allow_idp_initiated_login,json=allowIdpInitiatedLogin,proto3,oneof" json:"allow_idp_initiated_login,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
 }
 
 func (x *SAMLSettings) Reset() {
@@ -183,6 +187,13 @@ func (x *SAMLSettings) GetClockSkewSeconds() uint32 {
 	return 0
 }
 
+func (x *SAMLSettings) GetAllowIdpInitiatedLogin() bool {
+	if x != nil && x.AllowIdpInitiatedLogin != nil {
+		return *x.AllowIdpInitiatedLogin
+	}
+	return false
+}
+
 var File_roster_v1_saml_settings_proto protoreflect.FileDescriptor
 
 const file_roster_v1_saml_settings_proto_rawDesc = "" +
@@ -194,10 +205,12 @@ const file_roster_v1_saml_settings_proto_rawDesc = "" +
 	"\x19UpdateSAMLSettingsRequest\x12'\n" +
 	"\x0forganization_id\x18\x01 \x01(\tR\x0eorganizationId\x12#\n" +
 	"\rconnection_id\x18\x02 \x01(\tR\fconnectionId\x123\n" +
-	"\bsettings\x18\x03 \x01(\v2\x17.roster.v1.SAMLSettingsR\bsettings\"X\n" +
+	"\bsettings\x18\x03 \x01(\v2\x17.roster.v1.SAMLSettingsR\bsettings\"\xb6\x01\n" +
 	"\fSAMLSettings\x121\n" +
-	"\x12clock_skew_seconds\x18\x01 \x01(\rH\x00R\x10clockSkewSeconds\x88\x01\x01B\x15\n" +
-	"\x13_clock_skew_seconds2\xfb\x02\n" +
+	"\x12clock_skew_seconds\x18\x01 \x01(\rH\x00R\x10clockSkewSeconds\x88\x01\x01\x12>\n" +
+	"\x19allow_idp_initiated_login\x18\x02 \x01(\bH\x01R\x16allowIdpInitiatedLogin\x88\x01\x01B\x15\n" +
+	"\x13_clock_skew_secondsB\x1c\n" +
+	"\x1a_allow_idp_initiated_login2\xfb\x02\n" +
 	"\x13SAMLSettingsService\x12\xa8\x01\n" +
 	"\x0fGetSAMLSettings\x12!.roster.v1.GetSAMLSettingsRequest\x1a\x17.roster.v1.SAMLSettings\"Y\x82\xd3\xe4\x93\x02S\x12Q/api/v1/organizations/{organization_id}/connections/{connection_id}/saml-settings\x12\xb8\x01\n" +
 	"\x12UpdateSAMLSettings\x12$.roster.v1.UpdateSAMLSettingsRequest\x1a\x17.roster.v1.SAMLSettings\"c\x82\xd3\xe4\x93\x02]:\bsettings2Q/api/v1/organizations/{organization_id}/connections/{connection_id}/saml-settingsB3Z1github.com/rosterhq/roster/gen/roster/v1;rosterv1b\x06proto3"
