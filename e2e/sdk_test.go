@@ -425,6 +425,10 @@ func TestServeCLI(t *testing.T) {
 	var secrets []string // checked against the server log at the end
 
 	// First start: an admin client is generated and its secret printed once, on stdout only.
+	// The server may answer /readyz before os/exec has copied its stdout into the buffer.
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && !strings.Contains(srv.stdout.String(), "curl -s"); {
+		time.Sleep(20 * time.Millisecond)
+	}
 	stdout := srv.stdout.String()
 	if n := strings.Count(stdout, "SCALEKIT_CLIENT_SECRET="); n != 1 {
 		t.Fatalf("stdout has SCALEKIT_CLIENT_SECRET= %d times, want once:\n%s", n, stdout)
