@@ -200,9 +200,9 @@ func (h *Handler) route(ctx context.Context, env roster.Environment, q url.Value
 	var candidates []roster.Connection
 	switch {
 	case connID != "":
-		c, err := h.dir.GetConnection(ctx, env, "", connID)
+		c, err := h.dir.GetConnection(ctx, env, orgID, connID)
 		if err != nil {
-			return c, "invalid_request", "no connection " + connID + " exists"
+			return c, "invalid_request", "no connection " + connID + " exists (in that organization)"
 		}
 		candidates = []roster.Connection{c}
 	case orgID != "" || domain != "":

@@ -427,6 +427,12 @@ func TestSignInRefusals(t *testing.T) {
 					}
 				})
 			}
+			t.Run("connection of another organization", func(t *testing.T) {
+				loc, _, _ := f.signIn(t, "/oauth/authorize", authParams(f, verifier, "connection_id", f.conn, "organization_id", "org_1"))
+				if loc == nil || loc.Query().Get("error") != "invalid_request" || loc.Query().Get("code") != "" {
+					t.Fatalf("connection and organization that do not match: %v", loc)
+				}
+			})
 			t.Run("unknown domain", func(t *testing.T) {
 				p := authParams(f, verifier, "domain_hint", "nobody.test")
 				loc, _, _ := f.signIn(t, "/oauth/authorize", p)
