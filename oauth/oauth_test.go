@@ -171,3 +171,25 @@ func BenchmarkSignUserTokens(b *testing.B) {
 		}
 	}
 }
+
+// TestRememberedSecrets: a secret that passed argon2id is remembered, but only that exact
+// secret, and a revoked client is refused at once.
+func TestRememberedSecrets(t *testing.T) {
+	s, c, secret := newTestServer(t)
+	ctx := context.Background()
+	if _, err := s.AuthenticateClient(ctx, c.ID, secret); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AuthenticateClient(ctx, c.ID, secret); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AuthenticateClient(ctx, c.ID, secret+"x"); roster.ErrorCode(err) != roster.EUnauthenticated {
+		t.Fatalf("a wrong secret after a right one: %v", err)
+	}
+	if err := s.store.RevokeClient(ctx, c.ID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AuthenticateClient(ctx, c.ID, secret); roster.ErrorCode(err) != roster.EUnauthenticated {
+		t.Fatalf("a revoked client with a remembered secret: %v", err)
+	}
+}

@@ -63,6 +63,8 @@ type Server struct {
 	// so that a client reusing its token (as the SDKs do) costs one map lookup, not an RSA
 	// verification. Revocation is still checked on every call (clientActive).
 	verified map[string]verifiedToken
+	// checkedSecrets remembers client secrets that passed argon2id (AuthenticateClient).
+	checkedSecrets map[[32]byte]time.Time
 }
 
 type verifiedToken struct {
@@ -86,7 +88,7 @@ func NewServer(s store.Store, issuer string, ttl time.Duration) *Server {
 	return &Server{
 		store: s, issuer: strings.TrimSuffix(issuer, "/"), ttl: ttl, keys: newKeyring(s),
 		hashSlot: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))), now: time.Now,
-		clients: map[string]clientState{}, verified: map[string]verifiedToken{},
+		clients: map[string]clientState{}, verified: map[string]verifiedToken{}, checkedSecrets: map[[32]byte]time.Time{},
 	}
 }
 

@@ -64,8 +64,8 @@ func BenchmarkCallbackToCode(b *testing.B) {
 }
 
 // BenchmarkTokenAuthorizationCode measures POST /oauth/token with grant_type=authorization_code:
-// client authentication (argon2id), the one-time code, the user read, a refresh token and
-// two RS256 signatures.
+// client authentication (argon2id once, then the remembered secret), the one-time code, the
+// user read, a refresh token and two RS256 signatures.
 func BenchmarkTokenAuthorizationCode(b *testing.B) {
 	for _, backend := range []string{"sqlite", "postgres"} {
 		b.Run(backend, func(b *testing.B) {
