@@ -234,7 +234,8 @@ func (s *Server) Refresh(ctx context.Context, client roster.APIClient, refresh s
 	if err != nil {
 		return UserTokens{}, err
 	}
-	t, err := s.userTokens(ctx, client, u, old.OrganizationID, old.ConnectionID, old.Scope, "", "", "", now)
+	// The sign-in's time is not kept with refresh tokens, so a refreshed ID token has no auth_time.
+	t, err := s.userTokens(ctx, client, u, old.OrganizationID, old.ConnectionID, old.Scope, "", "", "", time.Time{})
 	if err != nil {
 		return UserTokens{}, err
 	}
@@ -266,13 +267,16 @@ func (s *Server) userTokens(ctx context.Context, client roster.APIClient, u rost
 	id := IDClaims{
 		Claims: jwt.Claims{Issuer: s.issuer, Subject: u.ID, Audience: jwt.Audience{client.ID}, IssuedAt: jwt.NewNumericDate(now),
 			Expiry: jwt.NewNumericDate(exp)},
-		AuthorizedParty: client.ID, AMR: []string{connID}, OrganizationID: orgID, AuthTime: jwt.NewNumericDate(authTime),
+		AuthorizedParty: client.ID, AMR: []string{connID}, OrganizationID: orgID,
 		Nonce: nonce, AtHash: halfHash(access), Email: u.Email, EmailVerified: p.EmailVerified, Name: p.Name, GivenName: p.GivenName,
 		FamilyName: p.FamilyName, Locale: p.Locale, Picture: p.Picture, PreferredUsername: p.PreferredUsername,
 		PhoneNumber: p.PhoneNumber, Groups: p.Groups, CustomAttributes: attrs,
 	}
 	if code != "" {
 		id.CHash = halfHash(code)
+	}
+	if !authTime.IsZero() {
+		id.AuthTime = jwt.NewNumericDate(authTime)
 	}
 	idToken, err := jwt.Signed(signer).Claims(id).Serialize()
 	if err != nil {
