@@ -120,9 +120,12 @@ func clientCredentials(w http.ResponseWriter, r *http.Request) (id, secret strin
 	return id, secret, true
 }
 
-// fail answers a token request's error: OAuth errors as they are, a failed client
+// fail answers a token request's error.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) { WriteError(w, r, h.Log, err) }
+
+// WriteError answers a token request's error: OAuth errors as they are, a failed client
 // authentication as invalid_client, anything else as server_error (logged, never shown).
-func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	var oe *Error
 	switch {
 	case errors.As(err, &oe):
@@ -130,7 +133,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case roster.ErrorCode(err) == roster.EUnauthenticated:
 		tokenError(w, http.StatusUnauthorized, "invalid_client", roster.ErrorMessage(err))
 	default:
-		h.Log.ErrorContext(r.Context(), "token endpoint", "err", err)
+		log.ErrorContext(r.Context(), "token endpoint", "path", r.URL.Path, "err", err)
 		tokenError(w, http.StatusInternalServerError, "server_error", "the token could not be issued")
 	}
 }

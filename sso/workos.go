@@ -3,7 +3,6 @@ package sso
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"mime"
 	"net/http"
 	"strings"
@@ -154,18 +153,7 @@ func (h *Handler) profile(ctx context.Context, u roster.User, orgID, connID, idp
 	return p, nil
 }
 
-func (h *Handler) tokenFailure(w http.ResponseWriter, r *http.Request, err error) {
-	var oe *oauth.Error
-	switch {
-	case errors.As(err, &oe):
-		oauthError(w, oe.Status, oe.Code, oe.Description)
-	case roster.ErrorCode(err) == roster.EUnauthenticated:
-		oauthError(w, http.StatusUnauthorized, "invalid_client", roster.ErrorMessage(err))
-	default:
-		h.log.ErrorContext(r.Context(), "sso token", "err", err)
-		oauthError(w, http.StatusInternalServerError, "server_error", "the request could not be completed")
-	}
-}
+func (h *Handler) tokenFailure(w http.ResponseWriter, r *http.Request, err error) { oauth.WriteError(w, r, h.log, err) }
 
 func oauthError(w http.ResponseWriter, status int, code, desc string) {
 	writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
