@@ -121,7 +121,9 @@ func clientCredentials(w http.ResponseWriter, r *http.Request) (id, secret strin
 }
 
 // fail answers a token request's error.
-func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) { WriteError(w, r, h.Log, err) }
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	WriteError(w, r, h.Log, err)
+}
 
 // WriteError answers a token request's error: OAuth errors as they are, a failed client
 // authentication as invalid_client, anything else as server_error (logged, never shown).

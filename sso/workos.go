@@ -153,7 +153,9 @@ func (h *Handler) profile(ctx context.Context, u roster.User, orgID, connID, idp
 	return p, nil
 }
 
-func (h *Handler) tokenFailure(w http.ResponseWriter, r *http.Request, err error) { oauth.WriteError(w, r, h.log, err) }
+func (h *Handler) tokenFailure(w http.ResponseWriter, r *http.Request, err error) {
+	oauth.WriteError(w, r, h.log, err)
+}
 
 func oauthError(w http.ResponseWriter, status int, code, desc string) {
 	writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
