@@ -74,13 +74,12 @@ type OIDCConfig struct {
 	ClientID          string
 	// ClientSecret is set in memory only when a request gives it or a login needs it; the
 	// store keeps it encrypted (SecretSealed) and it is never returned by the API.
-	ClientSecret     string
-	SecretSealed     string
-	Scopes           []string // default openid, profile, email
-	TokenAuthBasic   bool     // client_secret_basic instead of client_secret_post
-	PKCE             bool
-	ConfigurationSet bool // the configuration type was chosen (discovery or manual)
-	Manual           bool // manual endpoints instead of discovery
+	ClientSecret   string
+	SecretSealed   string
+	Scopes         []string // default openid, profile, email
+	TokenAuthBasic bool     // client_secret_basic instead of client_secret_post
+	PKCE           bool
+	Manual         bool // manual endpoints instead of discovery
 }
 
 // HasSecret reports whether a client secret is stored.
@@ -270,7 +269,7 @@ func (o *OIDCPatch) apply(v *Violations, c *OIDCConfig) {
 		}
 	}
 	if o.Manual != nil {
-		c.Manual, c.ConfigurationSet = *o.Manual, true
+		c.Manual = *o.Manual
 	}
 }
 

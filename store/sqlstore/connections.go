@@ -28,7 +28,6 @@ type oidcConfigJSON struct {
 	Scopes            []string `json:"scopes"`
 	TokenAuthBasic    bool     `json:"token_auth_basic"`
 	PKCE              bool     `json:"pkce"`
-	ConfigurationSet  bool     `json:"configuration_set"`
 	Manual            bool     `json:"manual"`
 }
 
@@ -55,7 +54,7 @@ func connectionArgs(c roster.Connection) (mapping, oidc, saml string, err error)
 	o := c.OIDC
 	b, err := json.Marshal(oidcConfigJSON{Issuer: o.Issuer, DiscoveryEndpoint: o.DiscoveryEndpoint, AuthorizeURI: o.AuthorizeURI,
 		TokenURI: o.TokenURI, UserInfoURI: o.UserInfoURI, JWKSURI: o.JWKSURI, ClientID: o.ClientID, Scopes: nonNilSlice(o.Scopes),
-		TokenAuthBasic: o.TokenAuthBasic, PKCE: o.PKCE, ConfigurationSet: o.ConfigurationSet, Manual: o.Manual})
+		TokenAuthBasic: o.TokenAuthBasic, PKCE: o.PKCE, Manual: o.Manual})
 	if err != nil {
 		return "", "", "", err
 	}
@@ -193,7 +192,7 @@ func scanConnection(row interface{ Scan(...any) error }) (roster.Connection, err
 	sealed := c.OIDC.SecretSealed
 	c.OIDC = roster.OIDCConfig{Issuer: o.Issuer, DiscoveryEndpoint: o.DiscoveryEndpoint, AuthorizeURI: o.AuthorizeURI,
 		TokenURI: o.TokenURI, UserInfoURI: o.UserInfoURI, JWKSURI: o.JWKSURI, ClientID: o.ClientID, SecretSealed: sealed,
-		Scopes: o.Scopes, TokenAuthBasic: o.TokenAuthBasic, PKCE: o.PKCE, ConfigurationSet: o.ConfigurationSet, Manual: o.Manual}
+		Scopes: o.Scopes, TokenAuthBasic: o.TokenAuthBasic, PKCE: o.PKCE, Manual: o.Manual}
 	c.SAML = roster.SAMLConfig{MetadataURL: sc.MetadataURL, EntityID: sc.EntityID, SSOURL: sc.SSOURL, Certificates: sc.Certificates,
 		NameIDFormat: sc.NameIDFormat, RequestBinding: sc.RequestBinding, SignRequests: sc.SignRequests, SigningOption: sc.SigningOption,
 		AllowIdPInitiated: sc.AllowIdPInitiated, DefaultRedirectURI: sc.DefaultRedirect, ForceAuthn: sc.ForceAuthn, ClockSkew: time.Duration(sc.ClockSkewSeconds) * time.Second}
