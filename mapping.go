@@ -3,7 +3,9 @@ package roster
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -84,12 +86,7 @@ func ParseAttributeMapping(m map[string]string, defs map[string]AttributeDefinit
 	if len(m) > AttributeMappingMaxPairs {
 		v.Add(field, "map.max_pairs=30", "at most %d pairs, got %d", AttributeMappingMaxPairs, len(m))
 	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		val := m[k]
 		f := field + "." + k
 		switch {

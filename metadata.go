@@ -2,7 +2,8 @@ package roster
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"unicode/utf8"
 )
 
@@ -46,12 +47,7 @@ func CheckMergedPairs(field, what string, m map[string]string, maxPairs int) err
 // checkMetadataEntries checks keys and values; with allowDelete an empty value is accepted
 // (it removes the key in a merge, see docs/metadata.md).
 func checkMetadataEntries(v *Violations, field string, m map[string]string, allowDelete bool) {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		val := m[k]
 		if n := utf8.RuneCountInString(k); n < MetadataKeyMin || n > MetadataKeyMax {
 			v.Add(field, fmt.Sprintf("map.keys.string.len=%d..%d", MetadataKeyMin, MetadataKeyMax),
