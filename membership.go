@@ -1,6 +1,8 @@
 package roster
 
 import (
+	"maps"
+	"slices"
 	"time"
 	"unicode/utf8"
 )
@@ -91,4 +93,15 @@ func validRoleName(s string) bool {
 		}
 	}
 	return true
+}
+
+// Clone returns a deep copy of m.
+func (m Membership) Clone() Membership {
+	m.Roles = slices.Clone(m.Roles)
+	m.Metadata = maps.Clone(m.Metadata)
+	m.InviterEmail = clonePtr(m.InviterEmail)
+	m.AcceptTime = clonePtr(m.AcceptTime)
+	m.ExpireTime = clonePtr(m.ExpireTime)
+	m.InviteResentTime = clonePtr(m.InviteResentTime)
+	return m
 }

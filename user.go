@@ -2,8 +2,10 @@ package roster
 
 import (
 	"fmt"
+	"maps"
 	"net/mail"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -296,4 +298,38 @@ func CanonicalLocale(s string) string {
 		return ""
 	}
 	return tag.String()
+}
+
+// Clone returns a deep copy of u: changing the copy's maps, slices or pointed-to values never
+// changes u. Stores that keep users in memory hand out clones.
+func (u User) Clone() User {
+	u.ExternalID = clonePtr(u.ExternalID)
+	u.Metadata = maps.Clone(u.Metadata)
+	u.Profile.Groups = slices.Clone(u.Profile.Groups)
+	u.Profile.Metadata = maps.Clone(u.Profile.Metadata)
+	u.Profile.CustomAttributes = maps.Clone(u.Profile.CustomAttributes)
+	u.LastLoginTime = clonePtr(u.LastLoginTime)
+	if u.Memberships != nil {
+		ms := make([]Membership, len(u.Memberships))
+		for i, m := range u.Memberships {
+			ms[i] = m.Clone()
+		}
+		u.Memberships = ms
+	}
+	if u.Identities != nil {
+		ids := slices.Clone(u.Identities)
+		for i := range ids {
+			ids[i].RawClaims = slices.Clone(ids[i].RawClaims)
+		}
+		u.Identities = ids
+	}
+	return u
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
 }

@@ -6,10 +6,12 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/rosterhq/roster/secretbox"
+	"github.com/rosterhq/roster/store/sqlite"
 )
 
 // config is read from flags, each with an environment variable twin; a flag wins over its
@@ -24,9 +26,21 @@ type config struct {
 	tokenTTL    time.Duration
 	logLevel    string
 	smtpURL     string
+	// userCacheSize is how many users the SQLite store keeps in memory (0: none).
+	userCacheSize int
 	// encryptionKey (base64 or hex) or encryptionKeyFile seal connection client secrets.
 	encryptionKey     string
 	encryptionKeyFile string
+}
+
+// envInt is env for a number; check refuses a value that is not one.
+func envInt(name string, def int) int {
+	if v, ok := os.LookupEnv(name); ok {
+		if n, err := strconv.Atoi(v); err == nil {
+			return n
+		}
+	}
+	return def
 }
 
 func env(name, def string) string {
@@ -57,6 +71,7 @@ func (c *config) serveFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.tokenTTL, "access-token-ttl", ttl, "lifetime of API access tokens (env ROSTER_ACCESS_TOKEN_TTL)")
 	fs.StringVar(&c.encryptionKey, "encryption-key", env("ROSTER_ENCRYPTION_KEY", ""), "32 random bytes, base64 or hex, that seal SSO client secrets; several nodes must share it (env ROSTER_ENCRYPTION_KEY)")
 	fs.StringVar(&c.encryptionKeyFile, "encryption-key-file", env("ROSTER_ENCRYPTION_KEY_FILE", ""), "file holding the encryption key; default <data-dir>/encryption.key, created on first start (env ROSTER_ENCRYPTION_KEY_FILE)")
+	fs.IntVar(&c.userCacheSize, "user-cache-size", envInt("ROSTER_USER_CACHE_SIZE", sqlite.DefaultUserCacheSize), "users kept in memory between reads on SQLite, 0 for none; ignored on PostgreSQL (env ROSTER_USER_CACHE_SIZE)")
 	fs.StringVar(&c.smtpURL, "smtp-url", env("ROSTER_SMTP_URL", ""), "SMTP server for invitation emails, smtp://user:pass@host:587?from=roster@example.com; empty: invitations are recorded, not emailed (env ROSTER_SMTP_URL)")
 }
 
@@ -66,6 +81,14 @@ func (c *config) check() error {
 	}
 	if c.databaseURL != "" && !strings.HasPrefix(c.databaseURL, "postgres://") && !strings.HasPrefix(c.databaseURL, "postgresql://") {
 		return fmt.Errorf("--database-url must be a postgres:// URL (or empty for embedded SQLite)")
+	}
+	if v, ok := os.LookupEnv("ROSTER_USER_CACHE_SIZE"); ok {
+		if _, err := strconv.Atoi(v); err != nil {
+			return fmt.Errorf("ROSTER_USER_CACHE_SIZE must be a number, not %q", v)
+		}
+	}
+	if c.userCacheSize < 0 {
+		return fmt.Errorf("--user-cache-size must be 0 (no cache) or more")
 	}
 	if c.tokenTTL != 0 && (c.tokenTTL < time.Minute || c.tokenTTL > 24*time.Hour) { // 0: not a serve flag
 		return fmt.Errorf("--access-token-ttl must be between 1m and 24h")

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
 )
@@ -57,10 +58,15 @@ func TestConfigChecks(t *testing.T) {
 		{databaseURL: "mysql://x"},
 		{tokenTTL: time.Second},
 		{tokenTTL: 48 * time.Hour},
+		{userCacheSize: -1},
 	} {
 		if c.check() == nil {
 			t.Errorf("%+v accepted", c)
 		}
+	}
+	t.Setenv("ROSTER_USER_CACHE_SIZE", "lots")
+	if err := (&config{}).check(); err == nil || !strings.Contains(err.Error(), "ROSTER_USER_CACHE_SIZE") {
+		t.Errorf("a user cache size that is not a number: %v", err)
 	}
 	if err := run([]string{"nope"}, io.Discard, io.Discard); err == nil {
 		t.Error("unknown command accepted")

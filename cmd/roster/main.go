@@ -91,7 +91,7 @@ func openStore(ctx context.Context, c *config) (store.Store, string, error) {
 		s, err := postgres.Open(ctx, c.databaseURL)
 		return s, "postgres", err
 	}
-	s, err := sqlite.Open(ctx, c.dataDir)
+	s, err := sqlite.Open(ctx, c.dataDir, sqlite.WithUserCache(c.userCacheSize))
 	return s, "sqlite", err
 }
 

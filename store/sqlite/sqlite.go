@@ -21,16 +21,33 @@ import (
 // FileName is the database file inside the data directory.
 const FileName = "roster.db"
 
+// DefaultUserCacheSize is how many users a store keeps in memory unless WithUserCache says
+// otherwise (docs/storage.md).
+const DefaultUserCacheSize = 50_000
+
+// Option configures Open.
+type Option func(*options)
+
+type options struct{ userCache int }
+
+// WithUserCache keeps up to n users in memory between reads; 0 keeps none.
+func WithUserCache(n int) Option { return func(o *options) { o.userCache = n } }
+
 // Open opens (creating if needed) the database in dir and applies migrations.
-func Open(ctx context.Context, dir string) (*sqlstore.Store, error) {
+func Open(ctx context.Context, dir string, opts ...Option) (*sqlstore.Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	return OpenFile(ctx, filepath.Join(dir, FileName))
+	return OpenFile(ctx, filepath.Join(dir, FileName), opts...)
 }
 
-// OpenFile opens the database at path and applies migrations.
-func OpenFile(ctx context.Context, path string) (*sqlstore.Store, error) {
+// OpenFile opens the database at path and applies migrations. The store caches users in
+// memory: one process must own the file (see sqlstore.Store.EnableUserCache).
+func OpenFile(ctx context.Context, path string, opts ...Option) (*sqlstore.Store, error) {
+	o := options{userCache: DefaultUserCacheSize}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	q := url.Values{}
 	// mmap and a larger page cache keep reads out of pread system calls (bench/README.md).
 	// temp_store(MEMORY) keeps the savepoints' sub-journals of a group commit in memory.
@@ -60,6 +77,7 @@ func OpenFile(ctx context.Context, path string) (*sqlstore.Store, error) {
 		return nil, err
 	}
 	s.StartGroupCommit()
+	s.EnableUserCache(o.userCache)
 	return s, nil
 }
 

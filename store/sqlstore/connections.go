@@ -79,7 +79,7 @@ func (s *Store) CreateConnection(ctx context.Context, c roster.Connection) error
 	if err != nil {
 		return err
 	}
-	return s.inTx(ctx, func(tx txConn) error {
+	return s.inOtherTx(ctx, func(tx txConn) error {
 		if _, err := getOrganization(ctx, tx, c.EnvironmentID, roster.OrganizationRef{ID: c.OrganizationID}, s.dialect.RowLock()); err != nil {
 			return err
 		}
@@ -135,7 +135,7 @@ func (s *Store) ListConnections(ctx context.Context, environmentID string, q sto
 // UpdateConnection applies update to a connection in one transaction.
 func (s *Store) UpdateConnection(ctx context.Context, environmentID, id string, update func(*roster.Connection) error) (roster.Connection, error) {
 	var out roster.Connection
-	err := s.inTx(ctx, func(tx txConn) error {
+	err := s.inOtherTx(ctx, func(tx txConn) error {
 		c, err := getConnection(ctx, tx, environmentID, id, s.dialect.RowLock())
 		if err != nil {
 			return err
@@ -209,7 +209,7 @@ func (s *Store) CreateDomain(ctx context.Context, d roster.Domain) error {
 	if !ok {
 		return fmt.Errorf("malformed domain id %q", d.ID)
 	}
-	return s.inTx(ctx, func(tx txConn) error {
+	return s.inOtherTx(ctx, func(tx txConn) error {
 		if _, err := getOrganization(ctx, tx, d.EnvironmentID, roster.OrganizationRef{ID: d.OrganizationID}, s.dialect.RowLock()); err != nil {
 			return err
 		}
@@ -258,7 +258,7 @@ func (s *Store) ListDomains(ctx context.Context, environmentID, organizationID s
 
 // DeleteDomain removes a domain.
 func (s *Store) DeleteDomain(ctx context.Context, environmentID, id string) error {
-	res, err := s.write.ExecContext(ctx, `DELETE FROM domains WHERE environment_id = $1 AND id = $2`, environmentID, id)
+	res, err := s.writeOther.ExecContext(ctx, `DELETE FROM domains WHERE environment_id = $1 AND id = $2`, environmentID, id)
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,7 @@ import (
 
 // CreateEnvironment stores a new environment; a second one with the same name conflicts.
 func (s *Store) CreateEnvironment(ctx context.Context, env roster.Environment) error {
-	_, err := s.write.ExecContext(ctx,
+	_, err := s.writeOther.ExecContext(ctx,
 		`INSERT INTO environments (id, name, cursor_key, create_time) VALUES ($1, $2, $3, $4)`,
 		env.ID, env.Name, base64.StdEncoding.EncodeToString(env.CursorKey), micros(env.CreateTime))
 	return s.conflict(err, func(string) string { return env.Name })
@@ -64,7 +64,7 @@ func scanEnvironment(row interface{ Scan(...any) error }) (roster.Environment, e
 
 // CreateClient stores a new API client.
 func (s *Store) CreateClient(ctx context.Context, c roster.APIClient) error {
-	_, err := s.write.ExecContext(ctx,
+	_, err := s.writeOther.ExecContext(ctx,
 		`INSERT INTO api_clients (id, environment_id, name, secret_hash, create_time, revoke_time, redirect_uris) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		c.ID, c.EnvironmentID, c.Name, c.SecretHash, micros(c.CreateTime), nullMicros(c.RevokeTime), jsonText(nonNilSlice(c.RedirectURIs)))
 	return s.conflict(err, func(string) string { return c.ID })
@@ -101,7 +101,7 @@ func (s *Store) ListClients(ctx context.Context, environmentID string) ([]roster
 
 // RevokeClient marks a client revoked; revoking twice keeps the first time.
 func (s *Store) RevokeClient(ctx context.Context, id string, at time.Time) error {
-	res, err := s.write.ExecContext(ctx, `UPDATE api_clients SET revoke_time = COALESCE(revoke_time, $2) WHERE id = $1`, id, micros(at))
+	res, err := s.writeOther.ExecContext(ctx, `UPDATE api_clients SET revoke_time = COALESCE(revoke_time, $2) WHERE id = $1`, id, micros(at))
 	if err != nil {
 		return err
 	}
@@ -113,7 +113,7 @@ func (s *Store) RevokeClient(ctx context.Context, id string, at time.Time) error
 
 // SetClientRedirectURIs replaces a client's redirect URIs.
 func (s *Store) SetClientRedirectURIs(ctx context.Context, id string, uris []string) error {
-	res, err := s.write.ExecContext(ctx, `UPDATE api_clients SET redirect_uris = $1 WHERE id = $2`, jsonText(nonNilSlice(uris)), id)
+	res, err := s.writeOther.ExecContext(ctx, `UPDATE api_clients SET redirect_uris = $1 WHERE id = $2`, jsonText(nonNilSlice(uris)), id)
 	if err != nil {
 		return err
 	}
@@ -140,7 +140,7 @@ func scanClient(row interface{ Scan(...any) error }) (roster.APIClient, error) {
 
 // CreateSigningKey stores a new signing key.
 func (s *Store) CreateSigningKey(ctx context.Context, k roster.SigningKey) error {
-	_, err := s.write.ExecContext(ctx,
+	_, err := s.writeOther.ExecContext(ctx,
 		`INSERT INTO signing_keys (id, environment_id, algorithm, private_key, create_time, retire_time) VALUES ($1, $2, $3, $4, $5, $6)`,
 		k.ID, k.EnvironmentID, k.Algorithm, k.PrivateKeyPEM, micros(k.CreateTime), nullMicros(k.RetireTime))
 	return err

@@ -19,7 +19,7 @@ const loginRequestColumns = `id, environment_id, flavor, client_id, redirect_uri
 
 // CreateLoginRequest stores a sign-in in progress and forgets expired ones and old codes.
 func (s *Store) CreateLoginRequest(ctx context.Context, r roster.LoginRequest) error {
-	return s.inTx(ctx, func(tx txConn) error {
+	return s.inOtherTx(ctx, func(tx txConn) error {
 		now := micros(r.CreateTime)
 		if _, err := tx.ExecContext(ctx, `DELETE FROM login_requests WHERE expire_time < $1`, now); err != nil {
 			return err
@@ -38,7 +38,7 @@ func (s *Store) CreateLoginRequest(ctx context.Context, r roster.LoginRequest) e
 // TakeLoginRequest returns a sign-in in progress and deletes it.
 func (s *Store) TakeLoginRequest(ctx context.Context, id string) (roster.LoginRequest, error) {
 	var r roster.LoginRequest
-	err := s.inTx(ctx, func(tx txConn) error {
+	err := s.inOtherTx(ctx, func(tx txConn) error {
 		var flavor string
 		var created, expires int64
 		err := tx.QueryRowContext(ctx, `SELECT `+loginRequestColumns+` FROM login_requests WHERE id = $1`+s.dialect.RowLock(), id).Scan(
@@ -66,7 +66,7 @@ func (s *Store) TakeLoginRequest(ctx context.Context, id string) (roster.LoginRe
 func (s *Store) SignIn(ctx context.Context, in store.SignIn) (roster.User, error) {
 	var out roster.User
 	env := in.Connection.EnvironmentID
-	err := s.inTx(ctx, func(tx txConn) error {
+	err := s.inUserTx(ctx, func(tx txConn, touch func(string)) error {
 		var userID string
 		err := tx.QueryRowContext(ctx, `SELECT user_id FROM identities WHERE connection_id = $1 AND subject = $2`,
 			in.Connection.ID, in.Identity.Subject).Scan(&userID)
@@ -97,6 +97,7 @@ func (s *Store) SignIn(ctx context.Context, in store.SignIn) (roster.User, error
 				return err
 			}
 		}
+		touch(u.ID)
 		before := maps.Clone(u.Profile.CustomAttributes)
 		if err := in.Update(&u, isNew, defs); err != nil {
 			return err
@@ -170,7 +171,7 @@ const authCodeColumns = `hash, environment_id, client_id, redirect_uri, user_id,
 func (s *Store) RedeemAuthCode(ctx context.Context, hash string, now time.Time) (roster.AuthCode, error) {
 	var c roster.AuthCode
 	replayed := false
-	err := s.inTx(ctx, func(tx txConn) error {
+	err := s.inOtherTx(ctx, func(tx txConn) error {
 		var flavor, profile string
 		var created, expires int64
 		var used sql.NullInt64
@@ -204,7 +205,7 @@ const refreshColumns = `hash, environment_id, client_id, user_id, organization_i
 
 // CreateRefreshToken stores a refresh token.
 func (s *Store) CreateRefreshToken(ctx context.Context, t roster.RefreshToken) error {
-	return s.inTx(ctx, func(tx txConn) error { return insertRefresh(ctx, tx, t) })
+	return s.inOtherTx(ctx, func(tx txConn) error { return insertRefresh(ctx, tx, t) })
 }
 
 func insertRefresh(ctx context.Context, tx txConn, t roster.RefreshToken) error {
@@ -218,7 +219,7 @@ func insertRefresh(ctx context.Context, tx txConn, t roster.RefreshToken) error 
 func (s *Store) RotateRefreshToken(ctx context.Context, hash string, next roster.RefreshToken, now time.Time) (roster.RefreshToken, error) {
 	var t roster.RefreshToken
 	replayed := false
-	err := s.inTx(ctx, func(tx txConn) error {
+	err := s.inOtherTx(ctx, func(tx txConn) error {
 		var created, expires int64
 		var revoked sql.NullInt64
 		err := tx.QueryRowContext(ctx, `SELECT `+refreshColumns+` FROM refresh_tokens WHERE hash = $1`+s.dialect.RowLock(), hash).Scan(
@@ -290,7 +291,7 @@ func (s *Store) GetSAMLKey(ctx context.Context, environmentID string) (roster.SA
 
 // CreateSAMLKey stores an environment's SAML key, once.
 func (s *Store) CreateSAMLKey(ctx context.Context, k roster.SAMLKey) error {
-	_, err := s.write.ExecContext(ctx, `INSERT INTO saml_sp_keys (environment_id, private_key_sealed, certificate, create_time) VALUES ($1, $2, $3, $4)`,
+	_, err := s.writeOther.ExecContext(ctx, `INSERT INTO saml_sp_keys (environment_id, private_key_sealed, certificate, create_time) VALUES ($1, $2, $3, $4)`,
 		k.EnvironmentID, k.PrivateKeySealed, k.Certificate, micros(k.CreateTime))
 	if _, ok := s.dialect.UniqueViolation(err); ok {
 		return roster.Errorf(roster.EConflict, "the environment has a SAML key")
@@ -301,7 +302,7 @@ func (s *Store) CreateSAMLKey(ctx context.Context, k roster.SAMLKey) error {
 // RememberAssertion records an assertion ID; the primary key refuses a second use, also
 // between nodes.
 func (s *Store) RememberAssertion(ctx context.Context, connectionID, assertionID string, expire, now time.Time) error {
-	return s.inTx(ctx, func(tx txConn) error {
+	return s.inOtherTx(ctx, func(tx txConn) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM saml_assertions WHERE expire_time < $1`, micros(now)); err != nil {
 			return err
 		}

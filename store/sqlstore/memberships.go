@@ -120,11 +120,12 @@ func insertMembershipRoles(ctx context.Context, tx txConn, m roster.Membership) 
 // CreateMembership adds an existing user to an organization.
 func (s *Store) CreateMembership(ctx context.Context, environmentID string, ref roster.UserRef, m roster.Membership) (roster.User, error) {
 	var out roster.User
-	err := s.inTx(ctx, func(tx txConn) error {
+	err := s.inUserTx(ctx, func(tx txConn, touch func(string)) error {
 		u, err := getUser(ctx, tx, environmentID, ref, s.dialect.RowLock())
 		if err != nil {
 			return err
 		}
+		touch(u.ID)
 		m.UserID = u.ID
 		if err := s.insertMembership(ctx, tx, environmentID, &m); err != nil {
 			return err
@@ -138,11 +139,12 @@ func (s *Store) CreateMembership(ctx context.Context, environmentID string, ref 
 // UpdateMembership applies update to one membership in one transaction.
 func (s *Store) UpdateMembership(ctx context.Context, environmentID, organizationID string, ref roster.UserRef, update func(*roster.Membership) error) (roster.User, error) {
 	var out roster.User
-	err := s.inTx(ctx, func(tx txConn) error {
+	err := s.inUserTx(ctx, func(tx txConn, touch func(string)) error {
 		u, err := s.fullUser(ctx, tx, environmentID, ref, s.dialect.RowLock())
 		if err != nil {
 			return err
 		}
+		touch(u.ID)
 		i := membershipIndex(u, organizationID)
 		if i < 0 {
 			return notFound("membership")
@@ -174,11 +176,12 @@ func (s *Store) UpdateMembership(ctx context.Context, environmentID, organizatio
 // DeleteMembership removes a membership and, with cascade, the user when it was their last.
 func (s *Store) DeleteMembership(ctx context.Context, environmentID, organizationID string, ref roster.UserRef, cascade bool) (bool, error) {
 	deleted := false
-	err := s.inTx(ctx, func(tx txConn) error {
+	err := s.inUserTx(ctx, func(tx txConn, touch func(string)) error {
 		u, err := getUser(ctx, tx, environmentID, ref, s.dialect.RowLock())
 		if err != nil {
 			return err
 		}
+		touch(u.ID)
 		res, err := tx.ExecContext(ctx, `DELETE FROM memberships WHERE organization_id = $1 AND user_id = $2`, organizationID, u.ID)
 		if err != nil {
 			return err

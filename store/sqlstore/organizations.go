@@ -26,7 +26,7 @@ func (s *Store) CreateOrganization(ctx context.Context, o roster.Organization) e
 	if err != nil {
 		return err
 	}
-	_, err = s.write.ExecContext(ctx,
+	_, err = s.writeOther.ExecContext(ctx,
 		`INSERT INTO organizations (id, environment_id, seq, display_name, external_id, metadata, slug, logo_url, region_code, create_time, update_time)
 		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		o.ID, o.EnvironmentID, seq, o.DisplayName, nullString(o.ExternalID), string(meta), nullString(o.Slug),

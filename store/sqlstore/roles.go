@@ -291,7 +291,7 @@ const permissionColumns = `id, environment_id, name, description, create_time, u
 
 // CreatePermission stores a permission; names are unique per environment.
 func (s *Store) CreatePermission(ctx context.Context, p roster.Permission) error {
-	_, err := s.write.ExecContext(ctx, `INSERT INTO permissions (`+permissionColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+	_, err := s.writeOther.ExecContext(ctx, `INSERT INTO permissions (`+permissionColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
 		p.ID, p.EnvironmentID, p.Name, p.Description, micros(p.CreateTime), micros(p.UpdateTime))
 	return s.conflict(err, func(string) string { return p.Name })
 }
@@ -347,7 +347,7 @@ func (s *Store) UpdatePermission(ctx context.Context, environmentID, name string
 
 // DeletePermission removes a permission from the environment and from every role.
 func (s *Store) DeletePermission(ctx context.Context, environmentID, name string) error {
-	res, err := s.write.ExecContext(ctx, `DELETE FROM permissions WHERE environment_id = $1 AND name = $2`, environmentID, name)
+	res, err := s.writeOther.ExecContext(ctx, `DELETE FROM permissions WHERE environment_id = $1 AND name = $2`, environmentID, name)
 	if err != nil {
 		return err
 	}

@@ -50,21 +50,31 @@ type Store struct {
 	readDB  *sql.DB
 	writeDB *sql.DB
 	read    conn // readDB through its statement cache
-	write   conn // writeDB through its statement cache
-	dialect Dialect
-	batch   *groupCommit // nil: one database transaction per write (PostgreSQL)
+	write   conn // writeDB through its statement cache; each statement drops the user cache
+	// writeOther is write for statements that change nothing any user shows.
+	writeOther conn
+	dialect    Dialect
+	batch      *groupCommit // nil: one database transaction per write (PostgreSQL)
 	// fullUserColumns selects userColumns of users u and their custom attributes, so that a
 	// user's own data takes one query.
 	fullUserColumns string
+	users           *userCache // nil unless EnableUserCache
 }
 
 // New wraps open databases. It does not migrate; call Migrate.
 func New(read, write *sql.DB, d Dialect) *Store {
-	s := &Store{readDB: read, writeDB: write, read: conn{newStmtCache(read)}, dialect: d,
+	s := &Store{readDB: read, writeDB: write, read: conn{c: newStmtCache(read)}, dialect: d,
 		fullUserColumns: prefixed("u.", userColumns) + ", " + d.UserAttributes() + ", " + d.UserIdentities()}
-	s.write = s.read
+	s.writeOther = s.read
 	if write != read {
-		s.write = conn{newStmtCache(write)}
+		s.writeOther = conn{c: newStmtCache(write)}
+	}
+	// A statement outside a transaction may change what users show (a cascade), unless it is
+	// run on writeOther.
+	s.write = s.writeOther
+	s.write.around = func() func() {
+		s.users.holdAll()
+		return s.users.releaseAll
 	}
 	return s
 }
@@ -188,8 +198,39 @@ func splitStatements(body string) []string {
 	return out
 }
 
-// inTx runs fn in a write transaction and commits it when fn succeeds.
+// EnableUserCache keeps up to max users in memory between reads. Only a store that is the
+// only writer of its database may enable it (SQLite; see userCache).
+func (s *Store) EnableUserCache(max int) { s.users = newUserCache(max) }
+
+// inTx runs fn in a write transaction and commits it when fn succeeds. Such a write may change
+// what any user shows (an organization's name, a role), so it holds every cached user; writes
+// that know better use inUserTx or inOtherTx.
 func (s *Store) inTx(ctx context.Context, fn func(tx txConn) error) error {
+	s.users.holdAll()
+	defer s.users.releaseAll()
+	return s.runTx(ctx, fn)
+}
+
+// inUserTx is inTx for a write that changes only the users it names with touch (their rows,
+// attributes, identities or memberships), before it changes them.
+func (s *Store) inUserTx(ctx context.Context, fn func(tx txConn, touch func(userID string)) error) error {
+	var touched []string
+	defer func() { s.users.release(touched...) }()
+	return s.runTx(ctx, func(tx txConn) error {
+		return fn(tx, func(id string) {
+			s.users.hold(id)
+			touched = append(touched, id)
+		})
+	})
+}
+
+// inOtherTx is inTx for a write that changes nothing any user shows (login requests, codes,
+// tokens, replay records).
+func (s *Store) inOtherTx(ctx context.Context, fn func(tx txConn) error) error {
+	return s.runTx(ctx, fn)
+}
+
+func (s *Store) runTx(ctx context.Context, fn func(tx txConn) error) error {
 	if s.batch != nil {
 		return s.batch.run(ctx, fn)
 	}

@@ -63,8 +63,12 @@ func (c *stmtCache) close() {
 	c.m = map[string]*sql.Stmt{}
 }
 
-// conn runs queries on a pool through the statement cache.
-type conn struct{ c *stmtCache }
+// conn runs queries on a pool through the statement cache. around, if set, runs before every
+// ExecContext, and what it returns after it.
+type conn struct {
+	c      *stmtCache
+	around func() (after func())
+}
 
 func (q conn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	if st := q.c.stmt(ctx, query); st != nil {
@@ -81,6 +85,9 @@ func (q conn) QueryRowContext(ctx context.Context, query string, args ...any) *s
 }
 
 func (q conn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if q.around != nil {
+		defer q.around()()
+	}
 	if st := q.c.stmt(ctx, query); st != nil {
 		return st.ExecContext(ctx, args...)
 	}

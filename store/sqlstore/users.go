@@ -21,7 +21,8 @@ const userColumns = `id, environment_id, email, external_id, metadata, given_nam
 // one transaction. Unique email, external ID and unique attribute values are decided by
 // unique indexes.
 func (s *Store) CreateUser(ctx context.Context, u roster.User, m *roster.Membership, check store.UserCheck) (roster.User, error) {
-	err := s.inTx(ctx, func(tx txConn) error {
+	err := s.inUserTx(ctx, func(tx txConn, touch func(string)) error {
+		touch(u.ID)
 		defs := lazyDefs(ctx, tx, u.EnvironmentID)
 		if check != nil {
 			if err := check(&u, defs); err != nil {
@@ -139,7 +140,91 @@ func (s *Store) insertAttributes(ctx context.Context, tx txConn, u roster.User, 
 
 // GetUser returns one user with everything that belongs to it.
 func (s *Store) GetUser(ctx context.Context, environmentID string, ref roster.UserRef) (roster.User, error) {
-	return s.fullUser(ctx, s.read, environmentID, ref, "")
+	col, key := userKey(ref)
+	return s.cachedUserBy(ctx, environmentID, col, key)
+}
+
+// cachedUserBy is fullUserBy on the read pool, through the user cache.
+func (s *Store) cachedUserBy(ctx context.Context, environmentID, col, key string) (roster.User, error) {
+	var ck string
+	switch col {
+	case "id":
+		ck = idKey(environmentID, key)
+	case "external_id":
+		ck = externalKey(environmentID, key)
+	default:
+		ck = emailKey(environmentID, key)
+	}
+	if u, ok := s.users.get(ck); ok {
+		return u, nil
+	}
+	seq := s.users.begin()
+	u, err := s.fullUserBy(ctx, s.read, environmentID, col, key, "")
+	if err != nil || s.users == nil {
+		return u, err
+	}
+	s.users.put(seq, u)
+	return u.Clone(), nil
+}
+
+// usersByID reads the users with these IDs, through the user cache, in the order of ids; IDs
+// of users that no longer exist are left out.
+func (s *Store) usersByID(ctx context.Context, environmentID string, ids []string) ([]roster.User, error) {
+	out := make([]roster.User, len(ids))
+	found := make([]bool, len(ids))
+	var missing []any
+	at := map[string]int{}
+	for i, id := range ids {
+		if u, ok := s.users.get(idKey(environmentID, id)); ok {
+			out[i], found[i] = u, true
+			continue
+		}
+		at[id] = i
+		missing = append(missing, id)
+	}
+	if len(missing) > 0 {
+		seq := s.users.begin()
+		marks := make([]string, len(missing))
+		for i := range missing {
+			marks[i] = fmt.Sprintf("$%d", i+2)
+		}
+		rows, err := s.read.QueryContext(ctx, `SELECT `+s.fullUserColumns+` FROM users u WHERE u.environment_id = $1 AND u.id IN (`+strings.Join(marks, ", ")+`)`,
+			append([]any{environmentID}, missing...)...)
+		if err != nil {
+			return nil, err
+		}
+		read := make([]roster.User, 0, len(missing))
+		for rows.Next() {
+			u, err := scanFullUser(rows)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			read = append(read, u)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		if err := loadMemberships(ctx, s.read, read); err != nil {
+			return nil, err
+		}
+		for _, u := range read {
+			i := at[u.ID]
+			out[i], found[i] = u, true
+			if s.users != nil {
+				s.users.put(seq, u)
+				out[i] = u.Clone()
+			}
+		}
+	}
+	kept := out[:0]
+	for i, u := range out {
+		if found[i] {
+			kept = append(kept, u)
+		}
+	}
+	return kept, nil
 }
 
 // fullUser reads a user with attributes and memberships; suffix may lock the user's row. A
@@ -205,11 +290,12 @@ func (s *Store) fullUserBy(ctx context.Context, q querier, environmentID, col, k
 // UpdateUser applies update to a user in one transaction.
 func (s *Store) UpdateUser(ctx context.Context, environmentID string, ref roster.UserRef, update store.UserCheck) (roster.User, error) {
 	var out roster.User
-	err := s.inTx(ctx, func(tx txConn) error {
+	err := s.inUserTx(ctx, func(tx txConn, touch func(string)) error {
 		u, err := s.fullUser(ctx, tx, environmentID, ref, s.dialect.RowLock())
 		if err != nil {
 			return err
 		}
+		touch(u.ID)
 		before := maps.Clone(u.Profile.CustomAttributes)
 		defs := lazyDefs(ctx, tx, environmentID)
 		if err := update(&u, defs); err != nil {
@@ -252,11 +338,12 @@ func (s *Store) updateUserRow(ctx context.Context, tx txConn, u roster.User) err
 
 // DeleteUser removes a user; memberships and attributes go with it (foreign keys).
 func (s *Store) DeleteUser(ctx context.Context, environmentID string, ref roster.UserRef) error {
-	return s.inTx(ctx, func(tx txConn) error {
+	return s.inUserTx(ctx, func(tx txConn, touch func(string)) error {
 		u, err := getUser(ctx, tx, environmentID, ref, s.dialect.RowLock())
 		if err != nil {
 			return err
 		}
+		touch(u.ID)
 		_, err = tx.ExecContext(ctx, `DELETE FROM users WHERE id = $1`, u.ID)
 		return err
 	})
@@ -269,7 +356,7 @@ func (s *Store) ListUsers(ctx context.Context, environmentID string, q store.Use
 	if q.EmailKey != "" && q.OrganizationID == "" && q.Search == "" && q.Page.After == 0 && q.Page.Before == 0 && q.Page.Size > 0 {
 		// Emails are unique: the first page is that user or nobody, read as GetUser reads, so
 		// that a lookup by email costs what a lookup by ID does.
-		u, err := s.fullUserBy(ctx, s.read, environmentID, "email_key", q.EmailKey, "")
+		u, err := s.cachedUserBy(ctx, environmentID, "email_key", q.EmailKey)
 		if roster.ErrorCode(err) == roster.ENotFound {
 			return page, nil
 		}
@@ -314,31 +401,39 @@ func (s *Store) ListUsers(ctx context.Context, environmentID string, q store.Use
 		filter += " AND " + seqCol + " < " + arg(q.Page.Before)
 		order = "DESC"
 	}
-	rows, err := s.read.QueryContext(ctx, `SELECT `+s.fullUserColumns+` FROM `+from+` WHERE `+filter+` ORDER BY `+seqCol+` `+order+` LIMIT `+arg(q.Page.Size+1), args...)
+	// The page's IDs first (an organization's from its membership index alone), then the users,
+	// most of them from the cache on SQLite.
+	idCol := "u.id"
+	if q.OrganizationID != "" {
+		idCol = "m.user_id"
+	}
+	rows, err := s.read.QueryContext(ctx, `SELECT `+idCol+` FROM `+from+` WHERE `+filter+` ORDER BY `+seqCol+` `+order+` LIMIT `+arg(q.Page.Size+1), args...)
 	if err != nil {
 		return page, err
 	}
+	var ids []string
 	for rows.Next() {
-		u, err := scanFullUser(rows)
-		if err != nil {
+		var id string
+		if err := rows.Scan(&id); err != nil {
 			rows.Close()
 			return page, err
 		}
-		page.Items = append(page.Items, u)
+		ids = append(ids, id)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return page, err
 	}
-	page.Items, page.More = finishPage(page.Items, q.Page, order)
+	ids, page.More = finishPage(ids, q.Page, order)
 	if q.Page.After == 0 && q.Page.Before == 0 && !page.More {
 		// A first page that holds every match is its own count (a lookup by email, a small
 		// organization): one query less.
-		page.Total = len(page.Items)
+		page.Total = len(ids)
 	} else if err := s.read.QueryRowContext(ctx, countQuery, args[:countArgs]...).Scan(&page.Total); err != nil {
 		return page, err
 	}
-	return page, loadMemberships(ctx, s.read, page.Items)
+	page.Items, err = s.usersByID(ctx, environmentID, ids)
+	return page, err
 }
 
 type querier interface {

@@ -1,0 +1,114 @@
+package sqlstore
+
+import (
+	"testing"
+
+	"github.com/rosterhq/roster"
+)
+
+func cacheUser(id, email, ext string) roster.User {
+	return roster.User{ID: id, EnvironmentID: "env_1", Email: email, ExternalID: &ext, Metadata: map[string]string{}}
+}
+
+func TestUserCacheRefusesReadsOlderThanAWrite(t *testing.T) {
+	c := newUserCache(10)
+	u := cacheUser("usr_1", "Ada@Example.com", "ext-1")
+
+	// A read that began before a write committed must not put back what it read.
+	slow := c.begin()
+	c.hold(u.ID)
+	c.put(c.begin(), u) // a read during the write: refused, it may predate the commit
+	if _, ok := c.get(idKey("env_1", u.ID)); ok {
+		t.Fatal("cached a user while a write held it")
+	}
+	c.release(u.ID)
+	c.put(slow, u)
+	if _, ok := c.get(idKey("env_1", u.ID)); ok {
+		t.Fatal("a read that began before the write was cached after it")
+	}
+	// A read that began after the write is cached, under every key.
+	c.put(c.begin(), u)
+	for _, k := range []string{idKey("env_1", "usr_1"), externalKey("env_1", "ext-1"), emailKey("env_1", "ada@example.com")} {
+		if got, ok := c.get(k); !ok || got.ID != u.ID {
+			t.Fatalf("get %q = %v %+v", k, ok, got)
+		}
+	}
+	if _, ok := c.get(idKey("env_2", "usr_1")); ok {
+		t.Fatal("a user was found in another environment")
+	}
+	// A write drops it under every key.
+	c.hold(u.ID)
+	c.release(u.ID)
+	for _, k := range []string{idKey("env_1", "usr_1"), externalKey("env_1", "ext-1"), emailKey("env_1", "ada@example.com")} {
+		if _, ok := c.get(k); ok {
+			t.Fatalf("%q still cached after a write", k)
+		}
+	}
+}
+
+func TestUserCacheHoldAll(t *testing.T) {
+	c := newUserCache(10)
+	a, b := cacheUser("usr_1", "a@x.com", "a"), cacheUser("usr_2", "b@x.com", "b")
+	c.put(c.begin(), a)
+	slow := c.begin()
+	c.holdAll()
+	if c.len() != 0 {
+		t.Fatal("holdAll kept users")
+	}
+	c.put(c.begin(), b)
+	c.releaseAll()
+	c.put(slow, b)
+	if c.len() != 0 {
+		t.Fatal("cached a read that began before or during a write of all users")
+	}
+	c.put(c.begin(), b)
+	if c.len() != 1 {
+		t.Fatal("refused a read that began after the write")
+	}
+}
+
+func TestUserCacheForgetsManyReleases(t *testing.T) {
+	c := newUserCache(10)
+	slow := c.begin()
+	for i := range maxReleased + 10 {
+		id := "usr_x" + string(rune('a'+i%26)) + string(rune(i))
+		c.hold(id)
+		c.release(id)
+	}
+	if len(c.released) > maxReleased {
+		t.Fatalf("%d release records", len(c.released))
+	}
+	// Forgetting the records must not let an old read in.
+	c.put(slow, cacheUser("usr_xa\x00", "z@x.com", "z"))
+	if c.len() != 0 {
+		t.Fatal("an old read was cached after the release records were forgotten")
+	}
+}
+
+func TestUserCacheBound(t *testing.T) {
+	c := newUserCache(3)
+	for i := range 10 {
+		c.put(c.begin(), cacheUser(string(rune('a'+i)), string(rune('a'+i))+"@x.com", string(rune('a'+i))))
+	}
+	if c.len() != 3 || len(c.keys) != 9 {
+		t.Fatalf("%d users, %d keys", c.len(), len(c.keys))
+	}
+	if newUserCache(0) != nil {
+		t.Fatal("a cache of size 0 should be nil (no cache)")
+	}
+}
+
+func TestUserCacheHandsOutCopies(t *testing.T) {
+	c := newUserCache(3)
+	u := cacheUser("usr_1", "a@x.com", "a")
+	u.Memberships = []roster.Membership{{OrganizationID: "org_1", Metadata: map[string]string{"k": "v"}, Roles: []roster.RoleRef{{Name: "r"}}}}
+	c.put(c.begin(), u)
+	got, _ := c.get(idKey("env_1", "usr_1"))
+	got.Memberships[0].Metadata["k"] = "changed"
+	got.Memberships[0].Roles[0].Name = "changed"
+	*got.ExternalID = "changed"
+	again, _ := c.get(idKey("env_1", "usr_1"))
+	if again.Memberships[0].Metadata["k"] != "v" || again.Memberships[0].Roles[0].Name != "r" || *again.ExternalID != "a" {
+		t.Fatalf("a change to a copy reached the cache: %+v", again)
+	}
+}

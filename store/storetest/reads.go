@@ -1,0 +1,308 @@
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sync"
+	"testing"
+
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/store"
+)
+
+// A store may keep users in memory between reads (SQLite does). These tests read a user
+// through every read path before and after each kind of write, so that a read served from
+// memory is held to what the database holds.
+
+var readTests = []struct {
+	name string
+	fn   func(t *testing.T, s store.Store)
+}{
+	{"ReadsSeeEveryWrite", testReadsSeeEveryWrite},
+	{"ReadsSeeConcurrentWrites", testReadsSeeConcurrentWrites},
+	{"ReadUsersAreCopies", testReadUsersAreCopies},
+}
+
+// readPaths reads the user with id, external ID ext and email through GetUser by ID and by
+// external ID, the lookup by email, a search, a list of the environment and a list of each
+// organization in orgs; all must agree. It returns the user, or found=false when no path
+// finds it.
+func readPaths(t *testing.T, s store.Store, env, id, ext, email string, orgs ...string) (u roster.User, found bool) {
+	t.Helper()
+	ctx := context.Background()
+	var got []roster.User
+	missing := 0
+	add := func(path string, x roster.User, err error) {
+		t.Helper()
+		switch {
+		case roster.ErrorCode(err) == roster.ENotFound:
+			missing++
+		case err != nil:
+			t.Fatalf("%s: %v", path, err)
+		default:
+			got = append(got, x)
+		}
+	}
+	x, err := s.GetUser(ctx, env, roster.UserRef{ID: id})
+	add("get by id", x, err)
+	x, err = s.GetUser(ctx, env, roster.UserRef{ExternalID: ext})
+	add("get by external id", x, err)
+	queries := map[string]store.UserQuery{
+		"lookup by email": {EmailKey: roster.EmailKey(email)},
+		"search":          {Search: ext},
+		"list":            {},
+	}
+	for _, o := range orgs {
+		queries["list of "+o] = store.UserQuery{OrganizationID: o}
+	}
+	for path, q := range queries {
+		q.Page.Size = 100
+		page, err := s.ListUsers(ctx, env, q)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		n := 0
+		for _, x := range page.Items {
+			if x.ID == id {
+				got, n = append(got, x), n+1
+			}
+		}
+		if n == 0 {
+			missing++
+		}
+	}
+	if len(got) == 0 {
+		return roster.User{}, false
+	}
+	if missing > 0 && len(orgs) == 0 {
+		t.Fatalf("%d read paths found the user and %d did not", len(got), missing)
+	}
+	for _, x := range got[1:] {
+		if !reflect.DeepEqual(x, got[0]) {
+			t.Fatalf("read paths disagree:\n%s\n%s", show(got[0]), show(x))
+		}
+	}
+	return got[0], true
+}
+
+func testReadsSeeEveryWrite(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	env, acme, conn := orgWithConnection(t, s)
+	globex := newOrg(env.ID, "Globex", "")
+	if err := s.CreateOrganization(ctx, globex); err != nil {
+		t.Fatal(err)
+	}
+	member := newRole(t, s, env.ID, "", "member") // the default member role, which cannot be deleted
+	engineer := newRole(t, s, env.ID, "", "engineer")
+	if err := s.CreateAttribute(ctx, roster.AttributeDefinition{EnvironmentID: env.ID, Key: "zip_code", DisplayName: "Zip", Type: roster.AttributeString, CreateTime: now(), UpdateTime: now()}); err != nil {
+		t.Fatal(err)
+	}
+	u := newUser(env.ID, "ada@acme.com", "ext-ada")
+	u.Profile.CustomAttributes = map[string]string{"zip_code": "10001"}
+	m := &roster.Membership{OrganizationID: acme.ID, Status: roster.MembershipActive, Metadata: map[string]string{}, CreateTime: now(), UpdateTime: now(),
+		ProvisioningMethod: roster.ProvisionedDirect, Roles: []roster.RoleRef{{ID: engineer.ID, Name: engineer.Name}}}
+	if err := createUser(s, ctx, u, m, nil); err != nil {
+		t.Fatal(err)
+	}
+	read := func(step string, check func(u roster.User) bool) roster.User {
+		t.Helper()
+		got, found := readPaths(t, s, env.ID, u.ID, "ext-ada", "ada@acme.com", acme.ID)
+		if !found || !check(got) {
+			t.Fatalf("after %s: found=%v %+v", step, found, got)
+		}
+		return got
+	}
+	read("create", func(u roster.User) bool {
+		return u.Profile.CustomAttributes["zip_code"] == "10001" && len(u.Memberships) == 1
+	})
+	read("a second read", func(u roster.User) bool { return u.Profile.CustomAttributes["zip_code"] == "10001" })
+
+	if _, err := s.UpdateUser(ctx, env.ID, roster.UserRef{ID: u.ID}, func(x *roster.User, _ store.AttributeDefs) error {
+		x.Profile.GivenName, x.Metadata["team"] = "Ada", "core"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	read("update user", func(u roster.User) bool { return u.Profile.GivenName == "Ada" && u.Metadata["team"] == "core" })
+
+	if _, err := s.UpdateOrganization(ctx, env.ID, roster.OrganizationRef{ID: acme.ID}, func(o *roster.Organization) error {
+		o.DisplayName = "Acme Corp"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	read("rename organization", func(u roster.User) bool { return u.Memberships[0].OrganizationName == "Acme Corp" })
+
+	if _, err := s.UpdateRole(ctx, env.ID, "", "engineer", func(r *roster.Role) error { r.DisplayName = "Team member"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	read("rename role", func(u roster.User) bool { return u.Memberships[0].Roles[0].DisplayName == "Team member" })
+
+	m2 := &roster.Membership{OrganizationID: globex.ID, Status: roster.MembershipActive, Metadata: map[string]string{}, CreateTime: now(), UpdateTime: now(),
+		ProvisioningMethod: roster.ProvisionedDirect}
+	if _, err := s.CreateMembership(ctx, env.ID, roster.UserRef{ExternalID: "ext-ada"}, *m2); err != nil {
+		t.Fatal(err)
+	}
+	read("add membership", func(u roster.User) bool { return len(u.Memberships) == 2 })
+	readPaths(t, s, env.ID, u.ID, "ext-ada", "ada@acme.com", globex.ID)
+
+	if _, err := s.UpdateMembership(ctx, env.ID, globex.ID, roster.UserRef{ID: u.ID}, func(m *roster.Membership) error {
+		m.Metadata = map[string]string{"seat": "12"}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	read("update membership", func(u roster.User) bool { return len(u.Memberships) == 2 && u.Memberships[1].Metadata["seat"] == "12" })
+
+	if _, err := s.DeleteMembership(ctx, env.ID, globex.ID, roster.UserRef{ID: u.ID}, true); err != nil {
+		t.Fatal(err)
+	}
+	read("remove membership", func(u roster.User) bool { return len(u.Memberships) == 1 })
+
+	if err := s.DeleteAttribute(ctx, env.ID, "zip_code"); err != nil {
+		t.Fatal(err)
+	}
+	read("delete attribute definition", func(u roster.User) bool { return len(u.Profile.CustomAttributes) == 0 })
+
+	if _, err := s.SignIn(ctx, signIn(conn, "sub-ada", "ada@acme.com", "Augusta", "code-ada")); err != nil {
+		t.Fatal(err)
+	}
+	read("sign in", func(u roster.User) bool { return u.Profile.GivenName == "Augusta" && len(u.Identities) == 1 })
+
+	if err := s.DeleteConnection(ctx, env.ID, conn.ID); err != nil {
+		t.Fatal(err)
+	}
+	read("delete connection", func(u roster.User) bool { return len(u.Identities) == 0 })
+
+	if err := s.DeleteRole(ctx, env.ID, "", "engineer", member.ID); err != nil {
+		t.Fatal(err)
+	}
+	read("delete role", func(u roster.User) bool {
+		return len(u.Memberships[0].Roles) == 1 && u.Memberships[0].Roles[0].Name == "member"
+	})
+
+	// Deleting an organization keeps the members who belong elsewhere.
+	if _, err := s.CreateMembership(ctx, env.ID, roster.UserRef{ID: u.ID}, *m2); err != nil {
+		t.Fatal(err)
+	}
+	read("add membership again", func(u roster.User) bool { return len(u.Memberships) == 2 })
+	if err := s.DeleteOrganization(ctx, env.ID, roster.OrganizationRef{ID: acme.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if got, found := readPaths(t, s, env.ID, u.ID, "ext-ada", "ada@acme.com", globex.ID); !found || len(got.Memberships) != 1 || got.Memberships[0].OrganizationID != globex.ID {
+		t.Fatalf("after deleting the organization: found=%v %+v", found, got)
+	}
+
+	if err := s.DeleteUser(ctx, env.ID, roster.UserRef{ID: u.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if got, found := readPaths(t, s, env.ID, u.ID, "ext-ada", "ada@acme.com"); found {
+		t.Fatalf("a deleted user is still read: %+v", got)
+	}
+}
+
+// testReadsSeeConcurrentWrites updates one user many times while readers read it through every
+// path: once the writes are done, every path reads the last one.
+func testReadsSeeConcurrentWrites(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	env := newEnv(t, s, "default")
+	o := newOrg(env.ID, "Acme", "")
+	if err := s.CreateOrganization(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	m := &roster.Membership{OrganizationID: o.ID, Status: roster.MembershipActive, Metadata: map[string]string{}, CreateTime: now(), UpdateTime: now(),
+		ProvisioningMethod: roster.ProvisionedDirect}
+	u := newUser(env.ID, "grace@acme.com", "ext-grace")
+	if err := createUser(s, ctx, u, m, nil); err != nil {
+		t.Fatal(err)
+	}
+	const writes = 100
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer close(done)
+	for r := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				var err error
+				switch r % 3 {
+				case 0:
+					_, err = s.GetUser(ctx, env.ID, roster.UserRef{ID: u.ID})
+				case 1:
+					_, err = s.GetUser(ctx, env.ID, roster.UserRef{ExternalID: "ext-grace"})
+				default:
+					_, err = s.ListUsers(ctx, env.ID, store.UserQuery{OrganizationID: o.ID, Page: store.PageQuery{Size: 10}})
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	for i := range writes {
+		if _, err := s.UpdateUser(ctx, env.ID, roster.UserRef{ID: u.ID}, func(x *roster.User, _ store.AttributeDefs) error {
+			x.Profile.GivenName = fmt.Sprintf("v%d", i)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		// Each write is seen by every path as soon as it has returned.
+		if got, _ := readPaths(t, s, env.ID, u.ID, "ext-grace", "grace@acme.com", o.ID); got.Profile.GivenName != fmt.Sprintf("v%d", i) {
+			t.Fatalf("after write %d: read %q", i, got.Profile.GivenName)
+		}
+	}
+}
+
+// testReadUsersAreCopies changes everything a read returned and reads again.
+func testReadUsersAreCopies(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	env := newEnv(t, s, "default")
+	o := newOrg(env.ID, "Acme", "")
+	if err := s.CreateOrganization(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	m := &roster.Membership{OrganizationID: o.ID, Status: roster.MembershipActive, Metadata: map[string]string{"seat": "1"}, CreateTime: now(), UpdateTime: now(),
+		ProvisioningMethod: roster.ProvisionedDirect}
+	u := newUser(env.ID, "linus@acme.com", "ext-linus")
+	u.Profile.Groups = []string{"eng"}
+	if err := createUser(s, ctx, u, m, nil); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := readPaths(t, s, env.ID, u.ID, "ext-linus", "linus@acme.com", o.ID)
+	for range 2 {
+		x, err := s.GetUser(ctx, env.ID, roster.UserRef{ID: u.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		x.Metadata["dept"] = "changed"
+		x.Profile.Groups[0] = "changed"
+		*x.ExternalID = "changed"
+		x.Memberships[0].Metadata["seat"] = "changed"
+		x.Memberships[0].OrganizationName = "changed"
+		page, err := s.ListUsers(ctx, env.ID, store.UserQuery{OrganizationID: o.ID, Page: store.PageQuery{Size: 10}})
+		if err != nil || len(page.Items) != 1 {
+			t.Fatal(err)
+		}
+		page.Items[0].Metadata["dept"] = "changed"
+		page.Items[0].Memberships[0].Metadata["seat"] = "changed"
+	}
+	after, _ := readPaths(t, s, env.ID, u.ID, "ext-linus", "linus@acme.com", o.ID)
+	if !reflect.DeepEqual(before, after) {
+		t.Fatalf("changing a read user changed the store:\n%s\n%s", show(before), show(after))
+	}
+}
+
+func show(u roster.User) string {
+	b, _ := json.Marshal(u)
+	return string(b)
+}
