@@ -67,6 +67,7 @@ RESULT=$BENCH/results/$STAMP.md
 PROFILE_DIR=$BENCH/results/$STAMP-profiles
 PROFILE_PID=
 ROSTER_PID=
+SERVER_PID= # the server measure() reads the CPU time of: the ceiling or roster
 PG_BENCH_URL=
 
 WORK=$(mktemp -d /tmp/roster-bench.XXXXXX)
@@ -153,11 +154,18 @@ wait_ready() { # URL SECONDS PID
 	return 1
 }
 
+# cpu_seconds PID: the CPU time (user + system, all threads) the process has used so far.
+cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
 # measure SET USERS OP PROTO BACKEND CLIENTS PORT TARGETS_OR_DATA [GRPC_CALL]
+# Besides the tool's report it writes <report>.cpu: the server's (SERVER_PID) CPU seconds and
+# the wall seconds over the run, so the report can tell server-bound rows from tool-bound ones.
 measure() {
 	local set=$1 users=$2 op=$3 proto=$4 backend=$5 c=$6 port=$7 input=$8 call=${9:-}
-	local out=$WORK/out/$set-$users-$backend-$op-$proto-c$c.json tool perfpid=
+	local out=$WORK/out/$set-$users-$backend-$op-$proto-c$c.json tool perfpid= cpu0 wall0
 	mkdir -p "$WORK/out"
+	cpu0=$(cpu_seconds "$SERVER_PID")
+	wall0=$(date +%s.%N)
 	if [ -n "$PROFILE_PID" ]; then
 		"${GEN_PIN[@]}" perf record -F 499 -g -p "$PROFILE_PID" -o "$WORK/perf.data" -- sleep "$DURATION" >/dev/null 2>&1 &
 		perfpid=$!
@@ -177,6 +185,7 @@ measure() {
 			-c "$c" --connections 1 -z "${DURATION}s" --timeout 10s -O json -o "$out" "127.0.0.1:$port" 2>>"$WORK/ghz.log" ||
 			log "ghz failed for $op (see $WORK/ghz.log)"
 	fi
+	echo "$(awk -v a="$cpu0" -v b="$(cpu_seconds "$SERVER_PID")" 'BEGIN {print b - a}') $(awk -v a="$wall0" -v b="$(date +%s.%N)" 'BEGIN {print b - a}')" >"$out.cpu"
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$set" "$users" "$op" "$proto" "$backend" "$c" "$tool" "$out" >>"$MANIFEST"
 	if [ -n "$perfpid" ]; then
 		wait "$perfpid" || true
@@ -213,6 +222,7 @@ run_ceiling() { # BACKEND OP(ceiling|ceiling_after)
 	local pid c
 	"${SRV_PIN[@]}" "$WORK/bin/ceiling" --listen "127.0.0.1:$CEIL_PORT" >"$WORK/ceiling.log" 2>&1 &
 	pid=$!
+	SERVER_PID=$pid
 	PIDS+=("$pid")
 	wait_ready "http://127.0.0.1:$CEIL_PORT/readyz" 20 "$pid" || { log "ceiling did not start"; cat "$WORK/ceiling.log" >&2; exit 1; }
 	echo '{"method":"GET","url":"http://127.0.0.1:'"$CEIL_PORT"'/api/v1/users/usr_1"}' >"$WORK/ceiling.targets"
@@ -327,6 +337,7 @@ run_backend() { # BACKEND
 		--log-level "$LOG_LEVEL" --access-token-ttl 3h >"$WORK/roster-$backend.log" 2>&1 &
 	pid=$!
 	ROSTER_PID=$pid
+	SERVER_PID=$pid
 	PIDS+=("$pid")
 	if ! wait_ready "http://127.0.0.1:$PORT/readyz" 60 "$pid"; then
 		log "roster did not become ready (process $(kill -0 "$pid" 2>/dev/null && echo alive || echo gone)); its log:"

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/rosterhq/roster"
@@ -181,6 +182,25 @@ func (s *Store) ResolveRoles(ctx context.Context, environmentID, organizationID 
 	if len(names) == 0 {
 		return nil, nil, nil
 	}
+	key := "roles\x00" + environmentID + "\x00" + organizationID + "\x00" + strings.Join(names, "\x00")
+	if v, ok := s.users.catalogGet(key); ok {
+		r := v.(resolvedRoles)
+		return slices.Clone(r.found), slices.Clone(r.missing), nil
+	}
+	seq := s.users.begin()
+	found, missing, err := s.resolveRoles(ctx, environmentID, organizationID, names)
+	if err == nil {
+		s.users.catalogPut(seq, key, resolvedRoles{slices.Clone(found), slices.Clone(missing)})
+	}
+	return found, missing, err
+}
+
+type resolvedRoles struct {
+	found   []roster.RoleRef
+	missing []string
+}
+
+func (s *Store) resolveRoles(ctx context.Context, environmentID, organizationID string, names []string) ([]roster.RoleRef, []string, error) {
 	args := []any{environmentID, organizationID}
 	marks := make([]string, len(names))
 	for i, n := range names {
@@ -248,8 +268,29 @@ func (s *Store) DefaultMemberRole(ctx context.Context, environmentID string) (st
 }
 
 // ResolveDefaultMemberRole reads the default member role's name and resolves it in one query
-// (a create of a user and membership would otherwise spend two reads on it).
+// (a create of a user and membership would otherwise spend two reads on it). On SQLite the
+// answer is kept in memory until a write that may change roles (see userCache.catalog).
 func (s *Store) ResolveDefaultMemberRole(ctx context.Context, environmentID, organizationID string) (roster.RoleRef, string, bool, error) {
+	key := "default\x00" + environmentID + "\x00" + organizationID
+	if v, ok := s.users.catalogGet(key); ok {
+		d := v.(defaultRole)
+		return d.role, d.name, d.ok, nil
+	}
+	seq := s.users.begin()
+	role, name, ok, err := s.resolveDefaultMemberRole(ctx, environmentID, organizationID)
+	if err == nil {
+		s.users.catalogPut(seq, key, defaultRole{role, name, ok})
+	}
+	return role, name, ok, err
+}
+
+type defaultRole struct {
+	role roster.RoleRef
+	name string
+	ok   bool
+}
+
+func (s *Store) resolveDefaultMemberRole(ctx context.Context, environmentID, organizationID string) (roster.RoleRef, string, bool, error) {
 	rows, err := s.read.QueryContext(ctx, `SELECT e.default_member_role, r.id, r.name, r.display_name, r.organization_id
 		FROM environments e LEFT JOIN roles r ON r.environment_id = e.id AND r.organization_id IN ('', $2) AND r.name = e.default_member_role
 		WHERE e.id = $1`, environmentID, organizationID)

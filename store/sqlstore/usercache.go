@@ -36,7 +36,13 @@ type userCache struct {
 	// released grown too large and forgotten).
 	released    map[string]uint64
 	staleBefore uint64
+	// catalog holds small answers that only writes of every user's kind change (inTx): the
+	// roles a name resolves to, the default member role. Cleared like the users by holdAll.
+	catalog map[string]any
 }
+
+// maxCatalog bounds the catalog; when full it starts again empty.
+const maxCatalog = 10_000
 
 type cachedUser struct {
 	user roster.User
@@ -51,7 +57,8 @@ func newUserCache(max int) *userCache {
 	if max <= 0 {
 		return nil
 	}
-	return &userCache{max: max, entries: map[string]*cachedUser{}, keys: map[string]string{}, held: map[string]int{}, released: map[string]uint64{}}
+	return &userCache{max: max, entries: map[string]*cachedUser{}, keys: map[string]string{}, held: map[string]int{}, released: map[string]uint64{},
+		catalog: map[string]any{}}
 }
 
 // Lookup keys: a user ID, an external ID or an email key, each within an environment.
@@ -172,6 +179,7 @@ func (c *userCache) holdAll() {
 	c.heldAll++
 	clear(c.entries)
 	clear(c.keys)
+	clear(c.catalog)
 }
 
 // releaseAll ends a holdAll.
@@ -187,6 +195,35 @@ func (c *userCache) releaseAll() {
 	clear(c.entries)
 	clear(c.keys)
 	clear(c.released)
+	clear(c.catalog)
+}
+
+// catalogGet returns the catalog answer under key. Answers must be values that nobody changes.
+func (c *userCache) catalogGet(key string) (any, bool) {
+	if c == nil {
+		return nil, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.catalog[key]
+	return v, ok
+}
+
+// catalogPut keeps v under key, read by a query that began at seq, unless a write of every
+// user's kind ran since.
+func (c *userCache) catalogPut(seq uint64, key string, v any) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.heldAll > 0 || seq < c.staleBefore {
+		return
+	}
+	if len(c.catalog) >= maxCatalog {
+		clear(c.catalog)
+	}
+	c.catalog[key] = v
 }
 
 // len counts the cached users.

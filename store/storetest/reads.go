@@ -23,6 +23,7 @@ var readTests = []struct {
 	{"ReadsSeeEveryWrite", testReadsSeeEveryWrite},
 	{"ReadsSeeConcurrentWrites", testReadsSeeConcurrentWrites},
 	{"ReadUsersAreCopies", testReadUsersAreCopies},
+	{"RoleResolutionSeesWrites", testRoleResolutionSeesWrites},
 }
 
 // readPaths reads the user with id, external ID ext and email through GetUser by ID and by
@@ -305,4 +306,58 @@ func testReadUsersAreCopies(t *testing.T, s store.Store) {
 func show(u roster.User) string {
 	b, _ := json.Marshal(u)
 	return string(b)
+}
+
+// testRoleResolutionSeesWrites resolves role names and the default member role before and
+// after the writes that change them.
+func testRoleResolutionSeesWrites(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	env := newEnv(t, s, "default")
+	o := newOrg(env.ID, "Acme", "")
+	if err := s.CreateOrganization(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	member := newRole(t, s, env.ID, "", "member")
+	resolve := func(step string, name, wantID, wantDisplay string) {
+		t.Helper()
+		for range 2 { // the second read may be served from memory
+			found, missing, err := s.ResolveRoles(ctx, env.ID, o.ID, []string{name})
+			switch {
+			case err != nil:
+				t.Fatalf("%s: %v", step, err)
+			case wantID == "" && len(missing) != 1:
+				t.Fatalf("%s: %q resolved to %+v", step, name, found)
+			case wantID != "" && (len(found) != 1 || found[0].ID != wantID || found[0].DisplayName != wantDisplay):
+				t.Fatalf("%s: %q resolved to %+v, missing %v", step, name, found, missing)
+			}
+		}
+	}
+	defaultRole := func(step, wantName, wantID string) {
+		t.Helper()
+		for range 2 {
+			r, name, ok, err := s.ResolveDefaultMemberRole(ctx, env.ID, o.ID)
+			if err != nil || name != wantName || ok != (wantID != "") || r.ID != wantID {
+				t.Fatalf("%s: default role %+v %q %v %v", step, r, name, ok, err)
+			}
+		}
+	}
+	resolve("start", "admin", "", "")
+	defaultRole("start", "member", member.ID)
+	admin := newRole(t, s, env.ID, "", "admin")
+	resolve("create role", "admin", admin.ID, "admin")
+	if _, err := s.UpdateRole(ctx, env.ID, "", "admin", func(r *roster.Role) error { r.DisplayName = "Administrator"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	resolve("rename role", "admin", admin.ID, "Administrator")
+	own := newRole(t, s, env.ID, o.ID, "admin")
+	resolve("an organization's own role", "admin", own.ID, "admin")
+	if err := s.SetDefaultMemberRole(ctx, env.ID, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	defaultRole("change the default role", "admin", own.ID)
+	if err := s.DeleteRole(ctx, env.ID, o.ID, "admin", ""); err != nil {
+		t.Fatal(err)
+	}
+	resolve("delete the organization's role", "admin", admin.ID, "Administrator")
+	defaultRole("delete the organization's role", "admin", admin.ID)
 }

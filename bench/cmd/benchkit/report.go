@@ -24,6 +24,9 @@ type result struct {
 	p50, p99    time.Duration
 	errSummary  string
 	measurement bool // false: skipped (note says why)
+	// The server's CPU time (user + system) and the wall time over the measurement, from
+	// /proc by run.sh (<file>.cpu); 0 when not recorded.
+	cpuSec, wallSec float64
 }
 
 // vegeta report -type=json
@@ -82,6 +85,9 @@ func load(r *result) error {
 	data, err := os.ReadFile(r.file)
 	if err != nil {
 		return err
+	}
+	if cpu, err := os.ReadFile(r.file + ".cpu"); err == nil {
+		fmt.Sscan(string(cpu), &r.cpuSec, &r.wallSec)
 	}
 	switch r.tool {
 	case "vegeta":
@@ -328,12 +334,12 @@ func mainTable(w io.Writer, rs []*result) {
 		}
 		return a.clients < b.clients
 	})
-	fmt.Fprintln(w, "| op | protocol | backend | clients | req/s | p50 ms | p99 ms | errors | ratio to ceiling | target (SQLite, 16 clients) | met? |")
-	fmt.Fprintln(w, "| --- | --- | --- | ---: | ---: | ---: | ---: | --- | ---: | --- | --- |")
+	fmt.Fprintln(w, "| op | protocol | backend | clients | req/s | p50 ms | p99 ms | server CPU µs/req | server busy | errors | ratio to ceiling | target (SQLite, 16 clients) | met? |")
+	fmt.Fprintln(w, "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- | --- |")
 	for _, r := range rows {
 		if !r.measurement {
 			text, met := targetFor(rs, r, 0)
-			fmt.Fprintf(w, "| %s | %s | %s | %d | – | – | – | %s | – | %s | %s |\n", opTitle[r.op], r.proto, r.backend, r.clients, r.note, text, met)
+			fmt.Fprintf(w, "| %s | %s | %s | %d | – | – | – | – | – | %s | – | %s | %s |\n", opTitle[r.op], r.proto, r.backend, r.clients, r.note, text, met)
 			continue
 		}
 		errs := "0"
@@ -348,8 +354,13 @@ func mainTable(w io.Writer, rs []*result) {
 			ratioText = fmt.Sprintf("%.0f%%", 100*ratio)
 		}
 		text, met := targetFor(rs, r, ratio)
-		fmt.Fprintf(w, "| %s | %s | %s | %d | %.0f | %s | %s | %s | %s | %s | %s |\n",
-			opTitle[r.op], r.proto, r.backend, r.clients, r.rps, ms(r.p50), ms(r.p99), errs, ratioText, text, met)
+		cpu, busy := "–", "–"
+		if r.cpuSec > 0 && r.ok > 0 && r.wallSec > 0 {
+			cpu = fmt.Sprintf("%.0f", 1e6*r.cpuSec/float64(r.ok))
+			busy = fmt.Sprintf("%.0f%%", 100*r.cpuSec/r.wallSec)
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %d | %.0f | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+			opTitle[r.op], r.proto, r.backend, r.clients, r.rps, ms(r.p50), ms(r.p99), cpu, busy, errs, ratioText, text, met)
 	}
 	fmt.Fprintln(w)
 	cut := 0
