@@ -3,12 +3,15 @@ package api_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"runtime"
 	"sync/atomic"
 	"testing"
 
 	"connectrpc.com/connect"
 	orgsv1 "github.com/rosterhq/roster/gen/scalekit/v1/organizations"
+	"github.com/rosterhq/roster/gen/scalekit/v1/organizations/organizationsconnect"
 	usersv1 "github.com/rosterhq/roster/gen/scalekit/v1/users"
 	"github.com/rosterhq/roster/gen/scalekit/v1/users/usersconnect"
 	"github.com/rosterhq/roster/internal/rostertest"
@@ -17,8 +20,10 @@ import (
 // User hot paths through the whole server over gRPC (h2c), on each backend.
 
 type userBench struct {
-	users usersconnect.UserServiceClient
-	orgID string
+	orgs       organizationsconnect.OrganizationServiceClient
+	users      usersconnect.UserServiceClient
+	orgID      string
+	url, token string // for REST requests
 }
 
 func newUserBench(b *testing.B, backend string) userBench {
@@ -33,7 +38,18 @@ func newUserBench(b *testing.B, backend string) userBench {
 	return userBench{
 		users: usersconnect.NewUserServiceClient(h2cClient(), r.URL, connect.WithGRPC(), connect.WithInterceptors(bearer(token))),
 		orgID: created.Msg.GetOrganization().GetId(),
+		url:   r.URL, token: token, orgs: orgs,
 	}
+}
+
+func (ub userBench) newOrg(b *testing.B) string {
+	created, err := ub.orgs.CreateOrganization(context.Background(), connect.NewRequest(&orgsv1.CreateOrganizationRequest{
+		Organization: &orgsv1.CreateOrganization{DisplayName: "Bench"},
+	}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return created.Msg.GetOrganization().GetId()
 }
 
 func (ub userBench) create(b *testing.B, i int) *usersv1.User {
@@ -115,19 +131,51 @@ func BenchmarkUpdateUserProfile(b *testing.B) {
 	}
 }
 
+// rest sends a REST request and checks its status; it returns the body's length.
+func (ub userBench) rest(b *testing.B, client *http.Client, method, path string) int {
+	req, _ := http.NewRequest(method, ub.url+path, nil)
+	req.Header.Set("Authorization", "Bearer "+ub.token)
+	res, err := client.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer res.Body.Close()
+	n, _ := io.Copy(io.Discard, res.Body)
+	if res.StatusCode != http.StatusOK {
+		b.Fatalf("%s %s: %s", method, path, res.Status)
+	}
+	return int(n)
+}
+
+// BenchmarkListOrganizationUsersPage100 lists the first page of an organization of 250 users,
+// in an environment of 2,250, over gRPC and REST.
 func BenchmarkListOrganizationUsersPage100(b *testing.B) {
 	for _, backend := range rostertest.Backends {
-		b.Run(backend, func(b *testing.B) {
-			ub := newUserBench(b, backend)
-			for i := 0; i < 250; i++ {
-				ub.create(b, i)
-			}
+		ub := newUserBench(b, backend)
+		for i := 0; i < 250; i++ {
+			ub.create(b, i)
+		}
+		// Users of another organization fill the environment, so that a read that walked the
+		// environment's users instead of the page's would show.
+		crowd := ub
+		crowd.orgID = ub.newOrg(b)
+		for i := 250; i < 2250; i++ {
+			crowd.create(b, i)
+		}
+		b.Run(backend+"/grpc", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				res, err := ub.users.ListOrganizationUsers(context.Background(), connect.NewRequest(&usersv1.ListOrganizationUsersRequest{OrganizationId: ub.orgID, PageSize: 100}))
 				if err != nil || len(res.Msg.GetUsers()) != 100 {
 					b.Fatalf("%v %d", err, len(res.Msg.GetUsers()))
 				}
+			}
+		})
+		b.Run(backend+"/rest", func(b *testing.B) {
+			client := &http.Client{}
+			b.ReportAllocs()
+			for b.Loop() {
+				ub.rest(b, client, http.MethodGet, "/api/v1/organizations/"+ub.orgID+"/users?page_size=100")
 			}
 		})
 	}

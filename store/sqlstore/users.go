@@ -186,10 +186,11 @@ func (s *Store) usersByID(ctx context.Context, environmentID string, ids []strin
 		seq := s.users.begin()
 		marks := make([]string, len(missing))
 		for i := range missing {
-			marks[i] = fmt.Sprintf("$%d", i+2)
+			marks[i] = fmt.Sprintf("$%d", i+1)
 		}
-		rows, err := s.read.QueryContext(ctx, `SELECT `+s.fullUserColumns+` FROM users u WHERE u.environment_id = $1 AND u.id IN (`+strings.Join(marks, ", ")+`)`,
-			append([]any{environmentID}, missing...)...)
+		// By ID alone: with "environment_id = ?" as well, SQLite's planner walks the
+		// environment's index, every user of it, instead of the IDs' primary key.
+		rows, err := s.read.QueryContext(ctx, `SELECT `+s.fullUserColumns+` FROM users u WHERE u.id IN (`+strings.Join(marks, ", ")+`)`, missing...)
 		if err != nil {
 			return nil, err
 		}
@@ -200,7 +201,9 @@ func (s *Store) usersByID(ctx context.Context, environmentID string, ids []strin
 				rows.Close()
 				return nil, err
 			}
-			read = append(read, u)
+			if u.EnvironmentID == environmentID {
+				read = append(read, u)
+			}
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
