@@ -106,7 +106,7 @@ func (b *responseBuffer) Flush() {}
 var marshalJSON = protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true}
 
 // writeResponse translates a captured Connect unary answer to REST/JSON.
-func writeResponse(w http.ResponseWriter, rt *route, rec *responseBuffer) {
+func writeResponse(w http.ResponseWriter, rt *route, rec *responseBuffer, memo *jsonMemo) {
 	copyResponseHeaders(w.Header(), rec.header)
 	status := rec.status
 	if status == 0 {
@@ -125,23 +125,25 @@ func writeResponse(w http.ResponseWriter, rt *route, rec *responseBuffer) {
 		writeError(w, http.StatusInternalServerError, connect.CodeInternal, "unexpected response Content-Type "+ct, nil)
 		return
 	}
-	out := rt.bind.m.output.New()
-	if err := proto.Unmarshal(rec.body.Bytes(), out.Interface()); err != nil {
+	data, ok, err := memo.answerJSON(rt.bind.m.output, rt.bind.respField, rec.body.Bytes())
+	if err != nil {
 		writeError(w, http.StatusInternalServerError, connect.CodeInternal, "invalid response message: "+cleanProtoError(err), nil)
 		return
 	}
-	if f := rt.bind.respField; f != nil {
-		out = out.Get(f).Message()
-	}
-	data, err := marshalJSON.Marshal(out.Interface())
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, connect.CodeInternal, "encoding response: "+cleanProtoError(err), nil)
-		return
-	}
-	// protojson varies its whitespace on purpose; answer compact, stable JSON.
-	var compact bytes.Buffer
-	if json.Compact(&compact, data) == nil {
-		data = compact.Bytes()
+	if !ok {
+		out := rt.bind.m.output.New()
+		if err := proto.Unmarshal(rec.body.Bytes(), out.Interface()); err != nil {
+			writeError(w, http.StatusInternalServerError, connect.CodeInternal, "invalid response message: "+cleanProtoError(err), nil)
+			return
+		}
+		if f := rt.bind.respField; f != nil {
+			out = out.Get(f).Message()
+		}
+		// protojson varies its whitespace on purpose; answer compact, stable JSON.
+		if data, err = marshalCompact(out.Interface()); err != nil {
+			writeError(w, http.StatusInternalServerError, connect.CodeInternal, "encoding response: "+cleanProtoError(err), nil)
+			return
+		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)

@@ -40,6 +40,7 @@ type Transcoder struct {
 	maxBody int64
 	detail  func(code connect.Code, message string) proto.Message
 	rewrite map[protoreflect.FullName]func(any) any
+	memo    *jsonMemo // nil: every answer goes through protojson whole
 }
 
 // Option configures a Transcoder.
@@ -237,7 +238,7 @@ func (t *Transcoder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	rec := newResponseBuffer()
 	t.target.ServeHTTP(rec, req)
-	writeResponse(w, rt, rec)
+	writeResponse(w, rt, rec, t.memo)
 }
 
 // innerHeaders copies the client's headers (Authorization, User-Agent,
