@@ -231,6 +231,13 @@ run_ceiling() { # BACKEND OP(ceiling|ceiling_after)
 		measure main 0 "$2" rest "$1" "$c" "$CEIL_PORT" "$WORK/ceiling.targets"
 		measure main 0 "$2" grpc "$1" "$c" "$CEIL_PORT" "$WORK/ceiling.grpc.json" scalekit.v1.users.UserService/GetUser
 	done
+	if [ "$2" = ceiling ]; then
+		# How many fixed pages of 100 users the tools take in (the list target's yardstick).
+		echo '{"method":"GET","url":"http://127.0.0.1:'"$CEIL_PORT"'/api/v1/organizations/org_1/users?page_size=100"}' >"$WORK/ceiling.list.targets"
+		echo '[{"organization_id":"org_1","page_size":100}]' >"$WORK/ceiling.list.grpc.json"
+		measure main 0 ceiling_list rest "$1" 16 "$CEIL_PORT" "$WORK/ceiling.list.targets"
+		measure main 0 ceiling_list grpc "$1" 16 "$CEIL_PORT" "$WORK/ceiling.list.grpc.json" scalekit.v1.users.UserService/ListOrganizationUsers
+	fi
 	stop_pid "$pid"
 }
 

@@ -170,11 +170,12 @@ func summarize(codes map[string]int, errs []string) string {
 	return s
 }
 
-var opOrder = []string{"ceiling", "get_org", "get_user", "get_user_ext", "lookup_email", "create_user", "update_user", "list_org_users", "ceiling_after"}
+var opOrder = []string{"ceiling", "ceiling_list", "get_org", "get_user", "get_user_ext", "lookup_email", "create_user", "update_user", "list_org_users", "ceiling_after"}
 
 var opTitle = map[string]string{
 	"ceiling":        "**ceiling** before",
 	"ceiling_after":  "**ceiling** after",
+	"ceiling_list":   "**ceiling**: a fixed page of 100 users",
 	"get_org":        "get organization by id",
 	"get_user":       "get user by id",
 	"get_user_ext":   "get user by external id",
@@ -291,6 +292,9 @@ func targetFor(rs []*result, r *result, ratio float64) (string, string) {
 	case "list_org_users":
 		text = "≥ 1,000/s"
 		met = r.rps >= 1000
+		if c := find(rs, "main", "ceiling_list", r.proto, r.backend, r.clients); c != nil && c.rps > 0 {
+			text = fmt.Sprintf("≥ 1,000/s (the tool takes in %.0f fixed pages/s)", c.rps)
+		}
 	case "lookup_email":
 		text = "≥ 90% of get by id"
 		byID := find(rs, r.set, "get_user", r.proto, r.backend, r.clients)

@@ -8,6 +8,10 @@
 //     same code path in the client (protobuf, HTTP/2 framing) as it does against Roster, and the
 //     server pays only for connect-go's framing and a protobuf marshal (no compression under
 //     8 KiB, as in roster).
+//   - A page of users: GET /api/v1/organizations/{id}/users and
+//     UserService/ListOrganizationUsers answer one fixed page of 100 users (about 45 KB of
+//     JSON), so that the report can show how many such pages the load generators can take in
+//     at all (ghz decodes every user of every answer).
 //   - GET /readyz answers "ok".
 //
 // Like roster serve, it speaks HTTP/1.1 and h2c on one port, and it does no logging, no auth,
@@ -54,13 +58,31 @@ func fixedUser() *usersv1.User {
 	}
 }
 
+// fixedPage is a first page of 100 users of an organization of 500.
+func fixedPage() *usersv1.ListOrganizationUsersResponse {
+	page := &usersv1.ListOrganizationUsersResponse{TotalSize: 500, NextPageToken: "nxt_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}
+	for i := range 100 {
+		u := fixedUser()
+		ext := fmt.Sprintf("bench-user-%d", 1000+i)
+		u.Id, u.Email, u.ExternalId = fmt.Sprintf("usr_3837861346663%05d", i), fmt.Sprintf("u%d@bench.example.com", 1000+i), &ext
+		u.UserProfile.Id = u.Id
+		page.Users = append(page.Users, u)
+	}
+	return page
+}
+
 type userService struct {
 	usersconnect.UnimplementedUserServiceHandler
 	resp *usersv1.GetUserResponse
+	page *usersv1.ListOrganizationUsersResponse
 }
 
 func (s *userService) GetUser(context.Context, *connect.Request[usersv1.GetUserRequest]) (*connect.Response[usersv1.GetUserResponse], error) {
 	return connect.NewResponse(s.resp), nil
+}
+
+func (s *userService) ListOrganizationUsers(context.Context, *connect.Request[usersv1.ListOrganizationUsersRequest]) (*connect.Response[usersv1.ListOrganizationUsersResponse], error) {
+	return connect.NewResponse(s.page), nil
 }
 
 func main() {
@@ -78,11 +100,21 @@ func main() {
 		panic(err)
 	}
 
+	page := fixedPage()
+	pageBody, err := protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true}.Marshal(page)
+	if err != nil {
+		panic(err)
+	}
+
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	// Like roster (api.New), compress only answers over 8 KiB: ghz, like the Scalekit SDKs,
 	// accepts gzip, and connect-go would otherwise gzip every answer.
-	mux.Handle(usersconnect.NewUserServiceHandler(&userService{resp: &usersv1.GetUserResponse{User: u}}, connect.WithCompressMinBytes(8<<10)))
+	mux.Handle(usersconnect.NewUserServiceHandler(&userService{resp: &usersv1.GetUserResponse{User: u}, page: page}, connect.WithCompressMinBytes(8<<10)))
+	mux.HandleFunc("GET /api/v1/organizations/{id}/users", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(pageBody)
+	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(body)
