@@ -62,8 +62,9 @@ func OpenFile(ctx context.Context, path string, opts ...Option) (*sqlstore.Store
 	}
 	// One writer connection: SQLite allows one writer at a time, and queueing in the pool is
 	// cheaper and fairer than SQLITE_BUSY retries. _txlock=immediate takes the write lock at
-	// BEGIN, so a transaction never fails to upgrade a read lock.
-	write, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
+	// BEGIN, so a transaction never fails to upgrade a read lock. The writer does not
+	// checkpoint the WAL itself: a checkpointer does, beside it (see checkpointer).
+	write, err := sql.Open("sqlite", dsn+"&_txlock=immediate&_pragma=wal_autocheckpoint(0)")
 	if err != nil {
 		read.Close()
 		return nil, err
@@ -78,6 +79,12 @@ func OpenFile(ctx context.Context, path string, opts ...Option) (*sqlstore.Store
 	}
 	s.StartGroupCommit()
 	s.EnableUserCache(o.userCache)
+	ckpt, err := startCheckpointer(dsn, checkpointEvery)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.OnClose(ckpt.close)
 	return s, nil
 }
 

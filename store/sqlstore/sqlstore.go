@@ -59,7 +59,11 @@ type Store struct {
 	// user's own data takes one query.
 	fullUserColumns string
 	users           *userCache // nil unless EnableUserCache
+	closers         []func() error
 }
+
+// OnClose runs f when the store closes, after the last write and before the databases close.
+func (s *Store) OnClose(f func() error) { s.closers = append(s.closers, f) }
 
 // New wraps open databases. It does not migrate; call Migrate.
 func New(read, write *sql.DB, d Dialect) *Store {
@@ -103,9 +107,13 @@ func (s *Store) Close() error {
 	if s.batch != nil {
 		s.batch.close()
 	}
+	var err error
+	for _, f := range s.closers {
+		err = errors.Join(err, f())
+	}
 	s.read.c.close()
 	s.write.c.close()
-	err := s.readDB.Close()
+	err = errors.Join(err, s.readDB.Close())
 	if s.writeDB != s.readDB {
 		err = errors.Join(err, s.writeDB.Close())
 	}

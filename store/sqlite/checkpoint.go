@@ -1,0 +1,56 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+)
+
+// checkpointEvery is how often the checkpointer copies the WAL back into the database file.
+const checkpointEvery = 250 * time.Millisecond
+
+// checkpointer copies committed pages from the WAL into the database file on its own
+// connection, so that the writer never does: left to SQLite, the commit that fills the WAL past
+// 1,000 pages checkpoints (and waits for the disk) while every write queued behind it waits
+// too. A PASSIVE checkpoint never blocks the writer or readers; a page written by many commits
+// between two checkpoints is copied once.
+type checkpointer struct {
+	db   *sql.DB
+	stop chan struct{}
+	done chan struct{}
+}
+
+func startCheckpointer(dsn string, every time.Duration) (*checkpointer, error) {
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	c := &checkpointer{db: db, stop: make(chan struct{}), done: make(chan struct{})}
+	go c.loop(every)
+	return c, nil
+}
+
+func (c *checkpointer) loop(every time.Duration) {
+	defer close(c.done)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-t.C:
+			// A failed checkpoint is retried at the next tick; the WAL only grows meanwhile.
+			_, _ = c.db.ExecContext(context.Background(), `PRAGMA wal_checkpoint(PASSIVE)`)
+		}
+	}
+}
+
+// close stops the checkpointer and empties the WAL into the database file.
+func (c *checkpointer) close() error {
+	close(c.stop)
+	<-c.done
+	_, err := c.db.ExecContext(context.Background(), `PRAGMA wal_checkpoint(TRUNCATE)`)
+	return errors.Join(err, c.db.Close())
+}
