@@ -68,6 +68,8 @@ func (dialect) UserIdentities() string {
 
 func (dialect) Name() string { return "postgres" }
 
+func (dialect) BeforeCommit() []string { return nil }
+
 // UserSearch matches with LIKE, which the trigram GIN indexes serve.
 func (dialect) UserSearch(text string, arg func(any) string) string {
 	p := arg("%" + sqlstore.EscapeLike(strings.ToLower(text)) + "%")

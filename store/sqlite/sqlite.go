@@ -142,6 +142,15 @@ func (dialect) UserIdentities() string {
 
 func (dialect) Name() string { return "sqlite" }
 
+// BeforeCommit indexes the users that this transaction queued for search (migration 0007).
+func (dialect) BeforeCommit() []string {
+	return []string{
+		`INSERT INTO users_search (rowid, email_key, external_id)
+			SELECT u.rowid, u.email_key, u.external_id FROM users_search_queue q JOIN users u ON u.rowid = q.user_rowid`,
+		`DELETE FROM users_search_queue`,
+	}
+}
+
 // UserSearch uses the FTS5 trigram index; a phrase query matches a substring of at least
 // three characters, case-insensitively.
 func (dialect) UserSearch(text string, arg func(any) string) string {

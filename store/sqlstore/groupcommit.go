@@ -23,8 +23,9 @@ var errClosed = errors.New("sqlstore: the store is closed")
 // with one transaction each. Owning the only write connection also lets the writer run its
 // statements prepared.
 type groupCommit struct {
-	db    *sql.DB
-	stmts *stmtCache // prepared on db, whose one connection the writer uses
+	db      *sql.DB
+	stmts   *stmtCache // prepared on db, whose one connection the writer uses
+	dialect Dialect    // its BeforeCommit statements end each batch
 	// want holds the queries the current batch ran unprepared; the writer prepares them after
 	// the batch, when the connection is free. Only the writer goroutine touches it.
 	want map[string]bool
@@ -41,8 +42,8 @@ type writeReq struct {
 	panicked any
 }
 
-func startGroupCommit(db *sql.DB, stmts *stmtCache) *groupCommit {
-	g := &groupCommit{db: db, stmts: stmts, want: map[string]bool{}, reqs: make(chan *writeReq),
+func startGroupCommit(db *sql.DB, stmts *stmtCache, d Dialect) *groupCommit {
+	g := &groupCommit{db: db, stmts: stmts, dialect: d, want: map[string]bool{}, reqs: make(chan *writeReq),
 		quit: make(chan struct{}), done: make(chan struct{})}
 	go g.loop()
 	return g
@@ -149,6 +150,12 @@ func (g *groupCommit) commit(batch []*writeReq) {
 			continue
 		}
 		ok = append(ok, r)
+	}
+	if len(ok) > 0 {
+		if err := beforeCommit(ctx, ctl, g.dialect); err != nil {
+			g.abort(tx, ok, err)
+			return
+		}
 	}
 	err = tx.Commit()
 	for _, r := range ok {

@@ -41,6 +41,9 @@ type Dialect interface {
 	// UserIdentities is the SQL expression, for a row of users u, of that user's provider
 	// identities as the text of one JSON array, oldest first ('[]' when there are none).
 	UserIdentities() string
+	// BeforeCommit is the statements that every write transaction runs last, before its
+	// commit (SQLite: index the users queued for search).
+	BeforeCommit() []string
 }
 
 // Store is the shared SQL implementation. Reads go to read, writes and transactions to write:
@@ -98,7 +101,7 @@ func (s *Store) Stats() sql.DBStats { return s.readDB.Stats() }
 // is for a database with one writer connection (SQLite), after Migrate.
 func (s *Store) StartGroupCommit() {
 	if s.batch == nil {
-		s.batch = startGroupCommit(s.writeDB, s.write.c)
+		s.batch = startGroupCommit(s.writeDB, s.write.c, s.dialect)
 	}
 }
 
@@ -250,7 +253,20 @@ func (s *Store) runTx(ctx context.Context, fn func(tx txConn) error) error {
 	if err := fn(txConn{tx: tx}); err != nil {
 		return err
 	}
+	if err := beforeCommit(ctx, txConn{tx: tx}, s.dialect); err != nil {
+		return err
+	}
 	return tx.Commit()
+}
+
+// beforeCommit runs the dialect's last statements of a write transaction.
+func beforeCommit(ctx context.Context, tx txConn, d Dialect) error {
+	for _, q := range d.BeforeCommit() {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("before commit: %w", err)
+		}
+	}
+	return nil
 }
 
 // conflict turns a unique-index violation into an application error naming the field; other

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"runtime"
 	"sync"
 	"testing"
 
@@ -24,6 +25,7 @@ var readTests = []struct {
 	{"ReadsSeeConcurrentWrites", testReadsSeeConcurrentWrites},
 	{"ReadUsersAreCopies", testReadUsersAreCopies},
 	{"RoleResolutionSeesWrites", testRoleResolutionSeesWrites},
+	{"SearchSeesConcurrentWrites", testSearchSeesConcurrentWrites},
 }
 
 // readPaths reads the user with id, external ID ext and email through GetUser by ID and by
@@ -360,4 +362,91 @@ func testRoleResolutionSeesWrites(t *testing.T, s store.Store) {
 	}
 	resolve("delete the organization's role", "admin", admin.ID, "Administrator")
 	defaultRole("delete the organization's role", "admin", admin.ID)
+}
+
+// testSearchSeesConcurrentWrites creates users from many goroutines at once (on SQLite they
+// share write batches, and search indexing happens once per batch), deletes and renames some
+// while others are created, and checks that search finds exactly the users that exist.
+func testSearchSeesConcurrentWrites(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	env := newEnv(t, s, "default")
+	const n = 64
+	userIDs := make([]string, n)
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*n)
+	// The delete and the change are sent while the create may still be waiting for its batch,
+	// retried until the user exists, so that some land in the same batch as the create.
+	until := func(i int, op func(id string) error) {
+		defer wg.Done()
+		for {
+			err := op(userIDs[i])
+			if roster.ErrorCode(err) != roster.ENotFound {
+				errs <- err
+				return
+			}
+			runtime.Gosched()
+		}
+	}
+	for i := range n {
+		userIDs[i] = ids.New(roster.PrefixUser)
+	}
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			u := newUser(env.ID, fmt.Sprintf("searchable%02d@acme.com", i), fmt.Sprintf("srch-%02d", i))
+			u.ID = userIDs[i]
+			if err := createUser(s, ctx, u, nil, nil); err != nil {
+				errs <- err
+			}
+		}()
+		switch i % 4 {
+		case 1: // deleted as soon as it exists
+			wg.Add(1)
+			go until(i, func(id string) error { return s.DeleteUser(ctx, env.ID, roster.UserRef{ID: id}) })
+		case 2: // external ID changed as soon as it exists
+			wg.Add(1)
+			go until(i, func(id string) error {
+				_, err := s.UpdateUser(ctx, env.ID, roster.UserRef{ID: id}, func(x *roster.User, _ store.AttributeDefs) error {
+					ext := fmt.Sprintf("renamed-%02d", i)
+					x.ExternalID = &ext
+					return nil
+				})
+				return err
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func(q string) int {
+		t.Helper()
+		page, err := s.ListUsers(ctx, env.ID, store.UserQuery{Search: q, Page: store.PageQuery{Size: 100}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return page.Total
+	}
+	if got := count("searchable"); got != n-n/4 {
+		t.Fatalf("search finds %d users, %d exist", got, n-n/4)
+	}
+	if got := count("renamed-"); got != n/4 {
+		t.Fatalf("search finds %d renamed users, want %d", got, n/4)
+	}
+	if got := count("srch-"); got != n/2 {
+		t.Fatalf("search finds %d users by their unchanged external ID, want %d", got, n/2)
+	}
+	for i := range n {
+		want := 1
+		if i%4 == 1 {
+			want = 0
+		}
+		if got := count(fmt.Sprintf("searchable%02d@", i)); got != want {
+			t.Fatalf("user %d: found %d times, want %d", i, got, want)
+		}
+	}
 }
