@@ -39,6 +39,11 @@ type userCache struct {
 	// catalog holds small answers that only writes of every user's kind change (inTx): the
 	// roles a name resolves to, the default member role. Cleared like the users by holdAll.
 	catalog map[string]any
+	// counts holds the numbers of users that queries match (an organization's members). Any
+	// write of a user may change them, so every hold and release clears them all, and none is
+	// kept while a write is in flight or from a count that began before the last release.
+	counts            map[string]int
+	countsStaleBefore uint64
 }
 
 // maxCatalog bounds the catalog; when full it starts again empty.
@@ -58,7 +63,7 @@ func newUserCache(max int) *userCache {
 		return nil
 	}
 	return &userCache{max: max, entries: map[string]*cachedUser{}, keys: map[string]string{}, held: map[string]int{}, released: map[string]uint64{},
-		catalog: map[string]any{}}
+		catalog: map[string]any{}, counts: map[string]int{}}
 }
 
 // Lookup keys: a user ID, an external ID or an email key, each within an environment.
@@ -142,6 +147,7 @@ func (c *userCache) hold(ids ...string) {
 			c.remove(id, e)
 		}
 	}
+	clear(c.counts)
 }
 
 // release ends holds taken by hold(ids...), and drops the users again.
@@ -152,6 +158,8 @@ func (c *userCache) release(ids ...string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.seq++
+	clear(c.counts)
+	c.countsStaleBefore = c.seq
 	if len(c.released)+len(ids) > maxReleased {
 		clear(c.released)
 		c.staleBefore = c.seq
@@ -180,6 +188,7 @@ func (c *userCache) holdAll() {
 	clear(c.entries)
 	clear(c.keys)
 	clear(c.catalog)
+	clear(c.counts)
 }
 
 // releaseAll ends a holdAll.
@@ -196,6 +205,8 @@ func (c *userCache) releaseAll() {
 	clear(c.keys)
 	clear(c.released)
 	clear(c.catalog)
+	clear(c.counts)
+	c.countsStaleBefore = c.seq
 }
 
 // catalogGet returns the catalog answer under key. Answers must be values that nobody changes.
@@ -224,6 +235,34 @@ func (c *userCache) catalogPut(seq uint64, key string, v any) {
 		clear(c.catalog)
 	}
 	c.catalog[key] = v
+}
+
+// count returns the count kept under key.
+func (c *userCache) count(key string) (int, bool) {
+	if c == nil {
+		return 0, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, ok := c.counts[key]
+	return n, ok
+}
+
+// putCount keeps a count read by a query that began at seq, unless a write of a user is in
+// flight or ended since.
+func (c *userCache) putCount(seq uint64, key string, n int) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.heldAll > 0 || len(c.held) > 0 || seq < c.countsStaleBefore {
+		return
+	}
+	if len(c.counts) >= maxCatalog {
+		clear(c.counts)
+	}
+	c.counts[key] = n
 }
 
 // len counts the cached users.

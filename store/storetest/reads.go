@@ -26,6 +26,7 @@ var readTests = []struct {
 	{"ReadUsersAreCopies", testReadUsersAreCopies},
 	{"RoleResolutionSeesWrites", testRoleResolutionSeesWrites},
 	{"SearchSeesConcurrentWrites", testSearchSeesConcurrentWrites},
+	{"TotalsSeeWrites", testTotalsSeeWrites},
 }
 
 // readPaths reads the user with id, external ID ext and email through GetUser by ID and by
@@ -449,4 +450,72 @@ func testSearchSeesConcurrentWrites(t *testing.T, s store.Store) {
 			t.Fatalf("user %d: found %d times, want %d", i, got, want)
 		}
 	}
+}
+
+// testTotalsSeeWrites reads the total of an organization's members on a page that does not hold
+// them all (the total is then counted, and a store may keep the count) after each write that
+// changes it.
+func testTotalsSeeWrites(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	env := newEnv(t, s, "default")
+	o, other := newOrg(env.ID, "Acme", ""), newOrg(env.ID, "Globex", "")
+	for _, x := range []roster.Organization{o, other} {
+		if err := s.CreateOrganization(ctx, x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	join := func(orgID string) *roster.Membership {
+		return &roster.Membership{OrganizationID: orgID, Status: roster.MembershipActive, Metadata: map[string]string{}, CreateTime: now(), UpdateTime: now(),
+			ProvisioningMethod: roster.ProvisionedDirect}
+	}
+	var users []roster.User
+	for i := range 5 {
+		u := newUser(env.ID, fmt.Sprintf("member%d@acme.com", i), "")
+		if err := createUser(s, ctx, u, join(o.ID), nil); err != nil {
+			t.Fatal(err)
+		}
+		users = append(users, u)
+	}
+	total := func(step string, want int) {
+		t.Helper()
+		for range 2 { // the second read may be served from memory
+			page, err := s.ListUsers(ctx, env.ID, store.UserQuery{OrganizationID: o.ID, Page: store.PageQuery{Size: 2}})
+			if err != nil || page.Total != want || !page.More {
+				t.Fatalf("after %s: total %d (more %v), want %d: %v", step, page.Total, page.More, want, err)
+			}
+		}
+	}
+	total("creating 5 members", 5)
+	u := newUser(env.ID, "late@acme.com", "")
+	if err := createUser(s, ctx, u, join(o.ID), nil); err != nil {
+		t.Fatal(err)
+	}
+	total("creating a member", 6)
+	if err := createUser(s, ctx, newUser(env.ID, "elsewhere@globex.com", ""), join(other.ID), nil); err != nil {
+		t.Fatal(err)
+	}
+	total("creating a member of another organization", 6)
+	x := newUser(env.ID, "joiner@globex.com", "")
+	if err := createUser(s, ctx, x, join(other.ID), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateMembership(ctx, env.ID, roster.UserRef{ID: x.ID}, *join(o.ID)); err != nil {
+		t.Fatal(err)
+	}
+	total("adding a membership", 7)
+	if _, err := s.DeleteMembership(ctx, env.ID, o.ID, roster.UserRef{ID: users[0].ID}, false); err != nil {
+		t.Fatal(err)
+	}
+	total("removing a membership", 6)
+	if err := s.DeleteUser(ctx, env.ID, roster.UserRef{ID: users[1].ID}); err != nil {
+		t.Fatal(err)
+	}
+	total("deleting a member", 5)
+	if _, err := s.SignIn(ctx, func() store.SignIn {
+		c := newOIDCConnection(t, s, env.ID, o.ID)
+		return signIn(c, "sub-total", "sso@acme.com", "Sso", "code-total")
+	}()); err != nil {
+		t.Fatal(err)
+	}
+	total("a first sign-in", 6)
 }
