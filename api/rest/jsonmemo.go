@@ -170,11 +170,9 @@ func (m *jsonMemo) answerJSON(out protoreflect.MessageType, rf protoreflect.Fiel
 		}
 		b = b[tagLen+valLen:]
 	}
-	msg := out.New()
-	if err := proto.Unmarshal(rest, msg.Interface()); err != nil {
-		return nil, false, err
-	}
-	top, err := marshalCompact(msg.Interface())
+	// The rest of the answer (page tokens, a total) repeats too: the same page asked again, a
+	// lookup's "one match". Its JSON is remembered like the users'; the splicing below copies.
+	top, err := m.json(out, rest)
 	if err != nil {
 		return nil, false, err
 	}
@@ -206,7 +204,7 @@ func (m *jsonMemo) answerJSON(out protoreflect.MessageType, rf protoreflect.Fiel
 		if at < 0 {
 			return nil, false, nil // not where protojson puts it: convert the answer whole
 		}
-		top = append(top[:at:at], append(val.Bytes(), top[at+len(empty):]...)...)
+		top = append(top[:at:at], append(val.Bytes(), top[at+len(empty):]...)...) // a copy: top[:at:at] has no room
 	}
 	return top, true, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"sync"
 	"time"
 )
 
@@ -16,9 +17,11 @@ const checkpointEvery = 250 * time.Millisecond
 // too. A PASSIVE checkpoint never blocks the writer or readers; a page written by many commits
 // between two checkpoints is copied once.
 type checkpointer struct {
-	db   *sql.DB
-	stop chan struct{}
-	done chan struct{}
+	db     *sql.DB
+	stop   chan struct{}
+	done   chan struct{}
+	closed sync.Once
+	err    error
 }
 
 func startCheckpointer(dsn string, every time.Duration) (*checkpointer, error) {
@@ -47,10 +50,14 @@ func (c *checkpointer) loop(every time.Duration) {
 	}
 }
 
-// close stops the checkpointer and empties the WAL into the database file.
+// close stops the checkpointer and empties the WAL into the database file; closing again
+// does nothing.
 func (c *checkpointer) close() error {
-	close(c.stop)
-	<-c.done
-	_, err := c.db.ExecContext(context.Background(), `PRAGMA wal_checkpoint(TRUNCATE)`)
-	return errors.Join(err, c.db.Close())
+	c.closed.Do(func() {
+		close(c.stop)
+		<-c.done
+		_, err := c.db.ExecContext(context.Background(), `PRAGMA wal_checkpoint(TRUNCATE)`)
+		c.err = errors.Join(err, c.db.Close())
+	})
+	return c.err
 }
