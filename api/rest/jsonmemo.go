@@ -21,7 +21,7 @@ type jsonMemo struct {
 	max   int // bytes of keys and values together
 
 	mu   sync.Mutex
-	m    map[string][]byte // type name + "\x00" + wire bytes → compact JSON
+	m    map[protoreflect.FullName]map[string][]byte // type → wire bytes → compact JSON
 	size int
 }
 
@@ -30,7 +30,7 @@ type jsonMemo struct {
 // equal messages will seldom have equal bytes.
 func WithJSONMemo(maxBytes int, names ...protoreflect.FullName) Option {
 	return func(t *Transcoder) {
-		memo := &jsonMemo{types: map[protoreflect.FullName]protoreflect.MessageType{}, max: maxBytes, m: map[string][]byte{}}
+		memo := &jsonMemo{types: map[protoreflect.FullName]protoreflect.MessageType{}, max: maxBytes, m: map[protoreflect.FullName]map[string][]byte{}}
 		for _, n := range names {
 			if mt, err := protoregistry.GlobalTypes.FindMessageByName(n); err == nil {
 				memo.types[n] = mt
@@ -43,10 +43,8 @@ func WithJSONMemo(maxBytes int, names ...protoreflect.FullName) Option {
 // json returns the compact JSON of the message of type mt encoded as b.
 func (m *jsonMemo) json(mt protoreflect.MessageType, b []byte) ([]byte, error) {
 	name := mt.Descriptor().FullName()
-	key := make([]byte, 0, len(name)+1+len(b))
-	key = append(append(append(key, name...), 0), b...)
 	m.mu.Lock()
-	out, ok := m.m[string(key)]
+	out, ok := m.m[name][string(b)] // no copy of b for the lookup
 	m.mu.Unlock()
 	if ok {
 		return out, nil
@@ -59,21 +57,28 @@ func (m *jsonMemo) json(mt protoreflect.MessageType, b []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	cost := len(key) + len(out)
+	cost := len(b) + len(out)
 	if cost > m.max/16 { // one huge message would evict everything else
 		return out, nil
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for k, v := range m.m { // map order is random: random victims
-		if m.size+cost <= m.max {
-			break
+	for _, byBytes := range m.m { // map order is random: random victims
+		for k, v := range byBytes {
+			if m.size+cost <= m.max {
+				break
+			}
+			m.size -= len(k) + len(v)
+			delete(byBytes, k)
 		}
-		m.size -= len(k) + len(v)
-		delete(m.m, k)
 	}
-	if _, ok := m.m[string(key)]; !ok {
-		m.m[string(key)] = out
+	byBytes := m.m[name]
+	if byBytes == nil {
+		byBytes = map[string][]byte{}
+		m.m[name] = byBytes
+	}
+	if _, ok := byBytes[string(b)]; !ok {
+		byBytes[string(b)] = out
 		m.size += cost
 	}
 	return out, nil

@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -107,6 +108,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	log := newLogger(stderr, c.logLevel)
+	setGCPercent()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
@@ -316,4 +318,16 @@ func clients(args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	return fmt.Errorf("unknown clients command %q", args[0])
+}
+
+// defaultGCPercent is Roster's garbage collector target when GOGC is not set: a server whose
+// live heap is small and whose requests allocate much collects too often at Go's default of
+// 100; at 200 a page of 100 users costs about a fifth less CPU for about half again the heap
+// (README, Configuration).
+const defaultGCPercent = 200
+
+func setGCPercent() {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(defaultGCPercent)
+	}
 }
