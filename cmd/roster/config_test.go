@@ -4,6 +4,8 @@ import (
 	"flag"
 	"io"
 	"net"
+	"os"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -70,5 +72,23 @@ func TestConfigChecks(t *testing.T) {
 	}
 	if err := run([]string{"nope"}, io.Discard, io.Discard); err == nil {
 		t.Error("unknown command accepted")
+	}
+}
+
+func TestGCPercentDefault(t *testing.T) {
+	old := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(old)
+	if v, set := os.LookupEnv("GOGC"); set {
+		defer os.Setenv("GOGC", v)
+	}
+	os.Unsetenv("GOGC")
+	setGCPercent()
+	if got := debug.SetGCPercent(100); got != defaultGCPercent {
+		t.Fatalf("GC percent %d without GOGC, want %d", got, defaultGCPercent)
+	}
+	t.Setenv("GOGC", "150")
+	setGCPercent()
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Fatalf("GC percent %d with GOGC set; Roster must leave it to Go", got)
 	}
 }
