@@ -23,6 +23,8 @@ type jsonMemo struct {
 	mu   sync.Mutex
 	m    map[protoreflect.FullName]map[string][]byte // type → wire bytes → compact JSON
 	size int
+
+	fields sync.Map // message type name → its remembered fields (fieldsOf)
 }
 
 // WithJSONMemo remembers up to maxBytes of the JSON of messages of the named types, by their
@@ -108,72 +110,39 @@ func (m *jsonMemo) answerJSON(out protoreflect.MessageType, rf protoreflect.Fiel
 	if m == nil {
 		return nil, false, nil
 	}
-	desc := out.Descriptor()
 	if rf != nil {
 		// The answer is one field of the message: a remembered message, or not.
 		if rf.Kind() != protoreflect.MessageKind || rf.IsList() || rf.IsMap() || m.types[rf.Message().FullName()] == nil {
 			return nil, false, nil
 		}
-		var last []byte
-		n := 0
-		for len(b) > 0 {
-			num, typ, tagLen := protowire.ConsumeTag(b)
-			if tagLen < 0 {
-				return nil, false, protowire.ParseError(tagLen)
-			}
-			valLen := protowire.ConsumeFieldValue(num, typ, b[tagLen:])
-			if valLen < 0 {
-				return nil, false, protowire.ParseError(valLen)
-			}
-			if num == rf.Number() && typ == protowire.BytesType {
-				last, _ = protowire.ConsumeBytes(b[tagLen:])
-				n++
-			}
-			b = b[tagLen+valLen:]
+		values, _, err := splitFields(b, func(num protowire.Number) bool { return num == rf.Number() })
+		if err != nil {
+			return nil, false, err
 		}
-		if n > 1 { // several occurrences merge: leave that to proto.Unmarshal
+		vs := values[rf.Number()]
+		if len(vs) > 1 { // several occurrences merge: leave that to proto.Unmarshal
 			return nil, false, nil
 		}
-		data, err = m.json(m.types[rf.Message().FullName()], last)
+		var v []byte
+		if len(vs) == 1 {
+			v = vs[0]
+		}
+		data, err = m.json(m.types[rf.Message().FullName()], v)
 		return data, err == nil, err
 	}
 
-	// Fields of remembered types, by field number; their values in the order they came.
-	var memoFields map[protowire.Number]protoreflect.FieldDescriptor
-	fields := desc.Fields()
-	for i := range fields.Len() {
-		f := fields.Get(i)
-		if f.Kind() == protoreflect.MessageKind && !f.IsMap() && f.ContainingOneof() == nil && m.types[f.Message().FullName()] != nil {
-			if memoFields == nil {
-				memoFields = map[protowire.Number]protoreflect.FieldDescriptor{}
-			}
-			memoFields[f.Number()] = f
-		}
-	}
-	if memoFields == nil {
+	memoFields := m.fieldsOf(out.Descriptor())
+	if len(memoFields) == 0 {
 		return nil, false, nil
 	}
-	values := map[protowire.Number][][]byte{}
-	var rest []byte
-	for len(b) > 0 {
-		num, typ, tagLen := protowire.ConsumeTag(b)
-		if tagLen < 0 {
-			return nil, false, protowire.ParseError(tagLen)
+	values, rest, err := splitFields(b, func(num protowire.Number) bool { return memoFields[num] != nil })
+	if err != nil {
+		return nil, false, err
+	}
+	for num, vs := range values {
+		if !memoFields[num].IsList() && len(vs) > 1 {
+			return nil, false, nil // a singular message given twice merges: leave it to proto
 		}
-		valLen := protowire.ConsumeFieldValue(num, typ, b[tagLen:])
-		if valLen < 0 {
-			return nil, false, protowire.ParseError(valLen)
-		}
-		if f := memoFields[num]; f != nil && typ == protowire.BytesType {
-			v, _ := protowire.ConsumeBytes(b[tagLen:])
-			values[num] = append(values[num], v)
-			if !f.IsList() && len(values[num]) > 1 {
-				return nil, false, nil // a singular message given twice merges: leave it to proto
-			}
-		} else {
-			rest = append(rest, b[:tagLen+valLen]...)
-		}
-		b = b[tagLen+valLen:]
 	}
 	// The rest of the answer (page tokens, a total) repeats too: the same page asked again, a
 	// lookup's "one match". Its JSON is remembered like the users'; the splicing below copies.
@@ -212,6 +181,49 @@ func (m *jsonMemo) answerJSON(out protoreflect.MessageType, rf protoreflect.Fiel
 		top = append(top[:at:at], append(val.Bytes(), top[at+len(empty):]...)...) // a copy: top[:at:at] has no room
 	}
 	return top, true, nil
+}
+
+// fieldsOf returns the fields of a message type whose JSON the memo keeps, by number; they are
+// worked out once per type.
+func (m *jsonMemo) fieldsOf(desc protoreflect.MessageDescriptor) map[protowire.Number]protoreflect.FieldDescriptor {
+	if v, ok := m.fields.Load(desc.FullName()); ok {
+		return v.(map[protowire.Number]protoreflect.FieldDescriptor)
+	}
+	out := map[protowire.Number]protoreflect.FieldDescriptor{}
+	fields := desc.Fields()
+	for i := range fields.Len() {
+		f := fields.Get(i)
+		if f.Kind() == protoreflect.MessageKind && !f.IsMap() && f.ContainingOneof() == nil && m.types[f.Message().FullName()] != nil {
+			out[f.Number()] = f
+		}
+	}
+	m.fields.Store(desc.FullName(), out)
+	return out
+}
+
+// splitFields walks the top-level fields of the wire bytes b: the values of the length-delimited
+// fields that pick chooses, in the order they came, by number; every other field stays as
+// encoded, in rest.
+func splitFields(b []byte, pick func(protowire.Number) bool) (values map[protowire.Number][][]byte, rest []byte, err error) {
+	values = map[protowire.Number][][]byte{}
+	for len(b) > 0 {
+		num, typ, tagLen := protowire.ConsumeTag(b)
+		if tagLen < 0 {
+			return nil, nil, protowire.ParseError(tagLen)
+		}
+		valLen := protowire.ConsumeFieldValue(num, typ, b[tagLen:])
+		if valLen < 0 {
+			return nil, nil, protowire.ParseError(valLen)
+		}
+		if typ == protowire.BytesType && pick(num) {
+			v, _ := protowire.ConsumeBytes(b[tagLen:])
+			values[num] = append(values[num], v)
+		} else {
+			rest = append(rest, b[:tagLen+valLen]...)
+		}
+		b = b[tagLen+valLen:]
+	}
+	return values, rest, nil
 }
 
 // topLevelValue finds, in the compact JSON object doc, the key name at the top level whose value
