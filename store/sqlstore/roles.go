@@ -183,16 +183,26 @@ func (s *Store) ResolveRoles(ctx context.Context, environmentID, organizationID 
 		return nil, nil, nil
 	}
 	key := "roles\x00" + environmentID + "\x00" + organizationID + "\x00" + strings.Join(names, "\x00")
+	r, err := catalogAnswer(s, key, func() (resolvedRoles, error) {
+		found, missing, err := s.resolveRoles(ctx, environmentID, organizationID, names)
+		return resolvedRoles{found, missing}, err
+	})
+	// Copies: the kept answer is shared.
+	return slices.Clone(r.found), slices.Clone(r.missing), err
+}
+
+// catalogAnswer returns the answer kept under key in the user cache's catalog (SQLite), or
+// computes it and keeps it. Answers are shared: callers copy what they may change.
+func catalogAnswer[T any](s *Store, key string, compute func() (T, error)) (T, error) {
 	if v, ok := s.users.catalogGet(key); ok {
-		r := v.(resolvedRoles)
-		return slices.Clone(r.found), slices.Clone(r.missing), nil
+		return v.(T), nil
 	}
 	seq := s.users.begin()
-	found, missing, err := s.resolveRoles(ctx, environmentID, organizationID, names)
+	v, err := compute()
 	if err == nil {
-		s.users.catalogPut(seq, key, resolvedRoles{slices.Clone(found), slices.Clone(missing)})
+		s.users.catalogPut(seq, key, v)
 	}
-	return found, missing, err
+	return v, err
 }
 
 type resolvedRoles struct {
@@ -271,17 +281,11 @@ func (s *Store) DefaultMemberRole(ctx context.Context, environmentID string) (st
 // (a create of a user and membership would otherwise spend two reads on it). On SQLite the
 // answer is kept in memory until a write that may change roles (see userCache.catalog).
 func (s *Store) ResolveDefaultMemberRole(ctx context.Context, environmentID, organizationID string) (roster.RoleRef, string, bool, error) {
-	key := "default\x00" + environmentID + "\x00" + organizationID
-	if v, ok := s.users.catalogGet(key); ok {
-		d := v.(defaultRole)
-		return d.role, d.name, d.ok, nil
-	}
-	seq := s.users.begin()
-	role, name, ok, err := s.resolveDefaultMemberRole(ctx, environmentID, organizationID)
-	if err == nil {
-		s.users.catalogPut(seq, key, defaultRole{role, name, ok})
-	}
-	return role, name, ok, err
+	d, err := catalogAnswer(s, "default\x00"+environmentID+"\x00"+organizationID, func() (defaultRole, error) {
+		role, name, ok, err := s.resolveDefaultMemberRole(ctx, environmentID, organizationID)
+		return defaultRole{role, name, ok}, err
+	})
+	return d.role, d.name, d.ok, err
 }
 
 type defaultRole struct {
