@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 
@@ -212,13 +211,11 @@ type resolvedRoles struct {
 
 func (s *Store) resolveRoles(ctx context.Context, environmentID, organizationID string, names []string) ([]roster.RoleRef, []string, error) {
 	args := []any{environmentID, organizationID}
-	marks := make([]string, len(names))
-	for i, n := range names {
+	for _, n := range names {
 		args = append(args, n)
-		marks[i] = fmt.Sprintf("$%d", len(args))
 	}
 	rows, err := s.read.QueryContext(ctx, `SELECT id, name, display_name, organization_id FROM roles
-		WHERE environment_id = $1 AND organization_id IN ('', $2) AND name IN (`+strings.Join(marks, ", ")+`)`, args...)
+		WHERE environment_id = $1 AND organization_id IN ('', $2) AND name IN (`+placeholders(3, len(names))+`)`, args...)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -259,6 +259,15 @@ func (s *Store) runTx(ctx context.Context, fn func(tx txConn) error) error {
 	return tx.Commit()
 }
 
+// placeholders is the list "$from, $from+1, ..." of n query arguments, for an IN list.
+func placeholders(from, n int) string {
+	marks := make([]string, n)
+	for i := range marks {
+		marks[i] = fmt.Sprintf("$%d", from+i)
+	}
+	return strings.Join(marks, ", ")
+}
+
 // beforeCommit runs the dialect's last statements of a write transaction.
 func beforeCommit(ctx context.Context, tx txConn, d Dialect) error {
 	for _, q := range d.BeforeCommit() {

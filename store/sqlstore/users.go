@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 
 	"github.com/rosterhq/roster"
@@ -170,13 +171,12 @@ func (s *Store) cachedUserBy(ctx context.Context, environmentID, col, key string
 // usersByID reads the users with these IDs, through the user cache, in the order of ids; IDs
 // of users that no longer exist are left out.
 func (s *Store) usersByID(ctx context.Context, environmentID string, ids []string) ([]roster.User, error) {
-	out := make([]roster.User, len(ids))
-	found := make([]bool, len(ids))
+	out := make([]roster.User, len(ids)) // a user never found keeps an empty ID
 	var missing []any
 	at := map[string]int{}
 	for i, id := range ids {
 		if u, ok := s.users.get(idKey(environmentID, id)); ok {
-			out[i], found[i] = u, true
+			out[i] = u
 			continue
 		}
 		at[id] = i
@@ -184,13 +184,9 @@ func (s *Store) usersByID(ctx context.Context, environmentID string, ids []strin
 	}
 	if len(missing) > 0 {
 		seq := s.users.begin()
-		marks := make([]string, len(missing))
-		for i := range missing {
-			marks[i] = fmt.Sprintf("$%d", i+1)
-		}
 		// By ID alone: with "environment_id = ?" as well, SQLite's planner walks the
 		// environment's index, every user of it, instead of the IDs' primary key.
-		rows, err := s.read.QueryContext(ctx, `SELECT `+s.fullUserColumns+` FROM users u WHERE u.id IN (`+strings.Join(marks, ", ")+`)`, missing...)
+		rows, err := s.read.QueryContext(ctx, `SELECT `+s.fullUserColumns+` FROM users u WHERE u.id IN (`+placeholders(1, len(missing))+`)`, missing...)
 		if err != nil {
 			return nil, err
 		}
@@ -214,20 +210,14 @@ func (s *Store) usersByID(ctx context.Context, environmentID string, ids []strin
 		}
 		for _, u := range read {
 			i := at[u.ID]
-			out[i], found[i] = u, true
+			out[i] = u
 			if s.users != nil {
 				s.users.put(seq, u)
 				out[i] = u.Clone()
 			}
 		}
 	}
-	kept := out[:0]
-	for i, u := range out {
-		if found[i] {
-			kept = append(kept, u)
-		}
-	}
-	return kept, nil
+	return slices.DeleteFunc(out, func(u roster.User) bool { return u.ID == "" }), nil
 }
 
 // fullUser reads a user with attributes and memberships; suffix may lock the user's row. A
@@ -569,13 +559,11 @@ func loadMemberships(ctx context.Context, q querier, users []roster.User) error 
 	}
 	byID := make(map[string]*roster.User, len(users))
 	args := make([]any, len(users))
-	marks := make([]string, len(users))
 	for i := range users {
 		byID[users[i].ID] = &users[i]
 		args[i] = users[i].ID
-		marks[i] = fmt.Sprintf("$%d", i+1)
 	}
-	in := "(" + strings.Join(marks, ", ") + ")"
+	in := "(" + placeholders(1, len(users)) + ")"
 
 	// Memberships with their organization's name and their roles, in one query: a membership
 	// appears once per role (once with NULL role columns when it has none).
