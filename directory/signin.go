@@ -34,8 +34,10 @@ type SignInProfile struct {
 
 // SignIn turns a provider's verified answer into a user of the connection's organization:
 // the claims are mapped onto the profile (docs/attribute-mapping.md), the user is found by
-// identity or email or created, the membership is created or its roles synced from groups,
-// and a one-time code is stored for the application. newCode makes the code.
+// identity or email or created under the linking rule (roster.CheckLink, applied by the
+// store in its transaction; a refusal is PERMISSION_DENIED), the membership is created or its
+// roles synced from groups, and a one-time code is stored for the application. newCode makes
+// the code.
 func (s *Service) SignIn(ctx context.Context, env roster.Environment, in SignInInput, newCode func() (plain, hash string)) (SignInResult, error) {
 	c := in.Connection
 	list, err := s.store.ListAttributes(ctx, env.ID)
@@ -90,10 +92,14 @@ func (s *Service) SignIn(ctx context.Context, env roster.Environment, in SignInI
 		plain, hash := newCode()
 		r := in.Request
 		u, err := s.store.SignIn(ctx, store.SignIn{
-			Connection: c, Email: pp.Email, NewUserID: s.ids.New(roster.PrefixUser), Membership: member, Roles: mapped,
+			Connection: c, Email: pp.Email, EmailVerified: pp.EmailVerified, NewUserID: s.ids.New(roster.PrefixUser), Membership: member,
+			Roles:    mapped,
 			Identity: roster.Identity{Subject: in.Subject, RawClaims: roster.CapRawClaims(in.Claims), CreateTime: now, LastLoginTime: now},
-			Update: func(u *roster.User, isNew bool, _ store.AttributeDefs) error {
-				if isNew || c.SyncProfile {
+			Update: func(u *roster.User, st store.SignInState, _ store.AttributeDefs) error {
+				// The profile follows the provider when the sign-in creates the user, or when the
+				// connection syncs profiles and its organization owns this one.
+				skipped = nil
+				if st.IsNew || c.SyncProfile && st.MayChangeProfile {
 					skipped = roster.ApplyLogin(&u.Profile, pp, defs)
 				}
 				u.LastLoginTime, u.UpdateTime = &now, now

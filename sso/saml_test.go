@@ -299,6 +299,9 @@ func TestSAMLRefusals(t *testing.T) {
 		sf.idp.SetUser(samltest.User{NameID: "mallory@initech.test.evil.test", Attributes: map[string][]string{
 			"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress": {"mallory@initech.test.evil.test"}}})
 		defer sf.idp.SetUser(ada)
+		// The organization holds the long domain, so that the sign-in is accepted (linking
+		// rule) and the test sees which address it signed in.
+		sf.addDomain(t, sf.org, "initech.test.evil.test")
 		a := sf.answer(t, sf.params())
 		raw, _ := base64.StdEncoding.DecodeString(a.SAMLResponse)
 		// Comments are outside the signature (exclusive c14n), so this still verifies; a parser

@@ -385,7 +385,7 @@ func TestSignInRefusals(t *testing.T) {
 				old := time.Now().Add(-2 * time.Minute).UTC().Truncate(time.Microsecond)
 				in := store.SignIn{Connection: conn, Email: "late@acme.test", NewUserID: "usr_1" + fmt.Sprint(old.UnixNano()%1e12),
 					Identity: roster.Identity{Subject: "late", RawClaims: []byte(`{}`), CreateTime: old, LastLoginTime: old},
-					Update:   func(*roster.User, bool, store.AttributeDefs) error { return nil },
+					Update:   func(*roster.User, store.SignInState, store.AttributeDefs) error { return nil },
 					Membership: &roster.Membership{OrganizationID: f.org, Status: roster.MembershipActive, Metadata: map[string]string{},
 						CreateTime: old, UpdateTime: old, ProvisioningMethod: roster.ProvisionedJITSSO},
 					Code: roster.AuthCode{Hash: oauth.HashToken("stale-code"), ClientID: f.r.ClientID, RedirectURI: appCallback,

@@ -150,21 +150,34 @@ type ConnectionQuery struct {
 	Domain         string // normalized domain name
 }
 
-// SignIn is the storage half of a sign-in.
+// SignIn is the storage half of a sign-in. The store applies the linking rule
+// (roster.CheckLink) inside its transaction: the user is the holder of the identity
+// (connection and subject); otherwise the user of Email, found or created, only when Email's
+// domain is a domain of the connection's organization and EmailVerified is not false.
+// Anything else is refused with PERMISSION_DENIED and nothing is stored.
 type SignIn struct {
-	Connection roster.Connection
-	Identity   roster.Identity // Subject, RawClaims and times; UserID is filled in
-	Email      string
-	NewUserID  string // the ID of the user, if one is created
-	// Update changes the user (fresh, with Email and times set, when isNew) inside the
-	// transaction.
-	Update func(u *roster.User, isNew bool, defs AttributeDefs) error
+	Connection    roster.Connection
+	Identity      roster.Identity // Subject, RawClaims and times; UserID is filled in
+	Email         string
+	EmailVerified *bool  // what the provider says of Email (nil: nothing)
+	NewUserID     string // the ID of the user, if one is created
+	// Update changes the user (fresh, with Email and times set, when st.IsNew) inside the
+	// transaction. When st.MayChangeProfile is false, changes to u.Profile are not stored.
+	Update func(u *roster.User, st SignInState, defs AttributeDefs) error
 	// Membership is the membership a user who is not yet a member gets (nil: refuse such a
 	// user with PERMISSION_DENIED). Its Roles carry role IDs.
 	Membership *roster.Membership
 	// Roles, when not nil, replace an existing member's roles (role IDs).
 	Roles []roster.RoleRef
 	Code  roster.AuthCode // stored with UserID filled in
+}
+
+// SignInState is what the store found for a sign-in.
+type SignInState struct {
+	IsNew bool // the sign-in creates the user
+	// MayChangeProfile is false when the user's profile is owned by a source of another
+	// organization than the connection's (roster.MayChangeProfile).
+	MayChangeProfile bool
 }
 
 // UserCheck changes or checks a user inside the transaction that stores it; defs loads the

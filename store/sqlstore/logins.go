@@ -75,6 +75,15 @@ func (s *Store) SignIn(ctx context.Context, in store.SignIn) (roster.User, error
 		}
 		knownIdentity := err == nil
 		if !knownIdentity {
+			// The linking rule decides here, in the transaction that links, so that what it
+			// read (the domain's organization) is what the link is made on.
+			facts := roster.LinkFacts{SourceOrganizationID: in.Connection.OrganizationID, Email: in.Email, EmailVerified: in.EmailVerified}
+			if facts.DomainOrganizationID, err = domainOrganization(ctx, tx, env, roster.EmailDomain(in.Email)); err != nil {
+				return err
+			}
+			if err := roster.CheckLink(facts); err != nil {
+				return err
+			}
 			// A person already in the directory (created through the API, or signed in through
 			// another connection) is the same user when the email matches.
 			err = tx.QueryRowContext(ctx, `SELECT id FROM users WHERE environment_id = $1 AND email_key = $2`, env, roster.EmailKey(in.Email)).Scan(&userID)
@@ -98,9 +107,20 @@ func (s *Store) SignIn(ctx context.Context, in store.SignIn) (roster.User, error
 			}
 		}
 		touch(u.ID)
-		before := maps.Clone(u.Profile.CustomAttributes)
-		if err := in.Update(&u, isNew, defs); err != nil {
+		st := store.SignInState{IsNew: isNew, MayChangeProfile: true}
+		if !isNew {
+			owner, err := profileOwner(ctx, tx, u.ID)
+			if err != nil {
+				return err
+			}
+			st.MayChangeProfile = roster.MayChangeProfile(in.Connection.OrganizationID, owner)
+		}
+		before := u.Clone().Profile
+		if err := in.Update(&u, st, defs); err != nil {
 			return err
+		}
+		if !st.MayChangeProfile {
+			u.Profile = before // another organization's source owns it
 		}
 		if isNew {
 			if err := s.insertUser(ctx, tx, u); err != nil {
@@ -110,7 +130,7 @@ func (s *Store) SignIn(ctx context.Context, in store.SignIn) (roster.User, error
 		} else if err := s.updateUserRow(ctx, tx, u); err != nil {
 			return err
 		}
-		if isNew || !maps.Equal(before, u.Profile.CustomAttributes) {
+		if isNew || !maps.Equal(before.CustomAttributes, u.Profile.CustomAttributes) {
 			d, err := defs()
 			if err != nil {
 				return err
@@ -162,6 +182,33 @@ func (s *Store) SignIn(ctx context.Context, in store.SignIn) (roster.User, error
 		return err
 	})
 	return out, err
+}
+
+// domainOrganization returns the organization that holds a domain in an environment, or "".
+func domainOrganization(ctx context.Context, tx txConn, env, domain string) (string, error) {
+	if domain == "" {
+		return "", nil
+	}
+	var org string
+	err := tx.QueryRowContext(ctx, `SELECT organization_id FROM domains WHERE environment_id = $1 AND name = $2`, env, domain).Scan(&org)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return org, err
+}
+
+// profileOwner returns the organization that owns a user's profile fields: the one whose
+// connection brought the user in, that is the connection of the user's oldest identity
+// ("" when the user holds none, as a user created through the API). Deleting that
+// connection deletes its identities and so hands the profile on.
+func profileOwner(ctx context.Context, tx txConn, userID string) (string, error) {
+	var org string
+	err := tx.QueryRowContext(ctx, `SELECT c.organization_id FROM identities i JOIN connections c ON c.id = i.connection_id
+		WHERE i.user_id = $1 ORDER BY i.create_time, i.connection_id LIMIT 1`, userID).Scan(&org)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return org, err
 }
 
 const authCodeColumns = `hash, environment_id, client_id, redirect_uri, user_id, organization_id, connection_id, flavor, nonce, scope,

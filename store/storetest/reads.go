@@ -94,6 +94,7 @@ func readPaths(t *testing.T, s store.Store, env, id, ext, email string, orgs ...
 func testReadsSeeEveryWrite(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	env, acme, conn := orgWithConnection(t, s)
+	ownDomain(t, s, conn, "acme.com")
 	globex := newOrg(env.ID, "Globex", "")
 	if err := s.CreateOrganization(ctx, globex); err != nil {
 		t.Fatal(err)
@@ -513,6 +514,7 @@ func testTotalsSeeWrites(t *testing.T, s store.Store) {
 	total("deleting a member", 5)
 	if _, err := s.SignIn(ctx, func() store.SignIn {
 		c := newOIDCConnection(t, s, env.ID, o.ID)
+		ownDomain(t, s, c, "acme.com")
 		return signIn(c, "sub-total", "sso@acme.com", "Sso", "code-total")
 	}()); err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ var ssoTests = []struct {
 	{"LoginRequests", testLoginRequests},
 	{"SignIn", testSignIn},
 	{"SignInConcurrentFirstLogin", testSignInConcurrent},
+	{"SignInLinkingRule", testSignInLinkingRule},
 	{"AuthCodesAndRefreshTokens", testAuthCodes},
 	{"SAMLKeyAndReplay", testSAMLKeyAndReplay},
 }
@@ -253,7 +255,8 @@ func signIn(c roster.Connection, subject, email, given string, code string) stor
 	return store.SignIn{
 		Connection: c, Email: email, NewUserID: ids.New(roster.PrefixUser),
 		Identity: roster.Identity{Subject: subject, RawClaims: []byte(`{"sub":"` + subject + `"}`), CreateTime: t, LastLoginTime: t},
-		Update: func(u *roster.User, isNew bool, _ store.AttributeDefs) error {
+		Update: func(u *roster.User, _ store.SignInState, _ store.AttributeDefs) error {
+			// Always changes the profile: the store must keep it when another organization owns it.
 			u.Profile.GivenName, u.LastLoginTime, u.UpdateTime = given, &t, t
 			return nil
 		},
@@ -264,9 +267,21 @@ func signIn(c roster.Connection, subject, email, given string, code string) stor
 	}
 }
 
+// ownDomain gives a connection's organization a domain, so that its sign-ins may link and
+// create users of that domain (roster.CheckLink).
+func ownDomain(t *testing.T, s store.Store, c roster.Connection, name string) roster.Domain {
+	t.Helper()
+	d := newDomain(c.EnvironmentID, c.OrganizationID, name)
+	if err := s.CreateDomain(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
 func testSignIn(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	env, o, c := orgWithConnection(t, s)
+	ownDomain(t, s, c, "acme.com")
 	u, err := s.SignIn(ctx, signIn(c, "sub-1", "ada@acme.com", "Ada", "code-1"))
 	if err != nil {
 		t.Fatal(err)
@@ -312,6 +327,7 @@ func testSignIn(t *testing.T, s store.Store) {
 func testSignInConcurrent(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	env, _, c := orgWithConnection(t, s)
+	ownDomain(t, s, c, "acme.com")
 	var wg sync.WaitGroup
 	users := make([]string, 8)
 	errs := make([]error, 8)
@@ -342,9 +358,139 @@ func testSignInConcurrent(t *testing.T, s store.Store) {
 	}
 }
 
+// testSignInLinkingRule: a connection signs in the holder of its identity, or links and
+// creates users by email only in its own organization's domains and never by an address the
+// provider calls unverified; it never changes the profile of a user another organization's
+// connection brought in.
+func testSignInLinkingRule(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	env, a, cA := orgWithConnection(t, s)
+	domA := ownDomain(t, s, cA, "a.com")
+	b := newOrg(env.ID, "Globex", "")
+	if err := s.CreateOrganization(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	cB := newOIDCConnection(t, s, env.ID, b.ID)
+	domB := ownDomain(t, s, cB, "b.com")
+	yes, no := true, false
+	with := func(in store.SignIn, verified *bool) store.SignIn { in.EmailVerified = verified; return in }
+	state := func(in store.SignIn, got *store.SignInState) store.SignIn {
+		update := in.Update
+		in.Update = func(u *roster.User, st store.SignInState, defs store.AttributeDefs) error {
+			*got = st
+			return update(u, st, defs)
+		}
+		return in
+	}
+	user := func(email string) (roster.User, bool) {
+		t.Helper()
+		page, err := s.ListUsers(ctx, env.ID, store.UserQuery{EmailKey: roster.EmailKey(email), Page: store.PageQuery{Size: 10}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Items) == 0 {
+			return roster.User{}, false
+		}
+		u, err := s.GetUser(ctx, env.ID, roster.UserRef{ID: page.Items[0].ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u, true
+	}
+	refused := func(in store.SignIn, why string) {
+		t.Helper()
+		_, err := s.SignIn(ctx, in)
+		mustCode(t, err, roster.EPermissionDenied)
+		if !strings.Contains(roster.ErrorMessage(err), why) {
+			t.Fatalf("refusal %q does not say %q", roster.ErrorMessage(err), why)
+		}
+		mustCode(t, func() error { _, err := s.RedeemAuthCode(ctx, in.Code.Hash, now()); return err }(), roster.ENotFound)
+	}
+
+	ada, err := s.SignIn(ctx, with(signIn(cA, "sub-ada", "ada@a.com", "Ada", "c1"), &yes))
+	if err != nil {
+		t.Fatal(err)
+	}
+	same := func() {
+		t.Helper()
+		u, _ := user("ada@a.com")
+		if u.Profile.GivenName != "Ada" || len(u.Memberships) != 1 || u.Memberships[0].OrganizationID != a.ID ||
+			len(u.Identities) != 1 || u.Identities[0].ConnectionID != cA.ID {
+			t.Fatalf("B's refused sign-in changed Ada: %+v", u)
+		}
+	}
+	// B's connection asserts A's user, under the same subject, whatever it says of the email.
+	for _, v := range []*bool{&yes, &no, nil} {
+		refused(with(signIn(cB, "sub-ada", "ada@a.com", "Mallory", "c2"), v), "")
+		same()
+	}
+	refused(with(signIn(cB, "sub-x", "ADA@A.COM", "Mallory", "c2"), &yes), "a.com")
+	same()
+	// A new user of A's domain, or of nobody's, is not created through B.
+	refused(signIn(cB, "sub-eve", "eve@a.com", "Eve", "c3"), "a.com")
+	refused(signIn(cB, "sub-zed", "zed@nobody.com", "Zed", "c3"), "nobody.com")
+	// B's own domain, but the provider says the address is unverified.
+	refused(with(signIn(cB, "sub-cy", "cy@b.com", "Cy", "c4"), &no), "not verified")
+	for _, e := range []string{"eve@a.com", "zed@nobody.com", "cy@b.com"} {
+		if u, ok := user(e); ok {
+			t.Fatalf("a refused sign-in stored %+v", u)
+		}
+	}
+	// B's own users: linked when created through the API, created otherwise.
+	api := newUser(env.ID, "bob@b.com", "")
+	if err := createUser(s, ctx, api, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	var st store.SignInState
+	bob, err := s.SignIn(ctx, state(signIn(cB, "sub-bob", "bob@b.com", "Bob", "c5"), &st))
+	if err != nil || bob.ID != api.ID || bob.Profile.GivenName != "Bob" || st.IsNew || !st.MayChangeProfile {
+		t.Fatalf("B links its own user: %v %+v %+v", err, st, bob)
+	}
+	if _, err := s.SignIn(ctx, state(signIn(cB, "sub-dee", "dee@b.com", "Dee", "c6"), &st)); err != nil || !st.IsNew {
+		t.Fatalf("B creates its own user: %v %+v", err, st)
+	}
+	// The holder of an identity signs in after the domain is gone; newcomers do not.
+	if err := s.DeleteDomain(ctx, env.ID, domB.ID); err != nil {
+		t.Fatal(err)
+	}
+	if bob, err = s.SignIn(ctx, with(signIn(cB, "sub-bob", "bob@b.com", "Robert", "c7"), &no)); err != nil || bob.ID != api.ID ||
+		bob.Profile.GivenName != "Robert" {
+		t.Fatalf("the holder of B's identity: %v %+v", err, bob)
+	}
+	refused(signIn(cB, "sub-fay", "fay@b.com", "Fay", "c8"), "b.com")
+
+	// A's domain moves to B: B links Ada and makes her a member, but her profile stays A's.
+	if err := s.DeleteDomain(ctx, env.ID, domA.ID); err != nil {
+		t.Fatal(err)
+	}
+	ownDomain(t, s, cB, "a.com")
+	moved, err := s.SignIn(ctx, state(signIn(cB, "b-ada", "ada@a.com", "Mallory", "c9"), &st))
+	if err != nil || moved.ID != ada.ID || moved.Profile.GivenName != "Ada" || len(moved.Memberships) != 2 || len(moved.Identities) != 2 ||
+		st.MayChangeProfile || st.IsNew {
+		t.Fatalf("B links Ada after the move: %v %+v %+v", err, st, moved)
+	}
+	// A's connection, which brought her in, still changes it (the holder of its identity).
+	if again, err := s.SignIn(ctx, state(signIn(cA, "sub-ada", "ada@a.com", "Augusta", "c10"), &st)); err != nil ||
+		again.Profile.GivenName != "Augusta" || !st.MayChangeProfile {
+		t.Fatalf("the owner's sign-in: %v %+v %+v", err, st, again)
+	}
+	if again, err := s.SignIn(ctx, signIn(cB, "b-ada", "ada@a.com", "Mallory", "c11")); err != nil || again.Profile.GivenName != "Augusta" {
+		t.Fatalf("B's sign-in changed A's user: %v %+v", err, again)
+	}
+	// Deleting A's connection deletes its identities and hands the profile to B.
+	if err := s.DeleteConnection(ctx, env.ID, cA.ID); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := s.SignIn(ctx, state(signIn(cB, "b-ada", "ada@a.com", "Mallory", "c12"), &st)); err != nil ||
+		again.Profile.GivenName != "Mallory" || !st.MayChangeProfile {
+		t.Fatalf("after A's connection is gone: %v %+v %+v", err, st, again)
+	}
+}
+
 func testAuthCodes(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	env, _, c := orgWithConnection(t, s)
+	ownDomain(t, s, c, "acme.com")
 	u, err := s.SignIn(ctx, signIn(c, "sub-1", "ada@acme.com", "Ada", "code-1"))
 	if err != nil {
 		t.Fatal(err)
