@@ -35,8 +35,43 @@ type RoleSlug struct {
 	Slug string `json:"slug"`
 }
 
-// connectionTypes are the profile's connection_type values for Roster's connection types.
-var connectionTypes = map[roster.ConnectionType]string{roster.ConnectionOIDC: "GenericOIDC", roster.ConnectionSAML: "GenericSAML"}
+// connectionTypes are the profile's connection_type values: WorkOS's ConnectionType names
+// (@workos-inc/node 8.13.0) for Roster's connection providers and types. A provider WorkOS
+// has no name for, in that protocol, gets the generic name (docs/sso.md "The profile
+// object").
+var connectionTypes = map[roster.ConnectionType]map[string]string{
+	roster.ConnectionSAML: {
+		"":              "GenericSAML",
+		"CUSTOM":        "GenericSAML",
+		"OKTA":          "OktaSAML",
+		"GOOGLE":        "GoogleSAML",
+		"MICROSOFT_AD":  "AzureSAML", // Microsoft Entra ID (Azure AD)
+		"MICROSOFT":     "AzureSAML",
+		"AUTH0":         "Auth0SAML",
+		"ONELOGIN":      "OneLoginSAML",
+		"PING_IDENTITY": "PingOneSAML", // Ping's cloud directory; PingFederate has its own name WorkOS lists
+		"JUMPCLOUD":     "JumpCloudSAML",
+		"ADFS":          "ADFSSAML",
+	},
+	roster.ConnectionOIDC: {
+		"":             "GenericOIDC",
+		"GOOGLE":       "GoogleOAuth",
+		"MICROSOFT_AD": "MicrosoftOAuth",
+		"MICROSOFT":    "MicrosoftOAuth",
+	},
+}
+
+// workosConnectionType is a connection's connection_type in the profile.
+func workosConnectionType(typ roster.ConnectionType, provider string) string {
+	byProvider := connectionTypes[typ]
+	if name, ok := byProvider[provider]; ok {
+		return name
+	}
+	if typ == roster.ConnectionSAML {
+		return "GenericSAML"
+	}
+	return "GenericOIDC"
+}
 
 // workosToken redeems a /sso/authorize code: the API key (the client secret) comes in the
 // body as client_secret or as a bearer token, as the WorkOS SDK sends both.
@@ -128,7 +163,7 @@ func (h *Handler) workosProfile(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) profile(ctx context.Context, u roster.User, orgID, connID, idpID string, raw json.RawMessage) (Profile, error) {
 	typ := "GenericOIDC"
 	if c, err := h.dir.Store().GetConnection(ctx, u.EnvironmentID, connID); err == nil {
-		typ = connectionTypes[c.Type]
+		typ = workosConnectionType(c.Type, c.Provider)
 	}
 	p := Profile{
 		Object: "profile", ID: u.ID, ConnectionID: connID, ConnectionType: typ, OrganizationID: orgID, Email: u.Email,
