@@ -1,8 +1,9 @@
 // End-to-end SAML test: an application on the official Scalekit Node SDK signs a user in
 // through Roster, whose organization's SAML connection trusts SimpleSAMLphp (Debian's
-// package, run by e2e/saml_test.go). Then the user's company moves to an organization with an
-// OIDC connection (oidc-provider from npm): the same person stays one user, with one
-// normalized profile and two external identities.
+// package, run by e2e/saml_test.go). Then the user's company (its domain) moves to an
+// organization with an OIDC connection (oidc-provider from npm): the same person stays one
+// user, with one normalized profile and two external identities. Last, an application on the
+// official WorkOS Node SDK reads each connection's provider in the profile's connectionType.
 //
 // Environment: SCALEKIT_ENVIRONMENT_URL, SCALEKIT_CLIENT_ID, SCALEKIT_CLIENT_SECRET,
 // APP_REDIRECT_URI, SAML_ORG_ID, SAML_CONNECTION_ID, SAML_IDP_METADATA_URL, IDP_URL,
@@ -11,6 +12,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { ScalekitClient } from '@scalekit-sdk/node';
+import { WorkOS, ConnectionType } from '@workos-inc/node';
 import { follow } from './browser.mjs';
 import { rest } from './rest.mjs';
 
@@ -44,6 +46,11 @@ async function signIn(options) {
 }
 
 let userId;
+let movedOrg;
+let movedConn;
+// The user's email domain: Roster links and creates users by email only in a domain of the
+// connection's organization (docs/sso.md "Linking identities").
+const movedDomain = 'moved-e2e.test';
 
 test('a SAML connection configured from the IdP metadata URL signs a user in; a custom SAML attribute reaches the ID token and the profile', async () => {
   for (const [key, type] of [['department', 'string'], ['employee_number', 'integer']]) {
@@ -64,6 +71,7 @@ test('a SAML connection configured from the IdP metadata URL signs a user in; a 
   assert.equal(connection.enabled, true);
   assert.equal(connection.settings.value.spAssertionUrl, `${url}/sso/saml/${samlConn}/acs`);
 
+  await scalekit.domain.createDomain(samlOrg, movedDomain);
   const res = await signIn({ organizationId: samlOrg });
   userId = res.user.id;
   assert.equal(res.user.email, 'grace@moved-e2e.test');
@@ -94,6 +102,20 @@ test('after the company moves to an OIDC provider, the same person is the same u
   });
   assert.equal(r.status, 200, JSON.stringify(r.body));
   await scalekit.connection.enableConnection(organization.id, connection.id);
+  movedOrg = organization.id;
+  movedConn = connection.id;
+
+  // Before the domain moves, the new organization's provider cannot sign her in.
+  const refused = await follow(scalekit.getAuthorizationUrl(redirectUri, { organizationId: organization.id, loginHint: 'mover', state: 'early' }),
+    redirectUri);
+  assert.equal(refused.searchParams.get('error'), 'access_denied');
+  assert.match(refused.searchParams.get('error_description'), /moved-e2e\.test/);
+  assert.equal(refused.searchParams.get('code'), null);
+
+  // The company moves: its domain leaves the SAML organization for the new one.
+  const { domains } = await scalekit.domain.listDomains(samlOrg);
+  await scalekit.domain.deleteDomain(samlOrg, domains.find((d) => d.domain === movedDomain).id);
+  await scalekit.domain.createDomain(organization.id, movedDomain);
 
   const res = await signIn({ organizationId: organization.id, loginHint: 'mover' });
   assert.equal(res.user.id, userId, 'one person, one user');
@@ -106,4 +128,23 @@ test('after the company moves to an OIDC provider, the same person is the same u
   assert.deepEqual(user.memberships.map((m) => m.organizationId).sort(), [samlOrg, organization.id].sort());
   const ids = user.userProfile.externalIdentities.map((i) => [i.connectionId, i.connectionType]);
   assert.deepEqual(ids, [[samlConn, 'SAML'], [connection.id, 'OIDC']]);
+});
+
+test('the WorkOS SDK reads the provider in connectionType: OktaSAML for the Okta SAML connection, GoogleOAuth for the Google OIDC one', async () => {
+  assert.ok(movedConn, 'the earlier tests ran first');
+  const u = new URL(url);
+  const workos = new WorkOS(clientSecret, { apiHostname: u.hostname, port: Number(u.port), https: false, clientId });
+  for (const [connection, organization, loginHint, want] of [
+    [samlConn, samlOrg, undefined, ConnectionType.OktaSAML],
+    [movedConn, movedOrg, 'mover', ConnectionType.GoogleOAuth],
+  ]) {
+    const state = crypto.randomBytes(8).toString('hex');
+    const back = await follow(workos.sso.getAuthorizationUrl({ clientId, redirectUri, connection, state, loginHint }), redirectUri);
+    assert.equal(back.searchParams.get('error'), null, `sign-in refused: ${back.searchParams.get('error_description')}`);
+    const { profile } = await workos.sso.getProfileAndToken({ code: back.searchParams.get('code'), clientId });
+    assert.equal(profile.connectionType, want);
+    assert.equal(profile.connectionId, connection);
+    assert.equal(profile.organizationId, organization);
+    assert.equal(profile.id, userId, 'one person, one user');
+  }
 });
