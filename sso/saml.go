@@ -266,6 +266,10 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, env roster.Envi
 	switch roster.ErrorCode(err) {
 	case "":
 	case roster.EFailedPrecondition, roster.EPermissionDenied, roster.EInvalid:
+		// A refusal by the linking rule may be another organization's provider reaching for
+		// users that are not its own: the operator sees it.
+		h.log.WarnContext(ctx, "sign-in refused", "connection_id", conn.ID, "organization_id", conn.OrganizationID,
+			"reason", roster.ErrorMessage(err))
 		fail("access_denied", roster.ErrorMessage(err))
 		return
 	default:
