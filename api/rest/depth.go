@@ -1,0 +1,55 @@
+package rest
+
+import "fmt"
+
+// DefaultMaxDepth is the deepest nesting of arrays and objects that a request body may have
+// unless WithMaxDepth says otherwise. The Scalekit messages are shallow (a CreateUser body is
+// four levels deep at most); 32 leaves room for a google.protobuf.Struct (a connection's
+// context) without letting a body drive a recursive parser into the ground.
+const DefaultMaxDepth = 32
+
+// checkDepth refuses a body whose arrays and objects nest deeper than max. It is one linear
+// pass that parses nothing and allocates nothing: it counts brackets outside JSON strings (with
+// their escapes) and outside the comments that hujson accepts (// to the end of the line, and
+// /* ... */), so that no recursive parser (hujson, encoding/json, protojson) ever sees a body
+// that would take it deeper. Unbalanced or malformed input is left for the parsers to refuse:
+// only depth is judged here.
+func checkDepth(data []byte, max int) error {
+	depth := 0
+	for i := 0; i < len(data); i++ {
+		switch data[i] {
+		case '[', '{':
+			depth++
+			if depth > max {
+				return fmt.Errorf("arrays and objects nest deeper than %d levels (at byte %d)", max, i)
+			}
+		case ']', '}':
+			if depth > 0 {
+				depth--
+			}
+		case '"':
+			// Skip to the closing quote; a backslash escapes the next byte.
+			for i++; i < len(data) && data[i] != '"'; i++ {
+				if data[i] == '\\' {
+					i++
+				}
+			}
+		case '/':
+			if i+1 >= len(data) {
+				break
+			}
+			switch data[i+1] {
+			case '/':
+				for i += 2; i < len(data) && data[i] != '\n'; i++ {
+				}
+			case '*':
+				i += 2
+				for i+1 < len(data) && (data[i] != '*' || data[i+1] != '/') {
+					i++
+				}
+				i++ // on the closing '/' (or past the end)
+			}
+		}
+	}
+	return nil
+}
