@@ -43,9 +43,11 @@ func newInterceptors(log *slog.Logger, v Verifier, s store.Store, reg prometheus
 }
 
 // chain returns the interceptors in order: metrics see the final status, errors are
-// translated before that, authentication runs last, just before the handler.
+// translated before that, then authentication, and last, just before the handler, the check of
+// the request's text (control characters, UTF-8).
 func (i *interceptors) chain() connect.Option {
-	return connect.WithInterceptors(connect.UnaryInterceptorFunc(i.metrics), connect.UnaryInterceptorFunc(i.errors), connect.UnaryInterceptorFunc(i.authenticate))
+	return connect.WithInterceptors(connect.UnaryInterceptorFunc(i.metrics), connect.UnaryInterceptorFunc(i.errors),
+		connect.UnaryInterceptorFunc(i.authenticate), connect.UnaryInterceptorFunc(i.checkText))
 }
 
 func (i *interceptors) metrics(next connect.UnaryFunc) connect.UnaryFunc {
