@@ -19,7 +19,7 @@ import (
 	"github.com/rosterhq/roster/gen/scalekit/v1/users"
 )
 
-// FuzzDecodeBody fuzzes the REST input path on its own: a body goes through the depth bound,
+// FuzzDecodeBody fuzzes the REST input path on its own: a body goes through the shape bound,
 // the hujson standardizer, a JSON rewrite and protojson into a request message, the way
 // decodeBodyAs does for every route with a body. Whatever the bytes: no panic and no stack
 // overflow; a refusal is a client error (400, 413 or 415); a message that was decoded can be
@@ -97,9 +97,10 @@ func FuzzDecodeBody(f *testing.F) {
 			t.Fatalf("decoded %q into a message that does not marshal: %v", body, err)
 		}
 		if d, ok := jsonDepth(body); ok && len(body) <= DefaultMaxBodySize {
-			refused := rerr != nil && strings.Contains(rerr.msg, "nest deeper than")
-			if (d > DefaultMaxDepth) != refused {
-				t.Fatalf("depth %d of %q: refused for depth: %v (%v)", d, body, refused, rerr)
+			forDepth := rerr != nil && strings.Contains(rerr.msg, "nest deeper than")
+			forSize := rerr != nil && strings.Contains(rerr.msg, "members and elements")
+			if forDepth && d <= DefaultMaxDepth || d > DefaultMaxDepth && !forDepth && !forSize {
+				t.Fatalf("depth %d of %q: refused for depth: %v (%v)", d, body, forDepth, rerr)
 			}
 		}
 	})

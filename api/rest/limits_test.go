@@ -68,7 +68,7 @@ func TestNestingWithinLimit(t *testing.T) {
 	wantError(t, r, http.StatusBadRequest, connect.CodeInvalidArgument, "nest deeper than 3 levels")
 }
 
-func TestCheckDepth(t *testing.T) {
+func TestCheckShape(t *testing.T) {
 	for body, ok := range map[string]bool{
 		``:                     true,
 		`[[[]]]`:               true,
@@ -89,8 +89,8 @@ func TestCheckDepth(t *testing.T) {
 		`{"a":{"b":{"c":1}}}`:  true,
 		`{"a":{"b":{"c":{}}}}`: false,
 	} {
-		if err := checkDepth([]byte(body), 3); (err == nil) != ok {
-			t.Errorf("checkDepth(%q, 3) = %v, want ok=%v", body, err, ok)
+		if err := checkShape([]byte(body), 3, 1000); (err == nil) != ok {
+			t.Errorf("checkShape(%q, 3, 1000) = %v, want ok=%v", body, err, ok)
 		}
 	}
 }
@@ -163,4 +163,34 @@ func TestAuthenticateBeforeBody(t *testing.T) {
 	// Unmatched routes stay 404 without a token, as before.
 	r = serve(t, tr, "POST", "/api/v1/nowhere", bodies["valid"])
 	wantStatus(t, r, http.StatusNotFound)
+}
+
+// TestTooManyValuesRefused: the work a body can buy is bounded too. A 1 MiB body of tiny
+// members (`"k":"v",` repeated) made the standardizer build half a million values, about a
+// second and a hundred megabytes per request; bodies with more members and elements than the
+// limit are now refused before any parser runs.
+func TestTooManyValuesRefused(t *testing.T) {
+	tr, fake := newOrgTranscoder(t)
+	for name, body := range map[string]string{
+		"metadata pairs": `{"display_name": "a", "metadata": {` + strings.Repeat(`"k":"v",`, DefaultMaxValues) + `"z":"v"}}`,
+		"array elements": `{"display_name": "a", "x": [` + strings.Repeat(`1,`, DefaultMaxValues) + `1]}`,
+		"with comments":  `{"display_name": "a", /* c */ "x": [` + strings.Repeat(`[],`, DefaultMaxValues) + `]}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := serve(t, tr, "POST", "/api/v1/organizations", body)
+			wantError(t, r, http.StatusBadRequest, connect.CodeInvalidArgument, "more than 10000 members and elements")
+			if got, _ := fake.lastRequest(); got != nil {
+				t.Errorf("handler was called with %v", got)
+			}
+		})
+	}
+	// Under the limit, the body is parsed as usual (commas in strings and comments do not count).
+	body := `{"display_name": "` + strings.Repeat(",", 2*DefaultMaxValues) + `", // ` + strings.Repeat(",", DefaultMaxValues) + "\n" +
+		`"x": [` + strings.Repeat(`1,`, DefaultMaxValues/2) + `1],}`
+	r := serve(t, tr, "POST", "/api/v1/organizations", body)
+	wantStatus(t, r, http.StatusOK)
+	tr, _ = newOrgTranscoder(t, WithMaxValues(3))
+	wantStatus(t, serve(t, tr, "POST", "/api/v1/organizations", `{"display_name": "a", "metadata": {"k": "v"}}`), http.StatusOK)
+	r = serve(t, tr, "POST", "/api/v1/organizations", `{"display_name": "a", "metadata": {"k": "v", "j": "w"}}`)
+	wantError(t, r, http.StatusBadRequest, connect.CodeInvalidArgument, "more than 3 members and elements")
 }

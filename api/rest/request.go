@@ -209,16 +209,21 @@ func (t *Transcoder) decodeBodyAs(r *http.Request, msg protoreflect.Message, lis
 		return &requestError{http.StatusUnsupportedMediaType, connect.CodeInvalidArgument,
 			fmt.Sprintf("unsupported Content-Type %q, want application/json", ct)}
 	}
-	// hujson, encoding/json and protojson all recurse on nesting: bound it first, in one
-	// linear pass, so that no body can overflow the stack or buy quadratic work.
-	if err := checkDepth(data, t.maxDepth); err != nil {
+	// hujson, encoding/json and protojson all recurse on nesting, and hujson builds a tree
+	// of the whole body: bound depth and size first, in one linear pass, so that no body can
+	// overflow the stack or buy a second of work and a hundred megabytes.
+	if err := checkShape(data, t.maxDepth, t.maxVals); err != nil {
 		return badRequest("invalid JSON body: %v", err)
 	}
-	// hujson accepts the trailing commas (and comments) of hand-written
-	// requests, including the Scalekit docs' own curl examples.
-	std, err := hujson.Standardize(data)
-	if err != nil {
-		return badRequest("invalid JSON body: %s", strings.TrimPrefix(err.Error(), "hujson: "))
+	std := data
+	if !json.Valid(data) {
+		// hujson accepts the trailing commas (and comments) of hand-written
+		// requests, including the Scalekit docs' own curl examples. Standard JSON
+		// (json.Valid neither allocates nor recurses) needs no standardizing.
+		var err error
+		if std, err = hujson.Standardize(data); err != nil {
+			return badRequest("invalid JSON body: %s", strings.TrimPrefix(err.Error(), "hujson: "))
+		}
 	}
 	std = bytes.TrimSpace(std) // a leading comment became spaces
 	if len(std) == 0 {

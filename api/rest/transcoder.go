@@ -41,6 +41,7 @@ type Transcoder struct {
 	router   router
 	maxBody  int64
 	maxDepth int
+	maxVals  int
 	auth     func(*http.Request) (context.Context, error) // nil: the target authenticates
 	detail   func(code connect.Code, message string) proto.Message
 	rewrite  map[protoreflect.FullName]func(any) any
@@ -67,6 +68,17 @@ func WithMaxDepth(n int) Option {
 	return func(t *Transcoder) {
 		if n > 0 {
 			t.maxDepth = n
+		}
+	}
+}
+
+// WithMaxValues limits how many members and elements (of all its objects and arrays together)
+// a request body may have (default DefaultMaxValues); larger bodies are answered with HTTP 400
+// before any parser runs. n <= 0 keeps the default.
+func WithMaxValues(n int) Option {
+	return func(t *Transcoder) {
+		if n > 0 {
+			t.maxVals = n
 		}
 	}
 }
@@ -172,7 +184,7 @@ func New(target http.Handler, services []protoreflect.ServiceDescriptor, opts ..
 }
 
 func newTranscoder(target http.Handler, opts ...Option) *Transcoder {
-	t := &Transcoder{target: target, maxBody: DefaultMaxBodySize, maxDepth: DefaultMaxDepth}
+	t := &Transcoder{target: target, maxBody: DefaultMaxBodySize, maxDepth: DefaultMaxDepth, maxVals: DefaultMaxValues}
 	for _, o := range opts {
 		o(t)
 	}
