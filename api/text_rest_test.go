@@ -1,9 +1,14 @@
 package api_test
 
 import (
+	"context"
+	"net/http"
 	"slices"
 	"testing"
 
+	"connectrpc.com/connect"
+	orgsv1 "github.com/rosterhq/roster/gen/scalekit/v1/organizations"
+	"github.com/rosterhq/roster/gen/scalekit/v1/organizations/organizationsconnect"
 	"github.com/rosterhq/roster/internal/rostertest"
 )
 
@@ -62,4 +67,28 @@ func TestControlCharactersRefused(t *testing.T) {
 		wantStatus(t, r.REST(t, token, "POST", "/api/v1/organizations", `{"display_name": "Tabs", "metadata": {"address": "1 Main St\r\nSpringfield\tUSA"}}`), 200)
 		wantStatus(t, r.REST(t, token, "POST", "/api/v1/roles", `{"name": "auditor", "display_name": "Auditor", "description": "Reads logs.\nWrites nothing."}`), 200)
 	})
+}
+
+// TestControlCharactersRefusedRPC: the same rule holds for gRPC-Web and Connect clients, since
+// the check is an interceptor of the handlers that REST also calls.
+func TestControlCharactersRefusedRPC(t *testing.T) {
+	r := rostertest.Start(t, "postgres")
+	token := r.Token(t)
+	for name, opt := range map[string]connect.ClientOption{"connect": connect.WithProtoJSON(), "grpcweb": connect.WithGRPCWeb()} {
+		c := organizationsconnect.NewOrganizationServiceClient(http.DefaultClient, r.URL, opt, connect.WithInterceptors(bearer(token)))
+		_, err := c.CreateOrganization(context.Background(), connect.NewRequest(&orgsv1.CreateOrganizationRequest{
+			Organization: &orgsv1.CreateOrganization{DisplayName: "a\x00b"},
+		}))
+		info := errorInfoOf(t, err)
+		if connect.CodeOf(err) != connect.CodeInvalidArgument || len(info.GetValidationErrorInfo().GetFieldViolations()) != 1 ||
+			info.GetValidationErrorInfo().GetFieldViolations()[0].GetField() != "organization.display_name" {
+			t.Errorf("%s: %v %v", name, err, info)
+		}
+		_, err = c.GetOrganization(context.Background(), connect.NewRequest(&orgsv1.GetOrganizationRequest{
+			Identities: &orgsv1.GetOrganizationRequest_ExternalId{ExternalId: "\x00"},
+		}))
+		if connect.CodeOf(err) != connect.CodeInvalidArgument {
+			t.Errorf("%s: external_id with a NUL: %v", name, err)
+		}
+	}
 }
