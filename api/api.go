@@ -95,7 +95,7 @@ func New(cfg Config) (*Handlers, error) {
 	// for a page of 100 users (BenchmarkListOrganizationUsersPage100).
 	opts := []connect.HandlerOption{ic.chain(), connect.WithReadMaxBytes(MaxMessageBytes), connect.WithSendMaxBytes(8 * MaxMessageBytes),
 		connect.WithCompressMinBytes(8 << 10), connect.WithCompression("gzip", newGzipReader, newGzipWriter),
-		connect.WithCodec(deterministicProto{})}
+		connect.WithCodec(deterministicProto{}), connect.WithCodec(boundedJSON{"json"}), connect.WithCodec(boundedJSON{"json; charset=utf-8"})}
 	mux := http.NewServeMux()
 	mux.Handle(organizationsconnect.NewOrganizationServiceHandler(&organizations{dir: cfg.Directory}, opts...))
 	mux.Handle(usersconnect.NewUserServiceHandler(&users{dir: cfg.Directory}, opts...))

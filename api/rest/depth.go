@@ -13,6 +13,12 @@ const DefaultMaxDepth = 32
 // 20 metadata pairs per map), far below the half a million tiny values that fit in 1 MiB.
 const DefaultMaxValues = 10_000
 
+// CheckShape is checkShape for other JSON decoders of requests (the API's Connect JSON codec),
+// so that every JSON entry point has the same bounds.
+func CheckShape(data []byte, maxDepth, maxValues int) error {
+	return checkShape(data, maxDepth, maxValues)
+}
+
 // checkShape refuses a body whose arrays and objects nest deeper than maxDepth, or that has more
 // than maxValues members and elements in all. It is one linear pass that parses nothing and
 // allocates nothing: it counts brackets and commas outside JSON strings (with their escapes)
