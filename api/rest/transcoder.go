@@ -43,7 +43,7 @@ type Transcoder struct {
 	maxDepth int
 	maxVals  int
 	auth     func(*http.Request) (context.Context, error) // nil: the target authenticates
-	detail   func(code connect.Code, message string) proto.Message
+	detail   func(Problem) proto.Message
 	rewrite  map[protoreflect.FullName]func(any) any
 	memo     *jsonMemo // nil: every answer goes through protojson whole
 }
@@ -92,10 +92,18 @@ func WithAuthenticate(fn func(r *http.Request) (context.Context, error)) Option 
 	return func(t *Transcoder) { t.auth = fn }
 }
 
-// WithErrorDetail attaches detail(code, message) to the errors that the
-// transcoder itself answers (no route, malformed JSON, a bad query value),
+// Problem is an error that the transcoder itself answers: no route, malformed JSON, a path or
+// query value that its field cannot take (then Field and Constraint name the field, in proto
+// names, and the rule it broke).
+type Problem struct {
+	Code              connect.Code
+	Message           string
+	Field, Constraint string
+}
+
+// WithErrorDetail attaches detail(problem) to the errors that the transcoder itself answers,
 // so that they carry the same detail types as the errors of the services.
-func WithErrorDetail(detail func(code connect.Code, message string) proto.Message) Option {
+func WithErrorDetail(detail func(Problem) proto.Message) Option {
 	return func(t *Transcoder) { t.detail = detail }
 }
 
@@ -113,9 +121,15 @@ func WithJSONRewrite(name protoreflect.FullName, fn func(body any) any) Option {
 
 // fail answers an error of the transcoder's own.
 func (t *Transcoder) fail(w http.ResponseWriter, status int, code connect.Code, msg string) {
+	t.failRequest(w, &requestError{status: status, code: code, msg: msg})
+}
+
+// failRequest answers a request error, naming its field when it has one.
+func (t *Transcoder) failRequest(w http.ResponseWriter, e *requestError) {
+	status, code, msg := e.status, e.code, e.msg
 	var details []json.RawMessage
 	if t.detail != nil {
-		if m := t.detail(code, msg); m != nil {
+		if m := t.detail(Problem{Code: code, Message: msg, Field: e.field, Constraint: e.constraint}); m != nil {
 			if a, err := anypb.New(m); err == nil {
 				if b, err := (protojson.MarshalOptions{UseProtoNames: true}).Marshal(a); err == nil {
 					details = append(details, b)
@@ -278,7 +292,7 @@ func (t *Transcoder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	msg, rerr := t.buildRequest(r, rt, segs)
 	if rerr != nil {
-		t.fail(w, rerr.status, rerr.code, rerr.msg)
+		t.failRequest(w, rerr)
 		return
 	}
 	payload, err := proto.Marshal(msg.Interface())
