@@ -169,7 +169,7 @@ func Normalize(claims map[string]any, subject string, mapping AttributeMapping) 
 			break
 		}
 	}
-	p.Email = p.Standard[FieldEmail]
+	p.Email = NormalizeEmail(p.Standard[FieldEmail])
 	if s, ok := p.Standard[FieldEmailVerified]; ok {
 		b := s == "true"
 		p.EmailVerified = &b

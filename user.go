@@ -8,9 +8,11 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/text/language"
+	"golang.org/x/text/unicode/norm"
 )
 
 // ID prefixes of users and their profiles.
@@ -111,7 +113,7 @@ func (n NewUser) Validate() error {
 // Build returns the user that creation stores.
 func (n NewUser) Build(id, environmentID string, now time.Time) User {
 	u := User{
-		ID: id, EnvironmentID: environmentID, Email: strings.TrimSpace(n.Email), ExternalID: optional(n.ExternalID),
+		ID: id, EnvironmentID: environmentID, Email: NormalizeEmail(n.Email), ExternalID: optional(n.ExternalID),
 		Metadata: MergeMetadata(nil, n.Metadata), CreateTime: now, UpdateTime: now,
 		Profile: Profile{Metadata: map[string]string{}, CustomAttributes: map[string]string{}, Groups: []string{}},
 	}
@@ -254,9 +256,17 @@ func (p UserPatch) Apply(u *User, now time.Time) error {
 
 func checkEmail(v *Violations, field, email string) {
 	email = strings.TrimSpace(email)
-	switch {
-	case email == "":
+	if email == "" {
 		v.Add(field, "required", "is required")
+		return
+	}
+	if r, ok := invisibleInEmail(email); ok {
+		v.Add(field, "string.email.visible",
+			"must not contain invisible, formatting or bidirectional control characters, found %s", runeName(r))
+		return
+	}
+	email = norm.NFC.String(email)
+	switch {
 	case len(email) > EmailMax:
 		v.Add(field, "string.max_len=254", "must be at most %d characters", EmailMax)
 	default:
@@ -267,8 +277,35 @@ func checkEmail(v *Violations, field, email string) {
 	}
 }
 
-// EmailKey is the form in which emails are compared: trimmed and lower-cased.
-func EmailKey(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+// invisibleInEmail returns the first character of email that a reader cannot see or that
+// changes how the rest is shown: control (Cc), format (Cf: zero-width characters, bidirectional
+// controls, the byte order mark, the soft hyphen), private-use and surrogate code points,
+// separators other than the ASCII space (which the address syntax already refuses), and the
+// other default-ignorable code points and variation selectors. RFC 8265 (PRECIS) keeps these
+// out of identifiers: two addresses that look the same must be the same address.
+func invisibleInEmail(email string) (rune, bool) {
+	for _, r := range email {
+		if r < utf8.RuneSelf && r >= 0x20 && r != 0x7f {
+			continue
+		}
+		if r != ' ' && unicode.In(r, unicode.Cc, unicode.Cf, unicode.Co, unicode.Cs, unicode.Z,
+			unicode.Other_Default_Ignorable_Code_Point, unicode.Variation_Selector) {
+			return r, true
+		}
+	}
+	return 0, false
+}
+
+// NormalizeEmail is the form in which an email is stored: trimmed and in Unicode NFC, so that
+// spellings that differ only by normalization (an "é" as one code point or as "e" and a
+// combining accent) are one address, as RFC 8265 prescribes for identifiers.
+func NormalizeEmail(email string) string { return norm.NFC.String(strings.TrimSpace(email)) }
+
+// EmailKey is the form in which emails are compared: normalized (NormalizeEmail) and
+// lower-cased. Look-alike characters of other scripts are not folded (docs/users.md).
+func EmailKey(email string) string {
+	return norm.NFC.String(strings.ToLower(NormalizeEmail(email)))
+}
 
 // MembershipRoles returns the user's roles in an organization.
 func (u *User) MembershipRoles(organizationID string) []RoleRef {

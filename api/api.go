@@ -95,7 +95,7 @@ func New(cfg Config) (*Handlers, error) {
 	// for a page of 100 users (BenchmarkListOrganizationUsersPage100).
 	opts := []connect.HandlerOption{ic.chain(), connect.WithReadMaxBytes(MaxMessageBytes), connect.WithSendMaxBytes(8 * MaxMessageBytes),
 		connect.WithCompressMinBytes(8 << 10), connect.WithCompression("gzip", newGzipReader, newGzipWriter),
-		connect.WithCodec(deterministicProto{})}
+		connect.WithCodec(deterministicProto{}), connect.WithCodec(boundedJSON{"json"}), connect.WithCodec(boundedJSON{"json; charset=utf-8"})}
 	mux := http.NewServeMux()
 	mux.Handle(organizationsconnect.NewOrganizationServiceHandler(&organizations{dir: cfg.Directory}, opts...))
 	mux.Handle(usersconnect.NewUserServiceHandler(&users{dir: cfg.Directory}, opts...))
@@ -114,6 +114,7 @@ func New(cfg Config) (*Handlers, error) {
 		rosterv1.File_roster_v1_saml_settings_proto.Services().ByName("SAMLSettingsService"),
 	}
 	tr, err := rest.New(mux, services, rest.WithMaxBodySize(MaxMessageBytes), rest.WithErrorDetail(transcoderErrorInfo),
+		rest.WithAuthenticate(ic.authenticateREST),
 		rest.WithJSONRewrite("scalekit.v1.users.CreateUser", createUserRoles),
 		rest.WithJSONRewrite("scalekit.v1.users.CreateMembership", membershipRoles),
 		rest.WithJSONRewrite("scalekit.v1.users.UpdateMembership", membershipRoles),
@@ -129,6 +130,7 @@ func New(cfg Config) (*Handlers, error) {
 			procs["/"+string(sd.FullName())+"/"+string(sd.Methods().Get(i).Name())] = true
 		}
 	}
+	ic.procedure = tr.Match
 	return &Handlers{RPC: mux, REST: tr, procedures: procs}, nil
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/api/rest"
 	"github.com/rosterhq/roster/gen/scalekit/v1/errdetails"
 	"google.golang.org/protobuf/proto"
 )
@@ -75,12 +76,19 @@ func toConnectError(ctx context.Context, log *slog.Logger, procedure string, err
 }
 
 // transcoderErrorInfo is the ErrorInfo of errors that the REST layer answers before a request
-// reaches a handler (malformed JSON, a wrong query value, no such route).
-func transcoderErrorInfo(code connect.Code, _ string) proto.Message {
+// reaches a handler (malformed JSON, a wrong path or query value, no such route); a value that
+// its field cannot take is a field violation, as the handlers' own are.
+func transcoderErrorInfo(p rest.Problem) proto.Message {
+	info := &errdetails.ErrorInfo{ErrorCode: strings.ToUpper(p.Code.String())}
 	for rc, cc := range connectCodes {
-		if cc == code {
-			return &errdetails.ErrorInfo{ErrorCode: string(rc)}
+		if cc == p.Code {
+			info.ErrorCode = string(rc)
 		}
 	}
-	return &errdetails.ErrorInfo{ErrorCode: strings.ToUpper(code.String())}
+	if p.Field != "" {
+		info.ValidationErrorInfo = &errdetails.ValidationErrorInfo{FieldViolations: []*errdetails.ValidationErrorInfo_FieldViolation{
+			{Field: p.Field, Description: p.Message, Constraint: p.Constraint},
+		}}
+	}
+	return info
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -27,7 +28,8 @@ type interceptors struct {
 	store    store.Store
 	duration *prometheus.HistogramVec
 
-	envs sync.Map // environment ID -> roster.Environment; environments never change
+	envs      sync.Map                           // environment ID -> roster.Environment; environments never change
+	procedure func(*http.Request) (string, bool) // names a REST request's RPC, for logs
 }
 
 func newInterceptors(log *slog.Logger, v Verifier, s store.Store, reg prometheus.Registerer) *interceptors {
@@ -41,9 +43,11 @@ func newInterceptors(log *slog.Logger, v Verifier, s store.Store, reg prometheus
 }
 
 // chain returns the interceptors in order: metrics see the final status, errors are
-// translated before that, authentication runs last, just before the handler.
+// translated before that, then authentication, and last, just before the handler, the check of
+// the request's text (control characters, UTF-8).
 func (i *interceptors) chain() connect.Option {
-	return connect.WithInterceptors(connect.UnaryInterceptorFunc(i.metrics), connect.UnaryInterceptorFunc(i.errors), connect.UnaryInterceptorFunc(i.authenticate))
+	return connect.WithInterceptors(connect.UnaryInterceptorFunc(i.metrics), connect.UnaryInterceptorFunc(i.errors),
+		connect.UnaryInterceptorFunc(i.authenticate), connect.UnaryInterceptorFunc(i.checkText))
 }
 
 func (i *interceptors) metrics(next connect.UnaryFunc) connect.UnaryFunc {
@@ -70,27 +74,52 @@ func (i *interceptors) errors(next connect.UnaryFunc) connect.UnaryFunc {
 }
 
 // authenticate requires a valid bearer token. A call without one answers UNAUTHENTICATED,
-// which is how the Scalekit SDKs learn to fetch their first token.
+// which is how the Scalekit SDKs learn to fetch their first token. A REST call arrives already
+// authenticated (see authenticateREST) and is not verified twice.
 func (i *interceptors) authenticate(next connect.UnaryFunc) connect.UnaryFunc {
 	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-		h := req.Header().Get("Authorization")
-		scheme, token, _ := strings.Cut(h, " ")
-		if h == "" || token == "" {
-			return nil, roster.Errorf(roster.EUnauthenticated, "Token empty")
+		if _, ok := ctx.Value(principalKey).(oauth.Principal); ok {
+			return next(ctx, req)
 		}
-		if !strings.EqualFold(scheme, "Bearer") {
-			return nil, roster.Errorf(roster.EUnauthenticated, "the Authorization header must be a Bearer token")
-		}
-		p, err := i.verifier.Verify(ctx, strings.TrimSpace(token))
+		ctx, err := i.caller(ctx, req.Header())
 		if err != nil {
 			return nil, err
 		}
-		env, err := i.environment(ctx, p.EnvironmentID)
-		if err != nil {
-			return nil, err
-		}
-		return next(withCaller(ctx, p, env), req)
+		return next(ctx, req)
 	}
+}
+
+// authenticateREST is the REST transcoder's check, made before it reads a request's body, so
+// that an anonymous client makes the server parse nothing (rest.WithAuthenticate). The context
+// it returns carries the caller to the handler.
+func (i *interceptors) authenticateREST(r *http.Request) (context.Context, error) {
+	ctx, err := i.caller(r.Context(), r.Header)
+	if err != nil {
+		proc, _ := i.procedure(r)
+		return nil, toConnectError(r.Context(), i.log, proc, err)
+	}
+	return ctx, nil
+}
+
+// caller verifies the bearer token of header and returns ctx with the caller and environment.
+func (i *interceptors) caller(ctx context.Context, header http.Header) (context.Context, error) {
+	h := header.Get("Authorization")
+	scheme, token, _ := strings.Cut(h, " ")
+	if h == "" || token == "" {
+		return nil, roster.Errorf(roster.EUnauthenticated, "Token empty")
+	}
+	if !strings.EqualFold(scheme, "Bearer") {
+		return nil, roster.Errorf(roster.EUnauthenticated, "the Authorization header must be a Bearer token")
+	}
+	p, err := i.verifier.Verify(ctx, strings.TrimSpace(token))
+	if err != nil {
+		return nil, err
+	}
+	env, err := i.environment(ctx, p.EnvironmentID)
+	if err != nil {
+		return nil, err
+	}
+	return withCaller(ctx, p, env), nil
 }
 
 func (i *interceptors) environment(ctx context.Context, id string) (roster.Environment, error) {

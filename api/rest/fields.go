@@ -17,6 +17,15 @@ import (
 // fieldPath is a chain of fields from the request message to a leaf.
 type fieldPath []protoreflect.FieldDescriptor
 
+// String is the path in proto names, as field violations name fields ("organization.display_name").
+func (fp fieldPath) String() string {
+	names := make([]string, len(fp))
+	for i, fd := range fp {
+		names[i] = string(fd.Name())
+	}
+	return strings.Join(names, ".")
+}
+
 // resolveFieldPath looks up dotted field names; every field but the last must
 // be a singular message. With jsonNames, lowerCamel names are accepted too.
 func resolveFieldPath(md protoreflect.MessageDescriptor, names []string, jsonNames bool) (fieldPath, error) {

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"connectrpc.com/connect"
 	"github.com/tailscale/hujson"
@@ -76,13 +77,27 @@ func topMessageField(md protoreflect.MessageDescriptor, name string) (protorefle
 
 // requestError is a client error detected before calling the target.
 type requestError struct {
-	status int
-	code   connect.Code
-	msg    string
+	status            int
+	code              connect.Code
+	msg               string
+	field, constraint string // the request field at fault, when there is one
 }
 
 func badRequest(format string, args ...any) *requestError {
-	return &requestError{http.StatusBadRequest, connect.CodeInvalidArgument, fmt.Sprintf(format, args...)}
+	return &requestError{status: http.StatusBadRequest, code: connect.CodeInvalidArgument, msg: fmt.Sprintf(format, args...)}
+}
+
+// badValue is a path or query value that its field cannot take: not UTF-8 for a string field
+// (constraint string.utf8, as the API's own text rule says), or not of the field's type.
+func badValue(fp fieldPath, values []string, format string, args ...any) *requestError {
+	e := badRequest(format, args...)
+	e.field, e.constraint = fp.String(), "type"
+	for _, v := range values {
+		if !utf8.ValidString(v) {
+			e.constraint = "string.utf8"
+		}
+	}
+	return e
 }
 
 // buildRequest fills a new request message from the path, query and body.
@@ -124,7 +139,7 @@ func (t *Transcoder) buildRequest(r *http.Request, rt *route, segs []string) (pr
 
 	for i, fp := range b.pathFields {
 		if err := setField(msg, fp, []string{vals[i]}); err != nil {
-			return nil, badRequest("invalid value for path variable %q: %v", rt.vars[i].fieldPath, err)
+			return nil, badValue(fp, []string{vals[i]}, "invalid value for path variable %q: %v", rt.vars[i].fieldPath, err)
 		}
 	}
 	return msg, nil
@@ -153,7 +168,7 @@ func setQuery(r *http.Request, msg protoreflect.Message, b *binding, bodyField p
 			continue
 		}
 		if err := setField(msg, fp, q[key]); err != nil {
-			return badRequest("invalid value for query parameter %q: %v", key, err)
+			return badValue(fp, q[key], "invalid value for query parameter %q: %v", key, err)
 		}
 	}
 	return nil
@@ -206,14 +221,28 @@ func (t *Transcoder) decodeBodyAs(r *http.Request, msg protoreflect.Message, lis
 	}
 	// The type only matters once there are bytes to parse.
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.Contains(strings.ToLower(ct), "json") {
-		return &requestError{http.StatusUnsupportedMediaType, connect.CodeInvalidArgument,
-			fmt.Sprintf("unsupported Content-Type %q, want application/json", ct)}
+		return &requestError{status: http.StatusUnsupportedMediaType, code: connect.CodeInvalidArgument,
+			msg: fmt.Sprintf("unsupported Content-Type %q, want application/json", ct)}
 	}
-	// hujson accepts the trailing commas (and comments) of hand-written
-	// requests, including the Scalekit docs' own curl examples.
-	std, err := hujson.Standardize(data)
-	if err != nil {
-		return badRequest("invalid JSON body: %s", strings.TrimPrefix(err.Error(), "hujson: "))
+	// hujson, encoding/json and protojson all recurse on nesting, and hujson builds a tree
+	// of the whole body: bound depth and size first, in one linear pass, so that no body can
+	// overflow the stack or buy a second of work and a hundred megabytes.
+	if err := checkShape(data, t.maxDepth, t.maxVals); err != nil {
+		return badRequest("invalid JSON body: %v", err)
+	}
+	std := data
+	if !json.Valid(data) {
+		// hujson accepts the trailing commas (and comments) of hand-written
+		// requests, including the Scalekit docs' own curl examples. Standard JSON
+		// (json.Valid neither allocates nor recurses) needs no standardizing.
+		var err error
+		if std, err = hujson.Standardize(data); err != nil {
+			return badRequest("invalid JSON body: %s", strings.TrimPrefix(err.Error(), "hujson: "))
+		}
+	}
+	std = bytes.TrimSpace(std) // a leading comment became spaces
+	if len(std) == 0 {
+		return nil
 	}
 	if fn := t.rewrite[msg.Descriptor().FullName()]; fn != nil && list == nil {
 		var v any
@@ -238,8 +267,8 @@ func (t *Transcoder) decodeBodyAs(r *http.Request, msg protoreflect.Message, lis
 }
 
 func (t *Transcoder) tooLarge() *requestError {
-	return &requestError{http.StatusRequestEntityTooLarge, connect.CodeResourceExhausted,
-		fmt.Sprintf("request body larger than %d bytes", t.maxBody)}
+	return &requestError{status: http.StatusRequestEntityTooLarge, code: connect.CodeResourceExhausted,
+		msg: fmt.Sprintf("request body larger than %d bytes", t.maxBody)}
 }
 
 // nonObjectJSON reports whether a message's JSON form is not an object.

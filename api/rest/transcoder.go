@@ -11,6 +11,8 @@ package rest
 
 import (
 	"bytes"
+	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,12 +37,15 @@ const DefaultMaxBodySize = 1 << 20
 
 // Transcoder is an http.Handler serving REST routes by calling a Connect handler.
 type Transcoder struct {
-	target  http.Handler
-	router  router
-	maxBody int64
-	detail  func(code connect.Code, message string) proto.Message
-	rewrite map[protoreflect.FullName]func(any) any
-	memo    *jsonMemo // nil: every answer goes through protojson whole
+	target   http.Handler
+	router   router
+	maxBody  int64
+	maxDepth int
+	maxVals  int
+	auth     func(*http.Request) (context.Context, error) // nil: the target authenticates
+	detail   func(Problem) proto.Message
+	rewrite  map[protoreflect.FullName]func(any) any
+	memo     *jsonMemo // nil: every answer goes through protojson whole
 }
 
 // Option configures a Transcoder.
@@ -56,10 +61,49 @@ func WithMaxBodySize(n int64) Option {
 	}
 }
 
-// WithErrorDetail attaches detail(code, message) to the errors that the
-// transcoder itself answers (no route, malformed JSON, a bad query value),
+// WithMaxDepth limits how deeply a request body's arrays and objects may nest (default
+// DefaultMaxDepth); deeper bodies are answered with HTTP 400 before any parser runs. n <= 0
+// keeps the default.
+func WithMaxDepth(n int) Option {
+	return func(t *Transcoder) {
+		if n > 0 {
+			t.maxDepth = n
+		}
+	}
+}
+
+// WithMaxValues limits how many members and elements (of all its objects and arrays together)
+// a request body may have (default DefaultMaxValues); larger bodies are answered with HTTP 400
+// before any parser runs. n <= 0 keeps the default.
+func WithMaxValues(n int) Option {
+	return func(t *Transcoder) {
+		if n > 0 {
+			t.maxVals = n
+		}
+	}
+}
+
+// WithAuthenticate makes the transcoder authenticate a matched request before it reads the
+// body: fn returns the context that the call to the target runs in (carrying the caller), or
+// an error, which is answered as it is (a *connect.Error keeps its code and details; any other
+// error is UNAUTHENTICATED) without reading the body. So an anonymous client can make the
+// server parse nothing.
+func WithAuthenticate(fn func(r *http.Request) (context.Context, error)) Option {
+	return func(t *Transcoder) { t.auth = fn }
+}
+
+// Problem is an error that the transcoder itself answers: no route, malformed JSON, a path or
+// query value that its field cannot take (then Field and Constraint name the field, in proto
+// names, and the rule it broke).
+type Problem struct {
+	Code              connect.Code
+	Message           string
+	Field, Constraint string
+}
+
+// WithErrorDetail attaches detail(problem) to the errors that the transcoder itself answers,
 // so that they carry the same detail types as the errors of the services.
-func WithErrorDetail(detail func(code connect.Code, message string) proto.Message) Option {
+func WithErrorDetail(detail func(Problem) proto.Message) Option {
 	return func(t *Transcoder) { t.detail = detail }
 }
 
@@ -77,9 +121,15 @@ func WithJSONRewrite(name protoreflect.FullName, fn func(body any) any) Option {
 
 // fail answers an error of the transcoder's own.
 func (t *Transcoder) fail(w http.ResponseWriter, status int, code connect.Code, msg string) {
+	t.failRequest(w, &requestError{status: status, code: code, msg: msg})
+}
+
+// failRequest answers a request error, naming its field when it has one.
+func (t *Transcoder) failRequest(w http.ResponseWriter, e *requestError) {
+	status, code, msg := e.status, e.code, e.msg
 	var details []json.RawMessage
 	if t.detail != nil {
-		if m := t.detail(code, msg); m != nil {
+		if m := t.detail(Problem{Code: code, Message: msg, Field: e.field, Constraint: e.constraint}); m != nil {
 			if a, err := anypb.New(m); err == nil {
 				if b, err := (protojson.MarshalOptions{UseProtoNames: true}).Marshal(a); err == nil {
 					details = append(details, b)
@@ -88,6 +138,21 @@ func (t *Transcoder) fail(w http.ResponseWriter, status int, code connect.Code, 
 		}
 	}
 	writeError(w, status, code, msg, details)
+}
+
+// failWith answers err, an authenticator's refusal: a *connect.Error keeps its code, message
+// and details; anything else is UNAUTHENTICATED.
+func (t *Transcoder) failWith(w http.ResponseWriter, err error) {
+	var ce *connect.Error
+	if !errors.As(err, &ce) {
+		t.fail(w, http.StatusUnauthorized, connect.CodeUnauthenticated, "unauthenticated")
+		return
+	}
+	details := make([]json.RawMessage, 0, len(ce.Details()))
+	for _, d := range ce.Details() {
+		details = append(details, detailJSON(d.Type(), base64.RawStdEncoding.EncodeToString(d.Bytes())))
+	}
+	writeError(w, HTTPStatus(ce.Code()), ce.Code(), ce.Message(), details)
 }
 
 // method is one RPC that has at least one REST route.
@@ -133,7 +198,7 @@ func New(target http.Handler, services []protoreflect.ServiceDescriptor, opts ..
 }
 
 func newTranscoder(target http.Handler, opts ...Option) *Transcoder {
-	t := &Transcoder{target: target, maxBody: DefaultMaxBodySize}
+	t := &Transcoder{target: target, maxBody: DefaultMaxBodySize, maxDepth: DefaultMaxDepth, maxVals: DefaultMaxValues}
 	for _, o := range opts {
 		o(t)
 	}
@@ -216,9 +281,18 @@ func (t *Transcoder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
 		return
 	}
+	ctx := r.Context()
+	if t.auth != nil {
+		// Before the body is read: an anonymous client makes the server parse nothing.
+		var err error
+		if ctx, err = t.auth(r); err != nil {
+			t.failWith(w, err)
+			return
+		}
+	}
 	msg, rerr := t.buildRequest(r, rt, segs)
 	if rerr != nil {
-		t.fail(w, rerr.status, rerr.code, rerr.msg)
+		t.failRequest(w, rerr)
 		return
 	}
 	payload, err := proto.Marshal(msg.Interface())
@@ -227,7 +301,7 @@ func (t *Transcoder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, rt.bind.m.procedure, bytes.NewReader(payload))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rt.bind.m.procedure, bytes.NewReader(payload))
 	if err != nil {
 		t.fail(w, http.StatusInternalServerError, connect.CodeInternal, "building the inner request failed")
 		return

@@ -34,6 +34,7 @@ type fakeOrgs struct {
 	mu      sync.Mutex
 	last    proto.Message
 	headers http.Header
+	caller  any // the authKey value of CreateOrganization's context
 }
 
 func (f *fakeOrgs) record(msg proto.Message, h http.Header) {
@@ -67,8 +68,11 @@ func respond[T any](msg *T, req connect.AnyRequest) *connect.Response[T] {
 	return res
 }
 
-func (f *fakeOrgs) CreateOrganization(_ context.Context, req *connect.Request[organizations.CreateOrganizationRequest]) (*connect.Response[organizations.CreateOrganizationResponse], error) {
+func (f *fakeOrgs) CreateOrganization(ctx context.Context, req *connect.Request[organizations.CreateOrganizationRequest]) (*connect.Response[organizations.CreateOrganizationResponse], error) {
 	f.record(req.Msg, req.Header())
+	f.mu.Lock()
+	f.caller = ctx.Value(authKey{})
+	f.mu.Unlock()
 	in := req.Msg.GetOrganization()
 	if in.GetDisplayName() == "taken" {
 		return nil, connect.NewError(connect.CodeAlreadyExists, errors.New("organization exists"))
