@@ -658,13 +658,15 @@ test('resend an invitation', async () => {
   assert.equal(inv.organizationId, org.id);
   assert.equal(inv.userId, user.id);
   assert.equal(inv.resentCount, 1);
-  assert.equal(inv.status, 'pending_invite');
+  // The enum name, as membership_status spells it (both official SDKs expect it).
+  assert.equal(inv.status, 'PENDING_INVITE');
   assertRecent(inv.resentAt, 'resentAt');
   assert.ok(tsMillis(inv.expiresAt) > Date.now(), 'the invitation expires in the future');
   assert.ok(tsMillis(inv.expiresAt) >= tsMillis(pending.expiresAt), 'resending renews the expiry');
 
   const second = await scalekit.user.resendInvite(org.id, user.id);
   assert.equal(second.invite.resentCount, 2);
+  assert.equal(second.invite.status, 'PENDING_INVITE');
   const got = (await scalekit.user.getUser(user.id)).user;
   assert.equal(got.memberships[0].membershipStatus, MembershipStatus.PENDING_INVITE);
 
