@@ -160,14 +160,16 @@ func (s *Store) UpdateConnection(ctx context.Context, environmentID, id string, 
 
 // DeleteConnection removes a connection; identities and sign-ins in progress go with it.
 func (s *Store) DeleteConnection(ctx context.Context, environmentID, id string) error {
-	res, err := s.write.ExecContext(ctx, `DELETE FROM connections WHERE environment_id = $1 AND id = $2`, environmentID, id)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return notFound("connection")
-	}
-	return nil
+	return s.inTx(ctx, func(tx txConn) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM connections WHERE environment_id = $1 AND id = $2`, environmentID, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return notFound("connection")
+		}
+		return nil
+	})
 }
 
 func scanConnection(row interface{ Scan(...any) error }) (roster.Connection, error) {

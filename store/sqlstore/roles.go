@@ -20,15 +20,35 @@ func (s *Store) CreateRole(ctx context.Context, r roster.Role) error {
 		if err != nil {
 			return s.conflict(err, func(string) string { return r.Name })
 		}
-		return writeRolePermissions(ctx, tx, r)
+		return s.writeRolePermissions(ctx, tx, &r, nil)
 	})
 }
 
-func writeRolePermissions(ctx context.Context, tx txConn, r roster.Role) error {
+// writeRolePermissions replaces a role's permissions with r.Permissions. A name of had (the
+// permissions the role had when it was read) whose permission was deleted since is dropped,
+// as that delete's cascade would have done; any other unknown name is refused.
+func (s *Store) writeRolePermissions(ctx context.Context, tx txConn, r *roster.Role, had []string) error {
+	// Lock order: the role, then the permissions it has and is given, in ID order, so that
+	// deleting a permission and changing a role's permissions cannot wait for each other.
+	if lock := s.dialect.ShareLock(); lock != "" {
+		args := []any{r.ID}
+		cond := `id IN (SELECT permission_id FROM role_permissions WHERE role_id = $1)`
+		if len(r.Permissions) > 0 {
+			cond += ` OR (environment_id = $2 AND name IN (` + placeholders(3, len(r.Permissions)) + `))`
+			args = append(args, r.EnvironmentID)
+			for _, n := range r.Permissions {
+				args = append(args, n)
+			}
+		}
+		if err := lockRows(ctx, tx, `SELECT id FROM permissions WHERE `+cond+` ORDER BY id`+lock, args...); err != nil {
+			return err
+		}
+	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM role_permissions WHERE role_id = $1`, r.ID); err != nil {
 		return err
 	}
 	seen := map[string]bool{}
+	kept := r.Permissions[:0:0]
 	for _, name := range r.Permissions {
 		if seen[name] {
 			continue
@@ -36,6 +56,10 @@ func writeRolePermissions(ctx context.Context, tx txConn, r roster.Role) error {
 		seen[name] = true
 		var pid string
 		err := tx.QueryRowContext(ctx, `SELECT id FROM permissions WHERE environment_id = $1 AND name = $2`, r.EnvironmentID, name).Scan(&pid)
+		if errors.Is(err, sql.ErrNoRows) && slices.Contains(had, name) {
+			continue
+		}
+		kept = append(kept, name)
 		if errors.Is(err, sql.ErrNoRows) {
 			var v roster.Violations
 			v.Add("role.permissions", "defined_permission", "permission %q does not exist; create it first", name)
@@ -47,6 +71,7 @@ func writeRolePermissions(ctx context.Context, tx txConn, r roster.Role) error {
 			return err
 		}
 	}
+	r.Permissions = kept
 	return nil
 }
 
@@ -126,6 +151,7 @@ func (s *Store) UpdateRole(ctx context.Context, environmentID, organizationID, n
 		if err != nil {
 			return err
 		}
+		had := slices.Clone(r.Permissions)
 		if err := update(&r); err != nil {
 			return err
 		}
@@ -133,8 +159,11 @@ func (s *Store) UpdateRole(ctx context.Context, environmentID, organizationID, n
 			r.DisplayName, r.Description, micros(r.UpdateTime), r.ID); err != nil {
 			return err
 		}
+		if err := s.writeRolePermissions(ctx, tx, &r, had); err != nil {
+			return err
+		}
 		out = r
-		return writeRolePermissions(ctx, tx, r)
+		return nil
 	})
 	return out, err
 }
@@ -142,9 +171,22 @@ func (s *Store) UpdateRole(ctx context.Context, environmentID, organizationID, n
 // DeleteRole removes a role, moving its memberships to reassignTo when given.
 func (s *Store) DeleteRole(ctx context.Context, environmentID, organizationID, name, reassignTo string) error {
 	return s.inTx(ctx, func(tx txConn) error {
-		r, err := getRole(ctx, tx, environmentID, organizationID, name, s.dialect.RowLock())
+		r, err := getRole(ctx, tx, environmentID, organizationID, name, "")
 		if err != nil {
 			return err
+		}
+		// Lock order: this role and the one its holders move to, in ID order.
+		if lock := s.dialect.RowLock(); lock != "" {
+			if err := lockRows(ctx, tx, `SELECT id FROM roles WHERE id = $1 OR id = $2 ORDER BY id`+lock, r.ID, reassignTo); err != nil {
+				return err
+			}
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM roles WHERE id = $1`, r.ID).Scan(&n); err != nil {
+				return err
+			}
+			if n == 0 {
+				return notFound("role") // deleted meanwhile
+			}
 		}
 		var def string
 		if err := tx.QueryRowContext(ctx, `SELECT default_member_role FROM environments WHERE id = $1`, environmentID).Scan(&def); err != nil {
@@ -389,14 +431,16 @@ func (s *Store) UpdatePermission(ctx context.Context, environmentID, name string
 
 // DeletePermission removes a permission from the environment and from every role.
 func (s *Store) DeletePermission(ctx context.Context, environmentID, name string) error {
-	res, err := s.writeOther.ExecContext(ctx, `DELETE FROM permissions WHERE environment_id = $1 AND name = $2`, environmentID, name)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return notFound("permission")
-	}
-	return nil
+	return s.inOtherTx(ctx, func(tx txConn) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM permissions WHERE environment_id = $1 AND name = $2`, environmentID, name)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return notFound("permission")
+		}
+		return nil
+	})
 }
 
 func scanPermission(row interface{ Scan(...any) error }) (roster.Permission, error) {
