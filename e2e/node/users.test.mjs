@@ -842,3 +842,32 @@ test('the full create-user curl example of work-with-user-profiles, read through
   assert.deepEqual(plain(m.metadata), { department: 'engineering', location: 'nyc-office' });
   assert.equal(m.name, org.displayName);
 });
+
+test('listPermissions pages: pageSize, nextPageToken, prevPageToken, totalSize', async () => {
+  const mine = [];
+  for (let i = 0; i < 5; i++) {
+    const name = `paged_${i}_${WORD}`;
+    await scalekit.permission.createPermission({ name, description: `Paged ${i}` });
+    mine.push(name);
+  }
+  // Walk every page of 2; the server may hold permissions of earlier runs.
+  const seen = [];
+  let pageToken;
+  let total;
+  let pages = 0;
+  do {
+    const res = await scalekit.permission.listPermissions(pageToken, 2);
+    assert.ok(res.permissions.length <= 2, `pageSize 2 answered ${res.permissions.length} permissions`);
+    if (total === undefined) total = res.totalSize;
+    assert.equal(res.totalSize, total, 'totalSize is the same on every page');
+    assert.equal(res.prevPageToken === '', pages === 0, 'prevPageToken is empty on the first page only');
+    seen.push(...res.permissions.map((p) => p.name));
+    pageToken = res.nextPageToken;
+    pages++;
+  } while (pageToken);
+  assert.equal(seen.length, total, 'the pages hold totalSize permissions');
+  assert.equal(new Set(seen).size, seen.length, 'no permission on two pages');
+  // Creation order: this run's permissions come last, in the order they were made.
+  assert.deepEqual(seen.slice(-5), mine);
+  assert.ok(pages >= 3);
+});

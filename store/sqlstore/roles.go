@@ -4,10 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/store"
 )
 
 const roleColumns = `id, environment_id, organization_id, name, display_name, description, create_time, update_time`
@@ -375,8 +377,12 @@ const permissionColumns = `id, environment_id, name, description, create_time, u
 
 // CreatePermission stores a permission; names are unique per environment.
 func (s *Store) CreatePermission(ctx context.Context, p roster.Permission) error {
-	_, err := s.writeOther.ExecContext(ctx, `INSERT INTO permissions (`+permissionColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
-		p.ID, p.EnvironmentID, p.Name, p.Description, micros(p.CreateTime), micros(p.UpdateTime))
+	seq, ok := roster.IDNumber(p.ID, roster.PrefixPermission)
+	if !ok {
+		return fmt.Errorf("malformed permission id %q", p.ID)
+	}
+	_, err := s.writeOther.ExecContext(ctx, `INSERT INTO permissions (`+permissionColumns+`, seq) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		p.ID, p.EnvironmentID, p.Name, p.Description, micros(p.CreateTime), micros(p.UpdateTime), seq)
 	return s.conflict(err, func(string) string { return p.Name })
 }
 
@@ -393,22 +399,39 @@ func getPermission(ctx context.Context, q querier, environmentID, name, suffix s
 	return p, err
 }
 
-// ListPermissions returns an environment's permissions by name.
-func (s *Store) ListPermissions(ctx context.Context, environmentID string) ([]roster.Permission, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT `+permissionColumns+` FROM permissions WHERE environment_id = $1 ORDER BY name`, environmentID)
+// ListPermissions returns one page of an environment's permissions in ID order, and the
+// number of all of them.
+func (s *Store) ListPermissions(ctx context.Context, environmentID string, q store.PageQuery) (store.Page[roster.Permission], error) {
+	var page store.Page[roster.Permission]
+	if err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM permissions WHERE environment_id = $1`, environmentID).Scan(&page.Total); err != nil {
+		return page, err
+	}
+	filter, args, order := `environment_id = $1`, []any{environmentID}, "ASC"
+	switch {
+	case q.After > 0:
+		filter, args = filter+` AND seq > $2`, append(args, q.After)
+	case q.Before > 0:
+		filter, args, order = filter+` AND seq < $2`, append(args, q.Before), "DESC"
+	}
+	args = append(args, q.Size+1)
+	rows, err := s.read.QueryContext(ctx, `SELECT `+permissionColumns+` FROM permissions WHERE `+filter+` ORDER BY seq `+order+
+		fmt.Sprintf(` LIMIT $%d`, len(args)), args...)
 	if err != nil {
-		return nil, err
+		return page, err
 	}
 	defer rows.Close()
-	var out []roster.Permission
 	for rows.Next() {
 		p, err := scanPermission(rows)
 		if err != nil {
-			return nil, err
+			return page, err
 		}
-		out = append(out, p)
+		page.Items = append(page.Items, p)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return page, err
+	}
+	page.Items, page.More = finishPage(page.Items, q, order)
+	return page, nil
 }
 
 // UpdatePermission applies update in one transaction.

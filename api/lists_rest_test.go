@@ -1,0 +1,67 @@
+package api_test
+
+import (
+	"fmt"
+	"net/url"
+	"testing"
+
+	"github.com/rosterhq/roster/internal/rostertest"
+)
+
+// ListPermissions pages like every other list: page_size is honoured, next_page_token and
+// prev_page_token walk the pages, total_size counts them all.
+func TestListPermissionsPages(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, r *rostertest.Roster, token string) {
+		var want []string
+		for i := 0; i < 5; i++ {
+			name := fmt.Sprintf("reports:p%d", i)
+			wantStatus(t, r.REST(t, token, "POST", "/api/v1/permissions", `{"name": "`+name+`"}`), 200)
+			want = append(want, name)
+		}
+		page := func(size int, tok string) (names []string, next, prev string, total float64) {
+			t.Helper()
+			res := r.REST(t, token, "GET", fmt.Sprintf("/api/v1/permissions?page_size=%d&page_token=%s", size, url.QueryEscape(tok)), "")
+			wantStatus(t, res, 200)
+			ps, _ := res.Body["permissions"].([]any)
+			for _, p := range ps {
+				names = append(names, p.(map[string]any)["name"].(string))
+			}
+			next, _ = res.Body["next_page_token"].(string)
+			prev, _ = res.Body["prev_page_token"].(string)
+			total, _ = res.Body["total_size"].(float64)
+			return
+		}
+		var got []string
+		tok, pages := "", 0
+		var prevOfLast string
+		for {
+			names, next, prev, total := page(2, tok)
+			if len(names) > 2 {
+				t.Fatalf("page_size 2 answered %d permissions: %v", len(names), names)
+			}
+			if total != 5 {
+				t.Fatalf("total_size %v, want 5", total)
+			}
+			if (pages == 0) != (prev == "") {
+				t.Fatalf("page %d: prev_page_token %q", pages, prev)
+			}
+			got, pages, prevOfLast = append(got, names...), pages+1, prev
+			if next == "" {
+				break
+			}
+			tok = next
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) || pages != 3 {
+			t.Fatalf("pages: %d, permissions %v, want %v in creation order", pages, got, want)
+		}
+		if back, _, _, _ := page(2, prevOfLast); fmt.Sprint(back) != fmt.Sprint(want[2:4]) {
+			t.Fatalf("prev_page_token of the last page: %v, want %v", back, want[2:4])
+		}
+		// A token of another list is refused.
+		wantStatus(t, r.REST(t, token, "POST", "/api/v1/organizations", `{"display_name": "A"}`), 200)
+		wantStatus(t, r.REST(t, token, "POST", "/api/v1/organizations", `{"display_name": "B"}`), 200)
+		res := r.REST(t, token, "GET", "/api/v1/organizations?page_size=1", "")
+		orgTok, _ := res.Body["next_page_token"].(string)
+		wantStatus(t, r.REST(t, token, "GET", "/api/v1/permissions?page_token="+url.QueryEscape(orgTok), ""), 400)
+	})
+}
