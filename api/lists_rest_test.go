@@ -3,8 +3,10 @@ package api_test
 import (
 	"fmt"
 	"net/url"
+	"strings"
 	"testing"
 
+	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/internal/rostertest"
 )
 
@@ -63,5 +65,42 @@ func TestListPermissionsPages(t *testing.T) {
 		res := r.REST(t, token, "GET", "/api/v1/organizations?page_size=1", "")
 		orgTok, _ := res.Body["next_page_token"].(string)
 		wantStatus(t, r.REST(t, token, "GET", "/api/v1/permissions?page_token="+url.QueryEscape(orgTok), ""), 400)
+	})
+}
+
+// An organization holds at most roster.MaxConnectionsPerOrganization connections and
+// roster.MaxDomainsPerOrganization domains: one more is refused with FAILED_PRECONDITION (400)
+// naming the limit, and the lists of a full organization answer, in bounded size, instead of
+// growing until no client can read them.
+func TestConnectionAndDomainCaps(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, r *rostertest.Roster, token string) {
+		orgID := newOrgREST(t, r, token, "Full Corp")
+		base := "/api/v1/organizations/" + orgID
+		for i := 0; i < roster.MaxDomainsPerOrganization; i++ {
+			wantStatus(t, r.REST(t, token, "POST", base+"/domains", fmt.Sprintf(`{"domain": "d%03d.full-corp-with-a-long-domain-name.example.com"}`, i)), 200)
+		}
+		for i := 0; i < roster.MaxConnectionsPerOrganization; i++ {
+			wantStatus(t, r.REST(t, token, "POST", base+"/connections", `{"provider": "OKTA", "type": "OIDC"}`), 200)
+		}
+		res := r.REST(t, token, "POST", base+"/domains", `{"domain": "one-more.example.com"}`)
+		wantStatus(t, res, 400)
+		if info := errorInfo(t, res); info["error_code"] != "FAILED_PRECONDITION" || !strings.Contains(res.Raw, fmt.Sprint(roster.MaxDomainsPerOrganization)) {
+			t.Fatalf("domain past the cap: %s", res.Raw)
+		}
+		res = r.REST(t, token, "POST", base+"/connections", `{"provider": "OKTA", "type": "OIDC"}`)
+		wantStatus(t, res, 400)
+		if !strings.Contains(res.Raw, fmt.Sprint(roster.MaxConnectionsPerOrganization)) {
+			t.Fatalf("connection past the cap: %s", res.Raw)
+		}
+		for _, path := range []string{"/api/v1/connections?organization_id=" + orgID, "/api/v1/connections", base + "/domains"} {
+			res = r.REST(t, token, "GET", path, "")
+			wantStatus(t, res, 200)
+			if len(res.Raw) > 1<<20 {
+				t.Fatalf("GET %s answered %d bytes", path, len(res.Raw))
+			}
+		}
+		if n := len(res.Body["domains"].([]any)); n != roster.MaxDomainsPerOrganization {
+			t.Fatalf("domains listed: %d", n)
+		}
 	})
 }

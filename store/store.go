@@ -150,6 +150,9 @@ type Store interface {
 type ConnectionQuery struct {
 	OrganizationID string
 	Domain         string // normalized domain name
+	// Limit, when above 0, stops the list after Limit+1 connections (so that the caller
+	// learns there are more than Limit).
+	Limit int
 }
 
 // SignIn is the storage half of a sign-in.
