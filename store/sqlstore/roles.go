@@ -17,7 +17,39 @@ const roleColumns = `id, environment_id, organization_id, name, display_name, de
 // CreateRole stores a role and its permissions (by name; each must exist).
 func (s *Store) CreateRole(ctx context.Context, r roster.Role) error {
 	return s.inTx(ctx, func(tx txConn) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO roles (`+roleColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		// At most MaxRolesPerScope roles per environment and per organization, counted under
+		// the row lock of the environment or the organization (first in the lock order), so
+		// that concurrent creates count one after another.
+		var one int
+		var err error
+		if r.OrganizationID == "" {
+			err = tx.QueryRowContext(ctx, `SELECT 1 FROM environments WHERE id = $1`+s.dialect.RowLock(), r.EnvironmentID).Scan(&one)
+		} else {
+			err = tx.QueryRowContext(ctx, `SELECT 1 FROM organizations WHERE id = $1 AND environment_id = $2`+s.dialect.RowLock(), r.OrganizationID, r.EnvironmentID).Scan(&one)
+		}
+		if errors.Is(err, sql.ErrNoRows) {
+			if r.OrganizationID == "" {
+				return notFound("environment")
+			}
+			return notFound("organization")
+		} else if err != nil {
+			return err
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM roles WHERE environment_id = $1 AND organization_id = $2`, r.EnvironmentID, r.OrganizationID).Scan(&n); err != nil {
+			return err
+		}
+		if n >= roster.MaxRolesPerScope {
+			scope, field := "environment", "role"
+			if r.OrganizationID != "" {
+				scope, field = "organization", "org_id"
+			}
+			return &roster.Error{Code: roster.EFailedPrecondition,
+				Message: fmt.Sprintf("the %s already has %d roles, the most it may have; delete one before adding another", scope, n),
+				Violations: []roster.FieldViolation{{Field: field, Constraint: fmt.Sprintf("max_roles=%d", roster.MaxRolesPerScope),
+					Description: fmt.Sprintf("an %s has at most %d roles", scope, roster.MaxRolesPerScope)}}}
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO roles (`+roleColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 			r.ID, r.EnvironmentID, r.OrganizationID, r.Name, r.DisplayName, r.Description, micros(r.CreateTime), micros(r.UpdateTime))
 		if err != nil {
 			return s.conflict(err, func(string) string { return r.Name })

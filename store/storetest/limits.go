@@ -20,6 +20,7 @@ var limitTests = []struct {
 }{
 	{"ConnectionCap", testConnectionCap},
 	{"DomainCap", testDomainCap},
+	{"RoleCap", testRoleCap},
 }
 
 // testCap fills an organization to max-burst records one at a time, then creates 2×burst at
@@ -115,4 +116,32 @@ func testDomainCap(t *testing.T, s store.Store) {
 	if err := s.CreateDomain(ctx, newDomain(env.ID, other.ID, "other.example.com")); err != nil {
 		t.Fatalf("the cap is per organization: %v", err)
 	}
+}
+
+// Environment roles and each organization's own roles are capped at roster.MaxRolesPerScope
+// (ListRoles and ListOrganizationRoles have no page fields).
+func testRoleCap(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	env := newEnv(t, s, "default")
+	o := newOrg(env.ID, "Acme", "")
+	if err := s.CreateOrganization(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	for _, orgID := range []string{"", o.ID} {
+		create := func(i int) error {
+			name := fmt.Sprintf("role_%d", i)
+			return s.CreateRole(ctx, roster.Role{ID: ids.New(roster.PrefixRole), EnvironmentID: env.ID, OrganizationID: orgID, Name: name,
+				DisplayName: name, CreateTime: now(), UpdateTime: now()})
+		}
+		count := func() int {
+			list, err := s.ListRoles(ctx, env.ID, orgID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(list)
+		}
+		testCap(t, roster.MaxRolesPerScope, 5, create, count)
+	}
+	bad := roster.Role{ID: ids.New(roster.PrefixRole), EnvironmentID: env.ID, OrganizationID: "org_404", Name: "x", DisplayName: "x", CreateTime: now(), UpdateTime: now()}
+	mustCode(t, s.CreateRole(ctx, bad), roster.ENotFound)
 }
