@@ -59,6 +59,14 @@ func TestListPermissionsPages(t *testing.T) {
 		if back, _, _, _ := page(2, prevOfLast); fmt.Sprint(back) != fmt.Sprint(want[2:4]) {
 			t.Fatalf("prev_page_token of the last page: %v, want %v", back, want[2:4])
 		}
+		// page_size is 1 to 100 when given (the wire rule).
+		for _, size := range []string{"0", "101"} {
+			res := r.REST(t, token, "GET", "/api/v1/permissions?page_size="+size, "")
+			wantStatus(t, res, 400)
+			if f := violationFields(t, res); len(f) != 1 || f[0] != "page_size" {
+				t.Fatalf("page_size=%s: %s", size, res.Raw)
+			}
+		}
 		// A token of another list is refused.
 		wantStatus(t, r.REST(t, token, "POST", "/api/v1/organizations", `{"display_name": "A"}`), 200)
 		wantStatus(t, r.REST(t, token, "POST", "/api/v1/organizations", `{"display_name": "B"}`), 200)
@@ -101,6 +109,19 @@ func TestConnectionAndDomainCaps(t *testing.T) {
 		}
 		if n := len(res.Body["domains"].([]any)); n != roster.MaxDomainsPerOrganization {
 			t.Fatalf("domains listed: %d", n)
+		}
+		// ListDomains pages by page_size and page_number, and echoes both.
+		res = r.REST(t, token, "GET", base+"/domains?page_size=30&page_number=4", "")
+		wantStatus(t, res, 200)
+		ds := res.Body["domains"].([]any)
+		if len(ds) != 10 || res.Body["page_size"] != float64(30) || res.Body["page_number"] != float64(4) ||
+			!strings.HasPrefix(ds[0].(map[string]any)["domain"].(string), "d090.") {
+			t.Fatalf("page 4 of 30: %d domains, %v %v", len(ds), res.Body["page_size"], res.Body["page_number"])
+		}
+		res = r.REST(t, token, "GET", base+"/domains?page_size=30&page_number=5", "")
+		wantStatus(t, res, 200)
+		if ds, _ := res.Body["domains"].([]any); len(ds) != 0 {
+			t.Fatalf("page 5 of 30: %d domains", len(ds))
 		}
 	})
 }

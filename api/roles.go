@@ -241,6 +241,11 @@ func (h *roles) UpdatePermission(ctx context.Context, req *connect.Request[roles
 
 // ListPermissions returns one page of permissions, in creation order (docs/pagination.md).
 func (h *roles) ListPermissions(ctx context.Context, req *connect.Request[rolesv1.ListPermissionsRequest]) (*connect.Response[rolesv1.ListPermissionsResponse], error) {
+	if req.Msg.PageSize != nil && req.Msg.GetPageSize() == 0 { // the wire rule: 1 to 100 when given
+		var v roster.Violations
+		v.Add("page_size", "uint32.gte", "must be at least 1")
+		return nil, v.Err()
+	}
 	list, err := h.dir.ListPermissions(ctx, environment(ctx), directory.PageInput{PageSize: int(req.Msg.GetPageSize()), PageToken: req.Msg.GetPageToken()})
 	if err != nil {
 		return nil, err

@@ -144,7 +144,7 @@ func (s *Service) GetPermission(ctx context.Context, env roster.Environment, nam
 // ListPermissions lists one page of the environment's permissions, in creation order.
 func (s *Service) ListPermissions(ctx context.Context, env roster.Environment, in PageInput) (List[roster.Permission], error) {
 	var v roster.Violations
-	p := newPager(env, in, "permissions", nil, 0, &v)
+	p := newPager(env, in, "permissions", nil, MaxPageSize, &v)
 	if err := v.Err(); err != nil {
 		return List[roster.Permission]{}, err
 	}
