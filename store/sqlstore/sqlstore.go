@@ -141,6 +141,7 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 	sort.Strings(names)
 	applied := 0
 	err = s.inTx(ctx, func(tx txConn) error {
+		applied = 0 // a transaction run again counts again
 		if err := s.dialect.LockMigrations(ctx, tx.tx); err != nil {
 			return err
 		}
