@@ -89,6 +89,14 @@ func testConcurrentWriteMix(t *testing.T, s store.Store) {
 		}
 	}
 
+	conn, err := roster.NewConnection(ids.New(roster.PrefixConnection), env.ID, orgs[0].ID, roster.ConnectionOIDC, "OKTA", now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateConnection(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+
 	// Each operation returns the error of its store call(s).
 	ops := []struct {
 		name string
@@ -196,6 +204,32 @@ func testConcurrentWriteMix(t *testing.T, s store.Store) {
 				}
 			}
 			return s.DeleteRole(ctx, env.ID, "", name, memberRoles[0].ID)
+		}},
+		{"sign in", func(r *rand.Rand, w, i int) error {
+			// A sign-in through the organization's connection: identity, profile and roles of a
+			// user that other workers are writing.
+			k := r.IntN(len(users))
+			in := signIn(conn, fmt.Sprintf("sub-%d", k), users[k].Email, fmt.Sprintf("w%d", w), fmt.Sprintf("code-w%d-%d", w, i))
+			in.Roles = memberRoles
+			if r.IntN(2) == 0 {
+				in.Roles = adminRoles
+			}
+			_, err := s.SignIn(ctx, in)
+			return err
+		}},
+		{"sign in through a connection, then delete it", func(r *rand.Rand, w, i int) error {
+			c, err := roster.NewConnection(ids.New(roster.PrefixConnection), env.ID, orgs[0].ID, roster.ConnectionOIDC, "OKTA", now())
+			if err != nil {
+				return err
+			}
+			if err := s.CreateConnection(ctx, c); err != nil {
+				return err
+			}
+			k := r.IntN(len(users))
+			if _, err := s.SignIn(ctx, signIn(c, fmt.Sprintf("temp-%d", k), users[k].Email, fmt.Sprintf("w%d", w), fmt.Sprintf("tcode-w%d-%d", w, i))); !expected(err) {
+				return err
+			}
+			return s.DeleteConnection(ctx, env.ID, c.ID)
 		}},
 		{"delete organization with members", func(r *rand.Rand, w, i int) error {
 			// A short-lived organization with its own user and some shared users: deleting it
