@@ -8,6 +8,14 @@ import (
 )
 
 // ID prefixes of SSO connections and organization domains.
+// MaxConnectionsPerOrganization caps an organization's SSO connections, so that connection
+// lists stay bounded (docs/limits.md).
+const MaxConnectionsPerOrganization = 100
+
+// MaxConnectionsListed bounds a list of the whole environment's connections (ListConnections
+// without organization_id or domain); past it, the caller lists by organization.
+const MaxConnectionsListed = 1000
+
 const (
 	PrefixConnection = "conn_"
 	PrefixDomain     = "dom_"

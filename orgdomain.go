@@ -32,6 +32,10 @@ type Domain struct {
 	UpdateTime     time.Time
 }
 
+// MaxDomainsPerOrganization caps an organization's domains, so that the lists that show
+// them (ListDomains, and every ListConnections entry) stay bounded (docs/limits.md).
+const MaxDomainsPerOrganization = 100
+
 // Domain name limits (../shared/api section 3.7).
 const (
 	DomainMin = 4

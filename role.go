@@ -11,6 +11,13 @@ const (
 	PrefixPermission = "perm_"
 )
 
+// Caps that keep the role lists bounded (ListRoles and ListOrganizationRoles have no page
+// fields; docs/limits.md): roles per environment and per organization, permissions per role.
+const (
+	MaxRolesPerScope      = 100
+	MaxPermissionsPerRole = 100
+)
+
 // Default roles every environment starts with; "member" is the default member role.
 const (
 	RoleAdmin  = "admin"
@@ -53,6 +60,9 @@ func (r Role) Validate() error {
 	}
 	if n := utf8.RuneCountInString(r.Description); n > 2000 {
 		v.Add("role.description", "string.max_len=2000", "must be at most 2000 characters")
+	}
+	if len(r.Permissions) > MaxPermissionsPerRole {
+		v.Add("role.permissions", "repeated.max_items=100", "a role has at most %d permissions", MaxPermissionsPerRole)
 	}
 	for _, p := range r.Permissions {
 		if !validPermissionName(p) {

@@ -58,7 +58,20 @@ func (h *domains) ListDomains(ctx context.Context, req *connect.Request[domainsv
 	if err != nil {
 		return nil, err
 	}
-	out := &domainsv1.ListDomainResponse{PageSize: int32(len(list)), PageNumber: 1, Domains: []*domainsv1.Domain{}}
+	// Page by number, as the message asks: page_size domains from (page_number-1)*page_size,
+	// both echoed. Without a page_size the page is every domain (at most
+	// roster.MaxDomainsPerOrganization).
+	size, number := int(m.GetPageSize().GetValue()), int(m.GetPageNumber().GetValue())
+	if number <= 0 {
+		number = 1
+	}
+	if size <= 0 {
+		size, number = len(list), 1
+	} else {
+		from := min((number-1)*size, len(list))
+		list = list[from:min(from+size, len(list))]
+	}
+	out := &domainsv1.ListDomainResponse{PageSize: int32(size), PageNumber: int32(number), Domains: []*domainsv1.Domain{}}
 	for _, d := range list {
 		out.Domains = append(out.Domains, domainToProto(d))
 	}

@@ -36,7 +36,7 @@ func TestInvitationEmails(t *testing.T) {
 	res = r.REST(t, token, "PATCH", "/api/v1/invites/organizations/"+orgID+"/users/"+uid+"/resend", `{}`)
 	wantStatus(t, res, 200)
 	inv := obj(res.Body, "invite")
-	if inv["resent_count"] != float64(1) || inv["status"] != "pending_invite" || inv["expires_at"] == nil {
+	if inv["resent_count"] != float64(1) || inv["status"] != "PENDING_INVITE" || inv["expires_at"] == nil {
 		t.Fatalf("resend: %s", res.Raw)
 	}
 	if msgs := inbox.Messages(); len(msgs) != 2 || !strings.Contains(msgs[1].Data, "Subject: Reminder: you are invited") {

@@ -239,17 +239,23 @@ func (h *roles) UpdatePermission(ctx context.Context, req *connect.Request[roles
 	return connect.NewResponse(&rolesv1.UpdatePermissionResponse{Permission: permissionToProto(p)}), nil
 }
 
-// ListPermissions returns every permission on one page: environments hold few.
+// ListPermissions returns one page of permissions, in creation order (docs/pagination.md).
 func (h *roles) ListPermissions(ctx context.Context, req *connect.Request[rolesv1.ListPermissionsRequest]) (*connect.Response[rolesv1.ListPermissionsResponse], error) {
-	list, err := h.dir.ListPermissions(ctx, environment(ctx))
+	if req.Msg.PageSize != nil && req.Msg.GetPageSize() == 0 { // the wire rule: 1 to 100 when given
+		var v roster.Violations
+		v.Add("page_size", "uint32.gte", "must be at least 1")
+		return nil, v.Err()
+	}
+	list, err := h.dir.ListPermissions(ctx, environment(ctx), directory.PageInput{PageSize: int(req.Msg.GetPageSize()), PageToken: req.Msg.GetPageToken()})
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*rolesv1.Permission, len(list))
-	for i, p := range list {
+	out := make([]*rolesv1.Permission, len(list.Items))
+	for i, p := range list.Items {
 		out[i] = permissionToProto(p)
 	}
-	return connect.NewResponse(&rolesv1.ListPermissionsResponse{Permissions: out, TotalSize: uint32(len(out))}), nil
+	return connect.NewResponse(&rolesv1.ListPermissionsResponse{Permissions: out, NextPageToken: list.NextToken,
+		PrevPageToken: list.PrevToken, TotalSize: uint32(list.Total)}), nil
 }
 
 func (h *roles) DeletePermission(ctx context.Context, req *connect.Request[rolesv1.DeletePermissionRequest]) (*connect.Response[emptypb.Empty], error) {

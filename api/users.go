@@ -147,7 +147,9 @@ func (h *users) ResendInvite(ctx context.Context, req *connect.Request[usersv1.R
 		return nil, err
 	}
 	inv := &usersv1.Invite{
-		OrganizationId: m.OrganizationID, UserId: u.ID, InviterEmail: m.InviterEmail, Status: "pending_invite",
+		OrganizationId: m.OrganizationID, UserId: u.ID, InviterEmail: m.InviterEmail,
+		// The enum's name, as membership_status spells it: both official SDKs expect it.
+		Status:    commons.MembershipStatus_PENDING_INVITE.String(),
 		CreatedAt: timestamppb.New(m.CreateTime), ResentCount: int32(m.InviteResentCount),
 	}
 	if m.ExpireTime != nil {

@@ -3,6 +3,7 @@ package directory
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/secretbox"
@@ -48,7 +49,19 @@ func (s *Service) ListConnections(ctx context.Context, env roster.Environment, o
 		}
 		q.Domain = d
 	}
-	return s.store.ListConnections(ctx, env.ID, q)
+	// An organization's list, or that of a domain's organization, is bounded by
+	// MaxConnectionsPerOrganization; the environment's list by MaxConnectionsListed.
+	if q.OrganizationID == "" && q.Domain == "" {
+		q.Limit = roster.MaxConnectionsListed
+	}
+	list, err := s.store.ListConnections(ctx, env.ID, q)
+	if err == nil && q.Limit > 0 && len(list) > q.Limit {
+		return nil, &roster.Error{Code: roster.EFailedPrecondition,
+			Message: fmt.Sprintf("the environment has more than %d connections, the most one list answers; list them by organization_id or domain", q.Limit),
+			Violations: []roster.FieldViolation{{Field: "organization_id", Constraint: fmt.Sprintf("max_listed=%d", q.Limit),
+				Description: "required when the environment has more connections than one list answers"}}}
+	}
+	return list, err
 }
 
 // UpdateConnection applies a patch: custom attributes in the mapping must be defined and

@@ -141,9 +141,18 @@ func (s *Service) GetPermission(ctx context.Context, env roster.Environment, nam
 	return s.store.GetPermission(ctx, env.ID, name)
 }
 
-// ListPermissions lists the environment's permissions.
-func (s *Service) ListPermissions(ctx context.Context, env roster.Environment) ([]roster.Permission, error) {
-	return s.store.ListPermissions(ctx, env.ID)
+// ListPermissions lists one page of the environment's permissions, in creation order.
+func (s *Service) ListPermissions(ctx context.Context, env roster.Environment, in PageInput) (List[roster.Permission], error) {
+	var v roster.Violations
+	p := newPager(env, in, "permissions", nil, MaxPageSize, &v)
+	if err := v.Err(); err != nil {
+		return List[roster.Permission]{}, err
+	}
+	page, err := s.store.ListPermissions(ctx, env.ID, p.query)
+	if err != nil {
+		return List[roster.Permission]{}, err
+	}
+	return list(p, page, func(p roster.Permission) string { return p.ID }, roster.PrefixPermission), nil
 }
 
 // UpdatePermission changes a permission's description.

@@ -392,15 +392,16 @@ func (s *Service) UserPermissions(ctx context.Context, env roster.Environment, o
 			names[p] = true
 		}
 	}
-	all, err := s.store.ListPermissions(ctx, env.ID)
-	if err != nil {
-		return nil, err
-	}
 	var out []roster.Permission
-	for _, p := range all {
-		if names[p.Name] {
-			out = append(out, p)
+	for name := range names {
+		p, err := s.store.GetPermission(ctx, env.ID, name)
+		if roster.ErrorCode(err) == roster.ENotFound {
+			continue // deleted since the role was read
 		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil

@@ -86,7 +86,9 @@ type Store interface {
 
 	CreatePermission(ctx context.Context, p roster.Permission) error
 	GetPermission(ctx context.Context, environmentID, name string) (roster.Permission, error)
-	ListPermissions(ctx context.Context, environmentID string) ([]roster.Permission, error)
+	// ListPermissions returns one page of the environment's permissions in creation order,
+	// and the number of all of them.
+	ListPermissions(ctx context.Context, environmentID string, q PageQuery) (Page[roster.Permission], error)
 	UpdatePermission(ctx context.Context, environmentID, name string, update func(*roster.Permission) error) (roster.Permission, error)
 	DeletePermission(ctx context.Context, environmentID, name string) error
 
@@ -148,6 +150,9 @@ type Store interface {
 type ConnectionQuery struct {
 	OrganizationID string
 	Domain         string // normalized domain name
+	// Limit, when above 0, stops the list after Limit+1 connections (so that the caller
+	// learns there are more than Limit).
+	Limit int
 }
 
 // SignIn is the storage half of a sign-in. The store applies the linking rule

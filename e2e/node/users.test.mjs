@@ -658,13 +658,15 @@ test('resend an invitation', async () => {
   assert.equal(inv.organizationId, org.id);
   assert.equal(inv.userId, user.id);
   assert.equal(inv.resentCount, 1);
-  assert.equal(inv.status, 'pending_invite');
+  // The enum name, as membership_status spells it (both official SDKs expect it).
+  assert.equal(inv.status, 'PENDING_INVITE');
   assertRecent(inv.resentAt, 'resentAt');
   assert.ok(tsMillis(inv.expiresAt) > Date.now(), 'the invitation expires in the future');
   assert.ok(tsMillis(inv.expiresAt) >= tsMillis(pending.expiresAt), 'resending renews the expiry');
 
   const second = await scalekit.user.resendInvite(org.id, user.id);
   assert.equal(second.invite.resentCount, 2);
+  assert.equal(second.invite.status, 'PENDING_INVITE');
   const got = (await scalekit.user.getUser(user.id)).user;
   assert.equal(got.memberships[0].membershipStatus, MembershipStatus.PENDING_INVITE);
 
@@ -839,4 +841,33 @@ test('the full create-user curl example of work-with-user-profiles, read through
   assert.deepEqual(roleNames(m.roles), ['admin']);
   assert.deepEqual(plain(m.metadata), { department: 'engineering', location: 'nyc-office' });
   assert.equal(m.name, org.displayName);
+});
+
+test('listPermissions pages: pageSize, nextPageToken, prevPageToken, totalSize', async () => {
+  const mine = [];
+  for (let i = 0; i < 5; i++) {
+    const name = `paged_${i}_${WORD}`;
+    await scalekit.permission.createPermission({ name, description: `Paged ${i}` });
+    mine.push(name);
+  }
+  // Walk every page of 2; the server may hold permissions of earlier runs.
+  const seen = [];
+  let pageToken;
+  let total;
+  let pages = 0;
+  do {
+    const res = await scalekit.permission.listPermissions(pageToken, 2);
+    assert.ok(res.permissions.length <= 2, `pageSize 2 answered ${res.permissions.length} permissions`);
+    if (total === undefined) total = res.totalSize;
+    assert.equal(res.totalSize, total, 'totalSize is the same on every page');
+    assert.equal(res.prevPageToken === '', pages === 0, 'prevPageToken is empty on the first page only');
+    seen.push(...res.permissions.map((p) => p.name));
+    pageToken = res.nextPageToken;
+    pages++;
+  } while (pageToken);
+  assert.equal(seen.length, total, 'the pages hold totalSize permissions');
+  assert.equal(new Set(seen).size, seen.length, 'no permission on two pages');
+  // Creation order: this run's permissions come last, in the order they were made.
+  assert.deepEqual(seen.slice(-5), mine);
+  assert.ok(pages >= 3);
 });

@@ -22,6 +22,12 @@ func Open(ctx context.Context, url string) (*sqlstore.Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	// No request waits for a row lock longer than this: a lock not given in time fails the
+	// request with UNAVAILABLE instead of holding it (and its connection) until the request
+	// timeout. The database URL may set another value (?lock_timeout=2s).
+	if _, set := cfg.RuntimeParams["lock_timeout"]; !set {
+		cfg.RuntimeParams["lock_timeout"] = DefaultLockTimeout
+	}
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(32)
 	db.SetMaxIdleConns(16)
@@ -37,6 +43,10 @@ func Open(ctx context.Context, url string) (*sqlstore.Store, error) {
 	return s, nil
 }
 
+// DefaultLockTimeout is the lock_timeout of every connection unless the database URL sets
+// one: well below the request timeout (30 s), well above any lock a write holds normally.
+const DefaultLockTimeout = "5s"
+
 type dialect struct{}
 
 func (dialect) UniqueViolation(err error) (string, bool) {
@@ -48,13 +58,36 @@ func (dialect) UniqueViolation(err error) (string, bool) {
 }
 
 // LockMigrations takes a transaction-scoped advisory lock so that nodes starting together
-// apply each migration once.
+// apply each migration once. Migrations may wait for locks as long as they need: another
+// node's migrations, or a table's readers.
 func (dialect) LockMigrations(ctx context.Context, tx *sql.Tx) error {
+	if _, err := tx.ExecContext(ctx, `SET LOCAL lock_timeout = 0`); err != nil {
+		return err
+	}
 	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7426173)`)
 	return err
 }
 
 func (dialect) RowLock() string { return " FOR UPDATE" }
+
+func (dialect) ShareLock() string { return " FOR SHARE" }
+
+// Transient: 40001 serialization_failure and 40P01 deadlock_detected abort a transaction so
+// that others go on, and running it again may succeed; 55P03 lock_not_available is a lock
+// that lock_timeout gave up on.
+func (dialect) Transient(err error) (retry, busy bool) {
+	var e *pgconn.PgError
+	if !errors.As(err, &e) {
+		return false, false
+	}
+	switch e.Code {
+	case "40001", "40P01":
+		return true, false
+	case "55P03":
+		return false, true
+	}
+	return false, false
+}
 
 func (dialect) UserAttributes() string {
 	return `COALESCE((SELECT json_object_agg(a.attr_key, a.value) FROM user_attributes a WHERE a.user_id = u.id)::text, '{}')`

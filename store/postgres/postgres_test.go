@@ -2,8 +2,12 @@ package postgres_test
 
 import (
 	"context"
+	"database/sql"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/rosterhq/roster"
 
 	"github.com/rosterhq/roster/store"
 	"github.com/rosterhq/roster/store/postgres"
@@ -43,5 +47,115 @@ func TestConcurrentMigrate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// A write that cannot get a row lock within lock_timeout fails with UNAVAILABLE (retryable),
+// instead of waiting until the request times out.
+func TestLockTimeout(t *testing.T) {
+	url := pgtest.NewSchema(t)
+	ctx := context.Background()
+	s, err := postgres.Open(ctx, url+"&lock_timeout=200ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	env := roster.Environment{ID: roster.NewIDGenerator().New(roster.PrefixEnvironment), Name: "default", CursorKey: make([]byte, 32), CreateTime: time.Now()}
+	if err := s.CreateEnvironment(ctx, env); err != nil {
+		t.Fatal(err)
+	}
+	o := roster.NewOrganization{DisplayName: "Acme"}.Build(roster.NewIDGenerator().New(roster.PrefixOrganization), env.ID, time.Now())
+	if err := s.CreateOrganization(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	// Another session holds the organization's row.
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE`, o.ID); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = s.UpdateOrganization(ctx, env.ID, roster.OrganizationRef{ID: o.ID}, func(o *roster.Organization) error {
+		o.DisplayName = "Renamed"
+		return nil
+	})
+	if roster.ErrorCode(err) != roster.EUnavailable {
+		t.Fatalf("update of a locked row: %v (%s), want UNAVAILABLE", err, roster.ErrorCode(err))
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("waited %s for the lock", d)
+	}
+}
+
+// A write that PostgreSQL aborts to break a deadlock is run again, and succeeds: here another
+// session holds a member's row and then asks for the organization's row while
+// DeleteOrganization holds the organization and waits for that member.
+func TestDeadlockVictimRetried(t *testing.T) {
+	url := pgtest.NewSchema(t)
+	ctx := context.Background()
+	// The store's sessions look for deadlocks soon; the other session practically never, so
+	// that the store's transaction is the one PostgreSQL aborts.
+	s, err := postgres.Open(ctx, url+"&deadlock_timeout=300ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	gen := roster.NewIDGenerator()
+	env := roster.Environment{ID: gen.New(roster.PrefixEnvironment), Name: "default", CursorKey: make([]byte, 32), CreateTime: time.Now()}
+	if err := s.CreateEnvironment(ctx, env); err != nil {
+		t.Fatal(err)
+	}
+	o := roster.NewOrganization{DisplayName: "Acme"}.Build(gen.New(roster.PrefixOrganization), env.ID, time.Now())
+	if err := s.CreateOrganization(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	u := roster.NewUser{Email: "only@acme.com"}.Build(gen.New(roster.PrefixUser), env.ID, time.Now())
+	m := &roster.Membership{OrganizationID: o.ID, Status: roster.MembershipActive, Metadata: map[string]string{}, CreateTime: time.Now(), UpdateTime: time.Now()}
+	if _, err := s.CreateUser(ctx, u, m, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	db, err := sql.Open("pgx", url+"&deadlock_timeout=60s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	other, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Rollback()
+	if _, err := other.ExecContext(ctx, `SELECT 1 FROM users WHERE id = $1 FOR UPDATE`, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.DeleteOrganization(ctx, env.ID, roster.OrganizationRef{ID: o.ID}) }()
+	// Once the delete waits for the member's row, close the cycle.
+	for waiting := 0; waiting == 0; {
+		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, err := other.ExecContext(ctx, `SELECT 1 FROM organizations WHERE id = $1 FOR SHARE`, o.ID); err != nil {
+		t.Fatalf("the other session was the deadlock's victim: %v", err)
+	}
+	other.Rollback()
+	if err := <-done; err != nil {
+		t.Fatalf("DeleteOrganization, aborted as a deadlock victim: %v (%s), want it run again", err, roster.ErrorCode(err))
+	}
+	if _, err := s.GetOrganization(ctx, env.ID, roster.OrganizationRef{ID: o.ID}); roster.ErrorCode(err) != roster.ENotFound {
+		t.Fatalf("organization after the delete: %v", err)
+	}
+	if _, err := s.GetUser(ctx, env.ID, roster.UserRef{ID: u.ID}); roster.ErrorCode(err) != roster.ENotFound {
+		t.Fatalf("its only member after the delete: %v", err)
 	}
 }

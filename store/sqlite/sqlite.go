@@ -125,6 +125,24 @@ func (dialect) UniqueViolation(err error) (string, bool) {
 	return indexByColumns[strings.TrimSpace(cols)], true
 }
 
+func (dialect) ShareLock() string { return "" }
+
+// Transient: writes take the write lock at BEGIN (immediate) on one connection, so SQLite
+// aborts no transaction to break a deadlock and there is nothing to retry; SQLITE_BUSY and
+// SQLITE_LOCKED mean another process (a management command) held the database longer than
+// busy_timeout.
+func (dialect) Transient(err error) (retry, busy bool) {
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return false, false
+	}
+	switch e.Code() & 0xff {
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+		return false, true
+	}
+	return false, false
+}
+
 // LockMigrations needs nothing: the write transaction holds SQLite's database lock.
 func (dialect) LockMigrations(context.Context, *sql.Tx) error { return nil }
 

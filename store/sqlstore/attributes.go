@@ -47,7 +47,7 @@ func getAttribute(ctx context.Context, q querier, environmentID, key, suffix str
 
 // ListAttributes returns an environment's definitions by key.
 func (s *Store) ListAttributes(ctx context.Context, environmentID string) ([]roster.AttributeDefinition, error) {
-	defs, err := attributeDefs(ctx, s.read, environmentID)
+	defs, err := attributeDefs(ctx, s.read, environmentID, "")
 	if err != nil {
 		return nil, err
 	}
@@ -132,18 +132,22 @@ func requireNoUsersWithout(ctx context.Context, tx txConn, environmentID, key st
 
 // DeleteAttribute removes a definition and, through its foreign key, every stored value.
 func (s *Store) DeleteAttribute(ctx context.Context, environmentID, key string) error {
-	res, err := s.write.ExecContext(ctx, `DELETE FROM attribute_definitions WHERE environment_id = $1 AND attr_key = $2`, environmentID, key)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return notFound("user attribute")
-	}
-	return nil
+	return s.inTx(ctx, func(tx txConn) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM attribute_definitions WHERE environment_id = $1 AND attr_key = $2`, environmentID, key)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return notFound("user attribute")
+		}
+		return nil
+	})
 }
 
-func attributeDefs(ctx context.Context, q querier, environmentID string) (map[string]roster.AttributeDefinition, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+attributeColumns+` FROM attribute_definitions WHERE environment_id = $1`, environmentID)
+// attributeDefs reads an environment's definitions; lock (ShareLock, in a write transaction)
+// keeps them from changing until the transaction ends, taken in key order.
+func attributeDefs(ctx context.Context, q querier, environmentID, lock string) (map[string]roster.AttributeDefinition, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+attributeColumns+` FROM attribute_definitions WHERE environment_id = $1 ORDER BY attr_key`+lock, environmentID)
 	if err != nil {
 		return nil, err
 	}

@@ -80,7 +80,11 @@ func (s *Store) CreateConnection(ctx context.Context, c roster.Connection) error
 		return err
 	}
 	return s.inOtherTx(ctx, func(tx txConn) error {
+		// The organization's row lock makes concurrent creates count one after another.
 		if _, err := getOrganization(ctx, tx, c.EnvironmentID, roster.OrganizationRef{ID: c.OrganizationID}, s.dialect.RowLock()); err != nil {
+			return err
+		}
+		if err := underCap(ctx, tx, `connections`, c.OrganizationID, roster.MaxConnectionsPerOrganization, "connections"); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO connections (`+connectionColumns+`, seq)
@@ -116,7 +120,12 @@ func (s *Store) ListConnections(ctx context.Context, environmentID string, q sto
 		query += ` AND organization_id IN (SELECT organization_id FROM domains WHERE environment_id = $1 AND name = $2)`
 		args = append(args, q.Domain)
 	}
-	rows, err := s.read.QueryContext(ctx, query+` ORDER BY seq`, args...)
+	query += ` ORDER BY seq`
+	if q.Limit > 0 {
+		args = append(args, q.Limit+1)
+		query += fmt.Sprintf(` LIMIT $%d`, len(args))
+	}
+	rows, err := s.read.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -160,14 +169,16 @@ func (s *Store) UpdateConnection(ctx context.Context, environmentID, id string, 
 
 // DeleteConnection removes a connection; identities and sign-ins in progress go with it.
 func (s *Store) DeleteConnection(ctx context.Context, environmentID, id string) error {
-	res, err := s.write.ExecContext(ctx, `DELETE FROM connections WHERE environment_id = $1 AND id = $2`, environmentID, id)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return notFound("connection")
-	}
-	return nil
+	return s.inTx(ctx, func(tx txConn) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM connections WHERE environment_id = $1 AND id = $2`, environmentID, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return notFound("connection")
+		}
+		return nil
+	})
 }
 
 func scanConnection(row interface{ Scan(...any) error }) (roster.Connection, error) {
@@ -201,6 +212,22 @@ func scanConnection(row interface{ Scan(...any) error }) (roster.Connection, err
 	return c, nil
 }
 
+// underCap refuses a new row of table for an organization that already has max of them. The
+// caller holds the organization's row lock, so that concurrent creates count in turn.
+func underCap(ctx context.Context, tx txConn, table, organizationID string, max int, plural string) error {
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+table+` WHERE organization_id = $1`, organizationID).Scan(&n); err != nil {
+		return err
+	}
+	if n >= max {
+		return &roster.Error{Code: roster.EFailedPrecondition,
+			Message: fmt.Sprintf("the organization already has %d %s, the most it may have; delete one before adding another", n, plural),
+			Violations: []roster.FieldViolation{{Field: "organization_id", Constraint: fmt.Sprintf("max_%s=%d", plural, max),
+				Description: fmt.Sprintf("an organization has at most %d %s", max, plural)}}}
+	}
+	return nil
+}
+
 const domainColumns = `id, environment_id, organization_id, name, domain_type, create_time, update_time`
 
 // CreateDomain stores a domain of an existing organization.
@@ -211,6 +238,9 @@ func (s *Store) CreateDomain(ctx context.Context, d roster.Domain) error {
 	}
 	return s.inOtherTx(ctx, func(tx txConn) error {
 		if _, err := getOrganization(ctx, tx, d.EnvironmentID, roster.OrganizationRef{ID: d.OrganizationID}, s.dialect.RowLock()); err != nil {
+			return err
+		}
+		if err := underCap(ctx, tx, `domains`, d.OrganizationID, roster.MaxDomainsPerOrganization, "domains"); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO domains (`+domainColumns+`, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,

@@ -67,8 +67,19 @@ func (s *Store) SignIn(ctx context.Context, in store.SignIn) (roster.User, error
 	var out roster.User
 	env := in.Connection.EnvironmentID
 	err := s.inUserTx(ctx, func(tx txConn, touch func(string)) error {
+		// Lock order: the organization, the connection, then the user.
+		if err := s.lockOrganization(ctx, tx, env, in.Connection.OrganizationID); err != nil {
+			return err
+		}
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM connections WHERE id = $1`+s.dialect.ShareLock(), in.Connection.ID).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("connection")
+		} else if err != nil {
+			return err
+		}
 		var userID string
-		err := tx.QueryRowContext(ctx, `SELECT user_id FROM identities WHERE connection_id = $1 AND subject = $2`,
+		err = tx.QueryRowContext(ctx, `SELECT user_id FROM identities WHERE connection_id = $1 AND subject = $2`,
 			in.Connection.ID, in.Identity.Subject).Scan(&userID)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
@@ -91,7 +102,7 @@ func (s *Store) SignIn(ctx context.Context, in store.SignIn) (roster.User, error
 				return err
 			}
 		}
-		defs := lazyDefs(ctx, tx, env)
+		defs := s.lazyDefs(ctx, tx, env)
 		var u roster.User
 		isNew := userID == ""
 		if isNew {
@@ -151,7 +162,7 @@ func (s *Store) SignIn(ctx context.Context, in store.SignIn) (roster.User, error
 		} else if in.Roles != nil {
 			m := u.Memberships[i]
 			m.Roles = in.Roles
-			if err := writeMembershipRoles(ctx, tx, m); err != nil {
+			if err := s.writeMembershipRoles(ctx, tx, &m); err != nil {
 				return err
 			}
 		}

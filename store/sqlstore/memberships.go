@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/rosterhq/roster"
 )
@@ -73,7 +75,7 @@ func (s *Store) insertMembership(ctx context.Context, tx txConn, environmentID s
 	}
 	// The organization must exist in this environment (the foreign key alone would accept an
 	// organization of another environment).
-	err := tx.QueryRowContext(ctx, `SELECT display_name FROM organizations WHERE id = $1 AND environment_id = $2`, m.OrganizationID, environmentID).Scan(&m.OrganizationName)
+	err := tx.QueryRowContext(ctx, `SELECT display_name FROM organizations WHERE id = $1 AND environment_id = $2`+s.dialect.ShareLock(), m.OrganizationID, environmentID).Scan(&m.OrganizationName)
 	if errors.Is(err, sql.ErrNoRows) {
 		return notFound("organization")
 	} else if err != nil {
@@ -92,14 +94,63 @@ func (s *Store) insertMembership(ctx context.Context, tx txConn, environmentID s
 	if err != nil {
 		return s.conflict(err, func(string) string { return m.OrganizationID })
 	}
+	if err := s.lockRoles(ctx, tx, m, false); err != nil {
+		return err
+	}
 	return insertMembershipRoles(ctx, tx, *m)
 }
 
-func writeMembershipRoles(ctx context.Context, tx txConn, m roster.Membership) error {
+// lockRoles share-locks, in ID order, the roles a membership is given and, with held, the
+// roles it holds now (lock order: after the user, before membership_roles), so that deleting
+// a role and changing a membership's roles cannot wait for each other. A role deleted since
+// it was read is dropped from m.Roles: the outcome is that of this write committing just
+// before the delete, whose cascade would have removed it.
+func (s *Store) lockRoles(ctx context.Context, tx txConn, m *roster.Membership, held bool) error {
+	lock := s.dialect.ShareLock()
+	if lock == "" || (len(m.Roles) == 0 && !held) {
+		return nil
+	}
+	var args []any
+	var cond []string
+	if held {
+		args = append(args, m.OrganizationID, m.UserID)
+		cond = append(cond, `id IN (SELECT role_id FROM membership_roles WHERE organization_id = $1 AND user_id = $2)`)
+	}
+	if len(m.Roles) > 0 {
+		cond = append(cond, `id IN (`+placeholders(len(args)+1, len(m.Roles))+`)`)
+		for _, r := range m.Roles {
+			args = append(args, r.ID)
+		}
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM roles WHERE `+strings.Join(cond, " OR ")+` ORDER BY id`+lock, args...)
+	if err != nil {
+		return err
+	}
+	exists := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		exists[id] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	m.Roles = slices.DeleteFunc(m.Roles, func(r roster.RoleRef) bool { return !exists[r.ID] })
+	return nil
+}
+
+func (s *Store) writeMembershipRoles(ctx context.Context, tx txConn, m *roster.Membership) error {
+	if err := s.lockRoles(ctx, tx, m, true); err != nil {
+		return err
+	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM membership_roles WHERE organization_id = $1 AND user_id = $2`, m.OrganizationID, m.UserID); err != nil {
 		return err
 	}
-	return insertMembershipRoles(ctx, tx, m)
+	return insertMembershipRoles(ctx, tx, *m)
 }
 
 func insertMembershipRoles(ctx context.Context, tx txConn, m roster.Membership) error {
@@ -121,6 +172,10 @@ func insertMembershipRoles(ctx context.Context, tx txConn, m roster.Membership) 
 func (s *Store) CreateMembership(ctx context.Context, environmentID string, ref roster.UserRef, m roster.Membership) (roster.User, error) {
 	var out roster.User
 	err := s.inUserTx(ctx, func(tx txConn, touch func(string)) error {
+		// Lock order: the organization before the user.
+		if err := s.lockOrganization(ctx, tx, environmentID, m.OrganizationID); err != nil {
+			return err
+		}
 		u, err := getUser(ctx, tx, environmentID, ref, s.dialect.RowLock())
 		if err != nil {
 			return err
@@ -164,7 +219,7 @@ func (s *Store) UpdateMembership(ctx context.Context, environmentID, organizatio
 			nullMicros(m.ExpireTime), m.InviteResentCount, nullMicros(m.InviteResentTime), organizationID, u.ID); err != nil {
 			return err
 		}
-		if err := writeMembershipRoles(ctx, tx, *m); err != nil {
+		if err := s.writeMembershipRoles(ctx, tx, m); err != nil {
 			return err
 		}
 		out = u

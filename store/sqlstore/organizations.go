@@ -77,6 +77,12 @@ func (s *Store) DeleteOrganization(ctx context.Context, environmentID string, re
 		if err != nil {
 			return err
 		}
+		// Lock order: the organization, then its members' rows in ID order.
+		if lock := s.dialect.RowLock(); lock != "" {
+			if err := lockRows(ctx, tx, `SELECT id FROM users WHERE id IN (SELECT user_id FROM memberships WHERE organization_id = $1) ORDER BY id`+lock, o.ID); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id IN (SELECT user_id FROM memberships WHERE organization_id = $1)
 			AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = users.id AND m.organization_id <> $1)`, o.ID); err != nil {
 			return err

@@ -4,10 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/store"
 )
 
 const roleColumns = `id, environment_id, organization_id, name, display_name, description, create_time, update_time`
@@ -15,20 +17,72 @@ const roleColumns = `id, environment_id, organization_id, name, display_name, de
 // CreateRole stores a role and its permissions (by name; each must exist).
 func (s *Store) CreateRole(ctx context.Context, r roster.Role) error {
 	return s.inTx(ctx, func(tx txConn) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO roles (`+roleColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		// At most MaxRolesPerScope roles per environment and per organization, counted under
+		// the row lock of the environment or the organization (first in the lock order), so
+		// that concurrent creates count one after another.
+		var one int
+		var err error
+		if r.OrganizationID == "" {
+			err = tx.QueryRowContext(ctx, `SELECT 1 FROM environments WHERE id = $1`+s.dialect.RowLock(), r.EnvironmentID).Scan(&one)
+		} else {
+			err = tx.QueryRowContext(ctx, `SELECT 1 FROM organizations WHERE id = $1 AND environment_id = $2`+s.dialect.RowLock(), r.OrganizationID, r.EnvironmentID).Scan(&one)
+		}
+		if errors.Is(err, sql.ErrNoRows) {
+			if r.OrganizationID == "" {
+				return notFound("environment")
+			}
+			return notFound("organization")
+		} else if err != nil {
+			return err
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM roles WHERE environment_id = $1 AND organization_id = $2`, r.EnvironmentID, r.OrganizationID).Scan(&n); err != nil {
+			return err
+		}
+		if n >= roster.MaxRolesPerScope {
+			scope, field := "environment", "role"
+			if r.OrganizationID != "" {
+				scope, field = "organization", "org_id"
+			}
+			return &roster.Error{Code: roster.EFailedPrecondition,
+				Message: fmt.Sprintf("the %s already has %d roles, the most it may have; delete one before adding another", scope, n),
+				Violations: []roster.FieldViolation{{Field: field, Constraint: fmt.Sprintf("max_roles=%d", roster.MaxRolesPerScope),
+					Description: fmt.Sprintf("an %s has at most %d roles", scope, roster.MaxRolesPerScope)}}}
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO roles (`+roleColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 			r.ID, r.EnvironmentID, r.OrganizationID, r.Name, r.DisplayName, r.Description, micros(r.CreateTime), micros(r.UpdateTime))
 		if err != nil {
 			return s.conflict(err, func(string) string { return r.Name })
 		}
-		return writeRolePermissions(ctx, tx, r)
+		return s.writeRolePermissions(ctx, tx, &r, nil)
 	})
 }
 
-func writeRolePermissions(ctx context.Context, tx txConn, r roster.Role) error {
+// writeRolePermissions replaces a role's permissions with r.Permissions. A name of had (the
+// permissions the role had when it was read) whose permission was deleted since is dropped,
+// as that delete's cascade would have done; any other unknown name is refused.
+func (s *Store) writeRolePermissions(ctx context.Context, tx txConn, r *roster.Role, had []string) error {
+	// Lock order: the role, then the permissions it has and is given, in ID order, so that
+	// deleting a permission and changing a role's permissions cannot wait for each other.
+	if lock := s.dialect.ShareLock(); lock != "" {
+		args := []any{r.ID}
+		cond := `id IN (SELECT permission_id FROM role_permissions WHERE role_id = $1)`
+		if len(r.Permissions) > 0 {
+			cond += ` OR (environment_id = $2 AND name IN (` + placeholders(3, len(r.Permissions)) + `))`
+			args = append(args, r.EnvironmentID)
+			for _, n := range r.Permissions {
+				args = append(args, n)
+			}
+		}
+		if err := lockRows(ctx, tx, `SELECT id FROM permissions WHERE `+cond+` ORDER BY id`+lock, args...); err != nil {
+			return err
+		}
+	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM role_permissions WHERE role_id = $1`, r.ID); err != nil {
 		return err
 	}
 	seen := map[string]bool{}
+	kept := r.Permissions[:0:0]
 	for _, name := range r.Permissions {
 		if seen[name] {
 			continue
@@ -36,6 +90,10 @@ func writeRolePermissions(ctx context.Context, tx txConn, r roster.Role) error {
 		seen[name] = true
 		var pid string
 		err := tx.QueryRowContext(ctx, `SELECT id FROM permissions WHERE environment_id = $1 AND name = $2`, r.EnvironmentID, name).Scan(&pid)
+		if errors.Is(err, sql.ErrNoRows) && slices.Contains(had, name) {
+			continue
+		}
+		kept = append(kept, name)
 		if errors.Is(err, sql.ErrNoRows) {
 			var v roster.Violations
 			v.Add("role.permissions", "defined_permission", "permission %q does not exist; create it first", name)
@@ -47,6 +105,7 @@ func writeRolePermissions(ctx context.Context, tx txConn, r roster.Role) error {
 			return err
 		}
 	}
+	r.Permissions = kept
 	return nil
 }
 
@@ -126,6 +185,7 @@ func (s *Store) UpdateRole(ctx context.Context, environmentID, organizationID, n
 		if err != nil {
 			return err
 		}
+		had := slices.Clone(r.Permissions)
 		if err := update(&r); err != nil {
 			return err
 		}
@@ -133,8 +193,11 @@ func (s *Store) UpdateRole(ctx context.Context, environmentID, organizationID, n
 			r.DisplayName, r.Description, micros(r.UpdateTime), r.ID); err != nil {
 			return err
 		}
+		if err := s.writeRolePermissions(ctx, tx, &r, had); err != nil {
+			return err
+		}
 		out = r
-		return writeRolePermissions(ctx, tx, r)
+		return nil
 	})
 	return out, err
 }
@@ -142,9 +205,22 @@ func (s *Store) UpdateRole(ctx context.Context, environmentID, organizationID, n
 // DeleteRole removes a role, moving its memberships to reassignTo when given.
 func (s *Store) DeleteRole(ctx context.Context, environmentID, organizationID, name, reassignTo string) error {
 	return s.inTx(ctx, func(tx txConn) error {
-		r, err := getRole(ctx, tx, environmentID, organizationID, name, s.dialect.RowLock())
+		r, err := getRole(ctx, tx, environmentID, organizationID, name, "")
 		if err != nil {
 			return err
+		}
+		// Lock order: this role and the one its holders move to, in ID order.
+		if lock := s.dialect.RowLock(); lock != "" {
+			if err := lockRows(ctx, tx, `SELECT id FROM roles WHERE id = $1 OR id = $2 ORDER BY id`+lock, r.ID, reassignTo); err != nil {
+				return err
+			}
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM roles WHERE id = $1`, r.ID).Scan(&n); err != nil {
+				return err
+			}
+			if n == 0 {
+				return notFound("role") // deleted meanwhile
+			}
 		}
 		var def string
 		if err := tx.QueryRowContext(ctx, `SELECT default_member_role FROM environments WHERE id = $1`, environmentID).Scan(&def); err != nil {
@@ -333,8 +409,12 @@ const permissionColumns = `id, environment_id, name, description, create_time, u
 
 // CreatePermission stores a permission; names are unique per environment.
 func (s *Store) CreatePermission(ctx context.Context, p roster.Permission) error {
-	_, err := s.writeOther.ExecContext(ctx, `INSERT INTO permissions (`+permissionColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
-		p.ID, p.EnvironmentID, p.Name, p.Description, micros(p.CreateTime), micros(p.UpdateTime))
+	seq, ok := roster.IDNumber(p.ID, roster.PrefixPermission)
+	if !ok {
+		return fmt.Errorf("malformed permission id %q", p.ID)
+	}
+	_, err := s.writeOther.ExecContext(ctx, `INSERT INTO permissions (`+permissionColumns+`, seq) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		p.ID, p.EnvironmentID, p.Name, p.Description, micros(p.CreateTime), micros(p.UpdateTime), seq)
 	return s.conflict(err, func(string) string { return p.Name })
 }
 
@@ -351,22 +431,39 @@ func getPermission(ctx context.Context, q querier, environmentID, name, suffix s
 	return p, err
 }
 
-// ListPermissions returns an environment's permissions by name.
-func (s *Store) ListPermissions(ctx context.Context, environmentID string) ([]roster.Permission, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT `+permissionColumns+` FROM permissions WHERE environment_id = $1 ORDER BY name`, environmentID)
+// ListPermissions returns one page of an environment's permissions in ID order, and the
+// number of all of them.
+func (s *Store) ListPermissions(ctx context.Context, environmentID string, q store.PageQuery) (store.Page[roster.Permission], error) {
+	var page store.Page[roster.Permission]
+	if err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM permissions WHERE environment_id = $1`, environmentID).Scan(&page.Total); err != nil {
+		return page, err
+	}
+	filter, args, order := `environment_id = $1`, []any{environmentID}, "ASC"
+	switch {
+	case q.After > 0:
+		filter, args = filter+` AND seq > $2`, append(args, q.After)
+	case q.Before > 0:
+		filter, args, order = filter+` AND seq < $2`, append(args, q.Before), "DESC"
+	}
+	args = append(args, q.Size+1)
+	rows, err := s.read.QueryContext(ctx, `SELECT `+permissionColumns+` FROM permissions WHERE `+filter+` ORDER BY seq `+order+
+		fmt.Sprintf(` LIMIT $%d`, len(args)), args...)
 	if err != nil {
-		return nil, err
+		return page, err
 	}
 	defer rows.Close()
-	var out []roster.Permission
 	for rows.Next() {
 		p, err := scanPermission(rows)
 		if err != nil {
-			return nil, err
+			return page, err
 		}
-		out = append(out, p)
+		page.Items = append(page.Items, p)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return page, err
+	}
+	page.Items, page.More = finishPage(page.Items, q, order)
+	return page, nil
 }
 
 // UpdatePermission applies update in one transaction.
@@ -389,14 +486,16 @@ func (s *Store) UpdatePermission(ctx context.Context, environmentID, name string
 
 // DeletePermission removes a permission from the environment and from every role.
 func (s *Store) DeletePermission(ctx context.Context, environmentID, name string) error {
-	res, err := s.writeOther.ExecContext(ctx, `DELETE FROM permissions WHERE environment_id = $1 AND name = $2`, environmentID, name)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return notFound("permission")
-	}
-	return nil
+	return s.inOtherTx(ctx, func(tx txConn) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM permissions WHERE environment_id = $1 AND name = $2`, environmentID, name)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return notFound("permission")
+		}
+		return nil
+	})
 }
 
 func scanPermission(row interface{ Scan(...any) error }) (roster.Permission, error) {

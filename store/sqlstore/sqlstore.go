@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"sort"
 	"strings"
 	"time"
@@ -38,6 +39,13 @@ type Dialect interface {
 	// RowLock is the clause that locks the rows a read-modify-write transaction selects
 	// (" FOR UPDATE"), or "" where one writer at a time is the rule already (SQLite).
 	RowLock() string
+	// ShareLock is the clause that keeps the rows a write transaction relies on from changing
+	// until it ends (" FOR SHARE"), or "" where one writer at a time is the rule (SQLite).
+	ShareLock() string
+	// Transient classifies a database error: retry when running the whole transaction again
+	// may succeed (a serialization failure or a deadlock the database broke), busy when the
+	// database did not give a lock in time (lock_timeout, SQLITE_BUSY).
+	Transient(err error) (retry, busy bool)
 	// UserIdentities is the SQL expression, for a row of users u, of that user's provider
 	// identities as the text of one JSON array, oldest first ('[]' when there are none).
 	UserIdentities() string
@@ -133,6 +141,7 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 	sort.Strings(names)
 	applied := 0
 	err = s.inTx(ctx, func(tx txConn) error {
+		applied = 0 // a transaction run again counts again
 		if err := s.dialect.LockMigrations(ctx, tx.tx); err != nil {
 			return err
 		}
@@ -241,10 +250,37 @@ func (s *Store) inOtherTx(ctx context.Context, fn func(tx txConn) error) error {
 	return s.runTx(ctx, fn)
 }
 
+// maxTxAttempts bounds how often a write transaction runs when the database aborts it as a
+// deadlock victim or for a serialization failure; txBackoff is the base of the jittered
+// pause between attempts.
+const (
+	maxTxAttempts = 5
+	txBackoff     = 2 * time.Millisecond
+)
+
+// runTx runs fn in a write transaction. A transaction the database aborted so that another
+// could go on (deadlock, serialization failure) is run again from the start, up to
+// maxTxAttempts times: fn must be safe to re-run, with no effect outside the transaction and
+// inputs it does not consume (docs/storage.md, "Lock order and retries").
 func (s *Store) runTx(ctx context.Context, fn func(tx txConn) error) error {
 	if s.batch != nil {
-		return s.batch.run(ctx, fn)
+		return s.transient(s.batch.run(ctx, fn))
 	}
+	for attempt := 1; ; attempt++ {
+		err := s.runTxOnce(ctx, fn)
+		if retry, _ := s.dialect.Transient(err); !retry || attempt == maxTxAttempts || ctx.Err() != nil {
+			return s.transient(err)
+		}
+		pause := time.Duration(rand.Int64N(int64(txBackoff) << attempt))
+		select {
+		case <-time.After(pause):
+		case <-ctx.Done():
+			return s.transient(err)
+		}
+	}
+}
+
+func (s *Store) runTxOnce(ctx context.Context, fn func(tx txConn) error) error {
 	tx, err := s.writeDB.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -257,6 +293,54 @@ func (s *Store) runTx(ctx context.Context, fn func(tx txConn) error) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// transient turns a lock the database did not give in time, or a transaction still aborted
+// after its last attempt, into UNAVAILABLE (the caller may try again), not an internal error.
+func (s *Store) transient(err error) error {
+	if err == nil {
+		return nil
+	}
+	if retry, busy := s.dialect.Transient(err); retry || busy {
+		return &roster.Error{Code: roster.EUnavailable, Message: "the database is busy with conflicting writes; try again"}
+	}
+	return err
+}
+
+// Lock order (docs/storage.md): every write transaction takes its row locks in this order, so
+// that no two can wait for each other:
+//
+//  1. the organization (share: a membership or sign-in in it; exclusive: its update/delete),
+//  2. the connection (share: a sign-in through it),
+//  3. user rows, several in ID order,
+//  4. catalog rows the users' data refers to: attribute definitions in key order, roles and
+//     permissions in ID order (share from user writes; exclusive from their own writers,
+//     which then touch only rows of step 5),
+//  5. the rows that hang off users and catalog rows (attribute values, memberships, their
+//     roles, identities, codes).
+
+// lockOrganization share-locks an organization of the environment before a write adds rows
+// under it (memberships), so that deleting the organization cannot cross the write.
+func (s *Store) lockOrganization(ctx context.Context, tx txConn, environmentID, id string) error {
+	var one int
+	err := tx.QueryRowContext(ctx, `SELECT 1 FROM organizations WHERE id = $1 AND environment_id = $2`+s.dialect.ShareLock(), id, environmentID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return notFound("organization")
+	}
+	return err
+}
+
+// lockRows runs a query that selects and locks rows (in the order of its ORDER BY) and
+// discards what it reads.
+func lockRows(ctx context.Context, tx txConn, query string, args ...any) error {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+	}
+	rows.Close()
+	return rows.Err()
 }
 
 // placeholders is the list "$from, $from+1, ..." of n query arguments, for an IN list.

@@ -21,10 +21,17 @@ const userColumns = `id, environment_id, email, external_id, metadata, given_nam
 // CreateUser stores a user, its custom attributes and, optionally, its first membership, in
 // one transaction. Unique email, external ID and unique attribute values are decided by
 // unique indexes.
-func (s *Store) CreateUser(ctx context.Context, u roster.User, m *roster.Membership, check store.UserCheck) (roster.User, error) {
+func (s *Store) CreateUser(ctx context.Context, in roster.User, m *roster.Membership, check store.UserCheck) (roster.User, error) {
+	var u roster.User
 	err := s.inUserTx(ctx, func(tx txConn, touch func(string)) error {
+		u = in.Clone() // check changes it; a transaction run again starts from the input
 		touch(u.ID)
-		defs := lazyDefs(ctx, tx, u.EnvironmentID)
+		if m != nil {
+			if err := s.lockOrganization(ctx, tx, u.EnvironmentID, m.OrganizationID); err != nil {
+				return err
+			}
+		}
+		defs := s.lazyDefs(ctx, tx, u.EnvironmentID)
 		if check != nil {
 			if err := check(&u, defs); err != nil {
 				return err
@@ -55,14 +62,16 @@ func (s *Store) CreateUser(ctx context.Context, u roster.User, m *roster.Members
 	return u, err
 }
 
-// lazyDefs loads the attribute definitions once, when first asked.
-func lazyDefs(ctx context.Context, q querier, environmentID string) store.AttributeDefs {
+// lazyDefs loads the attribute definitions once, when first asked, and share-locks them
+// (lock order: after the user's row, before its attribute values): a definition cannot change
+// or go away between the check of a value and its insert.
+func (s *Store) lazyDefs(ctx context.Context, q querier, environmentID string) store.AttributeDefs {
 	var defs map[string]roster.AttributeDefinition
 	return func() (map[string]roster.AttributeDefinition, error) {
 		if defs != nil {
 			return defs, nil
 		}
-		d, err := attributeDefs(ctx, q, environmentID)
+		d, err := attributeDefs(ctx, q, environmentID, s.dialect.ShareLock())
 		defs = d
 		return d, err
 	}
@@ -118,6 +127,12 @@ func (s *Store) writeAttributes(ctx context.Context, tx txConn, u roster.User, d
 func (s *Store) insertAttributes(ctx context.Context, tx txConn, u roster.User, defs map[string]roster.AttributeDefinition) error {
 	for _, k := range sortedKeys(u.Profile.CustomAttributes) {
 		v := u.Profile.CustomAttributes[k]
+		if _, ok := defs[k]; !ok {
+			// Deleted after the caller checked the values against the definitions it read.
+			var vs roster.Violations
+			vs.Add("user.user_profile.custom_attributes", "defined_attribute", "custom attribute %q is not defined", k)
+			return vs.Err()
+		}
 		var unique sql.NullString
 		if defs[k].Unique {
 			unique = sql.NullString{String: v, Valid: true}
@@ -290,7 +305,7 @@ func (s *Store) UpdateUser(ctx context.Context, environmentID string, ref roster
 		}
 		touch(u.ID)
 		before := maps.Clone(u.Profile.CustomAttributes)
-		defs := lazyDefs(ctx, tx, environmentID)
+		defs := s.lazyDefs(ctx, tx, environmentID)
 		if err := update(&u, defs); err != nil {
 			return err
 		}

@@ -35,6 +35,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	tests = append(tests, userTests...)
 	tests = append(tests, ssoTests...)
 	tests = append(tests, readTests...)
+	tests = append(tests, concurrencyTests...)
+	tests = append(tests, limitTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
