@@ -143,13 +143,14 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, flavor roste
 		return
 	}
 	now := h.now().UTC().Truncate(time.Microsecond)
+	secret, id := newBinding()
 	lr := roster.LoginRequest{
-		ID: oauth.NewToken(), EnvironmentID: env.ID, Flavor: flavor, ClientID: client.ID, RedirectURI: redirectURI, State: state,
+		ID: id, EnvironmentID: env.ID, Flavor: flavor, ClientID: client.ID, RedirectURI: redirectURI, State: state,
 		Nonce: q.Get("nonce"), Scope: scope, CodeChallenge: challenge, ConnectionID: conn.ID,
 		CreateTime: now, ExpireTime: now.Add(roster.LoginRequestLifetime),
 	}
 	if conn.Type == roster.ConnectionSAML {
-		h.samlStart(w, r, env, conn, lr, fail)
+		h.samlStart(w, r, env, conn, lr, secret, fail)
 		return
 	}
 	provider, err := h.providers.get(ctx, conn)
@@ -158,7 +159,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, flavor roste
 		fail("temporarily_unavailable", "the organization's identity provider could not be reached")
 		return
 	}
-	secret, err := h.dir.ConnectionSecret(conn)
+	clientSecret, err := h.dir.ConnectionSecret(conn)
 	if err != nil {
 		h.log.ErrorContext(ctx, "authorize: connection secret", "connection_id", conn.ID, "err", err)
 		fail("server_error", "the connection's client secret cannot be read")
@@ -178,7 +179,8 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, flavor roste
 		fail("server_error", "the sign-in could not be started")
 		return
 	}
-	http.Redirect(w, r, oauthConfig(conn, provider, secret, h.CallbackURL()).AuthCodeURL(lr.ID, opts...), http.StatusFound)
+	h.setBinding(w, secret, lr.ID)
+	http.Redirect(w, r, oauthConfig(conn, provider, clientSecret, h.CallbackURL()).AuthCodeURL(lr.ID, opts...), http.StatusFound)
 }
 
 // route finds the connection a sign-in goes to: named, the organization's, or the one of
@@ -247,6 +249,11 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fail := func(code, desc string) { redirectError(w, r, lr.RedirectURI, lr.State, code, desc) }
+	if !h.bound(w, r, lr.ID) {
+		h.log.WarnContext(ctx, "callback: sign-in not bound to this browser", "connection_id", lr.ConnectionID)
+		fail("access_denied", bindingMessage)
+		return
+	}
 	if !h.now().Before(lr.ExpireTime) {
 		fail("access_denied", "the sign-in took too long; start again")
 		return
