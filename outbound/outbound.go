@@ -143,13 +143,18 @@ func (e *Error) Detail() string {
 // Unwrap returns the detail, so errors.Is finds ErrDenied and context errors.
 func (e *Error) Unwrap() error { return e.detail }
 
-// DetailOf describes any error of a fetch for the log, with URLs redacted.
+// DetailOf describes any error of a fetch for the log, with URLs redacted and at most 300
+// bytes (some libraries put the answer's body into their errors).
 func DetailOf(err error) string {
+	d := err.Error()
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		return ue.Op + " " + Redact(ue.URL) + ": " + ue.Err.Error()
+		d = ue.Op + " " + Redact(ue.URL) + ": " + ue.Err.Error()
 	}
-	return err.Error()
+	if len(d) > 300 {
+		d = d[:300] + "…"
+	}
+	return d
 }
 
 // Redact shortens a URL to scheme, host and path: queries and user info can carry secrets.

@@ -3,6 +3,7 @@ package sso_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -82,5 +83,32 @@ func TestDiscoveryFailuresAreCached(t *testing.T) {
 	wg.Wait()
 	if n := hits.Load(); n != 1 {
 		t.Fatalf("the failing issuer was fetched %d times, want 1", n)
+	}
+}
+
+// TestTokenEndpointFailuresAreUniform: when the provider's token endpoint cannot be fetched,
+// the application hears one error whether the port is closed or something else answers
+// there (here Roster's own /metrics), and nothing about what happened.
+func TestTokenEndpointFailuresAreUniform(t *testing.T) {
+	f := setup(t, "sqlite")
+	f.idp.SetUser("00u-tok", map[string]any{"email": "tok@acme.test"})
+	base := "/api/v1/organizations/" + f.org + "/connections/" + f.conn
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String() + "/token"
+	ln.Close()
+	for _, tokenURI := range []string{closed, f.r.URL + "/metrics"} {
+		f.rest(t, "PATCH", base, fmt.Sprintf(`{"configuration_type": "MANUAL", "oidc_config": {"issuer": %q, "authorize_uri": %q,
+			"token_uri": %q, "jwks_uri": %q}}`, f.idp.URL, f.idp.URL+"/authorize", tokenURI, f.idp.URL+"/jwks"), 200)
+		loc, _, page := f.signIn(t, "/oauth/authorize", authParams(f, verifier, "connection_id", f.conn))
+		if loc == nil || loc.Query().Get("code") != "" || loc.Query().Get("error") != "access_denied" {
+			t.Fatalf("token endpoint %s: %v %s", tokenURI, loc, page)
+		}
+		d := loc.Query().Get("error_description")
+		if d != "could not fetch the tokens from the identity provider" {
+			t.Fatalf("token endpoint %s: error_description %q", tokenURI, d)
+		}
 	}
 }

@@ -328,7 +328,7 @@ func (h *Handler) exchange(ctx context.Context, conn roster.Connection, lr roste
 		// go-oidc reports a failed key fetch only in its text ("fetching keys"): that one
 		// gets the uniform error too.
 		if strings.Contains(err.Error(), "fetching keys") {
-			h.log.WarnContext(ctx, "callback: signing keys", "connection_id", conn.ID, "err", err)
+			h.log.WarnContext(ctx, "callback: signing keys", "connection_id", conn.ID, "err", outbound.DetailOf(err))
 			return nil, "", outbound.Failed("the signing keys", err)
 		}
 		return nil, "", fmt.Errorf("ID token rejected: %w", err)
