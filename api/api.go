@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"time"
 
 	"connectrpc.com/connect"
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,6 +24,7 @@ import (
 	"github.com/rosterhq/roster/gen/scalekit/v1/roles/rolesconnect"
 	usersv1 "github.com/rosterhq/roster/gen/scalekit/v1/users"
 	"github.com/rosterhq/roster/gen/scalekit/v1/users/usersconnect"
+	"github.com/rosterhq/roster/outbound"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
@@ -69,6 +69,8 @@ type Config struct {
 	Metrics   prometheus.Registerer
 	// Issuer is Roster's public URL (connections show the URLs to register at providers).
 	Issuer string
+	// Outbound fetches SAML metadata URLs; nil refuses private networks (outbound.Options{}).
+	Outbound *outbound.Guard
 }
 
 // Handlers are the API's HTTP handlers: RPC serves gRPC, gRPC-Web and Connect at
@@ -89,6 +91,9 @@ func (h *Handlers) Procedure(r *http.Request) (string, bool) {
 
 // New builds the API handlers.
 func New(cfg Config) (*Handlers, error) {
+	if cfg.Outbound == nil {
+		cfg.Outbound = outbound.New(outbound.Options{Log: cfg.Log})
+	}
 	ic := newInterceptors(cfg.Log, cfg.Verifier, cfg.Directory.Store(), cfg.Metrics)
 	// Compressing small answers costs more CPU than it saves on the wire; larger ones (a page
 	// of users) are gzipped at the fastest level: about a third of the default level's CPU
@@ -101,7 +106,7 @@ func New(cfg Config) (*Handlers, error) {
 	mux.Handle(usersconnect.NewUserServiceHandler(&users{dir: cfg.Directory}, opts...))
 	mux.Handle(rolesconnect.NewRolesServiceHandler(&roles{dir: cfg.Directory}, opts...))
 	mux.Handle(rosterv1connect.NewUserAttributeServiceHandler(&attributes{dir: cfg.Directory}, opts...))
-	mux.Handle(connectionsconnect.NewConnectionServiceHandler(&connections{dir: cfg.Directory, issuer: cfg.Issuer, metadata: &http.Client{Timeout: 10 * time.Second}}, opts...))
+	mux.Handle(connectionsconnect.NewConnectionServiceHandler(&connections{dir: cfg.Directory, issuer: cfg.Issuer, outbound: cfg.Outbound}, opts...))
 	mux.Handle(domainsconnect.NewDomainServiceHandler(&domains{dir: cfg.Directory}, opts...))
 	mux.Handle(rosterv1connect.NewSAMLSettingsServiceHandler(&samlSettings{dir: cfg.Directory}, opts...))
 	services := []protoreflect.ServiceDescriptor{

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"net/http"
 	"net/url"
 	"strings"
 
@@ -14,6 +13,7 @@ import (
 	connv1 "github.com/rosterhq/roster/gen/scalekit/v1/connections"
 	"github.com/rosterhq/roster/gen/scalekit/v1/connections/connectionsconnect"
 	domainsv1 "github.com/rosterhq/roster/gen/scalekit/v1/domains"
+	"github.com/rosterhq/roster/outbound"
 	"github.com/rosterhq/roster/samlauth"
 	"github.com/rosterhq/roster/sso"
 	"google.golang.org/protobuf/types/known/emptypb"
@@ -30,8 +30,8 @@ type connections struct {
 	// issuer is Roster's public URL: the base of the redirect URI, ACS URL and SP entity ID
 	// that administrators register at their provider.
 	issuer string
-	// metadata reads an IdP's SAML metadata from a URL.
-	metadata *http.Client
+	// outbound reads an IdP's SAML metadata from a URL (docs/outbound.md).
+	outbound *outbound.Guard
 }
 
 func (h *connections) CreateConnection(ctx context.Context, req *connect.Request[connv1.CreateConnectionRequest]) (*connect.Response[connv1.CreateConnectionResponse], error) {
@@ -177,7 +177,7 @@ func (h *connections) samlPatch(ctx context.Context, sc *connv1.SAMLConnectionCo
 				v.Add("connection.saml_config.idp_metadata_url", "uri", "must be an http(s) URL or the metadata XML")
 				return nil, v.Err()
 			}
-			idp, err = samlauth.FetchMetadata(ctx, h.metadata, *md)
+			idp, err = samlauth.FetchMetadata(ctx, h.outbound, *md)
 			p.MetadataURL = md
 		}
 		if err != nil {

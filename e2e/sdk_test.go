@@ -185,7 +185,9 @@ func startServerAt(t *testing.T, addr string, args []string, env ...string) *ser
 		done:   make(chan struct{}),
 	}
 	s.cmd = exec.Command(rosterBinary(t), append([]string{"serve", "--listen", addr}, args...)...)
-	s.cmd.Env = childEnv(env...)
+	// The test IdPs listen on loopback: outbound fetches may reach private networks, unless
+	// a test's env says otherwise (a later variable wins).
+	s.cmd.Env = childEnv(append([]string{"ROSTER_ALLOW_PRIVATE_NETWORKS=true"}, env...)...)
 	s.cmd.Stdout = s.stdout
 	s.cmd.Stderr = s.stderr
 	if err := s.cmd.Start(); err != nil {

@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -30,6 +29,7 @@ import (
 	dsig "github.com/russellhaering/goxmldsig"
 
 	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/outbound"
 )
 
 func init() {
@@ -50,7 +50,7 @@ type IdP struct {
 func ParseMetadata(data []byte) (IdP, error) {
 	ed, err := samlsp.ParseMetadata(data)
 	if err != nil {
-		return IdP{}, fmt.Errorf("IdP metadata: %w", err)
+		return IdP{}, fmt.Errorf("IdP metadata: %w: %w", errNotMetadata, err)
 	}
 	if len(ed.IDPSSODescriptors) == 0 {
 		return IdP{}, errors.New("IdP metadata: no IDPSSODescriptor")
@@ -83,25 +83,25 @@ func ParseMetadata(data []byte) (IdP, error) {
 	return out, nil
 }
 
-// FetchMetadata reads an IdP's metadata from its URL.
-func FetchMetadata(ctx context.Context, client *http.Client, metadataURL string) (IdP, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metadataURL, nil)
+// MetadataWhat names IdP metadata in the uniform error of a failed fetch.
+const MetadataWhat = "the SAML metadata"
+
+// errNotMetadata marks a document that is not SAML metadata at all.
+var errNotMetadata = errors.New("not SAML metadata")
+
+// FetchMetadata reads an IdP's metadata from its URL through the outbound guard. A failed
+// fetch, or an answer that is not SAML metadata at all, is the guard's uniform error (it
+// tells nothing of what answered there); metadata that lacks something says what.
+func FetchMetadata(ctx context.Context, g *outbound.Guard, metadataURL string) (IdP, error) {
+	data, err := g.Get(ctx, MetadataWhat, metadataURL)
 	if err != nil {
 		return IdP{}, err
 	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return IdP{}, fmt.Errorf("IdP metadata: %w", err)
+	idp, err := ParseMetadata(data)
+	if errors.Is(err, errNotMetadata) {
+		return IdP{}, outbound.Failed(MetadataWhat, err)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return IdP{}, fmt.Errorf("IdP metadata: HTTP %d from %s", resp.StatusCode, metadataURL)
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return IdP{}, err
-	}
-	return ParseMetadata(data)
+	return idp, err
 }
 
 // SP is Roster as the service provider of one connection.

@@ -9,11 +9,18 @@ import (
 	"github.com/rosterhq/roster/internal/samltest"
 )
 
+// callback is a provider's answer not yet delivered, and the browser (cookie jar) to deliver
+// it from: the one that started the sign-in.
+type callback struct {
+	url string
+	jar http.CookieJar
+}
+
 // callbackURLs runs n sign-ins up to the provider's answer and returns the callback URLs the
 // provider sent the browser to (not yet followed).
-func callbackURLs(b *testing.B, f *fixture, n int) []string {
+func callbackURLs(b *testing.B, f *fixture, n int) []callback {
 	b.Helper()
-	out := make([]string, 0, n)
+	out := make([]callback, 0, n)
 	for range n {
 		jar, _ := cookiejar.New(nil)
 		var cb string
@@ -32,7 +39,7 @@ func callbackURLs(b *testing.B, f *fixture, n int) []string {
 		if cb == "" {
 			b.Fatalf("no callback: %d", res.StatusCode)
 		}
-		out = append(out, cb)
+		out = append(out, callback{cb, jar})
 	}
 	return out
 }
@@ -46,10 +53,10 @@ func BenchmarkCallbackToCode(b *testing.B) {
 			f := setup(b, backend)
 			f.idp.SetUser("00u-bench", map[string]any{"email": "bench@acme.test", "given_name": "Ben", "employee_no": "7"})
 			urls := callbackURLs(b, f, b.N)
-			client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				res, err := client.Get(urls[i])
+				client := &http.Client{Jar: urls[i].jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+				res, err := client.Get(urls[i].url)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -72,10 +79,10 @@ func BenchmarkTokenAuthorizationCode(b *testing.B) {
 			f := setup(b, backend)
 			f.idp.SetUser("00u-bench", map[string]any{"email": "bench@acme.test", "given_name": "Ben"})
 			urls := callbackURLs(b, f, b.N)
-			client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 			codes := make([]string, b.N)
 			for i, u := range urls {
-				res, err := client.Get(u)
+				client := &http.Client{Jar: u.jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+				res, err := client.Get(u.url)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -105,7 +105,8 @@ func (h *Handler) samlConnection(w http.ResponseWriter, r *http.Request) (roster
 
 // samlStart sends the person to the IdP with an AuthnRequest; the sign-in's ID travels as
 // RelayState, the request's ID comes back as InResponseTo.
-func (h *Handler) samlStart(w http.ResponseWriter, r *http.Request, env roster.Environment, conn roster.Connection, lr roster.LoginRequest, fail func(code, desc string)) {
+func (h *Handler) samlStart(w http.ResponseWriter, r *http.Request, env roster.Environment, conn roster.Connection, lr roster.LoginRequest,
+	secret string, fail func(code, desc string)) {
 	ctx := r.Context()
 	sp, err := h.serviceProvider(ctx, env, conn)
 	if err != nil {
@@ -125,6 +126,7 @@ func (h *Handler) samlStart(w http.ResponseWriter, r *http.Request, env roster.E
 		fail("server_error", "the sign-in could not be started")
 		return
 	}
+	h.setBinding(w, secret, lr.ID)
 	if req.PostForm != nil {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
@@ -147,6 +149,13 @@ func (h *Handler) samlACS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	relay := r.PostForm.Get("RelayState")
+	// The IdP's POST is cross-site: the browser keeps the Lax binding cookie back. For an
+	// answer to a sign-in of Roster's (its RelayState is a sign-in ID), the browser posts once
+	// more from Roster's own page, which carries the cookie (binding.go).
+	if signInIDPattern.MatchString(relay) && !hasBindingCookie(r, relay) && r.PostForm.Get(repostField) == "" {
+		samlRepost(w, SAMLACSURL(h.issuer, conn.ID), r.PostForm)
+		return
+	}
 	var lr roster.LoginRequest
 	var err error = roster.Errorf(roster.ENotFound, "no sign-in")
 	if relay != "" && len(relay) <= 128 {
@@ -164,6 +173,11 @@ func (h *Handler) samlACS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fail := func(code, desc string) { redirectError(w, r, lr.RedirectURI, lr.State, code, desc) }
+	if !h.bound(w, r, lr.ID) {
+		h.log.WarnContext(ctx, "acs: sign-in not bound to this browser", "connection_id", conn.ID)
+		fail("access_denied", bindingMessage)
+		return
+	}
 	if lr.ConnectionID != conn.ID {
 		fail("access_denied", "the identity provider's answer arrived at another connection than the sign-in's")
 		return

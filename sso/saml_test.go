@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"strings"
 	"testing"
@@ -23,6 +24,8 @@ type samlFixture struct {
 	*fixture
 	idp  *samltest.IdP
 	conn string
+	// jar is the browser's: it keeps the cookie that binds each sign-in to it.
+	jar http.CookieJar
 }
 
 func setupSAML(t testing.TB, backend string) *samlFixture {
@@ -35,7 +38,8 @@ func setupSAML(t testing.TB, backend string) *samlFixture {
 	res := f.rest(t, "POST", "/api/v1/organizations", `{"display_name": "Initech"}`, 200)
 	f.org = res.Body["organization"].(map[string]any)["id"].(string)
 	f.rest(t, "POST", "/api/v1/user-attributes", `{"key": "department", "display_name": "Department"}`, 200)
-	sf := &samlFixture{fixture: f, idp: samltest.Start(t)}
+	jar, _ := cookiejar.New(nil)
+	sf := &samlFixture{fixture: f, idp: samltest.Start(t), jar: jar}
 	sf.conn = sf.newConnection(t, f.org, sf.idp, `"department": "department", "group:Admins": "admin"`)
 	f.rest(t, "POST", "/api/v1/organizations/"+f.org+"/domains", `{"domain": "initech.test"}`, 200)
 	return sf
@@ -62,7 +66,7 @@ func (sf *samlFixture) newConnection(t testing.TB, org string, idp *samltest.IdP
 // answer runs a sign-in up to the IdP's auto-posting form and returns what it would post.
 func (sf *samlFixture) answer(t testing.TB, params url.Values) samltest.Answer {
 	t.Helper()
-	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	client := &http.Client{Jar: sf.jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	res, err := client.Get(sf.r.URL + "/oauth/authorize?" + params.Encode())
 	if err != nil {
 		t.Fatal(err)
@@ -88,13 +92,27 @@ func (sf *samlFixture) answer(t testing.TB, params url.Values) samltest.Answer {
 // post sends an answer to an ACS and returns where Roster sends the browser.
 func (sf *samlFixture) post(t testing.TB, acs string, a samltest.Answer) (*url.URL, int, string) {
 	t.Helper()
-	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	res, err := client.PostForm(acs, url.Values{"SAMLResponse": {a.SAMLResponse}, "RelayState": {a.RelayState}})
+	return postACS(t, sf.jar, acs, url.Values{"SAMLResponse": {a.SAMLResponse}, "RelayState": {a.RelayState}})
+}
+
+// postACS posts to an ACS as a browser with jar does: when Roster answers with its page that
+// posts the answer again (to bind it to the browser's cookie), that form is submitted too.
+func postACS(t testing.TB, jar http.CookieJar, acs string, form url.Values) (*url.URL, int, string) {
+	t.Helper()
+	client := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := client.PostForm(acs, form)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
 	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode == http.StatusOK && bytes.Contains(body, []byte(`name="RosterRepost"`)) && form.Get("RosterRepost") == "" {
+		again, err := samltest.ParseForm(string(body))
+		if err != nil {
+			t.Fatalf("re-post page: %v", err)
+		}
+		return postACS(t, jar, again.ACS, url.Values{"SAMLResponse": {again.SAMLResponse}, "RelayState": {again.RelayState}, "RosterRepost": {"1"}})
+	}
 	if res.StatusCode != http.StatusFound {
 		return nil, res.StatusCode, string(body)
 	}
@@ -452,7 +470,7 @@ func TestSAMLSettings(t *testing.T) {
 		"urn:oid:0.9.2342.19200300.100.1.3": {"lin@initech.test"}, "urn:oid:2.5.4.42": {"Lin"}, "urn:oid:2.5.4.4": {"Chen"},
 		"urn:oid:1.3.6.1.4.1.5923.1.5.1.1": {"Admins", "Ops"}}})
 	// HTTP-POST binding: Roster answers with a form that posts the (signed) AuthnRequest.
-	res2, err := http.Get(sf.r.URL + "/oauth/authorize?" + sf.params().Encode())
+	res2, err := (&http.Client{Jar: sf.jar}).Get(sf.r.URL + "/oauth/authorize?" + sf.params().Encode())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/directory"
 	"github.com/rosterhq/roster/oauth"
+	"github.com/rosterhq/roster/outbound"
 	"github.com/rosterhq/roster/samlauth"
 	"golang.org/x/oauth2"
 )
@@ -45,26 +46,26 @@ type Handler struct {
 	now       func() time.Time
 }
 
-// Config is what the sign-in endpoints need. HTTPClient talks to identity providers; nil
-// means a client with a 10-second timeout.
+// Config is what the sign-in endpoints need. Outbound talks to identity providers (discovery,
+// keys, tokens, userinfo); nil refuses private networks (outbound.Options{}).
 type Config struct {
 	Directory     *directory.Service
 	Tokens        *oauth.Server
 	EnvironmentID string
 	Issuer        string
 	Log           *slog.Logger
-	HTTPClient    *http.Client
+	Outbound      *outbound.Guard
 }
 
 // New returns the sign-in handler.
 func New(cfg Config) *Handler {
-	client := cfg.HTTPClient
-	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second}
+	guard := cfg.Outbound
+	if guard == nil {
+		guard = outbound.New(outbound.Options{Log: cfg.Log})
 	}
 	return &Handler{dir: cfg.Directory, tokens: cfg.Tokens, envID: cfg.EnvironmentID, issuer: strings.TrimSuffix(cfg.Issuer, "/"),
-		log: cfg.Log, providers: &providers{client: client, cache: map[string]cachedProvider{}}, sp: &spKeys{pair: map[string]samlauth.SP{}},
-		now: time.Now}
+		log: cfg.Log, providers: &providers{guard: guard, log: cfg.Log, now: time.Now, cache: map[string]cachedProvider{}},
+		sp: &spKeys{pair: map[string]samlauth.SP{}}, now: time.Now}
 }
 
 // CallbackURL is the redirect URI to register at identity providers.
@@ -142,13 +143,14 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, flavor roste
 		return
 	}
 	now := h.now().UTC().Truncate(time.Microsecond)
+	secret, id := newBinding()
 	lr := roster.LoginRequest{
-		ID: oauth.NewToken(), EnvironmentID: env.ID, Flavor: flavor, ClientID: client.ID, RedirectURI: redirectURI, State: state,
+		ID: id, EnvironmentID: env.ID, Flavor: flavor, ClientID: client.ID, RedirectURI: redirectURI, State: state,
 		Nonce: q.Get("nonce"), Scope: scope, CodeChallenge: challenge, ConnectionID: conn.ID,
 		CreateTime: now, ExpireTime: now.Add(roster.LoginRequestLifetime),
 	}
 	if conn.Type == roster.ConnectionSAML {
-		h.samlStart(w, r, env, conn, lr, fail)
+		h.samlStart(w, r, env, conn, lr, secret, fail)
 		return
 	}
 	provider, err := h.providers.get(ctx, conn)
@@ -157,7 +159,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, flavor roste
 		fail("temporarily_unavailable", "the organization's identity provider could not be reached")
 		return
 	}
-	secret, err := h.dir.ConnectionSecret(conn)
+	clientSecret, err := h.dir.ConnectionSecret(conn)
 	if err != nil {
 		h.log.ErrorContext(ctx, "authorize: connection secret", "connection_id", conn.ID, "err", err)
 		fail("server_error", "the connection's client secret cannot be read")
@@ -177,7 +179,8 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, flavor roste
 		fail("server_error", "the sign-in could not be started")
 		return
 	}
-	http.Redirect(w, r, oauthConfig(conn, provider, secret, h.CallbackURL()).AuthCodeURL(lr.ID, opts...), http.StatusFound)
+	h.setBinding(w, secret, lr.ID)
+	http.Redirect(w, r, oauthConfig(conn, provider, clientSecret, h.CallbackURL()).AuthCodeURL(lr.ID, opts...), http.StatusFound)
 }
 
 // route finds the connection a sign-in goes to: named, the organization's, or the one of
@@ -246,6 +249,11 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fail := func(code, desc string) { redirectError(w, r, lr.RedirectURI, lr.State, code, desc) }
+	if !h.bound(w, r, lr.ID) {
+		h.log.WarnContext(ctx, "callback: sign-in not bound to this browser", "connection_id", lr.ConnectionID)
+		fail("access_denied", bindingMessage)
+		return
+	}
 	if !h.now().Before(lr.ExpireTime) {
 		fail("access_denied", "the sign-in took too long; start again")
 		return
@@ -288,7 +296,7 @@ func (h *Handler) exchange(ctx context.Context, conn roster.Connection, lr roste
 	}
 	provider, err := h.providers.get(ctx, conn)
 	if err != nil {
-		return nil, "", fmt.Errorf("the identity provider could not be reached: %w", err)
+		return nil, "", err // the uniform outbound error, its detail logged
 	}
 	secret, err := h.dir.ConnectionSecret(conn)
 	if err != nil {
@@ -302,7 +310,14 @@ func (h *Handler) exchange(ctx context.Context, conn roster.Connection, lr roste
 	}
 	tok, err := cfg.Exchange(pctx, code, opts...)
 	if err != nil {
-		return nil, "", fmt.Errorf("the identity provider refused the code: %w", err)
+		// The provider's own OAuth error is shown; anything else (network, status, size) is the
+		// uniform error, so that the answer tells nothing of what is listening where.
+		var re *oauth2.RetrieveError
+		if errors.As(err, &re) && re.ErrorCode != "" {
+			return nil, "", fmt.Errorf("the identity provider refused the code: %s %s", re.ErrorCode, re.ErrorDescription)
+		}
+		h.log.WarnContext(ctx, "callback: token request failed", "connection_id", conn.ID, "err", outbound.DetailOf(err))
+		return nil, "", outbound.Failed("the tokens", err)
 	}
 	raw, _ := tok.Extra("id_token").(string)
 	if raw == "" {
@@ -310,6 +325,12 @@ func (h *Handler) exchange(ctx context.Context, conn roster.Connection, lr roste
 	}
 	idt, err := provider.Verifier(&oidc.Config{ClientID: conn.OIDC.ClientID, Now: h.now}).Verify(pctx, raw)
 	if err != nil {
+		// go-oidc reports a failed key fetch only in its text ("fetching keys"): that one
+		// gets the uniform error too.
+		if strings.Contains(err.Error(), "fetching keys") {
+			h.log.WarnContext(ctx, "callback: signing keys", "connection_id", conn.ID, "err", outbound.DetailOf(err))
+			return nil, "", outbound.Failed("the signing keys", err)
+		}
 		return nil, "", fmt.Errorf("ID token rejected: %w", err)
 	}
 	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(lr.UpstreamNonce)) != 1 {

@@ -31,6 +31,20 @@ type config struct {
 	// encryptionKey (base64 or hex) or encryptionKeyFile seal connection client secrets.
 	encryptionKey     string
 	encryptionKeyFile string
+
+	// Outbound fetches (docs/outbound.md): allowPrivateNetworks lets OIDC discovery, SAML
+	// metadata URLs and other fetches reach loopback, private and link-local addresses.
+	allowPrivateNetworks bool
+}
+
+// envBool is env for a boolean; check refuses a value that is not one.
+func envBool(name string, def bool) bool {
+	if v, ok := os.LookupEnv(name); ok {
+		if b, err := strconv.ParseBool(v); err == nil {
+			return b
+		}
+	}
+	return def
 }
 
 // envInt is env for a number; check refuses a value that is not one.
@@ -72,6 +86,8 @@ func (c *config) serveFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.encryptionKey, "encryption-key", env("ROSTER_ENCRYPTION_KEY", ""), "32 random bytes, base64 or hex, that seal SSO client secrets; several nodes must share it (env ROSTER_ENCRYPTION_KEY)")
 	fs.StringVar(&c.encryptionKeyFile, "encryption-key-file", env("ROSTER_ENCRYPTION_KEY_FILE", ""), "file holding the encryption key; default <data-dir>/encryption.key, created on first start (env ROSTER_ENCRYPTION_KEY_FILE)")
 	fs.IntVar(&c.userCacheSize, "user-cache-size", envInt("ROSTER_USER_CACHE_SIZE", sqlite.DefaultUserCacheSize), "users kept in memory between reads on SQLite, 0 for none; ignored on PostgreSQL (env ROSTER_USER_CACHE_SIZE)")
+	// Outbound fetches (docs/outbound.md).
+	fs.BoolVar(&c.allowPrivateNetworks, "allow-private-networks", envBool("ROSTER_ALLOW_PRIVATE_NETWORKS", false), "let OIDC discovery, SAML metadata URLs and other outbound fetches reach loopback, private and link-local addresses; for development and tests only (env ROSTER_ALLOW_PRIVATE_NETWORKS)")
 	fs.StringVar(&c.smtpURL, "smtp-url", env("ROSTER_SMTP_URL", ""), "SMTP server for invitation emails, smtp://user:pass@host:587?from=roster@example.com; empty: invitations are recorded, not emailed (env ROSTER_SMTP_URL)")
 }
 
@@ -85,6 +101,11 @@ func (c *config) check() error {
 	if v, ok := os.LookupEnv("ROSTER_USER_CACHE_SIZE"); ok {
 		if _, err := strconv.Atoi(v); err != nil {
 			return fmt.Errorf("ROSTER_USER_CACHE_SIZE must be a number, not %q", v)
+		}
+	}
+	if v, ok := os.LookupEnv("ROSTER_ALLOW_PRIVATE_NETWORKS"); ok {
+		if _, err := strconv.ParseBool(v); err != nil {
+			return fmt.Errorf("ROSTER_ALLOW_PRIVATE_NETWORKS must be true or false, not %q", v)
 		}
 	}
 	if c.userCacheSize < 0 {

@@ -92,3 +92,31 @@ func TestGCPercentDefault(t *testing.T) {
 		t.Fatalf("GC percent %d with GOGC set; Roster must leave it to Go", got)
 	}
 }
+
+// Outbound fetches (docs/outbound.md): private networks are refused unless the setting says so.
+func TestAllowPrivateNetworksSetting(t *testing.T) {
+	parse := func(args ...string) config {
+		t.Helper()
+		var c config
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		c.serveFlags(fs)
+		if err := fs.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	if parse().allowPrivateNetworks {
+		t.Fatal("private networks allowed by default")
+	}
+	if !parse("--allow-private-networks").allowPrivateNetworks {
+		t.Fatal("--allow-private-networks not read")
+	}
+	t.Setenv("ROSTER_ALLOW_PRIVATE_NETWORKS", "true")
+	if !parse().allowPrivateNetworks || parse("--allow-private-networks=false").allowPrivateNetworks {
+		t.Fatal("ROSTER_ALLOW_PRIVATE_NETWORKS not read, or the flag does not win over it")
+	}
+	t.Setenv("ROSTER_ALLOW_PRIVATE_NETWORKS", "sometimes")
+	if err := (&config{}).check(); err == nil || !strings.Contains(err.Error(), "ROSTER_ALLOW_PRIVATE_NETWORKS") {
+		t.Errorf("a value that is not a boolean: %v", err)
+	}
+}

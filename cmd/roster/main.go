@@ -26,6 +26,7 @@ import (
 	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/directory"
 	"github.com/rosterhq/roster/oauth"
+	"github.com/rosterhq/roster/outbound"
 	"github.com/rosterhq/roster/server"
 	"github.com/rosterhq/roster/smtpmail"
 	"github.com/rosterhq/roster/sso"
@@ -167,8 +168,12 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	tokens := oauth.NewServer(st, issuer, c.tokenTTL)
-	signIn := sso.New(sso.Config{Directory: dir, Tokens: tokens, EnvironmentID: env.ID, Issuer: issuer, Log: log})
-	handlers, err := api.New(api.Config{Directory: dir, Verifier: tokens, Log: log, Metrics: reg, Issuer: issuer})
+	if c.allowPrivateNetworks {
+		log.Warn("outbound fetches may reach private networks (--allow-private-networks): for development and tests only")
+	}
+	guard := outbound.New(outbound.Options{AllowPrivateNetworks: c.allowPrivateNetworks, Log: log})
+	signIn := sso.New(sso.Config{Directory: dir, Tokens: tokens, EnvironmentID: env.ID, Issuer: issuer, Log: log, Outbound: guard})
+	handlers, err := api.New(api.Config{Directory: dir, Verifier: tokens, Log: log, Metrics: reg, Issuer: issuer, Outbound: guard})
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/directory"
 	"github.com/rosterhq/roster/oauth"
+	"github.com/rosterhq/roster/outbound"
 	"github.com/rosterhq/roster/secretbox"
 	"github.com/rosterhq/roster/server"
 	"github.com/rosterhq/roster/sso"
@@ -57,6 +58,15 @@ type options struct {
 	store  store.Store
 	key    []byte
 	issuer string
+	// outbound: the test IdPs listen on loopback, so tests allow private networks unless a
+	// test chooses otherwise (WithOutbound).
+	outbound outbound.Options
+}
+
+// WithOutbound sets the outbound fetch rule (docs/outbound.md) instead of the tests' default,
+// which allows private networks: outbound.Options{} is production's rule.
+func WithOutbound(o outbound.Options) Option {
+	return func(opt *options) { opt.outbound = o }
 }
 
 // WithNode makes the server one node of several: it uses st (shared with the other nodes),
@@ -102,7 +112,7 @@ func Open(t testing.TB, backend string) store.Store {
 func Start(t testing.TB, backend string, opts ...Option) *Roster {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	o := options{client: http.DefaultClient}
+	o := options{client: http.DefaultClient, outbound: outbound.Options{AllowPrivateNetworks: true}}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -144,8 +154,10 @@ func Start(t testing.TB, backend string, opts ...Option) *Roster {
 	log := slog.New(slog.NewTextHandler(logOut, nil))
 	reg := prometheus.NewRegistry()
 	tokens := oauth.NewServer(st, issuer, time.Hour)
-	signIn := sso.New(sso.Config{Directory: dir, Tokens: tokens, EnvironmentID: env.ID, Issuer: issuer, Log: log})
-	handlers, err := api.New(api.Config{Directory: dir, Verifier: tokens, Log: log, Metrics: reg, Issuer: issuer})
+	o.outbound.Log = log
+	guard := outbound.New(o.outbound)
+	signIn := sso.New(sso.Config{Directory: dir, Tokens: tokens, EnvironmentID: env.ID, Issuer: issuer, Log: log, Outbound: guard})
+	handlers, err := api.New(api.Config{Directory: dir, Verifier: tokens, Log: log, Metrics: reg, Issuer: issuer, Outbound: guard})
 	if err != nil {
 		t.Fatal(err)
 	}
