@@ -96,6 +96,9 @@ func testConcurrentWriteMix(t *testing.T, s store.Store) {
 	if err := s.CreateConnection(ctx, conn); err != nil {
 		t.Fatal(err)
 	}
+	// The users' email domain is the organization's own, so that its connections may link them
+	// (the linking rule, docs/sso.md).
+	ownDomain(t, s, conn, "example.com")
 
 	// Each operation returns the error of its store call(s).
 	ops := []struct {
