@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -24,13 +25,50 @@ type config struct {
 	tlsCert     string
 	tlsKey      string
 	tokenTTL    time.Duration
-	logLevel    string
+	logLevel    slog.Level
 	smtpURL     string
 	// userCacheSize is how many users the SQLite store keeps in memory (0: none).
 	userCacheSize int
 	// encryptionKey (base64 or hex) or encryptionKeyFile seal connection client secrets.
 	encryptionKey     string
 	encryptionKeyFile string
+
+	// Data directory (docs/operations.md): allowOpenDataDir accepts a data directory that
+	// other users may read.
+	allowOpenDataDir bool
+}
+
+// parseFlags parses args, then gives each flag that args did not set the value of its
+// environment twin (named in its usage, "(env ROSTER_...)"). A twin's value that does not
+// parse is refused with an error naming the variable, never replaced by the default.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := envName(f.Usage)
+		if err != nil || set[f.Name] || name == "" {
+			return
+		}
+		if v, ok := os.LookupEnv(name); ok {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("%s=%q: %v", name, v, e)
+			}
+		}
+	})
+	return err
+}
+
+// envName returns the variable a flag's usage names: "... (env ROSTER_X)" gives ROSTER_X.
+func envName(usage string) string {
+	i := strings.LastIndex(usage, "(env ROSTER_")
+	if i < 0 || !strings.HasSuffix(usage, ")") {
+		return ""
+	}
+	return usage[i+len("(env ") : len(usage)-1]
 }
 
 // envInt is env for a number; check refuses a value that is not one.
@@ -54,7 +92,9 @@ func env(name, def string) string {
 func (c *config) storageFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.dataDir, "data-dir", env("ROSTER_DATA_DIR", "./roster-data"), "directory of the embedded SQLite database (env ROSTER_DATA_DIR)")
 	fs.StringVar(&c.databaseURL, "database-url", env("ROSTER_DATABASE_URL", ""), "postgres://... selects PostgreSQL; empty means embedded SQLite (env ROSTER_DATABASE_URL)")
-	fs.StringVar(&c.logLevel, "log-level", env("ROSTER_LOG_LEVEL", "info"), "debug, info, warn or error (env ROSTER_LOG_LEVEL)")
+	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "debug, info, warn or error (env ROSTER_LOG_LEVEL)")
+	// Data directory.
+	fs.BoolVar(&c.allowOpenDataDir, "allow-open-data-dir", false, "accept a data directory that the group or other users may read, instead of refusing to start (env ROSTER_ALLOW_OPEN_DATA_DIR)")
 }
 
 // serveFlags registers the flags of `roster serve`.
@@ -66,7 +106,7 @@ func (c *config) serveFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.tlsKey, "tls-key", env("ROSTER_TLS_KEY", ""), "TLS private key file (PEM) (env ROSTER_TLS_KEY)")
 	ttl, err := time.ParseDuration(env("ROSTER_ACCESS_TOKEN_TTL", "1h"))
 	if err != nil {
-		ttl = time.Hour
+		ttl = time.Hour // parseFlags refuses the variable
 	}
 	fs.DurationVar(&c.tokenTTL, "access-token-ttl", ttl, "lifetime of API access tokens (env ROSTER_ACCESS_TOKEN_TTL)")
 	fs.StringVar(&c.encryptionKey, "encryption-key", env("ROSTER_ENCRYPTION_KEY", ""), "32 random bytes, base64 or hex, that seal SSO client secrets; several nodes must share it (env ROSTER_ENCRYPTION_KEY)")
@@ -127,6 +167,9 @@ func (c *config) secretBox() (*secretbox.Box, error) {
 	}
 	path := c.encryptionKeyFile
 	if path == "" {
+		if err := sqlite.PrepareDataDir(c.dataDir, c.allowOpenDataDir); err != nil {
+			return nil, err
+		}
 		path = filepath.Join(c.dataDir, "encryption.key")
 	}
 	k, err := secretbox.LoadOrCreateKeyFile(path)

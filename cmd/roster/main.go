@@ -34,8 +34,9 @@ import (
 	"github.com/rosterhq/roster/store/sqlite"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version may be set at build time with -ldflags "-X main.version=..."; otherwise it comes
+// from the build information Go records (versionFrom).
+var version string
 
 const usage = `Roster: a self-hosted directory that speaks the Scalekit API.
 
@@ -44,7 +45,7 @@ Usage:
   roster migrate  [flags]   apply database migrations and exit
   roster clients create --name NAME [--redirect-uri URL ...] [flags] | list [flags] | revoke [flags] CLIENT_ID
   roster clients redirect-uris [flags] CLIENT_ID [URL ...]
-  roster version
+  roster version | --version
 
 Run 'roster COMMAND -h' for a command's flags.
 `
@@ -57,6 +58,14 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
+	err := runCommand(args, stdout, stderr)
+	if errors.Is(err, flag.ErrHelp) { // -h or --help: the flags were printed as asked
+		return nil
+	}
+	return err
+}
+
+func runCommand(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return errors.New("no command given")
@@ -68,8 +77,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return migrate(args[1:], stdout, stderr)
 	case "clients":
 		return clients(args[1:], stdout, stderr)
-	case "version":
-		fmt.Fprintln(stdout, "roster", version)
+	case "version", "--version", "-version":
+		bi, _ := debug.ReadBuildInfo()
+		fmt.Fprintln(stdout, "roster", versionFrom(version, bi))
 		return nil
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
@@ -79,18 +89,45 @@ func run(args []string, stdout, stderr io.Writer) error {
 	return fmt.Errorf("unknown command %q", args[0])
 }
 
-func newLogger(w io.Writer, level string) *slog.Logger {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		l = slog.LevelInfo
+// versionFrom returns the version set with -ldflags, else the module version Go recorded
+// (a tag, or a pseudo-version from the commit), else the commit itself ("-dirty" when the
+// tree had changes), else "dev".
+func versionFrom(ldflags string, bi *debug.BuildInfo) string {
+	if ldflags != "" {
+		return ldflags
 	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+	if bi == nil {
+		return "dev"
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var rev, dirty string
+	for _, s := range bi.Settings {
+		switch {
+		case s.Key == "vcs.revision":
+			rev = s.Value[:min(12, len(s.Value))]
+		case s.Key == "vcs.modified" && s.Value == "true":
+			dirty = "-dirty"
+		}
+	}
+	if rev == "" {
+		return "dev"
+	}
+	return rev + dirty
+}
+
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
 func openStore(ctx context.Context, c *config) (store.Store, string, error) {
 	if c.databaseURL != "" {
 		s, err := postgres.Open(ctx, c.databaseURL)
 		return s, "postgres", err
+	}
+	if err := sqlite.PrepareDataDir(c.dataDir, c.allowOpenDataDir); err != nil {
+		return nil, "sqlite", err
 	}
 	s, err := sqlite.Open(ctx, c.dataDir, sqlite.WithUserCache(c.userCacheSize))
 	return s, "sqlite", err
@@ -101,7 +138,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	c.serveFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := c.check(); err != nil {
@@ -111,6 +148,53 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	setGCPercent()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+
+	// Everything that can fail is checked before the admin API client is created (Bootstrap):
+	// its generated secret is shown once, by a server that has started.
+	if c.databaseURL == "" { // one serve per SQLite data directory
+		if err := sqlite.PrepareDataDir(c.dataDir, c.allowOpenDataDir); err != nil {
+			return err
+		}
+		unlock, err := sqlite.Lock(c.dataDir)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
+	var tlsConfig *tls.Config
+	if c.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(c.tlsCert, c.tlsKey)
+		if err != nil {
+			return fmt.Errorf("load TLS certificate: %w", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	bootstrapID, bootstrapSecret := os.Getenv("ROSTER_BOOTSTRAP_CLIENT_ID"), os.Getenv("ROSTER_BOOTSTRAP_CLIENT_SECRET")
+	var bootstrapURIs []string
+	if uris := os.Getenv("ROSTER_BOOTSTRAP_REDIRECT_URIS"); uris != "" && bootstrapID != "" {
+		bootstrapURIs = strings.FieldsFunc(uris, splitList)
+		if err := roster.CheckRedirectURIs(bootstrapURIs); err != nil {
+			return fmt.Errorf("ROSTER_BOOTSTRAP_REDIRECT_URIS: %w", err)
+		}
+	}
+	ln, err := net.Listen("tcp", c.listen)
+	if err != nil {
+		return err
+	}
+	defer ln.Close() // if serving never starts
+	issuer := c.issuer(ln.Addr())
+	var mailer directory.Option
+	if c.smtpURL != "" {
+		m, err := smtpmail.New(c.smtpURL, issuer)
+		if err != nil {
+			return err
+		}
+		mailer = directory.WithMailer(m)
+	}
+	box, err := c.secretBox()
+	if err != nil {
+		return err
+	}
 
 	st, backend, err := openStore(ctx, &c)
 	if err != nil {
@@ -122,46 +206,14 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		}
 		log.Info("database closed")
 	}()
-
-	box, err := c.secretBox()
-	if err != nil {
-		return err
-	}
 	dirOpts := []directory.Option{directory.WithLogger(log), directory.WithSecretBox(box)}
+	if mailer != nil {
+		dirOpts = append(dirOpts, mailer)
+	}
 	dir := directory.New(st, dirOpts...)
-	env, created, err := dir.Bootstrap(ctx, os.Getenv("ROSTER_BOOTSTRAP_CLIENT_ID"), os.Getenv("ROSTER_BOOTSTRAP_CLIENT_SECRET"))
+	env, err := dir.EnsureEnvironment(ctx)
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
-	}
-	if uris := os.Getenv("ROSTER_BOOTSTRAP_REDIRECT_URIS"); uris != "" && os.Getenv("ROSTER_BOOTSTRAP_CLIENT_ID") != "" {
-		// The operator's configuration is the truth for the bootstrap client, at every start.
-		if err := dir.SetRedirectURIs(ctx, os.Getenv("ROSTER_BOOTSTRAP_CLIENT_ID"), strings.FieldsFunc(uris, splitList)); err != nil {
-			return fmt.Errorf("ROSTER_BOOTSTRAP_REDIRECT_URIS: %w", err)
-		}
-	}
-	if created != nil && os.Getenv("ROSTER_BOOTSTRAP_CLIENT_SECRET") != "" {
-		created.Secret = "" // the operator chose it; never echo it
-	}
-
-	var tlsConfig *tls.Config
-	if c.tlsCert != "" {
-		cert, err := tls.LoadX509KeyPair(c.tlsCert, c.tlsKey)
-		if err != nil {
-			return fmt.Errorf("load TLS certificate: %w", err)
-		}
-		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	}
-	ln, err := net.Listen("tcp", c.listen)
-	if err != nil {
-		return err
-	}
-	issuer := c.issuer(ln.Addr())
-	if c.smtpURL != "" {
-		m, err := smtpmail.New(c.smtpURL, issuer)
-		if err != nil {
-			return err
-		}
-		dir = directory.New(st, append(dirOpts, directory.WithMailer(m))...)
 	}
 
 	reg := prometheus.NewRegistry()
@@ -181,7 +233,22 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		Registry: reg,
 		TLS:      tlsConfig,
 	})
-	log.Info("roster started", "version", version, "listen", ln.Addr().String(), "issuer", issuer, "storage", backend, "environment", env.ID)
+
+	_, created, err := dir.Bootstrap(ctx, bootstrapID, bootstrapSecret)
+	if err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	if bootstrapURIs != nil {
+		// The operator's configuration is the truth for the bootstrap client, at every start.
+		if err := dir.SetRedirectURIs(ctx, bootstrapID, bootstrapURIs); err != nil {
+			return fmt.Errorf("ROSTER_BOOTSTRAP_REDIRECT_URIS: %w", err)
+		}
+	}
+	if created != nil && bootstrapSecret != "" {
+		created.Secret = "" // the operator chose it; never echo it
+	}
+	bi, _ := debug.ReadBuildInfo()
+	log.Info("roster started", "version", versionFrom(version, bi), "listen", ln.Addr().String(), "issuer", issuer, "storage", backend, "environment", env.ID)
 	printWelcome(stdout, issuer, created)
 	err = srv.Serve(ctx, ln)
 	log.Info("server stopped")
@@ -218,7 +285,7 @@ func migrate(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	c.storageFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := c.check(); err != nil {
@@ -250,7 +317,7 @@ func clients(args []string, stdout, stderr io.Writer) error {
 		fs.StringVar(&name, "name", "", "a name that says who uses the client (required)")
 		fs.Var(&uris, "redirect-uri", "a URL that sign-ins may return to (repeat for several)")
 	}
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
 	if err := c.check(); err != nil {
