@@ -97,6 +97,13 @@ func (c *config) storageFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.allowOpenDataDir, "allow-open-data-dir", false, "accept a data directory that the group or other users may read, instead of refusing to start (env ROSTER_ALLOW_OPEN_DATA_DIR)")
 }
 
+// keyFlags registers the flags of the encryption key, which seals SSO client secrets and the
+// signing keys (docs/encryption.md).
+func (c *config) keyFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.encryptionKey, "encryption-key", env("ROSTER_ENCRYPTION_KEY", ""), "32 random bytes, base64 or hex, that seal signing keys and SSO client secrets; several nodes must share it (env ROSTER_ENCRYPTION_KEY)")
+	fs.StringVar(&c.encryptionKeyFile, "encryption-key-file", env("ROSTER_ENCRYPTION_KEY_FILE", ""), "file holding the encryption key; default <data-dir>/encryption.key, created on first start (env ROSTER_ENCRYPTION_KEY_FILE)")
+}
+
 // serveFlags registers the flags of `roster serve`.
 func (c *config) serveFlags(fs *flag.FlagSet) {
 	c.storageFlags(fs)
@@ -109,8 +116,7 @@ func (c *config) serveFlags(fs *flag.FlagSet) {
 		ttl = time.Hour // parseFlags refuses the variable
 	}
 	fs.DurationVar(&c.tokenTTL, "access-token-ttl", ttl, "lifetime of API access tokens (env ROSTER_ACCESS_TOKEN_TTL)")
-	fs.StringVar(&c.encryptionKey, "encryption-key", env("ROSTER_ENCRYPTION_KEY", ""), "32 random bytes, base64 or hex, that seal SSO client secrets; several nodes must share it (env ROSTER_ENCRYPTION_KEY)")
-	fs.StringVar(&c.encryptionKeyFile, "encryption-key-file", env("ROSTER_ENCRYPTION_KEY_FILE", ""), "file holding the encryption key; default <data-dir>/encryption.key, created on first start (env ROSTER_ENCRYPTION_KEY_FILE)")
+	c.keyFlags(fs)
 	fs.IntVar(&c.userCacheSize, "user-cache-size", envInt("ROSTER_USER_CACHE_SIZE", sqlite.DefaultUserCacheSize), "users kept in memory between reads on SQLite, 0 for none; ignored on PostgreSQL (env ROSTER_USER_CACHE_SIZE)")
 	fs.StringVar(&c.smtpURL, "smtp-url", env("ROSTER_SMTP_URL", ""), "SMTP server for invitation emails, smtp://user:pass@host:587?from=roster@example.com; empty: invitations are recorded, not emailed (env ROSTER_SMTP_URL)")
 }

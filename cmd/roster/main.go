@@ -42,7 +42,7 @@ const usage = `Roster: a self-hosted directory that speaks the Scalekit API.
 
 Usage:
   roster serve    [flags]   start the server (creates the database and an admin API client on first start)
-  roster migrate  [flags]   apply database migrations and exit
+  roster migrate  [flags]   apply database migrations (and seal plaintext signing keys) and exit
   roster clients create --name NAME [--redirect-uri URL ...] [flags] | list [flags] | revoke [flags] CLIENT_ID
   roster clients redirect-uris [flags] CLIENT_ID [URL ...]
   roster version | --version
@@ -218,7 +218,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	tokens := oauth.NewServer(st, issuer, c.tokenTTL)
+	tokens := oauth.NewServer(st, issuer, c.tokenTTL, oauth.WithSecretBox(box))
 	signIn := sso.New(sso.Config{Directory: dir, Tokens: tokens, EnvironmentID: env.ID, Issuer: issuer, Log: log})
 	handlers, err := api.New(api.Config{Directory: dir, Verifier: tokens, Log: log, Metrics: reg, Issuer: issuer})
 	if err != nil {
@@ -285,10 +285,15 @@ func migrate(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	c.storageFlags(fs)
+	c.keyFlags(fs) // migrate seals signing keys that older versions stored in plaintext
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := c.check(); err != nil {
+		return err
+	}
+	box, err := c.secretBox()
+	if err != nil {
 		return err
 	}
 	st, backend, err := openStore(context.Background(), &c)
@@ -296,7 +301,7 @@ func migrate(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer st.Close()
-	if _, err := directory.New(st).EnsureEnvironment(context.Background()); err != nil {
+	if _, err := directory.New(st, directory.WithSecretBox(box)).EnsureEnvironment(context.Background()); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%s database is up to date\n", backend)

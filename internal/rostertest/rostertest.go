@@ -143,7 +143,7 @@ func Start(t testing.TB, backend string, opts ...Option) *Roster {
 	}
 	log := slog.New(slog.NewTextHandler(logOut, nil))
 	reg := prometheus.NewRegistry()
-	tokens := oauth.NewServer(st, issuer, time.Hour)
+	tokens := oauth.NewServer(st, issuer, time.Hour, oauth.WithSecretBox(box))
 	signIn := sso.New(sso.Config{Directory: dir, Tokens: tokens, EnvironmentID: env.ID, Issuer: issuer, Log: log})
 	handlers, err := api.New(api.Config{Directory: dir, Verifier: tokens, Log: log, Metrics: reg, Issuer: issuer})
 	if err != nil {
