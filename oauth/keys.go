@@ -70,6 +70,10 @@ func EnsureSigningKey(ctx context.Context, s store.Store, box *secretbox.Box, en
 	for _, k := range keys {
 		active = active || k.RetireTime == nil
 		if sealed(k.PrivateKeySealed) {
+			// A server that could not open its keys would start and then refuse every token.
+			if _, err := box.Open(k.PrivateKeySealed, sealContext(k.ID)); err != nil {
+				return fmt.Errorf("signing key %s does not open with the configured encryption key (was it changed?): %w (docs/encryption.md)", k.ID, err)
+			}
 			continue
 		}
 		v, err := box.Seal(k.PrivateKeySealed, sealContext(k.ID))

@@ -75,10 +75,14 @@ func TestSigningKeysStoredSealed(t *testing.T) {
 			if _, err := s.Verify(ctx, tok.AccessToken); err != nil {
 				t.Fatalf("verify: %v", err)
 			}
-			// Another encryption key does not open them.
-			other := oauth.NewServer(st, issuer, time.Hour, oauth.WithSecretBox(newBox(t)))
+			// Another encryption key does not open them, and a start with it is refused.
+			wrong := newBox(t)
+			other := oauth.NewServer(st, issuer, time.Hour, oauth.WithSecretBox(wrong))
 			if _, err := other.ClientCredentials(ctx, c.ID, secret); err == nil {
 				t.Fatal("a server with another encryption key signed a token")
+			}
+			if err := oauth.EnsureSigningKey(ctx, st, wrong, env.ID, time.Now()); err == nil || !strings.Contains(err.Error(), "encryption key") {
+				t.Fatalf("a start with another encryption key: %v", err)
 			}
 		})
 	}
