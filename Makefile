@@ -6,7 +6,7 @@ PROTOC_GEN_GO_VERSION := v1.36.12
 PROTOC_GEN_CONNECT_GO_VERSION := v1.19.1
 GOOGLE_PROTO_FILES_VERSION := 6.0.1
 
-.PHONY: run build test test-go test-node generate tools bench fmt vet
+.PHONY: run build test test-go test-node generate tools bench fmt vet tidy-check
 
 build:
 	go build -o roster ./cmd/roster
@@ -16,11 +16,17 @@ run: build
 
 # Every test, on both storage backends (PostgreSQL at ROSTER_TEST_POSTGRES_URL, default
 # postgres://postgres@127.0.0.1:5432/test). The Node SDK suite installs its npm packages itself.
-test:
+test: tidy-check
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.tools/*')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	go vet ./...
 	go test -count=1 -race ./...
+
+# go.mod and go.sum must be what `go mod tidy` makes (Go 1.23+ for -diff).
+tidy-check:
+	@if ! go mod tidy -diff >/dev/null 2>&1; then \
+	  echo "go.mod or go.sum is not tidy: run 'go mod tidy' and commit the result. The difference:"; \
+	  go mod tidy -diff; exit 1; fi
 
 bench:
 	go test -run '^$$' -bench . -benchmem ./...

@@ -39,9 +39,12 @@ type SigningKey struct {
 	ID            string // the JWK "kid"
 	EnvironmentID string
 	Algorithm     string // e.g. "RS256"
-	PrivateKeyPEM string
-	CreateTime    time.Time
-	RetireTime    *time.Time
+	// PrivateKeySealed is the PKCS#8 PEM sealed with the encryption key (package secretbox,
+	// context "signing-key:" + ID). Databases written before keys were sealed hold the PEM
+	// itself until the next start seals it (oauth.EnsureSigningKey).
+	PrivateKeySealed string
+	CreateTime       time.Time
+	RetireTime       *time.Time
 }
 
 // RedirectURIsMax bounds the redirect URIs of one client.

@@ -45,7 +45,8 @@ func (s *Service) Bootstrap(ctx context.Context, clientID, secret string) (env r
 	return env, &c, err
 }
 
-// EnsureEnvironment creates the default environment and its signing key when missing.
+// EnsureEnvironment creates the default environment and its signing key when missing, and
+// seals signing keys left in plaintext by older versions (it needs WithSecretBox).
 func (s *Service) EnsureEnvironment(ctx context.Context) (roster.Environment, error) {
 	env, err := s.ensureEnvironment(ctx)
 	if err != nil {
@@ -54,7 +55,7 @@ func (s *Service) EnsureEnvironment(ctx context.Context) (roster.Environment, er
 	if err := s.seedRoles(ctx, env); err != nil {
 		return env, err
 	}
-	return env, oauth.EnsureSigningKey(ctx, s.store, env.ID, s.now())
+	return env, oauth.EnsureSigningKey(ctx, s.store, s.box, env.ID, s.now())
 }
 
 func (s *Service) ensureEnvironment(ctx context.Context) (roster.Environment, error) {

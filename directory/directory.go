@@ -20,7 +20,7 @@ type Service struct {
 	now    func() time.Time
 	mailer Mailer
 	log    *slog.Logger
-	box    *secretbox.Box // seals connection client secrets
+	box    *secretbox.Box // seals connection client secrets and signing keys
 }
 
 // Option configures a Service.

@@ -375,7 +375,13 @@ func backendArgs(t *testing.T, backend string) []string {
 	if backend == "postgres" {
 		return []string{"--database-url", pgtest.NewSchema(t), "--encryption-key", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}
 	}
-	return []string{"--data-dir", t.TempDir()}
+	return []string{"--data-dir", newDataDir(t)}
+}
+
+// newDataDir names a data directory that roster creates (mode 0700): Roster refuses one that
+// other users may read, as t.TempDir() is (docs/operations.md).
+func newDataDir(t *testing.T) string {
+	return filepath.Join(t.TempDir(), "data")
 }
 
 // summary keeps the per-test lines and the totals of node's spec reporter.
@@ -422,7 +428,7 @@ var (
 // TestServeCLI checks the first start without bootstrap credentials and the roster
 // subcommands against a running server.
 func TestServeCLI(t *testing.T) {
-	dataDir := t.TempDir()
+	dataDir := newDataDir(t)
 	srv := startServer(t, []string{"--data-dir", dataDir})
 	var secrets []string // checked against the server log at the end
 

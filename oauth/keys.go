@@ -7,12 +7,15 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/secretbox"
 	"github.com/rosterhq/roster/store"
 )
 
@@ -20,10 +23,12 @@ import (
 // (and the Scalekit SDKs' jose) verifies.
 const SigningAlgorithm = jose.RS256
 
-// keyring caches an environment's signing keys. Keys live in the database so that every node
-// signs and verifies with the same ones; a kid this node has not seen makes it reload.
+// keyring caches an environment's signing keys. Keys live in the database, sealed with the
+// encryption key (docs/encryption.md), so that every node signs and verifies with the same
+// ones; a kid this node has not seen makes it reload.
 type keyring struct {
 	store  store.Store
+	box    *secretbox.Box
 	mu     sync.Mutex
 	byEnv  map[string]*envKeys
 	loaded map[string]time.Time
@@ -38,30 +43,59 @@ type envKeys struct {
 // minReload limits reloads caused by unknown kids, so forged tokens cannot hammer the database.
 const minReload = 5 * time.Second
 
-func newKeyring(s store.Store) *keyring {
-	return &keyring{store: s, byEnv: map[string]*envKeys{}, loaded: map[string]time.Time{}}
+func newKeyring(s store.Store, box *secretbox.Box) *keyring {
+	return &keyring{store: s, box: box, byEnv: map[string]*envKeys{}, loaded: map[string]time.Time{}}
 }
 
-// EnsureSigningKey makes sure env has a key that signs; it creates one on first start.
-func EnsureSigningKey(ctx context.Context, s store.Store, envID string, now time.Time) error {
+// sealContext binds a sealed signing key to its ID, so a sealed key copied to another row
+// does not open there.
+func sealContext(keyID string) string { return "signing-key:" + keyID }
+
+// sealed reports whether a stored private key is sealed; before keys were sealed they were
+// stored as PEM.
+func sealed(v string) bool { return !strings.HasPrefix(strings.TrimSpace(v), "-----BEGIN") }
+
+// EnsureSigningKey makes sure env has a key that signs; it creates one on first start. It
+// also seals, with box, keys that a database written before keys were sealed holds in
+// plaintext (once: sealed keys are left as they are).
+func EnsureSigningKey(ctx context.Context, s store.Store, box *secretbox.Box, envID string, now time.Time) error {
+	if box == nil {
+		return errors.New("signing keys: no encryption key is configured")
+	}
 	keys, err := s.ListSigningKeys(ctx, envID)
 	if err != nil {
 		return err
 	}
+	active := false
 	for _, k := range keys {
-		if k.RetireTime == nil {
-			return nil
+		active = active || k.RetireTime == nil
+		if sealed(k.PrivateKeySealed) {
+			// A server that could not open its keys would start and then refuse every token.
+			if _, err := box.Open(k.PrivateKeySealed, sealContext(k.ID)); err != nil {
+				return fmt.Errorf("signing key %s does not open with the configured encryption key (was it changed?): %w (docs/encryption.md)", k.ID, err)
+			}
+			continue
+		}
+		v, err := box.Seal(k.PrivateKeySealed, sealContext(k.ID))
+		if err != nil {
+			return err
+		}
+		if err := s.SealSigningKey(ctx, k.ID, k.PrivateKeySealed, v); err != nil {
+			return fmt.Errorf("seal signing key %s: %w", k.ID, err)
 		}
 	}
-	k, err := NewSigningKey(envID, now)
+	if active {
+		return nil
+	}
+	k, err := NewSigningKey(box, envID, now)
 	if err != nil {
 		return err
 	}
 	return s.CreateSigningKey(ctx, k)
 }
 
-// NewSigningKey generates an RSA-2048 key.
-func NewSigningKey(envID string, now time.Time) (roster.SigningKey, error) {
+// NewSigningKey generates an RSA-2048 key, sealed with box.
+func NewSigningKey(box *secretbox.Box, envID string, now time.Time) (roster.SigningKey, error) {
 	priv, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return roster.SigningKey{}, err
@@ -74,12 +108,17 @@ func NewSigningKey(envID string, now time.Time) (roster.SigningKey, error) {
 	if _, err := rand.Read(kid); err != nil {
 		return roster.SigningKey{}, err
 	}
+	id := "key_" + hex.EncodeToString(kid)
+	sealedKey, err := box.Seal(string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})), sealContext(id))
+	if err != nil {
+		return roster.SigningKey{}, err
+	}
 	return roster.SigningKey{
-		ID:            "key_" + hex.EncodeToString(kid),
-		EnvironmentID: envID,
-		Algorithm:     string(SigningAlgorithm),
-		PrivateKeyPEM: string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
-		CreateTime:    now,
+		ID:               id,
+		EnvironmentID:    envID,
+		Algorithm:        string(SigningAlgorithm),
+		PrivateKeySealed: sealedKey,
+		CreateTime:       now,
 	}, nil
 }
 
@@ -97,7 +136,19 @@ func (r *keyring) get(ctx context.Context, envID string, force bool) (*envKeys, 
 	}
 	ek := &envKeys{private: map[string]*rsa.PrivateKey{}, all: keys}
 	for i, k := range keys {
-		block, _ := pem.Decode([]byte(k.PrivateKeyPEM))
+		if r.box == nil {
+			return nil, errors.New("signing keys: no encryption key is configured")
+		}
+		if !sealed(k.PrivateKeySealed) {
+			// EnsureSigningKey seals such keys when a server starts; one written since (by an
+			// older node) is not used until it is sealed.
+			return nil, fmt.Errorf("signing key %s is stored in plaintext: restart roster serve, or run roster migrate, to seal it", k.ID)
+		}
+		keyPEM, err := r.box.Open(k.PrivateKeySealed, sealContext(k.ID))
+		if err != nil {
+			return nil, fmt.Errorf("signing key %s: %w", k.ID, err)
+		}
+		block, _ := pem.Decode([]byte(keyPEM))
 		if block == nil {
 			return nil, fmt.Errorf("signing key %s: not PEM", k.ID)
 		}

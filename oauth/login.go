@@ -327,6 +327,9 @@ func (s *Server) VerifyUserToken(ctx context.Context, raw string) (UserClaims, e
 		}
 		return claims, bad
 	}
+	if !s.lifetimeOK(claims.Claims) {
+		return claims, bad
+	}
 	// An API client's token has the client as subject; a user's has the user.
 	if !strings.HasPrefix(claims.Subject, roster.PrefixUser) || !claims.Audience.Contains(claims.ClientID) {
 		return claims, bad

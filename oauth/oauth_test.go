@@ -2,11 +2,13 @@ package oauth
 
 import (
 	"context"
+	"crypto/rand"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/secretbox"
 	"github.com/rosterhq/roster/store/sqlite"
 )
 
@@ -47,7 +49,13 @@ func newTestServer(t testing.TB) (*Server, roster.APIClient, string) {
 	if err := st.CreateEnvironment(ctx, env); err != nil {
 		t.Fatal(err)
 	}
-	if err := EnsureSigningKey(ctx, st, env.ID, time.Now()); err != nil {
+	key := make([]byte, secretbox.KeySize)
+	_, _ = rand.Read(key)
+	box, err := secretbox.New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := EnsureSigningKey(ctx, st, box, env.ID, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	secret := NewSecret()
@@ -56,7 +64,7 @@ func newTestServer(t testing.TB) (*Server, roster.APIClient, string) {
 	if err := st.CreateClient(ctx, c); err != nil {
 		t.Fatal(err)
 	}
-	return NewServer(st, "http://roster.test", time.Hour), c, secret
+	return NewServer(st, "http://roster.test", time.Hour, WithSecretBox(box)), c, secret
 }
 
 func TestTokenLifecycle(t *testing.T) {
@@ -79,7 +87,7 @@ func TestTokenLifecycle(t *testing.T) {
 	s.now = time.Now
 
 	// A token for another issuer (same keys) is refused.
-	other := NewServer(s.store, "http://elsewhere.test", time.Hour)
+	other := NewServer(s.store, "http://elsewhere.test", time.Hour, WithSecretBox(s.keys.box))
 	foreign, err := other.ClientCredentials(ctx, c.ID, secret)
 	if err != nil {
 		t.Fatal(err)
@@ -104,14 +112,14 @@ func TestKeyRotation(t *testing.T) {
 	keys, _ := s.store.ListSigningKeys(ctx, c.EnvironmentID)
 
 	// Another node adds a newer key, which it then signs with.
-	k, err := NewSigningKey(c.EnvironmentID, time.Now())
+	k, err := NewSigningKey(s.keys.box, c.EnvironmentID, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := s.store.CreateSigningKey(ctx, k); err != nil {
 		t.Fatal(err)
 	}
-	other := NewServer(s.store, s.issuer, time.Hour)
+	other := NewServer(s.store, s.issuer, time.Hour, WithSecretBox(s.keys.box))
 	fresh, err := other.ClientCredentials(ctx, c.ID, secret)
 	if err != nil {
 		t.Fatal(err)

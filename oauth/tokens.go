@@ -17,6 +17,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/secretbox"
 	"github.com/rosterhq/roster/store"
 )
 
@@ -80,16 +81,44 @@ type clientState struct {
 	checked time.Time
 }
 
-// NewServer returns a token server for the given public issuer URL.
-func NewServer(s store.Store, issuer string, ttl time.Duration) *Server {
+// Option configures a Server.
+type Option func(*options)
+
+type options struct{ box *secretbox.Box }
+
+// WithSecretBox opens the signing keys, which are stored sealed, with b (the box that seals
+// connection secrets; docs/encryption.md). A server without it can neither sign nor verify.
+func WithSecretBox(b *secretbox.Box) Option { return func(o *options) { o.box = b } }
+
+// NewServer returns a token server for the given public issuer URL. ttl is the lifetime of
+// the tokens it issues and the longest it accepts.
+func NewServer(s store.Store, issuer string, ttl time.Duration, opts ...Option) *Server {
 	if ttl <= 0 {
 		ttl = DefaultTokenTTL
 	}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	return &Server{
-		store: s, issuer: strings.TrimSuffix(issuer, "/"), ttl: ttl, keys: newKeyring(s),
+		store: s, issuer: strings.TrimSuffix(issuer, "/"), ttl: ttl, keys: newKeyring(s, o.box),
 		hashSlot: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))), now: time.Now,
 		clients: map[string]clientState{}, verified: map[string]verifiedToken{}, checkedSecrets: map[[32]byte]time.Time{},
 	}
+}
+
+// leeway is the clock skew that token validation allows.
+const leeway = 30 * time.Second
+
+// lifetimeOK reports whether a token lives no longer than this server issues tokens for:
+// from its issue time, and from now. A token minted with a copied key for days or years is
+// refused even though its signature checks out.
+func (s *Server) lifetimeOK(c jwt.Claims) bool {
+	if c.IssuedAt == nil || c.Expiry == nil {
+		return false
+	}
+	exp := c.Expiry.Time()
+	return exp.Sub(c.IssuedAt.Time()) <= s.ttl && exp.Sub(s.now()) <= s.ttl+leeway
 }
 
 // Issuer returns the issuer URL.
@@ -196,19 +225,21 @@ func (s *Server) verify(ctx context.Context, raw string) (Principal, time.Time, 
 	if err := tok.Claims(&ek.private[kid].PublicKey, &claims); err != nil {
 		return Principal{}, time.Time{}, roster.Errorf(roster.EUnauthenticated, "access token signature is invalid")
 	}
-	err = claims.ValidateWithLeeway(jwt.Expected{Issuer: s.issuer, AnyAudience: jwt.Audience{s.issuer}, Time: s.now()}, 30*time.Second)
+	err = claims.ValidateWithLeeway(jwt.Expected{Issuer: s.issuer, AnyAudience: jwt.Audience{s.issuer}, Time: s.now()}, leeway)
 	switch {
 	case errors.Is(err, jwt.ErrExpired):
 		return Principal{}, time.Time{}, roster.Errorf(roster.EUnauthenticated, "access token expired")
 	case err != nil:
 		return Principal{}, time.Time{}, roster.Errorf(roster.EUnauthenticated, "access token rejected: %v", err)
+	case !s.lifetimeOK(claims.Claims):
+		return Principal{}, time.Time{}, roster.Errorf(roster.EUnauthenticated, "access token lives longer than this server's access token lifetime")
 	case claims.Subject != claims.ClientID:
 		// A user's access token (its subject is the user) does not call the API.
 		return Principal{}, time.Time{}, roster.Errorf(roster.EUnauthenticated, "this is not an API client's access token")
 	}
 	// A cached verification ends at expiry plus the leeway that validation allows: exactly
 	// when validation would start refusing the token.
-	return Principal{ClientID: claims.ClientID, EnvironmentID: claims.EnvironmentID}, claims.Expiry.Time().Add(30 * time.Second), nil
+	return Principal{ClientID: claims.ClientID, EnvironmentID: claims.EnvironmentID}, claims.Expiry.Time().Add(leeway), nil
 }
 
 func (s *Server) clientActive(ctx context.Context, id string) (bool, error) {

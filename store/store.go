@@ -36,6 +36,9 @@ type Store interface {
 
 	CreateSigningKey(ctx context.Context, k roster.SigningKey) error
 	ListSigningKeys(ctx context.Context, environmentID string) ([]roster.SigningKey, error)
+	// SealSigningKey sets key id's private key to sealed if it still is old (otherwise it does
+	// nothing: another node sealed it first).
+	SealSigningKey(ctx context.Context, id, old, sealed string) error
 
 	CreateOrganization(ctx context.Context, o roster.Organization) error
 	GetOrganization(ctx context.Context, environmentID string, ref roster.OrganizationRef) (roster.Organization, error)

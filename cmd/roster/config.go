@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -24,7 +25,7 @@ type config struct {
 	tlsCert     string
 	tlsKey      string
 	tokenTTL    time.Duration
-	logLevel    string
+	logLevel    slog.Level
 	smtpURL     string
 	// userCacheSize is how many users the SQLite store keeps in memory (0: none).
 	userCacheSize int
@@ -35,16 +36,42 @@ type config struct {
 	// Outbound fetches (docs/outbound.md): allowPrivateNetworks lets OIDC discovery, SAML
 	// metadata URLs and other fetches reach loopback, private and link-local addresses.
 	allowPrivateNetworks bool
+	// Data directory (docs/operations.md): allowOpenDataDir accepts a data directory that
+	// other users may read.
+	allowOpenDataDir bool
 }
 
-// envBool is env for a boolean; check refuses a value that is not one.
-func envBool(name string, def bool) bool {
-	if v, ok := os.LookupEnv(name); ok {
-		if b, err := strconv.ParseBool(v); err == nil {
-			return b
-		}
+// parseFlags parses args, then gives each flag that args did not set the value of its
+// environment twin (named in its usage, "(env ROSTER_...)"). A twin's value that does not
+// parse is refused with an error naming the variable, never replaced by the default.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
 	}
-	return def
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := envName(f.Usage)
+		if err != nil || set[f.Name] || name == "" {
+			return
+		}
+		if v, ok := os.LookupEnv(name); ok {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("%s=%q: %v", name, v, e)
+			}
+		}
+	})
+	return err
+}
+
+// envName returns the variable a flag's usage names: "... (env ROSTER_X)" gives ROSTER_X.
+func envName(usage string) string {
+	i := strings.LastIndex(usage, "(env ROSTER_")
+	if i < 0 || !strings.HasSuffix(usage, ")") {
+		return ""
+	}
+	return usage[i+len("(env ") : len(usage)-1]
 }
 
 // envInt is env for a number; check refuses a value that is not one.
@@ -68,7 +95,16 @@ func env(name, def string) string {
 func (c *config) storageFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.dataDir, "data-dir", env("ROSTER_DATA_DIR", "./roster-data"), "directory of the embedded SQLite database (env ROSTER_DATA_DIR)")
 	fs.StringVar(&c.databaseURL, "database-url", env("ROSTER_DATABASE_URL", ""), "postgres://... selects PostgreSQL; empty means embedded SQLite (env ROSTER_DATABASE_URL)")
-	fs.StringVar(&c.logLevel, "log-level", env("ROSTER_LOG_LEVEL", "info"), "debug, info, warn or error (env ROSTER_LOG_LEVEL)")
+	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "debug, info, warn or error (env ROSTER_LOG_LEVEL)")
+	// Data directory.
+	fs.BoolVar(&c.allowOpenDataDir, "allow-open-data-dir", false, "accept a data directory that the group or other users may read, instead of refusing to start (env ROSTER_ALLOW_OPEN_DATA_DIR)")
+}
+
+// keyFlags registers the flags of the encryption key, which seals SSO client secrets and the
+// signing keys (docs/encryption.md).
+func (c *config) keyFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.encryptionKey, "encryption-key", env("ROSTER_ENCRYPTION_KEY", ""), "32 random bytes, base64 or hex, that seal signing keys and SSO client secrets; several nodes must share it (env ROSTER_ENCRYPTION_KEY)")
+	fs.StringVar(&c.encryptionKeyFile, "encryption-key-file", env("ROSTER_ENCRYPTION_KEY_FILE", ""), "file holding the encryption key; default <data-dir>/encryption.key, created on first start (env ROSTER_ENCRYPTION_KEY_FILE)")
 }
 
 // serveFlags registers the flags of `roster serve`.
@@ -80,14 +116,13 @@ func (c *config) serveFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.tlsKey, "tls-key", env("ROSTER_TLS_KEY", ""), "TLS private key file (PEM) (env ROSTER_TLS_KEY)")
 	ttl, err := time.ParseDuration(env("ROSTER_ACCESS_TOKEN_TTL", "1h"))
 	if err != nil {
-		ttl = time.Hour
+		ttl = time.Hour // parseFlags refuses the variable
 	}
 	fs.DurationVar(&c.tokenTTL, "access-token-ttl", ttl, "lifetime of API access tokens (env ROSTER_ACCESS_TOKEN_TTL)")
-	fs.StringVar(&c.encryptionKey, "encryption-key", env("ROSTER_ENCRYPTION_KEY", ""), "32 random bytes, base64 or hex, that seal SSO client secrets; several nodes must share it (env ROSTER_ENCRYPTION_KEY)")
-	fs.StringVar(&c.encryptionKeyFile, "encryption-key-file", env("ROSTER_ENCRYPTION_KEY_FILE", ""), "file holding the encryption key; default <data-dir>/encryption.key, created on first start (env ROSTER_ENCRYPTION_KEY_FILE)")
+	c.keyFlags(fs)
 	fs.IntVar(&c.userCacheSize, "user-cache-size", envInt("ROSTER_USER_CACHE_SIZE", sqlite.DefaultUserCacheSize), "users kept in memory between reads on SQLite, 0 for none; ignored on PostgreSQL (env ROSTER_USER_CACHE_SIZE)")
 	// Outbound fetches (docs/outbound.md).
-	fs.BoolVar(&c.allowPrivateNetworks, "allow-private-networks", envBool("ROSTER_ALLOW_PRIVATE_NETWORKS", false), "let OIDC discovery, SAML metadata URLs and other outbound fetches reach loopback, private and link-local addresses; for development and tests only (env ROSTER_ALLOW_PRIVATE_NETWORKS)")
+	fs.BoolVar(&c.allowPrivateNetworks, "allow-private-networks", false, "let OIDC discovery, SAML metadata URLs and other outbound fetches reach loopback, private and link-local addresses; for development and tests only (env ROSTER_ALLOW_PRIVATE_NETWORKS)")
 	fs.StringVar(&c.smtpURL, "smtp-url", env("ROSTER_SMTP_URL", ""), "SMTP server for invitation emails, smtp://user:pass@host:587?from=roster@example.com; empty: invitations are recorded, not emailed (env ROSTER_SMTP_URL)")
 }
 
@@ -101,11 +136,6 @@ func (c *config) check() error {
 	if v, ok := os.LookupEnv("ROSTER_USER_CACHE_SIZE"); ok {
 		if _, err := strconv.Atoi(v); err != nil {
 			return fmt.Errorf("ROSTER_USER_CACHE_SIZE must be a number, not %q", v)
-		}
-	}
-	if v, ok := os.LookupEnv("ROSTER_ALLOW_PRIVATE_NETWORKS"); ok {
-		if _, err := strconv.ParseBool(v); err != nil {
-			return fmt.Errorf("ROSTER_ALLOW_PRIVATE_NETWORKS must be true or false, not %q", v)
 		}
 	}
 	if c.userCacheSize < 0 {
@@ -148,6 +178,9 @@ func (c *config) secretBox() (*secretbox.Box, error) {
 	}
 	path := c.encryptionKeyFile
 	if path == "" {
+		if err := sqlite.PrepareDataDir(c.dataDir, c.allowOpenDataDir); err != nil {
+			return nil, err
+		}
 		path = filepath.Join(c.dataDir, "encryption.key")
 	}
 	k, err := secretbox.LoadOrCreateKeyFile(path)

@@ -100,7 +100,7 @@ func TestAllowPrivateNetworksSetting(t *testing.T) {
 		var c config
 		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 		c.serveFlags(fs)
-		if err := fs.Parse(args); err != nil {
+		if err := parseFlags(fs, args); err != nil {
 			t.Fatal(err)
 		}
 		return c
@@ -116,7 +116,91 @@ func TestAllowPrivateNetworksSetting(t *testing.T) {
 		t.Fatal("ROSTER_ALLOW_PRIVATE_NETWORKS not read, or the flag does not win over it")
 	}
 	t.Setenv("ROSTER_ALLOW_PRIVATE_NETWORKS", "sometimes")
-	if err := (&config{}).check(); err == nil || !strings.Contains(err.Error(), "ROSTER_ALLOW_PRIVATE_NETWORKS") {
+	var c config
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	c.serveFlags(fs)
+	if err := parseFlags(fs, nil); err == nil || !strings.Contains(err.Error(), "ROSTER_ALLOW_PRIVATE_NETWORKS") {
 		t.Errorf("a value that is not a boolean: %v", err)
+	}
+}
+
+// Every flag names its environment twin, and a twin whose value does not parse is refused
+// with an error that names the variable, for each kind of value (a duration, a number, a log
+// level, a boolean), instead of being replaced by the default.
+func TestInvalidEnvironmentValuesRefused(t *testing.T) {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	var c config
+	c.serveFlags(fs)
+	fs.VisitAll(func(f *flag.Flag) {
+		if envName(f.Usage) == "" {
+			t.Errorf("flag --%s does not name its environment twin (env ROSTER_...) in its usage", f.Name)
+		}
+	})
+	for _, tc := range []struct{ name, value string }{
+		{"ROSTER_ACCESS_TOKEN_TTL", "an hour"},
+		{"ROSTER_USER_CACHE_SIZE", "lots"},
+		{"ROSTER_LOG_LEVEL", "loud"},
+		{"ROSTER_ALLOW_OPEN_DATA_DIR", "maybe"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv(tc.name, tc.value)
+			var c config
+			fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+			fs.SetOutput(io.Discard)
+			c.serveFlags(fs)
+			err := parseFlags(fs, nil)
+			if err == nil {
+				err = c.check()
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.name) {
+				t.Fatalf("%s=%q: %v, want an error naming %s", tc.name, tc.value, err, tc.name)
+			}
+		})
+	}
+	// A flag's own bad value is refused too.
+	fs = flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	c.serveFlags(fs)
+	if err := parseFlags(fs, []string{"--log-level", "loud"}); err == nil || !strings.Contains(err.Error(), "log-level") {
+		t.Fatalf("--log-level loud: %v", err)
+	}
+}
+
+// -h and --help print a command's flags and succeed; --version and version print the
+// version.
+func TestHelpAndVersion(t *testing.T) {
+	for _, args := range [][]string{{"serve", "-h"}, {"serve", "--help"}, {"migrate", "-h"}, {"clients", "create", "--help"}, {"clients", "list", "-h"}, {"--help"}} {
+		var out strings.Builder
+		if err := run(args, &out, &out); err != nil {
+			t.Errorf("roster %s: %v, want success", strings.Join(args, " "), err)
+		}
+		if !strings.Contains(out.String(), "-") {
+			t.Errorf("roster %s printed no help: %q", strings.Join(args, " "), out.String())
+		}
+	}
+	for _, args := range [][]string{{"--version"}, {"version"}} {
+		var out strings.Builder
+		if err := run(args, &out, io.Discard); err != nil || !strings.HasPrefix(out.String(), "roster ") {
+			t.Errorf("roster %s: %q, %v", strings.Join(args, " "), out.String(), err)
+		}
+	}
+}
+
+func TestVersionFromBuildInfo(t *testing.T) {
+	bi := &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}, Settings: []debug.BuildSetting{
+		{Key: "vcs.revision", Value: "0123456789abcdef0123"}, {Key: "vcs.modified", Value: "true"}}}
+	if got := versionFrom("", bi); got != "0123456789ab-dirty" {
+		t.Errorf("devel build of a modified tree: %q", got)
+	}
+	bi.Main.Version = "v1.2.3"
+	if got := versionFrom("", bi); got != "v1.2.3" {
+		t.Errorf("module version: %q", got)
+	}
+	if got := versionFrom("v9", bi); got != "v9" {
+		t.Errorf("-ldflags version: %q", got)
+	}
+	if got := versionFrom("", nil); got != "dev" {
+		t.Errorf("no build info: %q", got)
 	}
 }

@@ -35,17 +35,18 @@ import (
 	"github.com/rosterhq/roster/store/sqlite"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version may be set at build time with -ldflags "-X main.version=..."; otherwise it comes
+// from the build information Go records (versionFrom).
+var version string
 
 const usage = `Roster: a self-hosted directory that speaks the Scalekit API.
 
 Usage:
   roster serve    [flags]   start the server (creates the database and an admin API client on first start)
-  roster migrate  [flags]   apply database migrations and exit
+  roster migrate  [flags]   apply database migrations (and seal plaintext signing keys) and exit
   roster clients create --name NAME [--redirect-uri URL ...] [flags] | list [flags] | revoke [flags] CLIENT_ID
   roster clients redirect-uris [flags] CLIENT_ID [URL ...]
-  roster version
+  roster version | --version
 
 Run 'roster COMMAND -h' for a command's flags.
 `
@@ -58,6 +59,14 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
+	err := runCommand(args, stdout, stderr)
+	if errors.Is(err, flag.ErrHelp) { // -h or --help: the flags were printed as asked
+		return nil
+	}
+	return err
+}
+
+func runCommand(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return errors.New("no command given")
@@ -69,8 +78,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return migrate(args[1:], stdout, stderr)
 	case "clients":
 		return clients(args[1:], stdout, stderr)
-	case "version":
-		fmt.Fprintln(stdout, "roster", version)
+	case "version", "--version", "-version":
+		bi, _ := debug.ReadBuildInfo()
+		fmt.Fprintln(stdout, "roster", versionFrom(version, bi))
 		return nil
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
@@ -80,18 +90,45 @@ func run(args []string, stdout, stderr io.Writer) error {
 	return fmt.Errorf("unknown command %q", args[0])
 }
 
-func newLogger(w io.Writer, level string) *slog.Logger {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		l = slog.LevelInfo
+// versionFrom returns the version set with -ldflags, else the module version Go recorded
+// (a tag, or a pseudo-version from the commit), else the commit itself ("-dirty" when the
+// tree had changes), else "dev".
+func versionFrom(ldflags string, bi *debug.BuildInfo) string {
+	if ldflags != "" {
+		return ldflags
 	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+	if bi == nil {
+		return "dev"
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var rev, dirty string
+	for _, s := range bi.Settings {
+		switch {
+		case s.Key == "vcs.revision":
+			rev = s.Value[:min(12, len(s.Value))]
+		case s.Key == "vcs.modified" && s.Value == "true":
+			dirty = "-dirty"
+		}
+	}
+	if rev == "" {
+		return "dev"
+	}
+	return rev + dirty
+}
+
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
 func openStore(ctx context.Context, c *config) (store.Store, string, error) {
 	if c.databaseURL != "" {
 		s, err := postgres.Open(ctx, c.databaseURL)
 		return s, "postgres", err
+	}
+	if err := sqlite.PrepareDataDir(c.dataDir, c.allowOpenDataDir); err != nil {
+		return nil, "sqlite", err
 	}
 	s, err := sqlite.Open(ctx, c.dataDir, sqlite.WithUserCache(c.userCacheSize))
 	return s, "sqlite", err
@@ -102,7 +139,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	c.serveFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := c.check(); err != nil {
@@ -112,6 +149,53 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	setGCPercent()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+
+	// Everything that can fail is checked before the admin API client is created (Bootstrap):
+	// its generated secret is shown once, by a server that has started.
+	if c.databaseURL == "" { // one serve per SQLite data directory
+		if err := sqlite.PrepareDataDir(c.dataDir, c.allowOpenDataDir); err != nil {
+			return err
+		}
+		unlock, err := sqlite.Lock(c.dataDir)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
+	var tlsConfig *tls.Config
+	if c.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(c.tlsCert, c.tlsKey)
+		if err != nil {
+			return fmt.Errorf("load TLS certificate: %w", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	bootstrapID, bootstrapSecret := os.Getenv("ROSTER_BOOTSTRAP_CLIENT_ID"), os.Getenv("ROSTER_BOOTSTRAP_CLIENT_SECRET")
+	var bootstrapURIs []string
+	if uris := os.Getenv("ROSTER_BOOTSTRAP_REDIRECT_URIS"); uris != "" && bootstrapID != "" {
+		bootstrapURIs = strings.FieldsFunc(uris, splitList)
+		if err := roster.CheckRedirectURIs(bootstrapURIs); err != nil {
+			return fmt.Errorf("ROSTER_BOOTSTRAP_REDIRECT_URIS: %w", err)
+		}
+	}
+	ln, err := net.Listen("tcp", c.listen)
+	if err != nil {
+		return err
+	}
+	defer ln.Close() // if serving never starts
+	issuer := c.issuer(ln.Addr())
+	var mailer directory.Option
+	if c.smtpURL != "" {
+		m, err := smtpmail.New(c.smtpURL, issuer)
+		if err != nil {
+			return err
+		}
+		mailer = directory.WithMailer(m)
+	}
+	box, err := c.secretBox()
+	if err != nil {
+		return err
+	}
 
 	st, backend, err := openStore(ctx, &c)
 	if err != nil {
@@ -123,51 +207,19 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		}
 		log.Info("database closed")
 	}()
-
-	box, err := c.secretBox()
-	if err != nil {
-		return err
-	}
 	dirOpts := []directory.Option{directory.WithLogger(log), directory.WithSecretBox(box)}
+	if mailer != nil {
+		dirOpts = append(dirOpts, mailer)
+	}
 	dir := directory.New(st, dirOpts...)
-	env, created, err := dir.Bootstrap(ctx, os.Getenv("ROSTER_BOOTSTRAP_CLIENT_ID"), os.Getenv("ROSTER_BOOTSTRAP_CLIENT_SECRET"))
+	env, err := dir.EnsureEnvironment(ctx)
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
-	}
-	if uris := os.Getenv("ROSTER_BOOTSTRAP_REDIRECT_URIS"); uris != "" && os.Getenv("ROSTER_BOOTSTRAP_CLIENT_ID") != "" {
-		// The operator's configuration is the truth for the bootstrap client, at every start.
-		if err := dir.SetRedirectURIs(ctx, os.Getenv("ROSTER_BOOTSTRAP_CLIENT_ID"), strings.FieldsFunc(uris, splitList)); err != nil {
-			return fmt.Errorf("ROSTER_BOOTSTRAP_REDIRECT_URIS: %w", err)
-		}
-	}
-	if created != nil && os.Getenv("ROSTER_BOOTSTRAP_CLIENT_SECRET") != "" {
-		created.Secret = "" // the operator chose it; never echo it
-	}
-
-	var tlsConfig *tls.Config
-	if c.tlsCert != "" {
-		cert, err := tls.LoadX509KeyPair(c.tlsCert, c.tlsKey)
-		if err != nil {
-			return fmt.Errorf("load TLS certificate: %w", err)
-		}
-		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	}
-	ln, err := net.Listen("tcp", c.listen)
-	if err != nil {
-		return err
-	}
-	issuer := c.issuer(ln.Addr())
-	if c.smtpURL != "" {
-		m, err := smtpmail.New(c.smtpURL, issuer)
-		if err != nil {
-			return err
-		}
-		dir = directory.New(st, append(dirOpts, directory.WithMailer(m))...)
 	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	tokens := oauth.NewServer(st, issuer, c.tokenTTL)
+	tokens := oauth.NewServer(st, issuer, c.tokenTTL, oauth.WithSecretBox(box))
 	if c.allowPrivateNetworks {
 		log.Warn("outbound fetches may reach private networks (--allow-private-networks): for development and tests only")
 	}
@@ -186,7 +238,22 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		Registry: reg,
 		TLS:      tlsConfig,
 	})
-	log.Info("roster started", "version", version, "listen", ln.Addr().String(), "issuer", issuer, "storage", backend, "environment", env.ID)
+
+	_, created, err := dir.Bootstrap(ctx, bootstrapID, bootstrapSecret)
+	if err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	if bootstrapURIs != nil {
+		// The operator's configuration is the truth for the bootstrap client, at every start.
+		if err := dir.SetRedirectURIs(ctx, bootstrapID, bootstrapURIs); err != nil {
+			return fmt.Errorf("ROSTER_BOOTSTRAP_REDIRECT_URIS: %w", err)
+		}
+	}
+	if created != nil && bootstrapSecret != "" {
+		created.Secret = "" // the operator chose it; never echo it
+	}
+	bi, _ := debug.ReadBuildInfo()
+	log.Info("roster started", "version", versionFrom(version, bi), "listen", ln.Addr().String(), "issuer", issuer, "storage", backend, "environment", env.ID)
 	printWelcome(stdout, issuer, created)
 	err = srv.Serve(ctx, ln)
 	log.Info("server stopped")
@@ -223,10 +290,15 @@ func migrate(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	c.storageFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	c.keyFlags(fs) // migrate seals signing keys that older versions stored in plaintext
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := c.check(); err != nil {
+		return err
+	}
+	box, err := c.secretBox()
+	if err != nil {
 		return err
 	}
 	st, backend, err := openStore(context.Background(), &c)
@@ -234,7 +306,7 @@ func migrate(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer st.Close()
-	if _, err := directory.New(st).EnsureEnvironment(context.Background()); err != nil {
+	if _, err := directory.New(st, directory.WithSecretBox(box)).EnsureEnvironment(context.Background()); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%s database is up to date\n", backend)
@@ -255,7 +327,7 @@ func clients(args []string, stdout, stderr io.Writer) error {
 		fs.StringVar(&name, "name", "", "a name that says who uses the client (required)")
 		fs.Var(&uris, "redirect-uri", "a URL that sign-ins may return to (repeat for several)")
 	}
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
 	if err := c.check(); err != nil {

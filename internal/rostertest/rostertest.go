@@ -153,7 +153,7 @@ func Start(t testing.TB, backend string, opts ...Option) *Roster {
 	}
 	log := slog.New(slog.NewTextHandler(logOut, nil))
 	reg := prometheus.NewRegistry()
-	tokens := oauth.NewServer(st, issuer, time.Hour)
+	tokens := oauth.NewServer(st, issuer, time.Hour, oauth.WithSecretBox(box))
 	o.outbound.Log = log
 	guard := outbound.New(o.outbound)
 	signIn := sso.New(sso.Config{Directory: dir, Tokens: tokens, EnvironmentID: env.ID, Issuer: issuer, Log: log, Outbound: guard})

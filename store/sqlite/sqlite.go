@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -33,10 +32,11 @@ type options struct{ userCache int }
 // WithUserCache keeps up to n users in memory between reads; 0 keeps none.
 func WithUserCache(n int) Option { return func(o *options) { o.userCache = n } }
 
-// Open opens (creating if needed) the database in dir and applies migrations.
+// Open opens (creating if needed) the database in dir and applies migrations. A missing dir
+// is created with mode 0700; the command line checks an existing one first (PrepareDataDir).
 func Open(ctx context.Context, dir string, opts ...Option) (*sqlstore.Store, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data directory: %w", err)
+	if err := createDataDir(dir); err != nil {
+		return nil, err
 	}
 	return OpenFile(ctx, filepath.Join(dir, FileName), opts...)
 }
@@ -54,6 +54,11 @@ func OpenFile(ctx context.Context, path string, opts ...Option) (*sqlstore.Store
 	for _, p := range []string{"journal_mode(WAL)", "foreign_keys(1)", "busy_timeout(10000)", "synchronous(NORMAL)",
 		"mmap_size(268435456)", "cache_size(-16384)", "temp_store(MEMORY)"} {
 		q.Add("_pragma", p)
+	}
+	// The files are their owner's alone, whatever the umask: the database file is made (or
+	// set) 0600 before SQLite opens it, and SQLite gives its -wal and -shm files that mode.
+	if err := private(path); err != nil {
+		return nil, fmt.Errorf("database file: %w", err)
 	}
 	dsn := "file:" + path + "?" + q.Encode()
 	read, err := sql.Open("sqlite", dsn+"&mode=ro")
@@ -76,6 +81,12 @@ func OpenFile(ctx context.Context, path string, opts ...Option) (*sqlstore.Store
 	if _, err := s.Migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
+	}
+	for _, suffix := range []string{"-wal", "-shm"} { // made by an older Roster
+		if err := privateIfExists(path + suffix); err != nil {
+			s.Close()
+			return nil, err
+		}
 	}
 	s.StartGroupCommit()
 	s.EnableUserCache(o.userCache)

@@ -142,7 +142,13 @@ func scanClient(row interface{ Scan(...any) error }) (roster.APIClient, error) {
 func (s *Store) CreateSigningKey(ctx context.Context, k roster.SigningKey) error {
 	_, err := s.writeOther.ExecContext(ctx,
 		`INSERT INTO signing_keys (id, environment_id, algorithm, private_key, create_time, retire_time) VALUES ($1, $2, $3, $4, $5, $6)`,
-		k.ID, k.EnvironmentID, k.Algorithm, k.PrivateKeyPEM, micros(k.CreateTime), nullMicros(k.RetireTime))
+		k.ID, k.EnvironmentID, k.Algorithm, k.PrivateKeySealed, micros(k.CreateTime), nullMicros(k.RetireTime))
+	return err
+}
+
+// SealSigningKey replaces a plaintext private key with its sealed form, if it is unchanged.
+func (s *Store) SealSigningKey(ctx context.Context, id, old, sealed string) error {
+	_, err := s.writeOther.ExecContext(ctx, `UPDATE signing_keys SET private_key = $1 WHERE id = $2 AND private_key = $3`, sealed, id, old)
 	return err
 }
 
@@ -160,7 +166,7 @@ func (s *Store) ListSigningKeys(ctx context.Context, environmentID string) ([]ro
 		var k roster.SigningKey
 		var created int64
 		var retired sql.NullInt64
-		if err := rows.Scan(&k.ID, &k.EnvironmentID, &k.Algorithm, &k.PrivateKeyPEM, &created, &retired); err != nil {
+		if err := rows.Scan(&k.ID, &k.EnvironmentID, &k.Algorithm, &k.PrivateKeySealed, &created, &retired); err != nil {
 			return nil, err
 		}
 		k.CreateTime, k.RetireTime = fromMicros(created), timePtr(retired)

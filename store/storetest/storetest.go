@@ -131,18 +131,31 @@ func testClients(t *testing.T, s store.Store) {
 func testSigningKeys(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	env := newEnv(t, s, "default")
-	old := roster.SigningKey{ID: "k1", EnvironmentID: env.ID, Algorithm: "RS256", PrivateKeyPEM: "pem1", CreateTime: now().Add(-time.Hour)}
+	old := roster.SigningKey{ID: "k1", EnvironmentID: env.ID, Algorithm: "RS256", PrivateKeySealed: "pem1", CreateTime: now().Add(-time.Hour)}
 	retire := now()
 	old.RetireTime = &retire
-	cur := roster.SigningKey{ID: "k2", EnvironmentID: env.ID, Algorithm: "RS256", PrivateKeyPEM: "pem2", CreateTime: now()}
+	cur := roster.SigningKey{ID: "k2", EnvironmentID: env.ID, Algorithm: "RS256", PrivateKeySealed: "pem2", CreateTime: now()}
 	for _, k := range []roster.SigningKey{old, cur} {
 		if err := s.CreateSigningKey(ctx, k); err != nil {
 			t.Fatal(err)
 		}
 	}
 	keys, err := s.ListSigningKeys(ctx, env.ID)
-	if err != nil || len(keys) != 2 || keys[0].ID != "k2" || keys[1].RetireTime == nil || keys[1].PrivateKeyPEM != "pem1" {
+	if err != nil || len(keys) != 2 || keys[0].ID != "k2" || keys[1].RetireTime == nil || keys[1].PrivateKeySealed != "pem1" {
 		t.Fatalf("list keys = %+v, %v", keys, err)
+	}
+
+	// SealSigningKey replaces a key's private key only while it still holds the value the
+	// caller read, so two nodes sealing at once cannot lose either's work.
+	if err := s.SealSigningKey(ctx, "k1", "pem1", "sealed1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SealSigningKey(ctx, "k1", "pem1", "sealed-by-a-slower-node"); err != nil {
+		t.Fatal(err)
+	}
+	keys, err = s.ListSigningKeys(ctx, env.ID)
+	if err != nil || len(keys) != 2 || keys[1].PrivateKeySealed != "sealed1" || keys[0].PrivateKeySealed != "pem2" {
+		t.Fatalf("keys after sealing k1 = %+v, %v", keys, err)
 	}
 }
 
