@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rosterhq/roster/api"
+	"github.com/rosterhq/roster/oauth"
 	"github.com/rosterhq/roster/store"
 )
 
@@ -48,6 +49,8 @@ func withLimits(timeout time.Duration, l Limits, cut func(), next http.Handler) 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
+		// Client authentication (/oauth/token, /sso/token) is throttled by address.
+		ctx = oauth.WithClientAddr(ctx, r.RemoteAddr)
 		if r.Body != nil && r.Body != http.NoBody {
 			body := r.Body
 			if l.BodyIdleTimeout > 0 {
