@@ -86,6 +86,7 @@ func (g *guard) setup(t Throttle) {
 	g.mu.Lock()
 	g.cfg, g.slots, g.buckets = t, make(chan struct{}, t.Hashes), map[string]*rate.Limiter{}
 	g.mu.Unlock()
+	dummySecretHash() // made now, so that the first unknown client ID costs no more than later ones
 }
 
 func throttled(wait time.Duration) error {

@@ -31,6 +31,9 @@ type config struct {
 	// encryptionKey (base64 or hex) or encryptionKeyFile seal connection client secrets.
 	encryptionKey     string
 	encryptionKeyFile string
+	// limits bound what clients may hold (connections, slow bodies, failed token requests)
+	// and say where /metrics is served (limits.go).
+	limits limitConfig
 }
 
 // envInt is env for a number; check refuses a value that is not one.
@@ -72,6 +75,7 @@ func (c *config) serveFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.encryptionKey, "encryption-key", env("ROSTER_ENCRYPTION_KEY", ""), "32 random bytes, base64 or hex, that seal SSO client secrets; several nodes must share it (env ROSTER_ENCRYPTION_KEY)")
 	fs.StringVar(&c.encryptionKeyFile, "encryption-key-file", env("ROSTER_ENCRYPTION_KEY_FILE", ""), "file holding the encryption key; default <data-dir>/encryption.key, created on first start (env ROSTER_ENCRYPTION_KEY_FILE)")
 	fs.IntVar(&c.userCacheSize, "user-cache-size", envInt("ROSTER_USER_CACHE_SIZE", sqlite.DefaultUserCacheSize), "users kept in memory between reads on SQLite, 0 for none; ignored on PostgreSQL (env ROSTER_USER_CACHE_SIZE)")
+	c.limits.flags(fs)
 	fs.StringVar(&c.smtpURL, "smtp-url", env("ROSTER_SMTP_URL", ""), "SMTP server for invitation emails, smtp://user:pass@host:587?from=roster@example.com; empty: invitations are recorded, not emailed (env ROSTER_SMTP_URL)")
 }
 
@@ -89,6 +93,9 @@ func (c *config) check() error {
 	}
 	if c.userCacheSize < 0 {
 		return fmt.Errorf("--user-cache-size must be 0 (no cache) or more")
+	}
+	if err := c.limits.check(c.listen); err != nil {
+		return err
 	}
 	if c.tokenTTL != 0 && (c.tokenTTL < time.Minute || c.tokenTTL > 24*time.Hour) { // 0: not a serve flag
 		return fmt.Errorf("--access-token-ttl must be between 1m and 24h")

@@ -167,12 +167,17 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	tokens := oauth.NewServer(st, issuer, c.tokenTTL)
+	tokens.SetThrottle(c.limits.throttle())
 	signIn := sso.New(sso.Config{Directory: dir, Tokens: tokens, EnvironmentID: env.ID, Issuer: issuer, Log: log})
 	handlers, err := api.New(api.Config{Directory: dir, Verifier: tokens, Log: log, Metrics: reg, Issuer: issuer})
 	if err != nil {
 		return err
 	}
-	srv := server.New(server.Config{
+	metricsLn, err := c.limits.metricsListener()
+	if err != nil {
+		return err
+	}
+	scfg := server.Config{
 		API:      handlers,
 		OAuth:    &oauth.Handler{Server: tokens, EnvironmentID: env.ID, Log: log},
 		SSO:      signIn,
@@ -180,8 +185,13 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		Log:      log,
 		Registry: reg,
 		TLS:      tlsConfig,
-	})
+	}
+	scfg.Limits, scfg.MetricsOnAPIPort, scfg.MetricsListener = c.limits.server(), c.limits.metricsListen == metricsOnAPIPort, metricsLn
+	srv := server.New(scfg)
 	log.Info("roster started", "version", version, "listen", ln.Addr().String(), "issuer", issuer, "storage", backend, "environment", env.ID)
+	if metricsLn != nil {
+		log.Info("metrics listener", "listen", metricsLn.Addr().String())
+	}
 	printWelcome(stdout, issuer, created)
 	err = srv.Serve(ctx, ln)
 	log.Info("server stopped")
