@@ -38,7 +38,7 @@ const (
 	DefaultFailureBurst    = 10
 	DefaultFailureInterval = time.Second
 	defaultMaxKeys         = 10000
-	defaultHashWait        = time.Second
+	defaultHashWait        = 3 * time.Second
 )
 
 // DefaultHashes is half the cores (at least one): a flood of wrong secrets from many addresses
@@ -192,7 +192,7 @@ type addrKey struct{}
 // WithClientAddr records the network address a request came from (host:port, as in
 // http.Request.RemoteAddr), which client authentication is throttled by.
 func WithClientAddr(ctx context.Context, remoteAddr string) context.Context {
-	return context.WithValue(ctx, addrKey{}, throttleAddr(remoteAddr))
+	return context.WithValue(ctx, addrKey{}, remoteAddr) // parsed only when a client authenticates
 }
 
 // throttleAddr is the IP of an address, or for IPv6 its /64, which one subscriber usually
@@ -216,5 +216,8 @@ func throttleAddr(remoteAddr string) string {
 
 func clientAddr(ctx context.Context) string {
 	a, _ := ctx.Value(addrKey{}).(string)
-	return a
+	if a == "" {
+		return ""
+	}
+	return throttleAddr(a)
 }

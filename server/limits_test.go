@@ -8,12 +8,14 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/rosterhq/roster/internal/rostertest"
+	"github.com/rosterhq/roster/oauth"
 	"github.com/rosterhq/roster/server"
 )
 
@@ -290,5 +292,43 @@ func TestTricklersDoNotStarveNewClients(t *testing.T) {
 	}
 	if s, err := healthz(dialFrom(t, r, "127.0.0.1")); err != nil || s != 200 {
 		t.Fatalf("the address is not served again: %d %v", s, err)
+	}
+}
+
+// clientFrom is an HTTP client whose connections come from a loopback source address.
+func clientFrom(src string) *http.Client {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
+	return &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
+}
+
+// The server hands each request's address to client authentication: failures from one
+// address are throttled on /oauth/token and /sso/token alike, another address is served.
+func TestTokenFailuresThrottledByAddress(t *testing.T) {
+	r := rostertest.Start(t, "sqlite")
+	r.Tokens.SetThrottle(oauth.Throttle{Burst: 2, Interval: time.Hour})
+	attacker := clientFrom("127.0.0.3")
+	post := func(c *http.Client, path string, form url.Values) (int, string) {
+		res, err := c.PostForm(r.URL+path, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	wrong := url.Values{"grant_type": {"client_credentials"}, "client_id": {r.ClientID}, "client_secret": {"rsk_wrong"}}
+	for i := range 2 {
+		if s, b := post(attacker, "/oauth/token", wrong); s != 401 {
+			t.Fatalf("failure %d: %d %s", i+1, s, b)
+		}
+	}
+	if s, b := post(attacker, "/oauth/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {"skc_other"}, "client_secret": {"x"}}); s != 429 || !strings.Contains(b, "slow_down") {
+		t.Fatalf("/oauth/token from a throttled address: %d %s", s, b)
+	}
+	if s, b := post(attacker, "/sso/token", url.Values{"grant_type": {"authorization_code"}, "client_id": {"skc_other"}, "client_secret": {"x"}, "code": {"c"}}); s != 429 {
+		t.Fatalf("/sso/token from a throttled address: %d %s", s, b)
+	}
+	if s, b := post(clientFrom("127.0.0.4"), "/oauth/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {"skc_other"}, "client_secret": {"x"}}); s != 401 {
+		t.Fatalf("another address: %d %s", s, b)
 	}
 }
