@@ -32,6 +32,9 @@ type slowBody struct {
 	idle    time.Duration
 	minRate int64 // bytes per second; 0: the idle limit only
 	cut     func()
+	// h1: an HTTP/1.1 connection, whose deadline outlives the body and must be cleared (on
+	// HTTP/2 the stream's deadline ends with the stream).
+	h1 bool
 
 	got    int64
 	waited time.Duration
@@ -95,7 +98,7 @@ func (b *slowBody) tooSlow() error {
 }
 
 func (b *slowBody) disarm() {
-	if b.armed {
+	if b.armed && b.h1 {
 		_ = b.ctl.SetReadDeadline(time.Time{})
 		b.armed = false
 	}
@@ -108,7 +111,7 @@ func (b *slowBody) Close() error { return b.body.Close() }
 // idle, so a handler that answers without reading (an unauthenticated call) cannot leave the
 // connection to a trickling client.
 func (b *slowBody) finish() {
-	if b.off || b.done || b.failed != nil {
+	if !b.h1 || b.off || b.done || b.failed != nil {
 		return
 	}
 	_ = b.ctl.SetReadDeadline(time.Now().Add(b.idle))

@@ -55,7 +55,7 @@ func withLimits(timeout time.Duration, l Limits, cut func(), next http.Handler) 
 			body := r.Body
 			if l.BodyIdleTimeout > 0 {
 				sb := &slowBody{body: body, w: w, ctl: http.NewResponseController(w), idle: l.BodyIdleTimeout,
-					minRate: int64(l.BodyMinRate), cut: cut}
+					minRate: int64(l.BodyMinRate), cut: cut, h1: r.ProtoMajor == 1}
 				defer sb.finish()
 				body = sb
 			}
