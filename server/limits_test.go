@@ -332,3 +332,17 @@ func TestTokenFailuresThrottledByAddress(t *testing.T) {
 		t.Fatalf("another address: %d %s", s, b)
 	}
 }
+
+// A keep-alive connection with no request for IdleTimeout is closed.
+func TestIdleConnectionsClosed(t *testing.T) {
+	r := rostertest.Start(t, "sqlite", withLimits(server.Limits{IdleTimeout: 100 * time.Millisecond, BodyIdleTimeout: time.Second}))
+	c := dialFrom(t, r, "127.0.0.1")
+	if s, err := healthz(c); err != nil || s != 200 {
+		t.Fatalf("healthz: %d %v", s, err)
+	}
+	start := time.Now()
+	_ = c.SetReadDeadline(start.Add(2 * time.Second))
+	if n, err := c.Read(make([]byte, 1)); n != 0 || err != io.EOF || time.Since(start) > time.Second {
+		t.Fatalf("idle connection: %d %v after %s", n, err, time.Since(start))
+	}
+}
