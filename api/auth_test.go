@@ -133,7 +133,14 @@ func TestHealthReadyMetricsAndJWKS(t *testing.T) {
 	if s, _ := get("/readyz"); s != 200 {
 		t.Fatalf("readyz %d", s)
 	}
-	s, body := get("/metrics")
+	// Metrics are on the management listener (the API port does not serve them).
+	res, err := http.Get(r.MetricsURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	s, body := res.StatusCode, string(raw)
 	for _, want := range []string{
 		`roster_http_requests_total{route="/scalekit.v1.organizations.OrganizationService/ListOrganization",status="200"} 1`,
 		`roster_rpc_duration_seconds_count{code="ok",procedure="/scalekit.v1.organizations.OrganizationService/ListOrganization"} 1`,

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/rosterhq/roster"
 )
@@ -63,6 +65,9 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	if clientAddr(ctx) == "" {
+		ctx = WithClientAddr(ctx, r.RemoteAddr)
+	}
 	if grant == "client_credentials" {
 		tok, err := h.Server.ClientCredentials(ctx, id, secret)
 		if err != nil {
@@ -131,6 +136,9 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	var oe *Error
 	switch {
 	case errors.As(err, &oe):
+		if oe.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int((oe.RetryAfter+time.Second-1)/time.Second)))
+		}
 		tokenError(w, oe.Status, oe.Code, oe.Description)
 	case roster.ErrorCode(err) == roster.EUnauthenticated:
 		tokenError(w, http.StatusUnauthorized, "invalid_client", roster.ErrorMessage(err))

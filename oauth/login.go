@@ -10,6 +10,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -26,6 +27,7 @@ type Error struct {
 	Status      int
 	Code        string // invalid_request, invalid_client, invalid_grant, ...
 	Description string
+	RetryAfter  time.Duration // sent as Retry-After (whole seconds) when set
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Description }
@@ -103,39 +105,55 @@ func PKCEChallenge(verifier string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
-// AuthenticateClient checks an API client's ID and secret.
+// AuthenticateClient checks an API client's ID and secret. Every answer but a remembered
+// secret costs one argon2id check, whether the client exists or not (an unknown ID is checked
+// against a stand-in hash), so the time of an answer does not tell which IDs exist. Failures
+// are throttled per client address (from WithClientAddr) and per client ID before any check
+// runs, and the checks that run at once are bounded (Throttle).
 func (s *Server) AuthenticateClient(ctx context.Context, clientID, secret string) (roster.APIClient, error) {
 	if clientID == "" || secret == "" || len(clientID) > 128 || len(secret) > 256 {
-		return roster.APIClient{}, errInvalidClient
+		return roster.APIClient{}, errInvalidClient // by length alone: says nothing of the ID
 	}
 	c, err := s.store.GetClient(ctx, clientID)
-	if roster.ErrorCode(err) == roster.ENotFound {
-		return roster.APIClient{}, errInvalidClient
-	} else if err != nil {
+	found := err == nil
+	if err != nil && roster.ErrorCode(err) != roster.ENotFound {
 		return roster.APIClient{}, err
 	}
-	if c.Revoked() {
-		return roster.APIClient{}, errInvalidClient
+	hash := dummySecretHash()
+	if found {
+		hash = c.SecretHash
 	}
 	// A secret that passed argon2id a moment ago against this very hash is remembered as a
 	// SHA-256 in memory, so an application that sends its secret with every token request
 	// (the SDKs do, for each sign-in's code) does not pay argon2id each time.
 	key := sha256.Sum256([]byte(c.ID + "\x00" + c.SecretHash + "\x00" + secret))
 	now := s.now()
-	s.mu.Lock()
-	until, ok := s.checkedSecrets[key]
-	s.mu.Unlock()
-	if ok && now.Before(until) {
-		return c, nil
+	if found && !c.Revoked() {
+		s.mu.Lock()
+		until, ok := s.checkedSecrets[key]
+		s.mu.Unlock()
+		if ok && now.Before(until) {
+			return c, nil
+		}
 	}
-	select {
-	case s.hashSlot <- struct{}{}:
-	case <-ctx.Done():
-		return roster.APIClient{}, ctx.Err()
+	addr := clientAddr(ctx)
+	g := &s.guard
+	if err := g.admit(clientID, addr); err != nil {
+		return roster.APIClient{}, err
 	}
-	ok = CheckSecret(c.SecretHash, secret)
-	<-s.hashSlot
-	if !ok {
+	if err := g.acquire(ctx); err != nil {
+		return roster.APIClient{}, err
+	}
+	// Failures recorded while this one waited its turn count too.
+	if err := g.admit(clientID, addr); err != nil {
+		g.release()
+		return roster.APIClient{}, err
+	}
+	g.hashes.Add(1)
+	ok := CheckSecret(hash, secret)
+	g.release()
+	if !ok || !found || c.Revoked() {
+		g.failed(clientID, addr)
 		return roster.APIClient{}, errInvalidClient
 	}
 	s.mu.Lock()
@@ -146,6 +164,16 @@ func (s *Server) AuthenticateClient(ctx context.Context, clientID, secret string
 	s.mu.Unlock()
 	return c, nil
 }
+
+// dummySecretHash is what the secret of an unknown client ID is checked against: a hash made
+// like every client's (HashSecret), of a secret nobody knows.
+var dummySecretHash = sync.OnceValue(func() string {
+	h, err := HashSecret(NewSecret())
+	if err != nil {
+		panic("hash a stand-in secret: " + err.Error())
+	}
+	return h
+})
 
 // checkedSecretTTL is how long a verified client secret is remembered; revocation is checked
 // on every request regardless (the client is read each time).

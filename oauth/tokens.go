@@ -66,6 +66,7 @@ type Server struct {
 	verified map[string]verifiedToken
 	// checkedSecrets remembers client secrets that passed argon2id (AuthenticateClient).
 	checkedSecrets map[[32]byte]time.Time
+	guard          guard // throttles failed client authentications, bounds argon2id (throttle.go)
 }
 
 type verifiedToken struct {

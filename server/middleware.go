@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rosterhq/roster/api"
+	"github.com/rosterhq/roster/oauth"
 	"github.com/rosterhq/roster/store"
 )
 
@@ -43,13 +44,22 @@ func plainID(s string) bool {
 	return true
 }
 
-// withLimits bounds each request's body and duration.
-func withLimits(timeout time.Duration, next http.Handler) http.Handler {
+// withLimits bounds each request's body (its size, and how slowly it may arrive) and duration.
+func withLimits(timeout time.Duration, l Limits, cut func(), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
-		if r.Body != nil {
-			r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+		// Client authentication (/oauth/token, /sso/token) is throttled by address.
+		ctx = oauth.WithClientAddr(ctx, r.RemoteAddr)
+		if r.Body != nil && r.Body != http.NoBody {
+			body := r.Body
+			if l.BodyIdleTimeout > 0 {
+				sb := &slowBody{body: body, w: w, ctl: http.NewResponseController(w), idle: l.BodyIdleTimeout,
+					minRate: int64(l.BodyMinRate), cut: cut, h1: r.ProtoMajor == 1}
+				defer sb.finish()
+				body = sb
+			}
+			r.Body = http.MaxBytesReader(w, body, maxBodyBytes)
 		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})

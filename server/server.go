@@ -35,12 +35,54 @@ type Config struct {
 	// in-flight requests on shutdown (default 30s).
 	RequestTimeout  time.Duration
 	ShutdownTimeout time.Duration
+	// Limits bound what clients may hold open; nil means DefaultLimits.
+	Limits *Limits
+	// MetricsOnAPIPort serves GET /metrics on the API port, as Roster did before it had a
+	// management listener; MetricsListener serves it (with /healthz and /readyz) on a port of
+	// its own. With neither, /metrics is not served. /healthz and /readyz are always on the
+	// API port.
+	MetricsOnAPIPort bool
+	MetricsListener  net.Listener
+}
+
+// Limits bound the connections and request bodies of clients (docs/limits.md). A zero field
+// turns its limit off.
+type Limits struct {
+	// MaxConnsPerAddr caps the open connections from one IP address (an IPv6 /64).
+	MaxConnsPerAddr int
+	// MaxConns caps the open connections in all.
+	MaxConns int
+	// BodyIdleTimeout is the longest wait for the next bytes of a request body; BodyMinRate
+	// (bytes per second) is the slowest a body may arrive once a first BodyIdleTimeout of
+	// waiting is spent. Neither bounds how long a steady body takes.
+	BodyIdleTimeout time.Duration
+	BodyMinRate     int
+	// IdleTimeout closes a keep-alive connection that has no request for this long.
+	IdleTimeout time.Duration
+}
+
+// Defaults of Limits: well above what honest clients use (the load benchmarks run up to 64
+// clients from one address).
+const (
+	DefaultMaxConnsPerAddr = 512
+	DefaultBodyIdleTimeout = 10 * time.Second
+	DefaultBodyMinRate     = 1024
+	DefaultIdleTimeout     = 2 * time.Minute
+)
+
+// DefaultLimits returns production's limits; MaxConns is three quarters of the process's
+// open-file limit, so that the database and log files always find a descriptor.
+func DefaultLimits() Limits {
+	return Limits{MaxConnsPerAddr: DefaultMaxConnsPerAddr, MaxConns: DefaultMaxConns(), BodyIdleTimeout: DefaultBodyIdleTimeout,
+		BodyMinRate: DefaultBodyMinRate, IdleTimeout: DefaultIdleTimeout}
 }
 
 // Server is a configured HTTP server.
 type Server struct {
-	cfg  Config
-	http *http.Server
+	cfg     Config
+	http    *http.Server
+	metrics *http.Server // the management listener's; nil without one
+	conns   *connMetrics
 }
 
 // maxBodyBytes bounds every request body; the API's own message limit is lower.
@@ -54,12 +96,16 @@ func New(cfg Config) *Server {
 	if cfg.ShutdownTimeout == 0 {
 		cfg.ShutdownTimeout = 30 * time.Second
 	}
+	if cfg.Limits == nil {
+		l := DefaultLimits()
+		cfg.Limits = &l
+	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	healthz := func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok\n"))
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+	}
+	readyz := func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		w.Header().Set("Content-Type", "text/plain")
@@ -70,8 +116,13 @@ func New(cfg Config) *Server {
 			return
 		}
 		_, _ = w.Write([]byte("ok\n"))
-	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
+	}
+	metrics := promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{})
+	mux.HandleFunc("GET /healthz", healthz)
+	mux.HandleFunc("GET /readyz", readyz)
+	if cfg.MetricsOnAPIPort {
+		mux.Handle("GET /metrics", metrics)
+	}
 	cfg.OAuth.Register(mux)
 	if cfg.SSO != nil {
 		cfg.SSO.Register(mux)
@@ -81,7 +132,8 @@ func New(cfg Config) *Server {
 
 	registerPoolMetrics(cfg.Registry, cfg.Store)
 	m := newHTTPMetrics(cfg.Registry)
-	handler := withRequestID(withLogging(cfg.Log, m, cfg.API, withLimits(cfg.RequestTimeout, mux)))
+	conns := newConnMetrics(cfg.Registry)
+	handler := withRequestID(withLogging(cfg.Log, m, cfg.API, withLimits(cfg.RequestTimeout, *cfg.Limits, conns.cut.Inc, mux)))
 
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
@@ -90,15 +142,28 @@ func New(cfg Config) *Server {
 	} else {
 		protocols.SetUnencryptedHTTP2(true)
 	}
-	return &Server{cfg: cfg, http: &http.Server{
+	idle := cfg.Limits.IdleTimeout
+	if idle == 0 {
+		idle = -1 // net/http: no idle timeout (0 would mean ReadTimeout's)
+	}
+	s := &Server{cfg: cfg, conns: conns, http: &http.Server{
 		Handler:           handler,
 		Protocols:         &protocols,
 		TLSConfig:         cfg.TLS,
 		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		IdleTimeout:       idle,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(cfg.Log.Handler(), slog.LevelWarn),
 	}}
+	if cfg.MetricsListener != nil {
+		mm := http.NewServeMux()
+		mm.Handle("GET /metrics", metrics)
+		mm.HandleFunc("GET /healthz", healthz)
+		mm.HandleFunc("GET /readyz", readyz)
+		s.metrics = &http.Server{Handler: mm, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute,
+			ErrorLog: slog.NewLogLogger(cfg.Log.Handler(), slog.LevelWarn)}
+	}
+	return s
 }
 
 // Handler returns the server's root handler (for tests).
@@ -107,6 +172,15 @@ func (s *Server) Handler() http.Handler { return s.http.Handler }
 // Serve accepts connections on ln until ctx is done, then stops accepting, waits for
 // in-flight requests (up to ShutdownTimeout) and returns.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	ln = newConnLimiter(ln, s.cfg.Limits.MaxConnsPerAddr, s.cfg.Limits.MaxConns, s.conns)
+	if s.metrics != nil {
+		go func() {
+			if err := s.metrics.Serve(s.cfg.MetricsListener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.cfg.Log.Error("metrics listener", "err", err)
+			}
+		}()
+		defer s.metrics.Close()
+	}
 	errc := make(chan error, 1)
 	go func() {
 		var err error

@@ -39,6 +39,9 @@ type config struct {
 	// Data directory (docs/operations.md): allowOpenDataDir accepts a data directory that
 	// other users may read.
 	allowOpenDataDir bool
+	// limits bound what clients may hold (connections, slow bodies, failed token requests)
+	// and say where /metrics is served (limits.go).
+	limits limitConfig
 }
 
 // parseFlags parses args, then gives each flag that args did not set the value of its
@@ -123,6 +126,7 @@ func (c *config) serveFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.userCacheSize, "user-cache-size", envInt("ROSTER_USER_CACHE_SIZE", sqlite.DefaultUserCacheSize), "users kept in memory between reads on SQLite, 0 for none; ignored on PostgreSQL (env ROSTER_USER_CACHE_SIZE)")
 	// Outbound fetches (docs/outbound.md).
 	fs.BoolVar(&c.allowPrivateNetworks, "allow-private-networks", false, "let OIDC discovery, SAML metadata URLs and other outbound fetches reach loopback, private and link-local addresses; for development and tests only (env ROSTER_ALLOW_PRIVATE_NETWORKS)")
+	c.limits.flags(fs)
 	fs.StringVar(&c.smtpURL, "smtp-url", env("ROSTER_SMTP_URL", ""), "SMTP server for invitation emails, smtp://user:pass@host:587?from=roster@example.com; empty: invitations are recorded, not emailed (env ROSTER_SMTP_URL)")
 }
 
@@ -140,6 +144,9 @@ func (c *config) check() error {
 	}
 	if c.userCacheSize < 0 {
 		return fmt.Errorf("--user-cache-size must be 0 (no cache) or more")
+	}
+	if err := c.limits.check(c.listen); err != nil {
+		return err
 	}
 	if c.tokenTTL != 0 && (c.tokenTTL < time.Minute || c.tokenTTL > 24*time.Hour) { // 0: not a serve flag
 		return fmt.Errorf("--access-token-ttl must be between 1m and 24h")

@@ -220,6 +220,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	tokens := oauth.NewServer(st, issuer, c.tokenTTL, oauth.WithSecretBox(box))
+	tokens.SetThrottle(c.limits.throttle())
 	if c.allowPrivateNetworks {
 		log.Warn("outbound fetches may reach private networks (--allow-private-networks): for development and tests only")
 	}
@@ -229,7 +230,11 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv := server.New(server.Config{
+	metricsLn, err := c.limits.metricsListener()
+	if err != nil {
+		return err
+	}
+	scfg := server.Config{
 		API:      handlers,
 		OAuth:    &oauth.Handler{Server: tokens, EnvironmentID: env.ID, Log: log},
 		SSO:      signIn,
@@ -237,7 +242,9 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		Log:      log,
 		Registry: reg,
 		TLS:      tlsConfig,
-	})
+	}
+	scfg.Limits, scfg.MetricsOnAPIPort, scfg.MetricsListener = c.limits.server(), c.limits.metricsListen == metricsOnAPIPort, metricsLn
+	srv := server.New(scfg)
 
 	_, created, err := dir.Bootstrap(ctx, bootstrapID, bootstrapSecret)
 	if err != nil {
@@ -254,6 +261,9 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	}
 	bi, _ := debug.ReadBuildInfo()
 	log.Info("roster started", "version", versionFrom(version, bi), "listen", ln.Addr().String(), "issuer", issuer, "storage", backend, "environment", env.ID)
+	if metricsLn != nil {
+		log.Info("metrics listener", "listen", metricsLn.Addr().String())
+	}
 	printWelcome(stdout, issuer, created)
 	err = srv.Serve(ctx, ln)
 	log.Info("server stopped")

@@ -38,6 +38,7 @@ var Backends = []string{"sqlite", "postgres"}
 // Roster is a running test server.
 type Roster struct {
 	URL          string // this server's address
+	MetricsURL   string // its management listener's (GET /metrics)
 	Issuer       string // its public URL: URL, unless it is one node of several (WithNode)
 	ClientID     string
 	ClientSecret string
@@ -61,12 +62,18 @@ type options struct {
 	// outbound: the test IdPs listen on loopback, so tests allow private networks unless a
 	// test chooses otherwise (WithOutbound).
 	outbound outbound.Options
+	server []func(*server.Config)
 }
 
 // WithOutbound sets the outbound fetch rule (docs/outbound.md) instead of the tests' default,
 // which allows private networks: outbound.Options{} is production's rule.
 func WithOutbound(o outbound.Options) Option {
 	return func(opt *options) { opt.outbound = o }
+}
+
+// WithServer changes the server's configuration before it starts (its limits, for example).
+func WithServer(f func(*server.Config)) Option {
+	return func(o *options) { o.server = append(o.server, f) }
 }
 
 // WithNode makes the server one node of several: it uses st (shared with the other nodes),
@@ -163,6 +170,15 @@ func Start(t testing.TB, backend string, opts ...Option) *Roster {
 	}
 	cfg.API, cfg.OAuth, cfg.SSO = handlers, &oauth.Handler{Server: tokens, EnvironmentID: env.ID, Log: log}, signIn
 	cfg.Store, cfg.Log, cfg.Registry, cfg.ShutdownTimeout = st, log, reg, 5*time.Second
+	mln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mln.Close() }) // if a test's configuration does not use it
+	cfg.MetricsListener = mln
+	for _, f := range o.server {
+		f(&cfg)
+	}
 	srv := server.New(cfg)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
@@ -176,7 +192,7 @@ func Start(t testing.TB, backend string, opts ...Option) *Roster {
 		return serveErr
 	}
 	t.Cleanup(func() { stop() })
-	r := &Roster{URL: scheme + "://" + ln.Addr().String(), Issuer: issuer, Store: st, Directory: dir, Tokens: tokens, Handler: srv.Handler(), Client: o.client, Stop: stop}
+	r := &Roster{URL: scheme + "://" + ln.Addr().String(), MetricsURL: "http://" + mln.Addr().String(), Issuer: issuer, Store: st, Directory: dir, Tokens: tokens, Handler: srv.Handler(), Client: o.client, Stop: stop}
 	if created != nil { // a second node of a shared database creates no client
 		r.ClientID, r.ClientSecret = created.Client.ID, created.Secret
 	}

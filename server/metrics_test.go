@@ -1,0 +1,57 @@
+package server_test
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/rosterhq/roster/internal/rostertest"
+	"github.com/rosterhq/roster/server"
+)
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+// /metrics is served on the management listener, not on the API port; the health checks
+// stay on the API port (and are on the management listener too).
+func TestMetricsOnManagementListener(t *testing.T) {
+	r := rostertest.Start(t, "sqlite")
+	r.Token(t)
+	if s, body := get(t, r.URL+"/metrics"); s != 404 || strings.Contains(body, "roster_") {
+		t.Fatalf("the API port serves /metrics: %d", s)
+	}
+	if s, body := get(t, r.MetricsURL+"/metrics"); s != 200 || !strings.Contains(body, `roster_http_requests_total{route="/oauth/token",status="200"} 1`) {
+		t.Fatalf("management listener: %d\n%s", s, body)
+	}
+	for _, base := range []string{r.URL, r.MetricsURL} {
+		for _, p := range []string{"/healthz", "/readyz"} {
+			if s, _ := get(t, base+p); s != 200 {
+				t.Fatalf("%s%s: %d", base, p, s)
+			}
+		}
+	}
+	// The management listener serves nothing else.
+	if s, _ := get(t, r.MetricsURL+"/api/v1/organizations"); s != 404 {
+		t.Fatalf("management listener serves the API: %d", s)
+	}
+}
+
+// The old behaviour, /metrics on the API port, is an explicit option.
+func TestMetricsOnAPIPort(t *testing.T) {
+	r := rostertest.Start(t, "sqlite", rostertest.WithServer(func(c *server.Config) {
+		c.MetricsOnAPIPort, c.MetricsListener = true, nil
+	}))
+	r.Token(t)
+	if s, body := get(t, r.URL+"/metrics"); s != 200 || !strings.Contains(body, `roster_http_requests_total{route="/oauth/token",status="200"} 1`) {
+		t.Fatalf("API port: %d\n%s", s, body)
+	}
+}
