@@ -62,7 +62,7 @@ type options struct {
 	// outbound: the test IdPs listen on loopback, so tests allow private networks unless a
 	// test chooses otherwise (WithOutbound).
 	outbound outbound.Options
-	server []func(*server.Config)
+	server   []func(*server.Config)
 }
 
 // WithOutbound sets the outbound fetch rule (docs/outbound.md) instead of the tests' default,
