@@ -52,12 +52,31 @@ func (c *checkpointer) loop(every time.Duration) {
 
 // close stops the checkpointer and empties the WAL into the database file; closing again
 // does nothing.
+//
+// The TRUNCATE does not wait for locks (busy_timeout 0). It holds the write lock while it waits
+// for readers to leave the WAL, so when another process has the file open (roster serve, while
+// a management command closes), waiting under the 10 s busy_timeout would hold that process's
+// writes as long, and fail them with SQLITE_BUSY. Alone with the file, nothing is busy and the
+// WAL is emptied; otherwise this copies what it can and the other process's checkpointer does
+// the rest.
 func (c *checkpointer) close() error {
 	c.closed.Do(func() {
 		close(c.stop)
 		<-c.done
-		_, err := c.db.ExecContext(context.Background(), `PRAGMA wal_checkpoint(TRUNCATE)`)
-		c.err = errors.Join(err, c.db.Close())
+		c.err = errors.Join(c.truncate(context.Background()), c.db.Close())
 	})
 	return c.err
+}
+
+func (c *checkpointer) truncate(ctx context.Context) error {
+	conn, err := c.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA busy_timeout = 0`); err != nil {
+		return err
+	}
+	_, err = conn.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+	return err
 }
