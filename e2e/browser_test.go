@@ -91,10 +91,13 @@ func TestSignInInRealBrowser(t *testing.T) {
 		return res
 	}
 	org := rest("POST", "/api/v1/organizations", `{"display_name": "Browser Co"}`)["organization"].(map[string]any)["id"].(string)
+	// Each organization owns its users' email domain, so its connection may sign them in
+	// (the linking rule, docs/sso.md).
+	rest("POST", "/api/v1/organizations/"+org+"/domains", `{"domain": "browser-oidc.test", "domain_type": "ORGANIZATION_DOMAIN"}`)
 
 	// OIDC connection to a provider at 127.0.0.1.
 	op := oidctest.Start(t)
-	op.SetUser("00u-chrome", map[string]any{"email": "chrome@browser-e2e.test", "given_name": "Chrome"})
+	op.SetUser("00u-chrome", map[string]any{"email": "chrome@browser-oidc.test", "given_name": "Chrome"})
 	oidcConn := rest("POST", "/api/v1/organizations/"+org+"/connections", `{"provider": "OKTA", "type": "OIDC"}`)["connection"].(map[string]any)["id"].(string)
 	rest("PATCH", "/api/v1/organizations/"+org+"/connections/"+oidcConn, fmt.Sprintf(`{"oidc_config":
 		{"issuer": %q, "client_id": %q, "client_secret": %q, "pkce_enabled": true}}`, op.URL, op.ClientID, op.ClientSecret))
@@ -102,9 +105,10 @@ func TestSignInInRealBrowser(t *testing.T) {
 
 	// SAML connection (HTTP-POST answer to the ACS) to an IdP at 127.0.0.1.
 	idp := samltest.Start(t)
-	idp.SetUser(samltest.User{NameID: "saml@browser-e2e.test", Attributes: map[string][]string{
-		"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress": {"saml@browser-e2e.test"}}})
+	idp.SetUser(samltest.User{NameID: "saml@browser-saml.test", Attributes: map[string][]string{
+		"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress": {"saml@browser-saml.test"}}})
 	org2 := rest("POST", "/api/v1/organizations", `{"display_name": "Browser SAML Co"}`)["organization"].(map[string]any)["id"].(string)
+	rest("POST", "/api/v1/organizations/"+org2+"/domains", `{"domain": "browser-saml.test", "domain_type": "ORGANIZATION_DOMAIN"}`)
 	samlConn := rest("POST", "/api/v1/organizations/"+org2+"/connections", `{"provider": "OKTA", "type": "SAML"}`)["connection"].(map[string]any)["id"].(string)
 	rest("PATCH", "/api/v1/organizations/"+org2+"/connections/"+samlConn, fmt.Sprintf(`{"saml_config":
 		{"idp_metadata_url": %q, "idp_sso_request_binding": "HTTP_REDIRECT"}}`, idp.URL+"/metadata"))
