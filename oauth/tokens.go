@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -51,12 +50,11 @@ type Token struct {
 
 // Server issues and verifies tokens.
 type Server struct {
-	store    store.Store
-	issuer   string
-	ttl      time.Duration
-	keys     *keyring
-	hashSlot chan struct{} // bounds concurrent argon2 checks (each uses 19 MiB)
-	now      func() time.Time
+	store  store.Store
+	issuer string
+	ttl    time.Duration
+	keys   *keyring
+	now    func() time.Time
 
 	mu      sync.Mutex
 	clients map[string]clientState
@@ -103,7 +101,7 @@ func NewServer(s store.Store, issuer string, ttl time.Duration, opts ...Option) 
 	}
 	return &Server{
 		store: s, issuer: strings.TrimSuffix(issuer, "/"), ttl: ttl, keys: newKeyring(s, o.box),
-		hashSlot: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))), now: time.Now,
+		now:     time.Now,
 		clients: map[string]clientState{}, verified: map[string]verifiedToken{}, checkedSecrets: map[[32]byte]time.Time{},
 	}
 }
