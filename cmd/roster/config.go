@@ -61,7 +61,7 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		}
 		if v, ok := os.LookupEnv(name); ok {
 			if e := fs.Set(f.Name, v); e != nil {
-				err = fmt.Errorf("%s=%q: %v", name, v, e)
+				err = fmt.Errorf("%s=%q is not a valid value for --%s: %v", name, v, f.Name, e)
 			}
 		}
 	})

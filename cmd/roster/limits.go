@@ -5,8 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"net"
-	"os"
-	"strconv"
 	"time"
 
 	"github.com/rosterhq/roster/oauth"
@@ -24,33 +22,17 @@ type limitConfig struct {
 	metricsListen        string // "": not served; "api": on the API port; else an address
 	tokenFailureBurst    int
 	tokenFailureInterval time.Duration
-	envErrs              []error // environment variables that did not parse
 }
 
 // metricsOnAPIPort is the --metrics-listen value that keeps /metrics on the API port.
 const metricsOnAPIPort = "api"
 
 func (l *limitConfig) flags(fs *flag.FlagSet) {
+	// Environment twins are read by parseFlags, which refuses a value that does not parse.
 	intVar := func(p *int, name, env string, def int, usage string) {
-		if v, ok := os.LookupEnv(env); ok {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				l.envErrs = append(l.envErrs, fmt.Errorf("%s must be a number, not %q", env, v))
-			} else {
-				def = n
-			}
-		}
 		fs.IntVar(p, name, def, usage+" (env "+env+")")
 	}
 	durVar := func(p *time.Duration, name, env string, def time.Duration, usage string) {
-		if v, ok := os.LookupEnv(env); ok {
-			d, err := time.ParseDuration(v)
-			if err != nil {
-				l.envErrs = append(l.envErrs, fmt.Errorf("%s must be a duration such as 10s, not %q", env, v))
-			} else {
-				def = d
-			}
-		}
 		fs.DurationVar(p, name, def, usage+" (env "+env+")")
 	}
 	intVar(&l.maxConnsPerIP, "max-conns-per-ip", "ROSTER_MAX_CONNS_PER_IP", server.DefaultMaxConnsPerAddr,
@@ -63,7 +45,7 @@ func (l *limitConfig) flags(fs *flag.FlagSet) {
 		"slowest a request body may arrive, in bytes per second, once a first body-idle-timeout of waiting is spent; 0: only the idle timeout")
 	durVar(&l.idleTimeout, "idle-timeout", "ROSTER_IDLE_TIMEOUT", server.DefaultIdleTimeout,
 		"closes a keep-alive connection with no request for this long; 0: never")
-	fs.StringVar(&l.metricsListen, "metrics-listen", env("ROSTER_METRICS_LISTEN", ""),
+	fs.StringVar(&l.metricsListen, "metrics-listen", "",
 		`address of a management listener for GET /metrics (and /healthz, /readyz), e.g. 127.0.0.1:9464; "api" serves /metrics on the API port; empty: /metrics is not served (env ROSTER_METRICS_LISTEN)`)
 	intVar(&l.tokenFailureBurst, "token-failure-burst", "ROSTER_TOKEN_FAILURE_BURST", oauth.DefaultFailureBurst,
 		"failed client authentications allowed in a row per address and per client ID before 429")
@@ -73,9 +55,6 @@ func (l *limitConfig) flags(fs *flag.FlagSet) {
 
 // check refuses settings that cannot work. Commands other than serve leave every field zero.
 func (l *limitConfig) check(listen string) error {
-	if len(l.envErrs) > 0 {
-		return errors.Join(l.envErrs...)
-	}
 	switch {
 	case l.maxConnsPerIP < 0:
 		return errors.New("--max-conns-per-ip must be 0 (no cap) or more")
@@ -86,7 +65,7 @@ func (l *limitConfig) check(listen string) error {
 	case l.bodyMinRate < 0:
 		return errors.New("--body-min-rate must be 0 (no minimum) or more")
 	case l.tokenFailureBurst < 0:
-		return errors.New("--token-failure-burst must be 1 or more")
+		return errors.New("--token-failure-burst must be 1 or more (0 means the default)")
 	}
 	if l.metricsListen != "" && l.metricsListen != metricsOnAPIPort {
 		if _, _, err := net.SplitHostPort(l.metricsListen); err != nil {

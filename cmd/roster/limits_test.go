@@ -13,7 +13,7 @@ func TestLimitFlagsDefaultsAndEnvironmentTwins(t *testing.T) {
 	var c config
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	c.serveFlags(fs)
-	if err := fs.Parse(nil); err != nil {
+	if err := parseFlags(fs, nil); err != nil {
 		t.Fatal(err)
 	}
 	l := c.limits
@@ -39,7 +39,7 @@ func TestLimitFlagsDefaultsAndEnvironmentTwins(t *testing.T) {
 	c = config{}
 	fs = flag.NewFlagSet("serve", flag.ContinueOnError)
 	c.serveFlags(fs)
-	if err := fs.Parse([]string{"--max-conns-per-ip", "9"}); err != nil { // a flag wins over its variable
+	if err := parseFlags(fs, []string{"--max-conns-per-ip", "9"}); err != nil { // a flag wins over its variable
 		t.Fatal(err)
 	}
 	l = c.limits
@@ -74,8 +74,9 @@ func TestLimitChecks(t *testing.T) {
 	}
 	t.Setenv("ROSTER_BODY_IDLE_TIMEOUT", "ten seconds")
 	var c config
-	c.serveFlags(flag.NewFlagSet("serve", flag.ContinueOnError))
-	if err := c.check(); err == nil || !strings.Contains(err.Error(), "ROSTER_BODY_IDLE_TIMEOUT") {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	c.serveFlags(fs)
+	if err := parseFlags(fs, nil); err == nil || !strings.Contains(err.Error(), "ROSTER_BODY_IDLE_TIMEOUT") {
 		t.Fatalf("a bad duration in the environment: %v", err)
 	}
 }
