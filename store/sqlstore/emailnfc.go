@@ -109,15 +109,16 @@ func migrateEmailNFC(ctx context.Context, tx txConn) ([]string, error) {
 				all = append(all, id)
 			}
 			sort.Strings(all)
-			holder := "none of them"
+			found := "none of them"
 			if len(holders) > 0 {
-				holder = strings.Join(holders, ", ")
+				found = strings.Join(holders, ", ")
 			}
 			sort.Strings(left)
-			notices = append(notices, fmt.Sprintf("%s: users %s of environment %s have one email address in different "+
-				"Unicode forms; left unchanged (email lookups find %s; %s keep their old form and are found by ID only): "+
-				"keep one, move memberships to it and delete the others (docs/users.md)",
-				"0009_email_nfc", strings.Join(all, ", "), g.environmentID, holder, strings.Join(left, ", ")))
+			notices = append(notices, fmt.Sprintf("0009_email_nfc: users %s of environment %s have one email address in "+
+				"different Unicode forms and were left unchanged; a lookup by email finds %s, and %s only by ID. "+
+				"Keep one, move memberships to it, delete the others, then run this step again "+
+				"(docs/users.md, \"Emails stored before NFC\")",
+				strings.Join(all, ", "), g.environmentID, found, strings.Join(left, ", ")))
 			continue
 		}
 		for _, c := range cs {
