@@ -134,6 +134,15 @@ func openStore(ctx context.Context, c *config) (store.Store, string, error) {
 	return s, "sqlite", err
 }
 
+// migrationNotices is what opening the store's migrations reported for the operator (data left
+// unconverted, docs/users.md), logged by serve and printed by the other commands.
+func migrationNotices(st store.Store) []string {
+	if n, ok := st.(interface{ MigrationNotices() []string }); ok {
+		return n.MigrationNotices()
+	}
+	return nil
+}
+
 func serve(args []string, stdout, stderr io.Writer) error {
 	var c config
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
@@ -207,6 +216,9 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		}
 		log.Info("database closed")
 	}()
+	for _, n := range migrationNotices(st) {
+		log.Warn("migration left data for the operator", "notice", n)
+	}
 	dirOpts := []directory.Option{directory.WithLogger(log), directory.WithSecretBox(box)}
 	if mailer != nil {
 		dirOpts = append(dirOpts, mailer)
@@ -316,6 +328,9 @@ func migrate(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer st.Close()
+	for _, n := range migrationNotices(st) {
+		fmt.Fprintf(stdout, "warning: %s\n", n)
+	}
 	if _, err := directory.New(st, directory.WithSecretBox(box)).EnsureEnvironment(context.Background()); err != nil {
 		return err
 	}
@@ -349,6 +364,9 @@ func clients(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer st.Close()
+	for _, n := range migrationNotices(st) {
+		fmt.Fprintf(stderr, "warning: %s\n", n)
+	}
 	dir := directory.New(st)
 	env, err := dir.DefaultEnvironment(ctx)
 	if err != nil {

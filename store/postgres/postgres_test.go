@@ -12,6 +12,7 @@ import (
 	"github.com/rosterhq/roster/store"
 	"github.com/rosterhq/roster/store/postgres"
 	"github.com/rosterhq/roster/store/postgres/pgtest"
+	"github.com/rosterhq/roster/store/sqlstore"
 	"github.com/rosterhq/roster/store/storetest"
 )
 
@@ -158,4 +159,24 @@ func TestDeadlockVictimRetried(t *testing.T) {
 	if _, err := s.GetUser(ctx, env.ID, roster.UserRef{ID: u.ID}); roster.ErrorCode(err) != roster.ENotFound {
 		t.Fatalf("its only member after the delete: %v", err)
 	}
+}
+
+// Users stored in NFD before emails were normalized are rewritten in NFC at start
+// (sqlstore migration 0009_email_nfc).
+func TestEmailNFCMigration(t *testing.T) {
+	url := pgtest.NewSchema(t)
+	ctx := context.Background()
+	open := func() *sqlstore.Store {
+		s, err := postgres.Open(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	storetest.EmailNFCMigration(t, open, db)
 }

@@ -137,3 +137,25 @@ func TestCheckedStoreChecksOnceTheStoreLetGo(t *testing.T) {
 		t.Fatalf("checkedStore reported %q", log.errs)
 	}
 }
+
+// Users stored in NFD before emails were normalized are rewritten in NFC at start, and the
+// search index follows (sqlstore migration 0009_email_nfc).
+func TestEmailNFCMigration(t *testing.T) {
+	path := filepath.Join(t.TempDir(), sqlite.FileName)
+	ctx := context.Background()
+	open := func() *sqlstore.Store {
+		s, err := sqlite.OpenFile(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	storetest.EmailNFCMigration(t, open, db)
+	// The search index agrees with the rewritten keys.
+	checkedStore{open(), t, path}.Close()
+}

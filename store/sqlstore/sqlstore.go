@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -70,6 +71,7 @@ type Store struct {
 	// user's own data takes one query.
 	fullUserColumns string
 	users           *userCache // nil unless EnableUserCache
+	notices         []string   // the last Migrate's (MigrationNotices)
 	closers         []func() error
 }
 
@@ -132,30 +134,44 @@ func (s *Store) Close() error {
 }
 
 // Migrate applies the embedded migrations that have not run yet, in one transaction that
-// holds the dialect's migration lock, and returns how many it applied.
+// holds the dialect's migration lock, and returns how many it applied. The migrations are the
+// SQL files of migrations/ and the steps written in Go (goMigrations), in version order.
 func (s *Store) Migrate(ctx context.Context) (int, error) {
 	names, err := fs.Glob(migrations, "migrations/*.sql")
 	if err != nil {
 		return 0, err
 	}
-	sort.Strings(names)
+	type step struct {
+		version, file string // file of an SQL migration
+		code          *goMigration
+	}
+	var steps []step
+	for _, name := range names {
+		version := strings.TrimSuffix(strings.TrimPrefix(name, "migrations/"), ".sql")
+		if base, only, ok := strings.Cut(version, "."); ok { // a migration for one database
+			if only != s.dialect.Name() {
+				continue
+			}
+			version = base
+		}
+		steps = append(steps, step{version: version, file: name})
+	}
+	for i := range goMigrations {
+		steps = append(steps, step{version: goMigrations[i].version, code: &goMigrations[i]})
+	}
+	sort.SliceStable(steps, func(i, j int) bool { return steps[i].version < steps[j].version })
 	applied := 0
+	var notices []string
 	err = s.inTx(ctx, func(tx txConn) error {
-		applied = 0 // a transaction run again counts again
+		applied, notices = 0, nil // a transaction run again counts again
 		if err := s.dialect.LockMigrations(ctx, tx.tx); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_time BIGINT NOT NULL)`); err != nil {
 			return fmt.Errorf("create schema_migrations: %w", err)
 		}
-		for _, name := range names {
-			version := strings.TrimSuffix(strings.TrimPrefix(name, "migrations/"), ".sql")
-			if base, only, ok := strings.Cut(version, "."); ok { // a migration for one database
-				if only != s.dialect.Name() {
-					continue
-				}
-				version = base
-			}
+		for _, st := range steps {
+			version := st.version
 			var n int
 			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = $1`, version).Scan(&n); err != nil {
 				return err
@@ -163,13 +179,21 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 			if n > 0 {
 				continue
 			}
-			body, err := migrations.ReadFile(name)
-			if err != nil {
-				return err
-			}
-			for _, stmt := range splitStatements(string(body)) {
-				if _, err := tx.ExecContext(ctx, stmt); err != nil {
-					return fmt.Errorf("migration %s: %w\n%s", version, err, stmt)
+			if st.code != nil {
+				more, err := st.code.run(ctx, tx)
+				if err != nil {
+					return fmt.Errorf("migration %s: %w", version, err)
+				}
+				notices = append(notices, more...)
+			} else {
+				body, err := migrations.ReadFile(st.file)
+				if err != nil {
+					return err
+				}
+				for _, stmt := range splitStatements(string(body)) {
+					if _, err := tx.ExecContext(ctx, stmt); err != nil {
+						return fmt.Errorf("migration %s: %w\n%s", version, err, stmt)
+					}
 				}
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_time) VALUES ($1, $2)`, version, micros(time.Now())); err != nil {
@@ -182,8 +206,14 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	s.notices = notices
 	return applied, nil
 }
+
+// MigrationNotices returns what the last Migrate (Open runs one) reported for the operator:
+// data a migration could not convert and left as it was, with what to do about it. The
+// command line logs them (serve) or prints them (migrate).
+func (s *Store) MigrationNotices() []string { return slices.Clone(s.notices) }
 
 // splitStatements splits a migration file on semicolons at line ends (a CREATE TRIGGER runs
 // to its "END;"); migrations hold no semicolons inside literals.
