@@ -31,6 +31,12 @@ func TestEmailUnicodeREST(t *testing.T) {
 		if n := res.Body["total_size"]; n != float64(1) {
 			t.Errorf("search by the NFD spelling found %v users: %s", n, res.Raw)
 		}
+		// Part of an address, typed in NFD, finds the NFC key too.
+		res = r.REST(t, token, "GET", "/api/v1/users:search?query=jose%CC%81", "")
+		wantStatus(t, res, 200)
+		if n := res.Body["total_size"]; n != float64(1) {
+			t.Errorf("search by part of the NFD spelling found %v users: %s", n, res.Raw)
+		}
 
 		for _, email := range []string{
 			"a\u200b@example.com", "a\u200d@example.com", "a\u2060@example.com", "\ufeffa@example.com",

@@ -200,7 +200,9 @@ func (s *Service) ListUsers(ctx context.Context, env roster.Environment, in List
 		// up by email costs what a lookup by ID does (docs/pagination.md).
 		q.EmailKey = roster.EmailKey(*in.Query)
 	default:
-		q.Search = *in.Query
+		// Emails are keyed in NFC (docs/users.md): part of an address typed in another form
+		// finds them too.
+		q.Search = roster.NormalizeEmail(*in.Query)
 	}
 	page, err := s.store.ListUsers(ctx, env.ID, q)
 	if err != nil {
