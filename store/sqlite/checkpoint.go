@@ -3,7 +3,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
+	"fmt"
+	"os"
 	"sync"
 	"time"
 )
@@ -11,26 +14,50 @@ import (
 // checkpointEvery is how often the checkpointer copies the WAL back into the database file.
 const checkpointEvery = 250 * time.Millisecond
 
+// restartWait bounds how long a checkpoint that restarts the WAL waits, first for the write
+// lock and then, holding it, for the readers still using the WAL: writes queue behind it
+// meanwhile. Reads take milliseconds, so a few suffice; a restart that runs out of time is
+// tried again at the next tick.
+const restartWait = 100 * time.Millisecond
+
 // checkpointer copies committed pages from the WAL into the database file on its own
 // connection, so that the writer never does: left to SQLite, the commit that fills the WAL past
 // 1,000 pages checkpoints (and waits for the disk) while every write queued behind it waits
 // too. A PASSIVE checkpoint never blocks the writer or readers; a page written by many commits
 // between two checkpoints is copied once.
+//
+// PASSIVE alone does not bound the WAL. SQLite appends to the WAL until a writer finds it
+// wholly copied and no reader using it; only then does the next commit start again at its
+// beginning. Under writes that never pause beside readers that are always reading (a busy
+// server), one of the pool's read connections is nearly always inside a read that began before
+// the last commit, so the WAL was never restarted and grew for as long as the load lasted (3.5
+// GB beside a 108 MB database). So once the WAL file passes limit, the checkpointer runs a
+// TRUNCATE checkpoint instead, on the writer's connection, between two write batches (it queues
+// for that connection like a batch): being then the only writer, it has the write lock at once,
+// copies the rest, waits for the reads of older snapshots to finish (new reads go to the
+// database file) and empties the WAL. It waits at most restartWait, then lets the writes go on
+// and tries again at the next tick. On its own connection, a TRUNCATE had to win the write lock
+// from a writer that takes it again as soon as a batch ends, and seldom did.
 type checkpointer struct {
-	db     *sql.DB
-	stop   chan struct{}
-	done   chan struct{}
-	closed sync.Once
-	err    error
+	db      *sql.DB
+	writer  *sql.DB // the store's one write connection
+	walPath string
+	limit   int64
+	stop    chan struct{}
+	done    chan struct{}
+	closed  sync.Once
+	err     error
 }
 
-func startCheckpointer(dsn string, every time.Duration) (*checkpointer, error) {
+// startCheckpointer runs checkpoints every interval on its own connection to dsn; writer is
+// the store's write pool (one connection, busy_timeout writerBusy).
+func startCheckpointer(dsn string, writer *sql.DB, walPath string, limit int64, every time.Duration) (*checkpointer, error) {
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, err
 	}
 	db.SetMaxOpenConns(1)
-	c := &checkpointer{db: db, stop: make(chan struct{}), done: make(chan struct{})}
+	c := &checkpointer{db: db, writer: writer, walPath: walPath, limit: limit, stop: make(chan struct{}), done: make(chan struct{})}
 	go c.loop(every)
 	return c, nil
 }
@@ -45,9 +72,42 @@ func (c *checkpointer) loop(every time.Duration) {
 			return
 		case <-t.C:
 			// A failed checkpoint is retried at the next tick; the WAL only grows meanwhile.
-			_, _ = c.db.ExecContext(context.Background(), `PRAGMA wal_checkpoint(PASSIVE)`)
+			c.checkpoint(context.Background())
 		}
 	}
+}
+
+// checkpoint copies what it can of the WAL (PASSIVE) or, once the WAL file has passed the
+// limit, empties it (restart).
+func (c *checkpointer) checkpoint(ctx context.Context) {
+	if fi, err := os.Stat(c.walPath); err != nil || fi.Size() <= c.limit {
+		_, _ = c.db.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
+		return
+	}
+	_ = c.restart(ctx)
+}
+
+// restart runs a TRUNCATE checkpoint on the writer's connection, waiting at most restartWait
+// for readers (or another process's writer). A busy result is no error: the WAL is emptied at
+// a later tick.
+func (c *checkpointer) restart(ctx context.Context) (err error) {
+	conn, err := c.writer.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// The connection goes back to the writes with their own busy_timeout, or not at all.
+		if _, rerr := conn.ExecContext(ctx, fmt.Sprintf(`PRAGMA busy_timeout = %d`, writerBusy.Milliseconds())); rerr != nil {
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+			err = errors.Join(err, rerr)
+		}
+		conn.Close()
+	}()
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf(`PRAGMA busy_timeout = %d`, restartWait.Milliseconds())); err != nil {
+		return err
+	}
+	_, err = conn.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+	return err
 }
 
 // close stops the checkpointer and empties the WAL into the database file; closing again

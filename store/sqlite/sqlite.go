@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/rosterhq/roster/store/sqlstore"
 	"modernc.org/sqlite"
@@ -24,13 +25,28 @@ const FileName = "roster.db"
 // otherwise (docs/storage.md).
 const DefaultUserCacheSize = 50_000
 
+// writerBusy is how long every connection waits for a lock held by another (busy_timeout).
+const writerBusy = 10 * time.Second
+
 // Option configures Open.
 type Option func(*options)
 
-type options struct{ userCache int }
+// DefaultWALLimit is the size past which the checkpointer empties the WAL even if it must
+// briefly hold writes back (docs/storage.md), unless WithWALLimit says otherwise.
+const DefaultWALLimit = 64 << 20
+
+type options struct {
+	userCache       int
+	walLimit        int64
+	checkpointEvery time.Duration // tests shorten it
+}
 
 // WithUserCache keeps up to n users in memory between reads; 0 keeps none.
 func WithUserCache(n int) Option { return func(o *options) { o.userCache = n } }
+
+// WithWALLimit sets the WAL size, in bytes, past which the checkpointer restarts the WAL
+// (waiting briefly for readers) instead of only copying what it can.
+func WithWALLimit(bytes int64) Option { return func(o *options) { o.walLimit = bytes } }
 
 // Open opens (creating if needed) the database in dir and applies migrations. A missing dir
 // is created with mode 0700; the command line checks an existing one first (PrepareDataDir).
@@ -44,15 +60,21 @@ func Open(ctx context.Context, dir string, opts ...Option) (*sqlstore.Store, err
 // OpenFile opens the database at path and applies migrations. The store caches users in
 // memory: one process must own the file (see sqlstore.Store.EnableUserCache).
 func OpenFile(ctx context.Context, path string, opts ...Option) (*sqlstore.Store, error) {
-	o := options{userCache: DefaultUserCacheSize}
+	o := options{userCache: DefaultUserCacheSize, walLimit: DefaultWALLimit, checkpointEvery: checkpointEvery}
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if o.walLimit <= 0 {
+		return nil, fmt.Errorf("WAL limit %d: must be positive", o.walLimit)
 	}
 	q := url.Values{}
 	// mmap and a larger page cache keep reads out of pread system calls (bench/README.md).
 	// temp_store(MEMORY) keeps the savepoints' sub-journals of a group commit in memory.
-	for _, p := range []string{"journal_mode(WAL)", "foreign_keys(1)", "busy_timeout(10000)", "synchronous(NORMAL)",
-		"mmap_size(268435456)", "cache_size(-16384)", "temp_store(MEMORY)"} {
+	// journal_size_limit cuts the WAL file back to the limit when a commit restarts the WAL
+	// from its beginning (a checkpoint that empties it leaves it empty anyway).
+	for _, p := range []string{"journal_mode(WAL)", "foreign_keys(1)", fmt.Sprintf("busy_timeout(%d)", writerBusy.Milliseconds()),
+		"synchronous(NORMAL)", "mmap_size(268435456)", "cache_size(-16384)", "temp_store(MEMORY)",
+		fmt.Sprintf("journal_size_limit(%d)", o.walLimit)} {
 		q.Add("_pragma", p)
 	}
 	// The files are their owner's alone, whatever the umask: the database file is made (or
@@ -90,7 +112,7 @@ func OpenFile(ctx context.Context, path string, opts ...Option) (*sqlstore.Store
 	}
 	s.StartGroupCommit()
 	s.EnableUserCache(o.userCache)
-	ckpt, err := startCheckpointer(dsn, checkpointEvery)
+	ckpt, err := startCheckpointer(dsn, write, path+"-wal", o.walLimit, o.checkpointEvery)
 	if err != nil {
 		s.Close()
 		return nil, err

@@ -1,0 +1,199 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/store"
+)
+
+// withCheckpointEvery shortens the checkpointer's interval, so that a test writes in
+// milliseconds what production writes between two checkpoints.
+func withCheckpointEvery(d time.Duration) Option {
+	return func(o *options) { o.checkpointEvery = d }
+}
+
+// walLoad runs writers (user creates and updates through the store) beside readers that are
+// always reading (point reads and pages of users) on the store in dir, for d or until writes
+// writes are done, and reports the largest WAL file size sampled meanwhile, every millisecond.
+type walLoad struct {
+	writers, readers int
+	writes           int64 // stop after this many writes (0: only d bounds the run)
+	d                time.Duration
+}
+
+type walResult struct {
+	maxWAL int64
+	writes int64
+	reads  int64
+}
+
+func (l walLoad) run(tb testing.TB, s store.Store, dir string) walResult {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), l.d)
+	defer cancel()
+	env := roster.Environment{ID: "env_wal", Name: "wal", CursorKey: make([]byte, 32), CreateTime: time.Now()}
+	if err := s.CreateEnvironment(ctx, env); err != nil {
+		tb.Fatal(err)
+	}
+	gen := roster.NewIDGenerator()
+	org := roster.NewOrganization{DisplayName: "WAL"}.Build(gen.New(roster.PrefixOrganization), env.ID, time.Now())
+	if err := s.CreateOrganization(ctx, org); err != nil {
+		tb.Fatal(err)
+	}
+	var (
+		mu      sync.Mutex
+		userIDs []string
+		res     walResult
+		wg      sync.WaitGroup
+		failed  atomic.Pointer[error]
+		created atomic.Int64
+	)
+	fail := func(err error) {
+		if ctx.Err() == nil {
+			failed.CompareAndSwap(nil, &err)
+			cancel()
+		}
+	}
+	pick := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(userIDs) == 0 {
+			return ""
+		}
+		return userIDs[rand.IntN(len(userIDs))]
+	}
+	for w := range l.writers {
+		wg.Go(func() {
+			for i := 0; ctx.Err() == nil; i++ {
+				n := atomic.AddInt64(&res.writes, 1)
+				if l.writes > 0 && n > l.writes {
+					cancel()
+					return
+				}
+				if id := pick(); i%2 == 1 && id != "" {
+					_, err := s.UpdateUser(ctx, env.ID, roster.UserRef{ID: id}, func(u *roster.User, _ store.AttributeDefs) error {
+						u.Profile.GivenName = fmt.Sprintf("Given %d %d", w, i)
+						u.Metadata = map[string]string{"n": fmt.Sprint(i)}
+						return nil
+					})
+					if err != nil {
+						fail(fmt.Errorf("update: %w", err))
+					}
+					continue
+				}
+				k := created.Add(1)
+				u := roster.NewUser{Email: fmt.Sprintf("u%d@wal.example.com", k), ExternalID: fmt.Sprintf("ext-%d", k)}.Build(gen.New(roster.PrefixUser), env.ID, time.Now())
+				m := &roster.Membership{OrganizationID: org.ID, Status: roster.MembershipActive, Metadata: map[string]string{},
+					CreateTime: time.Now(), UpdateTime: time.Now(), ProvisioningMethod: roster.ProvisionedDirect}
+				u, err := s.CreateUser(ctx, u, m, nil)
+				if err != nil {
+					fail(fmt.Errorf("create: %w", err))
+					continue
+				}
+				mu.Lock()
+				userIDs = append(userIDs, u.ID)
+				mu.Unlock()
+			}
+		})
+	}
+	for r := range l.readers {
+		wg.Go(func() {
+			for i := 0; ctx.Err() == nil; i++ {
+				atomic.AddInt64(&res.reads, 1)
+				var err error
+				if id := pick(); r%2 == 0 && id != "" {
+					_, err = s.GetUser(ctx, env.ID, roster.UserRef{ID: id})
+				} else {
+					_, err = s.ListUsers(ctx, env.ID, store.UserQuery{OrganizationID: org.ID, Page: store.PageQuery{Size: 50}})
+				}
+				if err != nil {
+					fail(fmt.Errorf("read: %w", err))
+				}
+			}
+		})
+	}
+	wal := filepath.Join(dir, FileName+"-wal")
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	sample := func() {
+		if fi, err := os.Stat(wal); err == nil {
+			res.maxWAL = max(res.maxWAL, fi.Size())
+		}
+	}
+	for ctx.Err() == nil {
+		sample()
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+		}
+	}
+	wg.Wait()
+	sample()
+	if err := failed.Load(); err != nil {
+		tb.Fatal(*err)
+	}
+	if l.writes > 0 {
+		res.writes = min(res.writes, l.writes)
+	}
+	return res
+}
+
+// Under writes that never stop beside readers that are always inside a read, the WAL stays
+// within a few times its limit: the checkpointer escalates to a checkpoint that waits
+// (briefly) for readers and restarts the WAL. Before, a PASSIVE checkpoint every tick copied
+// what it could, but the WAL was never restarted while some reader used it, and it grew for
+// as long as the load lasted.
+func TestWALStaysBoundedUnderWritesAndReads(t *testing.T) {
+	const limit = 1 << 20
+	dir := t.TempDir()
+	s, err := Open(context.Background(), dir, WithUserCache(0), WithWALLimit(limit), withCheckpointEvery(10*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	res := walLoad{writers: 4, readers: 4, writes: 300, d: 20 * time.Second}.run(t, s, dir)
+	t.Logf("writes %d, reads %d, largest WAL %d KiB (limit %d KiB)", res.writes, res.reads, res.maxWAL>>10, limit>>10)
+	if res.writes < 300 {
+		t.Fatalf("only %d of 300 writes ran", res.writes)
+	}
+	if bound := int64(4 * limit); res.maxWAL > bound {
+		t.Errorf("the WAL reached %d KiB, above %d KiB (4 × the %d KiB limit)", res.maxWAL>>10, bound>>10, limit>>10)
+	}
+}
+
+// A longer run at the production settings (64 MiB, a checkpoint every 250 ms), for as long as
+// ROSTER_WAL_SOAK says (e.g. 90s): it reports the largest WAL and the writes and reads done.
+//
+//	ROSTER_WAL_SOAK=90s go test ./store/sqlite/ -run TestWALSoak -v
+func TestWALSoak(t *testing.T) {
+	d, err := time.ParseDuration(os.Getenv("ROSTER_WAL_SOAK"))
+	if err != nil {
+		t.Skip("set ROSTER_WAL_SOAK to a duration to run it")
+	}
+	dir := t.TempDir()
+	s, err := Open(context.Background(), dir, WithUserCache(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	res := walLoad{writers: 4, readers: 4, d: d}.run(t, s, dir)
+	var dbSize int64
+	if fi, err := os.Stat(filepath.Join(dir, FileName)); err == nil {
+		dbSize = fi.Size()
+	}
+	t.Logf("%v: %d writes (%.0f/s), %d reads (%.0f/s), largest WAL %.1f MiB (limit %d MiB), database %.1f MiB",
+		d, res.writes, float64(res.writes)/d.Seconds(), res.reads, float64(res.reads)/d.Seconds(),
+		float64(res.maxWAL)/(1<<20), DefaultWALLimit>>20, float64(dbSize)/(1<<20))
+	if bound := int64(2 * DefaultWALLimit); res.maxWAL > bound {
+		t.Errorf("the WAL reached %d MiB, above %d MiB", res.maxWAL>>20, bound>>20)
+	}
+}
