@@ -39,6 +39,9 @@ type config struct {
 	// Data directory (docs/operations.md): allowOpenDataDir accepts a data directory that
 	// other users may read.
 	allowOpenDataDir bool
+	// SQLite WAL (docs/storage.md): sqliteWALLimit is the WAL size past which the
+	// checkpointer empties it (wal.go).
+	sqliteWALLimit walLimitMB
 	// limits bound what clients may hold (connections, slow bodies, failed token requests)
 	// and say where /metrics is served (limits.go).
 	limits limitConfig
@@ -99,6 +102,8 @@ func (c *config) storageFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.dataDir, "data-dir", env("ROSTER_DATA_DIR", "./roster-data"), "directory of the embedded SQLite database (env ROSTER_DATA_DIR)")
 	fs.StringVar(&c.databaseURL, "database-url", env("ROSTER_DATABASE_URL", ""), "postgres://... selects PostgreSQL; empty means embedded SQLite (env ROSTER_DATABASE_URL)")
 	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "debug, info, warn or error (env ROSTER_LOG_LEVEL)")
+	// SQLite WAL (docs/storage.md).
+	fs.Var(&c.sqliteWALLimit, "sqlite-wal-limit-mb", "MiB of SQLite WAL past which the checkpointer empties it, holding writes back at most 100 ms; ignored on PostgreSQL (env ROSTER_SQLITE_WAL_LIMIT_MB)")
 	// Data directory.
 	fs.BoolVar(&c.allowOpenDataDir, "allow-open-data-dir", false, "accept a data directory that the group or other users may read, instead of refusing to start (env ROSTER_ALLOW_OPEN_DATA_DIR)")
 }
