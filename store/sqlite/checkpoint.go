@@ -34,8 +34,8 @@ const restartWait = 100 * time.Millisecond
 // GB beside a 108 MB database). So once the WAL file passes limit, the checkpointer runs a
 // TRUNCATE checkpoint instead, on the writer's connection, between two write batches (it queues
 // for that connection like a batch): being then the only writer, it has the write lock at once,
-// copies the rest, waits for the reads of older snapshots to finish (new reads go to the
-// database file) and empties the WAL. It waits at most restartWait, then lets the writes go on
+// copies the rest, waits for the reads of older snapshots to finish (reads that begin
+// meanwhile do not hold it up) and empties the WAL. It waits at most restartWait, then lets the writes go on
 // and tries again at the next tick. On its own connection, a TRUNCATE had to win the write lock
 // from a writer that takes it again as soon as a batch ends, and seldom did.
 type checkpointer struct {

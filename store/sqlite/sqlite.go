@@ -33,7 +33,7 @@ type Option func(*options)
 
 // DefaultWALLimit is the size past which the checkpointer empties the WAL even if it must
 // briefly hold writes back (docs/storage.md), unless WithWALLimit says otherwise.
-const DefaultWALLimit = 64 << 20
+const DefaultWALLimit = 32 << 20
 
 type options struct {
 	userCache       int

@@ -170,7 +170,7 @@ func TestWALStaysBoundedUnderWritesAndReads(t *testing.T) {
 	}
 }
 
-// A longer run at the production settings (64 MiB, a checkpoint every 250 ms), for as long as
+// A longer run at the production settings (32 MiB, a checkpoint every 250 ms), for as long as
 // ROSTER_WAL_SOAK says (e.g. 90s): it reports the largest WAL and the writes and reads done.
 //
 //	ROSTER_WAL_SOAK=90s go test ./store/sqlite/ -run TestWALSoak -v
