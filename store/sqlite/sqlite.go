@@ -20,17 +20,18 @@ import (
 // FileName is the database file inside the data directory.
 const FileName = "roster.db"
 
-// DefaultUserCacheSize is how many users a store keeps in memory unless WithUserCache says
-// otherwise (docs/storage.md).
-const DefaultUserCacheSize = 50_000
+// DefaultUserCacheBytes is the memory that a store's user cache may take unless WithUserCache
+// says otherwise: about 11,000 users of the benchmark's shape (docs/storage.md).
+const DefaultUserCacheBytes = 32 << 20
 
 // Option configures Open.
 type Option func(*options)
 
-type options struct{ userCache int }
+type options struct{ userCacheBytes int }
 
-// WithUserCache keeps up to n users in memory between reads; 0 keeps none.
-func WithUserCache(n int) Option { return func(o *options) { o.userCache = n } }
+// WithUserCache keeps users in memory between reads, up to maxBytes of them as the cache
+// estimates each one's size; 0 keeps none.
+func WithUserCache(maxBytes int) Option { return func(o *options) { o.userCacheBytes = maxBytes } }
 
 // Open opens (creating if needed) the database in dir and applies migrations. A missing dir
 // is created with mode 0700; the command line checks an existing one first (PrepareDataDir).
@@ -44,7 +45,7 @@ func Open(ctx context.Context, dir string, opts ...Option) (*sqlstore.Store, err
 // OpenFile opens the database at path and applies migrations. The store caches users in
 // memory: one process must own the file (see sqlstore.Store.EnableUserCache).
 func OpenFile(ctx context.Context, path string, opts ...Option) (*sqlstore.Store, error) {
-	o := options{userCache: DefaultUserCacheSize}
+	o := options{userCacheBytes: DefaultUserCacheBytes}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -89,7 +90,7 @@ func OpenFile(ctx context.Context, path string, opts ...Option) (*sqlstore.Store
 		}
 	}
 	s.StartGroupCommit()
-	s.EnableUserCache(o.userCache)
+	s.EnableUserCache(o.userCacheBytes)
 	ckpt, err := startCheckpointer(dsn, checkpointEvery)
 	if err != nil {
 		s.Close()
