@@ -128,3 +128,15 @@ func TestUserCacheHandsOutCopies(t *testing.T) {
 		t.Fatalf("a change to a copy reached the cache: %+v", again)
 	}
 }
+
+// The answers kept beside the users are bounded by a small fixed count each (maxCatalog).
+func TestUserCacheCatalogAndCountsBound(t *testing.T) {
+	c := newUserCache(1 << 20)
+	for i := range 5 * maxCatalog {
+		c.catalogPut(c.begin(), fmt.Sprintf("roles\x00env_1\x00org_%d\x00member", i), []roster.RoleRef{{Name: "member"}})
+		c.putCount(c.begin(), fmt.Sprintf("SELECT count(*) FROM memberships WHERE organization_id = ?\x00org_%d", i), i)
+		if len(c.catalog) > maxCatalog || len(c.counts) > maxCatalog {
+			t.Fatalf("%d catalog answers, %d counts, over %d", len(c.catalog), len(c.counts), maxCatalog)
+		}
+	}
+}
