@@ -21,7 +21,7 @@ import (
 const FileName = "roster.db"
 
 // DefaultUserCacheBytes is the memory that a store's user cache may take unless WithUserCache
-// says otherwise: about 11,000 users of the benchmark's shape (docs/storage.md).
+// says otherwise: about 29,000 users of the benchmark's shape, 1.1 KB each (docs/storage.md).
 const DefaultUserCacheBytes = 32 << 20
 
 // Option configures Open.
