@@ -71,8 +71,7 @@ func newUserCache(maxBytes int) *userCache {
 	if maxBytes <= 0 {
 		return nil
 	}
-	max := maxBytes
-	return &userCache{max: max, entries: map[string]*cachedUser{}, keys: map[string]string{}, held: map[string]int{}, released: map[string]uint64{},
+	return &userCache{max: maxBytes, entries: map[string]*cachedUser{}, keys: map[string]string{}, held: map[string]int{}, released: map[string]uint64{},
 		catalog: map[string]any{}, counts: map[string]int{}}
 }
 
