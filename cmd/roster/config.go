@@ -27,8 +27,8 @@ type config struct {
 	tokenTTL    time.Duration
 	logLevel    slog.Level
 	smtpURL     string
-	// userCacheSize is how many users the SQLite store keeps in memory (0: none).
-	userCacheSize int
+	// userCacheBytes bounds the memory of the SQLite store's user cache (0: no cache).
+	userCacheBytes byteSize
 	// encryptionKey (base64 or hex) or encryptionKeyFile seal connection client secrets.
 	encryptionKey     string
 	encryptionKeyFile string
@@ -128,7 +128,10 @@ func (c *config) serveFlags(fs *flag.FlagSet) {
 	}
 	fs.DurationVar(&c.tokenTTL, "access-token-ttl", ttl, "lifetime of API access tokens (env ROSTER_ACCESS_TOKEN_TTL)")
 	c.keyFlags(fs)
-	fs.IntVar(&c.userCacheSize, "user-cache-size", envInt("ROSTER_USER_CACHE_SIZE", sqlite.DefaultUserCacheSize), "users kept in memory between reads on SQLite, 0 for none; ignored on PostgreSQL (env ROSTER_USER_CACHE_SIZE)")
+	// Memory of the SQLite user cache (docs/storage.md, "The user cache").
+	c.userCacheBytes = sqlite.DefaultUserCacheBytes
+	fs.Var(&c.userCacheBytes, "user-cache-bytes", "memory the SQLite user cache may take, in bytes or with KiB, MiB or GiB (32MiB); 0 for no cache; ignored on PostgreSQL (env ROSTER_USER_CACHE_BYTES)")
+	fs.Var(replacedFlag{"user-cache-size", "user-cache-bytes"}, "user-cache-size", "replaced by --user-cache-bytes: a count of users bounded nothing of their memory; refused (env ROSTER_USER_CACHE_SIZE)")
 	// Outbound fetches (docs/outbound.md).
 	fs.BoolVar(&c.allowPrivateNetworks, "allow-private-networks", false, "let OIDC discovery, SAML metadata URLs and other outbound fetches reach loopback, private and link-local addresses; for development and tests only (env ROSTER_ALLOW_PRIVATE_NETWORKS)")
 	c.limits.flags(fs)
@@ -142,13 +145,11 @@ func (c *config) check() error {
 	if c.databaseURL != "" && !strings.HasPrefix(c.databaseURL, "postgres://") && !strings.HasPrefix(c.databaseURL, "postgresql://") {
 		return fmt.Errorf("--database-url must be a postgres:// URL (or empty for embedded SQLite)")
 	}
-	if v, ok := os.LookupEnv("ROSTER_USER_CACHE_SIZE"); ok {
-		if _, err := strconv.Atoi(v); err != nil {
-			return fmt.Errorf("ROSTER_USER_CACHE_SIZE must be a number, not %q", v)
-		}
+	if _, ok := os.LookupEnv("ROSTER_USER_CACHE_SIZE"); ok {
+		return fmt.Errorf("ROSTER_USER_CACHE_SIZE was replaced by ROSTER_USER_CACHE_BYTES, the cache's memory in bytes (default 32MiB; docs/storage.md)")
 	}
-	if c.userCacheSize < 0 {
-		return fmt.Errorf("--user-cache-size must be 0 (no cache) or more")
+	if c.userCacheBytes < 0 {
+		return fmt.Errorf("--user-cache-bytes must be 0 (no cache) or more")
 	}
 	if err := c.limits.check(c.listen); err != nil {
 		return err
@@ -210,3 +211,53 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 // splitList splits a list on commas and white space.
 func splitList(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' }
+
+// byteSize is a flag of a number of bytes: 1048576, 1024KiB, 32MiB, 1GiB.
+type byteSize int
+
+func (b *byteSize) String() string {
+	if b == nil {
+		return "0"
+	}
+	switch n := int(*b); {
+	case n != 0 && n%(1<<30) == 0:
+		return strconv.Itoa(n>>30) + "GiB"
+	case n != 0 && n%(1<<20) == 0:
+		return strconv.Itoa(n>>20) + "MiB"
+	case n != 0 && n%(1<<10) == 0:
+		return strconv.Itoa(n>>10) + "KiB"
+	default:
+		return strconv.Itoa(n)
+	}
+}
+
+func (b *byteSize) Set(v string) error {
+	num, unit := v, 1
+	for _, u := range []struct {
+		suffix string
+		n      int
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}} {
+		if strings.HasSuffix(v, u.suffix) {
+			num, unit = strings.TrimSuffix(v, u.suffix), u.n
+		}
+	}
+	n, err := strconv.Atoi(num)
+	if err != nil || n < 0 || n > (1<<40)/unit {
+		return fmt.Errorf("want a number of bytes, optionally followed by KiB, MiB or GiB (such as 32MiB)")
+	}
+	*b = byteSize(n * unit)
+	return nil
+}
+
+// envOf returns the environment twin of a flag's name: user-cache-bytes gives ROSTER_USER_CACHE_BYTES.
+func envOf(flag string) string {
+	return "ROSTER_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// replacedFlag is a flag that no longer exists: setting it fails with what replaced it.
+type replacedFlag struct{ name, by string }
+
+func (f replacedFlag) String() string { return "" }
+func (f replacedFlag) Set(string) error {
+	return fmt.Errorf("--%s (env %s) was replaced by --%s (env %s) (docs/storage.md)", f.name, envOf(f.name), f.by, envOf(f.by))
+}

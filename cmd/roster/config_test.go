@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"github.com/rosterhq/roster/store/sqlite"
 	"io"
 	"net"
 	"os"
@@ -60,7 +61,7 @@ func TestConfigChecks(t *testing.T) {
 		{databaseURL: "mysql://x"},
 		{tokenTTL: time.Second},
 		{tokenTTL: 48 * time.Hour},
-		{userCacheSize: -1},
+		{userCacheBytes: -1},
 	} {
 		if c.check() == nil {
 			t.Errorf("%+v accepted", c)
@@ -90,6 +91,56 @@ func TestGCPercentDefault(t *testing.T) {
 	setGCPercent()
 	if got := debug.SetGCPercent(100); got != 100 {
 		t.Fatalf("GC percent %d with GOGC set; Roster must leave it to Go", got)
+	}
+}
+
+// Memory (docs/storage.md): the user cache is bounded by bytes; the old count of users is
+// refused with what replaced it.
+func TestUserCacheBytesSetting(t *testing.T) {
+	parse := func(args ...string) (config, error) {
+		var c config
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		c.serveFlags(fs)
+		err := parseFlags(fs, args)
+		if err == nil {
+			err = c.check()
+		}
+		return c, err
+	}
+	for _, tc := range []struct {
+		args []string
+		want int
+	}{
+		{nil, sqlite.DefaultUserCacheBytes},
+		{[]string{"--user-cache-bytes", "0"}, 0},
+		{[]string{"--user-cache-bytes", "1048576"}, 1 << 20},
+		{[]string{"--user-cache-bytes", "512KiB"}, 512 << 10},
+		{[]string{"--user-cache-bytes=64MiB"}, 64 << 20},
+		{[]string{"--user-cache-bytes=1GiB"}, 1 << 30},
+	} {
+		if c, err := parse(tc.args...); err != nil || int(c.userCacheBytes) != tc.want {
+			t.Errorf("%v: %d %v, want %d", tc.args, c.userCacheBytes, err, tc.want)
+		}
+	}
+	for _, bad := range []string{"lots", "-1", "32MB", "1.5MiB", "99999999GiB"} {
+		if _, err := parse("--user-cache-bytes", bad); err == nil || !strings.Contains(err.Error(), "user-cache-bytes") {
+			t.Errorf("--user-cache-bytes %s: %v", bad, err)
+		}
+	}
+	if _, err := parse("--user-cache-size", "50000"); err == nil || !strings.Contains(err.Error(), "replaced by --user-cache-bytes") {
+		t.Errorf("--user-cache-size: %v, want it refused naming --user-cache-bytes", err)
+	}
+	t.Setenv("ROSTER_USER_CACHE_BYTES", "8MiB")
+	if c, err := parse(); err != nil || c.userCacheBytes != 8<<20 {
+		t.Errorf("ROSTER_USER_CACHE_BYTES=8MiB: %d %v", c.userCacheBytes, err)
+	}
+	if c, err := parse("--user-cache-bytes", "1KiB"); err != nil || c.userCacheBytes != 1<<10 {
+		t.Errorf("the flag does not win over ROSTER_USER_CACHE_BYTES: %d %v", c.userCacheBytes, err)
+	}
+	t.Setenv("ROSTER_USER_CACHE_SIZE", "50000")
+	if _, err := parse(); err == nil || !strings.Contains(err.Error(), "ROSTER_USER_CACHE_BYTES") {
+		t.Errorf("ROSTER_USER_CACHE_SIZE: %v, want it refused naming ROSTER_USER_CACHE_BYTES", err)
 	}
 }
 
@@ -140,6 +191,9 @@ func TestInvalidEnvironmentValuesRefused(t *testing.T) {
 	for _, tc := range []struct{ name, value string }{
 		{"ROSTER_ACCESS_TOKEN_TTL", "an hour"},
 		{"ROSTER_USER_CACHE_SIZE", "lots"},
+		{"ROSTER_USER_CACHE_SIZE", "50000"}, // replaced by ROSTER_USER_CACHE_BYTES
+		{"ROSTER_USER_CACHE_BYTES", "lots"},
+		{"ROSTER_USER_CACHE_BYTES", "-1"},
 		{"ROSTER_LOG_LEVEL", "loud"},
 		{"ROSTER_ALLOW_OPEN_DATA_DIR", "maybe"},
 	} {

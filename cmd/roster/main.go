@@ -130,7 +130,7 @@ func openStore(ctx context.Context, c *config) (store.Store, string, error) {
 	if err := sqlite.PrepareDataDir(c.dataDir, c.allowOpenDataDir); err != nil {
 		return nil, "sqlite", err
 	}
-	s, err := sqlite.Open(ctx, c.dataDir, sqlite.WithUserCache(c.userCacheSize), sqlite.WithWALLimit(c.sqliteWALLimit.bytes()))
+	s, err := sqlite.Open(ctx, c.dataDir, sqlite.WithUserCache(int(c.userCacheBytes)), sqlite.WithWALLimit(c.sqliteWALLimit.bytes()))
 	return s, "sqlite", err
 }
 

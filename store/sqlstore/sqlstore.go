@@ -248,9 +248,13 @@ func splitStatements(body string) []string {
 	return out
 }
 
-// EnableUserCache keeps up to max users in memory between reads. Only a store that is the
-// only writer of its database may enable it (SQLite; see userCache).
-func (s *Store) EnableUserCache(max int) { s.users = newUserCache(max) }
+// EnableUserCache keeps users in memory between reads, up to maxBytes of them (as userSize
+// estimates each one), and beside them a small fixed number of role answers and counts. Only
+// a store that is the only writer of its database may enable it (SQLite; see userCache).
+func (s *Store) EnableUserCache(maxBytes int) { s.users = newUserCache(maxBytes) }
+
+// UserCacheStats reports the users in the cache and the bytes they are counted for.
+func (s *Store) UserCacheStats() (users, bytes int) { return s.users.len(), s.users.size() }
 
 // inTx runs fn in a write transaction and commits it when fn succeeds. Such a write may change
 // what any user shows (an organization's name, a role), so it holds every cached user; writes

@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"sync"
+	"time"
+	"unsafe"
 
 	"github.com/rosterhq/roster"
 )
@@ -23,11 +25,12 @@ import (
 // So a cached user was read after the last write that changed it, and a reader never sees a
 // user go back to an older state. The zero of a *userCache (nil) caches nothing.
 type userCache struct {
-	mu      sync.Mutex
-	max     int
-	seq     uint64
-	entries map[string]*cachedUser // by user ID
-	keys    map[string]string      // lookup key (idKey, externalKey, emailKey) → user ID
+	mu sync.Mutex
+	// max bounds bytes, the estimated memory of the entries and their lookup keys (userSize).
+	max, bytes int
+	seq        uint64
+	entries    map[string]*cachedUser // by user ID
+	keys       map[string]string      // lookup key (idKey, externalKey, emailKey) → user ID
 	// held counts the writes in flight per user; heldAll those that may change any user.
 	held    map[string]int
 	heldAll int
@@ -38,6 +41,7 @@ type userCache struct {
 	staleBefore uint64
 	// catalog holds small answers that only writes of every user's kind change (inTx): the
 	// roles a name resolves to, the default member role. Cleared like the users by holdAll.
+	// At most maxCatalog answers; when full it starts again empty.
 	catalog map[string]any
 	// counts holds the numbers of users that queries match (an organization's members). Any
 	// write of a user may change them, so every hold and release clears them all, and none is
@@ -46,23 +50,28 @@ type userCache struct {
 	countsStaleBefore uint64
 }
 
-// maxCatalog bounds the catalog; when full it starts again empty.
-const maxCatalog = 10_000
+// maxCatalog bounds the catalog and the counts, each, by number: when full each starts again
+// empty. Their keys are a query and its arguments or a few role names (under 1 KiB each in
+// practice), so together they stay under a few MiB beside the users' budget (docs/storage.md).
+const maxCatalog = 1024
 
 type cachedUser struct {
-	user roster.User
+	user roster.User // compact: see compactUser
 	keys []string
+	size int // userSize, counted in userCache.bytes
 }
 
 // maxReleased bounds the per-user release records; past it they are forgotten at once, and the
 // reads in flight then are refused instead.
 const maxReleased = 4096
 
-func newUserCache(max int) *userCache {
-	if max <= 0 {
+// newUserCache returns a cache of at most maxBytes of users (as userSize estimates them), or
+// nil (no cache) for maxBytes 0 or less.
+func newUserCache(maxBytes int) *userCache {
+	if maxBytes <= 0 {
 		return nil
 	}
-	return &userCache{max: max, entries: map[string]*cachedUser{}, keys: map[string]string{}, held: map[string]int{}, released: map[string]uint64{},
+	return &userCache{max: maxBytes, entries: map[string]*cachedUser{}, keys: map[string]string{}, held: map[string]int{}, released: map[string]uint64{},
 		catalog: map[string]any{}, counts: map[string]int{}}
 }
 
@@ -92,7 +101,7 @@ func (c *userCache) get(key string) (roster.User, bool) {
 	if e == nil {
 		return roster.User{}, false
 	}
-	return e.user.Clone(), true // e.user is never changed once cached
+	return expandUser(e.user.Clone()), true // e.user is never changed once cached
 }
 
 // put caches u, read by a query that began at seq, unless a write holds u or released it since.
@@ -109,17 +118,23 @@ func (c *userCache) put(seq uint64, u roster.User) {
 	if old := c.entries[u.ID]; old != nil {
 		c.remove(u.ID, old)
 	}
-	for len(c.entries) >= c.max {
-		for id, e := range c.entries { // map order is random: a random victim
-			c.remove(id, e)
-			break
-		}
-	}
-	e := &cachedUser{user: u, keys: []string{idKey(u.EnvironmentID, u.ID), emailKey(u.EnvironmentID, roster.EmailKey(u.Email))}}
+	e := &cachedUser{user: compactUser(u), keys: make([]string, 2, 3)}
+	e.keys[0], e.keys[1] = idKey(u.EnvironmentID, u.ID), emailKey(u.EnvironmentID, roster.EmailKey(u.Email))
 	if u.ExternalID != nil {
 		e.keys = append(e.keys, externalKey(u.EnvironmentID, *u.ExternalID))
 	}
+	e.size = userSize(e.user, e.keys)
+	if e.size > c.max/16 { // one huge user (thousands of memberships) would evict many others
+		return
+	}
+	for c.bytes+e.size > c.max {
+		for id, old := range c.entries { // map order is random: a random victim
+			c.remove(id, old)
+			break
+		}
+	}
 	c.entries[u.ID] = e
+	c.bytes += e.size
 	for _, k := range e.keys {
 		c.keys[k] = u.ID
 	}
@@ -127,6 +142,7 @@ func (c *userCache) put(seq uint64, u roster.User) {
 
 func (c *userCache) remove(id string, e *cachedUser) {
 	delete(c.entries, id)
+	c.bytes -= e.size
 	for _, k := range e.keys {
 		if c.keys[k] == id {
 			delete(c.keys, k)
@@ -185,10 +201,15 @@ func (c *userCache) holdAll() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.heldAll++
-	clear(c.entries)
-	clear(c.keys)
+	c.clearUsers()
 	clear(c.catalog)
 	clear(c.counts)
+}
+
+// clearUsers drops every user. Go's maps keep their grown tables when cleared, so they are
+// made anew: a cache emptied by a write of all users gives its memory back.
+func (c *userCache) clearUsers() {
+	c.entries, c.keys, c.bytes = map[string]*cachedUser{}, map[string]string{}, 0
 }
 
 // releaseAll ends a holdAll.
@@ -201,8 +222,7 @@ func (c *userCache) releaseAll() {
 	c.heldAll--
 	c.seq++
 	c.staleBefore = c.seq
-	clear(c.entries)
-	clear(c.keys)
+	c.clearUsers()
 	clear(c.released)
 	clear(c.catalog)
 	clear(c.counts)
@@ -265,6 +285,16 @@ func (c *userCache) putCount(seq uint64, key string, n int) {
 	c.counts[key] = n
 }
 
+// size returns the bytes the cached users are counted for (userSize), at most the budget.
+func (c *userCache) size() int {
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.bytes
+}
+
 // len counts the cached users.
 func (c *userCache) len() int {
 	if c == nil {
@@ -273,4 +303,152 @@ func (c *userCache) len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.entries)
+}
+
+// compactUser returns u as the cache keeps it: the empty maps that every read makes (metadata,
+// custom attributes, a membership's metadata) are left out, nil, and expandUser makes them
+// again on the way out. Each costs a map header (48 bytes) for nothing. Reads never fill an
+// identity's raw claims (only sign-ins write them), so none are cached.
+func compactUser(u roster.User) roster.User {
+	u.Metadata = nilIfEmpty(u.Metadata)
+	u.Profile.Metadata = nilIfEmpty(u.Profile.Metadata)
+	u.Profile.CustomAttributes = nilIfEmpty(u.Profile.CustomAttributes)
+	if len(u.Memberships) > 0 {
+		ms := make([]roster.Membership, len(u.Memberships)) // no spare capacity
+		for i, m := range u.Memberships {
+			m.Metadata = nilIfEmpty(m.Metadata)
+			ms[i] = m
+		}
+		u.Memberships = ms
+	}
+	if len(u.Identities) > 0 {
+		ids := make([]roster.Identity, len(u.Identities))
+		copy(ids, u.Identities)
+		for i := range ids {
+			ids[i].RawClaims = nil
+		}
+		u.Identities = ids
+	}
+	return u
+}
+
+// expandUser undoes compactUser on a copy: the maps that reads make are never nil.
+func expandUser(u roster.User) roster.User {
+	u.Metadata = emptyIfNil(u.Metadata)
+	u.Profile.Metadata = emptyIfNil(u.Profile.Metadata)
+	u.Profile.CustomAttributes = emptyIfNil(u.Profile.CustomAttributes)
+	for i := range u.Memberships {
+		u.Memberships[i].Metadata = emptyIfNil(u.Memberships[i].Metadata)
+	}
+	return u
+}
+
+func nilIfEmpty(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}
+
+func emptyIfNil(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+// Sizes that userSize counts, in bytes of the Go heap (amd64). A map's entries live in groups
+// of 8 slots with one control byte each, filled to at most 7/8, behind a 48-byte header and,
+// past 8 entries, a table header and directory; every allocation is rounded up to a size
+// class, about an eighth more on average, which userSize adds at the end.
+const (
+	mapHeader      = 48
+	mapTable       = 64 // table header and directory slot of a map past one group
+	sliceOrStrHdr  = 16
+	strSlot        = 16 + 16 + 1 // a map[string]string or map[string]*T slot: two headers (or header and pointer) and a control byte
+	entrySlot      = 16 + 8 + 1  // c.entries: ID header and pointer
+	entryOverhead  = 64          // cachedUser's own fields beside the user, and its keys slice
+	allocRounding8 = 8
+)
+
+// userSize estimates the heap bytes that caching u under keys costs: the user's struct and
+// everything it points to (strings, maps, memberships, roles, identities), the entry, its
+// lookup keys and their slots in the cache's maps. TestUserSizeMatchesHeap holds it within
+// a stated factor of what the Go heap measures.
+func userSize(u roster.User, keys []string) int {
+	n := int(unsafe.Sizeof(cachedUser{})) + entryOverhead + entrySlot*8/7
+	n += str(u.ID) + str(u.EnvironmentID) + str(u.Email)
+	if u.ExternalID != nil {
+		n += roundAlloc(sliceOrStrHdr) + str(*u.ExternalID)
+	}
+	if u.LastLoginTime != nil {
+		n += roundAlloc(int(unsafe.Sizeof(time.Time{})))
+	}
+	n += strMap(u.Metadata)
+	p := u.Profile
+	n += str(p.GivenName) + str(p.FamilyName) + str(p.Name) + str(p.Locale) + str(p.PhoneNumber) +
+		str(p.PreferredUsername) + str(p.Picture) + str(p.Gender)
+	n += strSlice(p.Groups) + strMap(p.Metadata) + strMap(p.CustomAttributes)
+	n += roundAlloc(cap(u.Memberships) * int(unsafe.Sizeof(roster.Membership{})))
+	for _, m := range u.Memberships {
+		n += str(m.OrganizationID) + str(m.UserID) + str(m.OrganizationName) + str(string(m.Status)) + str(m.ProvisioningMethod)
+		n += strMap(m.Metadata)
+		n += roundAlloc(cap(m.Roles) * int(unsafe.Sizeof(roster.RoleRef{})))
+		for _, r := range m.Roles {
+			n += str(r.ID) + str(r.Name) + str(r.DisplayName)
+		}
+		if m.InviterEmail != nil {
+			n += roundAlloc(sliceOrStrHdr) + str(*m.InviterEmail)
+		}
+		for _, t := range []*time.Time{m.AcceptTime, m.ExpireTime, m.InviteResentTime} {
+			if t != nil {
+				n += roundAlloc(int(unsafe.Sizeof(time.Time{})))
+			}
+		}
+	}
+	n += roundAlloc(cap(u.Identities) * int(unsafe.Sizeof(roster.Identity{})))
+	for _, i := range u.Identities {
+		n += str(i.ConnectionID) + str(string(i.ConnectionType)) + str(i.Provider) + str(i.Subject) + roundAlloc(len(i.RawClaims))
+		// UserID and EnvironmentID are the user's own strings.
+	}
+	n += roundAlloc(cap(keys) * sliceOrStrHdr)
+	for _, k := range keys {
+		n += str(k) + strSlot*8/7 // the key and its slot in c.keys (the value is the user's ID)
+	}
+	return n + n/8
+}
+
+// str counts a string's bytes; its header is counted in the struct that holds it.
+func str(s string) int { return roundAlloc(len(s)) }
+
+func roundAlloc(n int) int { return (n + allocRounding8 - 1) &^ (allocRounding8 - 1) }
+
+func strSlice(s []string) int {
+	n := roundAlloc(cap(s) * sliceOrStrHdr)
+	for _, v := range s {
+		n += str(v)
+	}
+	return n
+}
+
+// strMap counts a map[string]string: header, groups of slots, and its keys' and values' bytes.
+func strMap(m map[string]string) int {
+	if m == nil {
+		return 0
+	}
+	n := mapHeader
+	if len(m) > 0 {
+		slots := 8
+		if len(m) > 8 {
+			n += mapTable
+			for slots*7/8 < len(m) {
+				slots *= 2
+			}
+		}
+		n += roundAlloc(slots * strSlot)
+	}
+	for k, v := range m {
+		n += str(k) + str(v)
+	}
+	return n
 }

@@ -1,6 +1,8 @@
 package sqlstore
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/rosterhq/roster"
@@ -11,7 +13,7 @@ func cacheUser(id, email, ext string) roster.User {
 }
 
 func TestUserCacheRefusesReadsOlderThanAWrite(t *testing.T) {
-	c := newUserCache(10)
+	c := newUserCache(1 << 20)
 	u := cacheUser("usr_1", "Ada@Example.com", "ext-1")
 
 	// A read that began before a write committed must not put back what it read.
@@ -47,7 +49,7 @@ func TestUserCacheRefusesReadsOlderThanAWrite(t *testing.T) {
 }
 
 func TestUserCacheHoldAll(t *testing.T) {
-	c := newUserCache(10)
+	c := newUserCache(1 << 20)
 	a, b := cacheUser("usr_1", "a@x.com", "a"), cacheUser("usr_2", "b@x.com", "b")
 	c.put(c.begin(), a)
 	slow := c.begin()
@@ -68,7 +70,7 @@ func TestUserCacheHoldAll(t *testing.T) {
 }
 
 func TestUserCacheForgetsManyReleases(t *testing.T) {
-	c := newUserCache(10)
+	c := newUserCache(1 << 20)
 	slow := c.begin()
 	for i := range maxReleased + 10 {
 		id := "usr_x" + string(rune('a'+i%26)) + string(rune(i))
@@ -86,12 +88,26 @@ func TestUserCacheForgetsManyReleases(t *testing.T) {
 }
 
 func TestUserCacheBound(t *testing.T) {
-	c := newUserCache(3)
-	for i := range 10 {
-		c.put(c.begin(), cacheUser(string(rune('a'+i)), string(rune('a'+i))+"@x.com", string(rune('a'+i))))
+	user := func(i int) roster.User { id := fmt.Sprintf("u%03d", i); return cacheUser(id, id+"@x.com", id) }
+	probe := newUserCache(1 << 20)
+	probe.put(probe.begin(), user(0))
+	one := probe.size()             // every user(i) counts the same
+	c := newUserCache(16 * 3 * one) // 3 such users fit; a user may take at most a 16th
+	for i := range 200 {
+		c.put(c.begin(), user(i))
+		if c.size() > 16*3*one {
+			t.Fatalf("%d bytes counted, over the budget of %d", c.size(), 16*3*one)
+		}
 	}
-	if c.len() != 3 || len(c.keys) != 9 {
-		t.Fatalf("%d users, %d keys", c.len(), len(c.keys))
+	if c.len() != 48 || len(c.keys) != 3*48 || c.size() != 48*one {
+		t.Fatalf("%d users, %d keys, %d bytes", c.len(), len(c.keys), c.size())
+	}
+	// A user bigger than a 16th of the budget is not cached at all.
+	big := cacheUser("big", "big@x.com", "big")
+	big.Metadata = map[string]string{"k": strings.Repeat("x", 3*one)}
+	c.put(c.begin(), big)
+	if _, ok := c.get(idKey("env_1", "big")); ok || c.len() != 48 {
+		t.Fatal("a user of a 16th of the budget evicted others")
 	}
 	if newUserCache(0) != nil {
 		t.Fatal("a cache of size 0 should be nil (no cache)")
@@ -99,7 +115,7 @@ func TestUserCacheBound(t *testing.T) {
 }
 
 func TestUserCacheHandsOutCopies(t *testing.T) {
-	c := newUserCache(3)
+	c := newUserCache(1 << 20)
 	u := cacheUser("usr_1", "a@x.com", "a")
 	u.Memberships = []roster.Membership{{OrganizationID: "org_1", Metadata: map[string]string{"k": "v"}, Roles: []roster.RoleRef{{Name: "r"}}}}
 	c.put(c.begin(), u)
@@ -110,5 +126,17 @@ func TestUserCacheHandsOutCopies(t *testing.T) {
 	again, _ := c.get(idKey("env_1", "usr_1"))
 	if again.Memberships[0].Metadata["k"] != "v" || again.Memberships[0].Roles[0].Name != "r" || *again.ExternalID != "a" {
 		t.Fatalf("a change to a copy reached the cache: %+v", again)
+	}
+}
+
+// The answers kept beside the users are bounded by a small fixed count each (maxCatalog).
+func TestUserCacheCatalogAndCountsBound(t *testing.T) {
+	c := newUserCache(1 << 20)
+	for i := range 5 * maxCatalog {
+		c.catalogPut(c.begin(), fmt.Sprintf("roles\x00env_1\x00org_%d\x00member", i), []roster.RoleRef{{Name: "member"}})
+		c.putCount(c.begin(), fmt.Sprintf("SELECT count(*) FROM memberships WHERE organization_id = ?\x00org_%d", i), i)
+		if len(c.catalog) > maxCatalog || len(c.counts) > maxCatalog {
+			t.Fatalf("%d catalog answers, %d counts, over %d", len(c.catalog), len(c.counts), maxCatalog)
+		}
 	}
 }
