@@ -280,6 +280,8 @@ run_ceiling() { # BACKEND OP(ceiling|ceiling_after)
 		measure main 0 ceiling_list grpc "$1" 16 "$CEIL_PORT" "$WORK/ceiling.list.grpc.json" scalekit.v1.users.UserService/ListOrganizationUsers
 	fi
 	stop_pid "$pid"
+	# Rows after the second ceiling (the scaling step, the profiles) measure roster again.
+	SERVER_PID=$ROSTER_PID
 }
 
 # Seeding is not measured: roster may use both cores meanwhile (taskset -a: every thread), and

@@ -18,7 +18,7 @@ const (
 	zipfS       = 1.1
 	// keyStep: OUT.keys holds the number of distinct users among the first keyStep·(k+1)
 	// draws on its line k, so the report can say how many users a row touched.
-	keyStep = 100
+	keyStep = 1
 )
 
 // reads writes the inputs of one read measurement: n keys drawn from ALL seeded users (the
@@ -119,7 +119,9 @@ func writeDistinct(path string, keys []int) error {
 }
 
 // distinctAfter reads OUT.keys: how many distinct users the first sent draws touched (the tools
-// send the keys in order and wrap around); -1 when unknown.
+// send the keys in order and wrap around; ghz's concurrent workers take them round-robin, so
+// with 16 clients the set sent is the first ones give or take the calls in flight); -1 when
+// unknown.
 func distinctAfter(path string, sent int) int {
 	f, err := os.Open(path)
 	if err != nil || sent <= 0 {

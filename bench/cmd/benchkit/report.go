@@ -40,7 +40,7 @@ type result struct {
 	walMaxBytes int64 // highest WAL size sampled during the row
 	cacheBytes  int64 // user cache gauges on /metrics, if roster exports them
 	cacheUsers  int64
-	distinct    int // read rows: distinct users among the keys sent (about, to 100 draws)
+	distinct    int // read rows: distinct users among the keys sent
 }
 
 // vegeta report -type=json
@@ -542,7 +542,7 @@ func memTable(w io.Writer, rs []*result) {
 		fmt.Fprintln(w, "*peak* is VmHWM, the peak **since roster started** (the kernel refused the reset), *max sampled* the highest VmRSS seen every 100 ms during the row, *after* VmRSS when the row ended.")
 	}
 	fmt.Fprintln(w, "Database: SQLite's file, or pg_database_size on PostgreSQL, after the row. WAL: SQLite's -wal file after the row, and the largest size sampled every 100 ms during it (PostgreSQL's WAL is the server's, not the database's: not shown).")
-	fmt.Fprintln(w, "Users touched: for the reads of one user, the distinct users among the keys sent (to the nearest 100 keys) ÷ the requests sent.")
+	fmt.Fprintln(w, "Users touched: for the reads of one user, the distinct users among the keys sent ÷ the requests sent.")
 	fmt.Fprintln(w)
 	head := "| backend | users | op | protocol | clients | users touched | RSS peak MB | RSS max sampled MB | RSS after MB | database MB | WAL after MB | WAL max in row MB |"
 	sep := "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
