@@ -43,11 +43,11 @@ while [ $# -gt 0 ]; do
 done
 
 if [ "$QUICK" = 1 ]; then
-	USERS=2000 ORGS=200 SCALE_SMALL=500 SCALE_BIG=6000 CREATE_TARGETS=30000
+	USERS=2000 ORGS=200 SCALE_SMALL=500 SCALE_BIG=6000 CREATE_TARGETS=30000 READ_KEYS=30000
 	: "${BENCH_SEED_BUDGET:=60}" "${BENCH_SCALE_SEED_BUDGET:=30}"
 	: "${DURATION:=1}"
 else
-	USERS=100000 ORGS=10000 SCALE_SMALL=10000 SCALE_BIG=1000000 CREATE_TARGETS=150000
+	USERS=100000 ORGS=10000 SCALE_SMALL=10000 SCALE_BIG=1000000 CREATE_TARGETS=150000 READ_KEYS=150000
 	: "${DURATION:=5}"
 fi
 SCALE_BACKENDS=sqlite      # the scaling check (10k → 1M users) runs on SQLite, where the target is
@@ -57,6 +57,7 @@ PROFILE_BACKENDS=sqlite
 SEED_WORKERS=32
 PORT=${BENCH_PORT:-18480}
 CEIL_PORT=${BENCH_CEILING_PORT:-18481}
+METRICS_PORT=${BENCH_METRICS_PORT:-18482} # roster's /metrics (--metrics-listen), read for cache gauges
 LOG_LEVEL=${BENCH_LOG_LEVEL:-warn}
 CLIENT_ID=skc_bench_admin
 CLIENT_SECRET=bench-secret-$RANDOM$RANDOM-0123456789
@@ -68,6 +69,9 @@ PROFILE_DIR=$BENCH/results/$STAMP-profiles
 PROFILE_PID=
 ROSTER_PID=
 SERVER_PID= # the server measure() reads the CPU time of: the ceiling or roster
+DB_FILE=    # SQLite: roster's database file (its WAL is $DB_FILE-wal); empty on PostgreSQL
+READ_KEYS_FILE= # run_ops sets it for a read row: the draws' distinct-user counts (benchkit reads)
+DRAW=0      # a new draw seed for every read row
 PG_BENCH_URL=
 
 WORK=$(mktemp -d /tmp/roster-bench.XXXXXX)
@@ -164,6 +168,17 @@ measure() {
 	local set=$1 users=$2 op=$3 proto=$4 backend=$5 c=$6 port=$7 input=$8 call=${9:-}
 	local out=$WORK/out/$set-$users-$backend-$op-$proto-c$c.json tool perfpid= cpu0 wall0
 	mkdir -p "$WORK/out"
+	local watchpid= roster=0
+	if [ -n "$ROSTER_PID" ] && [ "$SERVER_PID" = "$ROSTER_PID" ]; then
+		roster=1
+		# Reset the kernel's peak RSS (VmHWM) so that it is this row's peak: writing 5 to
+		# clear_refs does that (Linux 4.0+); if refused, the row reports the peak since start.
+		if echo 5 >"/proc/$ROSTER_PID/clear_refs" 2>/dev/null; then echo 1 >"$out.hwmreset"; else echo 0 >"$out.hwmreset"; fi
+		"${GEN_PIN[@]}" "$WORK/bin/benchkit" watch --pid "$ROSTER_PID" ${DB_FILE:+--wal "$DB_FILE-wal"} --out "$out.watch" &
+		watchpid=$!
+		PIDS+=("$watchpid")
+	fi
+	if [ -n "$READ_KEYS_FILE" ]; then cp "$READ_KEYS_FILE" "$out.keys"; fi
 	cpu0=$(cpu_seconds "$SERVER_PID")
 	wall0=$(date +%s.%N)
 	if [ -n "$PROFILE_PID" ]; then
@@ -186,6 +201,10 @@ measure() {
 			log "ghz failed for $op (see $WORK/ghz.log)"
 	fi
 	echo "$(awk -v a="$cpu0" -v b="$(cpu_seconds "$SERVER_PID")" 'BEGIN {print b - a}') $(awk -v a="$wall0" -v b="$(date +%s.%N)" 'BEGIN {print b - a}')" >"$out.cpu"
+	if [ "$roster" = 1 ]; then
+		stop_pid "$watchpid"
+		mem_disk >"$out.mem"
+	fi
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$set" "$users" "$op" "$proto" "$backend" "$c" "$tool" "$out" >>"$MANIFEST"
 	if [ -n "$perfpid" ]; then
 		wait "$perfpid" || true
@@ -201,6 +220,28 @@ measure() {
 		} >"$PROFILE_DIR/$backend-$op-$proto.txt"
 	fi
 	log "$(printf '%-5s %-8s %-15s %-4s c=%-2s' "$set" "$backend" "$op" "$proto" "$c") $(summary "$tool" "$out")"
+}
+
+# mem_disk: one line after a roster row, read by benchkit report: VmHWM kB, VmRSS kB (from
+# /proc/PID/status), database bytes, WAL bytes (-1: not applicable), and the user cache's bytes
+# and entries from /metrics if roster exports such gauges (-1: it does not).
+mem_disk() {
+	local hwm rss db=-1 wal=-1 cb=-1 ce=-1 m
+	hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$ROSTER_PID/status" 2>/dev/null || echo -1)
+	rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$ROSTER_PID/status" 2>/dev/null || echo -1)
+	if [ -n "$DB_FILE" ]; then
+		db=$(stat -c %s "$DB_FILE" 2>/dev/null || echo -1)
+		wal=$(stat -c %s "$DB_FILE-wal" 2>/dev/null || echo 0)
+	elif [ -n "$PG_BENCH_URL" ]; then
+		db=$(psql "$PG_BENCH_URL" -Atc 'SELECT pg_database_size(current_database())' 2>/dev/null || echo -1)
+	fi
+	# A gauge whose name holds "user_cache" (or "users_cache") and ends in _bytes, and one
+	# ending in _entries (or _users, _size): bytes per cached user is their quotient.
+	if m=$(curl -fsS --max-time 5 "http://127.0.0.1:$METRICS_PORT/metrics" 2>/dev/null); then
+		cb=$(printf '%s\n' "$m" | awk '$1 ~ /^[a-z_]*users?_cache[a-z_]*_bytes(\{.*\})?$/ && $1 !~ /max|limit|capacity/ {s += $2; f = 1} END {if (f) printf "%.0f", s; else print -1}')
+		ce=$(printf '%s\n' "$m" | awk '$1 ~ /^[a-z_]*users?_cache[a-z_]*_(entries|users|size)(\{.*\})?$/ && $1 !~ /max|limit|capacity/ {s += $2; f = 1} END {if (f) printf "%.0f", s; else print -1}')
+	fi
+	echo "${hwm:--1} ${rss:--1} ${db:--1} ${wal:--1} $cb $ce"
 }
 
 summary() { # a one-line progress summary of a result file
@@ -239,6 +280,8 @@ run_ceiling() { # BACKEND OP(ceiling|ceiling_after)
 		measure main 0 ceiling_list grpc "$1" 16 "$CEIL_PORT" "$WORK/ceiling.list.grpc.json" scalekit.v1.users.UserService/ListOrganizationUsers
 	fi
 	stop_pid "$pid"
+	# Rows after the second ceiling (the scaling step, the profiles) measure roster again.
+	SERVER_PID=$ROSTER_PID
 }
 
 # Seeding is not measured: roster may use both cores meanwhile (taskset -a: every thread), and
@@ -277,7 +320,7 @@ run_ops() { # SET USERS BACKEND SEEDDIR OPS_FILTER(regex) CLIENTS...
 	shift 5
 	local in=$WORK/in-$backend-$set-$users op needs call proto c input
 	"$WORK/bin/benchkit" inputs --seed "$dir" --out "$in" --base "http://127.0.0.1:$PORT"
-	for op in get_org get_user get_user_ext lookup_email create_user update_user list_org_users; do
+	for op in get_org get_user get_user_ext lookup_email get_user_zipf get_user_ext_zipf lookup_email_zipf create_user update_user list_org_users; do
 		[[ $op =~ ^($filter)$ ]] || continue
 		for proto in rest grpc; do
 			for c in "$@"; do
@@ -285,7 +328,18 @@ run_ops() { # SET USERS BACKEND SEEDDIR OPS_FILTER(regex) CLIENTS...
 					skip "$set" "$users" "$op" "$proto" "$backend" "$c" "not run: $USERS_WHY"
 					continue
 				fi
-				if [ "$op" = create_user ]; then
+				READ_KEYS_FILE=
+				if [[ $op =~ ^(get_user|get_user_ext|lookup_email)(_zipf)?$ ]]; then
+					# Keys from every seeded user, drawn anew for each row (benchkit reads).
+					local base=${op%_zipf} dist=uniform
+					[ "$op" = "$base" ] || dist=zipf
+					DRAW=$((DRAW + 1))
+					"$WORK/bin/benchkit" reads --seed "$dir" --op "$base" --dist "$dist" --n "$READ_KEYS" --draw "$DRAW" \
+						--base "http://127.0.0.1:$PORT" --out "$in/$op-$proto-$c"
+					[ "$proto" = rest ] && input=$in/$op-$proto-$c.rest.targets || input=$in/$op-$proto-$c.grpc.json
+					call=$(awk -F'\t' -v o="$base" '$1==o {print $3}' "$in/ops.tsv")
+					READ_KEYS_FILE=$in/$op-$proto-$c.keys
+				elif [ "$op" = create_user ]; then
 					local prefix=c-$backend-$set-$proto-$c-$RANDOM
 					"$WORK/bin/benchkit" creates --seed "$dir" --prefix "$prefix" --n "$CREATE_TARGETS" \
 						--base "http://127.0.0.1:$PORT" --out "$in/create-$proto-$c"
@@ -296,6 +350,8 @@ run_ops() { # SET USERS BACKEND SEEDDIR OPS_FILTER(regex) CLIENTS...
 					call=$(awk -F'\t' -v o="$op" '$1==o {print $3}' "$in/ops.tsv")
 				fi
 				measure "$set" "$users" "$op" "$proto" "$backend" "$c" "$PORT" "$input" "$call"
+				READ_KEYS_FILE=
+				rm -f "$in/$op-$proto-$c".rest.targets "$in/$op-$proto-$c".grpc.json
 			done
 		done
 	done
@@ -320,7 +376,12 @@ run_backend() { # BACKEND
 	local backend=$1 dbflags pid dir=$WORK/seed-$1 org code rate big
 	mkdir -p "$dir"
 	case "$backend" in
-	sqlite) dbflags=(--data-dir "$WORK/data-sqlite") ;;
+	sqlite)
+		# roster refuses a data directory that others can read
+		mkdir -m 700 "$WORK/data-sqlite"
+		dbflags=(--data-dir "$WORK/data-sqlite")
+		DB_FILE=$WORK/data-sqlite/roster.db
+		;;
 	postgres)
 		if ! psql "$PGURL_ADMIN" -q -c 'select 1' >/dev/null 2>&1; then
 			log "PostgreSQL is not reachable at $PGURL_ADMIN: skipping postgres"
@@ -341,7 +402,7 @@ run_backend() { # BACKEND
 	log "starting roster on $backend"
 	ROSTER_BOOTSTRAP_CLIENT_ID=$CLIENT_ID ROSTER_BOOTSTRAP_CLIENT_SECRET=$CLIENT_SECRET \
 		"${SRV_PIN[@]}" "$WORK/bin/roster" serve --listen "127.0.0.1:$PORT" "${dbflags[@]}" \
-		--log-level "$LOG_LEVEL" --access-token-ttl 3h >"$WORK/roster-$backend.log" 2>&1 &
+		--log-level "$LOG_LEVEL" --access-token-ttl 3h --metrics-listen "127.0.0.1:$METRICS_PORT" >"$WORK/roster-$backend.log" 2>&1 &
 	pid=$!
 	ROSTER_PID=$pid
 	SERVER_PID=$pid
@@ -413,6 +474,7 @@ run_backend() { # BACKEND
 	fi
 
 	stop_pid "$pid"
+	ROSTER_PID= DB_FILE=
 	local nerr
 	nerr=$(grep -c '"level":"ERROR"' "$WORK/roster-$backend.log" || true)
 	if [ "${nerr:-0}" != 0 ]; then

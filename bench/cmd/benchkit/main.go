@@ -6,6 +6,10 @@
 //	                                      from the seeder's orgs.tsv and users.tsv
 //	benchkit creates --seed DIR --prefix P --n N --out FILE
 //	                                      N vegeta targets, each creating a different user
+//	benchkit reads --seed DIR --op OP --dist uniform|zipf --n N --draw SEED --out FILE
+//	                                      N keys of one read row, drawn from every seeded user
+//	benchkit watch --pid PID --wal PATH --out FILE
+//	                                      peak VmRSS and WAL size, sampled until SIGTERM
 //	benchkit report MANIFEST              the results table (markdown) from run.sh's manifest
 package main
 
@@ -16,7 +20,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: benchkit protoset|inputs|creates|report ...")
+		fmt.Fprintln(os.Stderr, "usage: benchkit protoset|inputs|creates|reads|watch|report ...")
 		os.Exit(2)
 	}
 	var err error
@@ -27,6 +31,10 @@ func main() {
 		err = inputs(os.Args[2:])
 	case "creates":
 		err = creates(os.Args[2:])
+	case "reads":
+		err = reads(os.Args[2:])
+	case "watch":
+		err = watch(os.Args[2:])
 	case "report":
 		err = report(os.Args[2:])
 	default:

@@ -27,6 +27,20 @@ type result struct {
 	// The server's CPU time (user + system) and the wall time over the measurement, from
 	// /proc by run.sh (<file>.cpu); 0 when not recorded.
 	cpuSec, wallSec float64
+
+	// Memory and disk, from run.sh beside roster's rows (<file>.mem, .watch, .hwmreset); -1
+	// when not recorded or not applicable.
+	mem         bool  // .mem was read
+	hwmKB       int64 // VmHWM after the row: the row's peak RSS when hwmReset, else since start
+	hwmReset    bool
+	rssKB       int64 // VmRSS after the row
+	rssMaxKB    int64 // highest VmRSS sampled during the row (benchkit watch, every 100 ms)
+	dbBytes     int64 // database file (SQLite) or pg_database_size (PostgreSQL) after the row
+	walBytes    int64 // SQLite WAL after the row
+	walMaxBytes int64 // highest WAL size sampled during the row
+	cacheBytes  int64 // user cache gauges on /metrics, if roster exports them
+	cacheUsers  int64
+	distinct    int // read rows: distinct users among the keys sent
 }
 
 // vegeta report -type=json
@@ -89,6 +103,22 @@ func load(r *result) error {
 	if cpu, err := os.ReadFile(r.file + ".cpu"); err == nil {
 		fmt.Sscan(string(cpu), &r.cpuSec, &r.wallSec)
 	}
+	r.hwmKB, r.rssKB, r.rssMaxKB, r.dbBytes, r.walBytes, r.walMaxBytes, r.cacheBytes, r.cacheUsers = -1, -1, -1, -1, -1, -1, -1, -1
+	r.distinct = -1
+	if m, err := os.ReadFile(r.file + ".mem"); err == nil {
+		n, _ := fmt.Sscan(string(m), &r.hwmKB, &r.rssKB, &r.dbBytes, &r.walBytes, &r.cacheBytes, &r.cacheUsers)
+		r.mem = n == 6
+	}
+	if m, err := os.ReadFile(r.file + ".watch"); err == nil {
+		var samples int
+		fmt.Sscan(string(m), &r.rssMaxKB, &r.walMaxBytes, &samples)
+		if r.dbBytes < 0 || r.walBytes < 0 {
+			r.walMaxBytes = -1 // no WAL file on this backend
+		}
+	}
+	if m, err := os.ReadFile(r.file + ".hwmreset"); err == nil {
+		r.hwmReset = strings.TrimSpace(string(m)) == "1"
+	}
 	switch r.tool {
 	case "vegeta":
 		var v vegetaReport
@@ -148,6 +178,9 @@ func load(r *result) error {
 		return fmt.Errorf("unknown tool %q", r.tool)
 	}
 	r.measurement = true
+	if r.total > 0 {
+		r.distinct = distinctAfter(r.file+".keys", r.total)
+	}
 	return nil
 }
 
@@ -170,19 +203,22 @@ func summarize(codes map[string]int, errs []string) string {
 	return s
 }
 
-var opOrder = []string{"ceiling", "ceiling_list", "get_org", "get_user", "get_user_ext", "lookup_email", "create_user", "update_user", "list_org_users", "ceiling_after"}
+var opOrder = []string{"ceiling", "ceiling_list", "get_org", "get_user", "get_user_ext", "lookup_email", "get_user_zipf", "get_user_ext_zipf", "lookup_email_zipf", "create_user", "update_user", "list_org_users", "ceiling_after"}
 
 var opTitle = map[string]string{
-	"ceiling":        "**ceiling** before",
-	"ceiling_after":  "**ceiling** after",
-	"ceiling_list":   "**ceiling**: a fixed page of 100 users",
-	"get_org":        "get organization by id",
-	"get_user":       "get user by id",
-	"get_user_ext":   "get user by external id",
-	"lookup_email":   "lookup user by email",
-	"create_user":    "create user + membership",
-	"update_user":    "update user profile",
-	"list_org_users": "list 100 organization users",
+	"ceiling":           "**ceiling** before",
+	"ceiling_after":     "**ceiling** after",
+	"ceiling_list":      "**ceiling**: a fixed page of 100 users",
+	"get_org":           "get organization by id",
+	"get_user":          "get user by id, uniform over all users",
+	"get_user_ext":      "get user by external id, uniform over all users",
+	"lookup_email":      "lookup user by email, uniform over all users",
+	"get_user_zipf":     "get user by id, **hot-set (Zipf s=1.1)**",
+	"get_user_ext_zipf": "get user by external id, **hot-set (Zipf s=1.1)**",
+	"lookup_email_zipf": "lookup user by email, **hot-set (Zipf s=1.1)**",
+	"create_user":       "create user + membership",
+	"update_user":       "update user profile",
+	"list_org_users":    "list 100 organization users",
 }
 
 func opRank(op string) int {
@@ -241,6 +277,7 @@ func report(args []string) error {
 		fmt.Fprintln(w)
 	}
 	mainTable(w, rs)
+	memTable(w, rs)
 	scaleTable(w, rs)
 	return nil
 }
@@ -455,5 +492,115 @@ func scaleTable(w io.Writer, rs []*result) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Target: lookup by email as fast as by id (≥ 90%) and flat (≥ 80% of its rate on the smallest set) from the smallest to the largest set.")
+	fmt.Fprintln(w)
+}
+
+func mb(b int64) string {
+	if b < 0 {
+		return "–"
+	}
+	return strconv.FormatFloat(float64(b)/(1<<20), 'f', 1, 64)
+}
+
+// memTable shows roster's memory and the database's size around each row (main and scale sets).
+func memTable(w io.Writer, rs []*result) {
+	var rows []*result
+	for _, r := range rs {
+		if r.measurement && r.mem && (r.set == "main" || r.set == "scale") {
+			rows = append(rows, r)
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	sort.SliceStable(rows, func(i, j int) bool {
+		a, b := rows[i], rows[j]
+		if a.backend != b.backend {
+			return a.backend > b.backend
+		}
+		if a.users != b.users {
+			return a.users < b.users
+		}
+		if opRank(a.op) != opRank(b.op) {
+			return opRank(a.op) < opRank(b.op)
+		}
+		if a.proto != b.proto {
+			return a.proto > b.proto
+		}
+		return a.clients < b.clients
+	})
+	reset := true
+	cache := false
+	for _, r := range rows {
+		reset = reset && r.hwmReset
+		cache = cache || (r.cacheBytes >= 0 && r.cacheUsers >= 0)
+	}
+	fmt.Fprintln(w, "Memory and disk, row by row, in the order run (MB = MiB). RSS is roster's resident memory from /proc/PID/status:")
+	if reset {
+		fmt.Fprintln(w, "*peak* is VmHWM, reset before each row (clear_refs), so the row's own peak; *max sampled* is the highest VmRSS seen every 100 ms; *after* is VmRSS when the row ended.")
+	} else {
+		fmt.Fprintln(w, "*peak* is VmHWM, the peak **since roster started** (the kernel refused the reset), *max sampled* the highest VmRSS seen every 100 ms during the row, *after* VmRSS when the row ended.")
+	}
+	fmt.Fprintln(w, "Database: SQLite's file, or pg_database_size on PostgreSQL, after the row. WAL: SQLite's -wal file after the row, and the largest size sampled every 100 ms during it (PostgreSQL's WAL is the server's, not the database's: not shown).")
+	fmt.Fprintln(w, "Users touched: for the reads of one user, the distinct users among the keys sent ÷ the requests sent.")
+	fmt.Fprintln(w)
+	head := "| backend | users | op | protocol | clients | users touched | RSS peak MB | RSS max sampled MB | RSS after MB | database MB | WAL after MB | WAL max in row MB |"
+	sep := "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+	if cache {
+		head += " user cache MB | cached users | bytes per cached user |"
+		sep += " ---: | ---: | ---: |"
+	}
+	fmt.Fprintln(w, head)
+	fmt.Fprintln(w, sep)
+	type agg struct {
+		peakKB, walMax, writeWalMax int64
+		last                        *result
+	}
+	per := map[string]*agg{}
+	var backends []string
+	for _, r := range rows {
+		touched := "–"
+		if r.distinct >= 0 {
+			touched = fmt.Sprintf("%d ÷ %d", r.distinct, r.total)
+		}
+		line := fmt.Sprintf("| %s | %d | %s | %s | %d | %s | %s | %s | %s | %s | %s | %s |", r.backend, r.users, opTitle[r.op], r.proto, r.clients, touched,
+			mb(r.hwmKB*1024), mb(r.rssMaxKB*1024), mb(r.rssKB*1024), mb(r.dbBytes), mb(r.walBytes), mb(r.walMaxBytes))
+		if cache {
+			bpu := "–"
+			if r.cacheBytes >= 0 && r.cacheUsers > 0 {
+				bpu = fmt.Sprintf("%.0f", float64(r.cacheBytes)/float64(r.cacheUsers))
+			}
+			cu := "–"
+			if r.cacheUsers >= 0 {
+				cu = strconv.FormatInt(r.cacheUsers, 10)
+			}
+			line += fmt.Sprintf(" %s | %s | %s |", mb(r.cacheBytes), cu, bpu)
+		}
+		fmt.Fprintln(w, line)
+		a := per[r.backend]
+		if a == nil {
+			a = &agg{peakKB: -1, walMax: -1, writeWalMax: -1}
+			per[r.backend] = a
+			backends = append(backends, r.backend)
+		}
+		a.peakKB = max(a.peakKB, r.hwmKB, r.rssMaxKB)
+		a.walMax = max(a.walMax, r.walMaxBytes)
+		if r.op == "create_user" || r.op == "update_user" {
+			a.writeWalMax = max(a.writeWalMax, r.walMaxBytes)
+		}
+		a.last = r
+	}
+	fmt.Fprintln(w)
+	for _, b := range backends {
+		a := per[b]
+		fmt.Fprintf(w, "- %s: highest RSS over its rows %s MB; at its last row (%d users) RSS %s MB, database %s MB", b, mb(a.peakKB*1024), a.last.users, mb(a.last.rssKB*1024), mb(a.last.dbBytes))
+		if a.walMax >= 0 {
+			fmt.Fprintf(w, ", WAL %s MB; largest WAL sampled %s MB (write rows: %s MB)", mb(a.last.walBytes), mb(a.walMax), mb(a.writeWalMax))
+		}
+		fmt.Fprintln(w, ".")
+	}
+	if !cache {
+		fmt.Fprintln(w, "- Bytes per cached user: not reported; this roster's /metrics (served with --metrics-listen) exports no user-cache gauge (a name with user_cache ending in _bytes, and one in _entries).")
+	}
 	fmt.Fprintln(w)
 }

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The report labels the uniform and Zipf rows apart and shows memory and disk per row.
+func TestReportMemoryDiskAndKeyLabels(t *testing.T) {
+	dir := t.TempDir()
+	vegeta := `{"latencies":{"50th":1000000,"99th":3000000},"requests":1000,"throughput":500,"success":1,"status_codes":{"200":1000}}`
+	var manifest strings.Builder
+	for _, row := range []struct{ op, mem, watch string }{
+		{"get_user", "150000 120000 104857600 0 -1 -1", "130000 0 10"},
+		{"get_user_zipf", "90000 80000 104857600 0 -1 -1", "85000 0 10"},
+		{"create_user", "100000 99000 110100480 33554432 -1 -1", "100000 67108864 10"},
+	} {
+		f := filepath.Join(dir, row.op+".json")
+		for ext, data := range map[string]string{"": vegeta, ".mem": row.mem, ".watch": row.watch, ".hwmreset": "1", ".cpu": "1 2"} {
+			if err := os.WriteFile(f+ext, []byte(data), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if row.op != "create_user" {
+			if err := writeDistinct(f+".keys", []int{1, 2, 2, 3}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		manifest.WriteString("main\t2000\t" + row.op + "\trest\tsqlite\t16\tvegeta\t" + f + "\n")
+	}
+	mf := filepath.Join(dir, "manifest.tsv")
+	if err := os.WriteFile(mf, []byte(manifest.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, w, _ := os.Pipe()
+	stdout := os.Stdout
+	os.Stdout = w
+	err := report([]string{mf})
+	os.Stdout = stdout
+	w.Close()
+	out, _ := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(out)
+	for _, want := range []string{
+		"get user by id, uniform over all users",
+		"get user by id, **hot-set (Zipf s=1.1)**",
+		"| sqlite | 2000 | get user by id, uniform over all users | rest | 16 | 3 ÷ 1000 | 146.5 | 127.0 | 117.2 | 100.0 | 0.0 | 0.0 |",
+		"| sqlite | 2000 | create user + membership | rest | 16 | – | 97.7 | 97.7 | 96.7 | 105.0 | 32.0 | 64.0 |",
+		"highest RSS over its rows 146.5 MB",
+		"largest WAL sampled 64.0 MB (write rows: 64.0 MB)",
+		"Bytes per cached user: not reported",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("report lacks %q:\n%s", want, text)
+		}
+	}
+}
