@@ -3,6 +3,7 @@ package server_test
 import (
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -53,5 +54,36 @@ func TestMetricsOnAPIPort(t *testing.T) {
 	r.Token(t)
 	if s, body := get(t, r.URL+"/metrics"); s != 200 || !strings.Contains(body, `roster_http_requests_total{route="/oauth/token",status="200"} 1`) {
 		t.Fatalf("API port: %d\n%s", s, body)
+	}
+}
+
+// The SQLite user cache's users and bytes are exported, so that the bytes per cached user can
+// be read from a running server (bench/run.sh reports them).
+func TestUserCacheMetrics(t *testing.T) {
+	r := rostertest.Start(t, "sqlite")
+	tok := r.Token(t)
+	org := r.REST(t, tok, "POST", "/api/v1/organizations", `{"display_name": "Cache Co"}`).Body["organization"].(map[string]any)["id"].(string)
+	res := r.REST(t, tok, "POST", "/api/v1/organizations/"+org+"/users", `{"email": "cached@example.com"}`)
+	id := res.Body["user"].(map[string]any)["id"].(string)
+	if res := r.REST(t, tok, "GET", "/api/v1/users/"+id, ""); res.Status != 200 {
+		t.Fatalf("get user: %d %s", res.Status, res.Raw)
+	}
+	_, body := get(t, r.MetricsURL+"/metrics")
+	metric := func(name string) float64 {
+		for _, line := range strings.Split(body, "\n") {
+			if v, ok := strings.CutPrefix(line, name+" "); ok {
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return f
+			}
+		}
+		t.Fatalf("no %s in /metrics", name)
+		return 0
+	}
+	users, bytes := metric("roster_user_cache_users"), metric("roster_user_cache_bytes")
+	if users < 1 || bytes < 100*users {
+		t.Fatalf("user cache: %v users, %v bytes", users, bytes)
 	}
 }

@@ -173,4 +173,14 @@ func registerPoolMetrics(reg prometheus.Registerer, s store.Store) {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "roster_db_wait_seconds_total", Help: "Time spent waiting for a free database connection."},
 			func() float64 { return s.Stats().WaitDuration.Seconds() }),
 	)
+	// The SQLite store's user cache (docs/storage.md): its users and the bytes they are counted
+	// for, so that a benchmark or an operator can read the bytes per cached user.
+	if c, ok := s.(interface{ UserCacheStats() (users, bytes int) }); ok {
+		reg.MustRegister(
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "roster_user_cache_users", Help: "Users in the SQLite user cache."},
+				func() float64 { n, _ := c.UserCacheStats(); return float64(n) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "roster_user_cache_bytes", Help: "Estimated memory of the users in the SQLite user cache (bounded by --user-cache-bytes)."},
+				func() float64 { _, b := c.UserCacheStats(); return float64(b) }),
+		)
+	}
 }
