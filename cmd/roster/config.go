@@ -80,27 +80,10 @@ func envName(usage string) string {
 	return usage[i+len("(env ") : len(usage)-1]
 }
 
-// envInt is env for a number; check refuses a value that is not one.
-func envInt(name string, def int) int {
-	if v, ok := os.LookupEnv(name); ok {
-		if n, err := strconv.Atoi(v); err == nil {
-			return n
-		}
-	}
-	return def
-}
-
-func env(name, def string) string {
-	if v, ok := os.LookupEnv(name); ok {
-		return v
-	}
-	return def
-}
-
 // storageFlags registers the flags that choose the database.
 func (c *config) storageFlags(fs *flag.FlagSet) {
-	fs.StringVar(&c.dataDir, "data-dir", env("ROSTER_DATA_DIR", "./roster-data"), "directory of the embedded SQLite database (env ROSTER_DATA_DIR)")
-	fs.StringVar(&c.databaseURL, "database-url", env("ROSTER_DATABASE_URL", ""), "postgres://... selects PostgreSQL; empty means embedded SQLite (env ROSTER_DATABASE_URL)")
+	fs.StringVar(&c.dataDir, "data-dir", "./roster-data", "directory of the embedded SQLite database (env ROSTER_DATA_DIR)")
+	fs.StringVar(&c.databaseURL, "database-url", "", "postgres://... selects PostgreSQL; empty means embedded SQLite (env ROSTER_DATABASE_URL)")
 	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "debug, info, warn or error (env ROSTER_LOG_LEVEL)")
 	// SQLite WAL (docs/storage.md).
 	fs.Var(&c.sqliteWALLimit, "sqlite-wal-limit-mb", "MiB of SQLite WAL past which the checkpointer empties it, holding writes back at most 100 ms; ignored on PostgreSQL (env ROSTER_SQLITE_WAL_LIMIT_MB)")
@@ -111,18 +94,18 @@ func (c *config) storageFlags(fs *flag.FlagSet) {
 // keyFlags registers the flags of the encryption key, which seals SSO client secrets and the
 // signing keys (docs/encryption.md).
 func (c *config) keyFlags(fs *flag.FlagSet) {
-	fs.StringVar(&c.encryptionKey, "encryption-key", env("ROSTER_ENCRYPTION_KEY", ""), "32 random bytes, base64 or hex, that seal signing keys and SSO client secrets; several nodes must share it (env ROSTER_ENCRYPTION_KEY)")
-	fs.StringVar(&c.encryptionKeyFile, "encryption-key-file", env("ROSTER_ENCRYPTION_KEY_FILE", ""), "file holding the encryption key; default <data-dir>/encryption.key, created on first start (env ROSTER_ENCRYPTION_KEY_FILE)")
+	fs.StringVar(&c.encryptionKey, "encryption-key", "", "32 random bytes, base64 or hex, that seal signing keys and SSO client secrets; several nodes must share it (env ROSTER_ENCRYPTION_KEY)")
+	fs.StringVar(&c.encryptionKeyFile, "encryption-key-file", "", "file holding the encryption key; default <data-dir>/encryption.key, created on first start (env ROSTER_ENCRYPTION_KEY_FILE)")
 }
 
 // serveFlags registers the flags of `roster serve`.
 func (c *config) serveFlags(fs *flag.FlagSet) {
 	c.storageFlags(fs)
-	fs.StringVar(&c.listen, "listen", env("ROSTER_LISTEN", "127.0.0.1:8080"), "address to listen on (env ROSTER_LISTEN)")
-	fs.StringVar(&c.issuerURL, "issuer-url", env("ROSTER_ISSUER_URL", ""), "public URL of this Roster; default derived from --listen (env ROSTER_ISSUER_URL)")
-	fs.StringVar(&c.tlsCert, "tls-cert", env("ROSTER_TLS_CERT", ""), "TLS certificate file (PEM); with --tls-key serves HTTPS and h2 (env ROSTER_TLS_CERT)")
-	fs.StringVar(&c.tlsKey, "tls-key", env("ROSTER_TLS_KEY", ""), "TLS private key file (PEM) (env ROSTER_TLS_KEY)")
-	ttl, err := time.ParseDuration(env("ROSTER_ACCESS_TOKEN_TTL", "1h"))
+	fs.StringVar(&c.listen, "listen", "127.0.0.1:8080", "address to listen on (env ROSTER_LISTEN)")
+	fs.StringVar(&c.issuerURL, "issuer-url", "", "public URL of this Roster; default derived from --listen (env ROSTER_ISSUER_URL)")
+	fs.StringVar(&c.tlsCert, "tls-cert", "", "TLS certificate file (PEM); with --tls-key serves HTTPS and h2 (env ROSTER_TLS_CERT)")
+	fs.StringVar(&c.tlsKey, "tls-key", "", "TLS private key file (PEM) (env ROSTER_TLS_KEY)")
+	ttl, err := time.ParseDuration("1h")
 	if err != nil {
 		ttl = time.Hour // parseFlags refuses the variable
 	}
@@ -135,7 +118,7 @@ func (c *config) serveFlags(fs *flag.FlagSet) {
 	// Outbound fetches (docs/outbound.md).
 	fs.BoolVar(&c.allowPrivateNetworks, "allow-private-networks", false, "let OIDC discovery, SAML metadata URLs and other outbound fetches reach loopback, private and link-local addresses; for development and tests only (env ROSTER_ALLOW_PRIVATE_NETWORKS)")
 	c.limits.flags(fs)
-	fs.StringVar(&c.smtpURL, "smtp-url", env("ROSTER_SMTP_URL", ""), "SMTP server for invitation emails, smtp://user:pass@host:587?from=roster@example.com; empty: invitations are recorded, not emailed (env ROSTER_SMTP_URL)")
+	fs.StringVar(&c.smtpURL, "smtp-url", "", "SMTP server for invitation emails, smtp://user:pass@host:587?from=roster@example.com; empty: invitations are recorded, not emailed (env ROSTER_SMTP_URL)")
 }
 
 func (c *config) check() error {

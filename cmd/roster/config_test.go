@@ -23,7 +23,7 @@ func TestFlagsHaveEnvironmentTwins(t *testing.T) {
 	var c config
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	c.serveFlags(fs)
-	if err := fs.Parse([]string{"--listen", "127.0.0.1:7000"}); err != nil { // a flag wins over its variable
+	if err := parseFlags(fs, []string{"--listen", "127.0.0.1:7000"}); err != nil { // a flag wins over its variable
 		t.Fatal(err)
 	}
 	if c.listen != "127.0.0.1:7000" || c.dataDir != "/var/lib/roster" || c.databaseURL != "postgres://db/roster" ||
