@@ -7,7 +7,6 @@ import (
 	"unicode/utf8"
 )
 
-// ID prefixes of SSO connections and organization domains.
 // MaxConnectionsPerOrganization caps an organization's SSO connections, so that connection
 // lists stay bounded (docs/limits.md).
 const MaxConnectionsPerOrganization = 100
@@ -16,6 +15,7 @@ const MaxConnectionsPerOrganization = 100
 // without organization_id or domain); past it, the caller lists by organization.
 const MaxConnectionsListed = 1000
 
+// ID prefixes of SSO connections and organization domains.
 const (
 	PrefixConnection = "conn_"
 	PrefixDomain     = "dom_"

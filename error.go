@@ -89,3 +89,13 @@ func (v Violations) Err() error {
 	}
 	return &Error{Code: EInvalid, Message: "invalid request: " + strings.Join(parts, "; "), Violations: v}
 }
+
+// CapReached refuses a create that would give scope (an "organization", an "environment")
+// more than max of what plural names; field is the request field that names the scope. It is
+// FAILED_PRECONDITION, not RESOURCE_EXHAUSTED: retrying never helps (docs/limits.md).
+func CapReached(scope, field, plural string, have, max int) *Error {
+	return &Error{Code: EFailedPrecondition,
+		Message: fmt.Sprintf("the %s already has %d %s, the most it may have; delete one before adding another", scope, have, plural),
+		Violations: []FieldViolation{{Field: field, Constraint: fmt.Sprintf("max_%s=%d", plural, max),
+			Description: fmt.Sprintf("an %s has at most %d %s", scope, max, plural)}}}
+}

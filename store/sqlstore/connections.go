@@ -220,10 +220,7 @@ func underCap(ctx context.Context, tx txConn, table, organizationID string, max 
 		return err
 	}
 	if n >= max {
-		return &roster.Error{Code: roster.EFailedPrecondition,
-			Message: fmt.Sprintf("the organization already has %d %s, the most it may have; delete one before adding another", n, plural),
-			Violations: []roster.FieldViolation{{Field: "organization_id", Constraint: fmt.Sprintf("max_%s=%d", plural, max),
-				Description: fmt.Sprintf("an organization has at most %d %s", max, plural)}}}
+		return roster.CapReached("organization", "organization_id", plural, n, max)
 	}
 	return nil
 }

@@ -44,10 +44,7 @@ func (s *Store) CreateRole(ctx context.Context, r roster.Role) error {
 			if r.OrganizationID != "" {
 				scope, field = "organization", "org_id"
 			}
-			return &roster.Error{Code: roster.EFailedPrecondition,
-				Message: fmt.Sprintf("the %s already has %d roles, the most it may have; delete one before adding another", scope, n),
-				Violations: []roster.FieldViolation{{Field: field, Constraint: fmt.Sprintf("max_roles=%d", roster.MaxRolesPerScope),
-					Description: fmt.Sprintf("an %s has at most %d roles", scope, roster.MaxRolesPerScope)}}}
+			return roster.CapReached(scope, field, "roles", n, roster.MaxRolesPerScope)
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO roles (`+roleColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 			r.ID, r.EnvironmentID, r.OrganizationID, r.Name, r.DisplayName, r.Description, micros(r.CreateTime), micros(r.UpdateTime))
