@@ -20,20 +20,18 @@ func (s *Store) CreateRole(ctx context.Context, r roster.Role) error {
 		// At most MaxRolesPerScope roles per environment and per organization, counted under
 		// the row lock of the environment or the organization (first in the lock order), so
 		// that concurrent creates count one after another.
-		var one int
-		var err error
-		if r.OrganizationID == "" {
-			err = tx.QueryRowContext(ctx, `SELECT 1 FROM environments WHERE id = $1`+s.dialect.RowLock(), r.EnvironmentID).Scan(&one)
-		} else {
-			err = tx.QueryRowContext(ctx, `SELECT 1 FROM organizations WHERE id = $1 AND environment_id = $2`+s.dialect.RowLock(), r.OrganizationID, r.EnvironmentID).Scan(&one)
-		}
-		if errors.Is(err, sql.ErrNoRows) {
-			if r.OrganizationID == "" {
-				return notFound("environment")
+		if r.OrganizationID != "" {
+			if err := lockOrganizationRow(ctx, tx, r.EnvironmentID, r.OrganizationID, s.dialect.RowLock()); err != nil {
+				return err
 			}
-			return notFound("organization")
-		} else if err != nil {
-			return err
+		} else {
+			var one int
+			err := tx.QueryRowContext(ctx, `SELECT 1 FROM environments WHERE id = $1`+s.dialect.RowLock(), r.EnvironmentID).Scan(&one)
+			if errors.Is(err, sql.ErrNoRows) {
+				return notFound("environment")
+			} else if err != nil {
+				return err
+			}
 		}
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM roles WHERE environment_id = $1 AND organization_id = $2`, r.EnvironmentID, r.OrganizationID).Scan(&n); err != nil {
@@ -46,7 +44,7 @@ func (s *Store) CreateRole(ctx context.Context, r roster.Role) error {
 			}
 			return roster.CapReached(scope, field, "roles", n, roster.MaxRolesPerScope)
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO roles (`+roleColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO roles (`+roleColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 			r.ID, r.EnvironmentID, r.OrganizationID, r.Name, r.DisplayName, r.Description, micros(r.CreateTime), micros(r.UpdateTime))
 		if err != nil {
 			return s.conflict(err, func(string) string { return r.Name })

@@ -356,8 +356,14 @@ func (s *Store) transient(err error) error {
 // lockOrganization share-locks an organization of the environment before a write adds rows
 // under it (memberships), so that deleting the organization cannot cross the write.
 func (s *Store) lockOrganization(ctx context.Context, tx txConn, environmentID, id string) error {
+	return lockOrganizationRow(ctx, tx, environmentID, id, s.dialect.ShareLock())
+}
+
+// lockOrganizationRow locks an organization's row with lock (ShareLock or RowLock), or says
+// it is not found.
+func lockOrganizationRow(ctx context.Context, tx txConn, environmentID, id, lock string) error {
 	var one int
-	err := tx.QueryRowContext(ctx, `SELECT 1 FROM organizations WHERE id = $1 AND environment_id = $2`+s.dialect.ShareLock(), id, environmentID).Scan(&one)
+	err := tx.QueryRowContext(ctx, `SELECT 1 FROM organizations WHERE id = $1 AND environment_id = $2`+lock, id, environmentID).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return notFound("organization")
 	}
