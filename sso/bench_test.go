@@ -23,23 +23,7 @@ func callbackURLs(b *testing.B, f *fixture, n int) []callback {
 	out := make([]callback, 0, n)
 	for range n {
 		jar, _ := cookiejar.New(nil)
-		var cb string
-		client := &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, _ []*http.Request) error {
-			if req.URL.Path == "/sso/oidc/callback" {
-				cb = req.URL.String()
-				return http.ErrUseLastResponse
-			}
-			return nil
-		}}
-		res, err := client.Get(f.r.URL + "/oauth/authorize?" + authParams(f, verifier, "organization_id", f.org).Encode())
-		if err != nil {
-			b.Fatal(err)
-		}
-		res.Body.Close()
-		if cb == "" {
-			b.Fatalf("no callback: %d", res.StatusCode)
-		}
-		out = append(out, callback{cb, jar})
+		out = append(out, callback{startOIDC(b, f, jar), jar})
 	}
 	return out
 }

@@ -10,7 +10,7 @@ import (
 
 // startOIDC runs a sign-in in the browser jar up to the provider's answer and returns the
 // callback URL the provider sent the browser to (not yet followed).
-func startOIDC(t *testing.T, f *fixture, jar http.CookieJar) string {
+func startOIDC(t testing.TB, f *fixture, jar http.CookieJar) string {
 	t.Helper()
 	var cb string
 	client := &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, _ []*http.Request) error {
