@@ -48,7 +48,7 @@ type config struct {
 	url, token, clientID, secret, dir string
 	orgs, from, to, workers, conns    int
 	timeout, budget                   time.Duration
-	skipUsers                         bool
+	skipUsers, bulk                   bool
 }
 
 func run() error {
@@ -66,6 +66,7 @@ func run() error {
 	flag.DurationVar(&c.timeout, "timeout", 30*time.Minute, "give up (fail) after this long")
 	flag.DurationVar(&c.budget, "budget", 0, "stop creating users after this long and keep what was created (0: no limit)")
 	flag.BoolVar(&c.skipUsers, "skip-users", false, "create organizations only (the server has no UserService)")
+	flag.BoolVar(&c.bulk, "bulk", false, "create users through the streaming bulk import (POST /api/v1/users:import) instead of one call per user")
 	flag.Parse()
 
 	if err := loopbackOnly(c.url); err != nil {
@@ -93,6 +94,9 @@ func run() error {
 	}
 	if c.skipUsers || c.to <= c.from {
 		return nil
+	}
+	if c.bulk {
+		return bulkSeedUsers(ctx, c, orgs)
 	}
 	return seedUsers(ctx, cl, c, orgs)
 }
@@ -236,10 +240,12 @@ func orgFor(i int, orgs []orgRow) orgRow {
 	return orgs[nBig+(i/2)%(len(orgs)-nBig)]
 }
 
+// userRow is one line of users.tsv.
+type userRow struct{ id, ext, email, org string }
+
 func seedUsers(ctx context.Context, cl *clients, c config, orgs []orgRow) error {
 	n := c.to - c.from
-	type row struct{ id, ext, email, org string }
-	rows := make([]row, n)
+	rows := make([]userRow, n)
 	err := parallel(ctx, "users", n, c.workers, c.budget, func(ctx context.Context, w, k int) error {
 		i := c.from + k
 		org := orgFor(i, orgs)
@@ -256,12 +262,17 @@ func seedUsers(ctx context.Context, cl *clients, c config, orgs []orgRow) error 
 		if id == "" {
 			return errors.New("CreateUserAndMembership answered without a user id")
 		}
-		rows[k] = row{id, ext, email, org.id}
+		rows[k] = userRow{id, ext, email, org.id}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
+	return writeUsers(c, rows)
+}
+
+// writeUsers writes users.tsv: anew when seeding starts at 0, appended to otherwise.
+func writeUsers(c config, rows []userRow) error {
 	flags := os.O_CREATE | os.O_WRONLY | os.O_APPEND
 	if c.from == 0 {
 		flags |= os.O_TRUNC
