@@ -172,3 +172,24 @@ func equalPtr[T comparable](a, b *T) bool {
 	}
 	return *a == *b
 }
+
+// ImportUserOf is the import line of an exported user: importing it into the directory it
+// came from changes nothing (ImportUnchanged).
+func ImportUserOf(u User) ImportUser {
+	p := u.Profile
+	str := func(s string) *string { return &s }
+	in := ImportUser{ID: u.ID, Email: u.Email, ExternalID: clonePtr(u.ExternalID), Metadata: maps.Clone(u.Metadata),
+		EmailVerified: &p.EmailVerified, PhoneNumberVerified: &p.PhoneNumberVerified,
+		Profile: ProfilePatch{GivenName: str(p.GivenName), FamilyName: str(p.FamilyName), Name: str(p.Name), Locale: str(p.Locale),
+			PhoneNumber: str(p.PhoneNumber), PreferredUsername: str(p.PreferredUsername), Picture: str(p.Picture), Gender: str(p.Gender),
+			Groups: append([]string{}, p.Groups...), Metadata: maps.Clone(p.Metadata), CustomAttributes: maps.Clone(p.CustomAttributes)}}
+	for _, m := range u.Memberships {
+		roles := make([]string, 0, len(m.Roles))
+		for _, r := range m.Roles {
+			roles = append(roles, r.Name)
+		}
+		in.Memberships = append(in.Memberships, ImportMembership{OrganizationID: m.OrganizationID, Roles: roles,
+			Metadata: maps.Clone(m.Metadata), Status: m.Status})
+	}
+	return in
+}
