@@ -111,26 +111,41 @@ func (im *importer) run(ctx context.Context, lines []store.ImportLine, out []sto
 	return flush()
 }
 
-// oneLine applies a line in its own savepoint; a refused line's error is its outcome.
+// oneLine applies a line in its own savepoint, opened before its first write (a line that
+// changes nothing only reads); a refused line's error is its outcome.
 func (im *importer) oneLine(ctx context.Context, l *store.ImportLine) (store.ImportOutcome, error) {
-	if _, err := im.tx.ExecContext(ctx, `SAVEPOINT import_line`); err != nil {
-		return store.ImportOutcome{}, err
-	}
+	im.savepoint = false
 	o, lerr := im.line(ctx, l)
 	if lerr != nil {
 		var re *roster.Error
 		if !errors.As(lerr, &re) {
 			return o, lerr
 		}
-		if _, err := im.tx.ExecContext(ctx, `ROLLBACK TO import_line`); err != nil {
+		o = store.ImportOutcome{Result: roster.ImportFailed, Err: lerr}
+		if im.savepoint {
+			if _, err := im.tx.ExecContext(ctx, `ROLLBACK TO import_line`); err != nil {
+				return o, err
+			}
+		}
+	}
+	if im.savepoint {
+		if _, err := im.tx.ExecContext(ctx, `RELEASE import_line`); err != nil {
 			return o, err
 		}
-		o = store.ImportOutcome{Result: roster.ImportFailed, Err: lerr}
-	}
-	if _, err := im.tx.ExecContext(ctx, `RELEASE import_line`); err != nil {
-		return o, err
 	}
 	return o, nil
+}
+
+// write opens the line's savepoint before its first write.
+func (im *importer) write(ctx context.Context) error {
+	if im.savepoint {
+		return nil
+	}
+	if _, err := im.tx.ExecContext(ctx, `SAVEPOINT import_line`); err != nil {
+		return err
+	}
+	im.savepoint = true
+	return nil
 }
 
 // lockImportOrganizations share-locks, in ID order, the organizations the lines name that
@@ -186,6 +201,8 @@ type importer struct {
 	orgs  map[string]string // organization names by ID, of those that exist
 	defs  map[string]roster.AttributeDefinition
 	touch func(userID string)
+	// savepoint is whether the current line (oneLine) has opened its savepoint.
+	savepoint bool
 }
 
 // line applies one line: it finds the user (by external ID, then by email), creates or
@@ -207,6 +224,9 @@ func (im *importer) line(ctx context.Context, l *store.ImportLine) (store.Import
 		if err := roster.CheckCustomAttributes("user_profile.custom_attributes", u.Profile.CustomAttributes, im.defs); err != nil {
 			return store.ImportOutcome{}, err
 		}
+		if err := im.write(ctx); err != nil {
+			return store.ImportOutcome{}, err
+		}
 		if err := im.s.insertUser(ctx, im.tx, u); err != nil {
 			return store.ImportOutcome{}, err
 		}
@@ -226,6 +246,9 @@ func (im *importer) line(ctx context.Context, l *store.ImportLine) (store.Import
 				if err := roster.CheckCustomAttributes("user_profile.custom_attributes", u.Profile.CustomAttributes, im.defs); err != nil {
 					return store.ImportOutcome{}, err
 				}
+			}
+			if err := im.write(ctx); err != nil {
+				return store.ImportOutcome{}, err
 			}
 			if err := im.s.updateUserRow(ctx, im.tx, u); err != nil {
 				return store.ImportOutcome{}, err
@@ -331,6 +354,9 @@ func (im *importer) membership(ctx context.Context, u *roster.User, i int, l *st
 	if err != nil {
 		return false, err
 	}
+	if err := im.write(ctx); err != nil {
+		return false, err
+	}
 	if err := im.insertMembership(ctx, &m); err != nil {
 		return false, err
 	}
@@ -430,6 +456,9 @@ func (im *importer) updateMembership(ctx context.Context, u *roster.User, m *ros
 	}
 	b, err := json.Marshal(nonNil(m.Metadata))
 	if err != nil {
+		return false, err
+	}
+	if err := im.write(ctx); err != nil {
 		return false, err
 	}
 	if _, err := im.tx.ExecContext(ctx, `UPDATE memberships SET status = $1, metadata = $2, update_time = $3, accept_time = $4,

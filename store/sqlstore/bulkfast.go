@@ -22,8 +22,12 @@ import (
 // of the statements (PostgreSQL: the round trips).
 const (
 	keyGroup = 64  // keys per look-up statement (padded with NULLs: one statement text)
-	rowGroup = 32  // rows per multi-row INSERT; the rest go one row at a time
+	rowGroup = 32  // rows per multi-row INSERT (PostgreSQL); the rest go one row at a time
 	runMax   = 256 // lines per run
+	// sqliteRowGroup is rowGroup on SQLite, which has no round trips to save: its driver
+	// binds each argument by looking its name up among all of the statement's, so a
+	// statement's cost grows with the square of its arguments.
+	sqliteRowGroup = 4
 )
 
 // existingKeys returns the external IDs and email keys of the lines that name a user who
@@ -263,10 +267,14 @@ func (r *rowInserter) values(rows int) string {
 }
 
 func (r *rowInserter) done(ctx context.Context) error {
-	width := r.columns * rowGroup
+	group := rowGroup
+	if r.im.s.dialect.Name() == "sqlite" {
+		group = sqliteRowGroup
+	}
+	width := r.columns * group
 	for len(r.args) >= width {
 		if r.group == "" {
-			r.group = r.values(rowGroup)
+			r.group = r.values(group)
 		}
 		if _, err := r.im.tx.ExecContext(ctx, r.group, r.args[:width]...); err != nil {
 			return err
