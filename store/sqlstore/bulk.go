@@ -136,11 +136,13 @@ func (im *importer) oneLine(ctx context.Context, l *store.ImportLine) (store.Imp
 	return o, nil
 }
 
-// write opens the line's savepoint before its first write.
-func (im *importer) write(ctx context.Context) error {
+// write opens the line's savepoint before its first write, and drops the user from the
+// user cache: a line that changes nothing leaves the cached user in place.
+func (im *importer) write(ctx context.Context, userID string) error {
 	if im.savepoint {
 		return nil
 	}
+	im.touch(userID) // a line changes one user
 	if _, err := im.tx.ExecContext(ctx, `SAVEPOINT import_line`); err != nil {
 		return err
 	}
@@ -216,7 +218,6 @@ func (im *importer) line(ctx context.Context, l *store.ImportLine) (store.Import
 	result := roster.ImportUnchanged
 	if !found {
 		u = in.NewUser(l.NewID, im.env, im.now)
-		im.touch(u.ID)
 		if _, err := in.Apply(&u, im.now); err != nil {
 			return store.ImportOutcome{}, err
 		}
@@ -224,7 +225,7 @@ func (im *importer) line(ctx context.Context, l *store.ImportLine) (store.Import
 		if err := roster.CheckCustomAttributes("user_profile.custom_attributes", u.Profile.CustomAttributes, im.defs); err != nil {
 			return store.ImportOutcome{}, err
 		}
-		if err := im.write(ctx); err != nil {
+		if err := im.write(ctx, u.ID); err != nil {
 			return store.ImportOutcome{}, err
 		}
 		if err := im.s.insertUser(ctx, im.tx, u); err != nil {
@@ -235,7 +236,6 @@ func (im *importer) line(ctx context.Context, l *store.ImportLine) (store.Import
 		}
 		result = roster.ImportCreated
 	} else {
-		im.touch(u.ID)
 		before := u.Clone()
 		changed, err := in.Apply(&u, im.now)
 		if err != nil {
@@ -247,7 +247,7 @@ func (im *importer) line(ctx context.Context, l *store.ImportLine) (store.Import
 					return store.ImportOutcome{}, err
 				}
 			}
-			if err := im.write(ctx); err != nil {
+			if err := im.write(ctx, u.ID); err != nil {
 				return store.ImportOutcome{}, err
 			}
 			if err := im.s.updateUserRow(ctx, im.tx, u); err != nil {
@@ -354,7 +354,7 @@ func (im *importer) membership(ctx context.Context, u *roster.User, i int, l *st
 	if err != nil {
 		return false, err
 	}
-	if err := im.write(ctx); err != nil {
+	if err := im.write(ctx, u.ID); err != nil {
 		return false, err
 	}
 	if err := im.insertMembership(ctx, &m); err != nil {
@@ -458,7 +458,7 @@ func (im *importer) updateMembership(ctx context.Context, u *roster.User, m *ros
 	if err != nil {
 		return false, err
 	}
-	if err := im.write(ctx); err != nil {
+	if err := im.write(ctx, u.ID); err != nil {
 		return false, err
 	}
 	if _, err := im.tx.ExecContext(ctx, `UPDATE memberships SET status = $1, metadata = $2, update_time = $3, accept_time = $4,
