@@ -52,6 +52,10 @@ func (im *importer) run(ctx context.Context, lines []store.ImportLine, out []sto
 	if err != nil {
 		return err
 	}
+	if im.loaded, err = im.loadUsers(ctx, extFound, emailFound); err != nil {
+		return err
+	}
+	im.extIDs, im.emailIDs, im.written = extFound, emailFound, map[string]bool{}
 	seenExt, seenEmail := map[string]bool{}, map[string]bool{}
 	var run []newUser
 	flush := func() error {
@@ -78,7 +82,8 @@ func (im *importer) run(ctx context.Context, lines []store.ImportLine, out []sto
 		if l.User.ExternalID != nil {
 			ext = *l.User.ExternalID
 		}
-		isNew := !emailFound[email] && !seenEmail[email] && (ext == "" || !extFound[ext] && !seenExt[ext])
+		clean := !seenEmail[email] && (ext == "" || !seenExt[ext])
+		isNew := clean && emailFound[email] == "" && (ext == "" || extFound[ext] == "")
 		seenEmail[email] = true
 		if ext != "" {
 			seenExt[ext] = true
@@ -104,7 +109,10 @@ func (im *importer) run(ctx context.Context, lines []store.ImportLine, out []sto
 		if err := flush(); err != nil {
 			return err
 		}
-		if out[i], err = im.oneLine(ctx, l); err != nil {
+		im.clean = clean
+		out[i], err = im.oneLine(ctx, l)
+		im.clean = false
+		if err != nil {
 			return err
 		}
 	}
@@ -143,6 +151,7 @@ func (im *importer) write(ctx context.Context, userID string) error {
 		return nil
 	}
 	im.touch(userID) // a line changes one user
+	im.written[userID] = true
 	if _, err := im.tx.ExecContext(ctx, `SAVEPOINT import_line`); err != nil {
 		return err
 	}
@@ -205,6 +214,12 @@ type importer struct {
 	touch func(userID string)
 	// savepoint is whether the current line (oneLine) has opened its savepoint.
 	savepoint bool
+	// The users the batch's keys named before it ran (loadUsers), by key and by ID; clean
+	// is whether the current line may use them: no earlier line of the batch named its keys.
+	extIDs, emailIDs map[string]string
+	loaded           map[string]roster.User
+	written          map[string]bool // users a line of the batch wrote
+	clean            bool
 }
 
 // line applies one line: it finds the user (by external ID, then by email), creates or
@@ -310,6 +325,19 @@ func (im *importer) find(ctx context.Context, in roster.ImportUser) (roster.User
 // findBy reads and locks the user whose unique column col holds key. It looks the ID up
 // first: most import lines name no user yet, and that costs one indexed read.
 func (im *importer) findBy(ctx context.Context, col, key string) (roster.User, bool, error) {
+	if im.clean {
+		ids := im.emailIDs
+		if col == "external_id" {
+			ids = im.extIDs
+		}
+		id := ids[key]
+		if id == "" {
+			return roster.User{}, false, nil // no user had the key, and no line has named it since
+		}
+		if u, ok := im.loaded[id]; ok && !im.written[id] {
+			return u.Clone(), true, nil
+		}
+	}
 	var id string
 	err := im.tx.QueryRowContext(ctx, `SELECT id FROM users WHERE environment_id = $1 AND `+col+` = $2`, im.env, key).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
