@@ -48,12 +48,27 @@ func (s *Store) ImportUsers(ctx context.Context, environmentID string, now time.
 // run applies the lines in order: runs of lines that create users on the fast path
 // (bulkfast.go), the others one at a time.
 func (im *importer) run(ctx context.Context, lines []store.ImportLine, out []store.ImportOutcome) error {
+	pg := im.s.dialect.Name() == "postgres"
+	if pg {
+		// The driver prepares and caches statements per connection, and after five runs
+		// PostgreSQL may keep a generic plan made while the users table was small: during a
+		// bulk load that plan scans the table for every key. The look-ups are planned for
+		// their arguments instead.
+		if _, err := im.tx.ExecContext(ctx, `SET LOCAL plan_cache_mode = force_custom_plan`); err != nil {
+			return err
+		}
+	}
 	extFound, emailFound, err := im.existingKeys(ctx, lines)
 	if err != nil {
 		return err
 	}
 	if im.loaded, err = im.loadUsers(ctx, extFound, emailFound); err != nil {
 		return err
+	}
+	if pg {
+		if _, err := im.tx.ExecContext(ctx, `SET LOCAL plan_cache_mode = auto`); err != nil {
+			return err
+		}
 	}
 	im.extIDs, im.emailIDs, im.written = extFound, emailFound, map[string]bool{}
 	seenExt, seenEmail := map[string]bool{}, map[string]bool{}

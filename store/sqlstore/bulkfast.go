@@ -43,9 +43,7 @@ func (im *importer) existingKeys(ctx context.Context, lines []store.ImportLine) 
 	ext, email = map[string]string{}, map[string]string{}
 	lookup := func(col string, keys []string, found map[string]string) error {
 		// One probe of the unique index per key (a subquery per row), not "IN (...)" or a
-		// join: during a bulk load PostgreSQL's statistics still describe a small table, and
-		// its planner then scans the environment's users, or the trigram search index, for
-		// every group of keys.
+		// join, which PostgreSQL's planner may answer from the trigram search index or a scan.
 		keyRows := make([]string, keyGroup)
 		for i := range keyRows {
 			keyRows[i] = fmt.Sprintf("SELECT CAST($%d AS TEXT) AS k", i+2)
