@@ -24,10 +24,8 @@ const (
 	keyGroup = 64  // keys per look-up statement (padded with NULLs: one statement text)
 	rowGroup = 32  // rows per multi-row INSERT (PostgreSQL); the rest go one row at a time
 	runMax   = 256 // lines per run
-	// sqliteRowGroup is rowGroup on SQLite, which has no round trips to save: its driver
-	// binds each argument by looking its name up among all of the statement's, so a
-	// statement's cost grows with the square of its arguments.
-	sqliteRowGroup = 4
+	// sqliteRowGroup is rowGroup on SQLite, which has no round trips to save.
+	sqliteRowGroup = 16
 )
 
 // existingKeys returns the IDs of the users that the lines' external IDs and email keys name,
@@ -313,7 +311,13 @@ func (r *rowInserter) values(rows int) string {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString("(" + placeholders(i*r.columns+1, r.columns) + ")")
+		if r.im.s.dialect.Name() == "sqlite" {
+			// Anonymous parameters: the SQLite driver looks each named one ($n) up by name
+			// among all of the statement's, which grows with the square of their number.
+			b.WriteString("(" + strings.TrimSuffix(strings.Repeat("?, ", r.columns), ", ") + ")")
+		} else {
+			b.WriteString("(" + placeholders(i*r.columns+1, r.columns) + ")")
+		}
 	}
 	return b.String()
 }
