@@ -123,15 +123,27 @@ func run() error {
 		return lats[min(len(lats)-1, int(p*float64(len(lats))))]
 	}
 	total := len(lats) + bad
-	rep := map[string]any{
-		"latencies":    map[string]time.Duration{"50th": pct(0.50), "99th": pct(0.99)},
-		"duration":     elapsed,
-		"wait":         0,
-		"requests":     total,
-		"throughput":   float64(len(lats)) / elapsed.Seconds(),
-		"success":      float64(len(lats)) / float64(max(total, 1)),
-		"status_codes": map[string]int{"200": len(lats), "0": bad},
-		"errors":       errs,
+	// vegeta's field order, which run.sh's one-line summary reads with sed.
+	type latencies struct {
+		P50 time.Duration `json:"50th"`
+		P99 time.Duration `json:"99th"`
+	}
+	rep := struct {
+		Latencies   latencies      `json:"latencies"`
+		Duration    time.Duration  `json:"duration"`
+		Wait        time.Duration  `json:"wait"`
+		Requests    int            `json:"requests"`
+		Throughput  float64        `json:"throughput"`
+		Success     float64        `json:"success"`
+		StatusCodes map[string]int `json:"status_codes"`
+		Errors      []string       `json:"errors"`
+	}{
+		Latencies: latencies{pct(0.50), pct(0.99)}, Duration: elapsed, Requests: total,
+		Throughput: float64(len(lats)) / elapsed.Seconds(), Success: float64(len(lats)) / float64(max(total, 1)),
+		StatusCodes: map[string]int{"200": len(lats)}, Errors: errs,
+	}
+	if bad > 0 {
+		rep.StatusCodes["0"] = bad
 	}
 	return json.NewEncoder(os.Stdout).Encode(rep)
 }
