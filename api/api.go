@@ -32,8 +32,10 @@ import (
 // MaxMessageBytes bounds one request message on every protocol.
 const MaxMessageBytes = 1 << 20
 
-// JSONMemoBytes bounds the memory of the REST answers' remembered JSON (rest.WithJSONMemo).
-const JSONMemoBytes = 64 << 20
+// DefaultJSONMemoBytes bounds the memory of the REST answers' remembered JSON
+// (rest.WithJSONMemo) unless Config.JSONMemoBytes says otherwise: about 8,000 users of the
+// benchmark's shape, enough for the hot users and the pages read again (docs/memory.md).
+const DefaultJSONMemoBytes = 16 << 20
 
 // deterministicProto is connect's protobuf codec with map entries marshalled in key order, so
 // that equal messages have equal bytes and the REST JSON memo recognizes them.
@@ -71,6 +73,9 @@ type Config struct {
 	Issuer string
 	// Outbound fetches SAML metadata URLs; nil refuses private networks (outbound.Options{}).
 	Outbound *outbound.Guard
+	// JSONMemoBytes bounds the REST JSON memo (keys and values): 0 means DefaultJSONMemoBytes,
+	// a negative value keeps no memo (every REST answer goes through protojson).
+	JSONMemoBytes int
 }
 
 // Handlers are the API's HTTP handlers: RPC serves gRPC, gRPC-Web and Connect at
@@ -118,14 +123,23 @@ func New(cfg Config) (*Handlers, error) {
 		domainsv1.File_scalekit_v1_domains_domains_proto.Services().ByName("DomainService"),
 		rosterv1.File_roster_v1_saml_settings_proto.Services().ByName("SAMLSettingsService"),
 	}
-	tr, err := rest.New(mux, services, rest.WithMaxBodySize(MaxMessageBytes), rest.WithErrorDetail(transcoderErrorInfo),
+	restOpts := []rest.Option{rest.WithMaxBodySize(MaxMessageBytes), rest.WithErrorDetail(transcoderErrorInfo),
 		rest.WithAuthenticate(ic.authenticateREST),
 		rest.WithJSONRewrite("scalekit.v1.users.CreateUser", createUserRoles),
 		rest.WithJSONRewrite("scalekit.v1.users.CreateMembership", membershipRoles),
-		rest.WithJSONRewrite("scalekit.v1.users.UpdateMembership", membershipRoles),
+		rest.WithJSONRewrite("scalekit.v1.users.UpdateMembership", membershipRoles)}
+	memo := cfg.JSONMemoBytes
+	if memo == 0 {
+		memo = DefaultJSONMemoBytes
+	}
+	if memo > 0 {
 		// The users and organizations of REST answers skip protojson when their bytes were
-		// seen before (a page of users, a user fetched again): see rest.WithJSONMemo.
-		rest.WithJSONMemo(JSONMemoBytes, "scalekit.v1.users.User", "scalekit.v1.organizations.Organization"))
+		// seen before (a page of users, a user fetched again): see rest.WithJSONMemo. Its
+		// entries are keyed by those bytes, so several nodes on one database never see stale
+		// JSON from it.
+		restOpts = append(restOpts, rest.WithJSONMemo(memo, "scalekit.v1.users.User", "scalekit.v1.organizations.Organization"))
+	}
+	tr, err := rest.New(mux, services, restOpts...)
 	if err != nil {
 		return nil, err
 	}

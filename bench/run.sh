@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Roster load benchmark: one command (bench/README.md).
 #
-#   bash bench/run.sh [--quick] [--duration SECONDS] [--backends "sqlite postgres"] [--no-scale] [--profile]
+#   bash bench/run.sh [--quick] [--duration SECONDS] [--write-duration SECONDS] [--backends "sqlite postgres"] [--no-scale] [--profile]
 #
 # Installs vegeta and ghz into bench/.tools if missing, builds roster and the bench programs,
 # and for each backend starts roster on 127.0.0.1, seeds it (100k users in 10k organizations;
 # --quick: 2k in 200), and measures every operation over REST (vegeta) and gRPC (ghz) at 1 and
 # 16 clients, next to the ceiling (bench/cmd/ceiling, a fixed answer) under the same tools. On
-# SQLite it also measures lookup by email against get by id at 10k and 1M users. --profile adds
+# SQLite it also measures lookup by email against get by id at 10k and 1M users, and runs a
+# sustained write load (--write-duration, 300 s; --quick: 20 s) against the WAL target. On
+# PostgreSQL it measures the bare pgx point-read rate (bench/cmd/pgxread). --profile adds
 # a pass on SQLite that records a CPU profile of roster (perf) under each operation's load, into
 # bench/results/<date>-profiles/. Writes bench/results/<date>.md and prints it. Loopback only; every step is bounded in time; all that
 # it starts is stopped on exit.
@@ -26,6 +28,7 @@ COMMAND="bash bench/run.sh $*"
 
 QUICK=0
 DURATION=
+WRITE_DURATION=
 BACKENDS="sqlite postgres"
 SCALE=1
 PROFILE=0
@@ -33,6 +36,7 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) QUICK=1 ;;
 	--duration) DURATION=$2; shift ;;
+	--write-duration) WRITE_DURATION=$2; shift ;;
 	--backends) BACKENDS=$2; shift ;;
 	--no-scale) SCALE=0 ;;
 	--profile) PROFILE=1 ;;
@@ -45,11 +49,14 @@ done
 if [ "$QUICK" = 1 ]; then
 	USERS=2000 ORGS=200 SCALE_SMALL=500 SCALE_BIG=6000 CREATE_TARGETS=30000 READ_KEYS=30000
 	: "${BENCH_SEED_BUDGET:=60}" "${BENCH_SCALE_SEED_BUDGET:=30}"
-	: "${DURATION:=1}"
+	: "${DURATION:=1}" "${WRITE_DURATION:=20}"
 else
 	USERS=100000 ORGS=10000 SCALE_SMALL=10000 SCALE_BIG=1000000 CREATE_TARGETS=150000 READ_KEYS=150000
-	: "${DURATION:=5}"
+	: "${DURATION:=5}" "${WRITE_DURATION:=300}"
 fi
+# The sustained write row (SQLite): creates and profile updates, one after the other, over REST
+# at 16 clients for WRITE_DURATION seconds, against issue 12's WAL target (under 64 MB).
+WRITE_BACKENDS=sqlite
 SCALE_BACKENDS=sqlite      # the scaling check (10k → 1M users) runs on SQLite, where the target is
 SEED_BUDGET=${BENCH_SEED_BUDGET:-300}             # seconds a backend may spend seeding users up to $USERS
 SCALE_SEED_BUDGET=${BENCH_SCALE_SEED_BUDGET:-240} # seconds the 1M step may spend seeding
@@ -144,7 +151,7 @@ mkdir -p "$WORK/bin"
 # The commit is read now: others may commit while the run goes on.
 ROSTER_REV="$(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD -- . ':!bench' 2>/dev/null || echo ' with uncommitted changes outside bench/')"
 timeout 600 go build -o "$WORK/bin/roster" ./cmd/roster
-timeout 600 go build -o "$WORK/bin/" ./bench/cmd/seed ./bench/cmd/ceiling ./bench/cmd/benchkit
+timeout 600 go build -o "$WORK/bin/" ./bench/cmd/seed ./bench/cmd/ceiling ./bench/cmd/benchkit ./bench/cmd/pgxread
 PROTOSET=$WORK/scalekit.protoset
 "$WORK/bin/benchkit" protoset "$PROTOSET"
 
@@ -357,6 +364,34 @@ run_ops() { # SET USERS BACKEND SEEDDIR OPS_FILTER(regex) CLIENTS...
 	done
 }
 
+# sustained_writes: creates and profile updates, alternating, over REST at 16 clients for
+# WRITE_DURATION seconds; the memory and WAL samplers run as for every roster row. Enough
+# creates for 3,000 writes/s; past them vegeta would wrap around and creates would conflict.
+sustained_writes() { # USERS BACKEND SEEDDIR
+	local in=$WORK/in-$2-main-$1 n=$((WRITE_DURATION * 1500))
+	[ "$USERS_OK" = 1 ] || { skip main "$1" sustained_writes rest "$2" 16 "not run: $USERS_WHY"; return; }
+	"$WORK/bin/benchkit" creates --seed "$3" --prefix "w-$2-$RANDOM" --n "$n" --base "http://127.0.0.1:$PORT" --out "$in/sustained-create"
+	# One create, then one update, and so on (the update targets repeat as needed).
+	awk 'NR == FNR {u[n++] = $0; next} {print; print u[(FNR - 1) % n]}' "$in/update_user.rest.targets" "$in/sustained-create.rest.targets" >"$in/sustained.rest.targets"
+	rm -f "$in/sustained-create".*
+	DURATION=$WRITE_DURATION measure main "$1" sustained_writes rest "$2" 16 "$PORT" "$in/sustained.rest.targets"
+	rm -f "$in/sustained.rest.targets"
+}
+
+# bare_pgx: the machine's bare pgx point-read rate beside the PostgreSQL rows (issue 12: reads
+# at least half of it), with roster idle: 16 goroutines read one users row by primary key,
+# keys uniform over every seeded user, pinned like the server (bench/cmd/pgxread).
+bare_pgx() { # USERS SEEDDIR
+	local out=$WORK/out/main-$1-postgres-pgx_bare-sql-c16.json
+	mkdir -p "$WORK/out"
+	if "${SRV_PIN[@]}" timeout $((DURATION + 60)) "$WORK/bin/pgxread" --url "$PG_BENCH_URL" --seed "$2" --duration "${DURATION}s" --workers 16 >"$out" 2>>"$WORK/pgxread.log"; then
+		printf 'main\t%s\tpgx_bare\tsql\tpostgres\t16\tvegeta\t%s\n' "$1" "$out" >>"$MANIFEST"
+		log "$(printf '%-5s %-8s %-15s %-4s c=%-2s' main postgres pgx_bare sql 16) $(summary vegeta "$out")"
+	else
+		skip main "$1" pgx_bare sql postgres 16 "pgxread failed: $(tail -1 "$WORK/pgxread.log" | tr '|' '/')"
+	fi
+}
+
 # One request of the list and of the email lookup, to show that they answer what the benchmark
 # assumes (a full page of 100; exactly one user).
 sanity_check() { # BACKEND SEEDDIR
@@ -453,7 +488,9 @@ run_backend() { # BACKEND
 	MAIN_USERS+="$backend: $n users in $ORGS organizations; "
 
 	if [ "$USERS_OK" = 1 ]; then sanity_check "$backend" "$dir"; fi
+	if [ "$backend" = postgres ] && [ "$USERS_OK" = 1 ]; then bare_pgx "$n" "$dir"; fi
 	run_ops main "$n" "$backend" "$dir" '.*' 1 16
+	if [[ " $WRITE_BACKENDS " == *" $backend "* ]]; then sustained_writes "$n" "$backend" "$dir"; fi
 	# The second ceiling shares CPU 1 with roster, which is idle meanwhile.
 	run_ceiling "$backend" ceiling_after
 
@@ -499,7 +536,7 @@ ELAPSED=$(($(date +%s) - START))
 	echo "- machine: $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "- pinning: $PINNING"
 	echo "- tools: vegeta $VEGETA_VERSION (REST, -rate=0 with N workers: closed loop, N requests in flight), ghz $GHZ_VERSION (gRPC, -c N over one HTTP/2 connection), $(go version | cut -d' ' -f3)"
-	echo "- each measurement: ${DURATION}s; data set (target $USERS users in $ORGS organizations, 1% of them \"big\" holding half the users): $MAIN_USERS"
+	echo "- each measurement: ${DURATION}s (the sustained write row on $WRITE_BACKENDS: ${WRITE_DURATION}s); data set (target $USERS users in $ORGS organizations, 1% of them \"big\" holding half the users): $MAIN_USERS"
 	echo "- ceiling: bench/cmd/ceiling (fixed JSON body for REST, fixed GetUser answer for gRPC), same tool, core and client count, measured before and after each backend; ratio = req/s ÷ mean of the two"
 	echo "- server notes:"
 	printf '%s' "$PROBE_NOTES" | sed 's/^/  /'

@@ -29,6 +29,14 @@ type config struct {
 	smtpURL     string
 	// userCacheBytes bounds the memory of the SQLite store's user cache (0: no cache).
 	userCacheBytes byteSize
+	// restJSONMemoBytes bounds the REST JSON memo (0: no memo); memoryLimitBytes is the Go
+	// runtime's soft memory limit (0: from GOMEMLIMIT or the budget, memory.go).
+	restJSONMemoBytes byteSize
+	memoryLimitBytes  byteSize
+	// sqlitePageCacheBytes bounds SQLite's page caches, all connections together;
+	// sqliteMmapBytes is how much of the file each connection maps (docs/memory.md).
+	sqlitePageCacheBytes byteSize
+	sqliteMmapBytes      byteSize
 	// encryptionKey (base64 or hex) or encryptionKeyFile seal connection client secrets.
 	encryptionKey     string
 	encryptionKeyFile string
@@ -87,6 +95,11 @@ func (c *config) storageFlags(fs *flag.FlagSet) {
 	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "debug, info, warn or error (env ROSTER_LOG_LEVEL)")
 	// SQLite WAL (docs/storage.md).
 	fs.Var(&c.sqliteWALLimit, "sqlite-wal-limit-mb", "MiB of SQLite WAL past which the checkpointer empties it, holding writes back at most 100 ms; ignored on PostgreSQL (env ROSTER_SQLITE_WAL_LIMIT_MB)")
+	// SQLite memory (docs/memory.md).
+	c.sqlitePageCacheBytes = sqlite.DefaultPageCacheBytes
+	fs.Var(&c.sqlitePageCacheBytes, "sqlite-page-cache-bytes", "memory of SQLite's page caches, all connections together, in bytes or with KiB, MiB or GiB (16MiB); ignored on PostgreSQL (env ROSTER_SQLITE_PAGE_CACHE_BYTES)")
+	c.sqliteMmapBytes = sqlite.DefaultMmapBytes
+	fs.Var(&c.sqliteMmapBytes, "sqlite-mmap-bytes", "bytes of the database file each SQLite connection maps into memory (0); each connection's mapped pages count in the process's RSS; ignored on PostgreSQL (env ROSTER_SQLITE_MMAP_BYTES)")
 	// Data directory.
 	fs.BoolVar(&c.allowOpenDataDir, "allow-open-data-dir", false, "accept a data directory that the group or other users may read, instead of refusing to start (env ROSTER_ALLOW_OPEN_DATA_DIR)")
 }
@@ -113,7 +126,11 @@ func (c *config) serveFlags(fs *flag.FlagSet) {
 	c.keyFlags(fs)
 	// Memory of the SQLite user cache (docs/storage.md, "The user cache").
 	c.userCacheBytes = sqlite.DefaultUserCacheBytes
-	fs.Var(&c.userCacheBytes, "user-cache-bytes", "memory the SQLite user cache may take, in bytes or with KiB, MiB or GiB (32MiB); 0 for no cache; ignored on PostgreSQL (env ROSTER_USER_CACHE_BYTES)")
+	fs.Var(&c.userCacheBytes, "user-cache-bytes", "memory the SQLite user cache may take, in bytes or with KiB, MiB or GiB (16MiB); 0 for no cache; ignored on PostgreSQL (env ROSTER_USER_CACHE_BYTES)")
+	// Memory budget (docs/memory.md).
+	c.restJSONMemoBytes = defaultJSONMemoBytes
+	fs.Var(&c.restJSONMemoBytes, "rest-json-memo-bytes", "memory the REST answers' remembered JSON of users and organizations may take, in bytes or with KiB, MiB or GiB (16MiB); 0 for none (env ROSTER_REST_JSON_MEMO_BYTES)")
+	fs.Var(&c.memoryLimitBytes, "memory-limit", "soft memory limit of the Go runtime, in bytes or with KiB, MiB or GiB; 0: GOMEMLIMIT if set, else the caches' bounds plus 48MiB (docs/memory.md) (env ROSTER_MEMORY_LIMIT)")
 	fs.Var(replacedFlag{"user-cache-size", "user-cache-bytes"}, "user-cache-size", "replaced by --user-cache-bytes: a count of users bounded nothing of their memory; refused (env ROSTER_USER_CACHE_SIZE)")
 	// Outbound fetches (docs/outbound.md).
 	fs.BoolVar(&c.allowPrivateNetworks, "allow-private-networks", false, "let OIDC discovery, SAML metadata URLs and other outbound fetches reach loopback, private and link-local addresses; for development and tests only (env ROSTER_ALLOW_PRIVATE_NETWORKS)")
@@ -129,7 +146,7 @@ func (c *config) check() error {
 		return fmt.Errorf("--database-url must be a postgres:// URL (or empty for embedded SQLite)")
 	}
 	if _, ok := os.LookupEnv("ROSTER_USER_CACHE_SIZE"); ok {
-		return fmt.Errorf("ROSTER_USER_CACHE_SIZE was replaced by ROSTER_USER_CACHE_BYTES, the cache's memory in bytes (default 32MiB; docs/storage.md)")
+		return fmt.Errorf("ROSTER_USER_CACHE_SIZE was replaced by ROSTER_USER_CACHE_BYTES, the cache's memory in bytes (default 16MiB; docs/storage.md)")
 	}
 	if c.userCacheBytes < 0 {
 		return fmt.Errorf("--user-cache-bytes must be 0 (no cache) or more")

@@ -130,7 +130,8 @@ func openStore(ctx context.Context, c *config) (store.Store, string, error) {
 	if err := sqlite.PrepareDataDir(c.dataDir, c.allowOpenDataDir); err != nil {
 		return nil, "sqlite", err
 	}
-	s, err := sqlite.Open(ctx, c.dataDir, sqlite.WithUserCache(int(c.userCacheBytes)), sqlite.WithWALLimit(c.sqliteWALLimit.bytes()))
+	s, err := sqlite.Open(ctx, c.dataDir, sqlite.WithUserCache(int(c.userCacheBytes)), sqlite.WithWALLimit(c.sqliteWALLimit.bytes()),
+		sqlite.WithPageCache(int(c.sqlitePageCacheBytes)), sqlite.WithMmap(int(c.sqliteMmapBytes)))
 	return s, "sqlite", err
 }
 
@@ -156,6 +157,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	}
 	log := newLogger(stderr, c.logLevel)
 	setGCPercent()
+	memLimit := c.setMemoryLimit()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
@@ -238,7 +240,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	}
 	guard := outbound.New(outbound.Options{AllowPrivateNetworks: c.allowPrivateNetworks, Log: log})
 	signIn := sso.New(sso.Config{Directory: dir, Tokens: tokens, EnvironmentID: env.ID, Issuer: issuer, Log: log, Outbound: guard})
-	handlers, err := api.New(api.Config{Directory: dir, Verifier: tokens, Log: log, Metrics: reg, Issuer: issuer, Outbound: guard})
+	handlers, err := api.New(api.Config{Directory: dir, Verifier: tokens, Log: log, Metrics: reg, Issuer: issuer, Outbound: guard, JSONMemoBytes: c.apiMemoBytes()})
 	if err != nil {
 		return err
 	}
@@ -272,7 +274,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		created.Secret = "" // the operator chose it; never echo it
 	}
 	bi, _ := debug.ReadBuildInfo()
-	log.Info("roster started", "version", versionFrom(version, bi), "listen", ln.Addr().String(), "issuer", issuer, "storage", backend, "environment", env.ID)
+	log.Info("roster started", "version", versionFrom(version, bi), "listen", ln.Addr().String(), "issuer", issuer, "storage", backend, "environment", env.ID, "memory_limit", memLimit)
 	if metricsLn != nil {
 		log.Info("metrics listener", "listen", metricsLn.Addr().String())
 	}

@@ -22,8 +22,8 @@ import (
 const FileName = "roster.db"
 
 // DefaultUserCacheBytes is the memory that a store's user cache may take unless WithUserCache
-// says otherwise: about 29,000 users of the benchmark's shape, 1.1 KB each (docs/storage.md).
-const DefaultUserCacheBytes = 32 << 20
+// says otherwise: about 11,000 users of the benchmark's shape, 1.4 KB each (docs/memory.md).
+const DefaultUserCacheBytes = 16 << 20
 
 // writerBusy is how long every connection waits for a lock held by another (busy_timeout).
 const writerBusy = 10 * time.Second
@@ -35,8 +35,20 @@ type Option func(*options)
 // briefly hold writes back (docs/storage.md), unless WithWALLimit says otherwise.
 const DefaultWALLimit = 32 << 20
 
+// DefaultPageCacheBytes is the memory of SQLite's page caches, all connections together,
+// unless WithPageCache says otherwise (docs/memory.md).
+const DefaultPageCacheBytes = 16 << 20
+
+// DefaultMmapBytes is how much of the database file each connection maps into memory, unless
+// WithMmap says otherwise: none. Every connection maps the file on its own, and the kernel
+// counts the pages each touches in the process's resident memory once per connection: at 100k
+// users (a 108 MB file) five connections' maps made up 214 MB of roster's RSS (docs/memory.md).
+const DefaultMmapBytes = 0
+
 type options struct {
 	userCacheBytes  int
+	pageCacheBytes  int
+	mmapBytes       int
 	walLimit        int64
 	checkpointEvery time.Duration // tests shorten it
 }
@@ -44,6 +56,14 @@ type options struct {
 // WithUserCache keeps users in memory between reads, up to maxBytes of them as the cache
 // estimates each one's size; 0 keeps none.
 func WithUserCache(maxBytes int) Option { return func(o *options) { o.userCacheBytes = maxBytes } }
+
+// WithPageCache bounds the page caches of all the store's connections together, in bytes;
+// each connection gets an equal share (at least 64 KiB).
+func WithPageCache(bytes int) Option { return func(o *options) { o.pageCacheBytes = bytes } }
+
+// WithMmap lets each connection map up to bytes of the database file (PRAGMA mmap_size); 0
+// reads through the page cache only.
+func WithMmap(bytes int) Option { return func(o *options) { o.mmapBytes = bytes } }
 
 // WithWALLimit sets the WAL size, in bytes, past which the checkpointer restarts the WAL
 // (waiting briefly for readers) instead of only copying what it can.
@@ -61,20 +81,29 @@ func Open(ctx context.Context, dir string, opts ...Option) (*sqlstore.Store, err
 // OpenFile opens the database at path and applies migrations. The store caches users in
 // memory: one process must own the file (see sqlstore.Store.EnableUserCache).
 func OpenFile(ctx context.Context, path string, opts ...Option) (*sqlstore.Store, error) {
-	o := options{userCacheBytes: DefaultUserCacheBytes, walLimit: DefaultWALLimit, checkpointEvery: checkpointEvery}
+	o := options{userCacheBytes: DefaultUserCacheBytes, pageCacheBytes: DefaultPageCacheBytes, mmapBytes: DefaultMmapBytes,
+		walLimit: DefaultWALLimit, checkpointEvery: checkpointEvery}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	if o.walLimit <= 0 {
 		return nil, fmt.Errorf("WAL limit %d: must be positive", o.walLimit)
 	}
+	if o.pageCacheBytes < 0 || o.mmapBytes < 0 {
+		return nil, fmt.Errorf("page cache %d, mmap %d: must not be negative", o.pageCacheBytes, o.mmapBytes)
+	}
+	readers := max(4, runtime.GOMAXPROCS(0)*2)
+	// The budget is shared by the readers and the writer; the checkpointer's connection reads
+	// little through its cache (checkpointerCacheKiB).
+	perConnKiB := max(64, o.pageCacheBytes/(readers+1)>>10)
 	q := url.Values{}
-	// mmap and a larger page cache keep reads out of pread system calls (bench/README.md).
+	// A page cache keeps reads out of pread system calls (bench/README.md); mmap would too, at
+	// the cost of resident memory counted once per connection (DefaultMmapBytes).
 	// temp_store(MEMORY) keeps the savepoints' sub-journals of a group commit in memory.
 	// journal_size_limit cuts the WAL file back to the limit when a commit restarts the WAL
 	// from its beginning (a checkpoint that empties it leaves it empty anyway).
 	for _, p := range []string{"journal_mode(WAL)", "foreign_keys(1)", fmt.Sprintf("busy_timeout(%d)", writerBusy.Milliseconds()),
-		"synchronous(NORMAL)", "mmap_size(268435456)", "cache_size(-16384)", "temp_store(MEMORY)",
+		"synchronous(NORMAL)", fmt.Sprintf("mmap_size(%d)", o.mmapBytes), fmt.Sprintf("cache_size(-%d)", perConnKiB), "temp_store(MEMORY)",
 		fmt.Sprintf("journal_size_limit(%d)", o.walLimit)} {
 		q.Add("_pragma", p)
 	}
@@ -98,7 +127,7 @@ func OpenFile(ctx context.Context, path string, opts ...Option) (*sqlstore.Store
 		return nil, err
 	}
 	write.SetMaxOpenConns(1)
-	read.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)*2))
+	read.SetMaxOpenConns(readers)
 	s := sqlstore.New(read, write, dialect{})
 	// Migrate first through the writer: the read-only pool cannot create the file.
 	if _, err := s.Migrate(ctx); err != nil {
@@ -113,11 +142,12 @@ func OpenFile(ctx context.Context, path string, opts ...Option) (*sqlstore.Store
 	}
 	s.StartGroupCommit()
 	s.EnableUserCache(o.userCacheBytes)
-	ckpt, err := startCheckpointer(dsn, write, path+"-wal", o.walLimit, o.checkpointEvery)
+	ckpt, err := startCheckpointer(dsn+fmt.Sprintf("&_pragma=cache_size(-%d)", checkpointerCacheKiB), write, path+"-wal", o.walLimit, o.checkpointEvery)
 	if err != nil {
 		s.Close()
 		return nil, err
 	}
+	s.AfterWriteBatch(ckpt.afterBatch)
 	s.OnClose(ckpt.close)
 	return s, nil
 }

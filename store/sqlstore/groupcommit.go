@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 )
 
 // maxBatch bounds how many write transactions share one database transaction, and so how
@@ -30,9 +31,12 @@ type groupCommit struct {
 	// the batch, when the connection is free. Only the writer goroutine touches it.
 	want map[string]bool
 	reqs chan *writeReq
-	quit chan struct{}
-	stop sync.Once
-	done chan struct{}
+	// after, if set, runs on the writer goroutine after each batch, once its callers have
+	// their answers and before the next batch begins (SQLite: bound the WAL, checkpoint.go).
+	after atomic.Pointer[func()]
+	quit  chan struct{}
+	stop  sync.Once
+	done  chan struct{}
 }
 
 type writeReq struct {
@@ -98,6 +102,9 @@ func (g *groupCommit) loop() {
 			g.stmts.stmt(context.Background(), q)
 		}
 		clear(g.want)
+		if f := g.after.Load(); f != nil {
+			(*f)()
+		}
 	}
 }
 

@@ -115,6 +115,15 @@ func (s *Store) StartGroupCommit() {
 	}
 }
 
+// AfterWriteBatch runs f on the group-commit writer after each batch has committed (or rolled
+// back) and its callers have their answers, before the next batch begins: the write
+// connection is free then, and writes wait for f. It needs StartGroupCommit first.
+func (s *Store) AfterWriteBatch(f func()) {
+	if s.batch != nil {
+		s.batch.after.Store(&f)
+	}
+}
+
 // Close stops the group commit and closes the prepared statements and both pools.
 func (s *Store) Close() error {
 	if s.batch != nil {

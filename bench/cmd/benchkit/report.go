@@ -203,7 +203,7 @@ func summarize(codes map[string]int, errs []string) string {
 	return s
 }
 
-var opOrder = []string{"ceiling", "ceiling_list", "get_org", "get_user", "get_user_ext", "lookup_email", "get_user_zipf", "get_user_ext_zipf", "lookup_email_zipf", "create_user", "update_user", "list_org_users", "ceiling_after"}
+var opOrder = []string{"ceiling", "ceiling_list", "pgx_bare", "get_org", "get_user", "get_user_ext", "lookup_email", "get_user_zipf", "get_user_ext_zipf", "lookup_email_zipf", "create_user", "update_user", "list_org_users", "sustained_writes", "ceiling_after"}
 
 var opTitle = map[string]string{
 	"ceiling":           "**ceiling** before",
@@ -219,6 +219,26 @@ var opTitle = map[string]string{
 	"create_user":       "create user + membership",
 	"update_user":       "update user profile",
 	"list_org_users":    "list 100 organization users",
+	"sustained_writes":  "**sustained writes** (creates and profile updates, one after the other)",
+	"pgx_bare":          "**bare pgx** point read of one users row by primary key (no Roster)",
+}
+
+// WAL and memory targets (issue 12).
+const (
+	walTargetBytes = 64e6  // the WAL under 64 MB during a sustained write load (SQLite)
+	rssTarget100k  = 150e6 // roster's RSS under 150 MB at up to 100k users,
+	rssTarget1M    = 300e6 // and under 300 MB at up to 1M users, on both backends
+)
+
+// rssTargetFor is the RSS target of a row with users users; 0 past 1M users (none).
+func rssTargetFor(users int) float64 {
+	switch {
+	case users <= 100000:
+		return rssTarget100k
+	case users <= 1000000:
+		return rssTarget1M
+	}
+	return 0
 }
 
 func opRank(op string) int {
@@ -314,12 +334,25 @@ func ms(d time.Duration) string {
 // targetFor returns the issue's target for a row and whether it is met; "" when the row has none
 // (the targets are for SQLite at 16 clients).
 func targetFor(rs []*result, r *result, ratio float64) (string, string) {
-	if r.backend != "sqlite" || r.clients != 16 || strings.HasPrefix(r.op, "ceiling") {
+	if r.clients != 16 || strings.HasPrefix(r.op, "ceiling") {
+		return "", ""
+	}
+	if r.backend == "postgres" {
+		return postgresTarget(rs, r)
+	}
+	if r.backend != "sqlite" {
 		return "", ""
 	}
 	var text string
 	var met bool
 	switch r.op {
+	case "sustained_writes":
+		text = "WAL max < 64 MB"
+		if r.walMaxBytes < 0 {
+			return text, "? (WAL not sampled)"
+		}
+		text = fmt.Sprintf("WAL max < 64 MB (%s MB)", mbDec(r.walMaxBytes))
+		met = float64(r.walMaxBytes) < walTargetBytes
 	case "get_user", "get_user_ext":
 		text = "≥ 40% of ceiling, p99 < 10 ms"
 		met = ratio >= 0.40 && r.p99 < 10*time.Millisecond
@@ -355,6 +388,41 @@ func targetFor(rs []*result, r *result, ratio float64) (string, string) {
 	return text, "**no**"
 }
 
+// postgresTarget is the PostgreSQL targets of issue 12 (16 clients): reads of one user at least
+// half the machine's bare pgx point-read rate measured in the same run, creates ≥ 2,000/s.
+func postgresTarget(rs []*result, r *result) (string, string) {
+	var text string
+	var met bool
+	switch r.op {
+	case "get_user", "get_user_ext", "lookup_email":
+		text = "≥ half of bare pgx"
+		bare := find(rs, r.set, "pgx_bare", "sql", r.backend, r.clients)
+		if bare == nil || bare.rps == 0 {
+			return text, "? (bare pgx not measured)"
+		}
+		text = fmt.Sprintf("≥ half of bare pgx (%.0f/s: %.0f%% of it)", bare.rps, 100*r.rps/bare.rps)
+		met = r.rps >= bare.rps/2
+	case "create_user":
+		text = "≥ 2,000/s"
+		met = r.rps >= 2000
+	default:
+		return "", ""
+	}
+	if !r.measurement {
+		return text, "not run"
+	}
+	if r.total > 0 && float64(r.total-r.ok) > 0.01*float64(r.total) {
+		return text, "**no** (errors)"
+	}
+	if met {
+		return text, "yes"
+	}
+	return text, "**no**"
+}
+
+// mbDec is bytes in decimal megabytes (the unit of the issue's targets), one decimal.
+func mbDec(b int64) string { return strconv.FormatFloat(float64(b)/1e6, 'f', 1, 64) }
+
 func mainTable(w io.Writer, rs []*result) {
 	var rows []*result
 	for _, r := range rs {
@@ -375,7 +443,7 @@ func mainTable(w io.Writer, rs []*result) {
 		}
 		return a.clients < b.clients
 	})
-	fmt.Fprintln(w, "| op | protocol | backend | clients | req/s | p50 ms | p99 ms | server CPU µs/req | server busy | errors | ratio to ceiling | target (SQLite, 16 clients) | met? |")
+	fmt.Fprintln(w, "| op | protocol | backend | clients | req/s | p50 ms | p99 ms | server CPU µs/req | server busy | errors | ratio to ceiling | target (16 clients) | met? |")
 	fmt.Fprintln(w, "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- | --- |")
 	for _, r := range rows {
 		if !r.measurement {
@@ -544,8 +612,10 @@ func memTable(w io.Writer, rs []*result) {
 	fmt.Fprintln(w, "Database: SQLite's file, or pg_database_size on PostgreSQL, after the row. WAL: SQLite's -wal file after the row, and the largest size sampled every 100 ms during it (PostgreSQL's WAL is the server's, not the database's: not shown).")
 	fmt.Fprintln(w, "Users touched: for the reads of one user, the distinct users among the keys sent ÷ the requests sent.")
 	fmt.Fprintln(w)
-	head := "| backend | users | op | protocol | clients | users touched | RSS peak MB | RSS max sampled MB | RSS after MB | database MB | WAL after MB | WAL max in row MB |"
-	sep := "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+	fmt.Fprintln(w, "RSS target: the row's peak (the larger of *peak* and *max sampled*) under 150 MB (143.1 MiB) at up to 100k users, under 300 MB (286.1 MiB) at up to 1M users (issue 12; decimal MB, so the target column is in MiB like the rest).")
+	fmt.Fprintln(w)
+	head := "| backend | users | op | protocol | clients | users touched | RSS peak MB | RSS max sampled MB | RSS after MB | RSS target MB | met? | database MB | WAL after MB | WAL max in row MB |"
+	sep := "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |"
 	if cache {
 		head += " user cache MB | cached users | bytes per cached user |"
 		sep += " ---: | ---: | ---: |"
@@ -555,6 +625,8 @@ func memTable(w io.Writer, rs []*result) {
 	type agg struct {
 		peakKB, walMax, writeWalMax int64
 		last                        *result
+		rssRows, rssMissed          int
+		rssWorst                    string
 	}
 	per := map[string]*agg{}
 	var backends []string
@@ -563,8 +635,21 @@ func memTable(w io.Writer, rs []*result) {
 		if r.distinct >= 0 {
 			touched = fmt.Sprintf("%d ÷ %d", r.distinct, r.total)
 		}
-		line := fmt.Sprintf("| %s | %d | %s | %s | %d | %s | %s | %s | %s | %s | %s | %s |", r.backend, r.users, opTitle[r.op], r.proto, r.clients, touched,
-			mb(r.hwmKB*1024), mb(r.rssMaxKB*1024), mb(r.rssKB*1024), mb(r.dbBytes), mb(r.walBytes), mb(r.walMaxBytes))
+		peak := max(r.hwmKB, r.rssMaxKB) * 1024
+		target, met := "–", "–"
+		if t := rssTargetFor(r.users); t > 0 {
+			target = strconv.FormatFloat(t/(1<<20), 'f', 1, 64)
+			switch {
+			case peak < 0:
+				met = "?"
+			case float64(peak) < t:
+				met = "yes"
+			default:
+				met = "**no**"
+			}
+		}
+		line := fmt.Sprintf("| %s | %d | %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |", r.backend, r.users, opTitle[r.op], r.proto, r.clients, touched,
+			mb(r.hwmKB*1024), mb(r.rssMaxKB*1024), mb(r.rssKB*1024), target, met, mb(r.dbBytes), mb(r.walBytes), mb(r.walMaxBytes))
 		if cache {
 			bpu := "–"
 			if r.cacheBytes >= 0 && r.cacheUsers > 0 {
@@ -584,8 +669,17 @@ func memTable(w io.Writer, rs []*result) {
 			backends = append(backends, r.backend)
 		}
 		a.peakKB = max(a.peakKB, r.hwmKB, r.rssMaxKB)
+		if met == "yes" || met == "**no**" {
+			a.rssRows++
+			if met == "**no**" {
+				a.rssMissed++
+				if a.rssWorst == "" {
+					a.rssWorst = fmt.Sprintf("%s MB, %s, %s, %d clients, %d users", mb(peak), opTitle[r.op], r.proto, r.clients, r.users)
+				}
+			}
+		}
 		a.walMax = max(a.walMax, r.walMaxBytes)
-		if r.op == "create_user" || r.op == "update_user" {
+		if r.op == "create_user" || r.op == "update_user" || r.op == "sustained_writes" {
 			a.writeWalMax = max(a.writeWalMax, r.walMaxBytes)
 		}
 		a.last = r
@@ -598,6 +692,13 @@ func memTable(w io.Writer, rs []*result) {
 			fmt.Fprintf(w, ", WAL %s MB; largest WAL sampled %s MB (write rows: %s MB)", mb(a.last.walBytes), mb(a.walMax), mb(a.writeWalMax))
 		}
 		fmt.Fprintln(w, ".")
+		switch {
+		case a.rssRows == 0:
+		case a.rssMissed == 0:
+			fmt.Fprintf(w, "- %s: RSS target met in all %d rows (highest %s MB).\n", b, a.rssRows, mb(a.peakKB*1024))
+		default:
+			fmt.Fprintf(w, "- %s: RSS target **missed** in %d of %d rows (first: %s).\n", b, a.rssMissed, a.rssRows, a.rssWorst)
+		}
 	}
 	if !cache {
 		fmt.Fprintln(w, "- Bytes per cached user: not reported; this roster's /metrics (served with --metrics-listen) exports no user-cache gauge (a name with user_cache ending in _bytes, and one in _entries).")
