@@ -299,7 +299,7 @@ seed() { # SEEDDIR FROM TO [extra flags]
 	# (Go notices an affinity change within a second and resizes GOMAXPROCS.)
 	[ ${#SRV_PIN[@]} = 0 ] || { taskset -a -p -c 0,1 "$ROSTER_PID" >/dev/null && sleep 1.5; }
 	BENCH_TOKEN=$TOKEN "${GEN_PIN[@]}" "$WORK/bin/seed" --url "http://127.0.0.1:$PORT" --dir "$dir" \
-		--orgs "$ORGS" --from "$from" --users "$to" --workers "$SEED_WORKERS" --timeout 20m "$@" >>"$WORK/seed.log" 2>&1 || ok=0
+		--orgs "$ORGS" --from "$from" --users "$to" --workers "$SEED_WORKERS" --timeout 20m --bulk "$@" >>"$WORK/seed.log" 2>&1 || ok=0
 	[ ${#SRV_PIN[@]} = 0 ] || { taskset -a -p -c 1 "$ROSTER_PID" >/dev/null && sleep 1.5; }
 	if [ $ok = 0 ]; then
 		log "seeding failed:"
@@ -540,7 +540,7 @@ ELAPSED=$(($(date +%s) - START))
 	echo "- ceiling: bench/cmd/ceiling (fixed JSON body for REST, fixed GetUser answer for gRPC), same tool, core and client count, measured before and after each backend; ratio = req/s ÷ mean of the two"
 	echo "- server notes:"
 	printf '%s' "$PROBE_NOTES" | sed 's/^/  /'
-	echo "- seeding (CreateUserAndMembership over gRPC, $SEED_WORKERS concurrent, roster on both cores; budget ${SEED_BUDGET}s per backend, ${SCALE_SEED_BUDGET}s for the 1M step):"
+	echo "- seeding (organizations: CreateOrganization over gRPC, $SEED_WORKERS concurrent; users: one streaming bulk import, POST /api/v1/users:import, then their IDs read back through the export; roster on both cores; budget ${SEED_BUDGET}s per backend, ${SCALE_SEED_BUDGET}s for the 1M step; the rate is the import's):"
 	printf '%s' "$SEED_NOTES" | sed 's/^/  /'
 	echo
 } >"$META"
