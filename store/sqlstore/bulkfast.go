@@ -14,16 +14,17 @@ import (
 )
 
 // The fast path of an import: the lines that create users whose external ID and email no user
-// has (found by one query per keyGroup keys, before the lines run) and that no earlier line of
+// has (found by one query per keyChunk keys, before the lines run) and that no earlier line of
 // the batch names are checked in Go and inserted together, rowGroup rows per statement, in one
 // savepoint per run of such lines. Should a run fail in the database (a unique attribute value
 // taken, a concurrent writer's user), it is rolled back and its lines run again one at a time,
 // each in its own savepoint: the outcome is the same as one line after another, at a fraction
 // of the statements (PostgreSQL: the round trips).
 const (
-	keyGroup = 64  // keys per look-up statement (padded with NULLs: one statement text)
-	rowGroup = 32  // rows per multi-row INSERT (PostgreSQL); the rest go one row at a time
-	runMax   = 256 // lines per run
+	keyGroup = 64   // keys per look-up statement (padded with NULLs: one statement text)
+	keyChunk = 1000 // keys per look-up statement of existingKeys (one array argument)
+	rowGroup = 32   // rows per multi-row INSERT (PostgreSQL); the rest go one row at a time
+	runMax   = 256  // lines per run
 	// sqliteRowGroup is rowGroup on SQLite, which has no round trips to save.
 	sqliteRowGroup = 16
 )
@@ -40,25 +41,26 @@ func (im *importer) existingKeys(ctx context.Context, lines []store.ImportLine) 
 	}
 	ext, email = map[string]string{}, map[string]string{}
 	lookup := func(col string, keys []string, found map[string]string) error {
-		// One probe of the unique index per key (a subquery per row), not "IN (...)" or a
+		// One probe of the unique index per key (a subquery per key), not "IN (...)" or a
 		// join, which PostgreSQL's planner may answer from the trigram search index or a scan.
-		keyRows := make([]string, keyGroup)
-		for i := range keyRows {
-			keyRows[i] = fmt.Sprintf("SELECT CAST($%d AS TEXT) AS k", i+2)
+		// The keys go as one argument, an array (a JSON array on SQLite): a statement of one
+		// branch per key cost PostgreSQL more to plan than to run (about 4 ms per 64 keys).
+		probe := `(SELECT u.id FROM users u WHERE u.environment_id = $1 AND u.` + col + ` = keys.k)`
+		query := `SELECT keys.k, ` + probe + ` FROM unnest(CAST($2 AS TEXT[])) AS keys (k)`
+		if im.s.dialect.Name() == "sqlite" {
+			query = `SELECT keys.k, ` + probe + ` FROM (SELECT value AS k FROM json_each($2)) AS keys`
 		}
-		query := `SELECT keys.k, (SELECT u.id FROM users u WHERE u.environment_id = $1 AND u.` + col + ` = keys.k) FROM (` +
-			strings.Join(keyRows, " UNION ALL ") + `) AS keys`
 		for len(keys) > 0 {
-			n := min(keyGroup, len(keys))
-			args := make([]any, 1, keyGroup+1)
-			args[0] = im.env
-			for _, k := range keys[:n] {
-				args = append(args, k)
+			n := min(keyChunk, len(keys))
+			var arg any = keys[:n]
+			if im.s.dialect.Name() == "sqlite" {
+				b, err := json.Marshal(keys[:n])
+				if err != nil {
+					return err
+				}
+				arg = string(b)
 			}
-			for len(args) < keyGroup+1 {
-				args = append(args, nil)
-			}
-			rows, err := im.tx.QueryContext(ctx, query, args...)
+			rows, err := im.tx.QueryContext(ctx, query, im.env, arg)
 			if err != nil {
 				return err
 			}
