@@ -131,7 +131,7 @@ func (im *importer) loadUsers(ctx context.Context, ext, email map[string]string)
 		if err := rows.Err(); err != nil {
 			return nil, err
 		}
-		if err := loadMemberships(ctx, im.tx, users); err != nil {
+		if err := loadMemberships(ctx, im.tx, im.s.dialect, users); err != nil {
 			return nil, err
 		}
 		for _, u := range users {
