@@ -16,7 +16,7 @@ import (
 // The fast path of an import: the lines that create users whose external ID and email no user
 // has (found by one query per keyChunk keys, before the lines run) and that no earlier line of
 // the batch names are checked in Go and inserted together (PostgreSQL: one statement per table,
-// arrays of values; SQLite: rowGroup rows per statement), in one savepoint per run of such
+// arrays of values; SQLite: up to 64 rows per statement), in one savepoint per run of such
 // lines. Should a run fail in the database (a unique attribute value taken, a concurrent
 // writer's user), it is rolled back and its lines run again one at a time,
 // each in its own savepoint: the outcome is the same as one line after another, at a fraction
@@ -24,9 +24,12 @@ import (
 const (
 	keyGroup = 64   // keys per look-up statement (padded with NULLs: one statement text)
 	keyChunk = 1000 // keys per look-up statement of existingKeys (one array argument)
-	rowGroup = 16   // rows per multi-row INSERT (SQLite); the rest go one row at a time
 	runMax   = 256  // lines per run
 )
+
+// rowGroups are the rows per multi-row INSERT on SQLite, largest first; the rest of a run's
+// rows go in smaller groups, the last one row at a time.
+var rowGroups = []int{64, 8, 1}
 
 // existingKeys returns the IDs of the users that the lines' external IDs and email keys name,
 // by key, read before the lines run.
@@ -290,8 +293,8 @@ func (im *importer) insertRun(ctx context.Context, run []newUser) error {
 }
 
 // rowInserter collects rows and inserts them: on PostgreSQL all in one statement (unnest), on
-// SQLite rowGroup at a time with one multi-row INSERT (one statement text, so it is prepared
-// once) and the rest one row at a time.
+// SQLite in groups of rowGroups rows with multi-row INSERTs (a few statement texts, each
+// prepared once).
 // Rows of a table are held until done, so that inserts of several tables keep their order
 // (a membership after its user).
 type rowInserter struct {
@@ -302,8 +305,9 @@ type rowInserter struct {
 	// types is each column's kind, for the arrays of PostgreSQL's unnest: T text, I bigint,
 	// B boolean.
 	types string
-	group string // the multi-row statement, built once
-	one   string
+	group string // the statement: PostgreSQL's unnest, built once
+	// sized is SQLite's multi-row statements by their rows, each built once.
+	sized map[int]string
 }
 
 func (r *rowInserter) add(ctx context.Context, values ...any) error {
@@ -330,25 +334,25 @@ func (r *rowInserter) done(ctx context.Context) error {
 	if r.im.s.dialect.Name() == "postgres" {
 		return r.unnest(ctx)
 	}
-	group := rowGroup
-	width := r.columns * group
-	for len(r.args) >= width {
-		if r.group == "" {
-			r.group = r.values(group)
+	// Groups of 64 rows, then smaller groups for the rest: each statement opens a
+	// statement journal (a multi-row insert into a table with foreign keys may abort halfway)
+	// that copies every page the statement touches, so fewer statements copy fewer pages.
+	for _, rows := range rowGroups {
+		width := r.columns * rows
+		for len(r.args) >= width {
+			q, ok := r.sized[rows]
+			if !ok {
+				if r.sized == nil {
+					r.sized = map[int]string{}
+				}
+				q = r.values(rows)
+				r.sized[rows] = q
+			}
+			if _, err := r.im.tx.ExecContext(ctx, q, r.args[:width]...); err != nil {
+				return err
+			}
+			r.args = r.args[width:]
 		}
-		if _, err := r.im.tx.ExecContext(ctx, r.group, r.args[:width]...); err != nil {
-			return err
-		}
-		r.args = r.args[width:]
-	}
-	for len(r.args) > 0 {
-		if r.one == "" {
-			r.one = r.values(1)
-		}
-		if _, err := r.im.tx.ExecContext(ctx, r.one, r.args[:r.columns]...); err != nil {
-			return err
-		}
-		r.args = r.args[r.columns:]
 	}
 	return nil
 }
