@@ -585,7 +585,7 @@ func (s *Store) ExportUsers(ctx context.Context, environmentID, organizationID s
 		if len(users) == 0 {
 			return nil
 		}
-		if err := loadMemberships(ctx, q, users); err != nil {
+		if err := loadMemberships(ctx, q, s.dialect, users); err != nil {
 			return err
 		}
 		last, ok := roster.IDNumber(users[len(users)-1].ID, roster.PrefixUser)

@@ -22,6 +22,7 @@ var bulkTests = []struct {
 	{"ImportSeenByReads", testImportSeenByReads},
 	{"ImportManyAndRepeated", testImportManyAndRepeated},
 	{"ImportSameUserByTwoKeys", testImportSameUserByTwoKeys},
+	{"ImportFindsUsersPastKeyChunk", testImportFindsUsersPastKeyChunk},
 	{"ExportRoundTrip", testExportRoundTrip},
 	{"ExportOneTransaction", testExportOneTransaction},
 }
@@ -467,6 +468,46 @@ func testImportManyAndRepeated(t *testing.T, s store.Store) {
 		roster.ImportUser{Email: "z@example.com"},
 	), roster.ImportCreated, roster.ImportFailed, roster.ImportCreated)
 	mustCode(t, res[1].Err, roster.EConflict)
+}
+
+// testImportFindsUsersPastKeyChunk re-imports, in one batch, more users than one look-up of
+// the batch's keys holds (1,000 keys per statement), some named by external ID and some by
+// email alone, and a user whose email is written in another case: every line finds its user,
+// none is created twice.
+func testImportFindsUsersPastKeyChunk(t *testing.T, s store.Store) {
+	f := newBulkFixture(t, s)
+	const n = 2100
+	mk := func(i int) roster.ImportUser {
+		in := roster.ImportUser{Email: fmt.Sprintf("k%d@example.com", i)}
+		if i%2 == 0 {
+			in.ExternalID = strp(fmt.Sprintf("k%d", i))
+		}
+		return in
+	}
+	var lines []roster.ImportUser
+	for i := 0; i < n; i++ {
+		lines = append(lines, mk(i))
+	}
+	first := importOK(t, s, f.env.ID, f.lines(lines...))
+	for i, o := range first {
+		if o.Result != roster.ImportCreated {
+			t.Fatalf("line %d: %s %v", i, o.Result, o.Err)
+		}
+	}
+	lines[n-1].Email = fmt.Sprintf("K%d@EXAMPLE.com", n-1) // the same email key
+	lines = append(lines, roster.ImportUser{Email: "new@example.com"})
+	again := importOK(t, s, f.env.ID, f.lines(lines...))
+	for i, o := range again[:n] {
+		if o.Err != nil || o.UserID != first[i].UserID {
+			t.Fatalf("line %d: %s %s %v, want the user %s", i, o.Result, o.UserID, o.Err, first[i].UserID)
+		}
+	}
+	if o := again[n]; o.Result != roster.ImportCreated {
+		t.Fatalf("new line: %s %v", o.Result, o.Err)
+	}
+	if all := exportAll(t, s, f.env.ID, "", 1000); len(all) != n+1 {
+		t.Fatalf("%d users, want %d", len(all), n+1)
+	}
 }
 
 // testImportSameUserByTwoKeys names one user in two lines of a batch, by external ID and then
