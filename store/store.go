@@ -58,6 +58,15 @@ type Store interface {
 	// DeleteUser removes a user, their memberships and attributes.
 	DeleteUser(ctx context.Context, environmentID string, ref roster.UserRef) error
 	ListUsers(ctx context.Context, environmentID string, q UserQuery) (Page[roster.User], error)
+	// ImportUsers applies a batch of checked import lines in one write transaction, each line
+	// in a savepoint: a line is applied in full or not at all, and the other lines still
+	// commit. A line's refusal is its outcome's Err (a *roster.Error); the error returned is
+	// for the whole batch, of which then nothing was applied.
+	ImportUsers(ctx context.Context, environmentID string, now time.Time, lines []ImportLine) ([]ImportOutcome, error)
+	// ExportUsers calls fn with the users of the environment (or the members of one
+	// organization), complete as GetUser returns them, in ID order, batchSize at a time, all
+	// read in one read transaction (one point in time).
+	ExportUsers(ctx context.Context, environmentID, organizationID string, batchSize int, fn func([]roster.User) error) error
 
 	CreateMembership(ctx context.Context, environmentID string, ref roster.UserRef, m roster.Membership) (roster.User, error)
 	// UpdateMembership applies update (whose Roles carry role IDs) in one transaction.
@@ -147,6 +156,30 @@ type Store interface {
 	RememberAssertion(ctx context.Context, connectionID, assertionID string, expire, now time.Time) error
 	// ListIdentities returns a user's provider identities, oldest first.
 	ListIdentities(ctx context.Context, userID string) ([]roster.Identity, error)
+}
+
+// ImportLine is a checked import line with its role names resolved.
+type ImportLine struct {
+	User  roster.ImportUser
+	NewID string // the ID of the user, if the line creates one
+	// Memberships match User.Memberships one to one.
+	Memberships []ImportMembership
+}
+
+// ImportMembership is what the directory resolved for a membership of an import line.
+type ImportMembership struct {
+	Roles []roster.RoleRef // the line's roles (nil: none given)
+	// DefaultRoles is what a new membership gets when the line gives no roles; DefaultErr,
+	// when set, refuses such a membership instead (the default member role does not exist).
+	DefaultRoles []roster.RoleRef
+	DefaultErr   error
+}
+
+// ImportOutcome is what a line did; Err is a *roster.Error naming the line's field.
+type ImportOutcome struct {
+	UserID string
+	Result roster.ImportResult
+	Err    error
 }
 
 // ConnectionQuery selects connections; at most one field is set.

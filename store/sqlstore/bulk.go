@@ -1,0 +1,437 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/store"
+)
+
+// ImportUsers applies a batch of import lines in one write transaction, each line inside its
+// own savepoint (named apart from the group commit's "request"), so that a refused line leaves
+// no trace and the others commit. Only application errors (*roster.Error) refuse a line; any
+// other error (the database's) ends the whole batch, which runTx may then run again.
+//
+// Lock order (docs/storage.md): the batch share-locks its organizations in ID order and the
+// attribute definitions first, outside the lines' savepoints (a lock taken in a savepoint that
+// rolls back is released on PostgreSQL), then each line locks its user's row.
+func (s *Store) ImportUsers(ctx context.Context, environmentID string, now time.Time, lines []store.ImportLine) ([]store.ImportOutcome, error) {
+	out := make([]store.ImportOutcome, len(lines))
+	err := s.inUserTx(ctx, func(tx txConn, touch func(string)) error {
+		clear(out) // a transaction run again starts over
+		orgs, err := s.lockImportOrganizations(ctx, tx, environmentID, lines)
+		if err != nil {
+			return err
+		}
+		defs, err := attributeDefs(ctx, tx, environmentID, s.dialect.ShareLock())
+		if err != nil {
+			return err
+		}
+		im := importer{s: s, tx: tx, env: environmentID, now: now, orgs: orgs, defs: defs, touch: touch}
+		for i := range lines {
+			if _, err := tx.ExecContext(ctx, `SAVEPOINT import_line`); err != nil {
+				return err
+			}
+			o, lerr := im.line(ctx, &lines[i])
+			if lerr != nil {
+				var re *roster.Error
+				if !errors.As(lerr, &re) {
+					return lerr
+				}
+				if _, err := tx.ExecContext(ctx, `ROLLBACK TO import_line`); err != nil {
+					return err
+				}
+				o = store.ImportOutcome{Result: roster.ImportFailed, Err: lerr}
+			}
+			if _, err := tx.ExecContext(ctx, `RELEASE import_line`); err != nil {
+				return err
+			}
+			out[i] = o
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// lockImportOrganizations share-locks, in ID order, the organizations the lines name that
+// exist in the environment, and returns their names by ID.
+func (s *Store) lockImportOrganizations(ctx context.Context, tx txConn, environmentID string, lines []store.ImportLine) (map[string]string, error) {
+	seen := map[string]bool{}
+	var ids []string
+	for _, l := range lines {
+		for _, m := range l.User.Memberships {
+			if !seen[m.OrganizationID] {
+				seen[m.OrganizationID] = true
+				ids = append(ids, m.OrganizationID)
+			}
+		}
+	}
+	sort.Strings(ids)
+	names := make(map[string]string, len(ids))
+	const chunk = 500 // bounds the placeholders of one query
+	for len(ids) > 0 {
+		n := min(chunk, len(ids))
+		args := []any{environmentID}
+		for _, id := range ids[:n] {
+			args = append(args, id)
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT id, display_name FROM organizations WHERE environment_id = $1 AND id IN (`+
+			placeholders(2, n)+`) ORDER BY id`+s.dialect.ShareLock(), args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id, name string
+			if err := rows.Scan(&id, &name); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			names[id] = name
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		ids = ids[n:]
+	}
+	return names, nil
+}
+
+// importer applies the lines of one batch inside its transaction.
+type importer struct {
+	s     *Store
+	tx    txConn
+	env   string
+	now   time.Time
+	orgs  map[string]string // organization names by ID, of those that exist
+	defs  map[string]roster.AttributeDefinition
+	touch func(userID string)
+}
+
+// line applies one line: it finds the user (by external ID, then by email), creates or
+// changes it, then its memberships.
+func (im *importer) line(ctx context.Context, l *store.ImportLine) (store.ImportOutcome, error) {
+	in := l.User
+	u, found, err := im.find(ctx, in)
+	if err != nil {
+		return store.ImportOutcome{}, err
+	}
+	result := roster.ImportUnchanged
+	if !found {
+		u = in.NewUser(l.NewID, im.env, im.now)
+		im.touch(u.ID)
+		if _, err := in.Apply(&u, im.now); err != nil {
+			return store.ImportOutcome{}, err
+		}
+		u.UpdateTime = im.now
+		if err := roster.CheckCustomAttributes("user_profile.custom_attributes", u.Profile.CustomAttributes, im.defs); err != nil {
+			return store.ImportOutcome{}, err
+		}
+		if err := im.s.insertUser(ctx, im.tx, u); err != nil {
+			return store.ImportOutcome{}, err
+		}
+		if err := im.s.insertAttributes(ctx, im.tx, u, im.defs); err != nil {
+			return store.ImportOutcome{}, err
+		}
+		result = roster.ImportCreated
+	} else {
+		im.touch(u.ID)
+		before := u.Clone()
+		changed, err := in.Apply(&u, im.now)
+		if err != nil {
+			return store.ImportOutcome{}, err
+		}
+		if changed {
+			if len(in.Profile.CustomAttributes) > 0 {
+				if err := roster.CheckCustomAttributes("user_profile.custom_attributes", u.Profile.CustomAttributes, im.defs); err != nil {
+					return store.ImportOutcome{}, err
+				}
+			}
+			if err := im.s.updateUserRow(ctx, im.tx, u); err != nil {
+				return store.ImportOutcome{}, err
+			}
+			if u.Email != before.Email {
+				_, err := im.tx.ExecContext(ctx, `UPDATE users SET email = $1, email_key = $2 WHERE id = $3`, u.Email, roster.EmailKey(u.Email), u.ID)
+				if err := im.s.conflict(err, userField(u)); err != nil {
+					return store.ImportOutcome{}, err
+				}
+			}
+			if !maps.Equal(before.Profile.CustomAttributes, u.Profile.CustomAttributes) {
+				if err := im.s.writeAttributes(ctx, im.tx, u, im.defs); err != nil {
+					return store.ImportOutcome{}, err
+				}
+			}
+			result = roster.ImportUpdated
+		}
+	}
+	for i := range in.Memberships {
+		changed, err := im.membership(ctx, &u, i, l)
+		if err != nil {
+			return store.ImportOutcome{}, err
+		}
+		if changed && result == roster.ImportUnchanged {
+			result = roster.ImportUpdated
+		}
+	}
+	return store.ImportOutcome{UserID: u.ID, Result: result}, nil
+}
+
+// find returns the user a line matches, locked: the holder of its external ID, else the
+// user of its email. A user found by email who has another external ID is not that line's
+// user: the line is refused rather than two people merged.
+func (im *importer) find(ctx context.Context, in roster.ImportUser) (roster.User, bool, error) {
+	lock := im.s.dialect.RowLock()
+	ext := ""
+	if in.ExternalID != nil {
+		ext = *in.ExternalID
+	}
+	var u roster.User
+	var err error
+	if ext != "" {
+		u, err = im.s.fullUserBy(ctx, im.tx, im.env, "external_id", ext, lock)
+		if err == nil {
+			return u, true, im.checkID(in, u)
+		}
+		if roster.ErrorCode(err) != roster.ENotFound {
+			return u, false, err
+		}
+	}
+	u, err = im.s.fullUserBy(ctx, im.tx, im.env, "email_key", roster.EmailKey(in.Email), lock)
+	if roster.ErrorCode(err) == roster.ENotFound {
+		return u, false, nil
+	}
+	if err != nil {
+		return u, false, err
+	}
+	if ext != "" && u.ExternalID != nil && *u.ExternalID != ext {
+		return u, false, lineConflict("email", "unique",
+			"the email %q belongs to another user, whose external_id is %q", u.Email, *u.ExternalID)
+	}
+	return u, true, im.checkID(in, u)
+}
+
+// checkID refuses a line whose id names another user than the one it matched.
+func (im *importer) checkID(in roster.ImportUser, u roster.User) error {
+	if in.ID == "" || in.ID == u.ID {
+		return nil
+	}
+	var v roster.Violations
+	v.Add("id", "matches_user", "the line's external_id or email belongs to user %s, not %s", u.ID, in.ID)
+	return v.Err()
+}
+
+func lineConflict(field, constraint, format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	return &roster.Error{Code: roster.EConflict, Message: msg,
+		Violations: []roster.FieldViolation{{Field: field, Constraint: constraint, Description: msg}}}
+}
+
+// membership creates or updates the line's i-th membership of u and reports whether it
+// changed anything.
+func (im *importer) membership(ctx context.Context, u *roster.User, i int, l *store.ImportLine) (bool, error) {
+	in, res := l.User.Memberships[i], l.Memberships[i]
+	field := fmt.Sprintf("memberships[%d]", i)
+	name, ok := im.orgs[in.OrganizationID]
+	if !ok {
+		return false, &roster.Error{Code: roster.ENotFound, Message: fmt.Sprintf("organization %q not found", in.OrganizationID),
+			Violations: []roster.FieldViolation{{Field: field + ".organization_id", Constraint: "exists", Description: "no such organization in this environment"}}}
+	}
+	if at := membershipIndex(*u, in.OrganizationID); at >= 0 {
+		return im.updateMembership(ctx, u, &u.Memberships[at], in, res, field)
+	}
+	roles := res.Roles
+	if len(roles) == 0 {
+		if res.DefaultErr != nil {
+			return false, res.DefaultErr
+		}
+		roles = res.DefaultRoles
+	}
+	now := im.now
+	m := roster.Membership{OrganizationID: in.OrganizationID, UserID: u.ID, OrganizationName: name, Roles: slices.Clone(roles),
+		Metadata: roster.MergeMetadata(nil, in.Metadata), CreateTime: now, UpdateTime: now}
+	switch in.Status {
+	case roster.MembershipPendingInvite:
+		expires := now.Add(roster.InvitationLifetime)
+		m.Status, m.ExpireTime, m.ProvisioningMethod = roster.MembershipPendingInvite, &expires, roster.ProvisionedInvitation
+	case roster.MembershipInactive:
+		m.Status, m.ProvisioningMethod = roster.MembershipInactive, roster.ProvisionedDirect
+	default:
+		m.Status, m.AcceptTime, m.ProvisioningMethod = roster.MembershipActive, &now, roster.ProvisionedDirect
+	}
+	if err := im.insertMembership(ctx, &m); err != nil {
+		return false, err
+	}
+	u.Memberships = append(u.Memberships, m)
+	return true, nil
+}
+
+// insertMembership is Store.insertMembership for an organization the batch has locked
+// already.
+func (im *importer) insertMembership(ctx context.Context, m *roster.Membership) error {
+	seq, ok := roster.IDNumber(m.UserID, roster.PrefixUser)
+	if !ok {
+		return fmt.Errorf("malformed user id %q", m.UserID)
+	}
+	meta, err := json.Marshal(nonNil(m.Metadata))
+	if err != nil {
+		return err
+	}
+	_, err = im.tx.ExecContext(ctx, `INSERT INTO memberships (environment_id, organization_id, user_id, user_seq, status, metadata,
+		inviter_email, provisioning_method, create_time, update_time, accept_time, expire_time, invite_resent_count, invite_resent_time)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		im.env, m.OrganizationID, m.UserID, seq, string(m.Status), string(meta), nullString(m.InviterEmail),
+		m.ProvisioningMethod, micros(m.CreateTime), micros(m.UpdateTime), nullMicros(m.AcceptTime), nullMicros(m.ExpireTime),
+		m.InviteResentCount, nullMicros(m.InviteResentTime))
+	if err != nil {
+		return im.s.conflict(err, func(string) string { return m.OrganizationID })
+	}
+	if err := im.s.lockRoles(ctx, im.tx, m, false); err != nil {
+		return err
+	}
+	return insertMembershipRoles(ctx, im.tx, *m)
+}
+
+// updateMembership changes an existing membership as the line says: roles replaced when
+// given, metadata merged, status set when given.
+func (im *importer) updateMembership(ctx context.Context, u *roster.User, m *roster.Membership, in roster.ImportMembership, res store.ImportMembership, field string) (bool, error) {
+	rolesChanged := res.Roles != nil && !sameRoles(m.Roles, res.Roles)
+	meta := m.Metadata
+	if len(in.Metadata) > 0 {
+		meta = roster.MergeMetadata(m.Metadata, in.Metadata)
+		if err := roster.CheckMergedPairs(field+".metadata", "the membership", meta, roster.UserMetadataMaxPairs); err != nil {
+			return false, err
+		}
+	}
+	statusChanged := in.Status != "" && in.Status != m.Status
+	if !rolesChanged && !statusChanged && maps.Equal(meta, m.Metadata) {
+		return false, nil
+	}
+	m.Metadata, m.UpdateTime = meta, im.now
+	if statusChanged {
+		m.Status = in.Status
+		switch in.Status {
+		case roster.MembershipActive:
+			m.ExpireTime = nil
+			if m.AcceptTime == nil {
+				now := im.now
+				m.AcceptTime = &now
+			}
+		case roster.MembershipPendingInvite:
+			expires := im.now.Add(roster.InvitationLifetime)
+			m.ExpireTime = &expires
+		case roster.MembershipInactive:
+			m.ExpireTime = nil
+		}
+	}
+	b, err := json.Marshal(nonNil(m.Metadata))
+	if err != nil {
+		return false, err
+	}
+	if _, err := im.tx.ExecContext(ctx, `UPDATE memberships SET status = $1, metadata = $2, update_time = $3, accept_time = $4,
+		expire_time = $5 WHERE organization_id = $6 AND user_id = $7`,
+		string(m.Status), string(b), micros(m.UpdateTime), nullMicros(m.AcceptTime), nullMicros(m.ExpireTime), m.OrganizationID, u.ID); err != nil {
+		return false, err
+	}
+	if rolesChanged {
+		m.Roles = slices.Clone(res.Roles)
+		if err := im.s.writeMembershipRoles(ctx, im.tx, m); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// sameRoles compares two role lists as sets of IDs.
+func sameRoles(a, b []roster.RoleRef) bool {
+	ids := func(rs []roster.RoleRef) []string {
+		out := make([]string, 0, len(rs))
+		for _, r := range rs {
+			out = append(out, r.ID)
+		}
+		slices.Sort(out)
+		return slices.Compact(out)
+	}
+	return slices.Equal(ids(a), ids(b))
+}
+
+// ExportUsers reads the users in ID order, batchSize at a time, in one read transaction: on
+// PostgreSQL REPEATABLE READ, on SQLite one read transaction of the read pool (WAL keeps its
+// snapshot), so that every batch sees the directory as of the same moment. The user cache is
+// not used: it may hold users newer than that moment.
+func (s *Store) ExportUsers(ctx context.Context, environmentID, organizationID string, batchSize int, fn func([]roster.User) error) error {
+	if batchSize <= 0 {
+		batchSize = 1000
+	}
+	var opts *sql.TxOptions
+	if s.dialect.Name() == "postgres" {
+		opts = &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
+	}
+	tx, err := s.readDB.BeginTx(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	q := txConn{tx: tx}
+	var query string
+	if organizationID == "" {
+		query = `SELECT ` + s.fullUserColumns + ` FROM users u WHERE u.environment_id = $1 AND u.seq > $2 ORDER BY u.seq LIMIT $3`
+	} else {
+		if err := lockOrganizationRow(ctx, q, environmentID, organizationID, ""); err != nil {
+			return err
+		}
+		query = `SELECT ` + s.fullUserColumns + ` FROM memberships m JOIN users u ON u.id = m.user_id
+			WHERE m.environment_id = $1 AND m.organization_id = $4 AND m.user_seq > $2 ORDER BY m.user_seq LIMIT $3`
+	}
+	var after int64
+	for {
+		args := []any{environmentID, after, batchSize}
+		if organizationID != "" {
+			args = append(args, organizationID)
+		}
+		rows, err := q.QueryContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		users := make([]roster.User, 0, batchSize)
+		for rows.Next() {
+			u, err := scanFullUser(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			users = append(users, u)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(users) == 0 {
+			return nil
+		}
+		if err := loadMemberships(ctx, q, users); err != nil {
+			return err
+		}
+		last, ok := roster.IDNumber(users[len(users)-1].ID, roster.PrefixUser)
+		if !ok {
+			return fmt.Errorf("malformed user id %q", users[len(users)-1].ID)
+		}
+		after = last
+		if err := fn(users); err != nil {
+			return err
+		}
+		if len(users) < batchSize {
+			return nil
+		}
+	}
+}
