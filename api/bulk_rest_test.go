@@ -23,9 +23,8 @@ type bulkAnswer struct {
 	raw     string
 }
 
-func importREST(t *testing.T, r *rostertest.Roster, token string, body io.Reader) bulkAnswer {
-	t.Helper()
-	req, err := http.NewRequest("POST", r.URL+"/api/v1/users:import", body)
+func newImportRequest(t testing.TB, url, token string, body io.Reader) *http.Request {
+	req, err := http.NewRequest("POST", url+"/api/v1/users:import", body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,6 +32,12 @@ func importREST(t *testing.T, r *rostertest.Roster, token string, body io.Reader
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	return req
+}
+
+func importREST(t *testing.T, r *rostertest.Roster, token string, body io.Reader) bulkAnswer {
+	t.Helper()
+	req := newImportRequest(t, r.URL, token, body)
 	res, err := r.Client.Do(req)
 	if err != nil {
 		t.Fatal(err)
