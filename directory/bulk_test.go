@@ -11,7 +11,7 @@ import (
 	"github.com/rosterhq/roster/secretbox"
 )
 
-func newBulkDirectory(t *testing.T, backend string) (*directory.Service, roster.Environment, roster.Organization) {
+func newBulkDirectory(t testing.TB, backend string) (*directory.Service, roster.Environment, roster.Organization) {
 	t.Helper()
 	ctx := context.Background()
 	box, err := secretbox.New(make([]byte, 32))

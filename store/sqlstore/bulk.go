@@ -15,9 +15,10 @@ import (
 	"github.com/rosterhq/roster/store"
 )
 
-// ImportUsers applies a batch of import lines in one write transaction, each line inside its
-// own savepoint (named apart from the group commit's "request"), so that a refused line leaves
-// no trace and the others commit. Only application errors (*roster.Error) refuse a line; any
+// ImportUsers applies a batch of import lines in one write transaction, each line in full or
+// not at all: a line that changes a user runs inside its own savepoint (named apart from the
+// group commit's "request"), lines that create users run together on the fast path
+// (bulkfast.go), so that a refused line leaves no trace and the others commit. Only application errors (*roster.Error) refuse a line; any
 // other error (the database's) ends the whole batch, which runTx may then run again.
 //
 // Lock order (docs/storage.md): the batch share-locks its organizations in ID order and the
@@ -36,32 +37,115 @@ func (s *Store) ImportUsers(ctx context.Context, environmentID string, now time.
 			return err
 		}
 		im := importer{s: s, tx: tx, env: environmentID, now: now, orgs: orgs, defs: defs, touch: touch}
-		for i := range lines {
-			if _, err := tx.ExecContext(ctx, `SAVEPOINT import_line`); err != nil {
-				return err
-			}
-			o, lerr := im.line(ctx, &lines[i])
-			if lerr != nil {
-				var re *roster.Error
-				if !errors.As(lerr, &re) {
-					return lerr
-				}
-				if _, err := tx.ExecContext(ctx, `ROLLBACK TO import_line`); err != nil {
-					return err
-				}
-				o = store.ImportOutcome{Result: roster.ImportFailed, Err: lerr}
-			}
-			if _, err := tx.ExecContext(ctx, `RELEASE import_line`); err != nil {
-				return err
-			}
-			out[i] = o
-		}
-		return nil
+		return im.run(ctx, lines, out)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// run applies the lines in order: runs of lines that create users on the fast path
+// (bulkfast.go), the others one at a time.
+func (im *importer) run(ctx context.Context, lines []store.ImportLine, out []store.ImportOutcome) error {
+	extFound, emailFound, err := im.existingKeys(ctx, lines)
+	if err != nil {
+		return err
+	}
+	seenExt, seenEmail := map[string]bool{}, map[string]bool{}
+	var run []newUser
+	flush := func() error {
+		if len(run) == 0 {
+			return nil
+		}
+		ok, err := im.flush(ctx, run)
+		if err != nil {
+			return err
+		}
+		for _, nu := range run {
+			if ok {
+				out[nu.at] = store.ImportOutcome{UserID: nu.u.ID, Result: roster.ImportCreated}
+			} else if out[nu.at], err = im.oneLine(ctx, &lines[nu.at]); err != nil {
+				return err
+			}
+		}
+		run = run[:0]
+		return nil
+	}
+	for i := range lines {
+		l := &lines[i]
+		ext, email := "", roster.EmailKey(l.User.Email)
+		if l.User.ExternalID != nil {
+			ext = *l.User.ExternalID
+		}
+		isNew := !emailFound[email] && !seenEmail[email] && (ext == "" || !extFound[ext] && !seenExt[ext])
+		seenEmail[email] = true
+		if ext != "" {
+			seenExt[ext] = true
+		}
+		if isNew {
+			nu, err := im.build(l)
+			if err != nil {
+				var re *roster.Error
+				if !errors.As(err, &re) {
+					return err
+				}
+				out[i] = store.ImportOutcome{Result: roster.ImportFailed, Err: err}
+				continue
+			}
+			nu.at = i
+			if run = append(run, nu); len(run) == runMax {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+		if out[i], err = im.oneLine(ctx, l); err != nil {
+			return err
+		}
+	}
+	return flush()
+}
+
+// oneLine applies a line in its own savepoint, opened before its first write (a line that
+// changes nothing only reads); a refused line's error is its outcome.
+func (im *importer) oneLine(ctx context.Context, l *store.ImportLine) (store.ImportOutcome, error) {
+	im.savepoint = false
+	o, lerr := im.line(ctx, l)
+	if lerr != nil {
+		var re *roster.Error
+		if !errors.As(lerr, &re) {
+			return o, lerr
+		}
+		o = store.ImportOutcome{Result: roster.ImportFailed, Err: lerr}
+		if im.savepoint {
+			if _, err := im.tx.ExecContext(ctx, `ROLLBACK TO import_line`); err != nil {
+				return o, err
+			}
+		}
+	}
+	if im.savepoint {
+		if _, err := im.tx.ExecContext(ctx, `RELEASE import_line`); err != nil {
+			return o, err
+		}
+	}
+	return o, nil
+}
+
+// write opens the line's savepoint before its first write.
+func (im *importer) write(ctx context.Context) error {
+	if im.savepoint {
+		return nil
+	}
+	if _, err := im.tx.ExecContext(ctx, `SAVEPOINT import_line`); err != nil {
+		return err
+	}
+	im.savepoint = true
+	return nil
 }
 
 // lockImportOrganizations share-locks, in ID order, the organizations the lines name that
@@ -117,6 +201,8 @@ type importer struct {
 	orgs  map[string]string // organization names by ID, of those that exist
 	defs  map[string]roster.AttributeDefinition
 	touch func(userID string)
+	// savepoint is whether the current line (oneLine) has opened its savepoint.
+	savepoint bool
 }
 
 // line applies one line: it finds the user (by external ID, then by email), creates or
@@ -138,6 +224,9 @@ func (im *importer) line(ctx context.Context, l *store.ImportLine) (store.Import
 		if err := roster.CheckCustomAttributes("user_profile.custom_attributes", u.Profile.CustomAttributes, im.defs); err != nil {
 			return store.ImportOutcome{}, err
 		}
+		if err := im.write(ctx); err != nil {
+			return store.ImportOutcome{}, err
+		}
 		if err := im.s.insertUser(ctx, im.tx, u); err != nil {
 			return store.ImportOutcome{}, err
 		}
@@ -157,6 +246,9 @@ func (im *importer) line(ctx context.Context, l *store.ImportLine) (store.Import
 				if err := roster.CheckCustomAttributes("user_profile.custom_attributes", u.Profile.CustomAttributes, im.defs); err != nil {
 					return store.ImportOutcome{}, err
 				}
+			}
+			if err := im.write(ctx); err != nil {
+				return store.ImportOutcome{}, err
 			}
 			if err := im.s.updateUserRow(ctx, im.tx, u); err != nil {
 				return store.ImportOutcome{}, err
@@ -191,27 +283,21 @@ func (im *importer) line(ctx context.Context, l *store.ImportLine) (store.Import
 // user of its email. A user found by email who has another external ID is not that line's
 // user: the line is refused rather than two people merged.
 func (im *importer) find(ctx context.Context, in roster.ImportUser) (roster.User, bool, error) {
-	lock := im.s.dialect.RowLock()
 	ext := ""
 	if in.ExternalID != nil {
 		ext = *in.ExternalID
 	}
-	var u roster.User
-	var err error
 	if ext != "" {
-		u, err = im.s.fullUserBy(ctx, im.tx, im.env, "external_id", ext, lock)
-		if err == nil {
-			return u, true, im.checkID(in, u)
-		}
-		if roster.ErrorCode(err) != roster.ENotFound {
-			return u, false, err
+		u, found, err := im.findBy(ctx, "external_id", ext)
+		if err != nil || found {
+			if err == nil {
+				err = im.checkID(in, u)
+			}
+			return u, found, err
 		}
 	}
-	u, err = im.s.fullUserBy(ctx, im.tx, im.env, "email_key", roster.EmailKey(in.Email), lock)
-	if roster.ErrorCode(err) == roster.ENotFound {
-		return u, false, nil
-	}
-	if err != nil {
+	u, found, err := im.findBy(ctx, "email_key", roster.EmailKey(in.Email))
+	if err != nil || !found {
 		return u, false, err
 	}
 	if ext != "" && u.ExternalID != nil && *u.ExternalID != ext {
@@ -219,6 +305,21 @@ func (im *importer) find(ctx context.Context, in roster.ImportUser) (roster.User
 			"the email %q belongs to another user, whose external_id is %q", u.Email, *u.ExternalID)
 	}
 	return u, true, im.checkID(in, u)
+}
+
+// findBy reads and locks the user whose unique column col holds key. It looks the ID up
+// first: most import lines name no user yet, and that costs one indexed read.
+func (im *importer) findBy(ctx context.Context, col, key string) (roster.User, bool, error) {
+	var id string
+	err := im.tx.QueryRowContext(ctx, `SELECT id FROM users WHERE environment_id = $1 AND `+col+` = $2`, im.env, key).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return roster.User{}, false, nil
+	}
+	if err != nil {
+		return roster.User{}, false, err
+	}
+	u, err := im.s.fullUserBy(ctx, im.tx, im.env, "id", id, im.s.dialect.RowLock())
+	return u, err == nil, err
 }
 
 // checkID refuses a line whose id names another user than the one it matched.
@@ -244,21 +345,44 @@ func (im *importer) membership(ctx context.Context, u *roster.User, i int, l *st
 	field := fmt.Sprintf("memberships[%d]", i)
 	name, ok := im.orgs[in.OrganizationID]
 	if !ok {
-		return false, &roster.Error{Code: roster.ENotFound, Message: fmt.Sprintf("organization %q not found", in.OrganizationID),
-			Violations: []roster.FieldViolation{{Field: field + ".organization_id", Constraint: "exists", Description: "no such organization in this environment"}}}
+		return false, unknownOrganization(i, in.OrganizationID)
 	}
 	if at := membershipIndex(*u, in.OrganizationID); at >= 0 {
 		return im.updateMembership(ctx, u, &u.Memberships[at], in, res, field)
 	}
+	m, err := im.newMembership(u.ID, name, in, res)
+	if err != nil {
+		return false, err
+	}
+	if err := im.write(ctx); err != nil {
+		return false, err
+	}
+	if err := im.insertMembership(ctx, &m); err != nil {
+		return false, err
+	}
+	u.Memberships = append(u.Memberships, m)
+	return true, nil
+}
+
+func unknownOrganization(i int, id string) error {
+	return &roster.Error{Code: roster.ENotFound, Message: fmt.Sprintf("organization %q not found", id),
+		Violations: []roster.FieldViolation{{Field: fmt.Sprintf("memberships[%d].organization_id", i), Constraint: "exists",
+			Description: "no such organization in this environment"}}}
+}
+
+// newMembership is the membership a line gives a user who is not yet a member: the line's
+// roles or the default member role, ACTIVE and provisioned directly unless the line gives a
+// status; never an invitation email.
+func (im *importer) newMembership(userID, orgName string, in roster.ImportMembership, res store.ImportMembership) (roster.Membership, error) {
 	roles := res.Roles
 	if len(roles) == 0 {
 		if res.DefaultErr != nil {
-			return false, res.DefaultErr
+			return roster.Membership{}, res.DefaultErr
 		}
 		roles = res.DefaultRoles
 	}
 	now := im.now
-	m := roster.Membership{OrganizationID: in.OrganizationID, UserID: u.ID, OrganizationName: name, Roles: slices.Clone(roles),
+	m := roster.Membership{OrganizationID: in.OrganizationID, UserID: userID, OrganizationName: orgName, Roles: slices.Clone(roles),
 		Metadata: roster.MergeMetadata(nil, in.Metadata), CreateTime: now, UpdateTime: now}
 	switch in.Status {
 	case roster.MembershipPendingInvite:
@@ -269,11 +393,7 @@ func (im *importer) membership(ctx context.Context, u *roster.User, i int, l *st
 	default:
 		m.Status, m.AcceptTime, m.ProvisioningMethod = roster.MembershipActive, &now, roster.ProvisionedDirect
 	}
-	if err := im.insertMembership(ctx, &m); err != nil {
-		return false, err
-	}
-	u.Memberships = append(u.Memberships, m)
-	return true, nil
+	return m, nil
 }
 
 // insertMembership is Store.insertMembership for an organization the batch has locked
@@ -336,6 +456,9 @@ func (im *importer) updateMembership(ctx context.Context, u *roster.User, m *ros
 	}
 	b, err := json.Marshal(nonNil(m.Metadata))
 	if err != nil {
+		return false, err
+	}
+	if err := im.write(ctx); err != nil {
 		return false, err
 	}
 	if _, err := im.tx.ExecContext(ctx, `UPDATE memberships SET status = $1, metadata = $2, update_time = $3, accept_time = $4,

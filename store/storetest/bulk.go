@@ -20,6 +20,7 @@ var bulkTests = []struct {
 	{"ImportConflicts", testImportConflicts},
 	{"ImportUniqueAttribute", testImportUniqueAttribute},
 	{"ImportSeenByReads", testImportSeenByReads},
+	{"ImportManyAndRepeated", testImportManyAndRepeated},
 	{"ExportRoundTrip", testExportRoundTrip},
 	{"ExportOneTransaction", testExportOneTransaction},
 }
@@ -412,4 +413,57 @@ func testExportOneTransaction(t *testing.T, s store.Store) {
 	if err != stop || calls != 1 {
 		t.Fatalf("want the callback's error after one call, got %v after %d", err, calls)
 	}
+}
+
+// testImportManyAndRepeated imports a batch larger than a run of new users, in which some
+// lines repeat an earlier line's user (those update it, in order).
+func testImportManyAndRepeated(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	f := newBulkFixture(t, s)
+	d := roster.AttributeDefinition{EnvironmentID: f.env.ID, Key: "badge", DisplayName: "Badge", Type: roster.AttributeString, Unique: true, CreateTime: now(), UpdateTime: now()}
+	if err := s.CreateAttribute(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	var lines []roster.ImportUser
+	for i := 0; i < 700; i++ {
+		in := roster.ImportUser{Email: fmt.Sprintf("u%d@example.com", i), ExternalID: strp(fmt.Sprintf("e%d", i)),
+			Profile:     roster.ProfilePatch{CustomAttributes: map[string]string{"badge": fmt.Sprint(i)}},
+			Memberships: []roster.ImportMembership{{OrganizationID: f.a.ID, Roles: []string{"admin", "member"}}}}
+		if i%100 == 99 { // the user of line i-1 again, by external ID, with a new name
+			in.Email, in.ExternalID = fmt.Sprintf("u%d@example.com", i-1), strp(fmt.Sprintf("e%d", i-1))
+			in.Profile = roster.ProfilePatch{GivenName: strp("Again")}
+		}
+		lines = append(lines, in)
+	}
+	out := importOK(t, s, f.env.ID, f.lines(lines...))
+	for i, o := range out {
+		want := roster.ImportCreated
+		if i%100 == 99 {
+			want = roster.ImportUpdated
+		}
+		if o.Result != want || o.Err != nil {
+			t.Fatalf("line %d: %s %v, want %s", i, o.Result, o.Err, want)
+		}
+	}
+	all := exportAll(t, s, f.env.ID, "", 1000)
+	if len(all) != 693 {
+		t.Fatalf("%d users, want 693", len(all))
+	}
+	for _, u := range all {
+		if len(u.Memberships) != 1 || len(u.Memberships[0].Roles) != 2 || u.Profile.CustomAttributes["badge"] == "" {
+			t.Fatalf("imported user: %+v", u)
+		}
+	}
+	again, _ := s.GetUser(ctx, f.env.ID, roster.UserRef{ExternalID: "e98"})
+	if again.Profile.GivenName != "Again" || again.ID != out[98].UserID {
+		t.Fatalf("repeated line: %+v", again)
+	}
+	// Two new lines with the same badge: the run fails in the database and is applied line by
+	// line, so the first gets it and the second is refused.
+	res := importOK(t, s, f.env.ID, f.lines(
+		roster.ImportUser{Email: "x@example.com", Profile: roster.ProfilePatch{CustomAttributes: map[string]string{"badge": "x"}}},
+		roster.ImportUser{Email: "y@example.com", Profile: roster.ProfilePatch{CustomAttributes: map[string]string{"badge": "x"}}},
+		roster.ImportUser{Email: "z@example.com"},
+	), roster.ImportCreated, roster.ImportFailed, roster.ImportCreated)
+	mustCode(t, res[1].Err, roster.EConflict)
 }
