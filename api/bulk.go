@@ -416,6 +416,9 @@ func jsonMembers(data []byte, i int, fn func(key []byte, value int)) {
 			return
 		}
 		end := skipString(data, i)
+		if end-1 < i+1 { // an unterminated string
+			return
+		}
 		key := data[i+1 : end-1]
 		i = skipSpace(data, end)
 		if i >= len(data) || data[i] != ':' {
