@@ -194,6 +194,28 @@ func TestBulkAuthREST(t *testing.T) {
 	if res := r.REST(t, r.Token(t), "GET", "/api/v1/users", ""); res.Body["total_size"] != float64(0) {
 		t.Errorf("users: %s", res.Raw)
 	}
+	// The calls are counted like every other, by procedure.
+	a := importREST(t, r, r.Token(t), strings.NewReader(`{"email": "m@example.com"}`))
+	if a.summary["created"] != float64(1) {
+		t.Fatalf("import: %s", a.raw)
+	}
+	res, err := http.Get(r.MetricsURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	metrics, _ := io.ReadAll(res.Body)
+	for _, want := range []string{
+		`roster_http_requests_total{route="/roster.v1.BulkService/ImportUsers",status="401"} 2`,
+		`roster_http_requests_total{route="/roster.v1.BulkService/ImportUsers",status="200"} 1`,
+		`roster_http_requests_total{route="/roster.v1.BulkService/ExportUsers",status="401"} 2`,
+		`roster_rpc_duration_seconds_count{code="ok",procedure="/roster.v1.BulkService/ImportUsers"} 1`,
+		`roster_rpc_duration_seconds_count{code="unauthenticated",procedure="/roster.v1.BulkService/ImportUsers"} 2`,
+	} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics has no %s", want)
+		}
+	}
 }
 
 // exportREST returns the lines of GET /api/v1/users:export.
