@@ -174,3 +174,26 @@ func BenchmarkDecodeUserLine(b *testing.B) {
 		_ = ImportUserFromProto(u, email, phone)
 	}
 }
+
+// BenchmarkAppendUserLine is the cost of writing one export line.
+func BenchmarkAppendUserLine(b *testing.B) {
+	u, err := DecodeUserLine([]byte(`{"id":"usr_383786134666313728","email":"user17@example.com","external_id":"ext-17","metadata":{"plan":"p3","source":"bulk"},` +
+		`"user_profile":{"given_name":"Given17","family_name":"Family17","locale":"en-US","custom_attributes":{"department":"ops"},"groups":["g3"]}}`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := ImportUserFromProto(u, false, false)
+	user := roster.User{ID: in.ID, Email: in.Email, ExternalID: in.ExternalID, Metadata: in.Metadata,
+		Profile: roster.Profile{GivenName: *in.Profile.GivenName, FamilyName: *in.Profile.FamilyName, Locale: "en-US",
+			CustomAttributes: in.Profile.CustomAttributes, Groups: in.Profile.Groups},
+		Memberships: []roster.Membership{{OrganizationID: "org_383786193751474176", OrganizationName: "Acme", Status: roster.MembershipActive,
+			Roles: []roster.RoleRef{{ID: "role_1", Name: "member", DisplayName: "Member"}}, Metadata: map[string]string{"seat": "s3"}}}}
+	var buf []byte
+	b.ReportAllocs()
+	for b.Loop() {
+		if buf, err = AppendUserLine(buf[:0], user); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.SetBytes(int64(len(buf)))
+}
