@@ -40,12 +40,13 @@ func apiCall(t *testing.T, base, token, method, path, body string) (int, map[str
 	return res.StatusCode, out
 }
 
-// bulkFixture serves a fresh SQLite data directory once to give it organizations and a custom
-// attribute, and stops the server; it returns the directory and the organizations' IDs.
-func bulkFixture(t *testing.T) (string, []string) {
+// bulkFixture serves a fresh database of backend once to give it organizations and a custom
+// attribute, and stops the server; it returns the storage flags of the database and the
+// organizations' IDs.
+func bulkFixture(t *testing.T, backend string) ([]string, []string) {
 	t.Helper()
-	dataDir := newDataDir(t)
-	srv := startServer(t, []string{"--data-dir", dataDir},
+	args := backendArgs(t, backend)
+	srv := startServer(t, args,
 		"ROSTER_BOOTSTRAP_CLIENT_ID="+bootstrapClientID, "ROSTER_BOOTSTRAP_CLIENT_SECRET="+bootstrapClientSecret)
 	_, token := tokenRequest(t, srv.URL, bootstrapClientID, bootstrapClientSecret)
 	if st, _ := apiCall(t, srv.URL, token, "POST", "/api/v1/user-attributes", `{"key": "department", "display_name": "Department"}`); st != 200 {
@@ -60,13 +61,16 @@ func bulkFixture(t *testing.T) (string, []string) {
 		orgs = append(orgs, body["organization"].(map[string]any)["id"].(string))
 	}
 	srv.stop(t)
-	return dataDir, orgs
+	if backend == "postgres" {
+		args = args[:2] // import and export need no encryption key
+	}
+	return args, orgs
 }
 
 // writeUsers writes a file of n users with memberships in orgs.
 func writeUsers(t *testing.T, n int, orgs []string) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "users.ndjson")
+	path := filepath.Join(t.TempDir(), "users.ndjson") // a directory of its own per call
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
@@ -88,37 +92,12 @@ func writeUsers(t *testing.T, n int, orgs []string) string {
 	return path
 }
 
-// copyDir copies a stopped server's data directory (its files only), keeping modes.
-func copyDir(t *testing.T, from string) string {
+// normalizedExport runs roster export on a database and returns its lines with the IDs and
+// times (which differ from one database to another) taken out, sorted. Organizations are
+// still told apart by their names.
+func normalizedExport(t *testing.T, storage []string) []string {
 	t.Helper()
-	to := newDataDir(t)
-	if err := os.Mkdir(to, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	entries, err := os.ReadDir(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		if e.IsDir() {
-			continue
-		}
-		data, err := os.ReadFile(filepath.Join(from, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(to, e.Name()), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return to
-}
-
-// normalizedExport runs roster export on dataDir and returns its lines with the IDs and times
-// (which differ from one store to another) taken out, sorted.
-func normalizedExport(t *testing.T, dataDir string) []string {
-	t.Helper()
-	out, ok := runRoster(t, "export", "--data-dir", dataDir, "--quiet")
+	out, ok := runRoster(t, append([]string{"export", "--quiet"}, storage...)...)
 	if !ok {
 		t.FailNow()
 	}
@@ -139,7 +118,7 @@ func dropIDsAndTimes(v any) any {
 	switch x := v.(type) {
 	case map[string]any:
 		for k := range x {
-			if k == "id" || k == "environment_id" || strings.HasSuffix(k, "_time") || strings.HasSuffix(k, "_at") {
+			if k == "id" || k == "environment_id" || k == "organization_id" || strings.HasSuffix(k, "_time") || strings.HasSuffix(k, "_at") {
 				delete(x, k)
 				continue
 			}
@@ -156,15 +135,21 @@ func dropIDsAndTimes(v any) any {
 var progressRE = regexp.MustCompile(`roster import: (\d+) lines`)
 
 // TestImportKilledMidway kills `roster import` (SIGKILL) after some batches are in, runs it
-// again with the same file, and compares the result with an uninterrupted import into a copy
-// of the same starting database: the same users, profiles and memberships.
+// again with the same file, and compares the result with an uninterrupted import into another
+// database made the same way: the same users, profiles and memberships.
 func TestImportKilledMidway(t *testing.T) {
-	const users = 12_000
-	base, orgs := bulkFixture(t)
-	killed, fresh := copyDir(t, base), copyDir(t, base)
-	file := writeUsers(t, users, orgs)
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) { importKilledMidway(t, backend) })
+	}
+}
 
-	cmd := exec.Command(rosterBinary(t), "import", "--data-dir", killed, "--progress-interval", "100ms", file)
+func importKilledMidway(t *testing.T, backend string) {
+	const users = 12_000
+	killed, orgs := bulkFixture(t, backend)
+	fresh, freshOrgs := bulkFixture(t, backend)
+	file, freshFile := writeUsers(t, users, orgs), writeUsers(t, users, freshOrgs)
+
+	cmd := exec.Command(rosterBinary(t), append(append([]string{"import", "--progress-interval", "100ms"}, killed...), file)...)
 	cmd.Env = childEnv()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -209,7 +194,7 @@ func TestImportKilledMidway(t *testing.T) {
 
 	// The same file again: what the killed run applied is unchanged, the rest is created.
 	start := time.Now()
-	out, ok := runRoster(t, "import", "--data-dir", killed, "--quiet", file)
+	out, ok := runRoster(t, append(append([]string{"import", "--quiet"}, killed...), file)...)
 	if !ok {
 		t.FailNow()
 	}
@@ -222,7 +207,7 @@ func TestImportKilledMidway(t *testing.T) {
 	}
 	t.Logf("re-run: %s(%s)", out, time.Since(start).Round(time.Millisecond))
 
-	if _, ok := runRoster(t, "import", "--data-dir", fresh, "--quiet", file); !ok {
+	if _, ok := runRoster(t, append(append([]string{"import", "--quiet"}, fresh...), freshFile)...); !ok {
 		t.FailNow()
 	}
 	a, b := normalizedExport(t, killed), normalizedExport(t, fresh)
@@ -240,8 +225,9 @@ func TestImportKilledMidway(t *testing.T) {
 // through its API (and the server sees the users at once), or says what to set; roster export
 // reads the database meanwhile.
 func TestImportWhileServing(t *testing.T) {
-	dataDir, orgs := bulkFixture(t)
-	srv := startServer(t, []string{"--data-dir", dataDir},
+	storage, orgs := bulkFixture(t, "sqlite")
+	dataDir := storage[1]
+	srv := startServer(t, storage,
 		"ROSTER_BOOTSTRAP_CLIENT_ID="+bootstrapClientID, "ROSTER_BOOTSTRAP_CLIENT_SECRET="+bootstrapClientSecret)
 	file := writeUsers(t, 3000, orgs)
 	_, token := tokenRequest(t, srv.URL, bootstrapClientID, bootstrapClientSecret)
@@ -271,7 +257,7 @@ func TestImportWhileServing(t *testing.T) {
 	if st != 200 || body["user"].(map[string]any)["email"] != "user5@example.com" {
 		t.Fatalf("the server does not see an imported user: %d %v", st, body)
 	}
-	if lines := normalizedExport(t, dataDir); len(lines) != 3000 {
+	if lines := normalizedExport(t, storage); len(lines) != 3000 {
 		t.Fatalf("export while serving: %d users, want 3000", len(lines))
 	}
 	out2, ok := runRoster(t, "export", "--data-dir", dataDir, "--quiet", "--organization", orgs[0])
