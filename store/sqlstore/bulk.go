@@ -48,10 +48,29 @@ func (s *Store) ImportUsers(ctx context.Context, environmentID string, now time.
 // run applies the lines in order: runs of lines that create users on the fast path
 // (bulkfast.go), the others one at a time.
 func (im *importer) run(ctx context.Context, lines []store.ImportLine, out []store.ImportOutcome) error {
+	pg := im.s.dialect.Name() == "postgres"
+	if pg {
+		// The driver prepares and caches statements per connection, and after five runs
+		// PostgreSQL may keep a generic plan made while the users table was small: during a
+		// bulk load that plan scans the table for every key. The look-ups are planned for
+		// their arguments instead.
+		if _, err := im.tx.ExecContext(ctx, `SET LOCAL plan_cache_mode = force_custom_plan`); err != nil {
+			return err
+		}
+	}
 	extFound, emailFound, err := im.existingKeys(ctx, lines)
 	if err != nil {
 		return err
 	}
+	if im.loaded, err = im.loadUsers(ctx, extFound, emailFound); err != nil {
+		return err
+	}
+	if pg {
+		if _, err := im.tx.ExecContext(ctx, `SET LOCAL plan_cache_mode = auto`); err != nil {
+			return err
+		}
+	}
+	im.extIDs, im.emailIDs, im.written = extFound, emailFound, map[string]bool{}
 	seenExt, seenEmail := map[string]bool{}, map[string]bool{}
 	var run []newUser
 	flush := func() error {
@@ -78,7 +97,8 @@ func (im *importer) run(ctx context.Context, lines []store.ImportLine, out []sto
 		if l.User.ExternalID != nil {
 			ext = *l.User.ExternalID
 		}
-		isNew := !emailFound[email] && !seenEmail[email] && (ext == "" || !extFound[ext] && !seenExt[ext])
+		clean := !seenEmail[email] && (ext == "" || !seenExt[ext])
+		isNew := clean && emailFound[email] == "" && (ext == "" || extFound[ext] == "")
 		seenEmail[email] = true
 		if ext != "" {
 			seenExt[ext] = true
@@ -104,7 +124,10 @@ func (im *importer) run(ctx context.Context, lines []store.ImportLine, out []sto
 		if err := flush(); err != nil {
 			return err
 		}
-		if out[i], err = im.oneLine(ctx, l); err != nil {
+		im.clean = clean
+		out[i], err = im.oneLine(ctx, l)
+		im.clean = false
+		if err != nil {
 			return err
 		}
 	}
@@ -136,11 +159,14 @@ func (im *importer) oneLine(ctx context.Context, l *store.ImportLine) (store.Imp
 	return o, nil
 }
 
-// write opens the line's savepoint before its first write.
-func (im *importer) write(ctx context.Context) error {
+// write opens the line's savepoint before its first write, and drops the user from the
+// user cache: a line that changes nothing leaves the cached user in place.
+func (im *importer) write(ctx context.Context, userID string) error {
 	if im.savepoint {
 		return nil
 	}
+	im.touch(userID) // a line changes one user
+	im.written[userID] = true
 	if _, err := im.tx.ExecContext(ctx, `SAVEPOINT import_line`); err != nil {
 		return err
 	}
@@ -203,6 +229,12 @@ type importer struct {
 	touch func(userID string)
 	// savepoint is whether the current line (oneLine) has opened its savepoint.
 	savepoint bool
+	// The users the batch's keys named before it ran (loadUsers), by key and by ID; clean
+	// is whether the current line may use them: no earlier line of the batch named its keys.
+	extIDs, emailIDs map[string]string
+	loaded           map[string]roster.User
+	written          map[string]bool // users a line of the batch wrote
+	clean            bool
 }
 
 // line applies one line: it finds the user (by external ID, then by email), creates or
@@ -216,7 +248,6 @@ func (im *importer) line(ctx context.Context, l *store.ImportLine) (store.Import
 	result := roster.ImportUnchanged
 	if !found {
 		u = in.NewUser(l.NewID, im.env, im.now)
-		im.touch(u.ID)
 		if _, err := in.Apply(&u, im.now); err != nil {
 			return store.ImportOutcome{}, err
 		}
@@ -224,7 +255,7 @@ func (im *importer) line(ctx context.Context, l *store.ImportLine) (store.Import
 		if err := roster.CheckCustomAttributes("user_profile.custom_attributes", u.Profile.CustomAttributes, im.defs); err != nil {
 			return store.ImportOutcome{}, err
 		}
-		if err := im.write(ctx); err != nil {
+		if err := im.write(ctx, u.ID); err != nil {
 			return store.ImportOutcome{}, err
 		}
 		if err := im.s.insertUser(ctx, im.tx, u); err != nil {
@@ -235,7 +266,6 @@ func (im *importer) line(ctx context.Context, l *store.ImportLine) (store.Import
 		}
 		result = roster.ImportCreated
 	} else {
-		im.touch(u.ID)
 		before := u.Clone()
 		changed, err := in.Apply(&u, im.now)
 		if err != nil {
@@ -247,7 +277,7 @@ func (im *importer) line(ctx context.Context, l *store.ImportLine) (store.Import
 					return store.ImportOutcome{}, err
 				}
 			}
-			if err := im.write(ctx); err != nil {
+			if err := im.write(ctx, u.ID); err != nil {
 				return store.ImportOutcome{}, err
 			}
 			if err := im.s.updateUserRow(ctx, im.tx, u); err != nil {
@@ -310,6 +340,19 @@ func (im *importer) find(ctx context.Context, in roster.ImportUser) (roster.User
 // findBy reads and locks the user whose unique column col holds key. It looks the ID up
 // first: most import lines name no user yet, and that costs one indexed read.
 func (im *importer) findBy(ctx context.Context, col, key string) (roster.User, bool, error) {
+	if im.clean {
+		ids := im.emailIDs
+		if col == "external_id" {
+			ids = im.extIDs
+		}
+		id := ids[key]
+		if id == "" {
+			return roster.User{}, false, nil // no user had the key, and no line has named it since
+		}
+		if u, ok := im.loaded[id]; ok && !im.written[id] {
+			return u.Clone(), true, nil
+		}
+	}
 	var id string
 	err := im.tx.QueryRowContext(ctx, `SELECT id FROM users WHERE environment_id = $1 AND `+col+` = $2`, im.env, key).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -354,7 +397,7 @@ func (im *importer) membership(ctx context.Context, u *roster.User, i int, l *st
 	if err != nil {
 		return false, err
 	}
-	if err := im.write(ctx); err != nil {
+	if err := im.write(ctx, u.ID); err != nil {
 		return false, err
 	}
 	if err := im.insertMembership(ctx, &m); err != nil {
@@ -458,7 +501,7 @@ func (im *importer) updateMembership(ctx context.Context, u *roster.User, m *ros
 	if err != nil {
 		return false, err
 	}
-	if err := im.write(ctx); err != nil {
+	if err := im.write(ctx, u.ID); err != nil {
 		return false, err
 	}
 	if _, err := im.tx.ExecContext(ctx, `UPDATE memberships SET status = $1, metadata = $2, update_time = $3, accept_time = $4,

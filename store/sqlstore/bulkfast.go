@@ -24,15 +24,13 @@ const (
 	keyGroup = 64  // keys per look-up statement (padded with NULLs: one statement text)
 	rowGroup = 32  // rows per multi-row INSERT (PostgreSQL); the rest go one row at a time
 	runMax   = 256 // lines per run
-	// sqliteRowGroup is rowGroup on SQLite, which has no round trips to save: its driver
-	// binds each argument by looking its name up among all of the statement's, so a
-	// statement's cost grows with the square of its arguments.
-	sqliteRowGroup = 4
+	// sqliteRowGroup is rowGroup on SQLite, which has no round trips to save.
+	sqliteRowGroup = 16
 )
 
-// existingKeys returns the external IDs and email keys of the lines that name a user who
-// exists, read before the lines run.
-func (im *importer) existingKeys(ctx context.Context, lines []store.ImportLine) (ext, email map[string]bool, err error) {
+// existingKeys returns the IDs of the users that the lines' external IDs and email keys name,
+// by key, read before the lines run.
+func (im *importer) existingKeys(ctx context.Context, lines []store.ImportLine) (ext, email map[string]string, err error) {
 	var exts, emails []string
 	for _, l := range lines {
 		if x := l.User.ExternalID; x != nil && *x != "" {
@@ -40,17 +38,15 @@ func (im *importer) existingKeys(ctx context.Context, lines []store.ImportLine) 
 		}
 		emails = append(emails, roster.EmailKey(l.User.Email))
 	}
-	ext, email = map[string]bool{}, map[string]bool{}
-	lookup := func(col string, keys []string, found map[string]bool) error {
+	ext, email = map[string]string{}, map[string]string{}
+	lookup := func(col string, keys []string, found map[string]string) error {
 		// One probe of the unique index per key (a subquery per row), not "IN (...)" or a
-		// join: during a bulk load PostgreSQL's statistics still describe a small table, and
-		// its planner then scans the environment's users, or the trigram search index, for
-		// every group of keys.
+		// join, which PostgreSQL's planner may answer from the trigram search index or a scan.
 		keyRows := make([]string, keyGroup)
 		for i := range keyRows {
 			keyRows[i] = fmt.Sprintf("SELECT CAST($%d AS TEXT) AS k", i+2)
 		}
-		query := `SELECT (SELECT u.` + col + ` FROM users u WHERE u.environment_id = $1 AND u.` + col + ` = keys.k) FROM (` +
+		query := `SELECT keys.k, (SELECT u.id FROM users u WHERE u.environment_id = $1 AND u.` + col + ` = keys.k) FROM (` +
 			strings.Join(keyRows, " UNION ALL ") + `) AS keys`
 		for len(keys) > 0 {
 			n := min(keyGroup, len(keys))
@@ -67,13 +63,13 @@ func (im *importer) existingKeys(ctx context.Context, lines []store.ImportLine) 
 				return err
 			}
 			for rows.Next() {
-				var k sql.NullString
-				if err := rows.Scan(&k); err != nil {
+				var k, id sql.NullString
+				if err := rows.Scan(&k, &id); err != nil {
 					rows.Close()
 					return err
 				}
-				if k.Valid {
-					found[k.String] = true
+				if k.Valid && id.Valid {
+					found[k.String] = id.String
 				}
 			}
 			rows.Close()
@@ -88,6 +84,60 @@ func (im *importer) existingKeys(ctx context.Context, lines []store.ImportLine) 
 		return nil, nil, err
 	}
 	return ext, email, lookup("email_key", emails, email)
+}
+
+// loadUsers reads and locks (in ID order, lock order step 3) the users the lines name, with
+// their memberships, so that a line whose user no earlier line touched needs no query of its
+// own (and one that changes nothing, none at all).
+func (im *importer) loadUsers(ctx context.Context, ext, email map[string]string) (map[string]roster.User, error) {
+	seen := map[string]bool{}
+	var ids []string
+	for _, m := range []map[string]string{ext, email} {
+		for _, id := range m {
+			if !seen[id] {
+				seen[id] = true
+				ids = append(ids, id)
+			}
+		}
+	}
+	slices.Sort(ids)
+	out := make(map[string]roster.User, len(ids))
+	query := `SELECT ` + im.s.fullUserColumns + ` FROM users u WHERE u.id IN (` + placeholders(1, keyGroup) + `) ORDER BY u.id` + im.s.dialect.RowLock()
+	for len(ids) > 0 {
+		n := min(keyGroup, len(ids))
+		args := make([]any, 0, keyGroup)
+		for _, id := range ids[:n] {
+			args = append(args, id)
+		}
+		for len(args) < keyGroup {
+			args = append(args, nil)
+		}
+		ids = ids[n:]
+		rows, err := im.tx.QueryContext(ctx, query, args...)
+		if err != nil {
+			return nil, err
+		}
+		users := make([]roster.User, 0, n)
+		for rows.Next() {
+			u, err := scanFullUser(rows)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			users = append(users, u)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		if err := loadMemberships(ctx, im.tx, users); err != nil {
+			return nil, err
+		}
+		for _, u := range users {
+			out[u.ID] = u
+		}
+	}
+	return out, nil
 }
 
 // newUser is a line of a run: the user it creates and its memberships.
@@ -261,7 +311,13 @@ func (r *rowInserter) values(rows int) string {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString("(" + placeholders(i*r.columns+1, r.columns) + ")")
+		if r.im.s.dialect.Name() == "sqlite" {
+			// Anonymous parameters: the SQLite driver looks each named one ($n) up by name
+			// among all of the statement's, which grows with the square of their number.
+			b.WriteString("(" + strings.TrimSuffix(strings.Repeat("?, ", r.columns), ", ") + ")")
+		} else {
+			b.WriteString("(" + placeholders(i*r.columns+1, r.columns) + ")")
+		}
 	}
 	return b.String()
 }

@@ -21,6 +21,7 @@ var bulkTests = []struct {
 	{"ImportUniqueAttribute", testImportUniqueAttribute},
 	{"ImportSeenByReads", testImportSeenByReads},
 	{"ImportManyAndRepeated", testImportManyAndRepeated},
+	{"ImportSameUserByTwoKeys", testImportSameUserByTwoKeys},
 	{"ExportRoundTrip", testExportRoundTrip},
 	{"ExportOneTransaction", testExportOneTransaction},
 }
@@ -466,4 +467,27 @@ func testImportManyAndRepeated(t *testing.T, s store.Store) {
 		roster.ImportUser{Email: "z@example.com"},
 	), roster.ImportCreated, roster.ImportFailed, roster.ImportCreated)
 	mustCode(t, res[1].Err, roster.EConflict)
+}
+
+// testImportSameUserByTwoKeys names one user in two lines of a batch, by external ID and then
+// by email: the second line sees what the first wrote.
+func testImportSameUserByTwoKeys(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	f := newBulkFixture(t, s)
+	out := importOK(t, s, f.env.ID, f.lines(roster.ImportUser{Email: "ada@example.com", ExternalID: strp("e-ada")}), roster.ImportCreated)
+	res := importOK(t, s, f.env.ID, f.lines(
+		roster.ImportUser{Email: "ada@example.com", ExternalID: strp("e-ada"), Profile: roster.ProfilePatch{GivenName: strp("Ada")}},
+		roster.ImportUser{Email: "ada@example.com", Profile: roster.ProfilePatch{FamilyName: strp("Lovelace")}},
+		roster.ImportUser{Email: "ada@example.com", Profile: roster.ProfilePatch{FamilyName: strp("Lovelace")}},
+		roster.ImportUser{ID: out[0].UserID, Email: "ADA@example.com", Memberships: []roster.ImportMembership{{OrganizationID: f.a.ID}}},
+	), roster.ImportUpdated, roster.ImportUpdated, roster.ImportUnchanged, roster.ImportUpdated)
+	for _, o := range res {
+		if o.UserID != out[0].UserID {
+			t.Fatalf("line matched %s, want %s", o.UserID, out[0].UserID)
+		}
+	}
+	got, _ := s.GetUser(ctx, f.env.ID, roster.UserRef{ID: out[0].UserID})
+	if got.Profile.Name != "Ada Lovelace" || len(got.Memberships) != 1 {
+		t.Fatalf("user after both lines: %+v", got)
+	}
 }
