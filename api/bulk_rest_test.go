@@ -1,12 +1,14 @@
 package api_test
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -340,4 +342,57 @@ func TestImportLongBodyREST(t *testing.T) {
 	if a.status == 200 && a.summary["created"] == float64(2) {
 		t.Errorf("a trickling body was not cut: %s", a.raw)
 	}
+}
+
+// Failed lines are answered while the client is still sending (full duplex on HTTP/1.1): the
+// client reads them early and the rest of the body still goes in.
+func TestImportAnswersWhileSendingREST(t *testing.T) {
+	r := rostertest.Start(t, "sqlite")
+	token := r.Token(t)
+	var file bytes.Buffer
+	for i := range 4000 {
+		if i%1000 == 1 {
+			file.WriteString(`{"email": "bad"}` + "\n")
+			continue
+		}
+		fmt.Fprintf(&file, `{"email": "early%d@example.com"}`+"\n", i)
+	}
+	body := &endReader{r: &slowReader{data: file.Bytes(), piece: 8 << 10, tick: 200 * time.Millisecond}}
+	res, err := r.Client.Do(newImportRequest(t, r.URL, token, body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	sc := bufio.NewScanner(res.Body)
+	first := true
+	var last string
+	for sc.Scan() {
+		if first {
+			first = false
+			if body.ended.Load() {
+				t.Errorf("the first failed line came only after the whole body was sent")
+			}
+			if !strings.HasPrefix(sc.Text(), `{"line":2,`) {
+				t.Errorf("first answer line %s", sc.Text())
+			}
+		}
+		last = sc.Text()
+	}
+	if last != `{"summary":{"lines":4000,"created":3996,"updated":0,"unchanged":0,"failed":4}}` {
+		t.Errorf("summary %s", last)
+	}
+}
+
+// endReader records that its reader has ended.
+type endReader struct {
+	r     io.Reader
+	ended atomic.Bool
+}
+
+func (e *endReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil {
+		e.ended.Store(true)
+	}
+	return n, err
 }
