@@ -83,7 +83,7 @@ func writableDiff(in, got *usersv1.User) string {
 	return ""
 }
 
-// roundTripUsers is the size of the round trip: the 100k; 10k under the race detector
+// roundTripUsers is the size of the round trip: the 100k; 5k under the race detector
 // (make test), where 100k users on both backends take over ten minutes; 2,000 with -short;
 // ROSTER_TEST_ROUNDTRIP_USERS chooses.
 func roundTripUsers() int {
@@ -96,7 +96,7 @@ func roundTripUsers() int {
 	case testing.Short():
 		return 2_000
 	case raceDetector:
-		return 10_000
+		return 5_000
 	}
 	return 100_000
 }
