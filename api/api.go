@@ -81,17 +81,36 @@ type Config struct {
 // Handlers are the API's HTTP handlers: RPC serves gRPC, gRPC-Web and Connect at
 // /<package.Service>/<Method>; REST serves /api/v1/... .
 type Handlers struct {
-	RPC        http.Handler
-	REST       *rest.Transcoder
+	RPC  http.Handler
+	REST *rest.Transcoder
+	// Bulk serves ImportPath and ExportPath, the streamed NDJSON import and export.
+	Bulk       http.Handler
 	procedures map[string]bool
 }
 
 // Procedure names the RPC that a request calls, through gRPC/Connect or a REST route.
 func (h *Handlers) Procedure(r *http.Request) (string, bool) {
+	switch r.URL.Path {
+	case ImportPath:
+		return bulkImportProcedure, true
+	case ExportPath:
+		return bulkExportProcedure, true
+	}
 	if strings.HasPrefix(r.URL.Path, "/api/") {
 		return h.REST.Match(r)
 	}
 	return r.URL.Path, h.procedures[r.URL.Path]
+}
+
+// Streaming reports whether r is a bulk import or export (REST or gRPC), whose bodies and
+// answers stream for as long as a file takes: the server bounds them by its idle-read deadline
+// and minimum rate, not by its request timeout or body size cap (docs/import-export.md).
+func (h *Handlers) Streaming(r *http.Request) bool {
+	switch r.URL.Path {
+	case ImportPath, ExportPath, bulkImportProcedure, bulkExportProcedure:
+		return true
+	}
+	return false
 }
 
 // New builds the API handlers.
@@ -114,6 +133,7 @@ func New(cfg Config) (*Handlers, error) {
 	mux.Handle(connectionsconnect.NewConnectionServiceHandler(&connections{dir: cfg.Directory, issuer: cfg.Issuer, outbound: cfg.Outbound}, opts...))
 	mux.Handle(domainsconnect.NewDomainServiceHandler(&domains{dir: cfg.Directory}, opts...))
 	mux.Handle(rosterv1connect.NewSAMLSettingsServiceHandler(&samlSettings{dir: cfg.Directory}, opts...))
+	mux.Handle(rosterv1connect.NewBulkServiceHandler(&bulk{dir: cfg.Directory}, opts...))
 	services := []protoreflect.ServiceDescriptor{
 		orgsv1.File_scalekit_v1_organizations_organizations_proto.Services().ByName("OrganizationService"),
 		usersv1.File_scalekit_v1_users_users_proto.Services().ByName("UserService"),
@@ -122,6 +142,7 @@ func New(cfg Config) (*Handlers, error) {
 		connv1.File_scalekit_v1_connections_connections_proto.Services().ByName("ConnectionService"),
 		domainsv1.File_scalekit_v1_domains_domains_proto.Services().ByName("DomainService"),
 		rosterv1.File_roster_v1_saml_settings_proto.Services().ByName("SAMLSettingsService"),
+		rosterv1.File_roster_v1_bulk_proto.Services().ByName("BulkService"), // no REST rules: bulkREST serves its routes
 	}
 	restOpts := []rest.Option{rest.WithMaxBodySize(MaxMessageBytes), rest.WithErrorDetail(transcoderErrorInfo),
 		rest.WithAuthenticate(ic.authenticateREST),
@@ -150,7 +171,7 @@ func New(cfg Config) (*Handlers, error) {
 		}
 	}
 	ic.procedure = tr.Match
-	return &Handlers{RPC: mux, REST: tr, procedures: procs}, nil
+	return &Handlers{RPC: mux, REST: tr, Bulk: &bulkREST{dir: cfg.Directory, ic: ic, log: cfg.Log}, procedures: procs}, nil
 }
 
 // rolesAsNames accepts roles given as a role name or a list of names, as the Scalekit

@@ -32,8 +32,8 @@ type slowBody struct {
 	idle    time.Duration
 	minRate int64 // bytes per second; 0: the idle limit only
 	cut     func()
-	// h1: an HTTP/1.1 connection, whose deadline outlives the body and must be cleared (on
-	// HTTP/2 the stream's deadline ends with the stream).
+	// h1: an HTTP/1.1 connection, whose unread rest of a body the server reads after the
+	// handler (finish).
 	h1 bool
 
 	got    int64
@@ -71,15 +71,16 @@ func (b *slowBody) Read(p []byte) (int, error) {
 	n, err := b.body.Read(p)
 	b.waited += time.Since(start)
 	b.got += int64(n)
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		return n, b.tooSlow()
+	}
+	// The deadline bounds this read only. Left armed while the handler works between reads (a
+	// bulk import writing a batch), it would cut the body on HTTP/2 (the stream's body is closed
+	// with the deadline's error) and, on HTTP/1.1, end the server's own read of the connection
+	// that starts once the body's last chunk is in, which cancels the request.
+	b.disarm()
 	if err != nil {
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return n, b.tooSlow()
-		}
-		// The body is done (or broken): the connection's next reads are the server's own
-		// (HTTP/1.1 watches for the client going away while the handler runs) and must not
-		// time out.
-		b.done = true
-		b.disarm()
+		b.done = true // the body is done (or broken)
 	}
 	return n, err
 }
@@ -98,7 +99,7 @@ func (b *slowBody) tooSlow() error {
 }
 
 func (b *slowBody) disarm() {
-	if b.armed && b.h1 {
+	if b.armed {
 		_ = b.ctl.SetReadDeadline(time.Time{})
 		b.armed = false
 	}

@@ -45,9 +45,15 @@ func plainID(s string) bool {
 }
 
 // withLimits bounds each request's body (its size, and how slowly it may arrive) and duration.
-func withLimits(timeout time.Duration, l Limits, cut func(), next http.Handler) http.Handler {
+// A streaming request (a bulk import or export) is bounded by how slowly its body arrives
+// only: a file of a million users takes as long as it takes at a steady rate.
+func withLimits(timeout time.Duration, l Limits, cut func(), streaming func(*http.Request) bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		stream := streaming(r)
+		ctx, cancel := r.Context(), context.CancelFunc(func() {})
+		if !stream {
+			ctx, cancel = context.WithTimeout(ctx, timeout)
+		}
 		defer cancel()
 		// Client authentication (/oauth/token, /sso/token) is throttled by address.
 		ctx = oauth.WithClientAddr(ctx, r.RemoteAddr)
@@ -59,7 +65,10 @@ func withLimits(timeout time.Duration, l Limits, cut func(), next http.Handler) 
 				defer sb.finish()
 				body = sb
 			}
-			r.Body = http.MaxBytesReader(w, body, maxBodyBytes)
+			if !stream {
+				body = http.MaxBytesReader(w, body, maxBodyBytes)
+			}
+			r.Body = body
 		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})

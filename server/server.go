@@ -128,12 +128,16 @@ func New(cfg Config) *Server {
 		cfg.SSO.Register(mux)
 	}
 	mux.Handle("/api/", cfg.API.REST)
+	if cfg.API.Bulk != nil {
+		mux.Handle(api.ImportPath, cfg.API.Bulk)
+		mux.Handle(api.ExportPath, cfg.API.Bulk)
+	}
 	mux.Handle("/", cfg.API.RPC)
 
 	registerPoolMetrics(cfg.Registry, cfg.Store)
 	m := newHTTPMetrics(cfg.Registry)
 	conns := newConnMetrics(cfg.Registry)
-	handler := withRequestID(withLogging(cfg.Log, m, cfg.API, withLimits(cfg.RequestTimeout, *cfg.Limits, conns.cut.Inc, mux)))
+	handler := withRequestID(withLogging(cfg.Log, m, cfg.API, withLimits(cfg.RequestTimeout, *cfg.Limits, conns.cut.Inc, cfg.API.Streaming, mux)))
 
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)

@@ -250,3 +250,32 @@ func writeError(w http.ResponseWriter, status int, code connect.Code, msg string
 	w.WriteHeader(status)
 	w.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n"))) //nolint:errcheck // the client went away
 }
+
+// MarshalJSON is the JSON of m as a REST answer holds it: proto names, every field present,
+// compact. The bulk export writes its users with it, so that a line is what GET answers.
+func MarshalJSON(m proto.Message) ([]byte, error) { return marshalCompact(m) }
+
+// ErrorJSON is the JSON error body that REST answers ce with ({"code", "message", "details"}),
+// for errors reported inside a streamed answer (the bulk import's failed lines).
+func ErrorJSON(ce *connect.Error) json.RawMessage {
+	details := make([]json.RawMessage, 0, len(ce.Details()))
+	for _, d := range ce.Details() {
+		details = append(details, detailJSON(d.Type(), base64.RawStdEncoding.EncodeToString(d.Bytes())))
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(errorBody{Code: int(ce.Code()), Message: ce.Message(), Details: details}); err != nil {
+		return json.RawMessage(`{"code":13,"message":"encoding error response failed","details":[]}`)
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+}
+
+// WriteError answers ce as a REST error, with the HTTP status of its code.
+func WriteError(w http.ResponseWriter, ce *connect.Error) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Del("Content-Length")
+	w.WriteHeader(HTTPStatus(ce.Code()))
+	w.Write(ErrorJSON(ce)) //nolint:errcheck // the client went away
+}

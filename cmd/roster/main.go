@@ -46,6 +46,8 @@ Usage:
   roster migrate  [flags]   apply database migrations (and seal plaintext signing keys) and exit
   roster clients create --name NAME [--redirect-uri URL ...] [flags] | list [flags] | revoke [flags] CLIENT_ID
   roster clients redirect-uris [flags] CLIENT_ID [URL ...]
+  roster import   [flags] FILE       import users from NDJSON (- reads standard input; docs/import-export.md)
+  roster export   [--organization ORG_ID] [-o FILE] [flags]   export users as NDJSON
   roster version | --version
 
 Run 'roster COMMAND -h' for a command's flags.
@@ -78,6 +80,10 @@ func runCommand(args []string, stdout, stderr io.Writer) error {
 		return migrate(args[1:], stdout, stderr)
 	case "clients":
 		return clients(args[1:], stdout, stderr)
+	case "import":
+		return importUsers(args[1:], stdout, stderr)
+	case "export":
+		return exportUsers(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		bi, _ := debug.ReadBuildInfo()
 		fmt.Fprintln(stdout, "roster", versionFrom(version, bi))

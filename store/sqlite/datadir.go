@@ -68,6 +68,13 @@ func privateIfExists(path string) error {
 	return err
 }
 
+// ErrInUse is what Lock's error is (errors.Is) when a roster serve holds the data directory.
+var ErrInUse = errors.New("the data directory is in use by roster serve")
+
+type inUse struct{ error }
+
+func (inUse) Is(target error) bool { return target == ErrInUse }
+
 // LockFileName is the file in the data directory that a running `roster serve` holds locked.
 const LockFileName = "serve.lock"
 
@@ -91,8 +98,8 @@ func Lock(dir string) (unlock func() error, err error) {
 					holder = "process " + strconv.Itoa(pid)
 				}
 			}
-			return nil, fmt.Errorf("data directory %s is in use by another roster serve (%s); "+
-				"one roster serve per SQLite data directory: stop it first, or give this one another --data-dir", dir, holder)
+			return nil, inUse{fmt.Errorf("data directory %s is in use by another roster serve (%s); "+
+				"one roster serve per SQLite data directory: stop it first, or give this one another --data-dir", dir, holder)}
 		}
 		return nil, fmt.Errorf("lock data directory %s: %w", dir, err)
 	}
