@@ -84,7 +84,8 @@ func writableDiff(in, got *usersv1.User) string {
 }
 
 // roundTripUsers is the size of the round trip: the 100k; 5k under the race detector
-// (make test), where 100k users on both backends take over ten minutes; 2,000 with -short;
+// (the race run of make test, where 100k users on both backends take over ten minutes; make
+// test runs this test again without the detector at 100k); 2,000 with -short;
 // ROSTER_TEST_ROUNDTRIP_USERS chooses.
 func roundTripUsers() int {
 	if s := os.Getenv("ROSTER_TEST_ROUNDTRIP_USERS"); s != "" {
