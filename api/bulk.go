@@ -532,22 +532,10 @@ func skipValue(data []byte, i int) int {
 func ImportUserFromProto(u *usersv1.User, emailVerified, phoneVerified bool) roster.ImportUser {
 	out := roster.ImportUser{ID: u.GetId(), Email: u.GetEmail(), ExternalID: u.ExternalId, Metadata: u.GetMetadata()}
 	if p := u.GetUserProfile(); p != nil {
-		set := func(s string) *string {
-			if s == "" {
-				return nil
-			}
-			return &s
-		}
-		pick := func(a, b string) *string {
-			if a != "" {
-				return &a
-			}
-			return set(b)
-		}
 		out.Profile = roster.ProfilePatch{
-			GivenName: pick(p.GetGivenName(), p.GetFirstName()), FamilyName: pick(p.GetFamilyName(), p.GetLastName()),
-			Name: set(p.GetName()), Locale: set(p.GetLocale()), PhoneNumber: set(p.GetPhoneNumber()),
-			PreferredUsername: set(p.GetPreferredUsername()), Picture: set(p.GetPicture()), Gender: set(p.GetGender()),
+			GivenName: nameOf(p.GetGivenName(), p.GetFirstName()), FamilyName: nameOf(p.GetFamilyName(), p.GetLastName()),
+			Name: nonEmpty(p.GetName()), Locale: nonEmpty(p.GetLocale()), PhoneNumber: nonEmpty(p.GetPhoneNumber()),
+			PreferredUsername: nonEmpty(p.GetPreferredUsername()), Picture: nonEmpty(p.GetPicture()), Gender: nonEmpty(p.GetGender()),
 			Metadata: p.GetMetadata(), CustomAttributes: p.GetCustomAttributes(),
 		}
 		if len(p.GetGroups()) > 0 {

@@ -222,24 +222,29 @@ func createProfilePatch(p *usersv1.CreateUserProfile) roster.ProfilePatch {
 	if p == nil {
 		return roster.ProfilePatch{}
 	}
-	set := func(s string) *string {
-		if s == "" {
-			return nil
-		}
-		return &s
-	}
-	pick := func(a, b string) *string {
-		if a != "" {
-			return &a
-		}
-		return set(b)
-	}
 	return roster.ProfilePatch{
-		GivenName: pick(p.GetGivenName(), p.GetFirstName()), FamilyName: pick(p.GetFamilyName(), p.GetLastName()),
-		Name: set(p.GetName()), Locale: set(p.GetLocale()), PhoneNumber: set(p.GetPhoneNumber()),
-		PreferredUsername: set(p.GetPreferredUsername()), Picture: p.Picture, Gender: p.Gender, Groups: p.GetGroups(),
+		GivenName: nameOf(p.GetGivenName(), p.GetFirstName()), FamilyName: nameOf(p.GetFamilyName(), p.GetLastName()),
+		Name: nonEmpty(p.GetName()), Locale: nonEmpty(p.GetLocale()), PhoneNumber: nonEmpty(p.GetPhoneNumber()),
+		PreferredUsername: nonEmpty(p.GetPreferredUsername()), Picture: p.Picture, Gender: p.Gender, Groups: p.GetGroups(),
 		Metadata: p.GetMetadata(), CustomAttributes: p.GetCustomAttributes(),
 	}
+}
+
+// nonEmpty is s as a set field, or nil (not given) when it is empty.
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// nameOf is a name given in its current field, else in its deprecated twin (first_name,
+// last_name), else nil.
+func nameOf(current, deprecated string) *string {
+	if current != "" {
+		return &current
+	}
+	return nonEmpty(deprecated)
 }
 
 // updateProfilePatch maps an UpdateUserProfile: unset optional fields stay unchanged.
