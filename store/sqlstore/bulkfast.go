@@ -200,10 +200,7 @@ func (im *importer) flush(ctx context.Context, run []newUser) (bool, error) {
 }
 
 func (im *importer) insertRun(ctx context.Context, run []newUser) error {
-	users := rowInserter{im: im, insert: `INSERT INTO users (id, environment_id, seq, email, email_key, external_id, metadata, given_name,
-		family_name, name, locale, phone_number, preferred_username, picture, gender, email_verified, phone_number_verified,
-		groups_json, profile_metadata, create_time, update_time, last_login_time) VALUES `, columns: 22,
-		types: "TTITTTTTTTTTTTTBBTTIII"}
+	users := rowInserter{im: im, insert: insertUserPrefix, columns: userRowColumns, types: "TTITTTTTTTTTTTTBBTTIII"}
 	attrs := rowInserter{im: im, insert: `INSERT INTO user_attributes (environment_id, user_id, attr_key, value, unique_value) VALUES `, columns: 5, types: "TTTTT"}
 	members := rowInserter{im: im, insert: `INSERT INTO memberships (environment_id, organization_id, user_id, user_seq, status, metadata,
 		inviter_email, provisioning_method, create_time, update_time, accept_time, expire_time, invite_resent_count, invite_resent_time) VALUES `, columns: 14,
@@ -230,18 +227,11 @@ func (im *importer) insertRun(ctx context.Context, run []newUser) error {
 	for _, nu := range run {
 		u := nu.u
 		im.touch(u.ID)
-		seq, ok := roster.IDNumber(u.ID, roster.PrefixUser)
-		if !ok {
-			return fmt.Errorf("malformed user id %q", u.ID)
-		}
-		meta, pmeta, groups, err := userJSON(u)
+		row, seq, err := userRow(u)
 		if err != nil {
 			return err
 		}
-		p := u.Profile
-		if err := users.add(ctx, u.ID, u.EnvironmentID, seq, u.Email, roster.EmailKey(u.Email), nullString(u.ExternalID), meta, p.GivenName,
-			p.FamilyName, p.Name, p.Locale, p.PhoneNumber, p.PreferredUsername, p.Picture, p.Gender, p.EmailVerified,
-			p.PhoneNumberVerified, groups, pmeta, micros(u.CreateTime), micros(u.UpdateTime), nullMicros(u.LastLoginTime)); err != nil {
+		if err := users.add(ctx, row...); err != nil {
 			return err
 		}
 		for _, k := range sortedKeys(u.Profile.CustomAttributes) {

@@ -77,23 +77,39 @@ func (s *Store) lazyDefs(ctx context.Context, q querier, environmentID string) s
 	}
 }
 
-func (s *Store) insertUser(ctx context.Context, tx txConn, u roster.User) error {
+// insertUserPrefix names the columns of a users row in the order of userRow.
+const insertUserPrefix = `INSERT INTO users (id, environment_id, seq, email, email_key, external_id, metadata, given_name,
+	family_name, name, locale, phone_number, preferred_username, picture, gender, email_verified, phone_number_verified,
+	groups_json, profile_metadata, create_time, update_time, last_login_time) VALUES `
+
+// userRowColumns is the number of values in a users row (userRow).
+const userRowColumns = 22
+
+var insertUserQuery = insertUserPrefix + "(" + placeholders(1, userRowColumns) + ")"
+
+// userRow is the values of u's users row, in the order of insertUserPrefix, and the user's
+// ID number (seq), which its memberships carry too.
+func userRow(u roster.User) (row []any, seq int64, err error) {
 	seq, ok := roster.IDNumber(u.ID, roster.PrefixUser)
 	if !ok {
-		return fmt.Errorf("malformed user id %q", u.ID)
+		return nil, 0, fmt.Errorf("malformed user id %q", u.ID)
 	}
 	meta, pmeta, groups, err := userJSON(u)
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	p := u.Profile
-	_, err = tx.ExecContext(ctx, `INSERT INTO users (id, environment_id, seq, email, email_key, external_id, metadata, given_name,
-		family_name, name, locale, phone_number, preferred_username, picture, gender, email_verified, phone_number_verified,
-		groups_json, profile_metadata, create_time, update_time, last_login_time)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`,
-		u.ID, u.EnvironmentID, seq, u.Email, roster.EmailKey(u.Email), nullString(u.ExternalID), meta, p.GivenName,
+	return []any{u.ID, u.EnvironmentID, seq, u.Email, roster.EmailKey(u.Email), nullString(u.ExternalID), meta, p.GivenName,
 		p.FamilyName, p.Name, p.Locale, p.PhoneNumber, p.PreferredUsername, p.Picture, p.Gender, p.EmailVerified,
-		p.PhoneNumberVerified, groups, pmeta, micros(u.CreateTime), micros(u.UpdateTime), nullMicros(u.LastLoginTime))
+		p.PhoneNumberVerified, groups, pmeta, micros(u.CreateTime), micros(u.UpdateTime), nullMicros(u.LastLoginTime)}, seq, nil
+}
+
+func (s *Store) insertUser(ctx context.Context, tx txConn, u roster.User) error {
+	row, _, err := userRow(u)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, insertUserQuery, row...)
 	return s.conflict(err, userField(u))
 }
 
