@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/rosterhq/roster/api"
-	"github.com/rosterhq/roster/directory"
 	"github.com/rosterhq/roster/internal/bulkcli"
 	"github.com/rosterhq/roster/store/sqlite"
 )
@@ -162,19 +161,11 @@ func importUsers(args []string, stdout, stderr io.Writer) error {
 }
 
 func importDirect(ctx context.Context, c *config, in io.Reader, prog *bulkcli.Progress, rep *bulkcli.Reporter, stderr io.Writer) (api.ImportSummary, error) {
-	st, _, err := openStore(ctx, c)
+	st, dir, env, err := openDirectory(ctx, c, stderr)
 	if err != nil {
 		return api.ImportSummary{}, err
 	}
 	defer st.Close()
-	for _, n := range migrationNotices(st) {
-		fmt.Fprintf(stderr, "warning: %s\n", n)
-	}
-	dir := directory.New(st)
-	env, err := dir.DefaultEnvironment(ctx)
-	if err != nil {
-		return api.ImportSummary{}, err
-	}
 	log := newLogger(stderr, c.logLevel)
 	return api.ImportNDJSON(ctx, dir, env, in, api.ImportOptions{
 		OnError: func(le api.LineError) error { return rep.Add(api.ReportLineJSON(ctx, log, le)) },
@@ -273,16 +264,11 @@ func exportDirect(ctx context.Context, c *config, org string, w io.Writer, prog 
 			return fmt.Errorf("no database in %s: %w", c.dataDir, err)
 		}
 	}
-	st, _, err := openStore(ctx, c)
+	st, dir, env, err := openDirectory(ctx, c, stderr)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	dir := directory.New(st)
-	env, err := dir.DefaultEnvironment(ctx)
-	if err != nil {
-		return err
-	}
 	bw := bufio.NewWriterSize(w, 256<<10)
 	if err := api.ExportNDJSON(ctx, dir, env, org, bw, func(n int64) error { prog.SetLines(n); return nil }); err != nil {
 		return err

@@ -143,6 +143,26 @@ func openStore(ctx context.Context, c *config) (store.Store, string, error) {
 
 // migrationNotices is what opening the store's migrations reported for the operator (data left
 // unconverted, docs/users.md), logged by serve and printed by the other commands.
+// openDirectory opens the store for a management command (roster clients, import, export),
+// prints what migrations left for the operator to stderr, and finds the default environment.
+// The caller closes the store.
+func openDirectory(ctx context.Context, c *config, stderr io.Writer) (store.Store, *directory.Service, roster.Environment, error) {
+	st, _, err := openStore(ctx, c)
+	if err != nil {
+		return nil, nil, roster.Environment{}, err
+	}
+	for _, n := range migrationNotices(st) {
+		fmt.Fprintf(stderr, "warning: %s\n", n)
+	}
+	dir := directory.New(st)
+	env, err := dir.DefaultEnvironment(ctx)
+	if err != nil {
+		st.Close()
+		return nil, nil, roster.Environment{}, err
+	}
+	return st, dir, env, nil
+}
+
 func migrationNotices(st store.Store) []string {
 	if n, ok := st.(interface{ MigrationNotices() []string }); ok {
 		return n.MigrationNotices()
@@ -367,19 +387,11 @@ func clients(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	ctx := context.Background()
-	st, _, err := openStore(ctx, &c)
+	st, dir, env, err := openDirectory(ctx, &c, stderr)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	for _, n := range migrationNotices(st) {
-		fmt.Fprintf(stderr, "warning: %s\n", n)
-	}
-	dir := directory.New(st)
-	env, err := dir.DefaultEnvironment(ctx)
-	if err != nil {
-		return err
-	}
 	switch args[0] {
 	case "create":
 		if err := roster.CheckRedirectURIs(uris); err != nil {
