@@ -43,7 +43,7 @@ func Encode(key []byte, query string, c Cursor) string {
 
 // Decode checks a token made by Encode with the same key and query.
 func Decode(key []byte, query, token string) (Cursor, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(token)
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(token)
 	if err != nil || len(raw) != 1+8+macLen {
 		return Cursor{}, ErrInvalid
 	}

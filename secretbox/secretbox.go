@@ -83,7 +83,7 @@ func (b *Box) Open(sealed, context string) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("secretbox: sealed with key %s, which is not configured", parts[1])
 	}
-	ct, err := base64.RawURLEncoding.DecodeString(parts[2])
+	ct, err := base64.RawURLEncoding.Strict().DecodeString(parts[2])
 	if err != nil || len(ct) < aead.NonceSize() {
 		return "", errors.New("secretbox: malformed sealed value")
 	}
