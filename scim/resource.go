@@ -128,8 +128,8 @@ func normalize(rt *ResourceType, raw map[string]any, mode normalizeMode) (map[st
 
 // setNormalized normalizes one top-level key of a body (or of a path-less PATCH value) into out.
 func setNormalized(rt *ResourceType, out map[string]any, key string, val any, mode normalizeMode) error {
-	if strings.EqualFold(key, "schemas") {
-		return nil
+	if strings.EqualFold(key, "schemas") || (rt == Groups && strings.EqualFold(key, "members")) {
+		return nil // schemas are derived; members are rows (see MemberChange)
 	}
 	if isURN(key) {
 		if strings.EqualFold(key, rt.Schema.ID) { // the core schema as a container
