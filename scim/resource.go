@@ -209,7 +209,7 @@ func setNormalized(rt *ResourceType, out map[string]any, key string, val any, mo
 		return nil
 	}
 	if ext != nil {
-		return attrRef{rt: rt, URN: ext.ID, Attr: a}.set(out, val)
+		return attrRef{rt: rt, URN: ext.ID, Attr: a, Name: a.Name}.set(out, val)
 	}
 	return setAttr(out, a, val)
 }
