@@ -292,6 +292,10 @@ func resolveComparison(rt *ResourceType, e *filter.AttributeExpression, parent *
 		case ref.Attr != nil && ref.Attr.Type == TypeComplex:
 			// "emails eq x" compares the value sub-attribute of each element.
 			v := ref.Attr.Sub("value")
+			if e.Operator == filter.PR || strings.EqualFold(string(e.Operator), "pr") {
+				typ = TypeComplex // "name pr": any sub-attribute present
+				break
+			}
 			if !ref.Attr.MultiValued || v == nil {
 				return nil, badRequest(TypeInvalidFilter, "%s is complex: compare one of its sub-attributes", ref)
 			}

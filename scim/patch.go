@@ -522,14 +522,32 @@ func (p *Patch) applyFiltered(attrs map[string]any, op patchOp, pp *patchPath) e
 			continue // the element goes
 		case op.op == "remove":
 			delete(m, subName(pp))
-		case pp.sub == nil && pp.subRaw == "": // replace the element
-			if ref.Attr == nil {
-				m = nil
-				if nm, ok := op.value.(map[string]any); ok {
-					m = deepCopy(nm).(map[string]any)
+		case pp.sub == nil && pp.subRaw == "":
+			// The element is a complex value: the sub-attributes given replace theirs, the
+			// others stay (RFC 7644 3.5.2.3; scim-patch agrees).
+			in, _ := op.value.(map[string]any)
+			if ref.Attr != nil {
+				var err error
+				if in, err = coerceMergeInput(ref.Attr, op.value); err != nil {
+					return err
 				}
-			} else {
-				c, err := coerceSingle(ref.Attr, op.value)
+			}
+			merged := make(map[string]any, len(m)+len(in))
+			for k, x := range m {
+				merged[k] = x
+			}
+			for k, x := range in {
+				key := k
+				if ref.Attr != nil {
+					if s := ref.Attr.Sub(k); s != nil {
+						key = s.Name
+					}
+				}
+				merged[key] = deepCopy(x)
+			}
+			m = merged
+			if ref.Attr != nil {
+				c, err := coerceSingle(ref.Attr, merged)
 				if err != nil {
 					return err
 				}
