@@ -265,7 +265,6 @@ func resolveFilterPath(rt *ResourceType, p filter.AttributePath) (attrRef, error
 func resolveComparison(rt *ResourceType, e *filter.AttributeExpression, parent *attrRef) (*fnode, error) {
 	n := &fnode{op: strings.ToLower(string(e.Operator))}
 	var typ string // the compared attribute's type ("" = undeclared)
-	multiComplex := false
 	if parent != nil {
 		if e.AttributePath.URIPrefix != nil || e.AttributePath.SubAttribute != nil {
 			return nil, badRequest(TypeInvalidFilter, "inside %s[...] compare its sub-attributes by name", parent)
@@ -299,13 +298,11 @@ func resolveComparison(rt *ResourceType, e *filter.AttributeExpression, parent *
 			if !ref.Attr.MultiValued || v == nil {
 				return nil, badRequest(TypeInvalidFilter, "%s is complex: compare one of its sub-attributes", ref)
 			}
-			multiComplex = true
 			typ = v.Type
 		case ref.Attr != nil:
 			typ = ref.Attr.Type
 		}
 	}
-	_ = multiComplex
 	v := e.CompareValue
 	if s, ok := v.(string); ok {
 		var decoded string
