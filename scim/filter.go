@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -28,11 +29,13 @@ type Filter struct {
 
 // fnode is one node of a resolved filter.
 type fnode struct {
-	op    string // "and", "or", "not", "[]" (value path), or a comparison operator
-	kids  []*fnode
-	ref   attrRef    // the attribute compared (or the multi-valued attribute of a value path)
-	sub   *Attribute // inside a value path: the sub-attribute compared
-	value any        // string, bool, float64 or nil
+	op       string // "and", "or", "not", "[]" (value path), or a comparison operator
+	kids     []*fnode
+	ref      attrRef    // the attribute compared (or the multi-valued attribute of a value path)
+	sub      *Attribute // inside a value path: the sub-attribute compared
+	value    any        // string, bool, float64 or nil
+	lit      bool       // value is a string literal (bound per filter, see bind)
+	boolAttr bool       // the compared attribute is a boolean ("True" reads as true)
 }
 
 // ParseFilter parses a filter for rt with github.com/scim2/filter-parser/v2, after two
@@ -51,15 +54,114 @@ func ParseFilter(rt *ResourceType, text string) (*Filter, error) {
 	if err != nil {
 		return nil, err
 	}
-	expr, err := filter.ParseFilter([]byte(pre))
-	if err != nil {
-		return nil, badRequest(TypeInvalidFilter, "invalid filter %q: %v", text, err)
-	}
-	root, err := resolveExpr(rt, expr, nil)
+	// The parser costs about 100 allocations per byte of filter, and IdPs send the same few
+	// shapes with different values: the shape (string literals blanked) is parsed once and
+	// kept, and each filter binds its own literals to it.
+	shape, lits, err := templatize(pre)
 	if err != nil {
 		return nil, err
 	}
+	key := rt.Name + "\x00" + shape
+	tmpl, ok := shapes.get(key)
+	if !ok {
+		expr, err := filter.ParseFilter([]byte(shape))
+		if err != nil {
+			return nil, badRequest(TypeInvalidFilter, "invalid filter %q: %v", text, err)
+		}
+		if tmpl, err = resolveExpr(rt, expr, nil); err != nil {
+			return nil, err
+		}
+		shapes.put(key, tmpl)
+	}
+	i := 0
+	root := tmpl.bind(lits, &i)
+	if i != len(lits) {
+		return nil, badRequest(TypeInvalidFilter, "invalid filter %q", text)
+	}
 	return &Filter{rt: rt, root: root}, nil
+}
+
+// templatize replaces each string literal of a filter with "" and returns the decoded
+// literals in order.
+func templatize(s string) (string, []string, error) {
+	var b strings.Builder
+	var lits []string
+	for i := 0; i < len(s); i++ {
+		if s[i] != '"' {
+			b.WriteByte(s[i])
+			continue
+		}
+		j := i + 1
+		for ; j < len(s) && s[j] != '"'; j++ {
+			if s[j] == '\\' {
+				j++
+			}
+		}
+		if j >= len(s) {
+			return "", nil, badRequest(TypeInvalidFilter, "unterminated string in filter")
+		}
+		var lit string
+		if err := json.Unmarshal([]byte(s[i:j+1]), &lit); err != nil {
+			return "", nil, badRequest(TypeInvalidFilter, "invalid string %s in filter", s[i:j+1])
+		}
+		lits = append(lits, lit)
+		b.WriteString(`""`)
+		i = j
+	}
+	return b.String(), lits, nil
+}
+
+// bind copies a parsed shape with its string literals set, in the order they appear.
+func (n *fnode) bind(lits []string, i *int) *fnode {
+	c := *n
+	if len(n.kids) > 0 {
+		c.kids = make([]*fnode, len(n.kids))
+		for k, kid := range n.kids {
+			c.kids[k] = kid.bind(lits, i)
+		}
+	}
+	if n.lit && *i < len(lits) {
+		v := lits[*i]
+		*i++
+		c.value = v
+		if n.boolAttr && (strings.EqualFold(v, "true") || strings.EqualFold(v, "false")) {
+			c.value = strings.EqualFold(v, "true") // active eq "True"
+		}
+	}
+	return &c
+}
+
+// shapeCache keeps parsed filter shapes: at most maxShapes of at most maxShapeBytes each, so
+// well under a megabyte; when full it starts over.
+type shapeCache struct {
+	mu sync.Mutex
+	m  map[string]*fnode
+}
+
+const (
+	maxShapes     = 256
+	maxShapeBytes = 512
+)
+
+var shapes = &shapeCache{m: map[string]*fnode{}}
+
+func (c *shapeCache) get(key string) (*fnode, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, ok := c.m[key]
+	return n, ok
+}
+
+func (c *shapeCache) put(key string, n *fnode) {
+	if len(key) > maxShapeBytes {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= maxShapes {
+		clear(c.m)
+	}
+	c.m[key] = n
 }
 
 // preprocessFilter checks nesting, decodes \u escapes and rewrites `a[f].sub op value` into
@@ -304,12 +406,7 @@ func resolveComparison(rt *ResourceType, e *filter.AttributeExpression, parent *
 		}
 	}
 	v := e.CompareValue
-	if s, ok := v.(string); ok {
-		var decoded string
-		if err := json.Unmarshal([]byte(`"`+s+`"`), &decoded); err == nil {
-			v = decoded
-		}
-	}
+	_, n.lit = v.(string) // a blanked literal: its value comes in bind
 	if n.op != "pr" {
 		switch v.(type) {
 		case string, bool, float64, nil:
@@ -326,9 +423,7 @@ func resolveComparison(rt *ResourceType, e *filter.AttributeExpression, parent *
 		if n.op != "eq" && n.op != "ne" {
 			return nil, badRequest(TypeInvalidFilter, "%s is a boolean: only eq, ne and pr apply", n.ref)
 		}
-		if s, ok := v.(string); ok && (strings.EqualFold(s, "true") || strings.EqualFold(s, "false")) {
-			n.value = strings.EqualFold(s, "true")
-		}
+		n.boolAttr = true
 	case typ == TypeComplex:
 		return nil, badRequest(TypeInvalidFilter, "%s is complex: compare one of its sub-attributes", n.ref)
 	case typ == TypeBinary && n.op != "eq" && n.op != "ne":

@@ -229,3 +229,32 @@ func toString(v any) string {
 	data, _ := json.Marshal(v)
 	return string(data)
 }
+
+// TestFilterShapeCache: filters of one shape share a parse and keep their own values.
+func TestFilterShapeCache(t *testing.T) {
+	u := sampleUser(t)
+	for _, c := range []struct {
+		filter string
+		match  bool
+	}{
+		{`userName eq "bjensen"`, true},
+		{`userName eq "other"`, false},
+		{`active eq "True"`, true},
+		{`active eq "false"`, false},
+		{`emails[type eq "work"].value eq "bj@work.test"`, true},
+		{`emails[type eq "home"].value eq "bj@work.test"`, false},
+		{`emails[type eq "home"].value eq "bj@home.test"`, true},
+		{`userName eq "say \"hi\"" or userName eq "bjensen"`, true},
+		{`userName eq "bjensen" and name.givenName eq "Barb\u0061ra"`, true},
+	} {
+		for range 2 { // the second time from the cache
+			f, err := ParseFilter(Users, c.filter)
+			if err != nil {
+				t.Fatalf("%s: %v", c.filter, err)
+			}
+			if got := f.Match(u); got != c.match {
+				t.Errorf("%s: match %v, want %v (%s)", c.filter, got, c.match, f)
+			}
+		}
+	}
+}

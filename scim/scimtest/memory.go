@@ -36,6 +36,7 @@ type Dir struct {
 	token    string
 	Disabled bool // set under the Backend's lock only through SetDisabled
 	users    map[string]*scim.Resource
+	byName   map[string]string // lower-cased userName -> user id
 	groups   map[string]*scim.Resource
 	order    map[string]int64               // creation sequence of users and groups
 	members  map[string]map[string]struct{} // group id -> member ids
@@ -47,7 +48,7 @@ type Dir struct {
 func (b *Backend) AddDirectory(token string) *Dir {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	d := &Dir{b: b, token: token, users: map[string]*scim.Resource{}, groups: map[string]*scim.Resource{},
+	d := &Dir{b: b, token: token, users: map[string]*scim.Resource{}, byName: map[string]string{}, groups: map[string]*scim.Resource{},
 		order: map[string]int64{}, members: map[string]map[string]struct{}{}}
 	b.dirs = append(b.dirs, d)
 	return d
@@ -109,12 +110,8 @@ func (d *Dir) stamp(r *scim.Resource, created bool) {
 }
 
 func (d *Dir) userNameTaken(name, except string) bool {
-	for id, u := range d.users {
-		if id != except && strings.EqualFold(u.UserName(), name) {
-			return true
-		}
-	}
-	return false
+	id, ok := d.byName[strings.ToLower(name)]
+	return ok && id != except
 }
 
 func (d *Dir) CreateUser(ctx context.Context, attrs map[string]any) (*scim.Resource, error) {
@@ -126,6 +123,7 @@ func (d *Dir) CreateUser(ctx context.Context, attrs map[string]any) (*scim.Resou
 	}
 	d.stamp(r, true)
 	d.users[r.ID] = r
+	d.byName[strings.ToLower(r.UserName())] = r.ID
 	return r.Clone(), nil
 }
 
@@ -156,6 +154,8 @@ func (d *Dir) UpdateUser(ctx context.Context, id string, update func(*scim.Resou
 	next = next.Clone()
 	next.ID, next.Created = id, u.Created
 	d.stamp(next, false)
+	delete(d.byName, strings.ToLower(u.UserName()))
+	d.byName[strings.ToLower(next.UserName())] = id
 	d.users[id] = next
 	return next.Clone(), nil
 }
@@ -163,9 +163,11 @@ func (d *Dir) UpdateUser(ctx context.Context, id string, update func(*scim.Resou
 func (d *Dir) DeleteUser(ctx context.Context, id string) error {
 	d.b.mu.Lock()
 	defer d.b.mu.Unlock()
-	if _, ok := d.users[id]; !ok {
+	u, ok := d.users[id]
+	if !ok {
 		return scim.ErrNotFound
 	}
+	delete(d.byName, strings.ToLower(u.UserName()))
 	delete(d.users, id)
 	delete(d.order, id)
 	for _, m := range d.members {
