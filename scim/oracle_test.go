@@ -52,13 +52,30 @@ func oracleDeps(t *testing.T) {
 }
 
 type oracleIn struct {
-	Patch  []oraclePatchIn  `json:"patch"`
-	Filter []oracleFilterIn `json:"filter"`
+	Patch    []oraclePatchIn    `json:"patch"`
+	Filter   []oracleFilterIn   `json:"filter"`
+	Validate []oracleValidateIn `json:"validate"`
+}
+
+type oracleValidateIn struct {
+	Type     string         `json:"type"`
+	Resource map[string]any `json:"resource"`
 }
 
 type oraclePatchIn struct {
 	Resource map[string]any `json:"resource"`
 	Ops      []any          `json:"ops"`
+}
+
+// the lists are never null in JSON
+func (in oracleIn) withEmpty() oracleIn {
+	if in.Patch == nil {
+		in.Patch = []oraclePatchIn{}
+	}
+	if in.Filter == nil {
+		in.Filter = []oracleFilterIn{}
+	}
+	return in
 }
 
 type oracleFilterIn struct {
@@ -75,12 +92,15 @@ type oracleOut struct {
 		Matched []string `json:"matched"`
 		Error   string   `json:"error"`
 	} `json:"filter"`
+	Validate []struct {
+		Error string `json:"error"`
+	} `json:"validate"`
 }
 
 func runOracle(t *testing.T, in oracleIn) oracleOut {
 	t.Helper()
 	oracleDeps(t)
-	data, err := json.Marshal(in)
+	data, err := json.Marshal(in.withEmpty())
 	if err != nil {
 		t.Fatal(err)
 	}

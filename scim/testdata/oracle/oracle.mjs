@@ -1,6 +1,8 @@
 // Runs third-party SCIM implementations on the cases that scim/oracle_test.go sends on stdin:
 // scim-patch 0.8.3 (scimPatch) for PATCH results, SCIMMY 1.3.5 (Types.Filter.match) for
-// filter matches. Prints one JSON object with a result or an error per case.
+// filter matches, and SCIMMY's schema definitions (coerce "out") to check that answers are
+// valid RFC 7643 Users (with the enterprise extension) and Groups. Prints one JSON object with
+// a result or an error per case.
 import { scimPatch } from "scim-patch";
 import SCIMMY from "scimmy";
 
@@ -26,4 +28,14 @@ const filter = cases.filter.map(({ filter, resources }) => {
   }
 });
 
-process.stdout.write(JSON.stringify({ patch, filter }));
+const userDef = SCIMMY.Schemas.User.definition.extend(SCIMMY.Schemas.EnterpriseUser.definition);
+const validate = (cases.validate ?? []).map(({ type, resource }) => {
+  try {
+    (type === "Group" ? SCIMMY.Schemas.Group.definition : userDef).coerce(structuredClone(resource), "out");
+    return { error: "" };
+  } catch (e) {
+    return { error: `${e.constructor.name}: ${e.message}` };
+  }
+});
+
+process.stdout.write(JSON.stringify({ patch, filter, validate }));
