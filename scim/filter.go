@@ -538,6 +538,9 @@ func valuesOf(rt *ResourceType, ref attrRef, r *Resource) []any {
 		return nil
 	}
 	v := ref.get(r.Attributes)
+	if v == nil && rt == Users && ref.URN == "" && ref.Name == "active" {
+		v = true // as Resource.Active and Cond.Match read it
+	}
 	sub := ref.SubName
 	if sub == "" && ref.Attr != nil && ref.Attr.Type == TypeComplex && ref.Attr.MultiValued {
 		sub = "value"

@@ -581,6 +581,9 @@ func renderResource(rt *ResourceType, res *Resource, members []Member, base stri
 			schemas = append(schemas, k)
 		}
 	}
+	if _, ok := out["active"]; rt == Users && !ok {
+		out["active"] = true // a User that never sent active is active (Resource.Active)
+	}
 	sortStrings(schemas[1:])
 	out["schemas"] = schemas
 	out["id"] = res.ID

@@ -258,3 +258,21 @@ func TestFilterShapeCache(t *testing.T) {
 		}
 	}
 }
+
+// TestActiveAbsent: a User without active is active for filters, the query form and answers.
+func TestActiveAbsent(t *testing.T) {
+	u := &Resource{ID: "x", Attributes: map[string]any{"userName": "a"}}
+	for _, s := range []string{`active eq true`, `active pr`, `not (active eq false)`} {
+		f, err := ParseFilter(Users, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, _, _ := f.Query()
+		if !f.Match(u) || !q.Match(Users, u) {
+			t.Errorf("%s: filter %v, query %v, want true", s, f.Match(u), q.Match(Users, u))
+		}
+	}
+	if out := renderResource(Users, u, nil, ""); out["active"] != true {
+		t.Errorf("answer active = %v", out["active"])
+	}
+}
