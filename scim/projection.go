@@ -86,11 +86,12 @@ func (p *projection) apply(res map[string]any) map[string]any {
 				if !ok {
 					continue
 				}
-				dst, _ := out[k].(map[string]any)
-				if dst == nil {
-					dst = map[string]any{}
-					out[k] = dst
+				prev, _ := out[k].(map[string]any)
+				dst := make(map[string]any, len(prev)+1) // a copy: prev may be the resource's own map
+				for pk, pv := range prev {
+					dst[pk] = pv
 				}
+				out[k] = dst
 				dst[ik] = pick(iv, r.SubName, dst[ik])
 				continue
 			}
@@ -107,25 +108,26 @@ func (p *projection) apply(res map[string]any) map[string]any {
 		if !ok {
 			continue
 		}
-		if inner == "" && r.SubName == "" {
+		switch {
+		case inner == "" && r.SubName == "":
 			delete(res, k)
-			continue
-		}
-		m, _ := v.(map[string]any)
-		cp := make(map[string]any, len(m))
-		for mk, mv := range m {
-			cp[mk] = mv
-		}
-		if inner != "" && r.SubName == "" {
-			if ik, _, ok := getFold(cp, inner); ok {
-				delete(cp, ik)
+		case inner == "":
+			res[k] = dropSub(v, r.SubName)
+		default: // an extension's attribute, or its sub-attribute
+			m, _ := v.(map[string]any)
+			cp := make(map[string]any, len(m))
+			for mk, mv := range m {
+				cp[mk] = mv
 			}
-		} else if inner == "" {
-			if sk, _, ok := getFold(cp, r.SubName); ok {
-				delete(cp, sk)
+			if ik, iv, ok := getFold(cp, inner); ok {
+				if r.SubName == "" {
+					delete(cp, ik)
+				} else {
+					cp[ik] = dropSub(iv, r.SubName)
+				}
 			}
+			res[k] = cp
 		}
-		res[k] = cp
 	}
 	return res
 }
@@ -138,9 +140,10 @@ func pick(v any, sub string, prev any) any {
 	}
 	one := func(e any, prev any) any {
 		m, _ := e.(map[string]any)
-		out, _ := prev.(map[string]any)
-		if out == nil {
-			out = map[string]any{}
+		old, _ := prev.(map[string]any)
+		out := make(map[string]any, len(old)+1) // a copy: prev may be the resource's own map
+		for k, v := range old {
+			out[k] = v
 		}
 		if k, sv, ok := getFold(m, sub); ok {
 			out[k] = sv
@@ -160,4 +163,30 @@ func pick(v any, sub string, prev any) any {
 		return out
 	}
 	return one(v, prev)
+}
+
+// dropSub returns a copy of a complex value (or of each element of a multi-valued one)
+// without the sub-attribute sub.
+func dropSub(v any, sub string) any {
+	one := func(e any) any {
+		m, ok := e.(map[string]any)
+		if !ok {
+			return e
+		}
+		cp := make(map[string]any, len(m))
+		for k, x := range m {
+			if !strings.EqualFold(k, sub) {
+				cp[k] = x
+			}
+		}
+		return cp
+	}
+	if list, ok := v.([]any); ok {
+		out := make([]any, len(list))
+		for i, e := range list {
+			out[i] = one(e)
+		}
+		return out
+	}
+	return one(v)
 }

@@ -276,3 +276,28 @@ func TestActiveAbsent(t *testing.T) {
 		t.Errorf("answer active = %v", out["active"])
 	}
 }
+
+// TestProjectionLeavesResourceAlone: attributes= never writes into the resource's own maps.
+func TestProjectionLeavesResourceAlone(t *testing.T) {
+	u := sampleUser(t)
+	before := toJSONString(u.Attributes)
+	for _, spec := range [][2]string{
+		{"name,name.givenName,emails,emails.value," + EnterpriseUserSchema + "," + EnterpriseUserSchema + ":department", ""},
+		{"", "name.givenName,emails.type," + EnterpriseUserSchema + ":department"},
+	} {
+		p := newProjection(Users, spec[0], spec[1])
+		out := p.apply(renderResource(Users, u, nil, ""))
+		if len(out) == 0 {
+			t.Fatal("empty projection")
+		}
+	}
+	if after := toJSONString(u.Attributes); after != before {
+		t.Fatalf("projection changed the resource:\n%s\n%s", before, after)
+	}
+	out := newProjection(Users, "", "name.givenName,emails.type,"+EnterpriseUserSchema+":department").apply(renderResource(Users, u, nil, ""))
+	want := decode(t, `{"name":{"familyName":"Jensen"},"emails":[{"value":"bj@work.test","primary":true},{"value":"bj@home.test"}],
+		"ext":{"employeeNumber":"7"}}`)
+	if !reflect.DeepEqual(out["name"], want["name"]) || !reflect.DeepEqual(out["emails"], want["emails"]) || !reflect.DeepEqual(out[EnterpriseUserSchema], want["ext"]) {
+		t.Errorf("excludedAttributes: %s", toJSONString(out))
+	}
+}
