@@ -131,3 +131,43 @@ func FuzzPatch(f *testing.F) {
 		}
 	})
 }
+
+// FuzzNormalize: any JSON body normalizes without panic to a 400 or to a canonical form that
+// normalizes to itself.
+func FuzzNormalize(f *testing.F) {
+	f.Add(oracleUser)
+	f.Add(`{"userName":"a","active":"False","manager":"m","emails":{"value":"x"},"name":[{"givenName":"g"}]}`)
+	f.Add(`{"displayName":"g","members":[{"value":"x"}],"urn:x:y:2.0:Group":{"a":[1,null,{"b":true}]}}`)
+	f.Add(`{"urn:ietf:params:scim:schemas:core:2.0:User":{"userName":"a"},"name.givenName":"x","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department":"d"}`)
+	f.Fuzz(func(t *testing.T, s string) {
+		dec := json.NewDecoder(strings.NewReader(s))
+		dec.UseNumber()
+		var body map[string]any
+		if dec.Decode(&body) != nil {
+			return
+		}
+		for _, rt := range []*ResourceType{Users, Groups} {
+			for _, mode := range []normalizeMode{bodyMode, patchMode} {
+				out, err := normalize(rt, body, mode)
+				if err != nil {
+					if se, ok := err.(*Error); !ok || se.Status != 400 {
+						t.Fatalf("%s: error %v is not a 400", s, err)
+					}
+					continue
+				}
+				data, _ := json.Marshal(out)
+				var back map[string]any
+				d2 := json.NewDecoder(strings.NewReader(string(data)))
+				d2.UseNumber()
+				d2.Decode(&back)
+				again, err := normalize(rt, back, bodyMode)
+				if err != nil {
+					t.Fatalf("%s: canonical form %s refused: %v", s, data, err)
+				}
+				if data2, _ := json.Marshal(again); string(data2) != string(data) {
+					t.Fatalf("%s: normalizes to %s, then to %s", s, data, data2)
+				}
+			}
+		}
+	})
+}

@@ -73,6 +73,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rq := &request{h: h, w: w, r: r, ctx: r.Context()}
 	defer func() {
 		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
 			h.logger().Error("scim: panic", "method", r.Method, "path", r.URL.Path, "panic", p)
 			rq.fail(errors.New("panic"))
 		}
