@@ -173,6 +173,10 @@ func TestPatchPaths(t *testing.T) {
 		{"replace with null unassigns", `[{"op":"replace","path":"name.givenName","value":null}]`, `name.givenName=<nil>`},
 		{"filter with case-insensitive names", `[{"op":"replace","path":"EMAILS[TYPE eq \"work\"].VALUE","value":"w@w"}]`, `emails.0.value=w@w`},
 		{"filtered sub-attribute remove", `[{"op":"remove","path":"emails[type eq \"home\"].type"}]`, `emails.1.type=<nil>`},
+		{"Entra address by filter, created", `[{"op":"Replace","path":"addresses[type eq \"work\"].streetAddress","value":"1 Main St"},{"op":"Replace","path":"addresses[type eq \"work\"].locality","value":"Oslo"}]`, `addresses.0.locality=Oslo`},
+		{"Entra address: the second operation finds the element the first created", `[{"op":"Replace","path":"addresses[type eq \"work\"].streetAddress","value":"1 Main St"},{"op":"Replace","path":"addresses[type eq \"work\"].locality","value":"Oslo"}]`, `addresses.1=<nil>`},
+		{"Entra phone by filter, created", `[{"op":"Add","path":"phoneNumbers[type eq \"mobile\"].value","value":"+47 123"}]`, `phoneNumbers.0.type=mobile`},
+		{"Entra role with a string primary", `[{"op":"Add","path":"roles","value":[{"primary":"True","type":"WindowsAzureActiveDirectoryRole","value":"Admin"}]}]`, `roles.0.primary=true`},
 		{"password accepted and discarded", `[{"op":"replace","path":"password","value":"p"}]`, `password=<nil>`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
