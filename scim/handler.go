@@ -136,17 +136,19 @@ func (rq *request) route() {
 			rt = Groups
 		}
 		switch {
+		case strings.Contains(rest, "/"):
+			rq.fail(errorf(http.StatusNotFound, "", "no SCIM endpoint at %s", rq.r.URL.Path))
 		case rest == "" && m == http.MethodGet:
 			rq.list(rt)
 		case rest == "" && m == http.MethodPost:
 			rq.create(rt)
-		case rest != "" && !strings.Contains(rest, "/") && m == http.MethodGet:
+		case rest != "" && m == http.MethodGet:
 			rq.get(rt, rest)
-		case rest != "" && !strings.Contains(rest, "/") && m == http.MethodPut:
+		case rest != "" && m == http.MethodPut:
 			rq.replace(rt, rest)
-		case rest != "" && !strings.Contains(rest, "/") && m == http.MethodPatch:
+		case rest != "" && m == http.MethodPatch:
 			rq.patch(rt, rest)
-		case rest != "" && !strings.Contains(rest, "/") && m == http.MethodDelete:
+		case rest != "" && m == http.MethodDelete:
 			rq.delete(rt, rest)
 		default:
 			rq.methodNotAllowed(rest == "")

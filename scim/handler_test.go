@@ -1,10 +1,15 @@
 package scim_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
+	"net/http/httptest"
 	"net/url"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/rosterhq/roster/scim"
@@ -70,4 +75,34 @@ func TestPartlyIndexedFilter(t *testing.T) {
 		t.Errorf("Entra email filter: %s", r.raw)
 	}
 	e.wantError(e.do("GET", "/Users?filter="+url.QueryEscape(`userName sw "u" and title eq "1"`), ""), 400, "tooMany")
+}
+
+// failingBackend opens a directory whose every call fails with an internal error.
+type failingBackend struct{ scim.Directory }
+
+func (failingBackend) Open(ctx context.Context, token string) (scim.Directory, error) {
+	return failingBackend{}, nil
+}
+
+func (failingBackend) GetUser(ctx context.Context, id string) (*scim.Resource, error) {
+	return nil, errors.New("database is on fire")
+}
+
+// TestInternalErrorsAndTokens: an internal error is a 500 with no detail, logged without the
+// token.
+func TestInternalErrorsAndTokens(t *testing.T) {
+	var logs bytes.Buffer
+	h := &scim.Handler{Backend: failingBackend{}, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	req := httptest.NewRequest("GET", "/Users/x", nil)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != 500 || strings.Contains(w.Body.String(), "fire") {
+		t.Fatalf("internal error answer: %d %s", w.Code, w.Body.String())
+	}
+	if !strings.Contains(logs.String(), "fire") || strings.Contains(logs.String(), testToken) {
+		t.Fatalf("log: %s", logs.String())
+	}
+	e := newEnv(t)
+	e.wantError(e.do("GET", "/Users/a/b", ""), 404, "")
 }
