@@ -3,6 +3,7 @@ package scim
 import (
 	"encoding/json"
 	"reflect"
+	"slices"
 	"strings"
 )
 
@@ -509,6 +510,7 @@ func (p *Patch) applyFiltered(attrs map[string]any, op patchOp, pp *patchPath) e
 	ref := pp.ref
 	cur, _ := ref.get(attrs).([]any)
 	var list []any
+	var touched []map[string]any
 	matched := 0
 	for _, e := range cur {
 		m, ok := e.(map[string]any)
@@ -562,6 +564,18 @@ func (p *Patch) applyFiltered(attrs map[string]any, op patchOp, pp *patchPath) e
 		}
 		if len(m) > 0 {
 			list = append(list, m)
+			touched = append(touched, m)
+		}
+	}
+	// A value made primary here wins over the others (coerce keeps only the first primary).
+	for _, m := range touched {
+		if m["primary"] == true {
+			for _, e := range list {
+				if em, ok := e.(map[string]any); ok && em["primary"] == true && !slices.ContainsFunc(touched, func(t map[string]any) bool { return sameMap(t, em) }) {
+					em["primary"] = false
+				}
+			}
+			break
 		}
 	}
 	if matched == 0 && op.op != "remove" {
@@ -703,4 +717,9 @@ func memberIDs(v any) ([]string, error) {
 		}
 	}
 	return ids, nil
+}
+
+// sameMap reports whether a and b are the same map (not equal maps).
+func sameMap(a, b map[string]any) bool {
+	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
 }

@@ -177,6 +177,8 @@ func TestPatchPaths(t *testing.T) {
 		{"Entra address: the second operation finds the element the first created", `[{"op":"Replace","path":"addresses[type eq \"work\"].streetAddress","value":"1 Main St"},{"op":"Replace","path":"addresses[type eq \"work\"].locality","value":"Oslo"}]`, `addresses.1=<nil>`},
 		{"Entra phone by filter, created", `[{"op":"Add","path":"phoneNumbers[type eq \"mobile\"].value","value":"+47 123"}]`, `phoneNumbers.0.type=mobile`},
 		{"Entra role with a string primary", `[{"op":"Add","path":"roles","value":[{"primary":"True","type":"WindowsAzureActiveDirectoryRole","value":"Admin"}]}]`, `roles.0.primary=true`},
+		{"a value made primary wins", `[{"op":"replace","path":"emails[type eq \"home\"].primary","value":true}]`, `emails.0.primary=false`},
+		{"a value made primary is primary", `[{"op":"replace","path":"emails[type eq \"home\"].primary","value":"True"}]`, `emails.1.primary=true`},
 		{"password accepted and discarded", `[{"op":"replace","path":"password","value":"p"}]`, `password=<nil>`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
