@@ -17,7 +17,8 @@ import (
 //
 // Op is one of eq, ne, co, sw, ew, gt, ge, lt, le, pr (then Value is nil). Strings compare
 // case-insensitively unless CaseExact (id and externalId are case-exact, userName, emails and
-// displayName are not); gt/ge/lt/le on strings compare the lower-cased text byte-wise. "active"
+// displayName are not); gt/ge/lt/le on strings compare the text byte-wise (lower-cased
+// unless CaseExact). "active"
 // takes eq, ne and pr. ne and not on "emails.value" mean "no email matches". A user whose
 // active was never sent is active.
 type Cond struct {
