@@ -28,8 +28,6 @@ type patchPath struct {
 	filter *fnode     // value filter, or nil
 	sub    *Attribute // sub-attribute after the filter (declared)
 	subRaw string     // sub-attribute after the filter (undeclared extension)
-	ids    []string   // for members[value eq "x" or value eq "y"]: the ids named
-	_      struct{}
 }
 
 // MemberChange is what a Group PATCH or PUT does to the Group's members, for a Backend that

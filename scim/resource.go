@@ -194,6 +194,9 @@ func setNormalized(rt *ResourceType, out map[string]any, key string, val any, mo
 	if strings.Contains(key, ".") { // a dotted key in a path-less PATCH value (name.givenName)
 		ref, err := resolvePath(rt, key)
 		if err != nil {
+			if mode == bodyMode {
+				return nil // unknown, like any unknown attribute of a body
+			}
 			return err
 		}
 		return ref.set(out, val)
