@@ -26,8 +26,10 @@ func (s *Store) CreateUser(ctx context.Context, in roster.User, m *roster.Member
 	err := s.inUserTx(ctx, func(tx txConn, touch func(string)) error {
 		u = in.Clone() // check changes it; a transaction run again starts from the input
 		touch(u.ID)
+		var org lockedOrg
 		if m != nil {
-			if err := s.lockOrganization(ctx, tx, u.EnvironmentID, m.OrganizationID); err != nil {
+			var err error
+			if org, err = s.lockOrganization(ctx, tx, u.EnvironmentID, m.OrganizationID); err != nil {
 				return err
 			}
 		}
@@ -52,7 +54,7 @@ func (s *Store) CreateUser(ctx context.Context, in roster.User, m *roster.Member
 		u.Memberships = []roster.Membership{}
 		if m != nil {
 			m.UserID = u.ID
-			if err := s.insertMembership(ctx, tx, u.EnvironmentID, m); err != nil {
+			if err := s.insertMembership(ctx, tx, u.EnvironmentID, org, m); err != nil {
 				return err
 			}
 			u.Memberships = append(u.Memberships, *m)
