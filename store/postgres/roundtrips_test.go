@@ -40,7 +40,8 @@ func (c *statements) take() []string {
 // Each statement of a write is a round trip to PostgreSQL, which costs both sides tens of
 // microseconds of CPU (issue 12: creates on PostgreSQL were 10 round trips). A user created
 // with a membership and its role takes: BEGIN, the organization's share lock (which reads its
-// name too), the attribute definitions, the users row, the membership, its roles (locked and
+// name, and whether the environment defines custom attributes, too), the attribute
+// definitions when there are any, the users row, the membership, its roles (locked and
 // inserted by one statement), COMMIT.
 func TestCreateUserRoundTrips(t *testing.T) {
 	ctx := context.Background()
@@ -76,14 +77,30 @@ func TestCreateUserRoundTrips(t *testing.T) {
 		}
 		return u
 	}
-	create("first@example.com") // connections and statements warm
-	trace.take()
-	u := create("second@example.com")
-	sent := trace.take()
-	if len(sent) > 7 {
-		t.Errorf("a create sent %d statements, want at most 7:\n%s", len(sent), strings.Join(sent, "\n"))
+	createSent := func(email string, want int) {
+		t.Helper()
+		trace.take()
+		u := create(email)
+		if sent := trace.take(); len(sent) > want {
+			t.Errorf("a create sent %d statements, want at most %d:\n%s", len(sent), want, strings.Join(sent, "\n"))
+		}
+		if len(u.Memberships) != 1 || u.Memberships[0].OrganizationName != "Acme" || len(u.Memberships[0].Roles) != 1 {
+			t.Fatalf("created %+v", u.Memberships)
+		}
 	}
-	if len(u.Memberships) != 1 || u.Memberships[0].OrganizationName != "Acme" || len(u.Memberships[0].Roles) != 1 {
-		t.Fatalf("created %+v", u.Memberships)
+	create("first@example.com") // connections and statements warm
+	createSent("second@example.com", 6)
+	// With a definition, the create reads (and share-locks) the definitions, and checks them.
+	d := roster.AttributeDefinition{EnvironmentID: env.ID, Key: "tier", DisplayName: "Tier", Type: roster.AttributeString, CreateTime: now, UpdateTime: now}
+	if err := s.CreateAttribute(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	createSent("third@example.com", 7)
+	var seen map[string]roster.AttributeDefinition
+	m := &roster.Membership{OrganizationID: o.ID, Status: roster.MembershipActive, CreateTime: now, UpdateTime: now, ProvisioningMethod: roster.ProvisionedDirect}
+	_, err = s.CreateUser(ctx, roster.NewUser{Email: "fourth@example.com"}.Build(ids.New(roster.PrefixUser), env.ID, now), m,
+		func(_ *roster.User, defs store.AttributeDefs) error { seen, err = defs(); return err })
+	if err != nil || len(seen) != 1 || seen["tier"].DisplayName != "Tier" {
+		t.Fatalf("the check saw %+v (%v), want the definition", seen, err)
 	}
 }

@@ -34,6 +34,9 @@ func (s *Store) CreateUser(ctx context.Context, in roster.User, m *roster.Member
 			}
 		}
 		defs := s.lazyDefs(ctx, tx, u.EnvironmentID)
+		if m != nil && !org.attributes {
+			defs = noDefs // none when the organization was locked, a statement earlier
+		}
 		if check != nil {
 			if err := check(&u, defs); err != nil {
 				return err
@@ -62,6 +65,12 @@ func (s *Store) CreateUser(ctx context.Context, in roster.User, m *roster.Member
 		return nil
 	})
 	return u, err
+}
+
+// noDefs is the attribute definitions of an environment known to have none: there is nothing
+// to read or lock (a definition created meanwhile is as if created after the write).
+func noDefs() (map[string]roster.AttributeDefinition, error) {
+	return map[string]roster.AttributeDefinition{}, nil
 }
 
 // lazyDefs loads the attribute definitions once, when first asked, and share-locks them
