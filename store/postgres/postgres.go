@@ -18,9 +18,17 @@ import (
 // Open connects to the database at url (a postgres:// URL or key=value DSN) and applies
 // migrations.
 func Open(ctx context.Context, url string) (*sqlstore.Store, error) {
+	return open(ctx, url, nil)
+}
+
+// open is Open with a last change to the connections' configuration (tests trace queries).
+func open(ctx context.Context, url string, configure func(*pgx.ConnConfig)) (*sqlstore.Store, error) {
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
 		return nil, err
+	}
+	if configure != nil {
+		configure(cfg)
 	}
 	// No request waits for a row lock longer than this: a lock not given in time fails the
 	// request with UNAVAILABLE instead of holding it (and its connection) until the request

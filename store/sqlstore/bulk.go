@@ -459,10 +459,7 @@ func (im *importer) insertMembership(ctx context.Context, m *roster.Membership) 
 	if err != nil {
 		return im.s.conflict(err, func(string) string { return m.OrganizationID })
 	}
-	if err := im.s.lockRoles(ctx, im.tx, m, false); err != nil {
-		return err
-	}
-	return insertMembershipRoles(ctx, im.tx, *m)
+	return im.s.insertMembershipRoles(ctx, im.tx, m)
 }
 
 // updateMembership changes an existing membership as the line says: roles replaced when

@@ -68,11 +68,12 @@ func (s *Store) SignIn(ctx context.Context, in store.SignIn) (roster.User, error
 	env := in.Connection.EnvironmentID
 	err := s.inUserTx(ctx, func(tx txConn, touch func(string)) error {
 		// Lock order: the organization, the connection, then the user.
-		if err := s.lockOrganization(ctx, tx, env, in.Connection.OrganizationID); err != nil {
+		org, err := s.lockOrganization(ctx, tx, env, in.Connection.OrganizationID)
+		if err != nil {
 			return err
 		}
 		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM connections WHERE id = $1`+s.dialect.ShareLock(), in.Connection.ID).Scan(&one)
+		err = tx.QueryRowContext(ctx, `SELECT 1 FROM connections WHERE id = $1`+s.dialect.ShareLock(), in.Connection.ID).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound("connection")
 		} else if err != nil {
@@ -156,7 +157,7 @@ func (s *Store) SignIn(ctx context.Context, in store.SignIn) (roster.User, error
 			}
 			m := *in.Membership
 			m.UserID = u.ID
-			if err := s.insertMembership(ctx, tx, env, &m); err != nil {
+			if err := s.insertMembership(ctx, tx, env, org, &m); err != nil {
 				return err
 			}
 		} else if in.Roles != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -67,20 +66,21 @@ func addMembershipRow(u *roster.User, m roster.Membership, roleID, roleName, rol
 	}
 }
 
-// insertMembership stores m and fills in its organization's name.
-func (s *Store) insertMembership(ctx context.Context, tx txConn, environmentID string, m *roster.Membership) error {
+// insertMembership stores m and fills in its organization's name. org is the organization the
+// caller has locked (lockOrganization); another one is locked here. The organization must
+// exist in this environment (the foreign key alone would accept one of another environment).
+func (s *Store) insertMembership(ctx context.Context, tx txConn, environmentID string, org lockedOrg, m *roster.Membership) error {
 	seq, ok := roster.IDNumber(m.UserID, roster.PrefixUser)
 	if !ok {
 		return fmt.Errorf("malformed user id %q", m.UserID)
 	}
-	// The organization must exist in this environment (the foreign key alone would accept an
-	// organization of another environment).
-	err := tx.QueryRowContext(ctx, `SELECT display_name FROM organizations WHERE id = $1 AND environment_id = $2`+s.dialect.ShareLock(), m.OrganizationID, environmentID).Scan(&m.OrganizationName)
-	if errors.Is(err, sql.ErrNoRows) {
-		return notFound("organization")
-	} else if err != nil {
-		return err
+	if org.id != m.OrganizationID {
+		var err error
+		if org, err = s.lockOrganization(ctx, tx, environmentID, m.OrganizationID); err != nil {
+			return err
+		}
 	}
+	m.OrganizationName = org.name
 	meta, err := json.Marshal(nonNil(m.Metadata))
 	if err != nil {
 		return err
@@ -94,28 +94,21 @@ func (s *Store) insertMembership(ctx context.Context, tx txConn, environmentID s
 	if err != nil {
 		return s.conflict(err, func(string) string { return m.OrganizationID })
 	}
-	if err := s.lockRoles(ctx, tx, m, false); err != nil {
-		return err
-	}
-	return insertMembershipRoles(ctx, tx, *m)
+	return s.insertMembershipRoles(ctx, tx, m)
 }
 
-// lockRoles share-locks, in ID order, the roles a membership is given and, with held, the
-// roles it holds now (lock order: after the user, before membership_roles), so that deleting
-// a role and changing a membership's roles cannot wait for each other. A role deleted since
-// it was read is dropped from m.Roles: the outcome is that of this write committing just
-// before the delete, whose cascade would have removed it.
-func (s *Store) lockRoles(ctx context.Context, tx txConn, m *roster.Membership, held bool) error {
+// lockRoles share-locks, in ID order, the roles a membership is given and the roles it holds
+// now (lock order: after the user, before membership_roles), so that deleting a role and
+// changing a membership's roles cannot wait for each other. A role deleted since it was read
+// is dropped from m.Roles: the outcome is that of this write committing just before the
+// delete, whose cascade would have removed it.
+func (s *Store) lockRoles(ctx context.Context, tx txConn, m *roster.Membership) error {
 	lock := s.dialect.ShareLock()
-	if lock == "" || (len(m.Roles) == 0 && !held) {
+	if lock == "" {
 		return nil
 	}
-	var args []any
-	var cond []string
-	if held {
-		args = append(args, m.OrganizationID, m.UserID)
-		cond = append(cond, `id IN (SELECT role_id FROM membership_roles WHERE organization_id = $1 AND user_id = $2)`)
-	}
+	args := []any{m.OrganizationID, m.UserID}
+	cond := []string{`id IN (SELECT role_id FROM membership_roles WHERE organization_id = $1 AND user_id = $2)`}
 	if len(m.Roles) > 0 {
 		cond = append(cond, `id IN (`+placeholders(len(args)+1, len(m.Roles))+`)`)
 		for _, r := range m.Roles {
@@ -144,27 +137,51 @@ func (s *Store) lockRoles(ctx context.Context, tx txConn, m *roster.Membership, 
 }
 
 func (s *Store) writeMembershipRoles(ctx context.Context, tx txConn, m *roster.Membership) error {
-	if err := s.lockRoles(ctx, tx, m, true); err != nil {
+	if err := s.lockRoles(ctx, tx, m); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM membership_roles WHERE organization_id = $1 AND user_id = $2`, m.OrganizationID, m.UserID); err != nil {
 		return err
 	}
-	return insertMembershipRoles(ctx, tx, *m)
+	return s.insertMembershipRoles(ctx, tx, m)
 }
 
-func insertMembershipRoles(ctx context.Context, tx txConn, m roster.Membership) error {
+// insertMembershipRoles gives a new (or emptied) membership its roles with one statement,
+// which share-locks the roles in ID order as it reads them (lock order: after the user,
+// before membership_roles; the statement is one round trip on PostgreSQL, where a lock and
+// an insert per role took one each). A role deleted since it was read is dropped from
+// m.Roles, as lockRoles does.
+func (s *Store) insertMembershipRoles(ctx context.Context, tx txConn, m *roster.Membership) error {
+	if len(m.Roles) == 0 {
+		return nil
+	}
+	args := []any{m.OrganizationID, m.UserID}
 	seen := map[string]bool{}
 	for _, r := range m.Roles {
-		if seen[r.ID] {
-			continue
-		}
-		seen[r.ID] = true
-		if _, err := tx.ExecContext(ctx, `INSERT INTO membership_roles (organization_id, user_id, role_id) VALUES ($1, $2, $3)`,
-			m.OrganizationID, m.UserID, r.ID); err != nil {
-			return err
+		if !seen[r.ID] {
+			seen[r.ID] = true
+			args = append(args, r.ID)
 		}
 	}
+	rows, err := tx.QueryContext(ctx, `INSERT INTO membership_roles (organization_id, user_id, role_id)
+		SELECT $1, $2, id FROM roles WHERE id IN (`+placeholders(3, len(args)-2)+`) ORDER BY id`+s.dialect.ShareLock()+` RETURNING role_id`, args...)
+	if err != nil {
+		return err
+	}
+	inserted := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		inserted[id] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	m.Roles = slices.DeleteFunc(m.Roles, func(r roster.RoleRef) bool { return !inserted[r.ID] })
 	return nil
 }
 
@@ -173,7 +190,8 @@ func (s *Store) CreateMembership(ctx context.Context, environmentID string, ref 
 	var out roster.User
 	err := s.inUserTx(ctx, func(tx txConn, touch func(string)) error {
 		// Lock order: the organization before the user.
-		if err := s.lockOrganization(ctx, tx, environmentID, m.OrganizationID); err != nil {
+		org, err := s.lockOrganization(ctx, tx, environmentID, m.OrganizationID)
+		if err != nil {
 			return err
 		}
 		u, err := getUser(ctx, tx, environmentID, ref, s.dialect.RowLock())
@@ -182,7 +200,7 @@ func (s *Store) CreateMembership(ctx context.Context, environmentID string, ref 
 		}
 		touch(u.ID)
 		m.UserID = u.ID
-		if err := s.insertMembership(ctx, tx, environmentID, &m); err != nil {
+		if err := s.insertMembership(ctx, tx, environmentID, org, &m); err != nil {
 			return err
 		}
 		out, err = s.fullUser(ctx, tx, environmentID, roster.UserRef{ID: u.ID}, "")

@@ -362,10 +362,27 @@ func (s *Store) transient(err error) error {
 //  5. the rows that hang off users and catalog rows (attribute values, memberships, their
 //     roles, identities, codes).
 
+// lockedOrg is an organization that a write transaction has share-locked, its name (a
+// membership the write adds shows it), and whether its environment defines custom attributes.
+type lockedOrg struct {
+	id, name   string
+	attributes bool
+}
+
 // lockOrganization share-locks an organization of the environment before a write adds rows
-// under it (memberships), so that deleting the organization cannot cross the write.
-func (s *Store) lockOrganization(ctx context.Context, tx txConn, environmentID, id string) error {
-	return lockOrganizationRow(ctx, tx, environmentID, id, s.dialect.ShareLock())
+// under it (memberships), so that deleting the organization cannot cross the write. The same
+// statement reads what the write's next statements would otherwise each read (one round trip
+// apiece on PostgreSQL): the organization's name, for a membership added under the lock, and
+// whether the environment has any attribute definitions, which a user's write reads only when
+// there are some (lazyDefs).
+func (s *Store) lockOrganization(ctx context.Context, tx txConn, environmentID, id string) (lockedOrg, error) {
+	org := lockedOrg{id: id}
+	err := tx.QueryRowContext(ctx, `SELECT o.display_name, EXISTS (SELECT 1 FROM attribute_definitions d WHERE d.environment_id = o.environment_id)
+		FROM organizations o WHERE o.id = $1 AND o.environment_id = $2`+s.dialect.ShareLock(), id, environmentID).Scan(&org.name, &org.attributes)
+	if errors.Is(err, sql.ErrNoRows) {
+		return lockedOrg{}, notFound("organization")
+	}
+	return org, err
 }
 
 // lockOrganizationRow locks an organization's row with lock (ShareLock or RowLock), or says

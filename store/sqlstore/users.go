@@ -26,12 +26,17 @@ func (s *Store) CreateUser(ctx context.Context, in roster.User, m *roster.Member
 	err := s.inUserTx(ctx, func(tx txConn, touch func(string)) error {
 		u = in.Clone() // check changes it; a transaction run again starts from the input
 		touch(u.ID)
+		var org lockedOrg
 		if m != nil {
-			if err := s.lockOrganization(ctx, tx, u.EnvironmentID, m.OrganizationID); err != nil {
+			var err error
+			if org, err = s.lockOrganization(ctx, tx, u.EnvironmentID, m.OrganizationID); err != nil {
 				return err
 			}
 		}
 		defs := s.lazyDefs(ctx, tx, u.EnvironmentID)
+		if m != nil && !org.attributes {
+			defs = noDefs // none when the organization was locked, a statement earlier
+		}
 		if check != nil {
 			if err := check(&u, defs); err != nil {
 				return err
@@ -52,7 +57,7 @@ func (s *Store) CreateUser(ctx context.Context, in roster.User, m *roster.Member
 		u.Memberships = []roster.Membership{}
 		if m != nil {
 			m.UserID = u.ID
-			if err := s.insertMembership(ctx, tx, u.EnvironmentID, m); err != nil {
+			if err := s.insertMembership(ctx, tx, u.EnvironmentID, org, m); err != nil {
 				return err
 			}
 			u.Memberships = append(u.Memberships, *m)
@@ -60,6 +65,12 @@ func (s *Store) CreateUser(ctx context.Context, in roster.User, m *roster.Member
 		return nil
 	})
 	return u, err
+}
+
+// noDefs is the attribute definitions of an environment known to have none: there is nothing
+// to read or lock (a definition created meanwhile is as if created after the write).
+func noDefs() (map[string]roster.AttributeDefinition, error) {
+	return map[string]roster.AttributeDefinition{}, nil
 }
 
 // lazyDefs loads the attribute definitions once, when first asked, and share-locks them

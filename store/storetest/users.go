@@ -22,6 +22,7 @@ var userTests = []struct {
 	{"Memberships", testMemberships},
 	{"RolesAndPermissions", testRolesAndPermissions},
 	{"AttributeDefinitions", testAttributeDefinitions},
+	{"CreateUserWithADeletedRole", testCreateUserWithADeletedRole},
 }
 
 func newUser(envID, email, externalID string) roster.User {
@@ -383,4 +384,43 @@ func testAttributeDefinitions(t *testing.T, s store.Store) {
 func createUser(s store.Store, ctx context.Context, u roster.User, m *roster.Membership, check store.UserCheck) error {
 	_, err := s.CreateUser(ctx, u, m, check)
 	return err
+}
+
+// A role deleted after the caller resolved it (and before the write) is dropped from the new
+// membership, as the delete's cascade would have done had the write come first; the user and
+// the membership's other roles are created, and the answer shows what was stored.
+func testCreateUserWithADeletedRole(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	env := newEnv(t, s, "default")
+	o := newOrg(env.ID, "Acme", "")
+	if err := s.CreateOrganization(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	newRole(t, s, env.ID, "", "member")
+	newRole(t, s, env.ID, "", "auditor")
+	newRole(t, s, env.ID, "", "admin")
+	m := member(s, t, env.ID, o.ID, "admin", "auditor", "member")
+	if err := s.DeleteRole(ctx, env.ID, "", "auditor", ""); err != nil {
+		t.Fatal(err)
+	}
+	created, err := s.CreateUser(ctx, newUser(env.ID, "late@example.com", ""), m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetUser(ctx, env.ID, roster.UserRef{ID: created.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []roster.User{created, got} {
+		if len(u.Memberships) != 1 || u.Memberships[0].OrganizationName != "Acme" {
+			t.Fatalf("memberships = %+v", u.Memberships)
+		}
+		var names []string
+		for _, r := range u.Memberships[0].Roles {
+			names = append(names, r.Name)
+		}
+		if fmt.Sprint(names) != "[admin member]" {
+			t.Fatalf("roles = %v, want the two that exist", names)
+		}
+	}
 }
