@@ -224,6 +224,9 @@ type DirectoryStore interface {
 	// ListDirectoryGroupMembers returns up to limit member user IDs of a group after the
 	// given one ("" from the start), in ID order.
 	ListDirectoryGroupMembers(ctx context.Context, environmentID, directoryID, groupID, after string, limit int) ([]string, error)
+	// DirectoryUserGroups returns, for each of the given users of a directory, the groups it
+	// is a member of (ID, display name and update time only), in group ID order.
+	DirectoryUserGroups(ctx context.Context, environmentID, directoryID string, userIDs []string) (map[string][]roster.DirectoryGroup, error)
 }
 
 // DirectoryStats are the counts GetDirectory shows.

@@ -769,3 +769,37 @@ func (s *Store) ListDirectoryGroupMembers(ctx context.Context, environmentID, di
 	}
 	return out, rows.Err()
 }
+
+// DirectoryUserGroups returns the groups of each given user, one query per 500 users.
+func (s *Store) DirectoryUserGroups(ctx context.Context, environmentID, directoryID string, userIDs []string) (map[string][]roster.DirectoryGroup, error) {
+	out := map[string][]roster.DirectoryGroup{}
+	for start := 0; start < len(userIDs); start += 500 {
+		chunk := userIDs[start:min(start+500, len(userIDs))]
+		args := []any{directoryID, environmentID}
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		rows, err := s.read.QueryContext(ctx, `SELECT m.user_id, g.id, g.display_name, g.update_time FROM directory_group_members m
+			JOIN directory_groups g ON g.id = m.group_id AND g.directory_id = $1 AND g.environment_id = $2
+			WHERE m.user_id IN (`+placeholders(3, len(chunk))+`) ORDER BY m.user_id, g.id`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var userID string
+			var updated int64
+			g := roster.DirectoryGroup{EnvironmentID: environmentID, DirectoryID: directoryID}
+			if err := rows.Scan(&userID, &g.ID, &g.DisplayName, &updated); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			g.UpdateTime = fromMicros(updated)
+			out[userID] = append(out[userID], g)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}

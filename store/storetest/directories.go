@@ -377,6 +377,20 @@ func testDirectoryUsersAndGroups(t *testing.T, s store.Store) {
 	if members, _ := s.ListDirectoryGroupMembers(ctx, env.ID, d.ID, eng.ID, users[0].ID, 10); len(members) != 1 || members[0] != users[1].ID {
 		t.Fatalf("members after the first = %v", members)
 	}
+	if _, _, err := s.AddDirectoryGroupMembers(ctx, env.ID, d.ID, ops.ID, []string{users[0].ID}, now()); err != nil {
+		t.Fatal(err)
+	}
+	ug, err := s.DirectoryUserGroups(ctx, env.ID, d.ID, []string{users[0].ID, users[1].ID, users[2].ID})
+	if err != nil || len(ug[users[0].ID]) != 2 || ug[users[0].ID][0].ID != eng.ID || ug[users[0].ID][1].DisplayName != "Ops" ||
+		len(ug[users[1].ID]) != 1 || len(ug[users[2].ID]) != 0 {
+		t.Fatalf("user groups = %+v, %v", ug, err)
+	}
+	if ug, _ := s.DirectoryUserGroups(ctx, env2ID(t, s), d.ID, []string{users[0].ID}); len(ug) != 0 {
+		t.Fatalf("another environment reads user groups %+v", ug)
+	}
+	if _, err := s.RemoveDirectoryGroupMembers(ctx, env.ID, d.ID, ops.ID, []string{users[0].ID}, now()); err != nil {
+		t.Fatal(err)
+	}
 	gpage, err := s.ListDirectoryGroups(ctx, env.ID, d.ID, store.DirectoryGroupQuery{Page: store.PageQuery{Size: 10}})
 	if err != nil || gpage.Total != 2 || gpage.Items[0].ID != eng.ID || gpage.Items[0].MemberCount != 2 || gpage.Items[1].MemberCount != 0 {
 		t.Fatalf("groups = %+v, %v", gpage, err)
@@ -598,3 +612,6 @@ func testDirectoryConcurrentMemberAdds(t *testing.T, s store.Store) {
 		t.Fatalf("members = %d, want %d", got.MemberCount, workers*each)
 	}
 }
+
+// env2ID makes another environment and returns its ID.
+func env2ID(t *testing.T, s store.Store) string { return newEnv(t, s, "other-"+ids.New("")).ID }
