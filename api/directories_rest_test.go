@@ -14,6 +14,8 @@ import (
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/internal/rostertest"
+	"github.com/rosterhq/roster/oauth"
+	"github.com/rosterhq/roster/secretbox"
 )
 
 // lockedBuffer collects a server's log from its many goroutines.
@@ -377,5 +379,70 @@ func TestDirectoriesREST(t *testing.T) {
 				t.Fatalf("a secret is in the log:\n%s", l)
 			}
 		})
+	}
+}
+
+// TestDirectoriesOtherEnvironmentREST: a client of another environment of the same database
+// never reaches a directory, even with the right organization and directory IDs.
+func TestDirectoriesOtherEnvironmentREST(t *testing.T) {
+	for _, backend := range rostertest.Backends {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			testDirectoriesOtherEnvironment(t, backend)
+		})
+	}
+}
+
+func testDirectoriesOtherEnvironment(t *testing.T, backend string) {
+	ctx := context.Background()
+	key := bytes.Repeat([]byte{9}, secretbox.KeySize)
+	box, err := secretbox.New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rostertest.Start(t, backend, rostertest.WithNode(rostertest.Open(t, backend), key, ""))
+	token := r.Token(t)
+	orgID := newOrgREST(t, r, token, "Acme")
+	base := "/api/v1/organizations/" + orgID + "/directories"
+	res := r.REST(t, token, "POST", base, `{"directory_type": "SCIM", "directory_provider": "OKTA"}`)
+	wantStatus(t, res, 200)
+	id := obj(res.Body, "directory")["id"].(string)
+
+	env2 := roster.Environment{ID: dirIDs.New(roster.PrefixEnvironment), Name: "second", CursorKey: bytes.Repeat([]byte{7}, 32), CreateTime: time.Now().UTC()}
+	if err := r.Store.CreateEnvironment(ctx, env2); err != nil {
+		t.Fatal(err)
+	}
+	if err := oauth.EnsureSigningKey(ctx, r.Store, box, env2.ID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	c, err := r.Directory.CreateClient(ctx, env2, "second", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := *r
+	tr.ClientID, tr.ClientSecret = c.Client.ID, c.Secret
+	other := tr.Token(t)
+	// The second environment's client reaches the API (its own, empty, lists)...
+	wantStatus(t, r.REST(t, other, "GET", "/api/v1/organizations", ""), 200)
+	// ...but not the first environment's organization or directory.
+	for _, c := range []struct{ method, path, body string }{
+		{"GET", base, ""},
+		{"POST", base, `{"directory_type": "SCIM", "directory_provider": "MICROSOFT_AD"}`},
+		{"GET", base + "/" + id, ""},
+		{"PATCH", base + "/" + id, `{"name": "stolen"}`},
+		{"PATCH", base + "/" + id + ":disable", ""},
+		{"POST", base + "/" + id + "/secrets", ""},
+		{"GET", base + "/" + id + "/users", ""},
+		{"GET", base + "/" + id + "/groups", ""},
+		{"DELETE", base + "/" + id, ""},
+	} {
+		if res := r.REST(t, other, c.method, c.path, c.body); res.Status != 404 {
+			t.Fatalf("%s %s from another environment: %d %s", c.method, c.path, res.Status, res.Raw)
+		}
+	}
+	res = r.REST(t, token, "GET", base+"/"+id, "")
+	wantStatus(t, res, 200)
+	if d := obj(res.Body, "directory"); d["name"] == "stolen" || d["enabled"] != true || len(d["secrets"].([]any)) != 0 {
+		t.Fatalf("changed from another environment: %s", res.Raw)
 	}
 }
