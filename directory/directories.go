@@ -2,6 +2,7 @@ package directory
 
 import (
 	"context"
+	"crypto/subtle"
 	"strconv"
 	"strings"
 	"time"
@@ -346,4 +347,34 @@ func addIDViolation(v *roster.Violations, field, id, prefix string, max int) {
 	case !strings.HasPrefix(id, prefix):
 		v.Add(field, "string.prefix="+prefix, "must start with %q", prefix)
 	}
+}
+
+// errSCIMUnauthorized is every refusal of a SCIM bearer token: the caller learns nothing
+// about why (unknown token, another directory's token, disabled or deleted directory).
+var errSCIMUnauthorized = roster.Errorf(roster.EUnauthenticated, "the bearer token is not valid for this directory")
+
+// AuthenticateDirectory checks a SCIM request's bearer token for the directory of its URL
+// (docs/directories.md): the token must be the current secret of that very directory, which
+// must be enabled and its organization alive. Any other case is UNAUTHENTICATED, the same for
+// all. The token is looked up by its SHA-256, and the stored hash is compared in constant time;
+// neither is ever logged. The secret's last use is recorded (at most once a minute).
+func (s *Service) AuthenticateDirectory(ctx context.Context, directoryID, token string) (store.DirectoryAuth, error) {
+	if token == "" || len(token) > 256 {
+		return store.DirectoryAuth{}, errSCIMUnauthorized
+	}
+	hash := roster.HashDirectorySecret(token)
+	a, err := s.store.FindDirectoryBySecret(ctx, hash, s.now())
+	switch {
+	case roster.ErrorCode(err) == roster.ENotFound:
+		return store.DirectoryAuth{}, errSCIMUnauthorized
+	case err != nil:
+		return store.DirectoryAuth{}, err
+	}
+	if subtle.ConstantTimeCompare([]byte(a.Secret.Hash), []byte(hash)) != 1 || a.Directory.ID != directoryID {
+		return store.DirectoryAuth{}, errSCIMUnauthorized
+	}
+	if err := s.store.RecordDirectorySecretUse(ctx, a.Secret.ID, s.now()); err != nil {
+		s.log.WarnContext(ctx, "directory secret: last use not recorded", "directory", directoryID, "err", err)
+	}
+	return a, nil
 }
