@@ -391,7 +391,7 @@ func (s *Store) CreateDirectoryUser(ctx context.Context, u roster.DirectoryUser)
 		return fmt.Errorf("malformed directory user id %q", u.ID)
 	}
 	err := s.inOtherTx(ctx, func(tx txConn) error {
-		if err := directoryExists(ctx, tx, u.EnvironmentID, u.DirectoryID, s.dialect.ShareLock()); err != nil {
+		if err := s.lockDirectory(ctx, tx, u.EnvironmentID, u.DirectoryID); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO directory_users (`+directoryUserColumns+`, user_name_key, seq)
@@ -417,11 +417,29 @@ func (s *Store) directoryUserConflict(err error, u roster.DirectoryUser) error {
 	return err
 }
 
-// directoryExists checks (and, with lock, locks) a directory of the environment, so that
-// deleting the directory cannot cross a write under it.
-func directoryExists(ctx context.Context, tx txConn, environmentID, directoryID, lock string) error {
+// lockDirectory share-locks a directory's organization, then the directory, before a write
+// adds or changes rows under it (directory users, groups, members). The organization first,
+// as every write does (the lock order of sqlstore.go): deleting the organization, which takes
+// its row lock first and then cascades down to these rows, waits for such a write instead of
+// crossing it into a deadlock. NOT_FOUND when the directory is not the environment's.
+func (s *Store) lockDirectory(ctx context.Context, tx txConn, environmentID, directoryID string) error {
+	var orgID string
+	err := tx.QueryRowContext(ctx, `SELECT organization_id FROM directories WHERE id = $1 AND environment_id = $2`, directoryID, environmentID).Scan(&orgID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return notFound("directory")
+	}
+	if err != nil {
+		return err
+	}
+	lock := s.dialect.ShareLock()
+	if lock == "" { // SQLite: one writer at a time, nothing to order
+		return nil
+	}
+	if err := lockOrganizationRow(ctx, tx, environmentID, orgID, lock); err != nil {
+		return err
+	}
 	var one int
-	err := tx.QueryRowContext(ctx, `SELECT 1 FROM directories WHERE id = $1 AND environment_id = $2`+lock, directoryID, environmentID).Scan(&one)
+	err = tx.QueryRowContext(ctx, `SELECT 1 FROM directories WHERE id = $1 AND environment_id = $2`+lock, directoryID, environmentID).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return notFound("directory")
 	}
@@ -446,6 +464,9 @@ func getDirectoryUser(ctx context.Context, q querier, environmentID, directoryID
 func (s *Store) UpdateDirectoryUser(ctx context.Context, environmentID, directoryID, id string, update func(*roster.DirectoryUser) error) (roster.DirectoryUser, error) {
 	var out roster.DirectoryUser
 	err := s.inOtherTx(ctx, func(tx txConn) error {
+		if err := s.lockDirectory(ctx, tx, environmentID, directoryID); err != nil {
+			return err
+		}
 		u, err := getDirectoryUser(ctx, tx, environmentID, directoryID, id, s.dialect.RowLock())
 		if err != nil {
 			return err
@@ -471,6 +492,12 @@ func (s *Store) DeleteDirectoryUser(ctx context.Context, environmentID, director
 
 func (s *Store) deleteRow(ctx context.Context, table, what, environmentID, directoryID, id string) error {
 	return s.inOtherTx(ctx, func(tx txConn) error {
+		if err := s.lockDirectory(ctx, tx, environmentID, directoryID); err != nil {
+			if roster.ErrorCode(err) == roster.ENotFound {
+				return notFound(what)
+			}
+			return err
+		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE id = $1 AND directory_id = $2 AND environment_id = $3`, id, directoryID, environmentID)
 		if err != nil {
 			return err
@@ -579,7 +606,7 @@ func (s *Store) CreateDirectoryGroup(ctx context.Context, g roster.DirectoryGrou
 		return fmt.Errorf("malformed directory group id %q", g.ID)
 	}
 	return s.inOtherTx(ctx, func(tx txConn) error {
-		if err := directoryExists(ctx, tx, g.EnvironmentID, g.DirectoryID, s.dialect.ShareLock()); err != nil {
+		if err := s.lockDirectory(ctx, tx, g.EnvironmentID, g.DirectoryID); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO directory_groups (id, environment_id, directory_id, display_name, external_id, raw,
@@ -607,6 +634,9 @@ func getDirectoryGroup(ctx context.Context, q querier, environmentID, directoryI
 func (s *Store) UpdateDirectoryGroup(ctx context.Context, environmentID, directoryID, id string, update func(*roster.DirectoryGroup) error) (roster.DirectoryGroup, error) {
 	var out roster.DirectoryGroup
 	err := s.inOtherTx(ctx, func(tx txConn) error {
+		if err := s.lockDirectory(ctx, tx, environmentID, directoryID); err != nil {
+			return err
+		}
 		g, err := getDirectoryGroup(ctx, tx, environmentID, directoryID, id, s.dialect.RowLock())
 		if err != nil {
 			return err
@@ -679,6 +709,9 @@ func (s *Store) AddDirectoryGroupMembers(ctx context.Context, environmentID, dir
 	var missing []string
 	err := s.inOtherTx(ctx, func(tx txConn) error {
 		added, missing = 0, nil
+		if err := s.lockDirectory(ctx, tx, environmentID, directoryID); err != nil {
+			return err
+		}
 		if err := touchGroup(ctx, tx, environmentID, directoryID, groupID, at); err != nil {
 			return err
 		}
@@ -729,6 +762,9 @@ func (s *Store) RemoveDirectoryGroupMembers(ctx context.Context, environmentID, 
 	var removed int
 	err := s.inOtherTx(ctx, func(tx txConn) error {
 		removed = 0
+		if err := s.lockDirectory(ctx, tx, environmentID, directoryID); err != nil {
+			return err
+		}
 		if err := touchGroup(ctx, tx, environmentID, directoryID, groupID, at); err != nil {
 			return err
 		}

@@ -24,6 +24,7 @@ var directoryTests = []struct {
 	{"DirectoryOrganizationDelete", testDirectoryOrganizationDelete},
 	{"DirectoryLargeGroupMembers", testDirectoryLargeGroupMembers},
 	{"DirectoryConcurrentMemberAdds", testDirectoryConcurrentMemberAdds},
+	{"DirectoryWritesDuringOrganizationDelete", testDirectoryWritesDuringOrganizationDelete},
 }
 
 func newDirectory(t *testing.T, s store.Store, envID, orgID, provider string) roster.Directory {
@@ -615,3 +616,56 @@ func testDirectoryConcurrentMemberAdds(t *testing.T, s store.Store) {
 
 // env2ID makes another environment and returns its ID.
 func env2ID(t *testing.T, s store.Store) string { return newEnv(t, s, "other-"+ids.New("")).ID }
+
+// testDirectoryWritesDuringOrganizationDelete: SCIM writes (users, groups, members) that run
+// while the organization is deleted either finish before it or find nothing (NOT_FOUND); none
+// deadlocks into an internal error, and nothing of the directory is left.
+func testDirectoryWritesDuringOrganizationDelete(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	env, org, d := orgWithDirectory(t, s)
+	g := newDirGroup(t, s, d, "Everyone")
+	// A Roster member, so that deleting the organization locks user rows too.
+	u := roster.User{ID: ids.New(roster.PrefixUser), EnvironmentID: env.ID, Email: "member@acme.com", CreateTime: now(), UpdateTime: now()}
+	m := roster.Membership{OrganizationID: org.ID, Status: roster.MembershipActive, CreateTime: now(), UpdateTime: now()}
+	if _, err := s.CreateUser(ctx, u, &m, nil); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 200)
+	for w := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 10 {
+				at := now()
+				du := roster.DirectoryUser{ID: ids.New(roster.PrefixDirectoryUser), EnvironmentID: env.ID, DirectoryID: d.ID,
+					UserName: fmt.Sprintf("w%d-%d@acme.com", w, i), Emails: []string{}, CreateTime: at, UpdateTime: at}
+				if w == 0 && i == 0 {
+					du.UserID = u.ID
+				}
+				err := s.CreateDirectoryUser(ctx, du)
+				if err == nil {
+					_, _, err = s.AddDirectoryGroupMembers(ctx, env.ID, d.ID, g.ID, []string{du.ID}, now())
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	time.Sleep(5 * time.Millisecond)
+	if err := s.DeleteOrganization(ctx, env.ID, roster.OrganizationRef{ID: org.ID}); err != nil {
+		t.Fatalf("delete organization: %v", err)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if roster.ErrorCode(err) != roster.ENotFound {
+			t.Fatalf("a write crossing the organization's delete: %v", err)
+		}
+	}
+	if users, groups, members, secrets := countDirectoryRows(t, s, env, d); users+groups+members+secrets != 0 {
+		t.Fatalf("left: %d users %d groups %d members %d secrets", users, groups, members, secrets)
+	}
+}
