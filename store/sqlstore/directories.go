@@ -142,6 +142,9 @@ func (s *Store) ListDirectories(ctx context.Context, environmentID, organization
 func (s *Store) UpdateDirectory(ctx context.Context, environmentID, organizationID, id string, update func(*roster.Directory) error) (roster.Directory, error) {
 	var out roster.Directory
 	err := s.inOtherTx(ctx, func(tx txConn) error {
+		if err := s.lockDirectoryOrganization(ctx, tx, environmentID, organizationID); err != nil {
+			return err
+		}
 		d, err := getDirectory(ctx, tx, environmentID, organizationID, id, s.dialect.RowLock())
 		if err != nil {
 			return err
@@ -191,6 +194,9 @@ func (s *Store) DirectoryStats(ctx context.Context, environmentID, directoryID s
 func (s *Store) SetDirectoryRoleAssignments(ctx context.Context, environmentID, organizationID, directoryID string, a []roster.DirectoryRoleAssignment) ([]roster.DirectoryRoleAssignment, error) {
 	var out []roster.DirectoryRoleAssignment
 	err := s.inOtherTx(ctx, func(tx txConn) error {
+		if err := s.lockDirectoryOrganization(ctx, tx, environmentID, organizationID); err != nil {
+			return err
+		}
 		if _, err := getDirectory(ctx, tx, environmentID, organizationID, directoryID, s.dialect.RowLock()); err != nil {
 			return err
 		}
@@ -271,6 +277,9 @@ const secretColumns = `id, directory_id, hash, suffix, create_time, expire_time,
 func (s *Store) CreateDirectorySecret(ctx context.Context, environmentID, organizationID string, sec roster.DirectorySecret, replace bool) error {
 	return s.inOtherTx(ctx, func(tx txConn) error {
 		// The directory's row lock orders concurrent creates and regenerations.
+		if err := s.lockDirectoryOrganization(ctx, tx, environmentID, organizationID); err != nil {
+			return err
+		}
 		if _, err := getDirectory(ctx, tx, environmentID, organizationID, sec.DirectoryID, s.dialect.RowLock()); err != nil {
 			return err
 		}
@@ -413,6 +422,20 @@ func (s *Store) directoryUserConflict(err error, u roster.DirectoryUser) error {
 	case ok && index == "directory_users_user_key":
 		return &roster.Error{Code: roster.EConflict, Message: "another user of the directory is already linked to this Roster user",
 			Violations: []roster.FieldViolation{{Field: "userName", Constraint: "unique", Description: "one directory user per Roster user"}}}
+	}
+	return err
+}
+
+// lockDirectoryOrganization share-locks the organization before a directory's own row is
+// locked for its update (lock order: the organization first). organizationID "" locks nothing.
+func (s *Store) lockDirectoryOrganization(ctx context.Context, tx txConn, environmentID, organizationID string) error {
+	lock := s.dialect.ShareLock()
+	if lock == "" || organizationID == "" {
+		return nil
+	}
+	err := lockOrganizationRow(ctx, tx, environmentID, organizationID, lock)
+	if roster.ErrorCode(err) == roster.ENotFound {
+		return notFound("directory") // the organization is gone, or not the environment's: so is its directory
 	}
 	return err
 }
