@@ -16,6 +16,8 @@ import (
 	"github.com/rosterhq/roster/gen/roster/v1/rosterv1connect"
 	connv1 "github.com/rosterhq/roster/gen/scalekit/v1/connections"
 	"github.com/rosterhq/roster/gen/scalekit/v1/connections/connectionsconnect"
+	dirv1 "github.com/rosterhq/roster/gen/scalekit/v1/directories"
+	"github.com/rosterhq/roster/gen/scalekit/v1/directories/directoriesconnect"
 	domainsv1 "github.com/rosterhq/roster/gen/scalekit/v1/domains"
 	"github.com/rosterhq/roster/gen/scalekit/v1/domains/domainsconnect"
 	orgsv1 "github.com/rosterhq/roster/gen/scalekit/v1/organizations"
@@ -132,6 +134,7 @@ func New(cfg Config) (*Handlers, error) {
 	mux.Handle(rosterv1connect.NewUserAttributeServiceHandler(&attributes{dir: cfg.Directory}, opts...))
 	mux.Handle(connectionsconnect.NewConnectionServiceHandler(&connections{dir: cfg.Directory, issuer: cfg.Issuer, outbound: cfg.Outbound}, opts...))
 	mux.Handle(domainsconnect.NewDomainServiceHandler(&domains{dir: cfg.Directory}, opts...))
+	mux.Handle(directoriesconnect.NewDirectoryServiceHandler(&directories{dir: cfg.Directory, issuer: cfg.Issuer}, opts...))
 	mux.Handle(rosterv1connect.NewSAMLSettingsServiceHandler(&samlSettings{dir: cfg.Directory}, opts...))
 	mux.Handle(rosterv1connect.NewBulkServiceHandler(&bulk{dir: cfg.Directory}, opts...))
 	services := []protoreflect.ServiceDescriptor{
@@ -141,6 +144,7 @@ func New(cfg Config) (*Handlers, error) {
 		rosterv1.File_roster_v1_user_attributes_proto.Services().ByName("UserAttributeService"),
 		connv1.File_scalekit_v1_connections_connections_proto.Services().ByName("ConnectionService"),
 		domainsv1.File_scalekit_v1_domains_domains_proto.Services().ByName("DomainService"),
+		dirv1.File_scalekit_v1_directories_directories_proto.Services().ByName("DirectoryService"),
 		rosterv1.File_roster_v1_saml_settings_proto.Services().ByName("SAMLSettingsService"),
 		rosterv1.File_roster_v1_bulk_proto.Services().ByName("BulkService"), // no REST rules: bulkREST serves its routes
 	}

@@ -156,6 +156,108 @@ type Store interface {
 	RememberAssertion(ctx context.Context, connectionID, assertionID string, expire, now time.Time) error
 	// ListIdentities returns a user's provider identities, oldest first.
 	ListIdentities(ctx context.Context, userID string) ([]roster.Identity, error)
+
+	DirectoryStore
+}
+
+// DirectoryStore keeps SCIM directories (docs/directories.md). A directory is found by
+// environment, organization ("" for any organization of the environment) and ID: another
+// environment's or organization's directory is NOT_FOUND. Users and groups are found by
+// environment, directory and ID.
+type DirectoryStore interface {
+	// CreateDirectory stores a directory of an existing organization: one per organization
+	// and provider (ALREADY_EXISTS on directory.directory_provider), at most
+	// roster.MaxDirectoriesPerOrganization (FAILED_PRECONDITION).
+	CreateDirectory(ctx context.Context, d roster.Directory) error
+	GetDirectory(ctx context.Context, environmentID, organizationID, id string) (roster.Directory, error)
+	// ListDirectories returns an organization's directories, oldest first.
+	ListDirectories(ctx context.Context, environmentID, organizationID string) ([]roster.Directory, error)
+	UpdateDirectory(ctx context.Context, environmentID, organizationID, id string, update func(*roster.Directory) error) (roster.Directory, error)
+	// DeleteDirectory removes a directory with its secrets, users, groups, members and role
+	// assignments. Roster users and memberships it provisioned stay.
+	DeleteDirectory(ctx context.Context, environmentID, organizationID, id string) error
+	// DirectoryStats counts a directory's users and groups.
+	DirectoryStats(ctx context.Context, environmentID, directoryID string) (DirectoryStats, error)
+	// SetDirectoryRoleAssignments replaces a directory's group-to-role assignments (RoleID
+	// set, RoleName filled on return). A group that is not the directory's is NOT_FOUND.
+	SetDirectoryRoleAssignments(ctx context.Context, environmentID, organizationID, directoryID string, a []roster.DirectoryRoleAssignment) ([]roster.DirectoryRoleAssignment, error)
+	// RecordDirectorySync sets a directory's last SCIM write time (at most once per
+	// roster.DirectorySecretUseGranularity, so it rarely writes).
+	RecordDirectorySync(ctx context.Context, directoryID string, at time.Time) error
+
+	// CreateDirectorySecret stores a directory's secret. With replace, every other secret of
+	// the directory is deleted in the same transaction (it stops working at once); without,
+	// a directory that has a secret refuses with ALREADY_EXISTS.
+	CreateDirectorySecret(ctx context.Context, environmentID, organizationID string, sec roster.DirectorySecret, replace bool) error
+	ListDirectorySecrets(ctx context.Context, directoryID string) ([]roster.DirectorySecret, error)
+	// FindDirectoryBySecret finds the enabled directory whose secret has this hash, with the
+	// secret and the directory's organization. A disabled or deleted directory, an expired or
+	// unknown secret: NOT_FOUND.
+	FindDirectoryBySecret(ctx context.Context, hash string, now time.Time) (DirectoryAuth, error)
+	// RecordDirectorySecretUse sets a secret's last-used time, at most once per
+	// roster.DirectorySecretUseGranularity.
+	RecordDirectorySecretUse(ctx context.Context, secretID string, at time.Time) error
+
+	// CreateDirectoryUser stores a directory user; a userName taken in the directory
+	// (case-insensitively) is ALREADY_EXISTS on userName, and so is a Roster user linked twice.
+	CreateDirectoryUser(ctx context.Context, u roster.DirectoryUser) error
+	GetDirectoryUser(ctx context.Context, environmentID, directoryID, id string) (roster.DirectoryUser, error)
+	// UpdateDirectoryUser applies update inside one transaction (a SCIM PUT or PATCH).
+	UpdateDirectoryUser(ctx context.Context, environmentID, directoryID, id string, update func(*roster.DirectoryUser) error) (roster.DirectoryUser, error)
+	// DeleteDirectoryUser removes a directory user and its group memberships.
+	DeleteDirectoryUser(ctx context.Context, environmentID, directoryID, id string) error
+	ListDirectoryUsers(ctx context.Context, environmentID, directoryID string, q DirectoryUserQuery) (Page[roster.DirectoryUser], error)
+
+	CreateDirectoryGroup(ctx context.Context, g roster.DirectoryGroup) error
+	GetDirectoryGroup(ctx context.Context, environmentID, directoryID, id string) (roster.DirectoryGroup, error)
+	UpdateDirectoryGroup(ctx context.Context, environmentID, directoryID, id string, update func(*roster.DirectoryGroup) error) (roster.DirectoryGroup, error)
+	// DeleteDirectoryGroup removes a group, its member rows and its role assignment.
+	DeleteDirectoryGroup(ctx context.Context, environmentID, directoryID, id string) error
+	ListDirectoryGroups(ctx context.Context, environmentID, directoryID string, q DirectoryGroupQuery) (Page[roster.DirectoryGroup], error)
+	// AddDirectoryGroupMembers adds directory users to a group, one row each (members already
+	// in it are left as they are), and sets the group's update time. It reports how many rows
+	// it added and the user IDs that are not users of the directory (not added).
+	AddDirectoryGroupMembers(ctx context.Context, environmentID, directoryID, groupID string, userIDs []string, at time.Time) (added int, missing []string, err error)
+	// RemoveDirectoryGroupMembers removes members of a group by user ID and sets the group's
+	// update time; it reports how many rows it removed.
+	RemoveDirectoryGroupMembers(ctx context.Context, environmentID, directoryID, groupID string, userIDs []string, at time.Time) (int, error)
+	// ListDirectoryGroupMembers returns up to limit member user IDs of a group after the
+	// given one ("" from the start), in ID order.
+	ListDirectoryGroupMembers(ctx context.Context, environmentID, directoryID, groupID, after string, limit int) ([]string, error)
+	// DirectoryUserGroups returns, for each of the given users of a directory, the groups it
+	// is a member of (ID, display name and update time only), in group ID order.
+	DirectoryUserGroups(ctx context.Context, environmentID, directoryID string, userIDs []string) (map[string][]roster.DirectoryGroup, error)
+}
+
+// DirectoryStats are the counts GetDirectory shows.
+type DirectoryStats struct {
+	Users, Groups                   int
+	UserUpdateTime, GroupUpdateTime *time.Time // the latest, nil when there is none
+}
+
+// DirectoryAuth is what a SCIM bearer token finds.
+type DirectoryAuth struct {
+	Directory    roster.Directory
+	Secret       roster.DirectorySecret
+	Organization roster.Organization
+}
+
+// DirectoryUserQuery selects directory users; the zero value selects all.
+type DirectoryUserQuery struct {
+	UpdatedAfter *time.Time // update time strictly after
+	GroupID      string     // members of this group of the directory
+	UserNameKey  string     // roster.UserNameKey of a userName
+	ExternalID   *string
+	UserID       string // the one linked to this Roster user
+	Page         PageQuery
+}
+
+// DirectoryGroupQuery selects directory groups; the zero value selects all.
+type DirectoryGroupQuery struct {
+	UpdatedAfter *time.Time
+	DisplayName  *string // exact
+	ExternalID   *string
+	Page         PageQuery
 }
 
 // ImportLine is a checked import line with its role names resolved.

@@ -63,6 +63,12 @@ type options struct {
 	// test chooses otherwise (WithOutbound).
 	outbound outbound.Options
 	server   []func(*server.Config)
+	logOut   io.Writer
+}
+
+// WithLogOutput writes the server's log to w (a test that checks what is never logged).
+func WithLogOutput(w io.Writer) Option {
+	return func(o *options) { o.logOut = w }
 }
 
 // WithOutbound sets the outbound fetch rule (docs/outbound.md) instead of the tests' default,
@@ -158,7 +164,11 @@ func Start(t testing.TB, backend string, opts ...Option) *Roster {
 	if os.Getenv("ROSTER_TEST_LOG") != "" { // see the server's log while debugging a test
 		logOut = os.Stderr
 	}
-	log := slog.New(slog.NewTextHandler(logOut, nil))
+	level := slog.LevelInfo
+	if o.logOut != nil {
+		logOut, level = o.logOut, slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level}))
 	reg := prometheus.NewRegistry()
 	tokens := oauth.NewServer(st, issuer, time.Hour, oauth.WithSecretBox(box))
 	o.outbound.Log = log

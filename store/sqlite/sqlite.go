@@ -172,6 +172,10 @@ var indexByColumns = map[string]string{
 	"identities.connection_id, identities.subject":                                           "identities_pkey",
 	"saml_sp_keys.environment_id":                                                            "saml_sp_keys_pkey",
 	"saml_assertions.connection_id, saml_assertions.assertion_id":                            "saml_assertions_pkey",
+	"directories.organization_id, directories.provider":                                      "directories_provider_key",
+	"directory_secrets.hash":                                                                 "directory_secrets_hash_key",
+	"directory_users.directory_id, directory_users.user_name_key":                            "directory_users_user_name_key",
+	"directory_users.directory_id, directory_users.user_id":                                  "directory_users_user_key",
 }
 
 func (dialect) UniqueViolation(err error) (string, bool) {

@@ -38,6 +38,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	tests = append(tests, concurrencyTests...)
 	tests = append(tests, limitTests...)
 	tests = append(tests, bulkTests...)
+	tests = append(tests, directoryTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
