@@ -373,7 +373,12 @@ func (s *Service) AuthenticateDirectory(ctx context.Context, directoryID, token 
 	if subtle.ConstantTimeCompare([]byte(a.Secret.Hash), []byte(hash)) != 1 || a.Directory.ID != directoryID {
 		return store.DirectoryAuth{}, errSCIMUnauthorized
 	}
-	if err := s.store.RecordDirectorySecretUse(ctx, a.Secret.ID, s.now()); err != nil {
+	// The secret's row was just read: skip the store's own re-read when its last use is recent.
+	now := s.now()
+	if last := a.Secret.LastUsedTime; last != nil && now.Sub(*last) < roster.DirectorySecretUseGranularity {
+		return a, nil
+	}
+	if err := s.store.RecordDirectorySecretUse(ctx, a.Secret.ID, now); err != nil {
 		s.log.WarnContext(ctx, "directory secret: last use not recorded", "directory", directoryID, "err", err)
 	}
 	return a, nil
