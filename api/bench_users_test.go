@@ -107,6 +107,14 @@ func BenchmarkGetUser(b *testing.B) {
 				}
 			})
 		}
+		// The same user over REST: the answer's user goes through the REST JSON encoding.
+		b.Run(backend+"/by_id/rest", func(b *testing.B) {
+			client := &http.Client{}
+			b.ReportAllocs()
+			for b.Loop() {
+				ub.rest(b, client, http.MethodGet, "/api/v1/users/"+u.GetId())
+			}
+		})
 	}
 }
 
