@@ -61,11 +61,11 @@ type wmsg struct {
 	num protowire.Number
 }
 
-// field is what scan keeps of a field: its last value, and whether it was given at all.
+// field is what scan keeps of a field: its last value, and how many times it was given.
 type field struct {
-	v   uint64
-	b   []byte
-	has bool
+	v uint64
+	b []byte
+	n int
 }
 
 // fields is the last value of each field of a message, by number.
@@ -153,13 +153,20 @@ func (e *encoder) scan(m wmsg, kinds []kind, f *fields) bool {
 			e.fail(errInvalidUTF8)
 			return false
 		}
-		f[num] = field{v: v, b: val, has: true}
+		f[num] = field{v: v, b: val, n: f[num].n + 1}
 	}
 }
 
 // each calls fn with the value of every occurrence of the length-delimited field num of m (the
-// elements of a list or map), in order.
-func (e *encoder) each(m wmsg, num protowire.Number, fn func(val []byte)) {
+// elements of a list or map), in order; f is what scan kept of the field.
+func (e *encoder) each(m wmsg, num protowire.Number, f field, fn func(val []byte)) {
+	switch f.n {
+	case 0:
+		return
+	case 1: // no need to look for it
+		fn(f.b)
+		return
+	}
 	it := m.iter()
 	for {
 		n, typ, _, val, ok := it.next(e)
@@ -172,8 +179,12 @@ func (e *encoder) each(m wmsg, num protowire.Number, fn func(val []byte)) {
 	}
 }
 
-// sub is the singular message field num of m (m must be a single buffer).
-func sub(m wmsg, num protowire.Number) wmsg {
+// sub is the singular message field num of m, of which scan kept f: its one occurrence, or
+// the merge of them all (m must then be a single buffer).
+func sub(m wmsg, num protowire.Number, f field) wmsg {
+	if f.n <= 1 {
+		return wmsg{buf: f.b}
+	}
 	if m.num != 0 {
 		panic("userjson: a message field of a merged message")
 	}
@@ -186,13 +197,13 @@ func (e *encoder) wstr(name string, f field) {
 }
 
 func (e *encoder) wOptStr(name string, f field) {
-	if f.has {
+	if f.n > 0 {
 		e.wstr(name, f)
 	}
 }
 
 func (e *encoder) wTime(name string, m wmsg, f field) {
-	if !f.has {
+	if f.n == 0 {
 		e.b = append(e.b, name...)
 		e.b = append(e.b, "null"...)
 		return
@@ -206,16 +217,16 @@ func (e *encoder) wTime(name string, m wmsg, f field) {
 }
 
 func (e *encoder) wOptTime(name string, m wmsg, f field) {
-	if f.has {
+	if f.n > 0 {
 		e.wTime(name, m, f)
 	}
 }
 
-func (e *encoder) wStrList(name string, m wmsg, num protowire.Number) {
+func (e *encoder) wStrList(name string, m wmsg, num protowire.Number, f field) {
 	e.b = append(e.b, name...)
 	e.b = append(e.b, '[')
 	first := true
-	e.each(m, num, func(val []byte) {
+	e.each(m, num, f, func(val []byte) {
 		if !first {
 			e.b = append(e.b, ',')
 		}
@@ -229,10 +240,10 @@ func (e *encoder) wStrList(name string, m wmsg, num protowire.Number) {
 type entry struct{ k, v string }
 
 // wStrMap writes a map<string, string> field: its entries sorted by key, the last of a key's.
-func (e *encoder) wStrMap(name string, m wmsg, num protowire.Number) {
+func (e *encoder) wStrMap(name string, m wmsg, num protowire.Number, f field) {
 	var small [16]entry
 	entries := small[:0]
-	e.each(m, num, func(val []byte) {
+	e.each(m, num, f, func(val []byte) {
 		var f fields
 		if !e.scan(wmsg{buf: val}, entryKinds, &f) {
 			return
@@ -277,13 +288,13 @@ func (e *encoder) wireUser(m wmsg) {
 	}
 	e.wstr(`{"id":`, f[1])
 	e.wstr(`,"environment_id":`, f[2])
-	e.wTime(`,"create_time":`, sub(m, 3), f[3])
-	e.wTime(`,"update_time":`, sub(m, 4), f[4])
+	e.wTime(`,"create_time":`, sub(m, 3, f[3]), f[3])
+	e.wTime(`,"update_time":`, sub(m, 4, f[4]), f[4])
 	e.wstr(`,"email":`, f[5])
 	e.wOptStr(`,"external_id":`, f[6])
 	e.b = append(e.b, `,"memberships":[`...)
 	first := true
-	e.each(m, 7, func(val []byte) {
+	e.each(m, 7, f[7], func(val []byte) {
 		if !first {
 			e.b = append(e.b, ',')
 		}
@@ -291,13 +302,13 @@ func (e *encoder) wireUser(m wmsg) {
 		e.wireMembership(wmsg{buf: val})
 	})
 	e.b = append(e.b, `],"user_profile":`...)
-	if f[8].has {
-		e.wireProfile(sub(m, 8))
+	if f[8].n > 0 {
+		e.wireProfile(sub(m, 8, f[8]))
 	} else {
 		e.b = append(e.b, "null"...)
 	}
-	e.wStrMap(`,"metadata":`, m, 9)
-	e.wTime(`,"last_login_time":`, sub(m, 10), f[10])
+	e.wStrMap(`,"metadata":`, m, 9, f[9])
+	e.wTime(`,"last_login_time":`, sub(m, 10, f[10]), f[10])
 	e.b = append(e.b, '}')
 }
 
@@ -307,11 +318,11 @@ func (e *encoder) wireMembership(m wmsg) {
 		return
 	}
 	e.wstr(`{"organization_id":`, f[1])
-	e.wTime(`,"join_time":`, sub(m, 2), f[2])
+	e.wTime(`,"join_time":`, sub(m, 2, f[2]), f[2])
 	e.wEnum(`,"membership_status":`, f[3], commons.MembershipStatus_name)
 	e.b = append(e.b, `,"roles":[`...)
 	first := true
-	e.each(m, 4, func(val []byte) {
+	e.each(m, 4, f[4], func(val []byte) {
 		var r fields
 		if !e.scan(wmsg{buf: val}, roleKinds, &r) {
 			return
@@ -327,14 +338,14 @@ func (e *encoder) wireMembership(m wmsg) {
 	})
 	e.b = append(e.b, ']')
 	e.wOptStr(`,"name":`, f[5])
-	e.wStrMap(`,"metadata":`, m, 7)
+	e.wStrMap(`,"metadata":`, m, 7, f[7])
 	e.wOptStr(`,"display_name":`, f[9])
 	e.wOptStr(`,"inviter_email":`, f[10])
-	e.wOptTime(`,"created_at":`, sub(m, 11), f[11])
-	e.wOptTime(`,"accepted_at":`, sub(m, 12), f[12])
-	e.wOptTime(`,"expires_at":`, sub(m, 13), f[13])
+	e.wOptTime(`,"created_at":`, sub(m, 11, f[11]), f[11])
+	e.wOptTime(`,"accepted_at":`, sub(m, 12, f[12]), f[12])
+	e.wOptTime(`,"expires_at":`, sub(m, 13, f[13]), f[13])
 	e.wOptStr(`,"provisioning_method":`, f[14])
-	e.wStrList(`,"permissions":`, m, 15)
+	e.wStrList(`,"permissions":`, m, 15, f[15])
 	e.b = append(e.b, '}')
 }
 
@@ -351,18 +362,18 @@ func (e *encoder) wireProfile(m wmsg) {
 	e.wstr(`,"locale":`, f[5])
 	e.wBool(`,"email_verified":`, f[6])
 	e.wstr(`,"phone_number":`, f[7])
-	e.wStrMap(`,"metadata":`, m, 8)
-	e.wStrMap(`,"custom_attributes":`, m, 9)
+	e.wStrMap(`,"metadata":`, m, 8, f[8])
+	e.wStrMap(`,"custom_attributes":`, m, 9, f[9])
 	e.wstr(`,"first_name":`, f[21])
 	e.wstr(`,"last_name":`, f[22])
 	e.wstr(`,"preferred_username":`, f[12])
 	e.wBool(`,"phone_number_verified":`, f[13])
 	e.wstr(`,"picture":`, f[14])
-	e.wStrList(`,"groups":`, m, 15)
+	e.wStrList(`,"groups":`, m, 15, f[15])
 	e.wstr(`,"gender":`, f[16])
 	e.b = append(e.b, `,"external_identities":[`...)
 	first := true
-	e.each(m, 10, func(val []byte) {
+	e.each(m, 10, f[10], func(val []byte) {
 		x := wmsg{buf: val}
 		var g fields
 		if !e.scan(x, identityKinds, &g) {
@@ -377,9 +388,9 @@ func (e *encoder) wireProfile(m wmsg) {
 		e.wEnum(`,"connection_provider":`, g[3], commons.IdentityProviderType_name)
 		e.wstr(`,"connection_user_id":`, g[4])
 		e.wBool(`,"is_social":`, g[5])
-		e.wTime(`,"last_login_time":`, sub(x, 6), g[6])
-		e.wTime(`,"created_time":`, sub(x, 7), g[7])
-		e.wTime(`,"last_synced_time":`, sub(x, 8), g[8])
+		e.wTime(`,"last_login_time":`, sub(x, 6, g[6]), g[6])
+		e.wTime(`,"created_time":`, sub(x, 7, g[7]), g[7])
+		e.wTime(`,"last_synced_time":`, sub(x, 8, g[8]), g[8])
 		e.b = append(e.b, '}')
 	})
 	e.b = append(e.b, "]}"...)
