@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/rosterhq/roster/api/rest"
@@ -384,4 +385,45 @@ func BenchmarkUserJSON(b *testing.B) {
 			buf, _ = AppendWire(buf[:0], wire)
 		}
 	})
+}
+
+// TestKnowsEveryField: a field added to User or to a message it holds must be added here too.
+// The fuzz tests catch most such fields (protojson writes them even when empty) but not a
+// proto3 optional one, which protojson leaves out when unset.
+func TestKnowsEveryField(t *testing.T) {
+	for _, c := range []struct {
+		msg   protoreflect.MessageDescriptor
+		kinds []kind
+	}{
+		{(&usersv1.User{}).ProtoReflect().Descriptor(), userKinds},
+		{(&commons.OrganizationMembership{}).ProtoReflect().Descriptor(), membershipKinds},
+		{(&commons.Role{}).ProtoReflect().Descriptor(), roleKinds},
+		{(&commons.UserProfile{}).ProtoReflect().Descriptor(), profileKinds},
+		{(&commons.ExternalIdentity{}).ProtoReflect().Descriptor(), identityKinds},
+		{(&timestamppb.Timestamp{}).ProtoReflect().Descriptor(), timeKinds},
+	} {
+		fields := c.msg.Fields()
+		known := 0
+		for _, k := range c.kinds {
+			if k != unknown {
+				known++
+			}
+		}
+		if known != fields.Len() {
+			t.Errorf("%s has %d fields, userjson knows %d", c.msg.FullName(), fields.Len(), known)
+		}
+		for i := range fields.Len() {
+			f := fields.Get(i)
+			want := message
+			switch f.Kind() {
+			case protoreflect.StringKind:
+				want = str
+			case protoreflect.BoolKind, protoreflect.EnumKind, protoreflect.Int32Kind, protoreflect.Int64Kind:
+				want = varint
+			}
+			if int(f.Number()) >= len(c.kinds) || c.kinds[f.Number()] != want {
+				t.Errorf("%s: userjson does not know it as %v", f.FullName(), want)
+			}
+		}
+	}
 }
