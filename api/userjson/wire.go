@@ -68,8 +68,6 @@ type field struct {
 	n int
 }
 
-// fields is the last value of each field of a message, by number.
-type fields [23]field
 
 // consumeField reads one field from b as proto.Unmarshal does, or returns n < 0.
 func consumeField(b []byte) (num protowire.Number, typ protowire.Type, v uint64, val []byte, n int) {
@@ -133,9 +131,10 @@ func (it *iter) next(e *encoder) (num protowire.Number, typ protowire.Type, v ui
 	}
 }
 
-// scan reads every field of m into f (the last value of each known one), checking the UTF-8 of
-// every string and the form of every unknown field. It returns false on an error (e.err).
-func (e *encoder) scan(m wmsg, kinds []kind, f *fields) bool {
+// scan reads every field of m into f (the last value of each known one, by number: f is as long
+// as kinds), checking the UTF-8 of every string and the form of every unknown field. It returns
+// false on an error (e.err).
+func (e *encoder) scan(m wmsg, kinds []kind, f []field) bool {
 	it := m.iter()
 	for {
 		num, typ, v, val, ok := it.next(e)
@@ -208,8 +207,8 @@ func (e *encoder) wTime(name string, m wmsg, f field) {
 		e.b = append(e.b, "null"...)
 		return
 	}
-	var t fields
-	if !e.scan(m, timeKinds, &t) {
+	var t [3]field
+	if !e.scan(m, timeKinds, t[:]) {
 		return
 	}
 	e.b = append(e.b, name...)
@@ -244,8 +243,8 @@ func (e *encoder) wStrMap(name string, m wmsg, num protowire.Number, f field) {
 	var small [16]entry
 	entries := small[:0]
 	e.each(m, num, f, func(val []byte) {
-		var f fields
-		if !e.scan(wmsg{buf: val}, entryKinds, &f) {
+		var f [3]field
+		if !e.scan(wmsg{buf: val}, entryKinds, f[:]) {
 			return
 		}
 		entries = append(entries, entry{unsafe.String(unsafe.SliceData(f[1].b), len(f[1].b)),
@@ -282,8 +281,8 @@ func (e *encoder) wBool(name string, f field) {
 }
 
 func (e *encoder) wireUser(m wmsg) {
-	var f fields
-	if !e.scan(m, userKinds, &f) {
+	var f [11]field
+	if !e.scan(m, userKinds, f[:]) {
 		return
 	}
 	e.wstr(`{"id":`, f[1])
@@ -313,8 +312,8 @@ func (e *encoder) wireUser(m wmsg) {
 }
 
 func (e *encoder) wireMembership(m wmsg) {
-	var f fields
-	if !e.scan(m, membershipKinds, &f) {
+	var f [16]field
+	if !e.scan(m, membershipKinds, f[:]) {
 		return
 	}
 	e.wstr(`{"organization_id":`, f[1])
@@ -323,8 +322,8 @@ func (e *encoder) wireMembership(m wmsg) {
 	e.b = append(e.b, `,"roles":[`...)
 	first := true
 	e.each(m, 4, f[4], func(val []byte) {
-		var r fields
-		if !e.scan(wmsg{buf: val}, roleKinds, &r) {
+		var r [4]field
+		if !e.scan(wmsg{buf: val}, roleKinds, r[:]) {
 			return
 		}
 		if !first {
@@ -351,8 +350,8 @@ func (e *encoder) wireMembership(m wmsg) {
 
 // wireProfile writes the profile m, the merge of the user's occurrences of it.
 func (e *encoder) wireProfile(m wmsg) {
-	var f fields
-	if !e.scan(m, profileKinds, &f) {
+	var f [23]field
+	if !e.scan(m, profileKinds, f[:]) {
 		return
 	}
 	e.wstr(`{"id":`, f[1])
@@ -375,8 +374,8 @@ func (e *encoder) wireProfile(m wmsg) {
 	first := true
 	e.each(m, 10, f[10], func(val []byte) {
 		x := wmsg{buf: val}
-		var g fields
-		if !e.scan(x, identityKinds, &g) {
+		var g [9]field
+		if !e.scan(x, identityKinds, g[:]) {
 			return
 		}
 		if !first {
