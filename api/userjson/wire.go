@@ -68,7 +68,6 @@ type field struct {
 	n int
 }
 
-
 // consumeField reads one field from b as proto.Unmarshal does, or returns n < 0.
 func consumeField(b []byte) (num protowire.Number, typ protowire.Type, v uint64, val []byte, n int) {
 	tag, n := protowire.ConsumeVarint(b)
