@@ -141,8 +141,8 @@ func marshalCompact(m proto.Message) ([]byte, error) {
 // answerJSON turns the wire bytes of an answer of type out into its JSON (the field rf of it,
 // when the route's response_body names one). Message fields of the chosen types come from their
 // encoder or the memo; the rest of the answer goes through the memo (protojson), with those
-// fields left empty, and their JSON is put in place of the empty values. ok is false when the answer has no remembered
-// field; the caller then converts it whole.
+// fields left empty, and their JSON is put in place of the empty values. ok is false when the
+// answer has no such field; the caller then converts it whole.
 func (m *jsonMemo) answerJSON(out protoreflect.MessageType, rf protoreflect.FieldDescriptor, b []byte) (data []byte, ok bool, err error) {
 	if m == nil {
 		return nil, false, nil
