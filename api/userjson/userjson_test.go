@@ -138,12 +138,21 @@ func TestAppendWireAsProtojson(t *testing.T) {
 	}
 }
 
-// TestAppendAllocations: a user with small maps costs no allocation but the buffer's.
+// TestAppendAllocations: a user with small maps costs no allocation but the buffer's, from the
+// message or from its wire bytes.
 func TestAppendAllocations(t *testing.T) {
 	u := fullUser()
 	buf, _ := Append(nil, u)
 	if n := testing.AllocsPerRun(100, func() { buf, _ = Append(buf[:0], u) }); n > 0 {
 		t.Fatalf("Append allocates %v times per user", n)
+	}
+	wire, _ := proto.Marshal(u)
+	wire = append(wire, wire...) // merged fields and lists in pieces too
+	if _, err := AppendWire(nil, wire); err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(100, func() { buf, _ = AppendWire(buf[:0], wire) }); n > 0 {
+		t.Fatalf("AppendWire allocates %v times per user", n)
 	}
 }
 
