@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"connectrpc.com/connect"
+	"github.com/rosterhq/roster/api"
 	orgsv1 "github.com/rosterhq/roster/gen/scalekit/v1/organizations"
 	"github.com/rosterhq/roster/gen/scalekit/v1/organizations/organizationsconnect"
 	usersv1 "github.com/rosterhq/roster/gen/scalekit/v1/users"
@@ -100,13 +101,25 @@ func BenchmarkGetUser(b *testing.B) {
 		} {
 			b.Run(backend+"/"+name, func(b *testing.B) {
 				b.ReportAllocs()
+				cpu0 := api.CPUTime()
 				for b.Loop() {
 					if _, err := ub.users.GetUser(context.Background(), connect.NewRequest(req)); err != nil {
 						b.Fatal(err)
 					}
 				}
+				api.ReportCPU(b, cpu0)
 			})
 		}
+		// The same user over REST: the answer's user goes through the REST JSON encoding.
+		b.Run(backend+"/by_id/rest", func(b *testing.B) {
+			client := &http.Client{}
+			b.ReportAllocs()
+			cpu0 := api.CPUTime()
+			for b.Loop() {
+				ub.rest(b, client, http.MethodGet, "/api/v1/users/"+u.GetId())
+			}
+			api.ReportCPU(b, cpu0)
+		})
 	}
 }
 
@@ -164,19 +177,23 @@ func BenchmarkListOrganizationUsersPage100(b *testing.B) {
 		}
 		b.Run(backend+"/grpc", func(b *testing.B) {
 			b.ReportAllocs()
+			cpu0 := api.CPUTime()
 			for b.Loop() {
 				res, err := ub.users.ListOrganizationUsers(context.Background(), connect.NewRequest(&usersv1.ListOrganizationUsersRequest{OrganizationId: ub.orgID, PageSize: 100}))
 				if err != nil || len(res.Msg.GetUsers()) != 100 {
 					b.Fatalf("%v %d", err, len(res.Msg.GetUsers()))
 				}
 			}
+			api.ReportCPU(b, cpu0)
 		})
 		b.Run(backend+"/rest", func(b *testing.B) {
 			client := &http.Client{}
 			b.ReportAllocs()
+			cpu0 := api.CPUTime()
 			for b.Loop() {
 				ub.rest(b, client, http.MethodGet, "/api/v1/organizations/"+ub.orgID+"/users?page_size=100")
 			}
+			api.ReportCPU(b, cpu0)
 		})
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/api/rest"
+	"github.com/rosterhq/roster/api/userjson"
 	"github.com/rosterhq/roster/directory"
 	"github.com/rosterhq/roster/gen/scalekit/v1/commons"
 	usersv1 "github.com/rosterhq/roster/gen/scalekit/v1/users"
@@ -571,15 +572,15 @@ func ImportUserFromProto(u *usersv1.User, emailVerified, phoneVerified bool) ros
 // AppendUserLine appends u's export line: the JSON of GET /api/v1/users/{id}'s "user", and a
 // line feed.
 func AppendUserLine(b []byte, u roster.User) ([]byte, error) {
-	data, err := rest.MarshalJSON(userToProto(u))
+	n := len(b)
+	b, err := userjson.Append(b, userToProto(u))
 	if err != nil {
-		return b, err
+		return b[:n], err
 	}
-	return append(append(b, data...), '\n'), nil
+	return append(b, '\n'), nil
 }
 
-// appendUserLines appends the export lines of users, encoded on all the cores (protojson is
-// most of an export's CPU).
+// appendUserLines appends the export lines of users, encoded on all the cores.
 func appendUserLines(b []byte, users []roster.User) ([]byte, error) {
 	n := len(users)
 	workers := max(1, min(runtime.GOMAXPROCS(0), n/64))

@@ -11,14 +11,15 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 )
 
-// jsonMemo remembers the JSON form of messages of chosen types by their wire bytes. The JSON of a
-// message is a function of its type and its bytes alone, so a remembered answer is never stale:
-// a user that changes has other bytes, and its old entry is simply not asked for again. It
-// spares protojson, the dearest step of a REST answer, for the messages that answers repeat
-// (a user in a page of users, the same user fetched again).
+// jsonMemo writes the JSON of the messages of chosen types found in answers without turning the
+// whole answer into JSON with protojson: with an encoder of their own (WithJSONEncoder), or by
+// remembering their JSON by their wire bytes (WithJSONMemo). The JSON of a message is a function
+// of its type and its bytes alone, so a remembered answer is never stale: a message that changes
+// has other bytes, and its old entry is simply not asked for again.
 type jsonMemo struct {
 	types map[protoreflect.FullName]protoreflect.MessageType
-	max   int // bytes of keys and values together
+	enc   map[protoreflect.FullName]Encoder // types with an encoder of their own: never remembered
+	max   int                               // bytes of keys and values together
 
 	mu   sync.Mutex
 	m    map[protoreflect.FullName]map[string][]byte // type → wire bytes → compact JSON
@@ -27,19 +28,55 @@ type jsonMemo struct {
 	fields sync.Map // message type name → its remembered fields (fieldsOf)
 }
 
+// An Encoder appends to b the JSON of the message whose wire bytes are wire: exactly what
+// MarshalJSON writes for the message proto.Unmarshal reads from them, or an error where either
+// of those fails.
+type Encoder func(b, wire []byte) ([]byte, error)
+
 // WithJSONMemo remembers up to maxBytes of the JSON of messages of the named types, by their
 // wire bytes (see jsonMemo). The handler's answers must be marshalled deterministically, or
 // equal messages will seldom have equal bytes.
 func WithJSONMemo(maxBytes int, names ...protoreflect.FullName) Option {
 	return func(t *Transcoder) {
-		memo := &jsonMemo{types: map[protoreflect.FullName]protoreflect.MessageType{}, max: maxBytes, m: map[protoreflect.FullName]map[string][]byte{}}
+		memo := t.jsonMemo()
+		memo.max = maxBytes
 		for _, n := range names {
 			if mt, err := protoregistry.GlobalTypes.FindMessageByName(n); err == nil {
 				memo.types[n] = mt
 			}
 		}
-		t.memo = memo
 	}
+}
+
+// WithJSONEncoder writes the messages of the named type in answers (an answer's field, or the
+// elements of a list of them) with enc rather than protojson; they are not remembered by
+// WithJSONMemo, and the rest of the answer is.
+func WithJSONEncoder(name protoreflect.FullName, enc Encoder) Option {
+	return func(t *Transcoder) {
+		memo := t.jsonMemo()
+		if mt, err := protoregistry.GlobalTypes.FindMessageByName(name); err == nil {
+			memo.types[name] = mt
+			memo.enc[name] = enc
+		}
+	}
+}
+
+func (t *Transcoder) jsonMemo() *jsonMemo {
+	if t.memo == nil {
+		t.memo = &jsonMemo{types: map[protoreflect.FullName]protoreflect.MessageType{},
+			enc: map[protoreflect.FullName]Encoder{}, m: map[protoreflect.FullName]map[string][]byte{}}
+	}
+	return t.memo
+}
+
+// appendJSON appends the compact JSON of the message of type mt encoded as b: its encoder's, or
+// the remembered one.
+func (m *jsonMemo) appendJSON(dst []byte, mt protoreflect.MessageType, b []byte) ([]byte, error) {
+	if enc := m.enc[mt.Descriptor().FullName()]; enc != nil {
+		return enc(dst, b)
+	}
+	out, err := m.json(mt, b)
+	return append(dst, out...), err
 }
 
 // json returns the compact JSON of the message of type mt encoded as b.
@@ -102,10 +139,10 @@ func marshalCompact(m proto.Message) ([]byte, error) {
 }
 
 // answerJSON turns the wire bytes of an answer of type out into its JSON (the field rf of it,
-// when the route's response_body names one). Message fields of remembered types come from the
-// memo; the rest of the answer goes through protojson, with those fields left empty, and their
-// JSON is put in place of the empty values. ok is false when the answer has no remembered
-// field; the caller then converts it whole.
+// when the route's response_body names one). Message fields of the chosen types come from their
+// encoder or the memo; the rest of the answer goes through the memo (protojson), with those
+// fields left empty, and their JSON is put in place of the empty values. ok is false when the
+// answer has no such field; the caller then converts it whole.
 func (m *jsonMemo) answerJSON(out protoreflect.MessageType, rf protoreflect.FieldDescriptor, b []byte) (data []byte, ok bool, err error) {
 	if m == nil {
 		return nil, false, nil
@@ -127,7 +164,7 @@ func (m *jsonMemo) answerJSON(out protoreflect.MessageType, rf protoreflect.Fiel
 		if len(vs) == 1 {
 			v = vs[0]
 		}
-		data, err = m.json(m.types[rf.Message().FullName()], v)
+		data, err = m.appendJSON(nil, m.types[rf.Message().FullName()], v)
 		return data, err == nil, err
 	}
 
@@ -153,23 +190,6 @@ func (m *jsonMemo) answerJSON(out protoreflect.MessageType, rf protoreflect.Fiel
 	for num, vs := range values {
 		f := memoFields[num]
 		mt := m.types[f.Message().FullName()]
-		var val bytes.Buffer
-		if f.IsList() {
-			val.WriteByte('[')
-		}
-		for i, v := range vs {
-			j, err := m.json(mt, v)
-			if err != nil {
-				return nil, false, err
-			}
-			if i > 0 {
-				val.WriteByte(',')
-			}
-			val.Write(j)
-		}
-		if f.IsList() {
-			val.WriteByte(']')
-		}
 		empty := "null"
 		if f.IsList() {
 			empty = "[]"
@@ -178,7 +198,30 @@ func (m *jsonMemo) answerJSON(out protoreflect.MessageType, rf protoreflect.Fiel
 		if at < 0 {
 			return nil, false, nil // not where protojson puts it: convert the answer whole
 		}
-		top = append(top[:at:at], append(val.Bytes(), top[at+len(empty):]...)...) // a copy: top[:at:at] has no room
+		// A new answer: top may be remembered, and is never written to.
+		size := len(top) + 64
+		for _, v := range vs {
+			// Every field is in the JSON, by name, even when it is empty and absent from the
+			// wire: a message's JSON is about a kilobyte of names and twice its bytes. A guess
+			// too small copies the answer as it grows (a third of a page's time).
+			size += 1024 + 2*len(v)
+		}
+		out := append(make([]byte, 0, size), top[:at]...)
+		if f.IsList() {
+			out = append(out, '[')
+		}
+		for i, v := range vs {
+			if i > 0 {
+				out = append(out, ',')
+			}
+			if out, err = m.appendJSON(out, mt, v); err != nil {
+				return nil, false, err
+			}
+		}
+		if f.IsList() {
+			out = append(out, ']')
+		}
+		top = append(out, top[at+len(empty):]...)
 	}
 	return top, true, nil
 }

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/rosterhq/roster/api/userjson"
 	"github.com/rosterhq/roster/gen/scalekit/v1/commons"
 	"github.com/rosterhq/roster/gen/scalekit/v1/organizations"
 	usersv1 "github.com/rosterhq/roster/gen/scalekit/v1/users"
@@ -17,6 +18,26 @@ func newMemo(max int) *jsonMemo {
 	t := &Transcoder{}
 	WithJSONMemo(max, "scalekit.v1.users.User", "scalekit.v1.organizations.Organization")(t)
 	return t.memo
+}
+
+// newEncoderMemo writes users with userjson, as the API does, and remembers up to max bytes of
+// the rest.
+func newEncoderMemo(max int) *jsonMemo {
+	t := &Transcoder{}
+	WithJSONEncoder("scalekit.v1.users.User", userjson.AppendWire)(t)
+	WithJSONMemo(max, "scalekit.v1.organizations.Organization")(t)
+	return t.memo
+}
+
+// memos are the ways answers with users are written: the memo of users, and userjson with and
+// without a memo of the rest.
+var memos = []struct {
+	name string
+	new  func() *jsonMemo
+}{
+	{"memo", func() *jsonMemo { return newMemo(1 << 20) }},
+	{"userjson", func() *jsonMemo { return newEncoderMemo(1 << 20) }},
+	{"userjson without memo", func() *jsonMemo { return newEncoderMemo(0) }},
 }
 
 // memoUser is a user with every kind of field: maps, nested lists, optional and empty values,
@@ -52,7 +73,12 @@ func wholeJSON(t *testing.T, m proto.Message, rf protoreflect.FieldDescriptor) s
 }
 
 func TestJSONMemoAnswersAsProtojson(t *testing.T) {
-	memo := newMemo(1 << 20)
+	for _, m := range memos {
+		t.Run(m.name, func(t *testing.T) { testAnswersAsProtojson(t, m.new()) })
+	}
+}
+
+func testAnswersAsProtojson(t *testing.T, memo *jsonMemo) {
 	list := &usersv1.ListOrganizationUsersResponse{NextPageToken: `tok"users":[]`, TotalSize: 500, PrevPageToken: "p"}
 	for i := range 5 {
 		list.Users = append(list.Users, memoUser(i))
@@ -147,22 +173,56 @@ func FuzzJSONMemo(f *testing.F) {
 	f.Add(b)
 	mt := list.ProtoReflect().Type()
 	f.Fuzz(func(t *testing.T, b []byte) {
-		memo := newMemo(1 << 20)
-		got, ok, err := memo.answerJSON(mt, nil, b)
 		whole := mt.New()
 		werr := proto.Unmarshal(b, whole.Interface())
-		if werr != nil {
-			return // the caller answers an error either way
-		}
 		want, merr := marshalCompact(whole.Interface())
-		if err != nil && merr == nil {
-			t.Fatalf("the memo refused an answer that protojson converts: %v", err)
-		}
-		if err != nil || !ok || merr != nil {
-			return // both fail, or the caller converts the answer whole
-		}
-		if string(got) != string(want) {
-			t.Fatalf("memo %s\nprotojson %s", got, want)
+		for _, m := range memos {
+			got, ok, err := m.new().answerJSON(mt, nil, b)
+			if werr != nil {
+				continue // the caller answers an error either way
+			}
+			if err != nil && merr == nil {
+				t.Fatalf("%s refused an answer that protojson converts: %v", m.name, err)
+			}
+			if err == nil && ok && merr != nil {
+				t.Fatalf("%s converted an answer that protojson refuses (%v): %s", m.name, merr, got)
+			}
+			if err != nil || !ok || merr != nil {
+				continue // both fail, or the caller converts the answer whole
+			}
+			if string(got) != string(want) {
+				t.Fatalf("%s %s\nprotojson %s", m.name, got, want)
+			}
 		}
 	})
+}
+
+// BenchmarkPageJSON writes the JSON of a page of 100 users (as ListOrganizationUsers answers):
+// every user remembered, none (a memo too small for them: what a large directory sees), and
+// with userjson.
+func BenchmarkPageJSON(b *testing.B) {
+	list := &usersv1.ListOrganizationUsersResponse{NextPageToken: "next", TotalSize: 250}
+	for i := range 100 {
+		list.Users = append(list.Users, memoUser(i))
+	}
+	wire, _ := proto.MarshalOptions{Deterministic: true}.Marshal(list)
+	mt := list.ProtoReflect().Type()
+	for _, c := range []struct {
+		name string
+		memo *jsonMemo
+	}{
+		{"memo_hit", newMemo(16 << 20)},
+		{"memo_miss", newMemo(1)},
+		{"userjson", newEncoderMemo(16 << 20)},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			c.memo.answerJSON(mt, nil, wire) //nolint:errcheck // warms the memo
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, ok, err := c.memo.answerJSON(mt, nil, wire); !ok || err != nil {
+					b.Fatal(ok, err)
+				}
+			}
+		})
+	}
 }

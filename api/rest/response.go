@@ -252,7 +252,8 @@ func writeError(w http.ResponseWriter, status int, code connect.Code, msg string
 }
 
 // MarshalJSON is the JSON of m as a REST answer holds it: proto names, every field present,
-// compact. The bulk export writes its users with it, so that a line is what GET answers.
+// compact. It is the specification that userjson (which writes the users of answers and of the
+// bulk export) is tested against.
 func MarshalJSON(m proto.Message) ([]byte, error) { return marshalCompact(m) }
 
 // ErrorJSON is the JSON error body that REST answers ce with ({"code", "message", "details"}),

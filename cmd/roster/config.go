@@ -129,7 +129,7 @@ func (c *config) serveFlags(fs *flag.FlagSet) {
 	fs.Var(&c.userCacheBytes, "user-cache-bytes", "memory the SQLite user cache may take, in bytes or with KiB, MiB or GiB (16MiB); 0 for no cache; ignored on PostgreSQL (env ROSTER_USER_CACHE_BYTES)")
 	// Memory budget (docs/memory.md).
 	c.restJSONMemoBytes = defaultJSONMemoBytes
-	fs.Var(&c.restJSONMemoBytes, "rest-json-memo-bytes", "memory the REST answers' remembered JSON of users and organizations may take, in bytes or with KiB, MiB or GiB (16MiB); 0 for none (env ROSTER_REST_JSON_MEMO_BYTES)")
+	fs.Var(&c.restJSONMemoBytes, "rest-json-memo-bytes", "memory the REST answers' remembered JSON of organizations may take, in bytes or with KiB, MiB or GiB (4MiB); 0 for none (env ROSTER_REST_JSON_MEMO_BYTES)")
 	fs.Var(&c.memoryLimitBytes, "memory-limit", "soft memory limit of the Go runtime, in bytes or with KiB, MiB or GiB; 0: GOMEMLIMIT if set, else the caches' bounds plus 48MiB (docs/memory.md) (env ROSTER_MEMORY_LIMIT)")
 	fs.Var(replacedFlag{"user-cache-size", "user-cache-bytes"}, "user-cache-size", "replaced by --user-cache-bytes: a count of users bounded nothing of their memory; refused (env ROSTER_USER_CACHE_SIZE)")
 	// Outbound fetches (docs/outbound.md).
