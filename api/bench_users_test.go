@@ -208,6 +208,7 @@ func BenchmarkCreateUserAndMembershipParallel(b *testing.B) {
 			var n atomic.Int64
 			b.ReportAllocs()
 			b.SetParallelism(16 / min(16, runtime.GOMAXPROCS(0)))
+			cpu0 := api.CPUTime()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					if _, err := ub.tryCreate(int(n.Add(1))); err != nil {
@@ -216,6 +217,7 @@ func BenchmarkCreateUserAndMembershipParallel(b *testing.B) {
 					}
 				}
 			})
+			api.ReportCPU(b, cpu0)
 		})
 	}
 }
@@ -231,6 +233,8 @@ func BenchmarkUpdateUserProfileParallel(b *testing.B) {
 			var n atomic.Int64
 			b.ReportAllocs()
 			b.SetParallelism(16 / min(16, runtime.GOMAXPROCS(0)))
+			cpu0 := api.CPUTime()
+			defer api.ReportCPU(b, cpu0)
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					i := n.Add(1)

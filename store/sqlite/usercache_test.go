@@ -99,3 +99,58 @@ func liveHeap() uint64 {
 	runtime.ReadMemStats(&ms)
 	return ms.HeapAlloc
 }
+
+// The default member role is kept per environment with the organizations' own roles of its
+// name; past 64 such organizations it is resolved and kept per organization. Both ways give
+// each organization its own role where it has one and the environment's elsewhere.
+func TestDefaultMemberRoleWithManyOrganizationRoles(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	env := roster.Environment{ID: ids.New(roster.PrefixEnvironment), Name: "default", CursorKey: make([]byte, 32), CreateTime: time.Now()}
+	if err := s.CreateEnvironment(ctx, env); err != nil {
+		t.Fatal(err)
+	}
+	role := func(org, name string) roster.Role {
+		r := roster.Role{ID: ids.New(roster.PrefixRole), EnvironmentID: env.ID, OrganizationID: org, Name: name, DisplayName: name, CreateTime: time.Now(), UpdateTime: time.Now()}
+		if err := s.CreateRole(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	member := role("", "member")
+	own := map[string]string{} // organization → its own "member" role
+	var orgs []string
+	check := func(when string) {
+		t.Helper()
+		for _, org := range orgs {
+			want := member.ID
+			if id, ok := own[org]; ok {
+				want = id
+			}
+			if got, name, ok, err := s.ResolveDefaultMemberRole(ctx, env.ID, org); err != nil || !ok || got.ID != want || name != "member" {
+				t.Fatalf("%s: default member role in %s: %+v %q %v %v, want %s", when, org, got, name, ok, err, want)
+			}
+		}
+	}
+	for i := range 80 {
+		o := roster.NewOrganization{DisplayName: fmt.Sprint("Org ", i)}.Build(ids.New(roster.PrefixOrganization), env.ID, time.Now())
+		if err := s.CreateOrganization(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+		orgs = append(orgs, o.ID)
+		if i%10 != 0 {
+			role(o.ID, "viewer")
+		}
+		if i%10 != 9 {
+			own[o.ID] = role(o.ID, "member").ID
+		}
+		if i == 5 || i == 79 { // 6 and 72 organizations with their own
+			check(fmt.Sprintf("%d organizations", i+1))
+			check(fmt.Sprintf("%d organizations, kept", i+1))
+		}
+	}
+}

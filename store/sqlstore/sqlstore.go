@@ -115,6 +115,15 @@ func (s *Store) StartGroupCommit() {
 	}
 }
 
+// WriteBatches reports how many group-commit batches have run and how many write transactions
+// they held (both 0 without StartGroupCommit).
+func (s *Store) WriteBatches() (batches, writes uint64) {
+	if s.batch == nil {
+		return 0, 0
+	}
+	return s.batch.batches.Load(), s.batch.writes.Load()
+}
+
 // AfterWriteBatch runs f on the group-commit writer after each batch has committed (or rolled
 // back) and its callers have their answers, before the next batch begins: the write
 // connection is free then, and writes wait for f. It needs StartGroupCommit first.

@@ -334,9 +334,26 @@ func testRolesAndPermissions(t *testing.T, s store.Store) {
 	if got, name, ok, err := s.ResolveDefaultMemberRole(ctx, env.ID, o.ID); err != nil || !ok || got.ID != member.ID || name != "member" {
 		t.Fatalf("default member role in %s: %+v %q %v %v", o.ID, got, name, ok, err)
 	}
+	other := newOrg(env.ID, "Other", "")
+	if err := s.CreateOrganization(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, ok, err := s.ResolveDefaultMemberRole(ctx, env.ID, other.ID); err != nil || !ok || got.ID != member.ID {
+		t.Fatalf("default member role in %s: %+v %v %v", other.ID, got, ok, err)
+	}
 	own := newRole(t, s, env.ID, o.ID, "member")
 	if got, _, ok, err := s.ResolveDefaultMemberRole(ctx, env.ID, o.ID); err != nil || !ok || got.ID != own.ID || got.Name != "member" {
 		t.Fatalf("organization's own default member role: %+v %v %v", got, ok, err)
+	}
+	// Another organization's own role does not apply here (SQLite keeps one answer for the
+	// environment, with the organizations' own roles in it).
+	if got, _, ok, err := s.ResolveDefaultMemberRole(ctx, env.ID, other.ID); err != nil || !ok || got.ID != member.ID {
+		t.Fatalf("default member role in %s beside %s's own: %+v %v %v", other.ID, o.ID, got, ok, err)
+	}
+	// An organization's own role of another name changes nothing.
+	newRole(t, s, env.ID, other.ID, "viewer")
+	if got, _, ok, err := s.ResolveDefaultMemberRole(ctx, env.ID, other.ID); err != nil || !ok || got.ID != member.ID {
+		t.Fatalf("default member role in %s with its own viewer role: %+v %v %v", other.ID, got, ok, err)
 	}
 	bare := newEnv(t, s, "bare") // no role named "member"
 	if got, name, ok, err := s.ResolveDefaultMemberRole(ctx, bare.ID, ""); err != nil || ok || name != "member" {
