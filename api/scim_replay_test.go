@@ -15,12 +15,12 @@ import (
 // checked through the API (GetUser, ListDirectoryUsers, ListDirectoryGroups).
 
 type replay struct {
-	t      *testing.T
-	r      *rostertest.Roster
-	token  string // the API's
-	orgID  string
-	dirID  string
-	c      scimClient
+	t     *testing.T
+	r     *rostertest.Roster
+	token string // the API's
+	orgID string
+	dirID string
+	c     scimClient
 }
 
 func newReplay(t *testing.T, backend, provider string) *replay {
