@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/rosterhq/roster/internal/rostertest"
@@ -99,6 +101,29 @@ func TestSCIMMount(t *testing.T) {
 			if loc := created.Header.Get("Location"); !strings.HasPrefix(loc, c.endpoint+"/Users/diruser_") {
 				t.Errorf("Location %q", loc)
 			}
+			// 8 parallel POSTs of one userName (in two spellings): one 201, seven 409 uniqueness
+			statuses := make([]int, 8)
+			var wg sync.WaitGroup
+			for i := range statuses {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					name := "same@acme.test"
+					if i%2 == 1 {
+						name = "SAME@acme.test"
+					}
+					a := c.do("POST", "/Users", `{"userName":"`+name+`"}`)
+					statuses[i] = a.Status
+					if a.Status == 409 && a.Body["scimType"] != "uniqueness" {
+						t.Errorf("409 without uniqueness: %s", a.Raw)
+					}
+				}()
+			}
+			wg.Wait()
+			slices.Sort(statuses)
+			if !slices.Equal(statuses, []int{201, 409, 409, 409, 409, 409, 409, 409}) {
+				t.Fatalf("parallel POSTs of one userName: %v", statuses)
+			}
 			// another directory's token, no token, a token on another directory's URL
 			swapped := c
 			swapped.token = other.token
@@ -121,8 +146,8 @@ func TestSCIMMount(t *testing.T) {
 				n, _ := res.Body["total_size"].(float64)
 				return int(n)
 			}
-			if n := count(); n != 1 {
-				t.Fatalf("%d directory users, want 1", n)
+			if n := count(); n != 2 {
+				t.Fatalf("%d directory users, want 2", n)
 			}
 			base := "/api/v1/organizations/" + orgID + "/directories/" + dirID
 			// disabled: 401, nothing written; enabled again: the same token works
@@ -131,7 +156,7 @@ func TestSCIMMount(t *testing.T) {
 			c.want(401, "GET", "/Users", "")
 			wantStatus(t, r.REST(t, token, "PATCH", base+":enable", ""), 200)
 			c.want(200, "GET", "/Users", "")
-			if n := count(); n != 1 {
+			if n := count(); n != 2 {
 				t.Fatalf("a disabled directory wrote: %d users", n)
 			}
 			// deleted directory, deleted organization
