@@ -310,6 +310,7 @@ type DirectoryUser struct {
 	UserID        string // the linked Roster user ("" while none)
 	UserName      string // SCIM userName; unique per directory, case-insensitively
 	ExternalID    string
+	DisplayName   string
 	Active        bool
 	Raw           json.RawMessage // the SCIM resource as the client last wrote it (a JSON object)
 	// Normalized fields.

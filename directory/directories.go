@@ -240,7 +240,19 @@ func (s *Service) AssignDirectoryRoles(ctx context.Context, env roster.Environme
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	return s.store.SetDirectoryRoleAssignments(ctx, env.ID, organizationID, id, out)
+	set, err := s.store.SetDirectoryRoleAssignments(ctx, env.ID, organizationID, id, out)
+	if err != nil {
+		return nil, err
+	}
+	// members' roles follow their groups (docs/scim.md "Roles from groups")
+	def, err := s.defaultRoles(ctx, env.ID, organizationID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.RecomputeDirectoryRoles(ctx, env.ID, id, def); err != nil {
+		return nil, err
+	}
+	return set, nil
 }
 
 func (s *Service) rolesByID(ctx context.Context, env roster.Environment, organizationID string) (map[string]roster.Role, error) {

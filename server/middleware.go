@@ -12,7 +12,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rosterhq/roster/api"
+	"github.com/rosterhq/roster/directory"
 	"github.com/rosterhq/roster/oauth"
+	"github.com/rosterhq/roster/scim"
 	"github.com/rosterhq/roster/store"
 )
 
@@ -66,7 +68,11 @@ func withLimits(timeout time.Duration, l Limits, cut func(), streaming func(*htt
 				body = sb
 			}
 			if !stream {
-				body = http.MaxBytesReader(w, body, maxBodyBytes)
+				limit := int64(maxBodyBytes)
+				if strings.HasPrefix(r.URL.Path, directory.SCIMPathPrefix) {
+					limit = scim.DefaultMaxBodyBytes // a PUT of a 20,000-member group (docs/scim.md "Limits")
+				}
+				body = http.MaxBytesReader(w, body, limit)
 			}
 			r.Body = body
 		}

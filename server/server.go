@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rosterhq/roster/api"
+	"github.com/rosterhq/roster/directory"
 	"github.com/rosterhq/roster/oauth"
 	"github.com/rosterhq/roster/store"
 )
@@ -24,7 +25,10 @@ type Config struct {
 	API   *api.Handlers
 	OAuth *oauth.Handler
 	// SSO serves the sign-in endpoints (package sso); nil serves none.
-	SSO      interface{ Register(*http.ServeMux) }
+	SSO interface{ Register(*http.ServeMux) }
+	// SCIM serves the directories' SCIM endpoints under directory.SCIMPathPrefix (package
+	// scim/scimdir); nil serves none.
+	SCIM     http.Handler
 	Store    store.Store
 	Log      *slog.Logger
 	Registry *prometheus.Registry
@@ -128,6 +132,9 @@ func New(cfg Config) *Server {
 		cfg.SSO.Register(mux)
 	}
 	mux.Handle("/api/", cfg.API.REST)
+	if cfg.SCIM != nil {
+		mux.Handle(directory.SCIMPathPrefix, cfg.SCIM)
+	}
 	if cfg.API.Bulk != nil {
 		mux.Handle(api.ImportPath, cfg.API.Bulk)
 		mux.Handle(api.ExportPath, cfg.API.Bulk)

@@ -227,6 +227,87 @@ type DirectoryStore interface {
 	// DirectoryUserGroups returns, for each of the given users of a directory, the groups it
 	// is a member of (ID, display name and update time only), in group ID order.
 	DirectoryUserGroups(ctx context.Context, environmentID, directoryID string, userIDs []string) (map[string][]roster.DirectoryGroup, error)
+
+	// The SCIM endpoint's writes (docs/scim.md "The store-backed directory"): each is one
+	// transaction over the directory user or group, the Roster user it links, the membership
+	// and the roles that follow from groups.
+
+	// WriteDirectoryUser creates (w.Create) or updates (w.ID, w.Update) a directory user and
+	// links it to a Roster user: the one it already links, else (roster.CheckLink) the user of
+	// its email, else a new user; an ACTIVE membership of the directory's organization when
+	// the row is active, INACTIVE when not. A refused link is PERMISSION_DENIED; a userName
+	// taken in the directory, or a Roster user already linked to another user of the
+	// directory, is ALREADY_EXISTS. Nothing is written on an error.
+	WriteDirectoryUser(ctx context.Context, w DirectoryUserWrite) (roster.DirectoryUser, error)
+	// DeprovisionDirectoryUser deletes a directory user, ends its Roster user's membership of
+	// the organization, and deletes the Roster user when nothing else holds it (no other
+	// membership, SSO identity or directory user).
+	DeprovisionDirectoryUser(ctx context.Context, environmentID, directoryID, id string) error
+	// QueryDirectoryUsers returns users matching c (nil: all) in creation order, skipping
+	// offset and returning at most limit, and the number of all that match.
+	QueryDirectoryUsers(ctx context.Context, environmentID, directoryID string, c *DirectoryCond, offset, limit int) ([]roster.DirectoryUser, int, error)
+	QueryDirectoryGroups(ctx context.Context, environmentID, directoryID string, c *DirectoryCond, offset, limit int) ([]roster.DirectoryGroup, int, error)
+	// WriteDirectoryGroup creates (w.Create) or updates (w.ID, w.Update) a group and applies
+	// its member change, writing only the member rows named; the roles of the members added
+	// or removed follow (w.DefaultRoles for a member no assigned group gives a role). A member
+	// ID that is neither a user nor a group of the directory is INVALID_ARGUMENT on
+	// "members" and nothing is written.
+	WriteDirectoryGroup(ctx context.Context, w DirectoryGroupWrite) (roster.DirectoryGroup, error)
+	// RemoveDirectoryGroup deletes a group and recomputes its members' roles.
+	RemoveDirectoryGroup(ctx context.Context, environmentID, directoryID, id string, defaultRoles []roster.RoleRef) error
+	// DirectoryGroupMemberIDs lists a group's members: user IDs, then group IDs.
+	DirectoryGroupMemberIDs(ctx context.Context, environmentID, directoryID, id string) (users, groups []string, err error)
+	// RecomputeDirectoryRoles sets the roles of every linked user of a directory from its
+	// groups' role assignments (after AssignRoles).
+	RecomputeDirectoryRoles(ctx context.Context, environmentID, directoryID string, defaultRoles []roster.RoleRef) error
+}
+
+// DirectoryUserWrite is one SCIM write of a user (see WriteDirectoryUser).
+type DirectoryUserWrite struct {
+	Directory roster.Directory
+	Create    *roster.DirectoryUser // a create: the new row, ID and times set
+	ID        string                // an update: the row's ID
+	// Update changes the current row inside the transaction; its error is returned as is.
+	Update    func(*roster.DirectoryUser) error
+	NewUserID string // the Roster user's ID, if one is created
+	// Email picks the Roster email of a row ("" refuses the write as INVALID_ARGUMENT).
+	Email func(roster.DirectoryUser) string
+	// Profile writes the row onto the Roster user (fresh, with Email and times set, when
+	// st.IsNew); with st.MayChangeProfile false its profile changes are not stored.
+	Profile      func(u *roster.User, row roster.DirectoryUser, st SignInState, defs AttributeDefs) error
+	DefaultRoles []roster.RoleRef // a new membership's roles when no group gives one
+	Now          time.Time
+}
+
+// DirectoryMemberChange is what a group write does to its members (user or group IDs).
+type DirectoryMemberChange struct {
+	Add, Remove []string
+	Replace     bool // the members become exactly Add
+}
+
+// DirectoryGroupWrite is one SCIM write of a group (see WriteDirectoryGroup).
+type DirectoryGroupWrite struct {
+	Create                         *roster.DirectoryGroup
+	EnvironmentID, DirectoryID, ID string
+	Update                         func(*roster.DirectoryGroup) (DirectoryMemberChange, error)
+	Members                        DirectoryMemberChange // a create's members
+	DefaultRoles                   []roster.RoleRef
+	Now                            time.Time
+}
+
+// DirectoryCond is a storage-neutral filter over a directory's indexed attributes (the
+// scim package's Cond, which the store does not import): Op is and, or, not (Args) or a
+// comparison eq, ne, co, sw, ew, gt, ge, lt, le, pr of Attr: for users id, userName,
+// externalId, emails.value, displayName (string), active (bool), meta.lastModified
+// (time.Time); for groups id, displayName, externalId, meta.lastModified. Strings compare
+// case-insensitively (lower-cased) unless CaseExact, ordered comparisons byte-wise; an
+// absent value ("") matches no comparison, and ne is "not eq".
+type DirectoryCond struct {
+	Op        string
+	Args      []DirectoryCond
+	Attr      string
+	Value     any
+	CaseExact bool
 }
 
 // DirectoryStats are the counts GetDirectory shows.

@@ -27,6 +27,7 @@ import (
 	"github.com/rosterhq/roster/directory"
 	"github.com/rosterhq/roster/oauth"
 	"github.com/rosterhq/roster/outbound"
+	"github.com/rosterhq/roster/scim/scimdir"
 	"github.com/rosterhq/roster/server"
 	"github.com/rosterhq/roster/smtpmail"
 	"github.com/rosterhq/roster/sso"
@@ -278,6 +279,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		API:      handlers,
 		OAuth:    &oauth.Handler{Server: tokens, EnvironmentID: env.ID, Log: log},
 		SSO:      signIn,
+		SCIM:     scimdir.Handler(dir, issuer, log),
 		Store:    st,
 		Log:      log,
 		Registry: reg,

@@ -1,7 +1,7 @@
 // End-to-end test: the official Scalekit Node SDK's `scalekit.directory.*` against a running
-// Roster server (SCIM directories, issue 13). Users and groups arrive through the SCIM endpoint
-// (a later step), so the lists here are empty; what is checked is that every wrapper reaches
-// its RPC, passes its options and gets the answer shape (and errors) it expects.
+// Roster server (SCIM directories, issue 13). No SCIM client writes here, so the lists are
+// empty (scim.test.mjs provisions through the SCIM endpoint); what is checked is that every
+// wrapper reaches its RPC, passes its options and gets the answer shape (and errors) it expects.
 //
 //   SCALEKIT_ENVIRONMENT_URL=http://127.0.0.1:8080 SCALEKIT_CLIENT_ID=... \
 //   SCALEKIT_CLIENT_SECRET=... node --test directories.test.mjs

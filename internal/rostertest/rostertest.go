@@ -23,6 +23,7 @@ import (
 	"github.com/rosterhq/roster/directory"
 	"github.com/rosterhq/roster/oauth"
 	"github.com/rosterhq/roster/outbound"
+	"github.com/rosterhq/roster/scim/scimdir"
 	"github.com/rosterhq/roster/secretbox"
 	"github.com/rosterhq/roster/server"
 	"github.com/rosterhq/roster/sso"
@@ -179,6 +180,7 @@ func Start(t testing.TB, backend string, opts ...Option) *Roster {
 		t.Fatal(err)
 	}
 	cfg.API, cfg.OAuth, cfg.SSO = handlers, &oauth.Handler{Server: tokens, EnvironmentID: env.ID, Log: log}, signIn
+	cfg.SCIM = scimdir.Handler(dir, issuer, log)
 	cfg.Store, cfg.Log, cfg.Registry, cfg.ShutdownTimeout = st, log, reg, 5*time.Second
 	mln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -382,7 +382,7 @@ func (s *Store) RecordDirectorySecretUse(ctx context.Context, secretID string, a
 }
 
 const directoryUserColumns = `id, environment_id, directory_id, user_id, user_name, external_id, active, email, preferred_username,
-	given_name, family_name, emails, raw, create_time, update_time`
+	given_name, family_name, emails, raw, create_time, update_time, display_name`
 
 func rawText(raw json.RawMessage) string {
 	if len(raw) == 0 {
@@ -403,12 +403,7 @@ func (s *Store) CreateDirectoryUser(ctx context.Context, u roster.DirectoryUser)
 		if err := s.lockDirectory(ctx, tx, u.EnvironmentID, u.DirectoryID); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO directory_users (`+directoryUserColumns+`, user_name_key, seq)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
-			u.ID, u.EnvironmentID, u.DirectoryID, nullID(u.UserID), u.UserName, u.ExternalID, u.Active, u.Email, u.PreferredUsername,
-			u.GivenName, u.FamilyName, jsonText(nonNilSlice(u.Emails)), rawText(u.Raw), micros(u.CreateTime), micros(u.UpdateTime),
-			roster.UserNameKey(u.UserName), seq)
-		return err
+		return insertDirectoryUser(ctx, tx, u, seq)
 	})
 	return s.directoryUserConflict(err, u)
 }
@@ -498,12 +493,8 @@ func (s *Store) UpdateDirectoryUser(ctx context.Context, environmentID, director
 			return err
 		}
 		u.ID, u.EnvironmentID, u.DirectoryID = id, environmentID, directoryID
-		_, err = tx.ExecContext(ctx, `UPDATE directory_users SET user_id = $1, user_name = $2, user_name_key = $3, external_id = $4,
-			active = $5, email = $6, preferred_username = $7, given_name = $8, family_name = $9, emails = $10, raw = $11, update_time = $12
-			WHERE id = $13`, nullID(u.UserID), u.UserName, roster.UserNameKey(u.UserName), u.ExternalID, u.Active, u.Email,
-			u.PreferredUsername, u.GivenName, u.FamilyName, jsonText(nonNilSlice(u.Emails)), rawText(u.Raw), micros(u.UpdateTime), u.ID)
 		out = u
-		return err
+		return updateDirectoryUserRow(ctx, tx, u)
 	})
 	return out, s.directoryUserConflict(err, out)
 }
@@ -608,7 +599,7 @@ func scanDirectoryUser(row interface{ Scan(...any) error }) (roster.DirectoryUse
 	var emails, raw string
 	var created, updated int64
 	if err := row.Scan(&u.ID, &u.EnvironmentID, &u.DirectoryID, &userID, &u.UserName, &u.ExternalID, &u.Active, &u.Email,
-		&u.PreferredUsername, &u.GivenName, &u.FamilyName, &emails, &raw, &created, &updated); err != nil {
+		&u.PreferredUsername, &u.GivenName, &u.FamilyName, &emails, &raw, &created, &updated, &u.DisplayName); err != nil {
 		return u, err
 	}
 	if err := json.Unmarshal([]byte(emails), &u.Emails); err != nil {

@@ -160,6 +160,9 @@ func (s *Store) SignIn(ctx context.Context, in store.SignIn) (roster.User, error
 			if err := s.insertMembership(ctx, tx, env, org, &m); err != nil {
 				return err
 			}
+		} else if u.Memberships[i].Status == roster.MembershipInactive {
+			// a suspended member (SCIM active: false) does not sign in to the organization
+			return roster.Errorf(roster.EPermissionDenied, "this user's membership of the organization is suspended")
 		} else if in.Roles != nil {
 			m := u.Memberships[i]
 			m.Roles = in.Roles
@@ -210,13 +213,19 @@ func domainOrganization(ctx context.Context, tx txConn, env, domain string) (str
 }
 
 // profileOwner returns the organization that owns a user's profile fields: the one whose
-// connection brought the user in, that is the connection of the user's oldest identity
-// ("" when the user holds none, as a user created through the API). Deleting that
-// connection deletes its identities and so hands the profile on.
+// source brought the user in, that is the connection or directory of the user's oldest
+// identity (an SSO identity or a directory user; "" when the user holds none, as a user
+// created through the API). Deleting that connection or directory deletes its identities and
+// so hands the profile on.
 func profileOwner(ctx context.Context, tx txConn, userID string) (string, error) {
 	var org string
-	err := tx.QueryRowContext(ctx, `SELECT c.organization_id FROM identities i JOIN connections c ON c.id = i.connection_id
-		WHERE i.user_id = $1 ORDER BY i.create_time, i.connection_id LIMIT 1`, userID).Scan(&org)
+	err := tx.QueryRowContext(ctx, `SELECT org FROM (
+		SELECT c.organization_id AS org, i.create_time AS t, i.connection_id AS k FROM identities i JOIN connections c ON c.id = i.connection_id
+			WHERE i.user_id = $1
+		UNION ALL
+		SELECT d.organization_id AS org, u.create_time AS t, u.directory_id AS k FROM directory_users u JOIN directories d ON d.id = u.directory_id
+			WHERE u.user_id = $1) owners
+		ORDER BY t, k LIMIT 1`, userID).Scan(&org)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}

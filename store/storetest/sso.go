@@ -21,6 +21,7 @@ var ssoTests = []struct {
 	{"Domains", testDomains},
 	{"LoginRequests", testLoginRequests},
 	{"SignIn", testSignIn},
+	{"SignInSuspendedMember", testSignInSuspendedMember},
 	{"SignInConcurrentFirstLogin", testSignInConcurrent},
 	{"SignInLinkingRule", testSignInLinkingRule},
 	{"AuthCodesAndRefreshTokens", testAuthCodes},
@@ -541,4 +542,37 @@ func testAuthCodes(t *testing.T, s store.Store) {
 	}
 	_, err = s.RotateRefreshToken(ctx, "rt-old", roster.RefreshToken{Hash: "rt-new", ExpireTime: now().Add(time.Hour)}, now())
 	mustCode(t, err, roster.EFailedPrecondition)
+}
+
+// testSignInSuspendedMember: a member whose membership is suspended (INACTIVE: SCIM's
+// active false) cannot sign in to that organization through SSO, and nothing is written;
+// restored, the member signs in again.
+func testSignInSuspendedMember(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	env, o, c := orgWithConnection(t, s)
+	ownDomain(t, s, c, "acme.com")
+	u, err := s.SignIn(ctx, signIn(c, "sub-1", "ada@acme.com", "Ada", "code-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	setStatus := func(st roster.MembershipStatus) {
+		t.Helper()
+		if _, err := s.UpdateMembership(ctx, env.ID, o.ID, roster.UserRef{ID: u.ID}, func(m *roster.Membership) error {
+			m.Status = st
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setStatus(roster.MembershipInactive)
+	if _, err := s.SignIn(ctx, signIn(c, "sub-1", "ada@acme.com", "Suspended", "code-2")); roster.ErrorCode(err) != roster.EPermissionDenied {
+		t.Fatalf("a suspended member signed in: %v", err)
+	}
+	if got, _ := s.GetUser(ctx, env.ID, roster.UserRef{ID: u.ID}); got.Profile.GivenName != "Ada" {
+		t.Fatalf("a refused sign-in wrote: %+v", got.Profile)
+	}
+	setStatus(roster.MembershipActive)
+	if _, err := s.SignIn(ctx, signIn(c, "sub-1", "ada@acme.com", "Ada", "code-3")); err != nil {
+		t.Fatalf("a restored member: %v", err)
+	}
 }

@@ -1,0 +1,766 @@
+package sqlstore
+
+// The SCIM endpoint's writes and queries (docs/scim.md "The store-backed directory"): a
+// directory user is linked to a Roster user with a membership of the directory's
+// organization, and a user's roles there follow its groups.
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/store"
+)
+
+func insertDirectoryUser(ctx context.Context, tx txConn, u roster.DirectoryUser, seq int64) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO directory_users (`+directoryUserColumns+`, user_name_key, seq, display_name_key)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
+		u.ID, u.EnvironmentID, u.DirectoryID, nullID(u.UserID), u.UserName, u.ExternalID, u.Active, u.Email, u.PreferredUsername,
+		u.GivenName, u.FamilyName, jsonText(nonNilSlice(u.Emails)), rawText(u.Raw), micros(u.CreateTime), micros(u.UpdateTime),
+		u.DisplayName, roster.UserNameKey(u.UserName), seq, strings.ToLower(u.DisplayName))
+	if err != nil {
+		return err
+	}
+	return writeDirectoryUserEmails(ctx, tx, u, false)
+}
+
+func updateDirectoryUserRow(ctx context.Context, tx txConn, u roster.DirectoryUser) error {
+	_, err := tx.ExecContext(ctx, `UPDATE directory_users SET user_id = $1, user_name = $2, user_name_key = $3, external_id = $4,
+		active = $5, email = $6, preferred_username = $7, given_name = $8, family_name = $9, emails = $10, raw = $11, update_time = $12,
+		display_name = $13, display_name_key = $14
+		WHERE id = $15`, nullID(u.UserID), u.UserName, roster.UserNameKey(u.UserName), u.ExternalID, u.Active, u.Email,
+		u.PreferredUsername, u.GivenName, u.FamilyName, jsonText(nonNilSlice(u.Emails)), rawText(u.Raw), micros(u.UpdateTime),
+		u.DisplayName, strings.ToLower(u.DisplayName), u.ID)
+	if err != nil {
+		return err
+	}
+	return writeDirectoryUserEmails(ctx, tx, u, true)
+}
+
+// writeDirectoryUserEmails keeps one row per case-folded email of a directory user, which
+// the filters on emails.value query.
+func writeDirectoryUserEmails(ctx context.Context, tx txConn, u roster.DirectoryUser, replace bool) error {
+	if replace {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM directory_user_emails WHERE directory_user_id = $1`, u.ID); err != nil {
+			return err
+		}
+	}
+	seen := map[string]bool{}
+	for _, e := range u.Emails {
+		k := strings.ToLower(e)
+		if k == "" || seen[k] {
+			continue
+		}
+		seen[k] = true
+		if _, err := tx.ExecContext(ctx, `INSERT INTO directory_user_emails (directory_user_id, value_key) VALUES ($1, $2)`, u.ID, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// directoryOrganization returns the organization of a directory of the environment.
+func directoryOrganization(ctx context.Context, q querier, environmentID, directoryID string) (string, error) {
+	var org string
+	err := q.QueryRowContext(ctx, `SELECT organization_id FROM directories WHERE id = $1 AND environment_id = $2`, directoryID, environmentID).Scan(&org)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", notFound("directory")
+	}
+	return org, err
+}
+
+// WriteDirectoryUser creates or updates a directory user and its Roster user, membership and
+// identity in one transaction.
+func (s *Store) WriteDirectoryUser(ctx context.Context, w store.DirectoryUserWrite) (roster.DirectoryUser, error) {
+	var out roster.DirectoryUser
+	env, dirID, orgID := w.Directory.EnvironmentID, w.Directory.ID, w.Directory.OrganizationID
+	err := s.inUserTx(ctx, func(tx txConn, touch func(string)) error {
+		// Lock order: the organization, the directory, the directory user, then the user.
+		org, err := s.lockOrganization(ctx, tx, env, orgID)
+		if err != nil {
+			if roster.ErrorCode(err) == roster.ENotFound {
+				return notFound("directory")
+			}
+			return err
+		}
+		if err := s.lockDirectory(ctx, tx, env, dirID); err != nil {
+			return err
+		}
+		var row roster.DirectoryUser
+		prevUserID := ""
+		if w.Create != nil {
+			row = *w.Create
+		} else {
+			if row, err = getDirectoryUser(ctx, tx, env, dirID, w.ID, s.dialect.RowLock()); err != nil {
+				return err
+			}
+			prevUserID = row.UserID
+			if err := w.Update(&row); err != nil {
+				return err
+			}
+			row.ID, row.EnvironmentID, row.DirectoryID = w.ID, env, dirID
+		}
+		email := roster.NormalizeEmail(w.Email(row))
+		if email == "" {
+			return roster.Errorf(roster.EInvalid, "a SCIM user needs an email address (emails or an email userName) to be a Roster user")
+		}
+		userID := ""
+		if row.UserID != "" { // the user already holds this directory identity
+			err := tx.QueryRowContext(ctx, `SELECT id FROM users WHERE id = $1 AND environment_id = $2`, row.UserID, env).Scan(&userID)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+		}
+		if userID == "" {
+			facts := roster.LinkFacts{SourceOrganizationID: orgID, Email: email}
+			if facts.DomainOrganizationID, err = domainOrganization(ctx, tx, env, roster.EmailDomain(email)); err != nil {
+				return err
+			}
+			if err := roster.CheckLink(facts); err != nil {
+				return err
+			}
+			err = tx.QueryRowContext(ctx, `SELECT id FROM users WHERE environment_id = $1 AND email_key = $2`, env, roster.EmailKey(email)).Scan(&userID)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+		}
+		defs := s.lazyDefs(ctx, tx, env)
+		isNew := userID == ""
+		var u roster.User
+		if isNew {
+			u = roster.User{ID: w.NewUserID, EnvironmentID: env, Email: email, Metadata: map[string]string{}, CreateTime: w.Now, UpdateTime: w.Now,
+				Profile: roster.Profile{Metadata: map[string]string{}, CustomAttributes: map[string]string{}, Groups: []string{}}}
+		} else if u, err = s.fullUser(ctx, tx, env, roster.UserRef{ID: userID}, s.dialect.RowLock()); err != nil {
+			return err
+		}
+		touch(u.ID)
+		st := store.SignInState{IsNew: isNew, MayChangeProfile: true}
+		if !isNew {
+			owner, err := profileOwner(ctx, tx, u.ID)
+			if err != nil {
+				return err
+			}
+			st.MayChangeProfile = roster.MayChangeProfile(orgID, owner)
+		}
+		before := u.Clone()
+		if err := w.Profile(&u, row, st, defs); err != nil {
+			return err
+		}
+		if st.MayChangeProfile && !strings.EqualFold(u.Email, email) {
+			u.Email = email
+		}
+		if !st.MayChangeProfile {
+			u.Profile, u.Email = before.Profile, before.Email // another organization's source owns it
+		}
+		if isNew {
+			if err := s.insertUser(ctx, tx, u); err != nil {
+				return err
+			}
+			u.Memberships = []roster.Membership{}
+		} else {
+			if u.Email != before.Email {
+				if _, err := tx.ExecContext(ctx, `UPDATE users SET email = $1, email_key = $2 WHERE id = $3`, u.Email, roster.EmailKey(u.Email), u.ID); err != nil {
+					return s.conflict(err, userField(u))
+				}
+			}
+			u.UpdateTime = w.Now
+			if err := s.updateUserRow(ctx, tx, u); err != nil {
+				return err
+			}
+		}
+		if isNew || !maps.Equal(before.Profile.CustomAttributes, u.Profile.CustomAttributes) {
+			d, err := defs()
+			if err != nil {
+				return err
+			}
+			if err := s.writeAttributes(ctx, tx, u, d); err != nil {
+				return err
+			}
+		}
+		status := roster.MembershipInactive
+		if row.Active {
+			status = roster.MembershipActive
+		}
+		if i := membershipIndex(u, orgID); i < 0 {
+			m := roster.Membership{OrganizationID: orgID, UserID: u.ID, Status: status, Roles: slices.Clone(w.DefaultRoles),
+				Metadata: map[string]string{}, CreateTime: w.Now, UpdateTime: w.Now, ProvisioningMethod: roster.ProvisionedDirect}
+			if status == roster.MembershipActive {
+				m.AcceptTime = &w.Now
+			}
+			if err := s.insertMembership(ctx, tx, env, org, &m); err != nil {
+				return err
+			}
+		} else if m := u.Memberships[i]; m.Status != status && (status == roster.MembershipActive || m.Status == roster.MembershipActive) {
+			if _, err := tx.ExecContext(ctx, `UPDATE memberships SET status = $1, update_time = $2, expire_time = NULL
+				WHERE organization_id = $3 AND user_id = $4`, string(status), micros(w.Now), orgID, u.ID); err != nil {
+				return err
+			}
+		}
+		row.UserID = u.ID
+		if w.Create != nil {
+			seq, ok := roster.IDNumber(row.ID, roster.PrefixDirectoryUser)
+			if !ok {
+				return fmt.Errorf("malformed directory user id %q", row.ID)
+			}
+			err = insertDirectoryUser(ctx, tx, row, seq)
+		} else {
+			err = updateDirectoryUserRow(ctx, tx, row)
+		}
+		if err != nil {
+			return s.directoryUserConflict(err, row)
+		}
+		if w.Create == nil && prevUserID != u.ID {
+			// roles follow the groups (a relinked user gets its groups' roles)
+			if err := s.recomputeUserRoles(ctx, tx, dirID, orgID, row.ID, u.ID, w.DefaultRoles); err != nil {
+				return err
+			}
+		}
+		out = row
+		return nil
+	})
+	return out, err
+}
+
+// DeprovisionDirectoryUser deletes a directory user, ends the membership and deletes the
+// Roster user when nothing else holds it.
+func (s *Store) DeprovisionDirectoryUser(ctx context.Context, environmentID, directoryID, id string) error {
+	return s.inUserTx(ctx, func(tx txConn, touch func(string)) error {
+		orgID, err := directoryOrganization(ctx, tx, environmentID, directoryID)
+		if err != nil {
+			return notFound("directory user")
+		}
+		if _, err := s.lockOrganization(ctx, tx, environmentID, orgID); err != nil {
+			return notFound("directory user")
+		}
+		if err := s.lockDirectory(ctx, tx, environmentID, directoryID); err != nil {
+			return notFound("directory user")
+		}
+		row, err := getDirectoryUser(ctx, tx, environmentID, directoryID, id, s.dialect.RowLock())
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM directory_users WHERE id = $1`, id); err != nil {
+			return err
+		}
+		if row.UserID == "" {
+			return nil
+		}
+		touch(row.UserID)
+		if _, err := tx.ExecContext(ctx, `DELETE FROM memberships WHERE organization_id = $1 AND user_id = $2`, orgID, row.UserID); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM users WHERE id = $1
+			AND NOT EXISTS (SELECT 1 FROM memberships WHERE user_id = $1)
+			AND NOT EXISTS (SELECT 1 FROM identities WHERE user_id = $1)
+			AND NOT EXISTS (SELECT 1 FROM directory_users WHERE user_id = $1)`, row.UserID)
+		return err
+	})
+}
+
+// recomputeUserRoles sets a directory user's Roster user's roles in the organization from the
+// role assignments of the groups it is a direct member of (defaults when none gives one).
+func (s *Store) recomputeUserRoles(ctx context.Context, tx txConn, directoryID, orgID, dirUserID, userID string, defaults []roster.RoleRef) error {
+	if userID == "" {
+		return nil
+	}
+	var status string
+	err := tx.QueryRowContext(ctx, `SELECT status FROM memberships WHERE organization_id = $1 AND user_id = $2`, orgID, userID).Scan(&status)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil // the membership was removed through the API: nothing to give roles to
+	}
+	if err != nil {
+		return err
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT a.role_id FROM directory_group_members m
+		JOIN directory_role_assignments a ON a.group_id = m.group_id AND a.directory_id = $1
+		WHERE m.user_id = $2 ORDER BY a.role_id`, directoryID, dirUserID)
+	if err != nil {
+		return err
+	}
+	var roles []roster.RoleRef
+	for rows.Next() {
+		var r roster.RoleRef
+		if err := rows.Scan(&r.ID); err != nil {
+			rows.Close()
+			return err
+		}
+		roles = append(roles, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(roles) == 0 {
+		roles = slices.Clone(defaults)
+	}
+	m := roster.Membership{OrganizationID: orgID, UserID: userID, Roles: roles}
+	return s.writeMembershipRoles(ctx, tx, &m)
+}
+
+// recomputeRoles recomputes the roles of the given directory users.
+func (s *Store) recomputeRoles(ctx context.Context, tx txConn, environmentID, directoryID, orgID string, dirUserIDs []string,
+	defaults []roster.RoleRef, touch func(string)) error {
+	ids := slices.Compact(slices.Sorted(slices.Values(dirUserIDs)))
+	links := map[string]string{}
+	for start := 0; start < len(ids); start += 500 {
+		chunk := ids[start:min(start+500, len(ids))]
+		args := []any{directoryID}
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT id, user_id FROM directory_users WHERE directory_id = $1 AND user_id IS NOT NULL
+			AND id IN (`+placeholders(2, len(chunk))+`)`, args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id, uid string
+			if err := rows.Scan(&id, &uid); err != nil {
+				rows.Close()
+				return err
+			}
+			links[id] = uid
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	for _, id := range ids {
+		uid, ok := links[id]
+		if !ok {
+			continue
+		}
+		touch(uid)
+		if err := s.recomputeUserRoles(ctx, tx, directoryID, orgID, id, uid, defaults); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RecomputeDirectoryRoles recomputes the roles of every linked user of a directory.
+func (s *Store) RecomputeDirectoryRoles(ctx context.Context, environmentID, directoryID string, defaults []roster.RoleRef) error {
+	return s.inUserTx(ctx, func(tx txConn, touch func(string)) error {
+		orgID, err := directoryOrganization(ctx, tx, environmentID, directoryID)
+		if err != nil {
+			return err
+		}
+		if _, err := s.lockOrganization(ctx, tx, environmentID, orgID); err != nil {
+			return err
+		}
+		if err := s.lockDirectory(ctx, tx, environmentID, directoryID); err != nil {
+			return err
+		}
+		var ids []string
+		rows, err := tx.QueryContext(ctx, `SELECT id FROM directory_users WHERE directory_id = $1 AND user_id IS NOT NULL ORDER BY id`, directoryID)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return s.recomputeRoles(ctx, tx, environmentID, directoryID, orgID, ids, defaults, touch)
+	})
+}
+
+// WriteDirectoryGroup creates or updates a group and its member rows in one transaction.
+func (s *Store) WriteDirectoryGroup(ctx context.Context, w store.DirectoryGroupWrite) (roster.DirectoryGroup, error) {
+	var out roster.DirectoryGroup
+	env, dirID := w.EnvironmentID, w.DirectoryID
+	err := s.inUserTx(ctx, func(tx txConn, touch func(string)) error {
+		orgID, err := directoryOrganization(ctx, tx, env, dirID)
+		if err != nil {
+			return err
+		}
+		if _, err := s.lockOrganization(ctx, tx, env, orgID); err != nil {
+			return notFound("directory")
+		}
+		if err := s.lockDirectory(ctx, tx, env, dirID); err != nil {
+			return err
+		}
+		var g roster.DirectoryGroup
+		change := w.Members
+		if w.Create != nil {
+			g = *w.Create
+			seq, ok := roster.IDNumber(g.ID, roster.PrefixDirectoryGroup)
+			if !ok {
+				return fmt.Errorf("malformed directory group id %q", g.ID)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO directory_groups (id, environment_id, directory_id, display_name, external_id, raw,
+				create_time, update_time, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+				g.ID, env, dirID, g.DisplayName, g.ExternalID, rawText(g.Raw), micros(g.CreateTime), micros(g.UpdateTime), seq); err != nil {
+				return err
+			}
+		} else {
+			if g, err = getDirectoryGroup(ctx, tx, env, dirID, w.ID, s.dialect.RowLock()); err != nil {
+				return err
+			}
+			if change, err = w.Update(&g); err != nil {
+				return err
+			}
+			g.ID, g.EnvironmentID, g.DirectoryID = w.ID, env, dirID
+			if _, err := tx.ExecContext(ctx, `UPDATE directory_groups SET display_name = $1, external_id = $2, raw = $3, update_time = $4 WHERE id = $5`,
+				g.DisplayName, g.ExternalID, rawText(g.Raw), micros(g.UpdateTime), g.ID); err != nil {
+				return err
+			}
+		}
+		affected, err := s.changeMembers(ctx, tx, dirID, g.ID, change)
+		if err != nil {
+			return err
+		}
+		if err := s.recomputeRoles(ctx, tx, env, dirID, orgID, affected, w.DefaultRoles, touch); err != nil {
+			return err
+		}
+		out, err = getDirectoryGroup(ctx, tx, env, dirID, g.ID, "")
+		return err
+	})
+	return out, err
+}
+
+// changeMembers writes the member rows a change names and returns the directory users it
+// added or removed. An unknown member ID refuses the change.
+func (s *Store) changeMembers(ctx context.Context, tx txConn, dirID, groupID string, c store.DirectoryMemberChange) ([]string, error) {
+	var affected []string
+	if c.Replace {
+		rows, err := tx.QueryContext(ctx, `SELECT user_id FROM directory_group_members WHERE group_id = $1`, groupID)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			affected = append(affected, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM directory_group_members WHERE group_id = $1`, groupID); err != nil {
+			return nil, err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM directory_group_groups WHERE group_id = $1`, groupID); err != nil {
+			return nil, err
+		}
+	}
+	for _, id := range slices.Compact(slices.Sorted(slices.Values(c.Remove))) {
+		table, col := "directory_group_members", "user_id"
+		if strings.HasPrefix(id, roster.PrefixDirectoryGroup) {
+			table, col = "directory_group_groups", "member_id"
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE group_id = $1 AND `+col+` = $2`, groupID, id)
+		if err != nil {
+			return nil, err
+		}
+		if n, _ := res.RowsAffected(); n > 0 && table == "directory_group_members" {
+			affected = append(affected, id)
+		}
+	}
+	var missing []string
+	for _, id := range slices.Compact(slices.Sorted(slices.Values(c.Add))) {
+		var query string
+		switch {
+		case strings.HasPrefix(id, roster.PrefixDirectoryUser):
+			query = `INSERT INTO directory_group_members (group_id, user_id) SELECT $1, id FROM directory_users WHERE id = $2 AND directory_id = $3
+				ON CONFLICT DO NOTHING`
+		case strings.HasPrefix(id, roster.PrefixDirectoryGroup) && id != groupID:
+			query = `INSERT INTO directory_group_groups (group_id, member_id) SELECT $1, id FROM directory_groups WHERE id = $2 AND directory_id = $3
+				ON CONFLICT DO NOTHING`
+		default:
+			missing = append(missing, id)
+			continue
+		}
+		res, err := tx.ExecContext(ctx, query, groupID, id, dirID)
+		if err != nil {
+			return nil, err
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			if strings.HasPrefix(id, roster.PrefixDirectoryUser) {
+				affected = append(affected, id)
+			}
+			continue
+		}
+		// nothing inserted: already a member, or not of the directory
+		var one int
+		table := "directory_users"
+		if strings.HasPrefix(id, roster.PrefixDirectoryGroup) {
+			table = "directory_groups"
+		}
+		err = tx.QueryRowContext(ctx, `SELECT 1 FROM `+table+` WHERE id = $1 AND directory_id = $2`, id, dirID).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			missing = append(missing, id)
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	if len(missing) > 0 {
+		return nil, &roster.Error{Code: roster.EInvalid, Message: fmt.Sprintf("members %s are not users or groups of this directory", strings.Join(missing, ", ")),
+			Violations: []roster.FieldViolation{{Field: "members", Constraint: "exists", Description: "a member must be a user or group of the directory"}}}
+	}
+	return affected, nil
+}
+
+// RemoveDirectoryGroup deletes a group and recomputes its members' roles.
+func (s *Store) RemoveDirectoryGroup(ctx context.Context, environmentID, directoryID, id string, defaults []roster.RoleRef) error {
+	return s.inUserTx(ctx, func(tx txConn, touch func(string)) error {
+		orgID, err := directoryOrganization(ctx, tx, environmentID, directoryID)
+		if err != nil {
+			return notFound("directory group")
+		}
+		if _, err := s.lockOrganization(ctx, tx, environmentID, orgID); err != nil {
+			return notFound("directory group")
+		}
+		if err := s.lockDirectory(ctx, tx, environmentID, directoryID); err != nil {
+			return notFound("directory group")
+		}
+		if _, err := getDirectoryGroup(ctx, tx, environmentID, directoryID, id, s.dialect.RowLock()); err != nil {
+			return err
+		}
+		users, _, err := groupMembers(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM directory_groups WHERE id = $1`, id); err != nil {
+			return err
+		}
+		return s.recomputeRoles(ctx, tx, environmentID, directoryID, orgID, users, defaults, touch)
+	})
+}
+
+func groupMembers(ctx context.Context, q querier, groupID string) (users, groups []string, err error) {
+	for _, query := range []string{`SELECT user_id FROM directory_group_members WHERE group_id = $1 ORDER BY user_id`,
+		`SELECT member_id FROM directory_group_groups WHERE group_id = $1 ORDER BY member_id`} {
+		rows, err := q.QueryContext(ctx, query, groupID)
+		if err != nil {
+			return nil, nil, err
+		}
+		var ids []string
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, nil, err
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, nil, err
+		}
+		if users == nil {
+			users = nonNilSlice(ids)
+		} else {
+			groups = nonNilSlice(ids)
+		}
+	}
+	return users, groups, nil
+}
+
+// DirectoryGroupMemberIDs lists a group's members.
+func (s *Store) DirectoryGroupMemberIDs(ctx context.Context, environmentID, directoryID, id string) ([]string, []string, error) {
+	if _, err := getDirectoryGroup(ctx, s.read, environmentID, directoryID, id, ""); err != nil {
+		return nil, nil, err
+	}
+	return groupMembers(ctx, s.read, id)
+}
+
+// condSQL compiles a DirectoryCond over table's columns into a WHERE clause.
+type condSQL struct {
+	args     []any
+	postgres bool
+	table    string // directory_users or directory_groups
+}
+
+func (c *condSQL) arg(v any) string {
+	c.args = append(c.args, v)
+	return fmt.Sprintf("$%d", len(c.args))
+}
+
+func (c *condSQL) compile(d store.DirectoryCond) (string, error) {
+	switch d.Op {
+	case "and", "or":
+		parts := make([]string, len(d.Args))
+		for i, a := range d.Args {
+			p, err := c.compile(a)
+			if err != nil {
+				return "", err
+			}
+			parts[i] = "(" + p + ")"
+		}
+		if len(parts) == 0 {
+			return "1 = 1", nil
+		}
+		return strings.Join(parts, " "+strings.ToUpper(d.Op)+" "), nil
+	case "not":
+		if len(d.Args) != 1 {
+			return "", fmt.Errorf("not takes one condition")
+		}
+		p, err := c.compile(d.Args[0])
+		return "NOT (" + p + ")", err
+	}
+	users := c.table == "directory_users"
+	switch d.Attr {
+	case "active":
+		if !users {
+			break
+		}
+		b, _ := d.Value.(bool)
+		switch d.Op {
+		case "pr":
+			return "1 = 1", nil
+		case "eq":
+			return "active = " + c.arg(b), nil
+		case "ne":
+			return "active <> " + c.arg(b), nil
+		}
+		return "1 = 0", nil
+	case "meta.lastModified":
+		if d.Op == "pr" {
+			return "1 = 1", nil
+		}
+		t, ok := d.Value.(time.Time)
+		ops := map[string]string{"eq": "=", "ne": "<>", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
+		if !ok || ops[d.Op] == "" {
+			return "1 = 0", nil
+		}
+		return "update_time " + ops[d.Op] + " " + c.arg(micros(t)), nil
+	case "emails.value":
+		if !users {
+			break
+		}
+		if d.Op == "pr" {
+			return `EXISTS (SELECT 1 FROM directory_user_emails e WHERE e.directory_user_id = directory_users.id)`, nil
+		}
+		op := d.Op
+		if op == "ne" {
+			op = "eq"
+		}
+		p := c.compare("e.value_key", op, strings.ToLower(fmt.Sprint(d.Value)))
+		q := `EXISTS (SELECT 1 FROM directory_user_emails e WHERE e.directory_user_id = directory_users.id AND ` + p + `)`
+		if d.Op == "ne" {
+			return "NOT " + q, nil
+		}
+		return q, nil
+	}
+	var col string
+	exact := d.CaseExact
+	switch {
+	case d.Attr == "id":
+		col, exact = "id", true
+	case d.Attr == "externalId":
+		col, exact = "external_id", true
+	case d.Attr == "userName" && users:
+		col = "user_name_key"
+	case d.Attr == "displayName" && users:
+		col = "display_name_key"
+	case d.Attr == "displayName":
+		col = "lower(display_name)"
+	default:
+		return "", fmt.Errorf("cannot query %s of %s", d.Attr, c.table)
+	}
+	if d.Op == "pr" {
+		return col + " <> ''", nil
+	}
+	v, _ := d.Value.(string)
+	if !exact {
+		v = strings.ToLower(v)
+	}
+	if d.Op == "ne" {
+		return "NOT (" + c.compare(col, "eq", v) + ")", nil
+	}
+	return c.compare(col, d.Op, v), nil
+}
+
+// compare is a comparison of a present (non-empty) string column.
+func (c *condSQL) compare(col, op, v string) string {
+	present := col + " <> '' AND "
+	collate := ""
+	if c.postgres {
+		collate = ` COLLATE "C"`
+	}
+	switch op {
+	case "eq":
+		return present + col + " = " + c.arg(v)
+	case "co":
+		if v == "" {
+			return col + " <> ''"
+		}
+		p := c.arg(v)
+		return present + "replace(" + col + ", " + p + ", '') <> " + col
+	case "sw":
+		n := c.arg(utf8.RuneCountInString(v))
+		return present + "substr(" + col + ", 1, " + n + ") = " + c.arg(v)
+	case "ew":
+		n := c.arg(utf8.RuneCountInString(v))
+		return present + "length(" + col + ") >= " + n + " AND substr(" + col + ", length(" + col + ") - " + n + " + 1) = " + c.arg(v)
+	case "gt", "ge", "lt", "le":
+		ops := map[string]string{"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
+		return present + col + collate + " " + ops[op] + " " + c.arg(v)
+	}
+	return "1 = 0"
+}
+
+// QueryDirectoryUsers runs a SCIM filter over a directory's users, in creation order.
+func (s *Store) QueryDirectoryUsers(ctx context.Context, environmentID, directoryID string, cond *store.DirectoryCond, offset, limit int) ([]roster.DirectoryUser, int, error) {
+	return queryDirectory(ctx, s, "directory_users", directoryUserColumns, environmentID, directoryID, cond, offset, limit, scanDirectoryUser)
+}
+
+// QueryDirectoryGroups runs a SCIM filter over a directory's groups, in creation order.
+func (s *Store) QueryDirectoryGroups(ctx context.Context, environmentID, directoryID string, cond *store.DirectoryCond, offset, limit int) ([]roster.DirectoryGroup, int, error) {
+	return queryDirectory(ctx, s, "directory_groups", directoryGroupColumns, environmentID, directoryID, cond, offset, limit, scanDirectoryGroup)
+}
+
+func queryDirectory[T any](ctx context.Context, s *Store, table, columns, environmentID, directoryID string, cond *store.DirectoryCond,
+	offset, limit int, scan func(interface{ Scan(...any) error }) (T, error)) ([]T, int, error) {
+	c := &condSQL{postgres: s.dialect.Name() == "postgres", table: table}
+	where := "directory_id = " + c.arg(directoryID) + " AND environment_id = " + c.arg(environmentID)
+	if cond != nil {
+		p, err := c.compile(*cond)
+		if err != nil {
+			return nil, 0, err
+		}
+		where += " AND (" + p + ")"
+	}
+	var total int
+	if err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+table+` WHERE `+where, c.args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	out := []T{}
+	if limit <= 0 || offset >= total {
+		return out, total, nil
+	}
+	args := append(slices.Clone(c.args), limit, offset)
+	rows, err := s.read.QueryContext(ctx, `SELECT `+columns+` FROM `+table+` WHERE `+where+
+		fmt.Sprintf(` ORDER BY seq LIMIT $%d OFFSET $%d`, len(c.args)+1, len(c.args)+2), args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		item, err := scan(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, item)
+	}
+	return out, total, rows.Err()
+}
