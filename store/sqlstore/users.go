@@ -206,8 +206,8 @@ func (s *Store) cachedUserBy(ctx context.Context, environmentID, col, key string
 	if err != nil || s.users == nil {
 		return u, err
 	}
-	s.users.put(seq, u)
-	return u.Clone(), nil
+	s.users.put(seq, u) // u is read-only from here on, like every user a read returns
+	return u, nil
 }
 
 // usersByID reads the users with these IDs, through the user cache, in the order of ids; IDs
@@ -215,11 +215,14 @@ func (s *Store) cachedUserBy(ctx context.Context, environmentID, col, key string
 func (s *Store) usersByID(ctx context.Context, environmentID string, ids []string) ([]roster.User, error) {
 	out := make([]roster.User, len(ids)) // a user never found keeps an empty ID
 	var missing []any
-	at := map[string]int{}
+	var at map[string]int
 	for i, id := range ids {
 		if u, ok := s.users.get(idKey(environmentID, id)); ok {
 			out[i] = u
 			continue
+		}
+		if at == nil {
+			at = make(map[string]int, len(ids)-i)
 		}
 		at[id] = i
 		missing = append(missing, id)
@@ -251,12 +254,8 @@ func (s *Store) usersByID(ctx context.Context, environmentID string, ids []strin
 			return nil, err
 		}
 		for _, u := range read {
-			i := at[u.ID]
-			out[i] = u
-			if s.users != nil {
-				s.users.put(seq, u)
-				out[i] = u.Clone()
-			}
+			out[at[u.ID]] = u
+			s.users.put(seq, u) // u is read-only from here on, like every user a read returns
 		}
 	}
 	return slices.DeleteFunc(out, func(u roster.User) bool { return u.ID == "" }), nil
