@@ -132,6 +132,18 @@ func TestUserCacheSharesUsers(t *testing.T) {
 	if allocs != 0 {
 		t.Fatalf("a hit allocated %v times", allocs)
 	}
+	ids, out := []string{"usr_1", "usr_2", "usr_1"}, make([]roster.User, 3)
+	allocs = testing.AllocsPerRun(100, func() {
+		if n := c.getIDs("env_1", ids, out); n != 2 {
+			t.Fatalf("getIDs found %d of usr_1, usr_2 (not cached), usr_1", n)
+		}
+	})
+	if allocs != 0 || out[0].ID != "usr_1" || out[1].ID != "" || out[2].ID != "usr_1" {
+		t.Fatalf("getIDs allocated %v times, found %q %q %q", allocs, out[0].ID, out[1].ID, out[2].ID)
+	}
+	if c.getIDs("env_2", ids[:1], out[:1]) != 0 {
+		t.Fatal("getIDs found a user of another environment")
+	}
 	got, _ := c.get(externalKey("env_1", "a"))
 	if got.Metadata == nil || got.Profile.Metadata == nil || got.Profile.CustomAttributes == nil || got.Memberships[1].Metadata == nil {
 		t.Fatalf("a cached user came out with a nil map: %+v", got)

@@ -216,16 +216,14 @@ func (s *Store) usersByID(ctx context.Context, environmentID string, ids []strin
 	out := make([]roster.User, len(ids)) // a user never found keeps an empty ID
 	var missing []any
 	var at map[string]int
-	for i, id := range ids {
-		if u, ok := s.users.get(idKey(environmentID, id)); ok {
-			out[i] = u
-			continue
+	if s.users.getIDs(environmentID, ids, out) < len(ids) {
+		at = map[string]int{}
+		for i, id := range ids {
+			if out[i].ID == "" {
+				at[id] = i
+				missing = append(missing, id)
+			}
 		}
-		if at == nil {
-			at = make(map[string]int, len(ids)-i)
-		}
-		at[id] = i
-		missing = append(missing, id)
 	}
 	if len(missing) > 0 {
 		seq := s.users.begin()
