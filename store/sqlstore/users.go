@@ -438,6 +438,11 @@ func (s *Store) ListUsers(ctx context.Context, environmentID string, q store.Use
 	idCol := "u.id"
 	if q.OrganizationID != "" {
 		idCol = "m.user_id"
+		if q.Search == "" && q.EmailKey == "" {
+			// Nothing to filter on the user's row: the membership index alone, without a
+			// look-up of each member's row in users (a membership's user always exists).
+			from = countFrom
+		}
 	}
 	rows, err := s.read.QueryContext(ctx, `SELECT `+idCol+` FROM `+from+` WHERE `+filter+` ORDER BY `+seqCol+` `+order+` LIMIT `+arg(q.Page.Size+1), args...)
 	if err != nil {
