@@ -187,11 +187,6 @@ func (s *Service) ListUsers(ctx context.Context, env roster.Environment, in List
 	if err := v.Err(); err != nil {
 		return List[roster.User]{}, err
 	}
-	if in.OrganizationID != "" {
-		if _, err := s.store.GetOrganization(ctx, env.ID, roster.OrganizationRef{ID: in.OrganizationID}); err != nil {
-			return List[roster.User]{}, err
-		}
-	}
 	q := store.UserQuery{OrganizationID: in.OrganizationID, Page: p.query}
 	switch {
 	case in.Query == nil:
@@ -207,6 +202,14 @@ func (s *Service) ListUsers(ctx context.Context, env roster.Environment, in List
 	page, err := s.store.ListUsers(ctx, env.ID, q)
 	if err != nil {
 		return List[roster.User]{}, err
+	}
+	if in.OrganizationID != "" && len(page.Items) == 0 {
+		// An unknown organization is an error, not an empty page. A page with members needs
+		// no look-up: a membership (in this environment) means the organization exists, so
+		// only an empty page reads it (a read less per page of members, issue 12).
+		if _, err := s.store.GetOrganization(ctx, env.ID, roster.OrganizationRef{ID: in.OrganizationID}); err != nil {
+			return List[roster.User]{}, err
+		}
 	}
 	return list(p, page, func(u roster.User) string { return u.ID }, roster.PrefixUser), nil
 }

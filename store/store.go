@@ -53,6 +53,11 @@ type Store interface {
 	CreateUser(ctx context.Context, u roster.User, m *roster.Membership, check UserCheck) (roster.User, error)
 	// GetUser returns a user with memberships (organization names and roles) and custom
 	// attributes.
+	//
+	// The users that GetUser and ListUsers return are read-only: a backend may share them
+	// with its cache and with other readers (SQLite's user cache hands out its own copy, its
+	// maps, slices and pointers, without a deep copy). A caller that wants to change one
+	// changes a roster.User.Clone of it. Tests built with -tags rostercheck panic on a change.
 	GetUser(ctx context.Context, environmentID string, ref roster.UserRef) (roster.User, error)
 	UpdateUser(ctx context.Context, environmentID string, ref roster.UserRef, update UserCheck) (roster.User, error)
 	// DeleteUser removes a user, their memberships and attributes.

@@ -144,6 +144,12 @@ func marshalCompact(m proto.Message) ([]byte, error) {
 // fields left empty, and their JSON is put in place of the empty values. ok is false when the
 // answer has no such field; the caller then converts it whole.
 func (m *jsonMemo) answerJSON(out protoreflect.MessageType, rf protoreflect.FieldDescriptor, b []byte) (data []byte, ok bool, err error) {
+	return m.appendAnswerJSON(nil, out, rf, b)
+}
+
+// appendAnswerJSON is answerJSON appending to dst: when ok, data is dst's memory (or new
+// memory), never the memo's, so the caller may reuse it once written (writeResponse pools it).
+func (m *jsonMemo) appendAnswerJSON(dst []byte, out protoreflect.MessageType, rf protoreflect.FieldDescriptor, b []byte) (data []byte, ok bool, err error) {
 	if m == nil {
 		return nil, false, nil
 	}
@@ -164,7 +170,7 @@ func (m *jsonMemo) answerJSON(out protoreflect.MessageType, rf protoreflect.Fiel
 		if len(vs) == 1 {
 			v = vs[0]
 		}
-		data, err = m.appendJSON(nil, m.types[rf.Message().FullName()], v)
+		data, err = m.appendJSON(dst, m.types[rf.Message().FullName()], v)
 		return data, err == nil, err
 	}
 
@@ -206,7 +212,13 @@ func (m *jsonMemo) answerJSON(out protoreflect.MessageType, rf protoreflect.Fiel
 			// too small copies the answer as it grows (a third of a page's time).
 			size += 1024 + 2*len(v)
 		}
-		out := append(make([]byte, 0, size), top[:at]...)
+		var out []byte
+		if len(values) == 1 && cap(dst) >= size { // the one field (a page's list): into dst
+			out = dst[:0]
+		} else {
+			out = make([]byte, 0, size+size/4) // room for a somewhat larger page next time
+		}
+		out = append(out, top[:at]...)
 		if f.IsList() {
 			out = append(out, '[')
 		}
@@ -222,6 +234,9 @@ func (m *jsonMemo) answerJSON(out protoreflect.MessageType, rf protoreflect.Fiel
 			out = append(out, ']')
 		}
 		top = append(out, top[at+len(empty):]...)
+	}
+	if len(values) == 0 { // top is the memo's own
+		top = append(dst[:0], top...)
 	}
 	return top, true, nil
 }

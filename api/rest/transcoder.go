@@ -313,6 +313,7 @@ func (t *Transcoder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := newResponseBuffer()
 	t.target.ServeHTTP(rec, req)
 	writeResponse(w, rt, rec, t.memo)
+	rec.release()
 }
 
 // innerHeaders copies the client's headers (Authorization, User-Agent,

@@ -1,6 +1,8 @@
 package sqlstore
 
 import (
+	"fmt"
+	"reflect"
 	"sync"
 	"time"
 	"unsafe"
@@ -56,9 +58,29 @@ type userCache struct {
 const maxCatalog = 1024
 
 type cachedUser struct {
-	user roster.User // compact: see compactUser
+	user roster.User // compact (compactUser), then its empty maps shared (shareEmpty); never changed
 	keys []string
 	size int // userSize, counted in userCache.bytes
+	// shadow is a deep copy of user, kept only when checkShared is set (tests built with the
+	// tag rostercheck), to catch a caller that changed a user it was handed.
+	// A pointer: a roster.User here would cost its ~390 bytes in every entry.
+	shadow *roster.User
+}
+
+// checkShared makes the cache keep a deep copy of each user and compare it with the user on
+// every get and removal: a difference means a caller changed a user that the cache shares,
+// and panics. Set by the build tag rostercheck (usercache_check.go).
+var checkShared = false
+
+// check panics if a caller changed a cached user: the shared empty map is no longer empty
+// (checked always: one length), or, with checkShared, the user differs from its deep copy.
+func (e *cachedUser) check() {
+	if len(emptyStrings) != 0 {
+		panic(fmt.Sprintf("sqlstore: a caller wrote %d entries into an empty map of a user read from the store, which users share: Clone a user before changing it", len(emptyStrings)))
+	}
+	if e.shadow != nil && !reflect.DeepEqual(e.user, *e.shadow) {
+		panic(fmt.Sprintf("sqlstore: a caller changed user %s read from the store, which the cache shares: Clone a user before changing it\nnow:    %+v\nbefore: %+v", e.user.ID, e.user, e.shadow))
+	}
 }
 
 // maxReleased bounds the per-user release records; past it they are forgotten at once, and the
@@ -90,7 +112,9 @@ func (c *userCache) begin() uint64 {
 	return c.seq
 }
 
-// get returns a copy of the user that key names, if cached.
+// get returns the user that key names, if cached. The user is the cache's own, shared with
+// every other reader: nobody may change it (store.Store's read-only rule for users; Clone
+// first). A hit allocates nothing.
 func (c *userCache) get(key string) (roster.User, bool) {
 	if c == nil {
 		return roster.User{}, false
@@ -101,7 +125,30 @@ func (c *userCache) get(key string) (roster.User, bool) {
 	if e == nil {
 		return roster.User{}, false
 	}
-	return expandUser(e.user.Clone()), true // e.user is never changed once cached
+	e.check()
+	return e.user, true
+}
+
+// getIDs fills out[i] with the cached user of ids[i] in the environment, where cached, under
+// one lock for the lot and without building a key string per user (a page of 100: 100 locks
+// and 100 allocations less). It returns how many it filled. The users are shared, as get's.
+func (c *userCache) getIDs(environmentID string, ids []string, out []roster.User) int {
+	if c == nil {
+		return 0
+	}
+	key := make([]byte, 0, 64)
+	n := 0
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, id := range ids {
+		key = append(append(append(append(key[:0], "i\x00"...), environmentID...), 0), id...)
+		if e := c.entries[c.keys[string(key)]]; e != nil { // string(key) in an index: no copy
+			e.check()
+			out[i] = e.user
+			n++
+		}
+	}
+	return n
 }
 
 // put caches u, read by a query that began at seq, unless a write holds u or released it since.
@@ -123,7 +170,12 @@ func (c *userCache) put(seq uint64, u roster.User) {
 	if u.ExternalID != nil {
 		e.keys = append(e.keys, externalKey(u.EnvironmentID, *u.ExternalID))
 	}
-	e.size = userSize(e.user, e.keys)
+	e.size = userSize(e.user, e.keys) // before shareEmpty: the shared empty map costs nothing per user
+	shareEmpty(&e.user)
+	if checkShared {
+		shadow := e.user.Clone()
+		e.shadow = &shadow
+	}
 	if e.size > c.max/16 { // one huge user (thousands of memberships) would evict many others
 		return
 	}
@@ -141,6 +193,7 @@ func (c *userCache) put(seq uint64, u roster.User) {
 }
 
 func (c *userCache) remove(id string, e *cachedUser) {
+	e.check()
 	delete(c.entries, id)
 	c.bytes -= e.size
 	for _, k := range e.keys {
@@ -332,15 +385,20 @@ func compactUser(u roster.User) roster.User {
 	return u
 }
 
-// expandUser undoes compactUser on a copy: the maps that reads make are never nil.
-func expandUser(u roster.User) roster.User {
+// emptyStrings is the one empty map that every cached user holds in place of its own empty
+// maps (shareEmpty): the maps that reads make are never nil, and an empty one of each user's
+// own would cost a map header (48 bytes) for nothing. Nobody may write into it (get checks).
+var emptyStrings = map[string]string{}
+
+// shareEmpty undoes compactUser on the cache's own copy, in place: the nil maps become
+// emptyStrings, so that a hit hands the user out as it is, without allocating.
+func shareEmpty(u *roster.User) {
 	u.Metadata = emptyIfNil(u.Metadata)
 	u.Profile.Metadata = emptyIfNil(u.Profile.Metadata)
 	u.Profile.CustomAttributes = emptyIfNil(u.Profile.CustomAttributes)
-	for i := range u.Memberships {
+	for i := range u.Memberships { // compactUser's own slice
 		u.Memberships[i].Metadata = emptyIfNil(u.Memberships[i].Metadata)
 	}
-	return u
 }
 
 func nilIfEmpty(m map[string]string) map[string]string {
@@ -352,7 +410,7 @@ func nilIfEmpty(m map[string]string) map[string]string {
 
 func emptyIfNil(m map[string]string) map[string]string {
 	if m == nil {
-		return map[string]string{}
+		return emptyStrings
 	}
 	return m
 }

@@ -57,6 +57,7 @@ const heapFactor = 1.5
 // A cache filled with many more users than fit holds at most its budget, by its own account
 // and by the Go heap's.
 func TestUserCacheHeapBound(t *testing.T) {
+	withoutShadows(t) // measures the cache as it runs in production
 	const budget = 4 << 20
 	before := liveHeap()
 	c := newUserCache(budget)
@@ -80,6 +81,7 @@ func TestUserCacheHeapBound(t *testing.T) {
 // userSize is an honest estimate: for a realistic user it is within a factor of 1.5 either way
 // of the heap that caching many such users takes, per user.
 func TestUserSizeMatchesHeap(t *testing.T) {
+	withoutShadows(t) // measures the cache as it runs in production
 	const n = 5000
 	c := newUserCache(1 << 30)
 	before := liveHeap()

@@ -114,19 +114,85 @@ func TestUserCacheBound(t *testing.T) {
 	}
 }
 
-func TestUserCacheHandsOutCopies(t *testing.T) {
+// A hit hands out the cache's own user, without a copy (store.Store: users read are
+// read-only), so it allocates nothing, and its empty maps are one shared map, never nil.
+func TestUserCacheSharesUsers(t *testing.T) {
+	withoutShadows(t) // counts the allocations of a hit as it runs in production
 	c := newUserCache(1 << 20)
 	u := cacheUser("usr_1", "a@x.com", "a")
-	u.Memberships = []roster.Membership{{OrganizationID: "org_1", Metadata: map[string]string{"k": "v"}, Roles: []roster.RoleRef{{Name: "r"}}}}
+	u.Memberships = []roster.Membership{{OrganizationID: "org_1", Metadata: map[string]string{"k": "v"}, Roles: []roster.RoleRef{{Name: "r"}}},
+		{OrganizationID: "org_2", Metadata: map[string]string{}}}
+	u.Profile.CustomAttributes = map[string]string{}
+	c.put(c.begin(), u)
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, ok := c.get(idKey("env_1", "usr_1")); !ok {
+			t.Fatal("miss")
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("a hit allocated %v times", allocs)
+	}
+	ids, out := []string{"usr_1", "usr_2", "usr_1"}, make([]roster.User, 3)
+	allocs = testing.AllocsPerRun(100, func() {
+		if n := c.getIDs("env_1", ids, out); n != 2 {
+			t.Fatalf("getIDs found %d of usr_1, usr_2 (not cached), usr_1", n)
+		}
+	})
+	if allocs != 0 || out[0].ID != "usr_1" || out[1].ID != "" || out[2].ID != "usr_1" {
+		t.Fatalf("getIDs allocated %v times, found %q %q %q", allocs, out[0].ID, out[1].ID, out[2].ID)
+	}
+	if c.getIDs("env_2", ids[:1], out[:1]) != 0 {
+		t.Fatal("getIDs found a user of another environment")
+	}
+	got, _ := c.get(externalKey("env_1", "a"))
+	if got.Metadata == nil || got.Profile.Metadata == nil || got.Profile.CustomAttributes == nil || got.Memberships[1].Metadata == nil {
+		t.Fatalf("a cached user came out with a nil map: %+v", got)
+	}
+	if got.Memberships[0].Metadata["k"] != "v" || got.Memberships[0].Roles[0].Name != "r" || *got.ExternalID != "a" {
+		t.Fatalf("cached user differs: %+v", got)
+	}
+}
+
+// A caller that writes into a shared empty map would change every cached user that has one:
+// the next get panics rather than hand that out.
+func TestUserCachePanicsOnAChangedUser(t *testing.T) {
+	c := newUserCache(1 << 20)
+	c.put(c.begin(), cacheUser("usr_1", "a@x.com", "a"))
+	got, _ := c.get(idKey("env_1", "usr_1"))
+	defer func() {
+		clear(emptyStrings)
+		if recover() == nil {
+			t.Fatal("a write into the shared empty map went unnoticed")
+		}
+	}()
+	got.Metadata["k"] = "changed"
+	c.get(idKey("env_1", "usr_1"))
+}
+
+// withoutShadows turns checkShared off for the test (it is on with -tags rostercheck): the
+// deep copies it keeps double the cache's memory and a hit's allocations.
+func withoutShadows(t *testing.T) {
+	v := checkShared
+	checkShared = false
+	t.Cleanup(func() { checkShared = v })
+}
+
+// With checkShared (-tags rostercheck) any change to a shared user is caught.
+func TestUserCacheCheckSharedCatchesChanges(t *testing.T) {
+	defer func(v bool) { checkShared = v }(checkShared)
+	checkShared = true
+	c := newUserCache(1 << 20)
+	u := cacheUser("usr_1", "a@x.com", "a")
+	u.Memberships = []roster.Membership{{OrganizationID: "org_1", Roles: []roster.RoleRef{{Name: "r"}}}}
 	c.put(c.begin(), u)
 	got, _ := c.get(idKey("env_1", "usr_1"))
-	got.Memberships[0].Metadata["k"] = "changed"
 	got.Memberships[0].Roles[0].Name = "changed"
-	*got.ExternalID = "changed"
-	again, _ := c.get(idKey("env_1", "usr_1"))
-	if again.Memberships[0].Metadata["k"] != "v" || again.Memberships[0].Roles[0].Name != "r" || *again.ExternalID != "a" {
-		t.Fatalf("a change to a copy reached the cache: %+v", again)
-	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("a changed role went unnoticed")
+		}
+	}()
+	c.get(idKey("env_1", "usr_1"))
 }
 
 // The answers kept beside the users are bounded by a small fixed count each (maxCatalog).

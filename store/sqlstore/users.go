@@ -206,8 +206,8 @@ func (s *Store) cachedUserBy(ctx context.Context, environmentID, col, key string
 	if err != nil || s.users == nil {
 		return u, err
 	}
-	s.users.put(seq, u)
-	return u.Clone(), nil
+	s.users.put(seq, u) // u is read-only from here on, like every user a read returns
+	return u, nil
 }
 
 // usersByID reads the users with these IDs, through the user cache, in the order of ids; IDs
@@ -215,14 +215,15 @@ func (s *Store) cachedUserBy(ctx context.Context, environmentID, col, key string
 func (s *Store) usersByID(ctx context.Context, environmentID string, ids []string) ([]roster.User, error) {
 	out := make([]roster.User, len(ids)) // a user never found keeps an empty ID
 	var missing []any
-	at := map[string]int{}
-	for i, id := range ids {
-		if u, ok := s.users.get(idKey(environmentID, id)); ok {
-			out[i] = u
-			continue
+	var at map[string]int
+	if s.users.getIDs(environmentID, ids, out) < len(ids) {
+		at = map[string]int{}
+		for i, id := range ids {
+			if out[i].ID == "" {
+				at[id] = i
+				missing = append(missing, id)
+			}
 		}
-		at[id] = i
-		missing = append(missing, id)
 	}
 	if len(missing) > 0 {
 		seq := s.users.begin()
@@ -251,12 +252,8 @@ func (s *Store) usersByID(ctx context.Context, environmentID string, ids []strin
 			return nil, err
 		}
 		for _, u := range read {
-			i := at[u.ID]
-			out[i] = u
-			if s.users != nil {
-				s.users.put(seq, u)
-				out[i] = u.Clone()
-			}
+			out[at[u.ID]] = u
+			s.users.put(seq, u) // u is read-only from here on, like every user a read returns
 		}
 	}
 	return slices.DeleteFunc(out, func(u roster.User) bool { return u.ID == "" }), nil
@@ -441,6 +438,11 @@ func (s *Store) ListUsers(ctx context.Context, environmentID string, q store.Use
 	idCol := "u.id"
 	if q.OrganizationID != "" {
 		idCol = "m.user_id"
+		if q.Search == "" && q.EmailKey == "" {
+			// Nothing to filter on the user's row: the membership index alone, without a
+			// look-up of each member's row in users (a membership's user always exists).
+			from = countFrom
+		}
 	}
 	rows, err := s.read.QueryContext(ctx, `SELECT `+idCol+` FROM `+from+` WHERE `+filter+` ORDER BY `+seqCol+` `+order+` LIMIT `+arg(q.Page.Size+1), args...)
 	if err != nil {

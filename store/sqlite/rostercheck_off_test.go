@@ -1,0 +1,5 @@
+//go:build !rostercheck
+
+package sqlite_test
+
+const rostercheck = false
