@@ -9,7 +9,9 @@
 # 16 clients, next to the ceiling (bench/cmd/ceiling, a fixed answer) under the same tools. On
 # SQLite it also measures lookup by email against get by id at 10k and 1M users, and runs a
 # sustained write load (--write-duration, 300 s; --quick: 20 s) against the WAL target. On
-# PostgreSQL it measures the bare pgx point-read rate (bench/cmd/pgxread). --profile adds
+# PostgreSQL it measures the bare pgx point-read rate (bench/cmd/pgxread). On both it measures
+# the SCIM rows (issue 13) against a directory's SCIM endpoint seeded through SCIM itself
+# (bench/cmd/seed --scim-users, benchkit scim). --profile adds
 # a pass on SQLite that records a CPU profile of roster (perf) under each operation's load, into
 # bench/results/<date>-profiles/. Writes bench/results/<date>.md and prints it. Loopback only; every step is bounded in time; all that
 # it starts is stopped on exit.
@@ -40,7 +42,7 @@ while [ $# -gt 0 ]; do
 	--backends) BACKENDS=$2; shift ;;
 	--no-scale) SCALE=0 ;;
 	--profile) PROFILE=1 ;;
-	-h | --help) sed -n '2,14p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,17p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -48,12 +50,17 @@ done
 
 if [ "$QUICK" = 1 ]; then
 	USERS=2000 ORGS=200 SCALE_SMALL=500 SCALE_BIG=6000 CREATE_TARGETS=30000 READ_KEYS=30000
-	: "${BENCH_SEED_BUDGET:=60}" "${BENCH_SCALE_SEED_BUDGET:=30}"
+	: "${BENCH_SEED_BUDGET:=60}" "${BENCH_SCALE_SEED_BUDGET:=30}" "${BENCH_SCIM_SEED_BUDGET:=40}"
 	: "${DURATION:=1}" "${WRITE_DURATION:=20}"
 else
 	USERS=100000 ORGS=10000 SCALE_SMALL=10000 SCALE_BIG=1000000 CREATE_TARGETS=150000 READ_KEYS=150000
+	: "${BENCH_SCIM_SEED_BUDGET:=240}"
 	: "${DURATION:=5}" "${WRITE_DURATION:=300}"
 fi
+# SCIM targets per row: enough unique creates for 5,000/s over a row (vegeta would wrap around
+# past them and the creates would conflict); the other SCIM rows' files hold as many (their
+# requests stay valid when vegeta wraps around, and a PUT's body is about 1 KB).
+SCIM_TARGETS=$((DURATION * 5000 > 10000 ? DURATION * 5000 : 10000))
 # The sustained write row (SQLite): creates and profile updates, one after the other, over REST
 # at 16 clients for WRITE_DURATION seconds, against issue 12's WAL target (under 64 MB).
 WRITE_BACKENDS=sqlite
@@ -61,6 +68,12 @@ SCALE_BACKENDS=sqlite      # the scaling check (10k → 1M users) runs on SQLite
 SEED_BUDGET=${BENCH_SEED_BUDGET:-300}             # seconds a backend may spend seeding users up to $USERS
 SCALE_SEED_BUDGET=${BENCH_SCALE_SEED_BUDGET:-240} # seconds the 1M step may spend seeding
 PROFILE_BACKENDS=sqlite
+# The SCIM rows (issue 13): a directory of its own organization holding as many users as the
+# main data set ($USERS), every one pushed through SCIM POST within SCIM_SEED_BUDGET seconds,
+# and a group of SCIM_GROUP members built by PATCH adds of 500 members per request.
+SCIM_USERS=$USERS
+SCIM_GROUP=20000
+SCIM_SEED_BUDGET=$BENCH_SCIM_SEED_BUDGET
 SEED_WORKERS=32
 PORT=${BENCH_PORT:-18480}
 CEIL_PORT=${BENCH_CEILING_PORT:-18481}
@@ -78,6 +91,7 @@ ROSTER_PID=
 SERVER_PID= # the server measure() reads the CPU time of: the ceiling or roster
 DB_FILE=    # SQLite: roster's database file (its WAL is $DB_FILE-wal); empty on PostgreSQL
 READ_KEYS_FILE= # run_ops sets it for a read row: the draws' distinct-user counts (benchkit reads)
+ROW_DETAIL=     # a note on the row's data set shown beside its target (the SCIM rows)
 DRAW=0      # a new draw seed for every read row
 PG_BENCH_URL=
 
@@ -186,6 +200,7 @@ measure() {
 		PIDS+=("$watchpid")
 	fi
 	if [ -n "$READ_KEYS_FILE" ]; then cp "$READ_KEYS_FILE" "$out.keys"; fi
+	if [ -n "$ROW_DETAIL" ]; then echo "$ROW_DETAIL" >"$out.detail"; fi
 	cpu0=$(cpu_seconds "$SERVER_PID")
 	wall0=$(date +%s.%N)
 	if [ -n "$PROFILE_PID" ]; then
@@ -378,6 +393,62 @@ sustained_writes() { # USERS BACKEND SEEDDIR
 	rm -f "$in/sustained.rest.targets"
 }
 
+# scim_rows: issue 13's SCIM rows over REST (vegeta) at 16 clients, against the SCIM endpoint of
+# a directory seeded for them (bench/cmd/seed --scim-users: its own organization, users pushed
+# through SCIM POST, a big group built by PATCH adds), with the directory's own bearer token.
+# Rows: a page of 100 users by startIndex, POST, PATCH (Entra's Replace forms), PUT (Okta's
+# whole user), one member added to / removed from the big group (Okta's form).
+scim_rows() { # USERS BACKEND
+	local users=$1 backend=$2 dir=$WORK/seed-$2/scim in=$WORK/in-$2-scim ok=1 n group op
+	local ops=(scim_list scim_create scim_patch scim_put scim_member)
+	if [ "$USERS_OK" != 1 ]; then
+		for op in "${ops[@]}"; do skip main "$users" "$op" rest "$backend" 16 "not run: $USERS_WHY"; done
+		return
+	fi
+	mkdir -p "$dir"
+	log "seeding a SCIM directory: up to $SCIM_USERS users through SCIM POST (budget ${SCIM_SEED_BUDGET}s), a group of up to $SCIM_GROUP"
+	[ ${#SRV_PIN[@]} = 0 ] || { taskset -a -p -c 0,1 "$ROSTER_PID" >/dev/null && sleep 1.5; }
+	BENCH_TOKEN=$TOKEN "${GEN_PIN[@]}" "$WORK/bin/seed" --url "http://127.0.0.1:$PORT" --dir "$dir" --scim-users "$SCIM_USERS" \
+		--scim-group "$SCIM_GROUP" --workers "$SEED_WORKERS" --budget "${SCIM_SEED_BUDGET}s" --timeout 20m >"$WORK/seed-scim-$backend.log" 2>&1 || ok=0
+	[ ${#SRV_PIN[@]} = 0 ] || { taskset -a -p -c 1 "$ROSTER_PID" >/dev/null && sleep 1.5; }
+	if [ $ok = 0 ]; then
+		log "SCIM seeding failed:"
+		tail -5 "$WORK/seed-scim-$backend.log" >&2
+		for op in "${ops[@]}"; do skip main "$users" "$op" rest "$backend" 16 "not run: SCIM seeding failed: $(tail -1 "$WORK/seed-scim-$backend.log" | cut -c1-200 | tr '|' '/')"; done
+		return
+	fi
+	if [ -n "$PG_BENCH_URL" ]; then psql "$PG_BENCH_URL" -q -c ANALYZE >/dev/null; fi
+	n=$(sed -n 's/^users=//p' "$dir/scim.env")
+	group=$(sed -n 's/^group_size=//p' "$dir/scim.env")
+	local rate cut
+	rate=$(sed -n 's/^seed: [0-9]* SCIM users in .* (\([0-9]*\)\/s)$/\1/p' "$WORK/seed-scim-$backend.log" | tail -1)
+	cut=$(sed -n 's/^seed: \(budget .*\)$/\1/p' "$WORK/seed-scim-$backend.log" | tail -1)
+	SCIM_NOTES+="- $backend: a directory of $n users pushed through SCIM POST at ${rate:-?}/s (32 clients, roster on both cores)${cut:+ (**$cut**)}; $(grep '^seed: SCIM group' "$WORK/seed-scim-$backend.log" | sed 's/^seed: SCIM //' || true)"$'\n'
+	# One page, as the list row asks for it: it must hold 100 users (or all, if fewer).
+	local page
+	page=$(curl -sS --max-time 30 "$(sed -n 's/^endpoint=//p' "$dir/scim.env")/Users?startIndex=1&count=100" \
+		-H "Authorization: Bearer $(sed -n 's/^token=//p' "$dir/scim.env")" || true)
+	SCIM_NOTES+="- $backend: a SCIM page (startIndex=1, count=100) holds $(printf '%s' "$page" | grep -o '"userName":' | wc -l) users, totalResults $(printf '%s' "$page" | sed -n 's/.*"totalResults":\([0-9]*\).*/\1/p')"$'\n'
+	"$WORK/bin/benchkit" scim --seed "$dir" --out "$in" --prefix "x$RANDOM-$backend" --n "$SCIM_TARGETS" --keys "$SCIM_TARGETS"
+	local token=$TOKEN sent
+	TOKEN=$(sed -n 's/^token=//p' "$dir/scim.env")
+	for op in "${ops[@]}"; do
+		case $op in
+		scim_list) ROW_DETAIL="a directory of $n users" ;;
+		scim_member) ROW_DETAIL="a group of $group members" ;;
+		*) ROW_DETAIL= ;;
+		esac
+		measure main "$((users + n))" "$op" rest "$backend" 16 "$PORT" "$in/$op.rest.targets"
+		ROW_DETAIL=
+		if [ "$op" = scim_create ]; then # the directory grows by the creates sent
+			sent=$(sed -n 's/.*"requests":\([0-9]*\).*/\1/p' "$WORK/out/main-$((users + n))-$backend-scim_create-rest-c16.json" 2>/dev/null | head -1 || true)
+			n=$((n + ${sent:-0}))
+		fi
+	done
+	TOKEN=$token
+	rm -rf "$in"
+}
+
 # bare_pgx: the machine's bare pgx point-read rate beside the PostgreSQL rows (issue 12: reads
 # at least half of it), with roster idle: 16 goroutines read one users row by primary key,
 # keys uniform over every seeded user, pinned like the server (bench/cmd/pgxread).
@@ -405,6 +476,7 @@ sanity_check() { # BACKEND SEEDDIR
 
 # ---- per backend -----------------------------------------------------------------------------
 SEED_NOTES=""
+SCIM_NOTES=""
 MAIN_USERS=""
 PROBE_NOTES=""
 run_backend() { # BACKEND
@@ -491,6 +563,7 @@ run_backend() { # BACKEND
 	if [ "$backend" = postgres ] && [ "$USERS_OK" = 1 ]; then bare_pgx "$n" "$dir"; fi
 	run_ops main "$n" "$backend" "$dir" '.*' 1 16
 	if [[ " $WRITE_BACKENDS " == *" $backend "* ]]; then sustained_writes "$n" "$backend" "$dir"; fi
+	scim_rows "$n" "$backend"
 	# The second ceiling shares CPU 1 with roster, which is idle meanwhile.
 	run_ceiling "$backend" ceiling_after
 
@@ -542,6 +615,8 @@ ELAPSED=$(($(date +%s) - START))
 	printf '%s' "$PROBE_NOTES" | sed 's/^/  /'
 	echo "- seeding (organizations: CreateOrganization over gRPC, $SEED_WORKERS concurrent; users: one streaming bulk import, POST /api/v1/users:import, then their IDs read back through the export; roster on both cores; budget ${SEED_BUDGET}s per backend, ${SCALE_SEED_BUDGET}s for the 1M step; the rate is the import's):"
 	printf '%s' "$SEED_NOTES" | sed 's/^/  /'
+	echo "- SCIM rows (REST, 16 clients, the directory's own bearer token; targets from issue 13): a directory in an organization of its own, its users pushed through its SCIM endpoint (POST /Users, Entra's body), budget ${SCIM_SEED_BUDGET}s per backend, and a group built by PATCH adds of 500 members per request; the rows' users count is the main data set plus the directory's users:"
+	printf '%s' "$SCIM_NOTES" | sed 's/^/  /'
 	echo
 } >"$META"
 "$WORK/bin/benchkit" report --meta "$META" "$MANIFEST" >"$RESULT"

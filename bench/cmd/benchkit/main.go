@@ -8,6 +8,9 @@
 //	                                      N vegeta targets, each creating a different user
 //	benchkit reads --seed DIR --op OP --dist uniform|zipf --n N --draw SEED --out FILE
 //	                                      N keys of one read row, drawn from every seeded user
+//	benchkit scim --seed DIR --out DIR --prefix P [--n N] [--keys N]
+//	                                      vegeta targets of the SCIM rows (scim.go), from the
+//	                                      seeder's scim.env and scim_users.tsv
 //	benchkit watch --pid PID --wal PATH --out FILE
 //	                                      peak VmRSS and WAL size, sampled until SIGTERM
 //	benchkit report MANIFEST              the results table (markdown) from run.sh's manifest
@@ -20,7 +23,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: benchkit protoset|inputs|creates|reads|watch|report ...")
+		fmt.Fprintln(os.Stderr, "usage: benchkit protoset|inputs|creates|reads|scim|watch|report ...")
 		os.Exit(2)
 	}
 	var err error
@@ -33,6 +36,8 @@ func main() {
 		err = creates(os.Args[2:])
 	case "reads":
 		err = reads(os.Args[2:])
+	case "scim":
+		err = scimInputs(os.Args[2:])
 	case "watch":
 		err = watch(os.Args[2:])
 	case "report":

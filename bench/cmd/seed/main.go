@@ -9,7 +9,8 @@
 // User i (0-based, global across runs) gets email u<i>@bench.example.com and external id
 // bench-user-<i>. Even users go to the "big" organizations (1% of all, so that a page of 100
 // organization users is a full page), odd users to the others, round-robin. Seeding can grow an
-// existing data set: --from N continues numbering at N and reuses DIR/orgs.tsv.
+// existing data set: --from N continues numbering at N and reuses DIR/orgs.tsv. With
+// --scim-users it seeds the SCIM rows' directory instead (scim.go).
 package main
 
 import (
@@ -49,6 +50,7 @@ type config struct {
 	orgs, from, to, workers, conns    int
 	timeout, budget                   time.Duration
 	skipUsers, bulk                   bool
+	scimUsers, scimGroup, scimChunk   int
 }
 
 func run() error {
@@ -67,6 +69,9 @@ func run() error {
 	flag.DurationVar(&c.budget, "budget", 0, "stop creating users after this long and keep what was created (0: no limit)")
 	flag.BoolVar(&c.skipUsers, "skip-users", false, "create organizations only (the server has no UserService)")
 	flag.BoolVar(&c.bulk, "bulk", false, "create users through the streaming bulk import (POST /api/v1/users:import) instead of one call per user")
+	flag.IntVar(&c.scimUsers, "scim-users", 0, "instead of organizations and users: a SCIM directory in its own organization and this many users pushed through its SCIM endpoint, then a group (scim.go)")
+	flag.IntVar(&c.scimGroup, "scim-group", 20000, "with --scim-users: members of the group (at most the users created less a pool kept out of it)")
+	flag.IntVar(&c.scimChunk, "scim-chunk", 500, "with --scim-users: members added per group PATCH")
 	flag.Parse()
 
 	if err := loopbackOnly(c.url); err != nil {
@@ -80,6 +85,9 @@ func run() error {
 			return err
 		}
 		c.token = t
+	}
+	if c.scimUsers > 0 {
+		return scimSeed(ctx, c)
 	}
 	cl := newClients(c.url, c.token, c.conns)
 
