@@ -140,15 +140,22 @@ func fillGroup(g *roster.DirectoryGroup, r *scim.Resource) error {
 	return nil
 }
 
-// profileFunc writes a SCIM user onto its Roster user's profile: the standard attributes with
-// no mapping, then the directory's mapping (which may also override a standard field).
+// profileFunc writes a SCIM user onto its Roster user's profile (ProfileFunc).
 func (d *Directory) profileFunc() func(u *roster.User, row roster.DirectoryUser, st store.SignInState, defs store.AttributeDefs) error {
+	return ProfileFunc(d.dir)
+}
+
+// ProfileFunc writes a SCIM user of dir onto its Roster user's profile: the standard
+// attributes with no mapping, then the directory's mapping (which may also override a standard
+// field). A SCIM write and the re-application of a changed mapping
+// (directory.Service.ReapplyDirectoryMapping) both run it.
+func ProfileFunc(dir roster.Directory) func(u *roster.User, row roster.DirectoryUser, st store.SignInState, defs store.AttributeDefs) error {
 	return func(u *roster.User, row roster.DirectoryUser, st store.SignInState, defs store.AttributeDefs) error {
 		var attrs map[string]any
 		if err := json.Unmarshal(row.Raw, &attrs); err != nil {
 			return err
 		}
-		pp := Normalize(attrs, d.dir.Mappings)
+		pp := Normalize(attrs, dir.Mappings)
 		var defMap map[string]roster.AttributeDefinition
 		if len(pp.Custom) > 0 {
 			var err error
