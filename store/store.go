@@ -303,7 +303,11 @@ type DirectoryUserWrite struct {
 	Email func(roster.DirectoryUser) string
 	// Profile writes the row onto the Roster user (fresh, with Email and times set, when
 	// st.IsNew); with st.MayChangeProfile false its profile changes are not stored.
-	Profile      func(u *roster.User, row roster.DirectoryUser, st SignInState, defs AttributeDefs) error
+	Profile func(u *roster.User, row roster.DirectoryUser, st SignInState, defs AttributeDefs) error
+	// ProfileOf, when set, is used instead of Profile: it gives the profile function of the
+	// directory as read inside the write's transaction (its current mapping, which cannot
+	// change before the write commits).
+	ProfileOf    func(d roster.Directory) func(u *roster.User, row roster.DirectoryUser, st SignInState, defs AttributeDefs) error
 	DefaultRoles []roster.RoleRef // a new membership's roles when no group gives one
 	Now          time.Time
 }

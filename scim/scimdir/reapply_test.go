@@ -224,3 +224,30 @@ func TestReapplyWhileSCIMWrites(t *testing.T) {
 		})
 	}
 }
+
+// TestSCIMWriteReadsTheCurrentMapping: a SCIM write applies the mapping as of its own
+// transaction, not as of the request's start, so a write that crosses a mapping change and a
+// re-application cannot leave its user with the old mapping.
+func TestSCIMWriteReadsTheCurrentMapping(t *testing.T) {
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			f := newFixture(t, backend, "acme.test")
+			if _, err := f.svc.CreateAttribute(ctx, f.env, roster.AttributeDefinition{Key: "team", DisplayName: "Team", Type: roster.AttributeString}); err != nil {
+				t.Fatal(err)
+			}
+			d := f.scim(t) // opened before the mapping changes, as a request in flight
+			r, err := d.CreateUser(ctx, map[string]any{"userName": "ann@acme.test", acmeExt: map[string]any{"team": "Red"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.svc.UpdateDirectoryAttributes(ctx, f.env, f.org.ID, f.dir.ID, []roster.DirectoryMapping{{Key: "team", MapTo: acmeExt + ":team"}}); err != nil {
+				t.Fatal(err)
+			}
+			f.reapply(t, nil)
+			update(t, d, r.ID, func(a map[string]any) { a[acmeExt] = map[string]any{"team": "Blue"} })
+			if got := f.linked(t, r.ID).Profile.CustomAttributes["team"]; got != "Blue" {
+				t.Fatalf("team %q after a write opened before the mapping changed, want Blue", got)
+			}
+		})
+	}
+}

@@ -94,6 +94,14 @@ func (s *Store) WriteDirectoryUser(ctx context.Context, w store.DirectoryUserWri
 		if err := s.lockDirectory(ctx, tx, env, dirID); err != nil {
 			return err
 		}
+		profile := w.Profile
+		if w.ProfileOf != nil { // the mapping as of this transaction (UpdateDirectory waits for it)
+			cur, err := getDirectory(ctx, tx, env, orgID, dirID, "")
+			if err != nil {
+				return err
+			}
+			profile = w.ProfileOf(cur)
+		}
 		var row roster.DirectoryUser
 		prevUserID := ""
 		if w.Create != nil {
@@ -142,7 +150,7 @@ func (s *Store) WriteDirectoryUser(ctx context.Context, w store.DirectoryUserWri
 			return err
 		}
 		touch(u.ID)
-		before, may, err := applyDirectoryProfile(ctx, tx, orgID, &u, isNew, row, w.Profile, defs)
+		before, may, err := applyDirectoryProfile(ctx, tx, orgID, &u, isNew, row, profile, defs)
 		if err != nil {
 			return err
 		}
