@@ -341,7 +341,7 @@ func (s *Store) ReapplyDirectoryUsers(ctx context.Context, r store.DirectoryReap
 					return err
 				}
 				if err := s.writeAttributes(ctx, tx, u, dm); err != nil {
-					return s.conflict(err, userField(u))
+					return err
 				}
 			}
 			out.Changed++
