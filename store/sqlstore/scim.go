@@ -7,6 +7,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -96,7 +97,7 @@ func (s *Store) WriteDirectoryUser(ctx context.Context, w store.DirectoryUserWri
 		}
 		profile := w.Profile
 		if w.ProfileOf != nil { // the mapping as of this transaction (UpdateDirectory waits for it)
-			cur, err := getDirectory(ctx, tx, env, orgID, dirID, "")
+			cur, err := currentMappings(ctx, tx, w.Directory)
 			if err != nil {
 				return err
 			}
@@ -227,6 +228,28 @@ func (s *Store) WriteDirectoryUser(ctx context.Context, w store.DirectoryUserWri
 		return nil
 	})
 	return out, err
+}
+
+// currentMappings returns d with the mapping its row holds now: d itself when unchanged (the
+// common case: one indexed read of one column and a string compare).
+func currentMappings(ctx context.Context, tx txConn, d roster.Directory) (roster.Directory, error) {
+	var text string
+	err := tx.QueryRowContext(ctx, `SELECT mappings FROM directories WHERE id = $1 AND environment_id = $2`, d.ID, d.EnvironmentID).Scan(&text)
+	if errors.Is(err, sql.ErrNoRows) {
+		return d, notFound("directory")
+	}
+	if err != nil || text == mappingsText(d.Mappings) {
+		return d, err
+	}
+	var ms []mappingJSON
+	if err := json.Unmarshal([]byte(text), &ms); err != nil {
+		return d, fmt.Errorf("directory %s: mappings: %w", d.ID, err)
+	}
+	d.Mappings = make([]roster.DirectoryMapping, len(ms))
+	for i, m := range ms {
+		d.Mappings[i] = roster.DirectoryMapping{Key: m.Key, MapTo: m.MapTo}
+	}
+	return d, nil
 }
 
 // applyDirectoryProfile runs a SCIM write's profile function on u (fresh when isNew) under the
