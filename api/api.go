@@ -140,6 +140,7 @@ func New(cfg Config) (*Handlers, error) {
 	mux.Handle(directoriesconnect.NewDirectoryServiceHandler(&directories{dir: cfg.Directory, issuer: cfg.Issuer}, opts...))
 	mux.Handle(rosterv1connect.NewSAMLSettingsServiceHandler(&samlSettings{dir: cfg.Directory}, opts...))
 	mux.Handle(rosterv1connect.NewBulkServiceHandler(&bulk{dir: cfg.Directory}, opts...))
+	mux.Handle(rosterv1connect.NewDirectoryMappingServiceHandler(&directoryMapping{dir: cfg.Directory}, opts...))
 	services := []protoreflect.ServiceDescriptor{
 		orgsv1.File_scalekit_v1_organizations_organizations_proto.Services().ByName("OrganizationService"),
 		usersv1.File_scalekit_v1_users_users_proto.Services().ByName("UserService"),
@@ -150,6 +151,7 @@ func New(cfg Config) (*Handlers, error) {
 		dirv1.File_scalekit_v1_directories_directories_proto.Services().ByName("DirectoryService"),
 		rosterv1.File_roster_v1_saml_settings_proto.Services().ByName("SAMLSettingsService"),
 		rosterv1.File_roster_v1_bulk_proto.Services().ByName("BulkService"), // no REST rules: bulkREST serves its routes
+		rosterv1.File_roster_v1_directory_mapping_proto.Services().ByName("DirectoryMappingService"),
 	}
 	restOpts := []rest.Option{rest.WithMaxBodySize(MaxMessageBytes), rest.WithErrorDetail(transcoderErrorInfo),
 		rest.WithAuthenticate(ic.authenticateREST),

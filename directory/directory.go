@@ -21,6 +21,8 @@ type Service struct {
 	mailer Mailer
 	log    *slog.Logger
 	box    *secretbox.Box // seals connection client secrets and signing keys
+
+	reapplyBatch int // directory users per transaction of ReapplyDirectoryMapping
 }
 
 // Option configures a Service.

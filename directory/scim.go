@@ -29,6 +29,9 @@ type SCIMUser struct {
 	Update  func(*roster.DirectoryUser) error
 	Email   func(roster.DirectoryUser) string
 	Profile func(u *roster.User, row roster.DirectoryUser, st store.SignInState, defs store.AttributeDefs) error
+	// ProfileOf, when set, replaces Profile with the profile function of the directory as
+	// read in the write's transaction (store.DirectoryUserWrite.ProfileOf).
+	ProfileOf SCIMProfile
 }
 
 // WriteSCIMUser creates or updates a directory user of d with its Roster user (store:
@@ -40,7 +43,7 @@ func (s *Service) WriteSCIMUser(ctx context.Context, d roster.Directory, in SCIM
 		return roster.DirectoryUser{}, err
 	}
 	w := store.DirectoryUserWrite{Directory: d, ID: in.ID, NewUserID: s.ids.New(roster.PrefixUser), Email: in.Email,
-		Profile: in.Profile, DefaultRoles: def, Now: now}
+		Profile: in.Profile, ProfileOf: in.ProfileOf, DefaultRoles: def, Now: now}
 	if in.Create != nil {
 		row := *in.Create
 		row.ID, row.EnvironmentID, row.DirectoryID, row.CreateTime, row.UpdateTime = s.ids.New(roster.PrefixDirectoryUser), d.EnvironmentID, d.ID, now, now

@@ -265,6 +265,35 @@ type DirectoryStore interface {
 	// RecomputeDirectoryRoles sets the roles of every linked user of a directory from its
 	// groups' role assignments (after AssignRoles).
 	RecomputeDirectoryRoles(ctx context.Context, environmentID, directoryID string, defaultRoles []roster.RoleRef) error
+	// ReapplyDirectoryUsers runs, in one transaction, the profile function of a SCIM write on
+	// each user of one batch, from its stored row, and stores the users whose profile or
+	// custom attributes changed. A user whose profile another organization's source owns
+	// (roster.MayChangeProfile), or whose Roster user is gone, is skipped. The directory is
+	// locked as for a SCIM write, so a SCIM write of the same users waits or goes first.
+	ReapplyDirectoryUsers(ctx context.Context, r DirectoryReapply) (DirectoryReapplyBatch, error)
+}
+
+// DirectoryReapply is one batch of a mapping re-applied to a directory's users (see
+// ReapplyDirectoryUsers).
+type DirectoryReapply struct {
+	EnvironmentID, DirectoryID string
+	// AfterSeq and Limit pick the batch: the directory users after this position, in creation
+	// order, at most Limit of them.
+	AfterSeq int64
+	Limit    int
+	// Profile returns the profile function of a SCIM write of d (the directory as read in the
+	// batch's transaction, so with its current mapping); see DirectoryUserWrite.Profile.
+	Profile func(d roster.Directory) func(u *roster.User, row roster.DirectoryUser, st SignInState, defs AttributeDefs) error
+	Now     time.Time
+}
+
+// DirectoryReapplyBatch is what one batch did.
+type DirectoryReapplyBatch struct {
+	Examined, Changed, Skipped int
+	// LastSeq is the position of the last directory user read (the next batch's AfterSeq);
+	// LastID its ID, also when the batch failed on it.
+	LastSeq int64
+	LastID  string
 }
 
 // DirectoryUserWrite is one SCIM write of a user (see WriteDirectoryUser).
@@ -279,7 +308,11 @@ type DirectoryUserWrite struct {
 	Email func(roster.DirectoryUser) string
 	// Profile writes the row onto the Roster user (fresh, with Email and times set, when
 	// st.IsNew); with st.MayChangeProfile false its profile changes are not stored.
-	Profile      func(u *roster.User, row roster.DirectoryUser, st SignInState, defs AttributeDefs) error
+	Profile func(u *roster.User, row roster.DirectoryUser, st SignInState, defs AttributeDefs) error
+	// ProfileOf, when set, is used instead of Profile: it gives the profile function of the
+	// directory as read inside the write's transaction (its current mapping, which cannot
+	// change before the write commits).
+	ProfileOf    func(d roster.Directory) func(u *roster.User, row roster.DirectoryUser, st SignInState, defs AttributeDefs) error
 	DefaultRoles []roster.RoleRef // a new membership's roles when no group gives one
 	Now          time.Time
 }

@@ -140,15 +140,17 @@ func fillGroup(g *roster.DirectoryGroup, r *scim.Resource) error {
 	return nil
 }
 
-// profileFunc writes a SCIM user onto its Roster user's profile: the standard attributes with
-// no mapping, then the directory's mapping (which may also override a standard field).
-func (d *Directory) profileFunc() func(u *roster.User, row roster.DirectoryUser, st store.SignInState, defs store.AttributeDefs) error {
+// ProfileFunc writes a SCIM user of dir onto its Roster user's profile: the standard
+// attributes with no mapping, then the directory's mapping (which may also override a standard
+// field). A SCIM write (with the directory as read in its transaction) and the re-application
+// of a changed mapping (directory.Service.ReapplyDirectoryMapping) both run it.
+func ProfileFunc(dir roster.Directory) func(u *roster.User, row roster.DirectoryUser, st store.SignInState, defs store.AttributeDefs) error {
 	return func(u *roster.User, row roster.DirectoryUser, st store.SignInState, defs store.AttributeDefs) error {
 		var attrs map[string]any
 		if err := json.Unmarshal(row.Raw, &attrs); err != nil {
 			return err
 		}
-		pp := Normalize(attrs, d.dir.Mappings)
+		pp := Normalize(attrs, dir.Mappings)
 		var defMap map[string]roster.AttributeDefinition
 		if len(pp.Custom) > 0 {
 			var err error
@@ -294,7 +296,7 @@ func (d *Directory) CreateUser(ctx context.Context, attrs map[string]any) (*scim
 	if err := fillUser(&row, &scim.Resource{Attributes: attrs}); err != nil {
 		return nil, err
 	}
-	out, err := d.svc.WriteSCIMUser(ctx, d.dir, directory.SCIMUser{Create: &row, Email: email, Profile: d.profileFunc()})
+	out, err := d.svc.WriteSCIMUser(ctx, d.dir, directory.SCIMUser{Create: &row, Email: email, ProfileOf: ProfileFunc})
 	if err != nil {
 		return nil, scimError(err)
 	}
@@ -319,7 +321,7 @@ func (d *Directory) GetUser(ctx context.Context, id string) (*scim.Resource, err
 
 // UpdateUser applies update in the store's transaction and writes the user through again.
 func (d *Directory) UpdateUser(ctx context.Context, id string, update func(*scim.Resource) (*scim.Resource, error)) (*scim.Resource, error) {
-	out, err := d.svc.WriteSCIMUser(ctx, d.dir, directory.SCIMUser{ID: id, Email: email, Profile: d.profileFunc(),
+	out, err := d.svc.WriteSCIMUser(ctx, d.dir, directory.SCIMUser{ID: id, Email: email, ProfileOf: ProfileFunc,
 		Update: func(row *roster.DirectoryUser) error {
 			cur, err := userResource(*row)
 			if err != nil {

@@ -7,9 +7,11 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -93,6 +95,14 @@ func (s *Store) WriteDirectoryUser(ctx context.Context, w store.DirectoryUserWri
 		if err := s.lockDirectory(ctx, tx, env, dirID); err != nil {
 			return err
 		}
+		profile := w.Profile
+		if w.ProfileOf != nil { // the mapping as of this transaction (UpdateDirectory waits for it)
+			cur, err := currentMappings(ctx, tx, w.Directory)
+			if err != nil {
+				return err
+			}
+			profile = w.ProfileOf(cur)
+		}
 		var row roster.DirectoryUser
 		prevUserID := ""
 		if w.Create != nil {
@@ -141,23 +151,15 @@ func (s *Store) WriteDirectoryUser(ctx context.Context, w store.DirectoryUserWri
 			return err
 		}
 		touch(u.ID)
-		st := store.SignInState{IsNew: isNew, MayChangeProfile: true}
-		if !isNew {
-			owner, err := profileOwner(ctx, tx, u.ID)
-			if err != nil {
-				return err
-			}
-			st.MayChangeProfile = roster.MayChangeProfile(orgID, owner)
-		}
-		before := u.Clone()
-		if err := w.Profile(&u, row, st, defs); err != nil {
+		before, may, err := applyDirectoryProfile(ctx, tx, orgID, &u, isNew, row, profile, defs)
+		if err != nil {
 			return err
 		}
-		if st.MayChangeProfile && !strings.EqualFold(u.Email, email) {
+		if may && !strings.EqualFold(u.Email, email) {
 			u.Email = email
 		}
-		if !st.MayChangeProfile {
-			u.Profile, u.Email = before.Profile, before.Email // another organization's source owns it
+		if !may {
+			u.Email = before.Email // another organization's source owns it
 		}
 		if isNew {
 			if err := s.insertUser(ctx, tx, u); err != nil {
@@ -226,6 +228,169 @@ func (s *Store) WriteDirectoryUser(ctx context.Context, w store.DirectoryUserWri
 		return nil
 	})
 	return out, err
+}
+
+// currentMappings returns d with the mapping its row holds now: d itself when unchanged (the
+// common case: one indexed read of one column and a string compare).
+func currentMappings(ctx context.Context, tx txConn, d roster.Directory) (roster.Directory, error) {
+	var text string
+	err := tx.QueryRowContext(ctx, `SELECT mappings FROM directories WHERE id = $1 AND environment_id = $2`, d.ID, d.EnvironmentID).Scan(&text)
+	if errors.Is(err, sql.ErrNoRows) {
+		return d, notFound("directory")
+	}
+	if err != nil || text == mappingsText(d.Mappings) {
+		return d, err
+	}
+	var ms []mappingJSON
+	if err := json.Unmarshal([]byte(text), &ms); err != nil {
+		return d, fmt.Errorf("directory %s: mappings: %w", d.ID, err)
+	}
+	d.Mappings = make([]roster.DirectoryMapping, len(ms))
+	for i, m := range ms {
+		d.Mappings[i] = roster.DirectoryMapping{Key: m.Key, MapTo: m.MapTo}
+	}
+	return d, nil
+}
+
+// applyDirectoryProfile runs a SCIM write's profile function on u (fresh when isNew) under the
+// linking rule: when another organization's source owns the profile, it is left as it was. It
+// returns u as it was before and whether its profile may change. WriteDirectoryUser and
+// ReapplyDirectoryUsers both write a directory user's profile through it.
+func applyDirectoryProfile(ctx context.Context, tx txConn, orgID string, u *roster.User, isNew bool, row roster.DirectoryUser,
+	profile func(*roster.User, roster.DirectoryUser, store.SignInState, store.AttributeDefs) error, defs store.AttributeDefs) (roster.User, bool, error) {
+	st := store.SignInState{IsNew: isNew, MayChangeProfile: true}
+	if !isNew {
+		owner, err := profileOwner(ctx, tx, u.ID)
+		if err != nil {
+			return roster.User{}, false, err
+		}
+		st.MayChangeProfile = roster.MayChangeProfile(orgID, owner)
+	}
+	before := u.Clone()
+	if err := profile(u, row, st, defs); err != nil {
+		return before, false, err
+	}
+	if !st.MayChangeProfile {
+		u.Profile = before.Profile
+	}
+	return before, st.MayChangeProfile, nil
+}
+
+// ReapplyDirectoryUsers re-applies a directory's mapping to one batch of its users in one
+// transaction (docs/directories.md "Re-applying a changed mapping").
+func (s *Store) ReapplyDirectoryUsers(ctx context.Context, r store.DirectoryReapply) (store.DirectoryReapplyBatch, error) {
+	var out store.DirectoryReapplyBatch
+	env := r.EnvironmentID
+	err := s.inUserTx(ctx, func(tx txConn, touch func(string)) error {
+		out = store.DirectoryReapplyBatch{LastSeq: r.AfterSeq}
+		// Lock order as WriteDirectoryUser's: the organization, the directory, the directory
+		// users, then the users.
+		orgID, err := directoryOrganization(ctx, tx, env, r.DirectoryID)
+		if err != nil {
+			return err
+		}
+		if _, err := s.lockOrganization(ctx, tx, env, orgID); err != nil {
+			if roster.ErrorCode(err) == roster.ENotFound {
+				return notFound("directory")
+			}
+			return err
+		}
+		if err := s.lockDirectory(ctx, tx, env, r.DirectoryID); err != nil {
+			return err
+		}
+		d, err := getDirectory(ctx, tx, env, orgID, r.DirectoryID, "")
+		if err != nil {
+			return err
+		}
+		profile := r.Profile(d)
+		rows, err := tx.QueryContext(ctx, `SELECT `+directoryUserColumns+`, seq FROM directory_users
+			WHERE directory_id = $1 AND environment_id = $2 AND seq > $3 ORDER BY seq LIMIT $4`+s.dialect.RowLock(),
+			r.DirectoryID, env, r.AfterSeq, r.Limit)
+		if err != nil {
+			return err
+		}
+		type item struct {
+			row roster.DirectoryUser
+			seq int64
+		}
+		var batch []item
+		for rows.Next() {
+			var it item
+			if it.row, err = scanDirectoryUser(seqScanner{rows, &it.seq}); err != nil {
+				rows.Close()
+				return err
+			}
+			batch = append(batch, it)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		defs := s.lazyDefs(ctx, tx, env)
+		for _, it := range batch {
+			out.Examined++
+			out.LastSeq, out.LastID = it.seq, it.row.ID
+			if it.row.UserID == "" {
+				out.Skipped++
+				continue
+			}
+			u, err := s.fullUser(ctx, tx, env, roster.UserRef{ID: it.row.UserID}, s.dialect.RowLock())
+			if roster.ErrorCode(err) == roster.ENotFound {
+				out.Skipped++
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			before, may, err := applyDirectoryProfile(ctx, tx, orgID, &u, false, it.row, profile, defs)
+			if err != nil {
+				return err
+			}
+			if !may {
+				out.Skipped++
+				continue
+			}
+			if profileEqual(before.Profile, u.Profile) {
+				continue
+			}
+			touch(u.ID)
+			u.UpdateTime = r.Now
+			if err := s.updateUserRow(ctx, tx, u); err != nil {
+				return err
+			}
+			if !maps.Equal(before.Profile.CustomAttributes, u.Profile.CustomAttributes) {
+				dm, err := defs()
+				if err != nil {
+					return err
+				}
+				if err := s.writeAttributes(ctx, tx, u, dm); err != nil {
+					return err
+				}
+			}
+			out.Changed++
+		}
+		return nil
+	})
+	return out, err
+}
+
+// seqScanner scans a row of directoryUserColumns followed by seq.
+type seqScanner struct {
+	rows *sql.Rows
+	seq  *int64
+}
+
+func (s seqScanner) Scan(dest ...any) error { return s.rows.Scan(append(dest, s.seq)...) }
+
+// profileEqual reports whether two profiles hold the same values (a nil map or list equals an
+// empty one).
+func profileEqual(a, b roster.Profile) bool {
+	if !maps.Equal(a.CustomAttributes, b.CustomAttributes) || !maps.Equal(a.Metadata, b.Metadata) || !slices.Equal(a.Groups, b.Groups) {
+		return false
+	}
+	a.CustomAttributes, a.Metadata, a.Groups = nil, nil, nil
+	b.CustomAttributes, b.Metadata, b.Groups = nil, nil, nil
+	return reflect.DeepEqual(a, b)
 }
 
 // DeprovisionDirectoryUser deletes a directory user, ends the membership and deletes the

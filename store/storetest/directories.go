@@ -25,6 +25,7 @@ var directoryTests = []struct {
 	{"DirectoryLargeGroupMembers", testDirectoryLargeGroupMembers},
 	{"DirectoryConcurrentMemberAdds", testDirectoryConcurrentMemberAdds},
 	{"DirectoryWritesDuringOrganizationDelete", testDirectoryWritesDuringOrganizationDelete},
+	{"DirectoryReapply", testDirectoryReapply},
 }
 
 func newDirectory(t *testing.T, s store.Store, envID, orgID, provider string) roster.Directory {
@@ -667,5 +668,105 @@ func testDirectoryWritesDuringOrganizationDelete(t *testing.T, s store.Store) {
 	}
 	if users, groups, members, secrets := countDirectoryRows(t, s, env, d); users+groups+members+secrets != 0 {
 		t.Fatalf("left: %d users %d groups %d members %d secrets", users, groups, members, secrets)
+	}
+}
+
+// reapplyProfile is a stand-in for a SCIM write's profile function: the user's given name is
+// the row's, with the directory's mapping count appended (so changing the mapping changes it).
+func reapplyProfile(d roster.Directory) func(u *roster.User, row roster.DirectoryUser, st store.SignInState, defs store.AttributeDefs) error {
+	return func(u *roster.User, row roster.DirectoryUser, st store.SignInState, defs store.AttributeDefs) error {
+		u.Profile.GivenName = fmt.Sprintf("%s-%d", row.GivenName, len(d.Mappings))
+		return nil
+	}
+}
+
+// testDirectoryReapply: ReapplyDirectoryUsers walks a directory's users in batches by a
+// keyset (AfterSeq, Limit, LastSeq), runs the profile function of the directory as read in
+// its transaction, writes only the users whose profile changed, skips a directory user with
+// no Roster user, and finds nothing of another environment's directory.
+func testDirectoryReapply(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	env, org, d := orgWithDirectory(t, s)
+	if err := s.CreateDomain(ctx, newDomain(env.ID, org.ID, "acme.com")); err != nil {
+		t.Fatal(err)
+	}
+	var userIDs []string
+	for i := range 6 {
+		at := now()
+		row := roster.DirectoryUser{ID: ids.New(roster.PrefixDirectoryUser), EnvironmentID: env.ID, DirectoryID: d.ID,
+			UserName: fmt.Sprintf("u%d@acme.com", i), Email: fmt.Sprintf("u%d@acme.com", i), Emails: []string{}, Active: true,
+			GivenName: fmt.Sprint("G", i), Raw: json.RawMessage(`{}`), CreateTime: at, UpdateTime: at}
+		out, err := s.WriteDirectoryUser(ctx, store.DirectoryUserWrite{Directory: d, Create: &row, NewUserID: ids.New(roster.PrefixUser),
+			Email: func(r roster.DirectoryUser) string { return r.Email }, ProfileOf: reapplyProfile, Now: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		userIDs = append(userIDs, out.UserID)
+	}
+	newDirUser(t, s, d, "unlinked@acme.com") // no Roster user: skipped
+	given := func(i int) string {
+		u, err := s.GetUser(ctx, env.ID, roster.UserRef{ID: userIDs[i]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u.Profile.GivenName
+	}
+	if g := given(0); g != "G0-0" {
+		t.Fatalf("after the write: %q", g)
+	}
+	run := func(limit int) (sum store.DirectoryReapplyBatch, batches int) {
+		t.Helper()
+		var after int64
+		for {
+			b, err := s.ReapplyDirectoryUsers(ctx, store.DirectoryReapply{EnvironmentID: env.ID, DirectoryID: d.ID, AfterSeq: after, Limit: limit,
+				Profile: reapplyProfile, Now: now()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			batches++
+			if b.Examined > limit || (b.Examined > 0 && b.LastSeq <= after) || (b.Examined == 0 && b.LastSeq != after) {
+				t.Fatalf("batch after %d: %+v", after, b)
+			}
+			sum.Examined, sum.Changed, sum.Skipped = sum.Examined+b.Examined, sum.Changed+b.Changed, sum.Skipped+b.Skipped
+			after = b.LastSeq
+			if b.Examined < limit {
+				return sum, batches
+			}
+		}
+	}
+	if sum, batches := run(3); sum.Examined != 7 || sum.Changed != 0 || sum.Skipped != 1 || batches != 3 {
+		t.Fatalf("same mapping: %+v in %d batches", sum, batches)
+	}
+	before, err := s.GetUser(ctx, env.ID, roster.UserRef{ID: userIDs[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateDirectory(ctx, env.ID, org.ID, d.ID, func(d *roster.Directory) error {
+		d.Mappings = []roster.DirectoryMapping{{Key: "given_name", MapTo: "nickName"}}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if sum, batches := run(3); sum.Examined != 7 || sum.Changed != 6 || sum.Skipped != 1 || batches != 3 {
+		t.Fatalf("changed mapping: %+v in %d batches", sum, batches)
+	}
+	for i := range userIDs {
+		if g, want := given(i), fmt.Sprintf("G%d-1", i); g != want {
+			t.Errorf("user %d: %q, want %q", i, g, want)
+		}
+	}
+	after, err := s.GetUser(ctx, env.ID, roster.UserRef{ID: userIDs[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !after.UpdateTime.After(before.UpdateTime) || after.Email != before.Email || len(after.Memberships) != len(before.Memberships) {
+		t.Fatalf("before %+v\nafter %+v", before, after)
+	}
+	if sum, _ := run(100); sum.Changed != 0 {
+		t.Fatalf("a second pass changed %d users", sum.Changed)
+	}
+	if _, err := s.ReapplyDirectoryUsers(ctx, store.DirectoryReapply{EnvironmentID: env2ID(t, s), DirectoryID: d.ID, Limit: 10,
+		Profile: reapplyProfile, Now: now()}); roster.ErrorCode(err) != roster.ENotFound {
+		t.Fatalf("another environment's directory: %v", err)
 	}
 }
