@@ -802,22 +802,13 @@ func (s *Store) RemoveDirectoryGroupMembers(ctx context.Context, environmentID, 
 
 // ListDirectoryGroupMembers returns a page of a group's member user IDs in ID order.
 func (s *Store) ListDirectoryGroupMembers(ctx context.Context, environmentID, directoryID, groupID, after string, limit int) ([]string, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT m.user_id FROM directory_group_members m
+	ids, err := queryIDs(ctx, s.read, `SELECT m.user_id FROM directory_group_members m
 		JOIN directory_groups g ON g.id = m.group_id AND g.directory_id = $2 AND g.environment_id = $3
 		WHERE m.group_id = $1 AND m.user_id > $4 ORDER BY m.user_id LIMIT $5`, groupID, directoryID, environmentID, after, limit)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := []string{}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return nonNilSlice(ids), nil
 }
 
 // DirectoryUserGroups returns the groups of each given user, one query per 500 users.

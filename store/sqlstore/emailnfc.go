@@ -75,21 +75,8 @@ func migrateEmailNFC(ctx context.Context, tx txConn) ([]string, error) {
 		cs := changes[g]
 		// The users that hold the key now, and those that would hold it after: more than one
 		// is one address for several users.
-		var holders []string
-		rows, err := tx.QueryContext(ctx, `SELECT id FROM users WHERE environment_id = $1 AND email_key = $2 ORDER BY id`, g.environmentID, g.key)
+		holders, err := queryIDs(ctx, tx, `SELECT id FROM users WHERE environment_id = $1 AND email_key = $2 ORDER BY id`, g.environmentID, g.key)
 		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			holders = append(holders, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return nil, err
 		}
 		involved := map[string]bool{}

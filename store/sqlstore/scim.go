@@ -524,21 +524,8 @@ func (s *Store) RecomputeDirectoryRoles(ctx context.Context, environmentID, dire
 		if err := s.lockDirectory(ctx, tx, environmentID, directoryID); err != nil {
 			return err
 		}
-		var ids []string
-		rows, err := tx.QueryContext(ctx, `SELECT id FROM directory_users WHERE directory_id = $1 AND user_id IS NOT NULL ORDER BY id`, directoryID)
+		ids, err := queryIDs(ctx, tx, `SELECT id FROM directory_users WHERE directory_id = $1 AND user_id IS NOT NULL ORDER BY id`, directoryID)
 		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
-			}
-			ids = append(ids, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		return s.recomputeRoles(ctx, tx, environmentID, directoryID, orgID, ids, defaults, touch)
@@ -604,20 +591,8 @@ func (s *Store) WriteDirectoryGroup(ctx context.Context, w store.DirectoryGroupW
 func (s *Store) changeMembers(ctx context.Context, tx txConn, dirID, groupID string, c store.DirectoryMemberChange) ([]string, error) {
 	var affected []string
 	if c.Replace {
-		rows, err := tx.QueryContext(ctx, `SELECT user_id FROM directory_group_members WHERE group_id = $1`, groupID)
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			affected = append(affected, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		var err error
+		if affected, err = queryIDs(ctx, tx, `SELECT user_id FROM directory_group_members WHERE group_id = $1`, groupID); err != nil {
 			return nil, err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM directory_group_members WHERE group_id = $1`, groupID); err != nil {
@@ -714,21 +689,8 @@ func (s *Store) RemoveDirectoryGroup(ctx context.Context, environmentID, directo
 func groupMembers(ctx context.Context, q querier, groupID string) (users, groups []string, err error) {
 	for _, query := range []string{`SELECT user_id FROM directory_group_members WHERE group_id = $1 ORDER BY user_id`,
 		`SELECT member_id FROM directory_group_groups WHERE group_id = $1 ORDER BY member_id`} {
-		rows, err := q.QueryContext(ctx, query, groupID)
+		ids, err := queryIDs(ctx, q, query, groupID)
 		if err != nil {
-			return nil, nil, err
-		}
-		var ids []string
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, nil, err
-			}
-			ids = append(ids, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return nil, nil, err
 		}
 		if users == nil {

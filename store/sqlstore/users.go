@@ -444,21 +444,8 @@ func (s *Store) ListUsers(ctx context.Context, environmentID string, q store.Use
 			from = countFrom
 		}
 	}
-	rows, err := s.read.QueryContext(ctx, `SELECT `+idCol+` FROM `+from+` WHERE `+filter+` ORDER BY `+seqCol+` `+order+` LIMIT `+arg(q.Page.Size+1), args...)
+	ids, err := queryIDs(ctx, s.read, `SELECT `+idCol+` FROM `+from+` WHERE `+filter+` ORDER BY `+seqCol+` `+order+` LIMIT `+arg(q.Page.Size+1), args...)
 	if err != nil {
-		return page, err
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return page, err
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return page, err
 	}
 	ids, page.More = finishPage(ids, q.Page, order)
@@ -496,6 +483,25 @@ func (s *Store) countUsers(ctx context.Context, query string, args []any) (int, 
 type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// queryIDs runs a query of one text column and returns its values in the order read (nil for
+// no rows).
+func queryIDs(ctx context.Context, q querier, query string, args ...any) ([]string, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
 }
 
 // userKey is the column and value that find the user of ref.
