@@ -10,11 +10,11 @@ import (
 	"testing"
 
 	"connectrpc.com/connect"
-	"github.com/rosterhq/roster/api"
 	orgsv1 "github.com/rosterhq/roster/gen/scalekit/v1/organizations"
 	"github.com/rosterhq/roster/gen/scalekit/v1/organizations/organizationsconnect"
 	usersv1 "github.com/rosterhq/roster/gen/scalekit/v1/users"
 	"github.com/rosterhq/roster/gen/scalekit/v1/users/usersconnect"
+	"github.com/rosterhq/roster/internal/cputime"
 	"github.com/rosterhq/roster/internal/rostertest"
 )
 
@@ -101,24 +101,24 @@ func BenchmarkGetUser(b *testing.B) {
 		} {
 			b.Run(backend+"/"+name, func(b *testing.B) {
 				b.ReportAllocs()
-				cpu0 := api.CPUTime()
+				cpu0 := cputime.Process()
 				for b.Loop() {
 					if _, err := ub.users.GetUser(context.Background(), connect.NewRequest(req)); err != nil {
 						b.Fatal(err)
 					}
 				}
-				api.ReportCPU(b, cpu0)
+				cputime.Report(b, cpu0)
 			})
 		}
 		// The same user over REST: the answer's user goes through the REST JSON encoding.
 		b.Run(backend+"/by_id/rest", func(b *testing.B) {
 			client := &http.Client{}
 			b.ReportAllocs()
-			cpu0 := api.CPUTime()
+			cpu0 := cputime.Process()
 			for b.Loop() {
 				ub.rest(b, client, http.MethodGet, "/api/v1/users/"+u.GetId())
 			}
-			api.ReportCPU(b, cpu0)
+			cputime.Report(b, cpu0)
 		})
 	}
 }
@@ -177,23 +177,23 @@ func BenchmarkListOrganizationUsersPage100(b *testing.B) {
 		}
 		b.Run(backend+"/grpc", func(b *testing.B) {
 			b.ReportAllocs()
-			cpu0 := api.CPUTime()
+			cpu0 := cputime.Process()
 			for b.Loop() {
 				res, err := ub.users.ListOrganizationUsers(context.Background(), connect.NewRequest(&usersv1.ListOrganizationUsersRequest{OrganizationId: ub.orgID, PageSize: 100}))
 				if err != nil || len(res.Msg.GetUsers()) != 100 {
 					b.Fatalf("%v %d", err, len(res.Msg.GetUsers()))
 				}
 			}
-			api.ReportCPU(b, cpu0)
+			cputime.Report(b, cpu0)
 		})
 		b.Run(backend+"/rest", func(b *testing.B) {
 			client := &http.Client{}
 			b.ReportAllocs()
-			cpu0 := api.CPUTime()
+			cpu0 := cputime.Process()
 			for b.Loop() {
 				ub.rest(b, client, http.MethodGet, "/api/v1/organizations/"+ub.orgID+"/users?page_size=100")
 			}
-			api.ReportCPU(b, cpu0)
+			cputime.Report(b, cpu0)
 		})
 	}
 }
@@ -208,7 +208,7 @@ func BenchmarkCreateUserAndMembershipParallel(b *testing.B) {
 			var n atomic.Int64
 			b.ReportAllocs()
 			b.SetParallelism(16 / min(16, runtime.GOMAXPROCS(0)))
-			cpu0 := api.CPUTime()
+			cpu0 := cputime.Process()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					if _, err := ub.tryCreate(int(n.Add(1))); err != nil {
@@ -217,7 +217,7 @@ func BenchmarkCreateUserAndMembershipParallel(b *testing.B) {
 					}
 				}
 			})
-			api.ReportCPU(b, cpu0)
+			cputime.Report(b, cpu0)
 		})
 	}
 }
@@ -233,8 +233,8 @@ func BenchmarkUpdateUserProfileParallel(b *testing.B) {
 			var n atomic.Int64
 			b.ReportAllocs()
 			b.SetParallelism(16 / min(16, runtime.GOMAXPROCS(0)))
-			cpu0 := api.CPUTime()
-			defer api.ReportCPU(b, cpu0)
+			cpu0 := cputime.Process()
+			defer cputime.Report(b, cpu0)
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					i := n.Add(1)

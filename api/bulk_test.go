@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/internal/cputime"
 )
 
 func TestLineReader(t *testing.T) {
@@ -190,12 +191,12 @@ func BenchmarkAppendUserLine(b *testing.B) {
 			Roles: []roster.RoleRef{{ID: "role_1", Name: "member", DisplayName: "Member"}}, Metadata: map[string]string{"seat": "s3"}}}}
 	var buf []byte
 	b.ReportAllocs()
-	cpu0 := CPUTime()
+	cpu0 := cputime.Process()
 	for b.Loop() {
 		if buf, err = AppendUserLine(buf[:0], user); err != nil {
 			b.Fatal(err)
 		}
 	}
-	ReportCPU(b, cpu0)
+	cputime.Report(b, cpu0)
 	b.SetBytes(int64(len(buf)))
 }
