@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/rosterhq/roster"
@@ -521,49 +520,6 @@ func (s *Store) deleteRow(ctx context.Context, table, what, environmentID, direc
 		}
 		return nil
 	})
-}
-
-// keysetPage runs a keyset page query over table (with a seq column) and its count.
-func keysetPage[T any](ctx context.Context, q querier, table, columns string, where []string, args []any, pq store.PageQuery,
-	scan func(interface{ Scan(...any) error }) (T, error)) (store.Page[T], error) {
-	var page store.Page[T]
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
-	filter := strings.Join(where, " AND ")
-	if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+table+` WHERE `+filter, args...).Scan(&page.Total); err != nil {
-		return page, err
-	}
-	order := "ASC"
-	switch {
-	case pq.After > 0:
-		filter += " AND seq > " + arg(pq.After)
-	case pq.Before > 0:
-		filter += " AND seq < " + arg(pq.Before)
-		order = "DESC"
-	}
-	limit := arg(pq.Size + 1)
-	rows, err := q.QueryContext(ctx, `SELECT `+columns+` FROM `+table+` WHERE `+filter+` ORDER BY seq `+order+` LIMIT `+limit, args...)
-	if err != nil {
-		return page, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		item, err := scan(rows)
-		if err != nil {
-			return page, err
-		}
-		page.Items = append(page.Items, item)
-	}
-	if err := rows.Err(); err != nil {
-		return page, err
-	}
-	page.Items, page.More = finishPage(page.Items, pq, order)
-	if page.Items == nil {
-		page.Items = []T{}
-	}
-	return page, nil
 }
 
 // ListDirectoryUsers returns one page of a directory's users in ID order, and the number of

@@ -98,7 +98,6 @@ func (s *Store) DeleteOrganization(ctx context.Context, environmentID string, re
 // ListOrganizations returns one page of the organizations that match q, in ID order, and
 // the number of all matches.
 func (s *Store) ListOrganizations(ctx context.Context, environmentID string, q store.OrganizationQuery) (store.Page[roster.Organization], error) {
-	var page store.Page[roster.Organization]
 	where := []string{"environment_id = $1"}
 	args := []any{environmentID}
 	arg := func(v any) string {
@@ -112,37 +111,7 @@ func (s *Store) ListOrganizations(ctx context.Context, environmentID string, q s
 		p := arg("%" + EscapeLike(strings.ToLower(q.Search)) + "%")
 		where = append(where, fmt.Sprintf(`(lower(display_name) LIKE %[1]s ESCAPE '\' OR id LIKE %[1]s ESCAPE '\' OR lower(external_id) LIKE %[1]s ESCAPE '\')`, p))
 	}
-	filter := strings.Join(where, " AND ")
-	if err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM organizations WHERE `+filter, args...).Scan(&page.Total); err != nil {
-		return page, err
-	}
-
-	order := "ASC"
-	switch {
-	case q.Page.After > 0:
-		filter += " AND seq > " + arg(q.Page.After)
-	case q.Page.Before > 0:
-		filter += " AND seq < " + arg(q.Page.Before)
-		order = "DESC"
-	}
-	limit := arg(q.Page.Size + 1)
-	rows, err := s.read.QueryContext(ctx, `SELECT `+orgColumns+` FROM organizations WHERE `+filter+` ORDER BY seq `+order+` LIMIT `+limit, args...)
-	if err != nil {
-		return page, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		o, err := scanOrganization(rows)
-		if err != nil {
-			return page, err
-		}
-		page.Items = append(page.Items, o)
-	}
-	if err := rows.Err(); err != nil {
-		return page, err
-	}
-	page.Items, page.More = finishPage(page.Items, q.Page, order)
-	return page, nil
+	return keysetPage(ctx, s.read, "organizations", orgColumns, where, args, q.Page, scanOrganization)
 }
 
 type queryer interface {
@@ -207,6 +176,49 @@ func deref(p *string) string {
 		return ""
 	}
 	return *p
+}
+
+// keysetPage runs a keyset page query over table (with a seq column) and its count.
+func keysetPage[T any](ctx context.Context, q querier, table, columns string, where []string, args []any, pq store.PageQuery,
+	scan func(interface{ Scan(...any) error }) (T, error)) (store.Page[T], error) {
+	var page store.Page[T]
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	filter := strings.Join(where, " AND ")
+	if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+table+` WHERE `+filter, args...).Scan(&page.Total); err != nil {
+		return page, err
+	}
+	order := "ASC"
+	switch {
+	case pq.After > 0:
+		filter += " AND seq > " + arg(pq.After)
+	case pq.Before > 0:
+		filter += " AND seq < " + arg(pq.Before)
+		order = "DESC"
+	}
+	limit := arg(pq.Size + 1)
+	rows, err := q.QueryContext(ctx, `SELECT `+columns+` FROM `+table+` WHERE `+filter+` ORDER BY seq `+order+` LIMIT `+limit, args...)
+	if err != nil {
+		return page, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		item, err := scan(rows)
+		if err != nil {
+			return page, err
+		}
+		page.Items = append(page.Items, item)
+	}
+	if err := rows.Err(); err != nil {
+		return page, err
+	}
+	page.Items, page.More = finishPage(page.Items, pq, order)
+	if page.Items == nil {
+		page.Items = []T{}
+	}
+	return page, nil
 }
 
 // finishPage trims the extra row a keyset query reads to learn whether more rows follow, and
