@@ -288,6 +288,10 @@ func (p *replayer) request(where string, s replayStep) {
 	if res.StatusCode != s.Status {
 		t.Fatalf("%s: %s %s answered %d %s, want %d", where, s.Method, req.URL.Path, res.StatusCode, raw, s.Status)
 	}
+	// "all responses application/scim+json" (Entra's guidelines)
+	if ct := res.Header.Get("Content-Type"); len(raw) > 0 && !strings.HasPrefix(ct, "application/scim+json") {
+		t.Fatalf("%s: Content-Type %q, want application/scim+json", where, ct)
+	}
 	var answer any
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &answer); err != nil {
