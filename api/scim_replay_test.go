@@ -401,7 +401,7 @@ func byID(list any) map[string]map[string]any {
 	return out
 }
 
-func (p *replayer) ids(where string, aliases []string, kind string) []string {
+func (p *replayer) ids(aliases []string, kind string) []string {
 	out := []string{}
 	for _, a := range aliases {
 		out = append(out, p.fill("{"+kind+":"+a+"}"))
@@ -487,7 +487,7 @@ func (p *replayer) check(where string, c *replayCheck) {
 		}
 		if want.Groups != nil {
 			got := sortedIDs(byID(du["groups"]))
-			if w := p.ids(at, *want.Groups, "group"); !slices.Equal(got, w) {
+			if w := p.ids(*want.Groups, "group"); !slices.Equal(got, w) {
 				t.Fatalf("%s: DirectoryUser groups %v, want %v (%v)", at, got, w, *want.Groups)
 			}
 		}
@@ -564,7 +564,7 @@ func (p *replayer) check(where string, c *replayCheck) {
 			t.Fatalf("%s: total_users %v, want %d", at, g["total_users"], *want.TotalUsers)
 		}
 		if want.Members != nil {
-			if got, w := p.listIDs(at, members, "users"), p.ids(at, *want.Members, "user"); !slices.Equal(got, w) {
+			if got, w := p.listIDs(at, members, "users"), p.ids(*want.Members, "user"); !slices.Equal(got, w) {
 				t.Fatalf("%s: members %v, want %v (%v)", at, got, w, *want.Members)
 			}
 		}
@@ -579,10 +579,10 @@ func (p *replayer) check(where string, c *replayCheck) {
 			t.Fatalf("%s: no mark %q", where, ua.Mark)
 		}
 		after := "?updated_after=" + url.QueryEscape(mark.UTC().Format(time.RFC3339Nano))
-		if got, w := p.listIDs(where, p.dirPath()+"/users"+after, "users"), p.ids(where, ua.Users, "user"); !slices.Equal(got, w) {
+		if got, w := p.listIDs(where, p.dirPath()+"/users"+after, "users"), p.ids(ua.Users, "user"); !slices.Equal(got, w) {
 			t.Fatalf("%s: users updated after %s: %v, want %v (%v)", where, ua.Mark, got, w, ua.Users)
 		}
-		if got, w := p.listIDs(where, p.dirPath()+"/groups"+after, "groups"), p.ids(where, ua.Groups, "group"); !slices.Equal(got, w) {
+		if got, w := p.listIDs(where, p.dirPath()+"/groups"+after, "groups"), p.ids(ua.Groups, "group"); !slices.Equal(got, w) {
 			t.Fatalf("%s: groups updated after %s: %v, want %v (%v)", where, ua.Mark, got, w, ua.Groups)
 		}
 	}
