@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 
 	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/internal/cputime"
 	"github.com/rosterhq/roster/store"
 )
 
@@ -101,4 +103,37 @@ func BenchmarkStoreGroupMemberAddRemove(b *testing.B) {
 			b.Fatal(removed, err)
 		}
 	}
+}
+
+// benchDirectoryUsers is a directory of n users, made once per process and shared by the
+// page benchmarks (seeding 100k users takes a while).
+func benchDirectoryUsers(b *testing.B, n int) (store.Store, roster.Directory) {
+	ctx := context.Background()
+	s, env, d, _, _ := benchDirectory(b, 0)
+	for i := range n {
+		if err := s.CreateDirectoryUser(ctx, benchDirUser(env, d, fmt.Sprintf("p%d@scim.example.com", i))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return s, d
+}
+
+// BenchmarkStoreSCIMPage reads one SCIM page (GET /Users?startIndex=…&count=100, no filter)
+// of a 100k-user directory, startIndex drawn over the whole directory as bench/run.sh's
+// scim_list row does: the count of all and the page at that position.
+func BenchmarkStoreSCIMPage(b *testing.B) {
+	ctx := context.Background()
+	const n = 100_000
+	s, d := benchDirectoryUsers(b, n)
+	rng := rand.New(rand.NewPCG(1, 2))
+	b.ReportAllocs()
+	cpu0 := cputime.Process()
+	for b.Loop() {
+		offset := rng.IntN(n)
+		rows, total, err := s.QueryDirectoryUsers(ctx, d.EnvironmentID, d.ID, nil, offset, 100)
+		if err != nil || total != n || len(rows) != min(100, n-offset) {
+			b.Fatal(len(rows), total, err)
+		}
+	}
+	cputime.Report(b, cpu0)
 }

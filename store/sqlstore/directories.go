@@ -518,7 +518,7 @@ func (s *Store) deleteRow(ctx context.Context, table, what, environmentID, direc
 		if n, _ := res.RowsAffected(); n == 0 {
 			return notFound(what)
 		}
-		return nil
+		return countDirectoryChange(ctx, tx, directoryID, table, -1)
 	})
 }
 
@@ -582,7 +582,10 @@ func (s *Store) CreateDirectoryGroup(ctx context.Context, g roster.DirectoryGrou
 		_, err := tx.ExecContext(ctx, `INSERT INTO directory_groups (id, environment_id, directory_id, display_name, external_id, raw,
 			create_time, update_time, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 			g.ID, g.EnvironmentID, g.DirectoryID, g.DisplayName, g.ExternalID, rawText(g.Raw), micros(g.CreateTime), micros(g.UpdateTime), seq)
-		return err
+		if err != nil {
+			return err
+		}
+		return countDirectoryChange(ctx, tx, g.DirectoryID, countGroups, 1)
 	})
 }
 
