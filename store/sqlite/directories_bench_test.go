@@ -65,11 +65,13 @@ func BenchmarkStoreFindDirectoryBySecret(b *testing.B) {
 	}
 	hash := roster.HashDirectorySecret(token)
 	b.ReportAllocs()
+	cpu0 := cputime.Process()
 	for b.Loop() {
 		if _, err := s.FindDirectoryBySecret(ctx, hash, time.Now()); err != nil {
 			b.Fatal(err)
 		}
 	}
+	cputime.Report(b, cpu0)
 }
 
 func BenchmarkStoreCreateDirectoryUser(b *testing.B) {

@@ -13,8 +13,7 @@ import (
 	"github.com/rosterhq/roster/store"
 )
 
-const directoryColumns = `id, environment_id, organization_id, name, directory_type, provider, enabled, mappings,
-	create_time, update_time, last_sync_time,
+const directoryColumns = directoryAuthColumns + `,
 	EXISTS (SELECT 1 FROM directory_secrets s WHERE s.directory_id = directories.id)`
 
 type mappingJSON struct {
@@ -329,35 +328,53 @@ func scanSecret(row interface{ Scan(...any) error }) (roster.DirectorySecret, er
 	return sec, err
 }
 
-// FindDirectoryBySecret finds the enabled directory of a secret's hash, with its organization.
+// FindDirectoryBySecret finds the enabled directory of a secret's hash, with its organization,
+// in one query (every SCIM request makes it); the directory's role assignments take a second
+// one only when it has any.
 func (s *Store) FindDirectoryBySecret(ctx context.Context, hash string, now time.Time) (store.DirectoryAuth, error) {
 	var a store.DirectoryAuth
-	sec, err := scanSecret(s.read.QueryRowContext(ctx, `SELECT `+secretColumns+` FROM directory_secrets WHERE hash = $1`, hash))
+	row := s.read.QueryRowContext(ctx, `SELECT `+prefixed("s.", secretColumns)+`, `+prefixed("directories.", directoryAuthColumns)+`, TRUE,
+		`+prefixed("o.", orgColumns)+`, EXISTS (SELECT 1 FROM directory_role_assignments r WHERE r.directory_id = directories.id)
+		FROM directory_secrets s
+		JOIN directories ON directories.id = s.directory_id AND directories.enabled
+		JOIN organizations o ON o.id = directories.organization_id AND o.environment_id = directories.environment_id
+		WHERE s.hash = $1 AND (s.expire_time IS NULL OR s.expire_time > $2)`, hash, micros(now))
+	// One row, three scan functions: each one's Scan is the next one's scan, the last one
+	// scans the row, so each one converts its columns once all are read.
+	var errDir, errOrg error
+	var assigned bool
+	sec, err := scanSecret(scanFunc(func(secDest ...any) error {
+		a.Directory, errDir = scanDirectory(scanFunc(func(dirDest ...any) error {
+			a.Organization, errOrg = scanOrganization(scanFunc(func(orgDest ...any) error {
+				return row.Scan(slices.Concat(secDest, dirDest, orgDest, []any{&assigned})...)
+			}))
+			return errOrg
+		}))
+		return errDir
+	}))
 	if errors.Is(err, sql.ErrNoRows) {
-		return a, notFound("directory secret")
+		return store.DirectoryAuth{}, notFound("directory secret")
 	}
 	if err != nil {
-		return a, err
+		return store.DirectoryAuth{}, err
 	}
-	if sec.ExpireTime != nil && !now.Before(*sec.ExpireTime) {
-		return a, notFound("directory secret")
+	a.Secret = sec
+	if assigned {
+		if a.Directory.RoleAssignments, err = loadRoleAssignments(ctx, s.read, a.Directory.ID); err != nil {
+			return store.DirectoryAuth{}, err
+		}
 	}
-	d, err := scanDirectory(s.read.QueryRowContext(ctx, `SELECT `+directoryColumns+` FROM directories WHERE id = $1 AND enabled`, sec.DirectoryID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return a, notFound("directory")
-	}
-	if err != nil {
-		return a, err
-	}
-	if d.RoleAssignments, err = loadRoleAssignments(ctx, s.read, d.ID); err != nil {
-		return a, err
-	}
-	o, err := getOrganization(ctx, s.read, d.EnvironmentID, roster.OrganizationRef{ID: d.OrganizationID}, "")
-	if err != nil {
-		return a, err
-	}
-	return store.DirectoryAuth{Directory: d, Secret: sec, Organization: o}, nil
+	return a, nil
 }
+
+// directoryAuthColumns are directoryColumns but the last (whether it has a secret).
+const directoryAuthColumns = `id, environment_id, organization_id, name, directory_type, provider, enabled, mappings,
+	create_time, update_time, last_sync_time`
+
+// scanFunc is a Scan method of a function.
+type scanFunc func(dest ...any) error
+
+func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
 
 // RecordDirectorySecretUse sets a secret's last-used time when the stored one is older than
 // the granularity.
