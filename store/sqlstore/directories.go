@@ -174,16 +174,20 @@ func (s *Store) DeleteDirectory(ctx context.Context, environmentID, organization
 	})
 }
 
-// DirectoryStats counts a directory's users and groups.
+// DirectoryStats counts a directory's users and groups (directory_counts, dirpages.go).
 func (s *Store) DirectoryStats(ctx context.Context, environmentID, directoryID string) (store.DirectoryStats, error) {
 	var st store.DirectoryStats
 	var uu, gu sql.NullInt64
 	err := s.read.QueryRowContext(ctx, `SELECT
-		(SELECT COUNT(*) FROM directory_users WHERE directory_id = $1 AND environment_id = $2),
-		(SELECT MAX(update_time) FROM directory_users WHERE directory_id = $1 AND environment_id = $2),
-		(SELECT COUNT(*) FROM directory_groups WHERE directory_id = $1 AND environment_id = $2),
-		(SELECT MAX(update_time) FROM directory_groups WHERE directory_id = $1 AND environment_id = $2)`,
+		(SELECT COALESCE(SUM(total), 0) FROM directory_counts WHERE directory_id = $1 AND resource = 'directory_users'),
+		(SELECT MAX(update_time) FROM directory_users WHERE directory_id = $1),
+		(SELECT COALESCE(SUM(total), 0) FROM directory_counts WHERE directory_id = $1 AND resource = 'directory_groups'),
+		(SELECT MAX(update_time) FROM directory_groups WHERE directory_id = $1)
+		FROM directories WHERE id = $1 AND environment_id = $2`,
 		directoryID, environmentID).Scan(&st.Users, &uu, &st.Groups, &gu)
+	if errors.Is(err, sql.ErrNoRows) { // not the environment's: nothing of it is counted
+		return store.DirectoryStats{}, nil
+	}
 	st.UserUpdateTime, st.GroupUpdateTime = timePtr(uu), timePtr(gu)
 	return st, err
 }

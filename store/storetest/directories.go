@@ -942,6 +942,12 @@ func testDirectorySCIMPagesIsolation(t *testing.T, s store.Store) {
 			t.Fatalf("groups of %s: %+v, total %d, %v", envID, rows, total, err)
 		}
 	}
+	if st, err := s.DirectoryStats(ctx, env2.ID, d.ID); err != nil || st.Users != 0 || st.Groups != 0 || st.UserUpdateTime != nil {
+		t.Fatalf("another environment's stats of the directory = %+v, %v", st, err)
+	}
+	if st, err := s.DirectoryStats(ctx, env.ID, d.ID); err != nil || st.Users != 3 || st.Groups != 1 || st.UserUpdateTime == nil {
+		t.Fatalf("stats = %+v, %v", st, err)
+	}
 	// A directory ID that does not exist lists nothing.
 	if got, total := scimPageIDs(t, s, env.ID, ids.New(roster.PrefixDirectory), nil, 0, 100); total != 0 || len(got) != 0 {
 		t.Fatalf("unknown directory lists %v (total %d)", got, total)
