@@ -3,9 +3,13 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	_ "modernc.org/sqlite"
 )
@@ -84,5 +88,65 @@ func TestSCIMPagePlans(t *testing.T) {
 	got := plan(directoryCountSQL, "dir_1", "directory_users", "env_1")
 	if !strings.Contains(got, "SEARCH directory_counts USING INDEX sqlite_autoindex_directory_counts_1 (directory_id=? AND resource=?)") {
 		t.Errorf("count:\n%s", got)
+	}
+}
+
+// The marks cache builds a directory's marks once for concurrent pages, rebuilds them for a
+// newer change number only, and stays within its byte budget.
+func TestPageMarksBuildOnceAndStayBounded(t *testing.T) {
+	ctx := context.Background()
+	var p pageMarks
+	var builds atomic.Int32
+	release := make(chan struct{})
+	build := func() ([]int64, error) {
+		builds.Add(1)
+		<-release
+		return []int64{1, 129}, nil
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if got, err := p.get(ctx, "d1", 5, build); err != nil || len(got) != 2 {
+				t.Errorf("get = %v, %v", got, err)
+			}
+		}()
+	}
+	time.Sleep(50 * time.Millisecond) // let them queue behind the first build
+	close(release)
+	wg.Wait()
+	if n := builds.Load(); n != 1 {
+		t.Fatalf("%d builds for one change number, want 1", n)
+	}
+	p.get(ctx, "d1", 4, build) // a reader that saw an older count uses the newer marks
+	if n := builds.Load(); n != 1 {
+		t.Fatalf("an older change number rebuilt the marks")
+	}
+	p.get(ctx, "d1", 6, build)
+	if n := builds.Load(); n != 2 {
+		t.Fatalf("a newer change number did not rebuild the marks")
+	}
+
+	big := make([]int64, pageMarksBudget/8+1) // over the budget alone: served, not kept
+	if got, _ := p.get(ctx, "huge", 1, func() ([]int64, error) { return big, nil }); len(got) != len(big) {
+		t.Fatal("marks over the budget were not returned")
+	}
+	if _, ok := p.entries["huge"]; ok {
+		t.Fatal("marks over the budget were kept")
+	}
+	chunk := make([]int64, pageMarksBudget/8/10)
+	for i := range 50 {
+		p.get(ctx, fmt.Sprint("d", i+100), 1, func() ([]int64, error) { return chunk, nil })
+		if p.bytes > pageMarksBudget {
+			t.Fatalf("%d bytes kept, over the budget of %d", p.bytes, pageMarksBudget)
+		}
+	}
+	sum := 0
+	for k, e := range p.entries {
+		sum += e.size(k)
+	}
+	if sum != p.bytes || len(p.entries) > 10 {
+		t.Fatalf("%d entries of %d bytes, %d counted", len(p.entries), sum, p.bytes)
 	}
 }
