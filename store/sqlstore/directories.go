@@ -546,7 +546,7 @@ func (s *Store) deleteRow(ctx context.Context, table, what, environmentID, direc
 // ListDirectoryUsers returns one page of a directory's users in ID order, and the number of
 // all that match.
 func (s *Store) ListDirectoryUsers(ctx context.Context, environmentID, directoryID string, q store.DirectoryUserQuery) (store.Page[roster.DirectoryUser], error) {
-	where := []string{"directory_id = $1", "environment_id = $2"}
+	where := []string{"directory_id = $1", directoryEnvironment}
 	args := []any{directoryID, environmentID}
 	arg := func(v any) string {
 		args = append(args, v)
@@ -569,6 +569,12 @@ func (s *Store) ListDirectoryUsers(ctx context.Context, environmentID, directory
 	}
 	return keysetPage(ctx, s.read, "directory_users", directoryUserColumns, where, args, q.Page, scanDirectoryUser)
 }
+
+// directoryEnvironment is the tenant boundary of a list of a directory's rows ($1 the
+// directory, $2 the environment): checked once, so that counting and paging step the
+// (directory_id, seq) index without reading each row for its environment (docs/scim.md
+// "Paging").
+const directoryEnvironment = "EXISTS (SELECT 1 FROM directories WHERE id = $1 AND environment_id = $2)"
 
 func scanDirectoryUser(row interface{ Scan(...any) error }) (roster.DirectoryUser, error) {
 	var u roster.DirectoryUser
@@ -654,7 +660,7 @@ func (s *Store) DeleteDirectoryGroup(ctx context.Context, environmentID, directo
 
 // ListDirectoryGroups returns one page of a directory's groups in ID order.
 func (s *Store) ListDirectoryGroups(ctx context.Context, environmentID, directoryID string, q store.DirectoryGroupQuery) (store.Page[roster.DirectoryGroup], error) {
-	where := []string{"directory_id = $1", "environment_id = $2"}
+	where := []string{"directory_id = $1", directoryEnvironment}
 	args := []any{directoryID, environmentID}
 	arg := func(v any) string {
 		args = append(args, v)

@@ -942,6 +942,16 @@ func testDirectorySCIMPagesIsolation(t *testing.T, s store.Store) {
 			t.Fatalf("groups of %s: %+v, total %d, %v", envID, rows, total, err)
 		}
 	}
+	// The API's lists of the directory (page tokens, not startIndex) too.
+	if up, err := s.ListDirectoryUsers(ctx, env2.ID, d.ID, store.DirectoryUserQuery{Page: store.PageQuery{Size: 10}}); err != nil || up.Total != 0 || len(up.Items) != 0 {
+		t.Fatalf("another environment lists users %+v, %v", up, err)
+	}
+	if gp, err := s.ListDirectoryGroups(ctx, env2.ID, d.ID, store.DirectoryGroupQuery{Page: store.PageQuery{Size: 10}}); err != nil || gp.Total != 0 || len(gp.Items) != 0 {
+		t.Fatalf("another environment lists groups %+v, %v", gp, err)
+	}
+	if up, err := s.ListDirectoryUsers(ctx, env.ID, d.ID, store.DirectoryUserQuery{Page: store.PageQuery{Size: 10}}); err != nil || up.Total != 3 || len(up.Items) != 3 {
+		t.Fatalf("the directory's environment lists users %+v, %v", up, err)
+	}
 	if st, err := s.DirectoryStats(ctx, env2.ID, d.ID); err != nil || st.Users != 0 || st.Groups != 0 || st.UserUpdateTime != nil {
 		t.Fatalf("another environment's stats of the directory = %+v, %v", st, err)
 	}
