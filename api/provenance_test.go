@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -382,4 +383,37 @@ func otherEnvironmentToken(t *testing.T, r *rostertest.Roster, key []byte) strin
 	tr := *r
 	tr.ClientID, tr.ClientSecret = c.Client.ID, c.Secret
 	return tr.Token(t)
+}
+
+// TestProvenanceOfImports: a REST import records IMPORT and the API client whose token sent
+// it; a line that changes an imported user records the fields it changed.
+func TestProvenanceOfImports(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, r *rostertest.Roster, token string) {
+		orgID := newOrgREST(t, r, token, "Acme")
+		line := func(family string) string {
+			return `{"email": "cy@example.com", "external_id": "cy-1", "user_profile": {"given_name": "Cy", "family_name": "` + family +
+				`"}, "memberships": [{"organization_id": "` + orgID + `"}]}` + "\n"
+		}
+		if a := importREST(t, r, token, strings.NewReader(line("Young"))); a.status != 200 || len(a.failed) != 0 {
+			t.Fatalf("import: %d %s", a.status, a.raw)
+		}
+		res := r.REST(t, token, "GET", "/api/v1/users:external/cy-1/provenance", "")
+		wantStatus(t, res, 200)
+		fields := restEntries(t, obj(res.Body, "provenance", "fields"))
+		for _, f := range []string{"email", "given_name", "family_name", "name"} {
+			if e := fields[f]; e.Source != "IMPORT" || e.SourceID != r.ClientID {
+				t.Errorf("%s: %+v, want IMPORT by %s", f, e, r.ClientID)
+			}
+		}
+		created := fields["given_name"].UpdateTime
+		if a := importREST(t, r, token, strings.NewReader(line("Old"))); a.status != 200 || len(a.failed) != 0 {
+			t.Fatalf("second import: %d %s", a.status, a.raw)
+		}
+		res = r.REST(t, token, "GET", "/api/v1/users:external/cy-1/provenance", "")
+		wantStatus(t, res, 200)
+		fields = restEntries(t, obj(res.Body, "provenance", "fields"))
+		if !fields["given_name"].UpdateTime.Equal(created) || !fields["family_name"].UpdateTime.After(created) || fields["family_name"].Source != "IMPORT" {
+			t.Errorf("after a line that changed the family name: %+v", fields)
+		}
+	})
 }
