@@ -240,6 +240,9 @@ type importer struct {
 	clean            bool
 }
 
+// lockedDefs returns the definitions the batch share-locked when it began.
+func (im *importer) lockedDefs() (map[string]roster.AttributeDefinition, error) { return im.defs, nil }
+
 // line applies one line: it finds the user (by external ID, then by email), creates or
 // changes it, then its memberships.
 func (im *importer) line(ctx context.Context, l *store.ImportLine) (store.ImportOutcome, error) {
@@ -283,7 +286,7 @@ func (im *importer) line(ctx context.Context, l *store.ImportLine) (store.Import
 			if err := im.write(ctx, u.ID); err != nil {
 				return store.ImportOutcome{}, err
 			}
-			if err := im.s.updateUserRowRecorded(ctx, im.tx, &before, u, im.writer, im.now); err != nil {
+			if err := im.s.updateUserRowRecorded(ctx, im.tx, &before, u, im.lockedDefs, im.writer, im.now); err != nil {
 				return store.ImportOutcome{}, err
 			}
 			if u.Email != before.Email {

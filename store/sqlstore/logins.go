@@ -140,7 +140,7 @@ func (s *Store) SignIn(ctx context.Context, in store.SignIn) (roster.User, error
 				return err
 			}
 			u.Memberships = []roster.Membership{}
-		} else if err := s.updateUserRowRecorded(ctx, tx, &roster.User{Email: u.Email, Profile: before}, u, ssoWriter, in.Identity.LastLoginTime); err != nil {
+		} else if err := s.updateUserRowRecorded(ctx, tx, &roster.User{Email: u.Email, Profile: before}, u, defs, ssoWriter, in.Identity.LastLoginTime); err != nil {
 			return err
 		}
 		if isNew || !maps.Equal(before.CustomAttributes, u.Profile.CustomAttributes) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/store"
 )
 
 // apiWriter is the writer of an API call's write: the API client that the context names.
@@ -46,9 +47,18 @@ var insertUserRecordedQuery = `WITH u AS (` + insertUserQuery + ` RETURNING id)
 
 // updateUserRowRecorded writes a user's own columns (updateUserRow) and records w as the
 // source of the fields whose values differ from before's: on PostgreSQL in one statement, on
-// SQLite in two; a write that changed no field records nothing.
-func (s *Store) updateUserRowRecorded(ctx context.Context, tx txConn, before *roster.User, u roster.User, w roster.Writer, at time.Time) error {
+// SQLite in two; a write that changed no field records nothing. When a custom attribute
+// changed, defs is called first: lock order (docs/storage.md) puts the attribute definitions
+// (share) before the rows that hang off users, and DeleteAttribute, which holds a definition,
+// deletes that attribute's provenance rows.
+func (s *Store) updateUserRowRecorded(ctx context.Context, tx txConn, before *roster.User, u roster.User, defs store.AttributeDefs,
+	w roster.Writer, at time.Time) error {
 	fields := roster.ChangedFields(before, &u)
+	if !maps.Equal(before.Profile.CustomAttributes, u.Profile.CustomAttributes) {
+		if _, err := defs(); err != nil {
+			return err
+		}
+	}
 	if s.dialect.Name() != "postgres" || len(fields) == 0 {
 		if err := s.updateUserRow(ctx, tx, u); err != nil {
 			return err

@@ -174,7 +174,7 @@ func (s *Store) WriteDirectoryUser(ctx context.Context, w store.DirectoryUserWri
 				}
 			}
 			u.UpdateTime = w.Now
-			if err := s.updateUserRowRecorded(ctx, tx, &before, u, scimWriter, w.Now); err != nil {
+			if err := s.updateUserRowRecorded(ctx, tx, &before, u, defs, scimWriter, w.Now); err != nil {
 				return err
 			}
 		}
@@ -356,7 +356,7 @@ func (s *Store) ReapplyDirectoryUsers(ctx context.Context, r store.DirectoryReap
 			}
 			touch(u.ID)
 			u.UpdateTime = r.Now
-			if err := s.updateUserRowRecorded(ctx, tx, &before, u, roster.Writer{Source: roster.SourceSCIM, ID: r.DirectoryID}, r.Now); err != nil {
+			if err := s.updateUserRowRecorded(ctx, tx, &before, u, defs, roster.Writer{Source: roster.SourceSCIM, ID: r.DirectoryID}, r.Now); err != nil {
 				return err
 			}
 			if !maps.Equal(before.Profile.CustomAttributes, u.Profile.CustomAttributes) {

@@ -333,7 +333,7 @@ func (s *Store) UpdateUser(ctx context.Context, environmentID string, ref roster
 		if err := update(&u, defs); err != nil {
 			return err
 		}
-		if err := s.updateUserRowRecorded(ctx, tx, &before, u, apiWriter(ctx, roster.SourceAPI), u.UpdateTime); err != nil {
+		if err := s.updateUserRowRecorded(ctx, tx, &before, u, defs, apiWriter(ctx, roster.SourceAPI), u.UpdateTime); err != nil {
 			return err
 		}
 		if !maps.Equal(before.Profile.CustomAttributes, u.Profile.CustomAttributes) {
