@@ -141,6 +141,7 @@ func New(cfg Config) (*Handlers, error) {
 	mux.Handle(rosterv1connect.NewSAMLSettingsServiceHandler(&samlSettings{dir: cfg.Directory}, opts...))
 	mux.Handle(rosterv1connect.NewBulkServiceHandler(&bulk{dir: cfg.Directory}, opts...))
 	mux.Handle(rosterv1connect.NewDirectoryMappingServiceHandler(&directoryMapping{dir: cfg.Directory}, opts...))
+	mux.Handle(rosterv1connect.NewUserProvenanceServiceHandler(&provenance{dir: cfg.Directory}, opts...))
 	services := []protoreflect.ServiceDescriptor{
 		orgsv1.File_scalekit_v1_organizations_organizations_proto.Services().ByName("OrganizationService"),
 		usersv1.File_scalekit_v1_users_users_proto.Services().ByName("UserService"),
@@ -152,6 +153,7 @@ func New(cfg Config) (*Handlers, error) {
 		rosterv1.File_roster_v1_saml_settings_proto.Services().ByName("SAMLSettingsService"),
 		rosterv1.File_roster_v1_bulk_proto.Services().ByName("BulkService"), // no REST rules: bulkREST serves its routes
 		rosterv1.File_roster_v1_directory_mapping_proto.Services().ByName("DirectoryMappingService"),
+		rosterv1.File_roster_v1_user_provenance_proto.Services().ByName("UserProvenanceService"),
 	}
 	restOpts := []rest.Option{rest.WithMaxBodySize(MaxMessageBytes), rest.WithErrorDetail(transcoderErrorInfo),
 		rest.WithAuthenticate(ic.authenticateREST),

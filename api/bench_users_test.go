@@ -83,10 +83,12 @@ func BenchmarkCreateUserAndMembership(b *testing.B) {
 			ub := newUserBench(b, backend)
 			i := 0
 			b.ReportAllocs()
+			cpu0 := cputime.Process()
 			for b.Loop() {
 				i++
 				ub.create(b, i)
 			}
+			cputime.Report(b, cpu0)
 		})
 	}
 }
@@ -130,6 +132,7 @@ func BenchmarkUpdateUserProfile(b *testing.B) {
 			u := ub.create(b, 0)
 			i := 0
 			b.ReportAllocs()
+			cpu0 := cputime.Process()
 			for b.Loop() {
 				i++
 				name := fmt.Sprintf("Jane %d", i)
@@ -140,6 +143,7 @@ func BenchmarkUpdateUserProfile(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+			cputime.Report(b, cpu0)
 		})
 	}
 }

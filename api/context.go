@@ -27,7 +27,10 @@ func RequestID(ctx context.Context) string {
 	return id
 }
 
+// withCaller records the authenticated caller: its environment for every call, and its client
+// as the source ID of the writes it makes (docs/provenance.md).
 func withCaller(ctx context.Context, p oauth.Principal, env roster.Environment) context.Context {
+	ctx = roster.WithClientID(ctx, p.ClientID)
 	return context.WithValue(context.WithValue(ctx, principalKey, p), environmentKey, env)
 }
 

@@ -62,6 +62,15 @@ type Store interface {
 	UpdateUser(ctx context.Context, environmentID string, ref roster.UserRef, update UserCheck) (roster.User, error)
 	// DeleteUser removes a user, their memberships and attributes.
 	DeleteUser(ctx context.Context, environmentID string, ref roster.UserRef) error
+	// UserFieldSources returns a user (own fields and custom attributes, no memberships) and
+	// its provenance records by field (roster.FieldCreated among them), read at one moment
+	// (docs/provenance.md). Every write of a user's profile records, in its transaction, the
+	// fields whose values it changed: CreateUser and UpdateUser as roster.SourceAPI,
+	// ImportUsers as roster.SourceImport (both with the API client of roster.ClientIDFrom(ctx)),
+	// SignIn as roster.SourceSSO with the connection, WriteDirectoryUser and
+	// ReapplyDirectoryUsers as roster.SourceSCIM with the directory. A user's creation is one
+	// record, roster.FieldCreated. DeleteAttribute deletes its key's records.
+	UserFieldSources(ctx context.Context, environmentID string, ref roster.UserRef) (roster.User, map[string]roster.FieldSource, error)
 	ListUsers(ctx context.Context, environmentID string, q UserQuery) (Page[roster.User], error)
 	// ImportUsers applies a batch of checked import lines in one write transaction, each line
 	// in a savepoint: a line is applied in full or not at all, and the other lines still

@@ -140,7 +140,8 @@ func (s *Store) DeleteAttribute(ctx context.Context, environmentID, key string) 
 		if n, _ := res.RowsAffected(); n == 0 {
 			return notFound("user attribute")
 		}
-		return nil
+		// The values went with the definition (a foreign key); their provenance goes too.
+		return forgetAttributeSources(ctx, tx, environmentID, key)
 	})
 }
 

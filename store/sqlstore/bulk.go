@@ -36,7 +36,8 @@ func (s *Store) ImportUsers(ctx context.Context, environmentID string, now time.
 		if err != nil {
 			return err
 		}
-		im := importer{s: s, tx: tx, env: environmentID, now: now, orgs: orgs, defs: defs, touch: touch}
+		im := importer{s: s, tx: tx, env: environmentID, now: now, orgs: orgs, defs: defs, touch: touch,
+			writer: apiWriter(ctx, roster.SourceImport)}
 		return im.run(ctx, lines, out)
 	})
 	if err != nil {
@@ -227,6 +228,8 @@ type importer struct {
 	orgs  map[string]string // organization names by ID, of those that exist
 	defs  map[string]roster.AttributeDefinition
 	touch func(userID string)
+	// writer is the provenance of what the batch writes (IMPORT, and the API client).
+	writer roster.Writer
 	// savepoint is whether the current line (oneLine) has opened its savepoint.
 	savepoint bool
 	// The users the batch's keys named before it ran (loadUsers), by key and by ID; clean
@@ -236,6 +239,9 @@ type importer struct {
 	written          map[string]bool // users a line of the batch wrote
 	clean            bool
 }
+
+// lockedDefs returns the definitions the batch share-locked when it began.
+func (im *importer) lockedDefs() (map[string]roster.AttributeDefinition, error) { return im.defs, nil }
 
 // line applies one line: it finds the user (by external ID, then by email), creates or
 // changes it, then its memberships.
@@ -258,7 +264,7 @@ func (im *importer) line(ctx context.Context, l *store.ImportLine) (store.Import
 		if err := im.write(ctx, u.ID); err != nil {
 			return store.ImportOutcome{}, err
 		}
-		if err := im.s.insertUser(ctx, im.tx, u); err != nil {
+		if err := im.s.insertUserRecorded(ctx, im.tx, u, im.writer, im.now); err != nil {
 			return store.ImportOutcome{}, err
 		}
 		if err := im.s.insertAttributes(ctx, im.tx, u, im.defs); err != nil {
@@ -280,7 +286,7 @@ func (im *importer) line(ctx context.Context, l *store.ImportLine) (store.Import
 			if err := im.write(ctx, u.ID); err != nil {
 				return store.ImportOutcome{}, err
 			}
-			if err := im.s.updateUserRow(ctx, im.tx, u); err != nil {
+			if err := im.s.updateUserRowRecorded(ctx, im.tx, &before, u, im.lockedDefs, im.writer, im.now); err != nil {
 				return store.ImportOutcome{}, err
 			}
 			if u.Email != before.Email {

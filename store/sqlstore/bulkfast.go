@@ -206,6 +206,9 @@ func (im *importer) insertRun(ctx context.Context, run []newUser) error {
 		inviter_email, provisioning_method, create_time, update_time, accept_time, expire_time, invite_resent_count, invite_resent_time) VALUES `, columns: 14,
 		types: "TTTITTTTIIIIII"}
 	roles := rowInserter{im: im, insert: `INSERT INTO membership_roles (organization_id, user_id, role_id) VALUES `, columns: 3, types: "TTT"}
+	// each new user's provenance: one row for its creation (docs/provenance.md)
+	sources := rowInserter{im: im, insert: `INSERT INTO user_field_sources (user_id, field, source, source_id, update_time) VALUES `, columns: 5,
+		types: "TTTTI"}
 	var roleIDs []string
 	seenRole := map[string]bool{}
 	for _, nu := range run {
@@ -232,6 +235,9 @@ func (im *importer) insertRun(ctx context.Context, run []newUser) error {
 			return err
 		}
 		if err := users.add(ctx, row...); err != nil {
+			return err
+		}
+		if err := sources.add(ctx, u.ID, roster.FieldCreated, string(im.writer.Source), im.writer.ID, micros(im.now)); err != nil {
 			return err
 		}
 		for _, k := range sortedKeys(u.Profile.CustomAttributes) {
@@ -274,7 +280,7 @@ func (im *importer) insertRun(ctx context.Context, run []newUser) error {
 			}
 		}
 	}
-	for _, ins := range []*rowInserter{&attrs, &members, &roles} {
+	for _, ins := range []*rowInserter{&attrs, &members, &roles, &sources} {
 		if err := ins.done(ctx); err != nil {
 			return err
 		}

@@ -134,12 +134,13 @@ func (s *Store) SignIn(ctx context.Context, in store.SignIn) (roster.User, error
 		if !st.MayChangeProfile {
 			u.Profile = before // another organization's source owns it
 		}
+		ssoWriter := roster.Writer{Source: roster.SourceSSO, ID: in.Connection.ID}
 		if isNew {
-			if err := s.insertUser(ctx, tx, u); err != nil {
+			if err := s.insertUserRecorded(ctx, tx, u, ssoWriter, in.Identity.LastLoginTime); err != nil {
 				return err
 			}
 			u.Memberships = []roster.Membership{}
-		} else if err := s.updateUserRow(ctx, tx, u); err != nil {
+		} else if err := s.updateUserRowRecorded(ctx, tx, &roster.User{Email: u.Email, Profile: before}, u, defs, ssoWriter, in.Identity.LastLoginTime); err != nil {
 			return err
 		}
 		if isNew || !maps.Equal(before.CustomAttributes, u.Profile.CustomAttributes) {

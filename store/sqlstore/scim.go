@@ -164,8 +164,9 @@ func (s *Store) WriteDirectoryUser(ctx context.Context, w store.DirectoryUserWri
 		if !may {
 			u.Email = before.Email // another organization's source owns it
 		}
+		scimWriter := roster.Writer{Source: roster.SourceSCIM, ID: dirID}
 		if isNew {
-			if err := s.insertUser(ctx, tx, u); err != nil {
+			if err := s.insertUserRecorded(ctx, tx, u, scimWriter, w.Now); err != nil {
 				return err
 			}
 			u.Memberships = []roster.Membership{}
@@ -176,7 +177,7 @@ func (s *Store) WriteDirectoryUser(ctx context.Context, w store.DirectoryUserWri
 				}
 			}
 			u.UpdateTime = w.Now
-			if err := s.updateUserRow(ctx, tx, u); err != nil {
+			if err := s.updateUserRowRecorded(ctx, tx, &before, u, defs, scimWriter, w.Now); err != nil {
 				return err
 			}
 		}
@@ -358,7 +359,7 @@ func (s *Store) ReapplyDirectoryUsers(ctx context.Context, r store.DirectoryReap
 			}
 			touch(u.ID)
 			u.UpdateTime = r.Now
-			if err := s.updateUserRow(ctx, tx, u); err != nil {
+			if err := s.updateUserRowRecorded(ctx, tx, &before, u, defs, roster.Writer{Source: roster.SourceSCIM, ID: r.DirectoryID}, r.Now); err != nil {
 				return err
 			}
 			if !maps.Equal(before.Profile.CustomAttributes, u.Profile.CustomAttributes) {

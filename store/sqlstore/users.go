@@ -42,7 +42,7 @@ func (s *Store) CreateUser(ctx context.Context, in roster.User, m *roster.Member
 				return err
 			}
 		}
-		if err := s.insertUser(ctx, tx, u); err != nil {
+		if err := s.insertUserRecorded(ctx, tx, u, apiWriter(ctx, roster.SourceAPI), u.CreateTime); err != nil {
 			return err
 		}
 		if len(u.Profile.CustomAttributes) > 0 {
@@ -328,15 +328,15 @@ func (s *Store) UpdateUser(ctx context.Context, environmentID string, ref roster
 			return err
 		}
 		touch(u.ID)
-		before := maps.Clone(u.Profile.CustomAttributes)
+		before := profileSnapshot(u)
 		defs := s.lazyDefs(ctx, tx, environmentID)
 		if err := update(&u, defs); err != nil {
 			return err
 		}
-		if err := s.updateUserRow(ctx, tx, u); err != nil {
+		if err := s.updateUserRowRecorded(ctx, tx, &before, u, defs, apiWriter(ctx, roster.SourceAPI), u.UpdateTime); err != nil {
 			return err
 		}
-		if !maps.Equal(before, u.Profile.CustomAttributes) {
+		if !maps.Equal(before.Profile.CustomAttributes, u.Profile.CustomAttributes) {
 			d, err := defs()
 			if err != nil {
 				return err
@@ -353,19 +353,30 @@ func (s *Store) UpdateUser(ctx context.Context, environmentID string, ref roster
 
 // updateUserRow writes a user's own columns (not attributes or memberships).
 func (s *Store) updateUserRow(ctx context.Context, tx txConn, u roster.User) error {
-	meta, pmeta, groups, err := userJSON(u)
+	args, err := updateUserArgs(u)
 	if err != nil {
 		return err
 	}
-	p := u.Profile
-	_, err = tx.ExecContext(ctx, `UPDATE users SET external_id = $1, metadata = $2, given_name = $3, family_name = $4, name = $5,
-		locale = $6, phone_number = $7, preferred_username = $8, picture = $9, gender = $10, email_verified = $11,
-		phone_number_verified = $12, groups_json = $13, profile_metadata = $14, update_time = $15, last_login_time = $16
-		WHERE id = $17`,
-		nullString(u.ExternalID), meta, p.GivenName, p.FamilyName, p.Name, p.Locale, p.PhoneNumber, p.PreferredUsername,
-		p.Picture, p.Gender, p.EmailVerified, p.PhoneNumberVerified, groups, pmeta, micros(u.UpdateTime),
-		nullMicros(u.LastLoginTime), u.ID)
+	_, err = tx.ExecContext(ctx, updateUserQuery, args...)
 	return s.conflict(err, userField(u))
+}
+
+// updateUserQuery writes a user's own columns; its 17 arguments are those of updateUserArgs.
+const updateUserQuery = `UPDATE users SET external_id = $1, metadata = $2, given_name = $3, family_name = $4, name = $5,
+	locale = $6, phone_number = $7, preferred_username = $8, picture = $9, gender = $10, email_verified = $11,
+	phone_number_verified = $12, groups_json = $13, profile_metadata = $14, update_time = $15, last_login_time = $16
+	WHERE id = $17`
+
+// updateUserArgs are the arguments of updateUserQuery for u.
+func updateUserArgs(u roster.User) ([]any, error) {
+	meta, pmeta, groups, err := userJSON(u)
+	if err != nil {
+		return nil, err
+	}
+	p := u.Profile
+	return []any{nullString(u.ExternalID), meta, p.GivenName, p.FamilyName, p.Name, p.Locale, p.PhoneNumber, p.PreferredUsername,
+		p.Picture, p.Gender, p.EmailVerified, p.PhoneNumberVerified, groups, pmeta, micros(u.UpdateTime),
+		nullMicros(u.LastLoginTime), u.ID}, nil
 }
 
 // DeleteUser removes a user; memberships and attributes go with it (foreign keys).
