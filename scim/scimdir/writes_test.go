@@ -150,3 +150,45 @@ func TestConcurrentGroupWrites(t *testing.T) {
 		})
 	}
 }
+
+// TestUserWriteTouchesWhatChanged: a SCIM write of a user rewrites the Roster user only when
+// its profile or email changes, and the email rows the filters read only when the emails
+// change; what is read back is right either way.
+func TestUserWriteTouchesWhatChanged(t *testing.T) {
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			f := newFixture(t, backend, "acme.test")
+			d := f.scim(t)
+			r, err := d.CreateUser(ctx, map[string]any{"userName": "ann@acme.test", "name": map[string]any{"givenName": "Ann"},
+				"emails": []any{map[string]any{"type": "work", "value": "ann@acme.test", "primary": true}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			u0 := f.linked(t, r.ID)
+			time.Sleep(2 * time.Millisecond)
+			update(t, d, r.ID, func(a map[string]any) { a["title"] = "Boss" }) // nothing maps title
+			if u := f.linked(t, r.ID); !u.UpdateTime.Equal(u0.UpdateTime) {
+				t.Fatalf("an unmapped attribute rewrote the user: %v → %v", u0.UpdateTime, u.UpdateTime)
+			}
+			if got, _ := d.GetUser(ctx, r.ID); got.Attributes["title"] != "Boss" {
+				t.Fatalf("title not kept: %v", got.Attributes)
+			}
+			update(t, d, r.ID, func(a map[string]any) { a["name"] = map[string]any{"givenName": "Anne"} })
+			if u := f.linked(t, r.ID); u.Profile.GivenName != "Anne" || !u.UpdateTime.After(u0.UpdateTime) {
+				t.Fatalf("after a given name change: %q at %v", u.Profile.GivenName, u.UpdateTime)
+			}
+			update(t, d, r.ID, func(a map[string]any) {
+				a["emails"] = []any{map[string]any{"type": "work", "value": "anne@acme.test", "primary": true}}
+			})
+			if u := f.linked(t, r.ID); u.Email != "anne@acme.test" {
+				t.Fatalf("email = %q", u.Email)
+			}
+			for email, want := range map[string]int{"anne@acme.test": 1, "ann@acme.test": 0} {
+				page, err := d.ListUsers(ctx, scim.ListQuery{Filter: &scim.Cond{Op: "eq", Attr: "emails.value", Value: email}, StartIndex: 1, Count: 10})
+				if err != nil || page.TotalResults != want {
+					t.Fatalf("emails.value eq %s: %d, want %d (%v)", email, page.TotalResults, want, err)
+				}
+			}
+		})
+	}
+}

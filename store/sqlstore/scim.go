@@ -35,13 +35,19 @@ func insertDirectoryUser(ctx context.Context, tx txConn, u roster.DirectoryUser,
 }
 
 func updateDirectoryUserRow(ctx context.Context, tx txConn, u roster.DirectoryUser) error {
+	return rewriteDirectoryUser(ctx, tx, u, true)
+}
+
+// rewriteDirectoryUser rewrites a directory user's row, and its email rows when emails says
+// they changed.
+func rewriteDirectoryUser(ctx context.Context, tx txConn, u roster.DirectoryUser, emails bool) error {
 	_, err := tx.ExecContext(ctx, `UPDATE directory_users SET user_id = $1, user_name = $2, user_name_key = $3, external_id = $4,
 		active = $5, email = $6, preferred_username = $7, given_name = $8, family_name = $9, emails = $10, raw = $11, update_time = $12,
 		display_name = $13, display_name_key = $14
 		WHERE id = $15`, nullID(u.UserID), u.UserName, roster.UserNameKey(u.UserName), u.ExternalID, u.Active, u.Email,
 		u.PreferredUsername, u.GivenName, u.FamilyName, jsonText(nonNilSlice(u.Emails)), rawText(u.Raw), micros(u.UpdateTime),
 		u.DisplayName, strings.ToLower(u.DisplayName), u.ID)
-	if err != nil {
+	if err != nil || !emails {
 		return err
 	}
 	return writeDirectoryUserEmails(ctx, tx, u, true)
@@ -105,14 +111,15 @@ func (s *Store) WriteDirectoryUser(ctx context.Context, w store.DirectoryUserWri
 			profile = w.ProfileOf(cur)
 		}
 		var row roster.DirectoryUser
-		prevUserID := ""
+		var prevUserID string
+		var prevEmails []string
 		if w.Create != nil {
 			row = *w.Create
 		} else {
 			if row, err = getDirectoryUser(ctx, tx, env, dirID, w.ID, s.dialect.RowLock()); err != nil {
 				return err
 			}
-			prevUserID = row.UserID
+			prevUserID, prevEmails = row.UserID, slices.Clone(row.Emails)
 			if err := w.Update(&row); err != nil {
 				return err
 			}
@@ -173,9 +180,13 @@ func (s *Store) WriteDirectoryUser(ctx context.Context, w store.DirectoryUserWri
 					return s.conflict(err, userField(u))
 				}
 			}
-			u.UpdateTime = w.Now
-			if err := s.updateUserRow(ctx, tx, u); err != nil {
-				return err
+			// A write that changes neither the profile nor the email (an attribute nothing
+			// maps, a PUT that sends what is there) leaves the user's row as it is.
+			if u.Email != before.Email || !profileEqual(before.Profile, u.Profile) {
+				u.UpdateTime = w.Now
+				if err := s.updateUserRow(ctx, tx, u); err != nil {
+					return err
+				}
 			}
 		}
 		if isNew || !maps.Equal(before.Profile.CustomAttributes, u.Profile.CustomAttributes) {
@@ -214,7 +225,7 @@ func (s *Store) WriteDirectoryUser(ctx context.Context, w store.DirectoryUserWri
 			}
 			err = insertDirectoryUser(ctx, tx, row, seq)
 		} else {
-			err = updateDirectoryUserRow(ctx, tx, row)
+			err = rewriteDirectoryUser(ctx, tx, row, !slices.Equal(prevEmails, row.Emails))
 		}
 		if err != nil {
 			return s.directoryUserConflict(err, row)
