@@ -37,6 +37,11 @@ const (
 	// DirectorySecretUseGranularity: the last-used time of a secret is written at most this
 	// often, so that a busy IdP does not turn every SCIM read into a write.
 	DirectorySecretUseGranularity = time.Minute
+	// DirectoryGroupMemberTimeGranularity: a SCIM write that changes only a group's members
+	// moves the group's update time (meta.lastModified, its version) at most this often, so
+	// that concurrent member writes of one big group do not all update, and on PostgreSQL
+	// wait for, the group's row (docs/scim.md "The write path").
+	DirectoryGroupMemberTimeGranularity = time.Second
 )
 
 // DirectoryType is the protocol of a directory; Roster serves SCIM only.

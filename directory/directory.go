@@ -23,6 +23,8 @@ type Service struct {
 	box    *secretbox.Box // seals connection client secrets and signing keys
 
 	reapplyBatch int // directory users per transaction of ReapplyDirectoryMapping
+
+	syncs syncTimes // when this process last recorded each directory's last SCIM write (scim.go)
 }
 
 // Option configures a Service.

@@ -6,6 +6,8 @@ package directory
 
 import (
 	"context"
+	"sync"
+	"time"
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/store"
@@ -67,10 +69,49 @@ func (s *Service) WriteSCIMUser(ctx context.Context, d roster.Directory, in SCIM
 	return u, err
 }
 
+// recordSync records a SCIM write as the directory's last sync, at most once per
+// roster.DirectorySecretUseGranularity: the store skips a write within it, and this process
+// skips even asking the store when it recorded the directory within it (docs/scim.md "The
+// write path").
 func (s *Service) recordSync(ctx context.Context, directoryID string) {
-	if err := s.store.RecordDirectorySync(ctx, directoryID, s.now()); err != nil {
-		s.log.WarnContext(ctx, "directory: last sync not recorded", "directory", directoryID, "err", err)
+	now := s.now()
+	if !s.syncs.due(directoryID, now) {
+		return
 	}
+	if err := s.store.RecordDirectorySync(ctx, directoryID, now); err != nil {
+		s.log.WarnContext(ctx, "directory: last sync not recorded", "directory", directoryID, "err", err)
+		return
+	}
+	s.syncs.done(directoryID, now)
+}
+
+// maxSyncTimes bounds syncTimes: about 100 bytes a directory, some 400 KB in all.
+const maxSyncTimes = 4096
+
+// syncTimes remembers when this process last recorded each directory's last sync. When it
+// holds maxSyncTimes directories it forgets them all, which costs one store read per
+// directory's next write.
+type syncTimes struct {
+	mu sync.Mutex
+	at map[string]time.Time
+}
+
+// due reports whether the directory's last sync may need recording at now.
+func (t *syncTimes) due(directoryID string, now time.Time) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	last, ok := t.at[directoryID]
+	return !ok || now.Sub(last) >= roster.DirectorySecretUseGranularity || now.Before(last)
+}
+
+// done notes that the directory's last sync was recorded (or found recent) at now.
+func (t *syncTimes) done(directoryID string, now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := t.at[directoryID]; !ok && len(t.at) >= maxSyncTimes || t.at == nil {
+		t.at = make(map[string]time.Time)
+	}
+	t.at[directoryID] = now
 }
 
 // DeleteSCIMUser deprovisions a directory user (store: DeprovisionDirectoryUser).

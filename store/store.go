@@ -265,7 +265,9 @@ type DirectoryStore interface {
 	// its member change, writing only the member rows named; the roles of the members added
 	// or removed follow (w.DefaultRoles for a member no assigned group gives a role). A member
 	// ID that is neither a user nor a group of the directory is INVALID_ARGUMENT on
-	// "members" and nothing is written.
+	// "members" and nothing is written. A write that changes only members moves the group's
+	// update time at most once per roster.DirectoryGroupMemberTimeGranularity, and the group
+	// returned has no MemberCount (a write never counts the members).
 	WriteDirectoryGroup(ctx context.Context, w DirectoryGroupWrite) (roster.DirectoryGroup, error)
 	// RemoveDirectoryGroup deletes a group and recomputes its members' roles.
 	RemoveDirectoryGroup(ctx context.Context, environmentID, directoryID, id string, defaultRoles []roster.RoleRef) error

@@ -5,6 +5,7 @@ package sqlstore
 // organization, and a user's roles there follow its groups.
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -37,13 +38,19 @@ func insertDirectoryUser(ctx context.Context, tx txConn, u roster.DirectoryUser,
 }
 
 func updateDirectoryUserRow(ctx context.Context, tx txConn, u roster.DirectoryUser) error {
+	return rewriteDirectoryUser(ctx, tx, u, true)
+}
+
+// rewriteDirectoryUser rewrites a directory user's row, and its email rows when emails says
+// they changed.
+func rewriteDirectoryUser(ctx context.Context, tx txConn, u roster.DirectoryUser, emails bool) error {
 	_, err := tx.ExecContext(ctx, `UPDATE directory_users SET user_id = $1, user_name = $2, user_name_key = $3, external_id = $4,
 		active = $5, email = $6, preferred_username = $7, given_name = $8, family_name = $9, emails = $10, raw = $11, update_time = $12,
 		display_name = $13, display_name_key = $14
 		WHERE id = $15`, nullID(u.UserID), u.UserName, roster.UserNameKey(u.UserName), u.ExternalID, u.Active, u.Email,
 		u.PreferredUsername, u.GivenName, u.FamilyName, jsonText(nonNilSlice(u.Emails)), rawText(u.Raw), micros(u.UpdateTime),
 		u.DisplayName, strings.ToLower(u.DisplayName), u.ID)
-	if err != nil {
+	if err != nil || !emails {
 		return err
 	}
 	return writeDirectoryUserEmails(ctx, tx, u, true)
@@ -95,8 +102,12 @@ func (s *Store) WriteDirectoryUser(ctx context.Context, w store.DirectoryUserWri
 			}
 			return err
 		}
-		if err := s.lockDirectory(ctx, tx, env, dirID); err != nil {
-			return err
+		// On SQLite (no row locks) lockDirectory only checks that the directory is the
+		// environment's, which currentMappings' read checks too: one statement fewer.
+		if w.ProfileOf == nil || s.dialect.ShareLock() != "" {
+			if err := s.lockDirectory(ctx, tx, env, dirID); err != nil {
+				return err
+			}
 		}
 		profile := w.Profile
 		if w.ProfileOf != nil { // the mapping as of this transaction (UpdateDirectory waits for it)
@@ -107,14 +118,15 @@ func (s *Store) WriteDirectoryUser(ctx context.Context, w store.DirectoryUserWri
 			profile = w.ProfileOf(cur)
 		}
 		var row roster.DirectoryUser
-		prevUserID := ""
+		var prevUserID string
+		var prevEmails []string
 		if w.Create != nil {
 			row = *w.Create
 		} else {
 			if row, err = getDirectoryUser(ctx, tx, env, dirID, w.ID, s.dialect.RowLock()); err != nil {
 				return err
 			}
-			prevUserID = row.UserID
+			prevUserID, prevEmails = row.UserID, slices.Clone(row.Emails)
 			if err := w.Update(&row); err != nil {
 				return err
 			}
@@ -125,9 +137,13 @@ func (s *Store) WriteDirectoryUser(ctx context.Context, w store.DirectoryUserWri
 			return roster.Errorf(roster.EInvalid, "a SCIM user needs an email address (emails or an email userName) to be a Roster user")
 		}
 		userID := ""
-		if row.UserID != "" { // the user already holds this directory identity
-			err := tx.QueryRowContext(ctx, `SELECT id FROM users WHERE id = $1 AND environment_id = $2`, row.UserID, env).Scan(&userID)
-			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		var u roster.User
+		if row.UserID != "" { // the user already holds this directory identity: read it at once
+			u, err = s.fullUser(ctx, tx, env, roster.UserRef{ID: row.UserID}, s.dialect.RowLock())
+			switch {
+			case err == nil:
+				userID = u.ID
+			case roster.ErrorCode(err) != roster.ENotFound:
 				return err
 			}
 		}
@@ -146,12 +162,13 @@ func (s *Store) WriteDirectoryUser(ctx context.Context, w store.DirectoryUserWri
 		}
 		defs := s.lazyDefs(ctx, tx, env)
 		isNew := userID == ""
-		var u roster.User
 		if isNew {
 			u = roster.User{ID: w.NewUserID, EnvironmentID: env, Email: email, Metadata: map[string]string{}, CreateTime: w.Now, UpdateTime: w.Now,
 				Profile: roster.Profile{Metadata: map[string]string{}, CustomAttributes: map[string]string{}, Groups: []string{}}}
-		} else if u, err = s.fullUser(ctx, tx, env, roster.UserRef{ID: userID}, s.dialect.RowLock()); err != nil {
-			return err
+		} else if u.ID != userID { // linked by email
+			if u, err = s.fullUser(ctx, tx, env, roster.UserRef{ID: userID}, s.dialect.RowLock()); err != nil {
+				return err
+			}
 		}
 		touch(u.ID)
 		before, may, err := applyDirectoryProfile(ctx, tx, orgID, &u, isNew, row, profile, defs)
@@ -176,9 +193,14 @@ func (s *Store) WriteDirectoryUser(ctx context.Context, w store.DirectoryUserWri
 					return s.conflict(err, userField(u))
 				}
 			}
-			u.UpdateTime = w.Now
-			if err := s.updateUserRowRecorded(ctx, tx, &before, u, defs, scimWriter, w.Now); err != nil {
-				return err
+			// A write that changes neither the profile nor the email (an attribute nothing
+			// maps, a PUT that sends what is there) leaves the user's row as it is, and records
+			// no provenance (nothing changed).
+			if u.Email != before.Email || !profileEqual(before.Profile, u.Profile) {
+				u.UpdateTime = w.Now
+				if err := s.updateUserRowRecorded(ctx, tx, &before, u, defs, scimWriter, w.Now); err != nil {
+					return err
+				}
 			}
 		}
 		if isNew || !maps.Equal(before.Profile.CustomAttributes, u.Profile.CustomAttributes) {
@@ -217,7 +239,7 @@ func (s *Store) WriteDirectoryUser(ctx context.Context, w store.DirectoryUserWri
 			}
 			err = insertDirectoryUser(ctx, tx, row, seq)
 		} else {
-			err = updateDirectoryUserRow(ctx, tx, row)
+			err = rewriteDirectoryUser(ctx, tx, row, !slices.Equal(prevEmails, row.Emails))
 		}
 		if err != nil {
 			return s.directoryUserConflict(err, row)
@@ -442,14 +464,16 @@ func (s *Store) recomputeUserRoles(ctx context.Context, tx txConn, directoryID, 
 	if userID == "" {
 		return nil
 	}
-	var status string
-	err := tx.QueryRowContext(ctx, `SELECT status FROM memberships WHERE organization_id = $1 AND user_id = $2`, orgID, userID).Scan(&status)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil // the membership was removed through the API: nothing to give roles to
-	}
-	if err != nil {
+	// The membership's roles now (no row: the membership was removed through the API, and
+	// there is nothing to give roles to). When the groups give the same roles, as for most
+	// member changes, nothing is written.
+	held, err := queryNullIDs(ctx, tx, `SELECT mr.role_id FROM memberships m LEFT JOIN membership_roles mr
+		ON mr.organization_id = m.organization_id AND mr.user_id = m.user_id
+		WHERE m.organization_id = $1 AND m.user_id = $2`, orgID, userID)
+	if err != nil || held == nil {
 		return err
 	}
+	slices.Sort(held) // in Go's order: a database's collation may order IDs otherwise
 	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT a.role_id FROM directory_group_members m
 		JOIN directory_role_assignments a ON a.group_id = m.group_id AND a.directory_id = $1
 		WHERE m.user_id = $2 ORDER BY a.role_id`, directoryID, dirUserID)
@@ -472,8 +496,39 @@ func (s *Store) recomputeUserRoles(ctx context.Context, tx txConn, directoryID, 
 	if len(roles) == 0 {
 		roles = slices.Clone(defaults)
 	}
+	want := make([]string, len(roles))
+	for i, r := range roles {
+		want[i] = r.ID
+	}
+	if slices.Equal(slices.Compact(slices.Sorted(slices.Values(want))), held) {
+		return nil
+	}
 	m := roster.Membership{OrganizationID: orgID, UserID: userID, Roles: roles}
 	return s.writeMembershipRoles(ctx, tx, &m)
+}
+
+// queryNullIDs reads a column of IDs that may be NULL: nil when there is no row, else the
+// non-NULL IDs (an empty, non-nil slice when all are NULL).
+func queryNullIDs(ctx context.Context, tx txConn, query string, args ...any) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id sql.NullString
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		if out == nil {
+			out = []string{}
+		}
+		if id.Valid {
+			out = append(out, id.String)
+		}
+	}
+	return out, rows.Err()
 }
 
 // recomputeRoles recomputes the roles of the given directory users.
@@ -571,16 +626,51 @@ func (s *Store) WriteDirectoryGroup(ctx context.Context, w store.DirectoryGroupW
 				return err
 			}
 		} else {
-			if g, err = getDirectoryGroup(ctx, tx, env, dirID, w.ID, s.dialect.RowLock()); err != nil {
+			// The group's row without its member count (COUNT over 20,000 member rows was most
+			// of a member PATCH), and on PostgreSQL key-share locked only: writers that change
+			// only members (each writes only the member rows it names) do not wait for each
+			// other. When the group's own attributes change, its row is read again under a
+			// no-key-update lock and the update applied to that, so that concurrent
+			// attribute writes do not lose one.
+			before, err := getDirectoryGroupRow(ctx, tx, env, dirID, w.ID, s.keyShareLock())
+			if err != nil {
 				return err
 			}
+			g = before
 			if change, err = w.Update(&g); err != nil {
 				return err
 			}
+			if groupAttributesChanged(before, g) {
+				if before, err = getDirectoryGroupRow(ctx, tx, env, dirID, w.ID, s.noKeyUpdateLock()); err != nil {
+					return err
+				}
+				g = before
+				if change, err = w.Update(&g); err != nil {
+					return err
+				}
+			}
 			g.ID, g.EnvironmentID, g.DirectoryID = w.ID, env, dirID
-			if _, err := tx.ExecContext(ctx, `UPDATE directory_groups SET display_name = $1, external_id = $2, raw = $3, update_time = $4 WHERE id = $5`,
-				g.DisplayName, g.ExternalID, rawText(g.Raw), micros(g.UpdateTime), g.ID); err != nil {
-				return err
+			switch {
+			case groupAttributesChanged(before, g):
+				if _, err := tx.ExecContext(ctx, `UPDATE directory_groups SET display_name = $1, external_id = $2, raw = $3, update_time = $4 WHERE id = $5`,
+					g.DisplayName, g.ExternalID, rawText(g.Raw), micros(g.UpdateTime), g.ID); err != nil {
+					return err
+				}
+			case !change.Replace && len(change.Add) == 0 && len(change.Remove) == 0:
+				g.UpdateTime = before.UpdateTime // nothing changes
+			default:
+				// Only members change: the group's update time moves at most once per
+				// roster.DirectoryGroupMemberTimeGranularity (docs/scim.md "Write path"), so
+				// that the group's row is not a hot row every member write of it updates.
+				cut := micros(g.UpdateTime.Add(-roster.DirectoryGroupMemberTimeGranularity))
+				res, err := tx.ExecContext(ctx, `UPDATE directory_groups SET update_time = $1 WHERE id = $2 AND update_time <= $3`,
+					micros(g.UpdateTime), g.ID, cut)
+				if err != nil {
+					return err
+				}
+				if n, _ := res.RowsAffected(); n == 0 {
+					g.UpdateTime = before.UpdateTime
+				}
 			}
 		}
 		affected, err := s.changeMembers(ctx, tx, dirID, g.ID, change)
@@ -590,10 +680,46 @@ func (s *Store) WriteDirectoryGroup(ctx context.Context, w store.DirectoryGroupW
 		if err := s.recomputeRoles(ctx, tx, env, dirID, orgID, affected, w.DefaultRoles, touch); err != nil {
 			return err
 		}
-		out, err = getDirectoryGroup(ctx, tx, env, dirID, g.ID, "")
-		return err
+		out = g
+		return nil
 	})
 	return out, err
+}
+
+// directoryGroupRowColumns are directoryGroupColumns with a member count of 0: a write reads
+// the group's row, never counts its members.
+const directoryGroupRowColumns = `id, environment_id, directory_id, display_name, external_id, raw, create_time, update_time, 0`
+
+func getDirectoryGroupRow(ctx context.Context, q querier, environmentID, directoryID, id, suffix string) (roster.DirectoryGroup, error) {
+	g, err := scanDirectoryGroup(q.QueryRowContext(ctx, `SELECT `+directoryGroupRowColumns+` FROM directory_groups
+		WHERE id = $1 AND directory_id = $2 AND environment_id = $3`+suffix, id, directoryID, environmentID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return g, notFound("directory group")
+	}
+	return g, err
+}
+
+// groupAttributesChanged reports whether an update changed a group's own attributes (not
+// its members or update time).
+func groupAttributesChanged(a, b roster.DirectoryGroup) bool {
+	return a.DisplayName != b.DisplayName || a.ExternalID != b.ExternalID || !bytes.Equal(a.Raw, b.Raw)
+}
+
+// keyShareLock and noKeyUpdateLock are PostgreSQL's weaker row locks where the dialect
+// locks rows at all: a key-share lock keeps a row from being deleted without blocking
+// updates of its other columns, and no-key-update is the lock such an update takes.
+func (s *Store) keyShareLock() string {
+	if s.dialect.RowLock() == "" {
+		return ""
+	}
+	return " FOR KEY SHARE"
+}
+
+func (s *Store) noKeyUpdateLock() string {
+	if s.dialect.RowLock() == "" {
+		return ""
+	}
+	return " FOR NO KEY UPDATE"
 }
 
 // changeMembers writes the member rows a change names and returns the directory users it

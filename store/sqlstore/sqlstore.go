@@ -366,7 +366,9 @@ func (s *Store) transient(err error) error {
 //  1. the organization (share: a membership or sign-in in it; exclusive: its update/delete),
 //  2. the connection (share: a sign-in through it), or the SCIM directory (share: a write of
 //     its users, groups or members; exclusive: its update and its secrets), then the directory
-//     group (exclusive: a member write sets its update time),
+//     group (key share: a SCIM write of its members only; no-key update: one of its
+//     attributes; exclusive: its delete, and a member write through the API, which sets its
+//     update time),
 //  3. user rows, several in ID order,
 //  4. catalog rows the users' data refers to: attribute definitions in key order, roles and
 //     permissions in ID order (share from user writes; exclusive from their own writers,
