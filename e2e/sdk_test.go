@@ -300,7 +300,8 @@ func apiStatus(t *testing.T, base, token string) int {
 }
 
 // TestScalekitNodeSDK runs the Node suite (e2e/node/*.test.mjs) with the official Scalekit
-// SDK against roster on each storage backend.
+// SDK against roster on each storage backend (SQLite and PostgreSQL), the SCIM replays of
+// scim/testdata/replay included (checkReplays).
 func TestScalekitNodeSDK(t *testing.T) {
 	nodeDeps(t)
 	rosterBinary(t)
@@ -355,6 +356,7 @@ func TestScalekitNodeSDK(t *testing.T) {
 					strings.Join(files, " "), err, elapsed, out.String(), srv.stderr)
 			default:
 				t.Logf("node --test passed in %s:\n%s", elapsed, summary(out.String()))
+				checkReplays(t, out.String())
 			}
 
 			srv.stop(t)
@@ -366,6 +368,22 @@ func TestScalekitNodeSDK(t *testing.T) {
 				t.Errorf("roster printed the operator-supplied ROSTER_BOOTSTRAP_CLIENT_SECRET on stdout:\n%s", srv.stdout)
 			}
 		})
+	}
+}
+
+// checkReplays fails the test unless scim.test.mjs replayed, and passed, every SCIM session
+// file of scim/testdata/replay (the files api/scim_replay_test.go replays as well).
+func checkReplays(t *testing.T, out string) {
+	t.Helper()
+	sessions, err := filepath.Glob(filepath.Join("..", "scim", "testdata", "replay", "*.json"))
+	if err != nil || len(sessions) == 0 {
+		t.Fatalf("no SCIM replay sessions in scim/testdata/replay (%v)", err)
+	}
+	for _, f := range sessions {
+		name := "✔ SCIM replay " + filepath.Base(f) + ":"
+		if !strings.Contains(out, "\n"+name) && !strings.HasPrefix(out, name) {
+			t.Errorf("node --test shows no passing %q: the Node SDK did not check that session", name)
+		}
 	}
 }
 

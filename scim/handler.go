@@ -362,7 +362,7 @@ func (rq *request) create(rt *ResourceType) {
 	var res *Resource
 	if rt == Users {
 		res, err = rq.dir.CreateUser(rq.ctx, attrs)
-	} else {
+	} else if err = rq.checkGroupName(groupName(attrs), ""); err == nil {
 		res, err = rq.dir.CreateGroup(rq.ctx, attrs, members)
 	}
 	if err != nil {
@@ -391,7 +391,7 @@ func (rq *request) replace(rt *ResourceType, id string) {
 			return &next, nil
 		})
 	} else {
-		res, err = rq.dir.UpdateGroup(rq.ctx, id, func(cur *Resource) (*Resource, MemberChange, error) {
+		res, err = rq.updateGroup(id, func(cur *Resource) (*Resource, MemberChange, error) {
 			if err := rq.ifMatch(cur); err != nil {
 				return nil, MemberChange{}, err
 			}
@@ -430,7 +430,7 @@ func (rq *request) patch(rt *ResourceType, id string) {
 			return p.Apply(cur)
 		})
 	} else {
-		res, err = rq.dir.UpdateGroup(rq.ctx, id, func(cur *Resource) (*Resource, MemberChange, error) {
+		res, err = rq.updateGroup(id, func(cur *Resource) (*Resource, MemberChange, error) {
 			if err := rq.ifMatch(cur); err != nil {
 				return nil, MemberChange{}, err
 			}
@@ -450,6 +450,71 @@ func (rq *request) patch(rt *ResourceType, id string) {
 		return
 	}
 	rq.sendResource(http.StatusOK, rt, res, rq.projection(rt))
+}
+
+// A group's displayName is unique in its directory, compared case-insensitively as the
+// filter compares it: Entra matches groups by `displayName eq` and requires it ("Groups must
+// have uniqueness on the 'displayName' value", use-scim-to-provision-users-and-groups.md).
+// The handler checks it through the Backend's list, before a create and, for a rename, before
+// the update is run again with that name allowed, so an update that keeps the name (every
+// member PATCH, Okta's path-less rename sent with each membership update) costs nothing more.
+// Two requests giving two groups one new name at the same moment can both pass the check;
+// IdPs send a group's create or rename once, after a lookup by name.
+
+// groupName is the displayName of a Group's canonical attributes.
+func groupName(attrs map[string]any) string {
+	s, _ := attrs["displayName"].(string)
+	return s
+}
+
+// checkGroupName refuses name when a group other than self has it (409 uniqueness).
+func (rq *request) checkGroupName(name, self string) error {
+	if name == "" {
+		return nil
+	}
+	page, err := rq.dir.ListGroups(rq.ctx, ListQuery{Filter: &Cond{Op: "eq", Attr: "displayName", Value: name}, StartIndex: 1, Count: 2})
+	if err != nil {
+		return err
+	}
+	for _, g := range page.Resources {
+		if g.ID != self {
+			return errorf(http.StatusConflict, TypeUniqueness, "another group of this directory is named %q (displayName is unique, compared case-insensitively)", groupName(g.Attributes))
+		}
+	}
+	return nil
+}
+
+// errRename stops an update that renames a group to a name not checked yet.
+var errRename = errors.New("scim: the group's new displayName must be checked first")
+
+// updateGroup is Directory.UpdateGroup that keeps displayName unique: when update renames the
+// group, the transaction is given up, the new name checked, and the update run again with
+// that name allowed (a few times at most, if the group keeps changing meanwhile).
+func (rq *request) updateGroup(id string, update func(*Resource) (*Resource, MemberChange, error)) (*Resource, error) {
+	allowed := ""
+	for range 3 {
+		var rename string
+		res, err := rq.dir.UpdateGroup(rq.ctx, id, func(cur *Resource) (*Resource, MemberChange, error) {
+			next, mc, err := update(cur)
+			if err != nil {
+				return nil, MemberChange{}, err
+			}
+			name := groupName(next.Attributes)
+			if name != allowed && !strings.EqualFold(name, groupName(cur.Attributes)) {
+				rename = name
+				return nil, MemberChange{}, errRename
+			}
+			return next, mc, nil
+		})
+		if !errors.Is(err, errRename) {
+			return res, err
+		}
+		if err := rq.checkGroupName(rename, id); err != nil {
+			return nil, err
+		}
+		allowed = rename
+	}
+	return nil, errorf(http.StatusConflict, "", "the group changed while it was being renamed; send the request again")
 }
 
 func (rq *request) delete(rt *ResourceType, id string) {

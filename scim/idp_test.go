@@ -418,6 +418,46 @@ func TestEntraGroups(t *testing.T) {
 	}
 }
 
+// Entra's guidelines: "Groups must have uniqueness on the 'displayName' value to match with
+// Azure AD and the SCIM application" (it matches groups by displayName eq, which compares
+// case-insensitively): a create or a rename onto another group's name is 409 uniqueness and
+// writes nothing.
+func TestEntraGroupDisplayNameUnique(t *testing.T) {
+	e := newEnv(t)
+	u := e.createUser(`{"userName":"one@x.test"}`)
+	sales := e.createGroup(`{"displayName":"Sales"}`)
+	for _, name := range []string{"Sales", "sales", "SALES"} {
+		e.wantError(e.do("POST", "/Groups", `{"displayName":"`+name+`","members":[{"value":"`+u+`"}]}`), 409, "uniqueness")
+	}
+	r := e.must(200, "GET", "/Groups?filter="+url.QueryEscape(`displayName eq "Sales"`), "")
+	if r.body["totalResults"] != 1.0 || get(r.body, "Resources.0.id") != sales {
+		t.Fatalf("after the refused creates: %s", r.raw)
+	}
+	emea := e.createGroup(`{"displayName":"Sales EMEA"}`)
+	// renames onto Sales: Entra's Replace with a path, Okta's path-less replace, a PUT
+	for _, body := range []string{
+		patchOps(`{"op":"Replace","path":"displayName","value":"sales"}`),
+		patchOps(`{"op":"replace","value":{"id":"` + emea + `","displayName":"Sales"}},{"op":"add","path":"members","value":[{"value":"` + u + `"}]}`),
+	} {
+		e.wantError(e.do("PATCH", "/Groups/"+emea, body), 409, "uniqueness")
+	}
+	e.wantError(e.do("PUT", "/Groups/"+emea, `{"displayName":"SALES","members":[{"value":"`+u+`"}]}`), 409, "uniqueness")
+	r = e.must(200, "GET", "/Groups/"+emea, "")
+	if r.body["displayName"] != "Sales EMEA" || r.body["members"] != nil {
+		t.Fatalf("a refused rename wrote: %s", r.raw)
+	}
+	// a group keeps its own name (in any case), with members changing: Okta sends the
+	// path-less rename with each membership update
+	e.must(204, "PATCH", "/Groups/"+sales, patchOps(`{"op":"replace","value":{"id":"`+sales+`","displayName":"Sales"}},{"op":"add","path":"members","value":[{"value":"`+u+`"}]}`))
+	e.must(204, "PATCH", "/Groups/"+sales, patchOps(`{"op":"Replace","path":"displayName","value":"SALES"}`))
+	e.must(200, "PUT", "/Groups/"+sales, `{"displayName":"Sales","members":[{"value":"`+u+`"}]}`)
+	// a free name is taken by a rename; the old name is free again, and so is a deleted group's
+	e.must(204, "PATCH", "/Groups/"+emea, patchOps(`{"op":"Replace","path":"displayName","value":"Sales APAC"}`))
+	e.createGroup(`{"displayName":"Sales EMEA"}`)
+	e.must(204, "DELETE", "/Groups/"+sales, "")
+	e.createGroup(`{"displayName":"sales"}`)
+}
+
 func TestEntraDiscoveryAndCustomExtension(t *testing.T) {
 	e := newEnv(t)
 	r := e.must(200, "GET", "/Schemas", "")

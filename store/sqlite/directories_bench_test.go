@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 
 	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/internal/cputime"
 	"github.com/rosterhq/roster/store"
 )
 
@@ -63,11 +65,13 @@ func BenchmarkStoreFindDirectoryBySecret(b *testing.B) {
 	}
 	hash := roster.HashDirectorySecret(token)
 	b.ReportAllocs()
+	cpu0 := cputime.Process()
 	for b.Loop() {
 		if _, err := s.FindDirectoryBySecret(ctx, hash, time.Now()); err != nil {
 			b.Fatal(err)
 		}
 	}
+	cputime.Report(b, cpu0)
 }
 
 func BenchmarkStoreCreateDirectoryUser(b *testing.B) {
@@ -101,4 +105,61 @@ func BenchmarkStoreGroupMemberAddRemove(b *testing.B) {
 			b.Fatal(removed, err)
 		}
 	}
+}
+
+// benchDirectoryUsers is a directory of n users, made once per process and shared by the
+// page benchmarks (seeding 100k users takes a while).
+func benchDirectoryUsers(b *testing.B, n int) (store.Store, roster.Directory) {
+	ctx := context.Background()
+	s, env, d, _, _ := benchDirectory(b, 0)
+	for i := range n {
+		if err := s.CreateDirectoryUser(ctx, benchDirUser(env, d, fmt.Sprintf("p%d@scim.example.com", i))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return s, d
+}
+
+// BenchmarkStoreSCIMPage reads one SCIM page (GET /Users?startIndex=…&count=100, no filter)
+// of a 100k-user directory, startIndex drawn over the whole directory as bench/run.sh's
+// scim_list row does: the count of all and the page at that position.
+func BenchmarkStoreSCIMPage(b *testing.B) {
+	ctx := context.Background()
+	const n = 100_000
+	s, d := benchDirectoryUsers(b, n)
+	rng := rand.New(rand.NewPCG(1, 2))
+	b.ReportAllocs()
+	cpu0 := cputime.Process()
+	for b.Loop() {
+		offset := rng.IntN(n)
+		rows, total, err := s.QueryDirectoryUsers(ctx, d.EnvironmentID, d.ID, nil, offset, 100)
+		if err != nil || total != n || len(rows) != min(100, n-offset) {
+			b.Fatal(len(rows), total, err)
+		}
+	}
+	cputime.Report(b, cpu0)
+}
+
+// BenchmarkStoreSCIMPageAfterWrite is BenchmarkStoreSCIMPage with a user created before each
+// page: the worst case of the page marks, which every write makes stale (each page rebuilds
+// them in one pass over the directory's index).
+func BenchmarkStoreSCIMPageAfterWrite(b *testing.B) {
+	ctx := context.Background()
+	const n = 100_000
+	s, d := benchDirectoryUsers(b, n)
+	env := roster.Environment{ID: d.EnvironmentID}
+	rng := rand.New(rand.NewPCG(1, 2))
+	b.ReportAllocs()
+	cpu0 := cputime.Process()
+	i := 0
+	for b.Loop() {
+		i++
+		if err := s.CreateDirectoryUser(ctx, benchDirUser(env, d, fmt.Sprintf("w%d@scim.example.com", i))); err != nil {
+			b.Fatal(err)
+		}
+		if _, total, err := s.QueryDirectoryUsers(ctx, d.EnvironmentID, d.ID, nil, rng.IntN(n), 100); err != nil || total != n+i {
+			b.Fatal(total, err)
+		}
+	}
+	cputime.Report(b, cpu0)
 }

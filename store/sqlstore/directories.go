@@ -13,8 +13,7 @@ import (
 	"github.com/rosterhq/roster/store"
 )
 
-const directoryColumns = `id, environment_id, organization_id, name, directory_type, provider, enabled, mappings,
-	create_time, update_time, last_sync_time,
+const directoryColumns = directoryAuthColumns + `,
 	EXISTS (SELECT 1 FROM directory_secrets s WHERE s.directory_id = directories.id)`
 
 type mappingJSON struct {
@@ -175,16 +174,20 @@ func (s *Store) DeleteDirectory(ctx context.Context, environmentID, organization
 	})
 }
 
-// DirectoryStats counts a directory's users and groups.
+// DirectoryStats counts a directory's users and groups (directory_counts, dirpages.go).
 func (s *Store) DirectoryStats(ctx context.Context, environmentID, directoryID string) (store.DirectoryStats, error) {
 	var st store.DirectoryStats
 	var uu, gu sql.NullInt64
 	err := s.read.QueryRowContext(ctx, `SELECT
-		(SELECT COUNT(*) FROM directory_users WHERE directory_id = $1 AND environment_id = $2),
-		(SELECT MAX(update_time) FROM directory_users WHERE directory_id = $1 AND environment_id = $2),
-		(SELECT COUNT(*) FROM directory_groups WHERE directory_id = $1 AND environment_id = $2),
-		(SELECT MAX(update_time) FROM directory_groups WHERE directory_id = $1 AND environment_id = $2)`,
+		(SELECT COALESCE(SUM(total), 0) FROM directory_counts WHERE directory_id = $1 AND resource = 'directory_users'),
+		(SELECT MAX(update_time) FROM directory_users WHERE directory_id = $1),
+		(SELECT COALESCE(SUM(total), 0) FROM directory_counts WHERE directory_id = $1 AND resource = 'directory_groups'),
+		(SELECT MAX(update_time) FROM directory_groups WHERE directory_id = $1)
+		FROM directories WHERE id = $1 AND environment_id = $2`,
 		directoryID, environmentID).Scan(&st.Users, &uu, &st.Groups, &gu)
+	if errors.Is(err, sql.ErrNoRows) { // not the environment's: nothing of it is counted
+		return store.DirectoryStats{}, nil
+	}
 	st.UserUpdateTime, st.GroupUpdateTime = timePtr(uu), timePtr(gu)
 	return st, err
 }
@@ -329,35 +332,53 @@ func scanSecret(row interface{ Scan(...any) error }) (roster.DirectorySecret, er
 	return sec, err
 }
 
-// FindDirectoryBySecret finds the enabled directory of a secret's hash, with its organization.
+// FindDirectoryBySecret finds the enabled directory of a secret's hash, with its organization,
+// in one query (every SCIM request makes it); the directory's role assignments take a second
+// one only when it has any.
 func (s *Store) FindDirectoryBySecret(ctx context.Context, hash string, now time.Time) (store.DirectoryAuth, error) {
 	var a store.DirectoryAuth
-	sec, err := scanSecret(s.read.QueryRowContext(ctx, `SELECT `+secretColumns+` FROM directory_secrets WHERE hash = $1`, hash))
+	row := s.read.QueryRowContext(ctx, `SELECT `+prefixed("s.", secretColumns)+`, `+prefixed("directories.", directoryAuthColumns)+`, TRUE,
+		`+prefixed("o.", orgColumns)+`, EXISTS (SELECT 1 FROM directory_role_assignments r WHERE r.directory_id = directories.id)
+		FROM directory_secrets s
+		JOIN directories ON directories.id = s.directory_id AND directories.enabled
+		JOIN organizations o ON o.id = directories.organization_id AND o.environment_id = directories.environment_id
+		WHERE s.hash = $1 AND (s.expire_time IS NULL OR s.expire_time > $2)`, hash, micros(now))
+	// One row, three scan functions: each one's Scan is the next one's scan, the last one
+	// scans the row, so each one converts its columns once all are read.
+	var errDir, errOrg error
+	var assigned bool
+	sec, err := scanSecret(scanFunc(func(secDest ...any) error {
+		a.Directory, errDir = scanDirectory(scanFunc(func(dirDest ...any) error {
+			a.Organization, errOrg = scanOrganization(scanFunc(func(orgDest ...any) error {
+				return row.Scan(slices.Concat(secDest, dirDest, orgDest, []any{&assigned})...)
+			}))
+			return errOrg
+		}))
+		return errDir
+	}))
 	if errors.Is(err, sql.ErrNoRows) {
-		return a, notFound("directory secret")
+		return store.DirectoryAuth{}, notFound("directory secret")
 	}
 	if err != nil {
-		return a, err
+		return store.DirectoryAuth{}, err
 	}
-	if sec.ExpireTime != nil && !now.Before(*sec.ExpireTime) {
-		return a, notFound("directory secret")
+	a.Secret = sec
+	if assigned {
+		if a.Directory.RoleAssignments, err = loadRoleAssignments(ctx, s.read, a.Directory.ID); err != nil {
+			return store.DirectoryAuth{}, err
+		}
 	}
-	d, err := scanDirectory(s.read.QueryRowContext(ctx, `SELECT `+directoryColumns+` FROM directories WHERE id = $1 AND enabled`, sec.DirectoryID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return a, notFound("directory")
-	}
-	if err != nil {
-		return a, err
-	}
-	if d.RoleAssignments, err = loadRoleAssignments(ctx, s.read, d.ID); err != nil {
-		return a, err
-	}
-	o, err := getOrganization(ctx, s.read, d.EnvironmentID, roster.OrganizationRef{ID: d.OrganizationID}, "")
-	if err != nil {
-		return a, err
-	}
-	return store.DirectoryAuth{Directory: d, Secret: sec, Organization: o}, nil
+	return a, nil
 }
+
+// directoryAuthColumns are directoryColumns but the last (whether it has a secret).
+const directoryAuthColumns = `id, environment_id, organization_id, name, directory_type, provider, enabled, mappings,
+	create_time, update_time, last_sync_time`
+
+// scanFunc is a Scan method of a function.
+type scanFunc func(dest ...any) error
+
+func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
 
 // RecordDirectorySecretUse sets a secret's last-used time when the stored one is older than
 // the granularity.
@@ -518,14 +539,14 @@ func (s *Store) deleteRow(ctx context.Context, table, what, environmentID, direc
 		if n, _ := res.RowsAffected(); n == 0 {
 			return notFound(what)
 		}
-		return nil
+		return countDirectoryChange(ctx, tx, directoryID, table, -1)
 	})
 }
 
 // ListDirectoryUsers returns one page of a directory's users in ID order, and the number of
 // all that match.
 func (s *Store) ListDirectoryUsers(ctx context.Context, environmentID, directoryID string, q store.DirectoryUserQuery) (store.Page[roster.DirectoryUser], error) {
-	where := []string{"directory_id = $1", "environment_id = $2"}
+	where := []string{"directory_id = $1", directoryEnvironment}
 	args := []any{directoryID, environmentID}
 	arg := func(v any) string {
 		args = append(args, v)
@@ -548,6 +569,12 @@ func (s *Store) ListDirectoryUsers(ctx context.Context, environmentID, directory
 	}
 	return keysetPage(ctx, s.read, "directory_users", directoryUserColumns, where, args, q.Page, scanDirectoryUser)
 }
+
+// directoryEnvironment is the tenant boundary of a list of a directory's rows ($1 the
+// directory, $2 the environment): checked once, so that counting and paging step the
+// (directory_id, seq) index without reading each row for its environment (docs/scim.md
+// "Paging").
+const directoryEnvironment = "EXISTS (SELECT 1 FROM directories WHERE id = $1 AND environment_id = $2)"
 
 func scanDirectoryUser(row interface{ Scan(...any) error }) (roster.DirectoryUser, error) {
 	var u roster.DirectoryUser
@@ -582,7 +609,10 @@ func (s *Store) CreateDirectoryGroup(ctx context.Context, g roster.DirectoryGrou
 		_, err := tx.ExecContext(ctx, `INSERT INTO directory_groups (id, environment_id, directory_id, display_name, external_id, raw,
 			create_time, update_time, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 			g.ID, g.EnvironmentID, g.DirectoryID, g.DisplayName, g.ExternalID, rawText(g.Raw), micros(g.CreateTime), micros(g.UpdateTime), seq)
-		return err
+		if err != nil {
+			return err
+		}
+		return countDirectoryChange(ctx, tx, g.DirectoryID, countGroups, 1)
 	})
 }
 
@@ -630,7 +660,7 @@ func (s *Store) DeleteDirectoryGroup(ctx context.Context, environmentID, directo
 
 // ListDirectoryGroups returns one page of a directory's groups in ID order.
 func (s *Store) ListDirectoryGroups(ctx context.Context, environmentID, directoryID string, q store.DirectoryGroupQuery) (store.Page[roster.DirectoryGroup], error) {
-	where := []string{"directory_id = $1", "environment_id = $2"}
+	where := []string{"directory_id = $1", directoryEnvironment}
 	args := []any{directoryID, environmentID}
 	arg := func(v any) string {
 		args = append(args, v)

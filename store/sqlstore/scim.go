@@ -30,6 +30,9 @@ func insertDirectoryUser(ctx context.Context, tx txConn, u roster.DirectoryUser,
 	if err != nil {
 		return err
 	}
+	if err := countDirectoryChange(ctx, tx, u.DirectoryID, countUsers, 1); err != nil {
+		return err
+	}
 	return writeDirectoryUserEmails(ctx, tx, u, false)
 }
 
@@ -414,6 +417,9 @@ func (s *Store) DeprovisionDirectoryUser(ctx context.Context, environmentID, dir
 		if _, err := tx.ExecContext(ctx, `DELETE FROM directory_users WHERE id = $1`, id); err != nil {
 			return err
 		}
+		if err := countDirectoryChange(ctx, tx, directoryID, countUsers, -1); err != nil {
+			return err
+		}
 		if row.UserID == "" {
 			return nil
 		}
@@ -560,6 +566,9 @@ func (s *Store) WriteDirectoryGroup(ctx context.Context, w store.DirectoryGroupW
 				g.ID, env, dirID, g.DisplayName, g.ExternalID, rawText(g.Raw), micros(g.CreateTime), micros(g.UpdateTime), seq); err != nil {
 				return err
 			}
+			if err := countDirectoryChange(ctx, tx, dirID, countGroups, 1); err != nil {
+				return err
+			}
 		} else {
 			if g, err = getDirectoryGroup(ctx, tx, env, dirID, w.ID, s.dialect.RowLock()); err != nil {
 				return err
@@ -680,6 +689,9 @@ func (s *Store) RemoveDirectoryGroup(ctx context.Context, environmentID, directo
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM directory_groups WHERE id = $1`, id); err != nil {
+			return err
+		}
+		if err := countDirectoryChange(ctx, tx, directoryID, countGroups, -1); err != nil {
 			return err
 		}
 		return s.recomputeRoles(ctx, tx, environmentID, directoryID, orgID, users, defaults, touch)
@@ -856,28 +868,54 @@ func (s *Store) QueryDirectoryGroups(ctx context.Context, environmentID, directo
 	return queryDirectory(ctx, s, "directory_groups", directoryGroupColumns, environmentID, directoryID, cond, offset, limit, scanDirectoryGroup)
 }
 
+// queryDirectory answers a SCIM list (docs/scim.md "Paging"). The tenant boundary is one
+// check of the directory's environment in each statement, so the rows are found by the
+// (directory_id, seq) index alone: counting and skipping step index entries, never the rows
+// with their raw SCIM JSON. Without a filter, the total is directory_counts' and the page
+// seeks to the mark before startIndex (dirpages.go); with one, the matches are counted and
+// skipped.
 func queryDirectory[T any](ctx context.Context, s *Store, table, columns, environmentID, directoryID string, cond *store.DirectoryCond,
 	offset, limit int, scan func(interface{ Scan(...any) error }) (T, error)) ([]T, int, error) {
 	c := &condSQL{postgres: s.dialect.Name() == "postgres", table: table}
-	where := "directory_id = " + c.arg(directoryID) + " AND environment_id = " + c.arg(environmentID)
-	if cond != nil {
+	where := directoryWhere(c, directoryID, environmentID)
+	out := []T{}
+	var total int
+	if cond == nil {
+		n, changes, err := directoryCount(ctx, s.read, environmentID, directoryID, table)
+		if err != nil {
+			return nil, 0, err
+		}
+		total = int(n)
+		if limit <= 0 || offset >= total {
+			return out, total, nil
+		}
+		marks, err := s.marks.get(ctx, table+" "+directoryID, changes, func() ([]int64, error) {
+			return readPageMarks(ctx, s.read, table, directoryID)
+		})
+		if err != nil {
+			return nil, 0, err
+		}
+		if len(marks) == 0 { // emptied since the count was read
+			return out, total, nil
+		}
+		i := min(offset/pageMarkEvery, len(marks)-1)
+		where += " AND seq >= " + c.arg(marks[i])
+		offset -= i * pageMarkEvery
+	} else {
 		p, err := c.compile(*cond)
 		if err != nil {
 			return nil, 0, err
 		}
 		where += " AND (" + p + ")"
-	}
-	var total int
-	if err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+table+` WHERE `+where, c.args...).Scan(&total); err != nil {
-		return nil, 0, err
-	}
-	out := []T{}
-	if limit <= 0 || offset >= total {
-		return out, total, nil
+		if err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+table+` WHERE `+where, c.args...).Scan(&total); err != nil {
+			return nil, 0, err
+		}
+		if limit <= 0 || offset >= total {
+			return out, total, nil
+		}
 	}
 	args := append(slices.Clone(c.args), limit, offset)
-	rows, err := s.read.QueryContext(ctx, `SELECT `+columns+` FROM `+table+` WHERE `+where+
-		fmt.Sprintf(` ORDER BY seq LIMIT $%d OFFSET $%d`, len(c.args)+1, len(c.args)+2), args...)
+	rows, err := s.read.QueryContext(ctx, directoryPageSQL(table, columns, where, len(c.args)), args...)
 	if err != nil {
 		return nil, 0, err
 	}

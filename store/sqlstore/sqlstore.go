@@ -71,6 +71,7 @@ type Store struct {
 	// user's own data takes one query.
 	fullUserColumns string
 	users           *userCache // nil unless EnableUserCache
+	marks           pageMarks  // SCIM list pages' seek marks per directory (dirpages.go)
 	notices         []string   // the last Migrate's (MigrationNotices)
 	closers         []func() error
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -26,6 +28,8 @@ var directoryTests = []struct {
 	{"DirectoryConcurrentMemberAdds", testDirectoryConcurrentMemberAdds},
 	{"DirectoryWritesDuringOrganizationDelete", testDirectoryWritesDuringOrganizationDelete},
 	{"DirectoryReapply", testDirectoryReapply},
+	{"DirectorySCIMPages", testDirectorySCIMPages},
+	{"DirectorySCIMPagesIsolation", testDirectorySCIMPagesIsolation},
 }
 
 func newDirectory(t *testing.T, s store.Store, envID, orgID, provider string) roster.Directory {
@@ -768,5 +772,194 @@ func testDirectoryReapply(t *testing.T, s store.Store) {
 	if _, err := s.ReapplyDirectoryUsers(ctx, store.DirectoryReapply{EnvironmentID: env2ID(t, s), DirectoryID: d.ID, Limit: 10,
 		Profile: reapplyProfile, Now: now()}); roster.ErrorCode(err) != roster.ENotFound {
 		t.Fatalf("another environment's directory: %v", err)
+	}
+}
+
+// scimPageIDs reads a SCIM page of users (offset 0-based) and returns its IDs and the total.
+func scimPageIDs(t *testing.T, s store.Store, envID, dirID string, c *store.DirectoryCond, offset, limit int) ([]string, int) {
+	t.Helper()
+	rows, total, err := s.QueryDirectoryUsers(context.Background(), envID, dirID, c, offset, limit)
+	if err != nil {
+		t.Fatalf("query users at %d: %v", offset, err)
+	}
+	ids := []string{}
+	for _, u := range rows {
+		ids = append(ids, u.ID)
+	}
+	return ids, total
+}
+
+// checkSCIMPages checks that every page of the directory's users, at offsets around the
+// store's internal marks too, is want's slice at that position, with want's length as total.
+func checkSCIMPages(t *testing.T, s store.Store, envID, dirID string, want []string) {
+	t.Helper()
+	offsets := []int{0, 1, 50, 126, 127, 128, 129, 200, 255, 256, 257, len(want) - 1, len(want), len(want) + 1, 10_000}
+	for _, off := range offsets {
+		for _, limit := range []int{1, 7, 100} {
+			got, total := scimPageIDs(t, s, envID, dirID, nil, max(off, 0), limit)
+			var exp []string
+			if o := max(off, 0); o < len(want) {
+				exp = want[o:min(len(want), o+limit)]
+			}
+			if total != len(want) || !slices.Equal(got, nonNil(exp)) {
+				t.Fatalf("page at %d of %d: total %d, got %v, want %v", off, limit, total, got, exp)
+			}
+		}
+	}
+	if got, total := scimPageIDs(t, s, envID, dirID, nil, 0, 0); total != len(want) || len(got) != 0 {
+		t.Fatalf("count=0: total %d, %d rows, want %d", total, len(got), len(want))
+	}
+	var all []string // page by page, as an IdP walks startIndex
+	for off := 0; off < len(want); off += 40 {
+		got, _ := scimPageIDs(t, s, envID, dirID, nil, off, 40)
+		all = append(all, got...)
+	}
+	if !slices.Equal(all, want) {
+		t.Fatalf("walking the pages: %d users, want %d (%v...)", len(all), len(want), all[:min(3, len(all))])
+	}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// testDirectorySCIMPages: SCIM list pages (startIndex/count) keep creation order at every
+// position, and stay right after deletes, appends, and an insert that sorts before the rows
+// already listed (an ID made by another node whose clock is behind); totals and GetDirectory's
+// counts follow.
+func testDirectorySCIMPages(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	env, _, d := orgWithDirectory(t, s)
+	var want []string
+	for i := range 300 {
+		want = append(want, newDirUser(t, s, d, fmt.Sprintf("p%03d@acme.com", i)).ID)
+	}
+	checkSCIMPages(t, s, env.ID, d.ID, want)
+
+	// Deletes at the start, across a mark and in the middle, through both delete paths.
+	for _, i := range []int{0, 128, 200} {
+		if i == 200 {
+			if err := s.DeprovisionDirectoryUser(ctx, env.ID, d.ID, want[i]); err != nil {
+				t.Fatal(err)
+			}
+		} else if err := s.DeleteDirectoryUser(ctx, env.ID, d.ID, want[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want = slices.Delete(slices.Delete(slices.Delete(slices.Clone(want), 200, 201), 128, 129), 0, 1)
+	checkSCIMPages(t, s, env.ID, d.ID, want)
+	// A delete of a user that is not there changes nothing.
+	mustCode(t, s.DeleteDirectoryUser(ctx, env.ID, d.ID, want[0]+"0"), roster.ENotFound)
+	checkSCIMPages(t, s, env.ID, d.ID, want)
+
+	// Appends.
+	for i := range 5 {
+		want = append(want, newDirUser(t, s, d, fmt.Sprintf("q%d@acme.com", i)).ID)
+	}
+	checkSCIMPages(t, s, env.ID, d.ID, want)
+
+	// An insert whose ID sorts before every row listed so far.
+	first, _ := roster.IDNumber(want[0], roster.PrefixDirectoryUser)
+	early := roster.PrefixDirectoryUser + strconv.FormatInt(first/2, 10)
+	u := roster.DirectoryUser{ID: early, EnvironmentID: env.ID, DirectoryID: d.ID, UserName: "early@acme.com", Active: true,
+		Email: "early@acme.com", Emails: []string{"early@acme.com"}, Raw: json.RawMessage(`{}`), CreateTime: now(), UpdateTime: now()}
+	if err := s.CreateDirectoryUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	want = append([]string{early}, want...)
+	checkSCIMPages(t, s, env.ID, d.ID, want)
+
+	// A filter counts and pages its matches only.
+	sw := &store.DirectoryCond{Op: "sw", Attr: "userName", Value: "q"}
+	if got, total := scimPageIDs(t, s, env.ID, d.ID, sw, 2, 2); total != 5 || !slices.Equal(got, want[len(want)-3:len(want)-1]) {
+		t.Fatalf("filtered page: total %d, %v", total, got)
+	}
+	if got, total := scimPageIDs(t, s, env.ID, d.ID, sw, 5, 2); total != 5 || len(got) != 0 {
+		t.Fatalf("filtered page past the end: total %d, %v", total, got)
+	}
+
+	st, err := s.DirectoryStats(ctx, env.ID, d.ID)
+	if err != nil || st.Users != len(want) || st.Groups != 0 {
+		t.Fatalf("stats = %+v, %v; want %d users", st, err, len(want))
+	}
+
+	// Groups page the same way.
+	var groups []string
+	for i := range 4 {
+		groups = append(groups, newDirGroup(t, s, d, fmt.Sprintf("g%d", i)).ID)
+	}
+	if err := s.DeleteDirectoryGroup(ctx, env.ID, d.ID, groups[1]); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RemoveDirectoryGroup(ctx, env.ID, d.ID, groups[2], nil); err != nil {
+		t.Fatal(err)
+	}
+	groups = []string{groups[0], groups[3]}
+	for _, off := range []int{0, 1, 2, 3} {
+		rows, total, err := s.QueryDirectoryGroups(ctx, env.ID, d.ID, nil, off, 10)
+		var got []string
+		for _, g := range rows {
+			got = append(got, g.ID)
+		}
+		if err != nil || total != 2 || !slices.Equal(got, groups[min(off, 2):]) {
+			t.Fatalf("groups at %d: total %d, %v, %v", off, total, got, err)
+		}
+	}
+	if st, err := s.DirectoryStats(ctx, env.ID, d.ID); err != nil || st.Users != len(want) || st.Groups != 2 {
+		t.Fatalf("stats = %+v, %v", st, err)
+	}
+}
+
+// testDirectorySCIMPagesIsolation: another environment's SCIM list of a directory ID lists
+// nothing and counts nothing, also right after the directory's own environment listed it.
+func testDirectorySCIMPagesIsolation(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	env, _, d := orgWithDirectory(t, s)
+	env2 := newEnv(t, s, "second")
+	var want []string
+	for i := range 3 {
+		want = append(want, newDirUser(t, s, d, fmt.Sprintf("iso%d@acme.com", i)).ID)
+	}
+	g := newDirGroup(t, s, d, "Engineering")
+	for _, envID := range []string{env.ID, env2.ID, env.ID, env2.ID} {
+		mine := envID == env.ID
+		for _, c := range []*store.DirectoryCond{nil, {Op: "eq", Attr: "userName", Value: "iso1@acme.com"}, {Op: "pr", Attr: "id"}} {
+			for _, off := range []int{0, 1} {
+				got, total := scimPageIDs(t, s, envID, d.ID, c, off, 100)
+				if !mine && (total != 0 || len(got) != 0) {
+					t.Fatalf("another environment lists %v (total %d) of the directory with %+v at %d", got, total, c, off)
+				}
+				if mine && len(got) == 0 && off == 0 {
+					t.Fatalf("the directory's environment lists nothing with %+v", c)
+				}
+			}
+		}
+		rows, total, err := s.QueryDirectoryGroups(ctx, envID, d.ID, nil, 0, 100)
+		if err != nil || (mine != (total == 1 && len(rows) == 1 && rows[0].ID == g.ID)) {
+			t.Fatalf("groups of %s: %+v, total %d, %v", envID, rows, total, err)
+		}
+	}
+	// The API's lists of the directory (page tokens, not startIndex) too.
+	if up, err := s.ListDirectoryUsers(ctx, env2.ID, d.ID, store.DirectoryUserQuery{Page: store.PageQuery{Size: 10}}); err != nil || up.Total != 0 || len(up.Items) != 0 {
+		t.Fatalf("another environment lists users %+v, %v", up, err)
+	}
+	if gp, err := s.ListDirectoryGroups(ctx, env2.ID, d.ID, store.DirectoryGroupQuery{Page: store.PageQuery{Size: 10}}); err != nil || gp.Total != 0 || len(gp.Items) != 0 {
+		t.Fatalf("another environment lists groups %+v, %v", gp, err)
+	}
+	if up, err := s.ListDirectoryUsers(ctx, env.ID, d.ID, store.DirectoryUserQuery{Page: store.PageQuery{Size: 10}}); err != nil || up.Total != 3 || len(up.Items) != 3 {
+		t.Fatalf("the directory's environment lists users %+v, %v", up, err)
+	}
+	if st, err := s.DirectoryStats(ctx, env2.ID, d.ID); err != nil || st.Users != 0 || st.Groups != 0 || st.UserUpdateTime != nil {
+		t.Fatalf("another environment's stats of the directory = %+v, %v", st, err)
+	}
+	if st, err := s.DirectoryStats(ctx, env.ID, d.ID); err != nil || st.Users != 3 || st.Groups != 1 || st.UserUpdateTime == nil {
+		t.Fatalf("stats = %+v, %v", st, err)
+	}
+	// A directory ID that does not exist lists nothing.
+	if got, total := scimPageIDs(t, s, env.ID, ids.New(roster.PrefixDirectory), nil, 0, 100); total != 0 || len(got) != 0 {
+		t.Fatalf("unknown directory lists %v (total %d)", got, total)
 	}
 }
