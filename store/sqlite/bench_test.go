@@ -14,9 +14,9 @@ import (
 
 // The store's share of the user hot paths, without the server around it.
 
-func benchStore(b *testing.B) (store.Store, roster.Environment, []roster.User) {
+func benchStore(b *testing.B, opts ...sqlite.Option) (store.Store, roster.Environment, []roster.User) {
 	ctx := context.Background()
-	s, err := sqlite.Open(ctx, b.TempDir())
+	s, err := sqlite.Open(ctx, b.TempDir(), opts...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -73,5 +73,34 @@ func BenchmarkStoreUpdateUser(b *testing.B) {
 		}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkStoreGetUserUncached reads users with the user cache off: what a read over a data set
+// bigger than the cache costs (issue 12's uniform rows), by each key a lookup may use.
+func BenchmarkStoreGetUserUncached(b *testing.B) {
+	ctx := context.Background()
+	s, env, users := benchStore(b, sqlite.WithUserCache(0))
+	for _, by := range []string{"id", "external_id", "email"} {
+		b.Run(by, func(b *testing.B) {
+			i := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				i++
+				u := users[i%len(users)]
+				var err error
+				switch by {
+				case "id":
+					_, err = s.GetUser(ctx, env.ID, roster.UserRef{ID: u.ID})
+				case "external_id":
+					_, err = s.GetUser(ctx, env.ID, roster.UserRef{ExternalID: *u.ExternalID})
+				default:
+					_, err = s.ListUsers(ctx, env.ID, store.UserQuery{EmailKey: roster.EmailKey(u.Email), Page: store.PageQuery{Size: 10}})
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
