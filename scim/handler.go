@@ -458,8 +458,9 @@ func (rq *request) patch(rt *ResourceType, id string) {
 // The handler checks it through the Backend's list, before a create and, for a rename, before
 // the update is run again with that name allowed, so an update that keeps the name (every
 // member PATCH, Okta's path-less rename sent with each membership update) costs nothing more.
-// Two requests giving two groups one new name at the same moment can both pass the check;
-// IdPs send a group's create or rename once, after a lookup by name.
+// Two requests giving two groups one new name at the same moment can both pass this check; a
+// Backend's store refuses the second (Roster's unique index, docs/scim.md "Group names are
+// unique"), which answers 409 as well.
 
 // groupName is the displayName of a Group's canonical attributes.
 func groupName(attrs map[string]any) string {

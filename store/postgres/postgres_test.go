@@ -163,6 +163,23 @@ func TestDeadlockVictimRetried(t *testing.T) {
 
 // Users stored in NFD before emails were normalized are rewritten in NFC at start
 // (sqlstore migration 0009_email_nfc).
+func TestDirectoryGroupNameMigration(t *testing.T) {
+	url := pgtest.NewSchema(t)
+	open := func() *sqlstore.Store {
+		s, err := postgres.Open(context.Background(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	storetest.DirectoryGroupNameMigration(t, open, db)
+}
+
 func TestEmailNFCMigration(t *testing.T) {
 	url := pgtest.NewSchema(t)
 	ctx := context.Background()

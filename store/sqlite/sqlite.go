@@ -190,6 +190,10 @@ func (dialect) UniqueViolation(err error) (string, bool) {
 	msg := e.Error()
 	cols := msg[strings.LastIndex(msg, "constraint failed: ")+len("constraint failed: "):]
 	cols, _, _ = strings.Cut(cols, " (")
+	// An index on an expression is named: "... constraint failed: index 'name'".
+	if name, ok := strings.CutPrefix(strings.TrimSpace(cols), "index '"); ok {
+		return strings.TrimSuffix(name, "'"), true
+	}
 	return indexByColumns[strings.TrimSpace(cols)], true
 }
 

@@ -140,6 +140,23 @@ func TestCheckedStoreChecksOnceTheStoreLetGo(t *testing.T) {
 
 // Users stored in NFD before emails were normalized are rewritten in NFC at start, and the
 // search index follows (sqlstore migration 0009_email_nfc).
+func TestDirectoryGroupNameMigration(t *testing.T) {
+	path := filepath.Join(t.TempDir(), sqlite.FileName)
+	open := func() *sqlstore.Store {
+		s, err := sqlite.OpenFile(context.Background(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	storetest.DirectoryGroupNameMigration(t, open, db)
+}
+
 func TestEmailNFCMigration(t *testing.T) {
 	path := filepath.Join(t.TempDir(), sqlite.FileName)
 	ctx := context.Background()

@@ -610,7 +610,7 @@ func (s *Store) CreateDirectoryGroup(ctx context.Context, g roster.DirectoryGrou
 			create_time, update_time, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 			g.ID, g.EnvironmentID, g.DirectoryID, g.DisplayName, g.ExternalID, rawText(g.Raw), micros(g.CreateTime), micros(g.UpdateTime), seq)
 		if err != nil {
-			return err
+			return s.conflict(err, groupName(g))
 		}
 		return countDirectoryChange(ctx, tx, g.DirectoryID, countGroups, 1)
 	})

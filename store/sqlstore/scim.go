@@ -620,7 +620,7 @@ func (s *Store) WriteDirectoryGroup(ctx context.Context, w store.DirectoryGroupW
 			if _, err := tx.ExecContext(ctx, `INSERT INTO directory_groups (id, environment_id, directory_id, display_name, external_id, raw,
 				create_time, update_time, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 				g.ID, env, dirID, g.DisplayName, g.ExternalID, rawText(g.Raw), micros(g.CreateTime), micros(g.UpdateTime), seq); err != nil {
-				return err
+				return s.conflict(err, groupName(g))
 			}
 			if err := countDirectoryChange(ctx, tx, dirID, countGroups, 1); err != nil {
 				return err
@@ -654,7 +654,7 @@ func (s *Store) WriteDirectoryGroup(ctx context.Context, w store.DirectoryGroupW
 			case groupAttributesChanged(before, g):
 				if _, err := tx.ExecContext(ctx, `UPDATE directory_groups SET display_name = $1, external_id = $2, raw = $3, update_time = $4 WHERE id = $5`,
 					g.DisplayName, g.ExternalID, rawText(g.Raw), micros(g.UpdateTime), g.ID); err != nil {
-					return err
+					return s.conflict(err, groupName(g))
 				}
 			case !change.Replace && len(change.Add) == 0 && len(change.Remove) == 0:
 				g.UpdateTime = before.UpdateTime // nothing changes
@@ -684,6 +684,11 @@ func (s *Store) WriteDirectoryGroup(ctx context.Context, w store.DirectoryGroupW
 		return nil
 	})
 	return out, err
+}
+
+// groupName names a group's displayName in a conflict's message (directory_groups_name_key).
+func groupName(g roster.DirectoryGroup) func(string) string {
+	return func(string) string { return g.DisplayName }
 }
 
 // directoryGroupRowColumns are directoryGroupColumns with a member count of 0: a write reads

@@ -467,6 +467,7 @@ var uniqueIndexes = map[string]struct{ what, field, path string }{
 	"environments_name_key":         {"an environment", "name", "name"},
 	"api_clients_pkey":              {"an API client", "id", "client_id"},
 	"users_email_key":               {"a user", "email", "user.email"},
+	"directory_groups_name_key":     {"a directory group", "displayName", "displayName"},
 	"users_external_id_key":         {"a user", "external_id", "user.external_id"},
 	"memberships_pkey":              {"a membership", "organization", "organization_id"},
 	"roles_name_key":                {"a role", "name", "role.name"},

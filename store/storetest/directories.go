@@ -30,6 +30,7 @@ var directoryTests = []struct {
 	{"DirectoryReapply", testDirectoryReapply},
 	{"DirectorySCIMPages", testDirectorySCIMPages},
 	{"DirectorySCIMPagesIsolation", testDirectorySCIMPagesIsolation},
+	{"DirectoryGroupNames", testDirectoryGroupNames},
 }
 
 func newDirectory(t *testing.T, s store.Store, envID, orgID, provider string) roster.Directory {
