@@ -3,6 +3,7 @@ package scim
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -56,6 +57,13 @@ func (rq *request) appendResource(b []byte, rt *ResourceType, res *Resource, mem
 			return out, nil
 		}
 	}
+	if res.Attributes == nil && res.Raw != nil && p != nil && len(p.include) > 0 {
+		if attrs, ok := decodeIncluded(res.Raw, p.include); ok {
+			r := *res
+			r.Attributes = attrs
+			res = &r
+		}
+	}
 	if err := res.decode(); err != nil {
 		return b, err
 	}
@@ -66,11 +74,39 @@ func (rq *request) appendResource(b []byte, rt *ResourceType, res *Resource, mem
 	return append(b, data...), nil
 }
 
+// decodeIncluded decodes, for attributes=..., only the top-level members of raw that a name
+// of include may show; every other key is kept with a nil value, so that renderResource sees
+// which keys there are (schemas lists each extension present; a User that sent active is not
+// given the default) and the projection drops them.
+func decodeIncluded(raw []byte, include []attrRef) (map[string]any, bool) {
+	var buf [24]rawMember
+	mem, ok := topMembers(raw, buf[:0])
+	if !ok {
+		return nil, false
+	}
+	attrs := make(map[string]any, len(mem))
+	for _, m := range mem {
+		key := string(m.key)
+		var v any
+		for _, r := range include {
+			if top, _ := r.keys(); strings.EqualFold(top, key) {
+				if json.Unmarshal(raw[m.value:m.end], &v) != nil {
+					return nil, false
+				}
+				break
+			}
+		}
+		attrs[key] = v
+	}
+	return attrs, true
+}
+
 // rawMember is one top-level member of a raw JSON object: its key (as written; keys with
-// escapes are refused) and raw[start:end], the member from its key's quote to its value's end.
+// escapes are refused) and raw[start:end], the member from its key's quote to its value's
+// end, the value starting at raw[value].
 type rawMember struct {
-	key        []byte
-	start, end int
+	key               []byte
+	start, value, end int
 }
 
 // topMembers splits a JSON object into its top-level members. It checks the structure it
@@ -104,11 +140,12 @@ func topMembers(raw []byte, out []rawMember) ([]rawMember, bool) {
 		if i >= len(raw) || raw[i] != ':' {
 			return nil, false
 		}
-		end, ok := skipValue(raw, skipSpace(raw, i+1))
+		value := skipSpace(raw, i+1)
+		end, ok := skipValue(raw, value)
 		if !ok {
 			return nil, false
 		}
-		out = append(out, rawMember{key: key, start: start, end: end})
+		out = append(out, rawMember{key: key, start: start, value: value, end: end})
 		i = skipSpace(raw, end)
 		if i >= len(raw) {
 			return nil, false
@@ -226,23 +263,27 @@ func appendRaw(b []byte, rt *ResourceType, res *Resource, members []Member, base
 	sortStrings(schemas[1:])
 
 	// The members Roster adds, in key order.
-	type added struct {
-		key   string
-		write func([]byte) []byte
-	}
-	var add [4]added
+	var add [4]string
 	extra := add[:0]
 	if rt == Users && !hasActive {
-		extra = append(extra, added{"active", func(b []byte) []byte { return append(b, `"active":true`...) }})
+		extra = append(extra, "active")
 	}
-	extra = append(extra, added{"id", func(b []byte) []byte {
-		return appendJSONString(append(b, `"id":`...), res.ID)
-	}})
+	extra = append(extra, "id")
 	if len(members) > 0 {
-		extra = append(extra, added{"members", func(b []byte) []byte { return appendMembers(b, members, base) }})
+		extra = append(extra, "members")
 	}
-	extra = append(extra, added{"meta", func(b []byte) []byte { return appendMeta(b, rt, res, base) }})
-	extra = append(extra, added{"schemas", func(b []byte) []byte {
+	extra = append(extra, "meta", "schemas")
+	write := func(b []byte, key string) []byte {
+		switch key {
+		case "active":
+			return append(b, `"active":true`...)
+		case "id":
+			return appendJSONString(append(b, `"id":`...), res.ID)
+		case "members":
+			return appendMembers(b, members, base)
+		case "meta":
+			return appendMeta(b, rt, res, base)
+		}
 		b = append(b, `"schemas":[`...)
 		for i, s := range schemas {
 			if i > 0 {
@@ -251,28 +292,29 @@ func appendRaw(b []byte, rt *ResourceType, res *Resource, members []Member, base
 			b = appendJSONString(b, s)
 		}
 		return append(b, ']')
-	}})
-
-	b = append(b, '{')
-	first := true
-	sep := func() {
-		if !first {
-			b = append(b, ',')
-		}
-		first = false
 	}
+
+	// Each member but the first is preceded by a comma; the object always has id.
+	b = append(b, '{')
+	open := len(b)
 	for _, m := range mem {
-		for len(extra) > 0 && extra[0].key < string(m.key) {
-			sep()
-			b = extra[0].write(b)
+		for len(extra) > 0 && extra[0] < string(m.key) {
+			if len(b) > open {
+				b = append(b, ',')
+			}
+			b = write(b, extra[0])
 			extra = extra[1:]
 		}
-		sep()
+		if len(b) > open {
+			b = append(b, ',')
+		}
 		b = append(b, res.Raw[m.start:m.end]...)
 	}
 	for _, e := range extra {
-		sep()
-		b = e.write(b)
+		if len(b) > open {
+			b = append(b, ',')
+		}
+		b = write(b, e)
 	}
 	return append(b, '}'), true
 }

@@ -328,6 +328,7 @@ func FuzzRawRender(f *testing.F) {
 	f.Add([]byte(`{"userName":"a","urn:x:2.0:User":{"k":[1,2,{"z":"<&>"}]}}`), "id-1", "Ann")
 	f.Add([]byte(`{"active":false,"emails":[{"value":"a@b"}]}`), "x\u2028", "\xff")
 	f.Add([]byte(` { "b" : 1 , "a" : [ ] } `), "", "")
+	f.Add([]byte(`{"userName":"a","URN:X:2.0:User":{"k":1},"urn:x:2.0:User":{"k":2}}`), "id", "urn:x:2.0:User:k,userName")
 	f.Fuzz(func(t *testing.T, raw []byte, id, display string) {
 		if want, _ := json.Marshal(id); !bytes.Equal(appendJSONString(nil, id), want) {
 			t.Fatalf("appendJSONString(%q) = %s, json.Marshal %s", id, appendJSONString(nil, id), want)
@@ -349,6 +350,11 @@ func FuzzRawRender(f *testing.F) {
 			// Duplicate keys decode to the last one either way; compare decoded values.
 			if !reflect.DeepEqual(decodeJSON(t, old), decodeJSON(t, got)) {
 				t.Fatalf("raw %q\nold %s\nnew %s", raw, old, got)
+			}
+			// display also serves as attributes= (the partial decode).
+			p := newProjection(rt, display, "")
+			if old, got := oldRender(t, rt, res, members, p), newRender(t, rt, res, members, p); !reflect.DeepEqual(decodeJSON(t, old), decodeJSON(t, got)) {
+				t.Fatalf("raw %q attributes=%q\nold %s\nnew %s", raw, display, old, got)
 			}
 		}
 	})
