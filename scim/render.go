@@ -18,11 +18,11 @@ import (
 //     Raw as it is and splices id, meta, schemas (and a User's default active, a Group's
 //     members) in among them in key order. Nothing is decoded.
 //
-// Both give the same bytes when Raw is what json.Marshal wrote; a Raw that is not (keys out of
-// order, whitespace, a number such as 1.50 that a decode would write 1.5) gives the same JSON
-// with its members in its own order. A Raw the raw path cannot read (an escaped key, a key
-// that is id, meta or schemas, not an object) takes the map path. See docs/scim.md "What a
-// list page costs".
+// Both give the same bytes when Raw is what a decode and encode of it write (json.Marshal's
+// sorted keys; an undeclared extension's number sent as 1e3 the map path writes 1000), and
+// otherwise the same JSON, in Raw's own order. A Raw the raw path cannot split (an escaped
+// key, a key that is id, meta or schemas, not an object) takes the map path. See docs/scim.md
+// "What a list page costs (writing the answer)".
 
 // bufPool holds answer buffers; one larger than maxPooledBuf is left to the collector, so the
 // pool holds at most a few buffers of that size per P.

@@ -18,8 +18,8 @@ import (
 // Raw is that raw resource as the Backend stored it, when the Backend offers it: a list may
 // return resources with Raw set and Attributes nil, and the handler then writes Raw into the
 // answer as it is (no projection) or decodes it (a projection, a filter evaluated in memory);
-// see docs/scim.md "What a list page costs". When both are set they hold the same resource. A
-// resource changed by the handler (PUT, PATCH) has Raw nil.
+// see docs/scim.md "What a list page costs (writing the answer)". When both are set they hold
+// the same resource. A resource changed by the handler (PUT, PATCH) has Raw nil.
 type Resource struct {
 	ID           string
 	Attributes   map[string]any

@@ -106,7 +106,8 @@ func groupResource(g roster.DirectoryGroup) (*scim.Resource, error) {
 
 // rawResource is a resource of a list page: its stored raw JSON only, which the handler writes
 // into the answer as it is unless a projection or a filter needs the attributes (then it
-// decodes them). See scim.Resource.Raw and docs/scim.md "What a list page costs".
+// decodes them). See scim.Resource.Raw and docs/scim.md "What a list page costs (writing the
+// answer)".
 func rawResource(id string, raw []byte, created, updated time.Time) *scim.Resource {
 	if len(raw) == 0 {
 		raw = []byte("{}")
