@@ -438,7 +438,12 @@ func resolveComparison(rt *ResourceType, e *filter.AttributeExpression, parent *
 func isString(v any) bool { _, ok := v.(string); return ok }
 
 // Match evaluates the filter against a resource of its type.
-func (f *Filter) Match(r *Resource) bool { return f.root.match(f.rt, r) }
+func (f *Filter) Match(r *Resource) bool {
+	if r.decode() != nil {
+		return false
+	}
+	return f.root.match(f.rt, r)
+}
 
 func (n *fnode) match(rt *ResourceType, r *Resource) bool {
 	switch n.op {

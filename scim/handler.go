@@ -288,7 +288,15 @@ func (rq *request) sendResource(status int, rt *ResourceType, res *Resource, p *
 	if status == http.StatusCreated {
 		rq.w.Header().Set("Location", rq.base+rt.Endpoint+"/"+res.ID)
 	}
-	rq.send(status, rq.render(rt, res, members, p))
+	buf := getBuf()
+	defer putBuf(buf)
+	b, err := rq.appendResource(*buf, rt, res, members, p)
+	*buf = b
+	if err != nil {
+		rq.fail(err)
+		return
+	}
+	rq.sendBytes(status, b)
 }
 
 func etag(version string) string { return `W/"` + version + `"` }
@@ -387,7 +395,7 @@ func (rq *request) replace(rt *ResourceType, id string) {
 				return nil, err
 			}
 			next := *cur
-			next.Attributes = attrs
+			next.Attributes, next.Raw = attrs, nil
 			return &next, nil
 		})
 	} else {
@@ -396,7 +404,7 @@ func (rq *request) replace(rt *ResourceType, id string) {
 				return nil, MemberChange{}, err
 			}
 			next := *cur
-			next.Attributes = attrs
+			next.Attributes, next.Raw = attrs, nil
 			return &next, MemberChange{Replace: true, Add: union(nil, members)}, nil
 		})
 	}
@@ -478,6 +486,9 @@ func (rq *request) checkGroupName(name, self string) error {
 		return err
 	}
 	for _, g := range page.Resources {
+		if err := g.decode(); err != nil {
+			return err
+		}
 		if g.ID != self {
 			return errorf(http.StatusConflict, TypeUniqueness, "another group of this directory is named %q (displayName is unique, compared case-insensitively)", groupName(g.Attributes))
 		}
@@ -575,9 +586,13 @@ func (rq *request) list(rt *ResourceType) {
 		rq.fail(err)
 		return
 	}
+	// One buffer, each resource appended to it as it is written (see render.go): from its Raw
+	// when no projection applies, else through the map path.
 	p := rq.projection(rt)
-	resources := make([]any, 0, len(page.Resources))
-	for _, res := range page.Resources {
+	buf := getBuf()
+	defer putBuf(buf)
+	b := appendListHead(*buf)
+	for i, res := range page.Resources {
 		var members []Member
 		if rt == Groups && p.wants("members") {
 			if members, err = rq.dir.GroupMembers(rq.ctx, res.ID); err != nil {
@@ -585,15 +600,18 @@ func (rq *request) list(rt *ResourceType) {
 				return
 			}
 		}
-		resources = append(resources, rq.render(rt, res, members, p))
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if b, err = rq.appendResource(b, rt, res, members, p); err != nil {
+			*buf = b
+			rq.fail(err)
+			return
+		}
 	}
-	rq.send(http.StatusOK, map[string]any{
-		"schemas":      []string{listResponseSchema},
-		"totalResults": page.TotalResults,
-		"startIndex":   start,
-		"itemsPerPage": len(resources),
-		"Resources":    resources,
-	})
+	b = appendListTail(b, len(page.Resources), start, page.TotalResults)
+	*buf = b
+	rq.sendBytes(http.StatusOK, b)
 }
 
 func (rq *request) listPage(rt *ResourceType, lq ListQuery) (Page, error) {
@@ -616,6 +634,9 @@ func (rq *request) listInMemory(rt *ResourceType, lq ListQuery, f *Filter) (Page
 	}
 	var all []*Resource
 	for _, r := range cand.Resources {
+		if err := r.decode(); err != nil {
+			return Page{}, err
+		}
 		if f.Match(r) {
 			all = append(all, r)
 		}

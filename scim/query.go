@@ -174,6 +174,9 @@ func flatten(op string, args []Cond) []Cond {
 // Match evaluates the condition against a resource of type rt: the reference semantics a
 // Backend's query must reproduce (the in-memory Backend in scimtest uses it as is).
 func (c Cond) Match(rt *ResourceType, r *Resource) bool {
+	if r.decode() != nil {
+		return false
+	}
 	switch c.Op {
 	case "and":
 		for _, a := range c.Args {

@@ -14,9 +14,16 @@ import (
 // client sent, exactly as sent. It never holds id, meta, schemas, password, a User's groups or
 // a Group's members: those are the Backend's (members are rows, see MemberChange).
 // json.Marshal(Attributes) is the raw resource to keep.
+//
+// Raw is that raw resource as the Backend stored it, when the Backend offers it: a list may
+// return resources with Raw set and Attributes nil, and the handler then writes Raw into the
+// answer as it is (no projection) or decodes it (a projection, a filter evaluated in memory);
+// see docs/scim.md "What a list page costs (writing the answer)". When both are set they hold
+// the same resource. A resource changed by the handler (PUT, PATCH) has Raw nil.
 type Resource struct {
 	ID           string
 	Attributes   map[string]any
+	Raw          json.RawMessage
 	Created      time.Time
 	LastModified time.Time
 	// Version is an opaque version the Backend changes on every write (meta.version, ETag).
@@ -25,12 +32,29 @@ type Resource struct {
 
 // Clone returns a deep copy, so that a PATCH works on a copy and a failure changes nothing.
 func (r *Resource) Clone() *Resource {
+	if err := r.decode(); err != nil {
+		panic("scim: a Backend gave a resource whose Raw is not a JSON object: " + err.Error())
+	}
 	c := *r
+	c.Raw = nil // the copy is to be changed
 	c.Attributes, _ = deepCopy(r.Attributes).(map[string]any)
 	if c.Attributes == nil {
 		c.Attributes = map[string]any{}
 	}
 	return &c
+}
+
+// decode fills Attributes from Raw when the Backend gave only Raw.
+func (r *Resource) decode() error {
+	if r.Attributes != nil || r.Raw == nil {
+		return nil
+	}
+	attrs := map[string]any{}
+	if err := json.Unmarshal(r.Raw, &attrs); err != nil {
+		return err
+	}
+	r.Attributes = attrs
+	return nil
 }
 
 func deepCopy(v any) any {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/directory"
@@ -101,6 +102,26 @@ func groupResource(g roster.DirectoryGroup) (*scim.Resource, error) {
 		}
 	}
 	return &scim.Resource{ID: g.ID, Attributes: attrs, Created: g.CreateTime, LastModified: g.UpdateTime, Version: version(g.UpdateTime)}, nil
+}
+
+// rawResource is a resource of a list page: its stored raw JSON only, which the handler writes
+// into the answer as it is unless a projection or a filter needs the attributes (then it
+// decodes them). See scim.Resource.Raw and docs/scim.md "What a list page costs (writing the
+// answer)".
+func rawResource(id string, raw []byte, created, updated time.Time) *scim.Resource {
+	if len(raw) == 0 {
+		raw = []byte("{}")
+	}
+	return &scim.Resource{ID: id, Raw: raw, Created: created, LastModified: updated, Version: version(updated)}
+}
+
+// withRaw is a resource read alone (GET /Users/{id}): its attributes, for the Backend's
+// contract, and its raw JSON, which the handler writes as it is.
+func withRaw(r *scim.Resource, raw []byte) *scim.Resource {
+	if len(raw) > 0 {
+		r.Raw = raw
+	}
+	return r
 }
 
 // fillUser sets a row's indexed and normalized fields and its raw resource from r.
@@ -316,7 +337,11 @@ func (d *Directory) GetUser(ctx context.Context, id string) (*scim.Resource, err
 	if err != nil {
 		return nil, scimError(err)
 	}
-	return userResource(u)
+	r, err := userResource(u)
+	if err != nil {
+		return nil, err
+	}
+	return withRaw(r, u.Raw), nil
 }
 
 // UpdateUser applies update in the store's transaction and writes the user through again.
@@ -361,13 +386,9 @@ func (d *Directory) ListUsers(ctx context.Context, q scim.ListQuery) (scim.Page,
 	if err != nil {
 		return scim.Page{}, scimError(err)
 	}
-	page := scim.Page{TotalResults: total, Resources: []*scim.Resource{}}
+	page := scim.Page{TotalResults: total, Resources: make([]*scim.Resource, 0, len(rows))}
 	for _, u := range rows {
-		r, err := userResource(u)
-		if err != nil {
-			return scim.Page{}, err
-		}
-		page.Resources = append(page.Resources, r)
+		page.Resources = append(page.Resources, rawResource(u.ID, u.Raw, u.CreateTime, u.UpdateTime))
 	}
 	return page, nil
 }
@@ -395,7 +416,11 @@ func (d *Directory) GetGroup(ctx context.Context, id string) (*scim.Resource, er
 	if err != nil {
 		return nil, scimError(err)
 	}
-	return groupResource(g)
+	r, err := groupResource(g)
+	if err != nil {
+		return nil, err
+	}
+	return withRaw(r, g.Raw), nil
 }
 
 // UpdateGroup applies update and its member change in one transaction.
@@ -429,13 +454,9 @@ func (d *Directory) ListGroups(ctx context.Context, q scim.ListQuery) (scim.Page
 	if err != nil {
 		return scim.Page{}, scimError(err)
 	}
-	page := scim.Page{TotalResults: total, Resources: []*scim.Resource{}}
+	page := scim.Page{TotalResults: total, Resources: make([]*scim.Resource, 0, len(rows))}
 	for _, g := range rows {
-		r, err := groupResource(g)
-		if err != nil {
-			return scim.Page{}, err
-		}
-		page.Resources = append(page.Resources, r)
+		page.Resources = append(page.Resources, rawResource(g.ID, g.Raw, g.CreateTime, g.UpdateTime))
 	}
 	return page, nil
 }
