@@ -14,7 +14,7 @@ import (
 
 // The store's share of the user hot paths, without the server around it.
 
-func benchStore(b *testing.B, opts ...sqlite.Option) (store.Store, roster.Environment, []roster.User) {
+func benchStore(b testing.TB, opts ...sqlite.Option) (store.Store, roster.Environment, []roster.User) {
 	ctx := context.Background()
 	s, err := sqlite.Open(ctx, b.TempDir(), opts...)
 	if err != nil {
