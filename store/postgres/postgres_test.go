@@ -161,11 +161,11 @@ func TestDeadlockVictimRetried(t *testing.T) {
 	}
 }
 
-// Users stored in NFD before emails were normalized are rewritten in NFC at start
-// (sqlstore migration 0009_email_nfc).
-func TestDirectoryGroupNameMigration(t *testing.T) {
+// migrationDatabase is a schema for a migration test: open opens it as the store (running
+// the migrations), db is the same schema without them, closed with the test.
+func migrationDatabase(t *testing.T) (open func() *sqlstore.Store, db *sql.DB) {
 	url := pgtest.NewSchema(t)
-	open := func() *sqlstore.Store {
+	open = func() *sqlstore.Store {
 		s, err := postgres.Open(context.Background(), url)
 		if err != nil {
 			t.Fatal(err)
@@ -176,24 +176,20 @@ func TestDirectoryGroupNameMigration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
+	return open, db
+}
+
+// Groups of one directory that shared a name before the unique index are renamed by it
+// (sqlstore migration 0013_directory_group_name).
+func TestDirectoryGroupNameMigration(t *testing.T) {
+	open, db := migrationDatabase(t)
 	storetest.DirectoryGroupNameMigration(t, open, db)
 }
 
+// Users stored in NFD before emails were normalized are rewritten in NFC at start
+// (sqlstore migration 0009_email_nfc).
 func TestEmailNFCMigration(t *testing.T) {
-	url := pgtest.NewSchema(t)
-	ctx := context.Background()
-	open := func() *sqlstore.Store {
-		s, err := postgres.Open(ctx, url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	db, err := sql.Open("pgx", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	open, db := migrationDatabase(t)
 	storetest.EmailNFCMigration(t, open, db)
 }

@@ -138,11 +138,11 @@ func TestCheckedStoreChecksOnceTheStoreLetGo(t *testing.T) {
 	}
 }
 
-// Users stored in NFD before emails were normalized are rewritten in NFC at start, and the
-// search index follows (sqlstore migration 0009_email_nfc).
-func TestDirectoryGroupNameMigration(t *testing.T) {
-	path := filepath.Join(t.TempDir(), sqlite.FileName)
-	open := func() *sqlstore.Store {
+// migrationDatabase is a database file for a migration test: open opens it as the store
+// (running the migrations), db is the same file without them, closed with the test.
+func migrationDatabase(t *testing.T) (open func() *sqlstore.Store, db *sql.DB, path string) {
+	path = filepath.Join(t.TempDir(), sqlite.FileName)
+	open = func() *sqlstore.Store {
 		s, err := sqlite.OpenFile(context.Background(), path)
 		if err != nil {
 			t.Fatal(err)
@@ -153,25 +153,21 @@ func TestDirectoryGroupNameMigration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
+	return open, db, path
+}
+
+// Groups of one directory that shared a name before the unique index are renamed by it
+// (sqlstore migration 0013_directory_group_name).
+func TestDirectoryGroupNameMigration(t *testing.T) {
+	open, db, _ := migrationDatabase(t)
 	storetest.DirectoryGroupNameMigration(t, open, db)
 }
 
+// Users stored in NFD before emails were normalized are rewritten in NFC at start, and the
+// search index follows (sqlstore migration 0009_email_nfc).
 func TestEmailNFCMigration(t *testing.T) {
-	path := filepath.Join(t.TempDir(), sqlite.FileName)
-	ctx := context.Background()
-	open := func() *sqlstore.Store {
-		s, err := sqlite.OpenFile(ctx, path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	db, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	open, db, path := migrationDatabase(t)
 	storetest.EmailNFCMigration(t, open, db)
 	// The search index agrees with the rewritten keys.
 	checkedStore{open(), t, path}.Close()

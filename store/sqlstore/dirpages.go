@@ -151,20 +151,7 @@ func (p *pageMarks) put(key string, e markEntry) {
 // readPageMarks reads the seq at every pageMarkEvery-th position of a directory's rows of
 // table, in creation order.
 func readPageMarks(ctx context.Context, q querier, table, directoryID string) ([]int64, error) {
-	rows, err := q.QueryContext(ctx, pageMarksSQL(table), directoryID, pageMarkEvery-1)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var seqs []int64
-	for rows.Next() {
-		var seq int64
-		if err := rows.Scan(&seq); err != nil {
-			return nil, err
-		}
-		seqs = append(seqs, seq)
-	}
-	return seqs, rows.Err()
+	return queryColumn[int64](ctx, q, pageMarksSQL(table), directoryID, pageMarkEvery-1)
 }
 
 // pageMarksSQL reads the marks by seeking from one to the next: each step skips

@@ -510,25 +510,17 @@ func (s *Store) recomputeUserRoles(ctx context.Context, tx txConn, directoryID, 
 // queryNullIDs reads a column of IDs that may be NULL: nil when there is no row, else the
 // non-NULL IDs (an empty, non-nil slice when all are NULL).
 func queryNullIDs(ctx context.Context, tx txConn, query string, args ...any) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, query, args...)
-	if err != nil {
+	ids, err := queryColumn[sql.NullString](ctx, tx, query, args...)
+	if err != nil || ids == nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id sql.NullString
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		if out == nil {
-			out = []string{}
-		}
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
 		if id.Valid {
 			out = append(out, id.String)
 		}
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // recomputeRoles recomputes the roles of the given directory users.

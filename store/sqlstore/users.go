@@ -499,20 +499,26 @@ type querier interface {
 // queryIDs runs a query of one text column and returns its values in the order read (nil for
 // no rows).
 func queryIDs(ctx context.Context, q querier, query string, args ...any) ([]string, error) {
+	return queryColumn[string](ctx, q, query, args...)
+}
+
+// queryColumn runs a query of one column and returns its values in the order read (nil for no
+// rows).
+func queryColumn[T any](ctx context.Context, q querier, query string, args ...any) ([]T, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var ids []string
+	var out []T
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
+		var v T
+		if err := rows.Scan(&v); err != nil {
 			return nil, err
 		}
-		ids = append(ids, id)
+		out = append(out, v)
 	}
-	return ids, rows.Err()
+	return out, rows.Err()
 }
 
 // userKey is the column and value that find the user of ref.
