@@ -60,7 +60,7 @@ func (s *Store) updateUserRowRecorded(ctx context.Context, tx txConn, before *ro
 		}
 	}
 	if s.dialect.Name() != "postgres" || len(fields) == 0 {
-		if err := s.updateUserRow(ctx, tx, u); err != nil {
+		if err := s.updateUserRow(ctx, tx, u, before.ExternalID != u.ExternalID); err != nil {
 			return err
 		}
 		return s.recordFields(ctx, tx, u.ID, fields, w, at)

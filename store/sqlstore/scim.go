@@ -38,18 +38,30 @@ func insertDirectoryUser(ctx context.Context, tx txConn, u roster.DirectoryUser,
 }
 
 func updateDirectoryUserRow(ctx context.Context, tx txConn, u roster.DirectoryUser) error {
-	return rewriteDirectoryUser(ctx, tx, u, true)
+	return rewriteDirectoryUser(ctx, tx, nil, u, true)
 }
 
 // rewriteDirectoryUser rewrites a directory user's row, and its email rows when emails says
-// they changed.
-func rewriteDirectoryUser(ctx context.Context, tx txConn, u roster.DirectoryUser, emails bool) error {
-	_, err := tx.ExecContext(ctx, `UPDATE directory_users SET user_id = $1, user_name = $2, user_name_key = $3, external_id = $4,
-		active = $5, email = $6, preferred_username = $7, given_name = $8, family_name = $9, emails = $10, raw = $11, update_time = $12,
-		display_name = $13, display_name_key = $14
-		WHERE id = $15`, nullID(u.UserID), u.UserName, roster.UserNameKey(u.UserName), u.ExternalID, u.Active, u.Email,
-		u.PreferredUsername, u.GivenName, u.FamilyName, jsonText(nonNilSlice(u.Emails)), rawText(u.Raw), micros(u.UpdateTime),
-		u.DisplayName, strings.ToLower(u.DisplayName), u.ID)
+// they changed. Given the row as it was (prev), a write that keeps every indexed column
+// (the linked user, userName's key, externalId, displayName's key) sets only the others:
+// SQLite rewrites the entry of every index whose column a SET names, equal value or not, so
+// naming the four would cost five index entries (six pages of WAL instead of one) per write.
+func rewriteDirectoryUser(ctx context.Context, tx txConn, prev *roster.DirectoryUser, u roster.DirectoryUser, emails bool) error {
+	var err error
+	if prev != nil && prev.UserID == u.UserID && roster.UserNameKey(prev.UserName) == roster.UserNameKey(u.UserName) &&
+		prev.ExternalID == u.ExternalID && strings.ToLower(prev.DisplayName) == strings.ToLower(u.DisplayName) {
+		_, err = tx.ExecContext(ctx, `UPDATE directory_users SET user_name = $1, active = $2, email = $3, preferred_username = $4,
+			given_name = $5, family_name = $6, emails = $7, raw = $8, update_time = $9, display_name = $10
+			WHERE id = $11`, u.UserName, u.Active, u.Email, u.PreferredUsername, u.GivenName, u.FamilyName,
+			jsonText(nonNilSlice(u.Emails)), rawText(u.Raw), micros(u.UpdateTime), u.DisplayName, u.ID)
+	} else {
+		_, err = tx.ExecContext(ctx, `UPDATE directory_users SET user_id = $1, user_name = $2, user_name_key = $3, external_id = $4,
+			active = $5, email = $6, preferred_username = $7, given_name = $8, family_name = $9, emails = $10, raw = $11, update_time = $12,
+			display_name = $13, display_name_key = $14
+			WHERE id = $15`, nullID(u.UserID), u.UserName, roster.UserNameKey(u.UserName), u.ExternalID, u.Active, u.Email,
+			u.PreferredUsername, u.GivenName, u.FamilyName, jsonText(nonNilSlice(u.Emails)), rawText(u.Raw), micros(u.UpdateTime),
+			u.DisplayName, strings.ToLower(u.DisplayName), u.ID)
+	}
 	if err != nil || !emails {
 		return err
 	}
@@ -118,15 +130,15 @@ func (s *Store) WriteDirectoryUser(ctx context.Context, w store.DirectoryUserWri
 			profile = w.ProfileOf(cur)
 		}
 		var row roster.DirectoryUser
-		var prevUserID string
-		var prevEmails []string
+		var prev roster.DirectoryUser // the row before the update
 		if w.Create != nil {
 			row = *w.Create
 		} else {
 			if row, err = getDirectoryUser(ctx, tx, env, dirID, w.ID, s.dialect.RowLock()); err != nil {
 				return err
 			}
-			prevUserID, prevEmails = row.UserID, slices.Clone(row.Emails)
+			prev = row
+			prev.Emails = slices.Clone(row.Emails)
 			if err := w.Update(&row); err != nil {
 				return err
 			}
@@ -239,12 +251,12 @@ func (s *Store) WriteDirectoryUser(ctx context.Context, w store.DirectoryUserWri
 			}
 			err = insertDirectoryUser(ctx, tx, row, seq)
 		} else {
-			err = rewriteDirectoryUser(ctx, tx, row, !slices.Equal(prevEmails, row.Emails))
+			err = rewriteDirectoryUser(ctx, tx, &prev, row, !slices.Equal(prev.Emails, row.Emails))
 		}
 		if err != nil {
 			return s.directoryUserConflict(err, row)
 		}
-		if w.Create == nil && prevUserID != u.ID {
+		if w.Create == nil && prev.UserID != u.ID {
 			// roles follow the groups (a relinked user gets its groups' roles)
 			if err := s.recomputeUserRoles(ctx, tx, dirID, orgID, row.ID, u.ID, w.DefaultRoles); err != nil {
 				return err

@@ -352,12 +352,19 @@ func (s *Store) UpdateUser(ctx context.Context, environmentID string, ref roster
 }
 
 // updateUserRow writes a user's own columns (not attributes or memberships).
-func (s *Store) updateUserRow(ctx context.Context, tx txConn, u roster.User) error {
+func (s *Store) updateUserRow(ctx context.Context, tx txConn, u roster.User, externalIDChanged bool) error {
 	args, err := updateUserArgs(u)
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, updateUserQuery, args...)
+	query := updateUserQuery
+	if !externalIDChanged && s.dialect.Name() != "postgres" {
+		// SQLite rewrites the entry of every index whose column a SET names, equal value or
+		// not (PostgreSQL compares the values): leaving external_id out saves the unique
+		// index's entry and the search trigger's check on most profile writes.
+		query, args = updateUserProfileQuery, args[1:]
+	}
+	_, err = tx.ExecContext(ctx, query, args...)
 	return s.conflict(err, userField(u))
 }
 
@@ -366,6 +373,13 @@ const updateUserQuery = `UPDATE users SET external_id = $1, metadata = $2, given
 	locale = $6, phone_number = $7, preferred_username = $8, picture = $9, gender = $10, email_verified = $11,
 	phone_number_verified = $12, groups_json = $13, profile_metadata = $14, update_time = $15, last_login_time = $16
 	WHERE id = $17`
+
+// updateUserProfileQuery is updateUserQuery without external_id; its 16 arguments are those
+// of updateUserArgs after the first.
+const updateUserProfileQuery = `UPDATE users SET metadata = $1, given_name = $2, family_name = $3, name = $4,
+	locale = $5, phone_number = $6, preferred_username = $7, picture = $8, gender = $9, email_verified = $10,
+	phone_number_verified = $11, groups_json = $12, profile_metadata = $13, update_time = $14, last_login_time = $15
+	WHERE id = $16`
 
 // updateUserArgs are the arguments of updateUserQuery for u.
 func updateUserArgs(u roster.User) ([]any, error) {
