@@ -5,6 +5,7 @@
 package scimdir
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -124,8 +125,9 @@ func withRaw(r *scim.Resource, raw []byte) *scim.Resource {
 	return r
 }
 
-// fillUser sets a row's indexed and normalized fields and its raw resource from r.
-func fillUser(row *roster.DirectoryUser, r *scim.Resource) error {
+// fillUser sets a row's indexed and normalized fields and its raw resource from r, and
+// remembers in known (when given) the attributes it encoded, for the profile function.
+func fillUser(row *roster.DirectoryUser, r *scim.Resource, known *encoded) error {
 	raw, err := json.Marshal(r.Attributes)
 	if err != nil {
 		return err
@@ -137,7 +139,25 @@ func fillUser(row *roster.DirectoryUser, r *scim.Resource) error {
 	row.PreferredUsername = r.UserName()
 	row.GivenName, _ = lookup(r.Attributes, "name.givenName")
 	row.FamilyName, _ = lookup(r.Attributes, "name.familyName")
+	if known != nil {
+		known.raw, known.attrs = raw, r.Attributes
+	}
 	return nil
+}
+
+// encoded is a write's attributes and the raw JSON they were encoded to: the profile function
+// reads them instead of decoding the row's raw JSON again, when the row holds that very JSON
+// (Normalize only reads them).
+type encoded struct {
+	raw   []byte
+	attrs map[string]any
+}
+
+func (e *encoded) of(raw []byte) map[string]any {
+	if e == nil || e.attrs == nil || !bytes.Equal(e.raw, raw) {
+		return nil
+	}
+	return e.attrs
 }
 
 // rowEmail is the Roster email of a SCIM user: its primary (else first) email, else its
@@ -166,10 +186,17 @@ func fillGroup(g *roster.DirectoryGroup, r *scim.Resource) error {
 // field). A SCIM write (with the directory as read in its transaction) and the re-application
 // of a changed mapping (directory.Service.ReapplyDirectoryMapping) both run it.
 func ProfileFunc(dir roster.Directory) func(u *roster.User, row roster.DirectoryUser, st store.SignInState, defs store.AttributeDefs) error {
+	return profileFunc(dir, nil)
+}
+
+// profileFunc is ProfileFunc, given what the write encoded (known may be nil).
+func profileFunc(dir roster.Directory, known *encoded) func(u *roster.User, row roster.DirectoryUser, st store.SignInState, defs store.AttributeDefs) error {
 	return func(u *roster.User, row roster.DirectoryUser, st store.SignInState, defs store.AttributeDefs) error {
-		var attrs map[string]any
-		if err := json.Unmarshal(row.Raw, &attrs); err != nil {
-			return err
+		attrs := known.of(row.Raw)
+		if attrs == nil {
+			if err := json.Unmarshal(row.Raw, &attrs); err != nil {
+				return err
+			}
 		}
 		pp := Normalize(attrs, dir.Mappings)
 		var defMap map[string]roster.AttributeDefinition
@@ -181,6 +208,13 @@ func ProfileFunc(dir roster.Directory) func(u *roster.User, row roster.Directory
 		}
 		roster.ApplyLogin(&u.Profile, pp, defMap)
 		return nil
+	}
+}
+
+// profileOf gives the store the profile function of a write that encoded known.
+func profileOf(known *encoded) func(roster.Directory) func(u *roster.User, row roster.DirectoryUser, st store.SignInState, defs store.AttributeDefs) error {
+	return func(dir roster.Directory) func(u *roster.User, row roster.DirectoryUser, st store.SignInState, defs store.AttributeDefs) error {
+		return profileFunc(dir, known)
 	}
 }
 
@@ -314,14 +348,25 @@ func getFold(m map[string]any, key string) (any, bool) {
 // created, with an active (or suspended) membership of the organization.
 func (d *Directory) CreateUser(ctx context.Context, attrs map[string]any) (*scim.Resource, error) {
 	var row roster.DirectoryUser
-	if err := fillUser(&row, &scim.Resource{Attributes: attrs}); err != nil {
+	known := &encoded{}
+	if err := fillUser(&row, &scim.Resource{Attributes: attrs}, known); err != nil {
 		return nil, err
 	}
-	out, err := d.svc.WriteSCIMUser(ctx, d.dir, directory.SCIMUser{Create: &row, Email: email, ProfileOf: ProfileFunc})
+	out, err := d.svc.WriteSCIMUser(ctx, d.dir, directory.SCIMUser{Create: &row, Email: email, ProfileOf: profileOf(known)})
 	if err != nil {
 		return nil, scimError(err)
 	}
-	return userResource(out)
+	return writtenUser(out, known)
+}
+
+// writtenUser is the answer of a write: its attributes as the write encoded them (no decode
+// of the stored JSON) and that JSON, which the handler writes as it is.
+func writtenUser(u roster.DirectoryUser, known *encoded) (*scim.Resource, error) {
+	attrs := known.of(u.Raw)
+	if attrs == nil {
+		return userResource(u)
+	}
+	return &scim.Resource{ID: u.ID, Attributes: attrs, Raw: u.Raw, Created: u.CreateTime, LastModified: u.UpdateTime, Version: version(u.UpdateTime)}, nil
 }
 
 func email(row roster.DirectoryUser) string {
@@ -346,7 +391,8 @@ func (d *Directory) GetUser(ctx context.Context, id string) (*scim.Resource, err
 
 // UpdateUser applies update in the store's transaction and writes the user through again.
 func (d *Directory) UpdateUser(ctx context.Context, id string, update func(*scim.Resource) (*scim.Resource, error)) (*scim.Resource, error) {
-	out, err := d.svc.WriteSCIMUser(ctx, d.dir, directory.SCIMUser{ID: id, Email: email, ProfileOf: ProfileFunc,
+	known := &encoded{}
+	out, err := d.svc.WriteSCIMUser(ctx, d.dir, directory.SCIMUser{ID: id, Email: email, ProfileOf: profileOf(known),
 		Update: func(row *roster.DirectoryUser) error {
 			cur, err := userResource(*row)
 			if err != nil {
@@ -356,12 +402,12 @@ func (d *Directory) UpdateUser(ctx context.Context, id string, update func(*scim
 			if err != nil {
 				return err
 			}
-			return fillUser(row, next)
+			return fillUser(row, next, known)
 		}})
 	if err != nil {
 		return nil, scimError(err)
 	}
-	return userResource(out)
+	return writtenUser(out, known)
 }
 
 // DeleteUser deprovisions a user.
