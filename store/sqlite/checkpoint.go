@@ -123,9 +123,15 @@ func (c *checkpointer) passive(ctx context.Context) {
 }
 
 // over tells whether the WAL file has passed the limit.
-func (c *checkpointer) over() bool {
+func (c *checkpointer) over() bool { return c.walSize() > c.limit }
+
+// walSize is the WAL file's size, 0 when it cannot be read.
+func (c *checkpointer) walSize() int64 {
 	fi, err := os.Stat(c.walPath)
-	return err == nil && fi.Size() > c.limit
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
 }
 
 // afterBatch runs on the group-commit writer after each batch (sqlstore.Store.AfterWriteBatch):
@@ -139,12 +145,19 @@ func (c *checkpointer) over() bool {
 // 16 clients (2,000 writes/s, some 30 KB of WAL each), twice a second, which was their p99. So
 // the writer first asks the checkpointer for a PASSIVE checkpoint, beside the writes, and
 // restarts after the first batch that ends once it is done: the WAL passes the limit by the
-// writes of one PASSIVE checkpoint, and the restart copies only those.
+// writes of one PASSIVE checkpoint (a quarter of the limit at most), and the restart copies
+// only those.
 func (c *checkpointer) afterBatch() {
-	if time.Now().UnixNano() < c.retryAt.Load() || !c.over() {
+	if time.Now().UnixNano() < c.retryAt.Load() {
 		return
 	}
-	if !c.copied.Load() {
+	size := c.walSize()
+	if size <= c.limit {
+		return
+	}
+	// A PASSIVE checkpoint slower than the writes (a loaded machine) would let the WAL grow
+	// for as long as it lasts: past a quarter of the limit more, the restart does not wait.
+	if !c.copied.Load() && size <= c.limit+c.limit/4 {
 		select {
 		case c.kick <- struct{}{}:
 		default: // asked already
