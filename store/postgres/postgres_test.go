@@ -182,6 +182,11 @@ func migrationDatabase(t *testing.T) (open func() *sqlstore.Store, db *sql.DB) {
 
 // Groups of one directory that shared a name before the unique index are renamed by it
 // (sqlstore migration 0013_directory_group_name).
+func TestDirectoryUserUpdateMigration(t *testing.T) {
+	open, db := migrationDatabase(t)
+	storetest.DirectoryUserUpdateMigration(t, open, db)
+}
+
 func TestDirectoryGroupNameMigration(t *testing.T) {
 	open, db := migrationDatabase(t)
 	storetest.DirectoryGroupNameMigration(t, open, db)

@@ -159,6 +159,11 @@ func migrationDatabase(t *testing.T) (open func() *sqlstore.Store, db *sql.DB, p
 
 // Groups of one directory that shared a name before the unique index are renamed by it
 // (sqlstore migration 0013_directory_group_name).
+func TestDirectoryUserUpdateMigration(t *testing.T) {
+	open, db, _ := migrationDatabase(t)
+	storetest.DirectoryUserUpdateMigration(t, open, db)
+}
+
 func TestDirectoryGroupNameMigration(t *testing.T) {
 	open, db, _ := migrationDatabase(t)
 	storetest.DirectoryGroupNameMigration(t, open, db)

@@ -174,13 +174,15 @@ func (s *Store) DeleteDirectory(ctx context.Context, environmentID, organization
 	})
 }
 
-// DirectoryStats counts a directory's users and groups (directory_counts, dirpages.go).
+// DirectoryStats counts a directory's users and groups (directory_counts, dirpages.go), with
+// the latest user update kept there too; the latest group update is read from the groups
+// (a directory has far fewer of them).
 func (s *Store) DirectoryStats(ctx context.Context, environmentID, directoryID string) (store.DirectoryStats, error) {
 	var st store.DirectoryStats
 	var uu, gu sql.NullInt64
 	err := s.read.QueryRowContext(ctx, `SELECT
 		(SELECT COALESCE(SUM(total), 0) FROM directory_counts WHERE directory_id = $1 AND resource = 'directory_users'),
-		(SELECT MAX(update_time) FROM directory_users WHERE directory_id = $1),
+		(SELECT NULLIF(MAX(last_update), 0) FROM directory_counts WHERE directory_id = $1 AND resource = 'directory_users'),
 		(SELECT COALESCE(SUM(total), 0) FROM directory_counts WHERE directory_id = $1 AND resource = 'directory_groups'),
 		(SELECT MAX(update_time) FROM directory_groups WHERE directory_id = $1)
 		FROM directories WHERE id = $1 AND environment_id = $2`,

@@ -42,9 +42,23 @@ const countStripes = 16
 // countDirectoryChange adds delta (1: a row inserted, -1: deleted) to a directory's count of
 // resource and counts one change, in the transaction that made it.
 func countDirectoryChange(ctx context.Context, tx txConn, directoryID, resource string, delta int) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO directory_counts (directory_id, resource, stripe, total, changes) VALUES ($1, $2, $3, $4, 1)
+	return noteDirectoryChange(ctx, tx, directoryID, resource, delta, 0)
+}
+
+// noteDirectoryChange is countDirectoryChange that also records at (microseconds; 0: no time)
+// as the resource's latest update when it is later than the one recorded; delta 0 (a row
+// updated) counts no change, so the page marks stay valid.
+func noteDirectoryChange(ctx context.Context, tx txConn, directoryID, resource string, delta int, at int64) error {
+	changes := 0
+	if delta != 0 {
+		changes = 1
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO directory_counts (directory_id, resource, stripe, total, changes, last_update)
+		VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (directory_id, resource, stripe) DO UPDATE SET total = directory_counts.total + excluded.total,
-		changes = directory_counts.changes + 1`, directoryID, resource, rand.IntN(countStripes), delta)
+		changes = directory_counts.changes + excluded.changes,
+		last_update = CASE WHEN excluded.last_update > directory_counts.last_update THEN excluded.last_update ELSE directory_counts.last_update END`,
+		directoryID, resource, rand.IntN(countStripes), delta, changes, at)
 	return err
 }
 

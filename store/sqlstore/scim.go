@@ -31,7 +31,7 @@ func insertDirectoryUser(ctx context.Context, tx txConn, u roster.DirectoryUser,
 	if err != nil {
 		return err
 	}
-	if err := countDirectoryChange(ctx, tx, u.DirectoryID, countUsers, 1); err != nil {
+	if err := noteDirectoryChange(ctx, tx, u.DirectoryID, countUsers, 1, micros(u.UpdateTime)); err != nil {
 		return err
 	}
 	return writeDirectoryUserEmails(ctx, tx, u, false)
@@ -62,8 +62,14 @@ func rewriteDirectoryUser(ctx context.Context, tx txConn, prev *roster.Directory
 			u.PreferredUsername, u.GivenName, u.FamilyName, jsonText(nonNilSlice(u.Emails)), rawText(u.Raw), micros(u.UpdateTime),
 			u.DisplayName, strings.ToLower(u.DisplayName), u.ID)
 	}
-	if err != nil || !emails {
+	if err != nil {
 		return err
+	}
+	if err := noteDirectoryChange(ctx, tx, u.DirectoryID, countUsers, 0, micros(u.UpdateTime)); err != nil {
+		return err
+	}
+	if !emails {
+		return nil
 	}
 	return writeDirectoryUserEmails(ctx, tx, u, true)
 }

@@ -444,6 +444,17 @@ func testDirectoryUsersAndGroups(t *testing.T, s store.Store) {
 	if err != nil || st.Users != 4 || st.Groups != 1 || st.UserUpdateTime == nil || st.GroupUpdateTime == nil {
 		t.Fatalf("stats = %+v, %v", st, err)
 	}
+	// The latest user update follows an update of any user (an hour on, to stand out).
+	later := now().Add(time.Hour)
+	if _, err := s.UpdateDirectoryUser(ctx, env.ID, d.ID, users[3].ID, func(u *roster.DirectoryUser) error {
+		u.UpdateTime = later
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := s.DirectoryStats(ctx, env.ID, d.ID); err != nil || st.UserUpdateTime == nil || !st.UserUpdateTime.Equal(later) || st.Users != 4 {
+		t.Fatalf("stats after an update at %v = %+v, %v", later, st, err)
+	}
 	_, err = s.GetDirectoryUser(ctx, env.ID, d.ID, users[1].ID)
 	mustCode(t, err, roster.ENotFound)
 }

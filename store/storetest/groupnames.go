@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/store"
@@ -114,4 +116,42 @@ func DirectoryGroupNameMigration(t *testing.T, open func() *sqlstore.Store, db *
 	}
 	mustCode(t, s.CreateDirectoryGroup(ctx, roster.DirectoryGroup{ID: ids.New(roster.PrefixDirectoryGroup), EnvironmentID: d.EnvironmentID,
 		DirectoryID: d.ID, DisplayName: "oPs", Raw: json.RawMessage(`{}`), CreateTime: now(), UpdateTime: now()}), roster.EConflict)
+}
+
+// DirectoryUserUpdateMigration: a directory written before 0016 gets its latest user update
+// (GetDirectory's stats) from its users' rows, and later updates move it on.
+func DirectoryUserUpdateMigration(t *testing.T, open func() *sqlstore.Store, db *sql.DB) {
+	ctx := context.Background()
+	s := open()
+	env, _, d := orgWithDirectory(t, s)
+	beta := newOrg(env.ID, "Beta", "")
+	if err := s.CreateOrganization(ctx, beta); err != nil {
+		t.Fatal(err)
+	}
+	empty := newDirectory(t, s, env.ID, beta.ID, "OKTA")
+	u := newDirUser(t, s, d, "ann@acme.com")
+	newDirUser(t, s, d, "bob@acme.com")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// What a database before 0016 held: counts without the column; one user updated last.
+	latest := now().Add(time.Hour)
+	for _, q := range []string{
+		`ALTER TABLE directory_counts DROP COLUMN last_update`,
+		`DELETE FROM schema_migrations WHERE version = '0016_directory_user_update'`,
+		fmt.Sprintf(`UPDATE directory_users SET update_time = %d WHERE id = '%s'`, latest.UnixMicro(), u.ID),
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	s = open()
+	defer s.Close()
+	st, err := s.DirectoryStats(ctx, d.EnvironmentID, d.ID)
+	if err != nil || st.Users != 2 || st.UserUpdateTime == nil || !st.UserUpdateTime.Equal(latest) {
+		t.Fatalf("stats after the migration = %+v, %v; want 2 users, the latest update %v", st, err, latest)
+	}
+	if st, err := s.DirectoryStats(ctx, empty.EnvironmentID, empty.ID); err != nil || st.Users != 0 || st.UserUpdateTime != nil {
+		t.Fatalf("stats of a directory with no users = %+v, %v", st, err)
+	}
 }
