@@ -1,0 +1,168 @@
+package postgres_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/store"
+	"github.com/rosterhq/roster/store/postgres"
+	"github.com/rosterhq/roster/store/postgres/pgtest"
+	"github.com/rosterhq/roster/store/sqlstore"
+)
+
+// memberFixture is a directory with a group and two users, for a member write's tests.
+type memberFixture struct {
+	env, org, dir, group string
+	users                []string
+}
+
+func newMemberFixture(t *testing.T, s *sqlstore.Store) memberFixture {
+	t.Helper()
+	ctx := context.Background()
+	ids := roster.NewIDGenerator()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	env := roster.Environment{ID: ids.New(roster.PrefixEnvironment), Name: "default", CursorKey: make([]byte, 32), CreateTime: now}
+	if err := s.CreateEnvironment(ctx, env); err != nil {
+		t.Fatal(err)
+	}
+	o := roster.NewOrganization{DisplayName: "Acme"}.Build(ids.New(roster.PrefixOrganization), env.ID, now)
+	if err := s.CreateOrganization(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	d, err := roster.NewDirectory(ids.New(roster.PrefixDirectory), env.ID, o.ID, roster.DirectorySCIM, "OKTA", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateDirectory(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	f := memberFixture{env: env.ID, org: o.ID, dir: d.ID}
+	for _, name := range []string{"a@acme.com", "b@acme.com"} {
+		u := roster.DirectoryUser{ID: ids.New(roster.PrefixDirectoryUser), EnvironmentID: env.ID, DirectoryID: d.ID, UserName: name,
+			Email: name, Emails: []string{name}, Active: true, Raw: json.RawMessage(`{}`), CreateTime: now, UpdateTime: now}
+		if err := s.CreateDirectoryUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		f.users = append(f.users, u.ID)
+	}
+	g := roster.DirectoryGroup{ID: ids.New(roster.PrefixDirectoryGroup), EnvironmentID: env.ID, DirectoryID: d.ID, DisplayName: "Everyone",
+		Raw: json.RawMessage(`{}`), CreateTime: now, UpdateTime: now}
+	if err := s.CreateDirectoryGroup(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	f.group = g.ID
+	return f
+}
+
+func (f memberFixture) patch(ctx context.Context, s *sqlstore.Store, c store.DirectoryMemberChange) error {
+	_, err := s.WriteDirectoryGroup(ctx, store.DirectoryGroupWrite{EnvironmentID: f.env, DirectoryID: f.dir, ID: f.group,
+		Update: func(*roster.DirectoryGroup) (store.DirectoryMemberChange, error) { return c, nil }, Now: time.Now()})
+	return err
+}
+
+// A member PATCH (Okta's: one member added or removed) is BEGIN, one statement that locks
+// the organization, the directory and the group and reads the group's row, the member row's
+// insert or delete, one read of the member's roles and its groups' roles, and COMMIT: every
+// round trip is CPU on both sides and time the transaction holds its locks (it was 13).
+func TestMemberWriteRoundTrips(t *testing.T) {
+	ctx := context.Background()
+	var trace statements
+	s, err := postgres.OpenTraced(ctx, pgtest.NewSchema(t), &trace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	f := newMemberFixture(t, s)
+	if err := f.patch(ctx, s, store.DirectoryMemberChange{Add: []string{f.users[0]}}); err != nil { // warm
+		t.Fatal(err)
+	}
+	for _, c := range []store.DirectoryMemberChange{{Add: []string{f.users[1]}}, {Remove: []string{f.users[1]}}} {
+		trace.take()
+		if err := f.patch(ctx, s, c); err != nil {
+			t.Fatal(err)
+		}
+		if sent := trace.take(); len(sent) > 5 {
+			t.Errorf("a member PATCH %+v sent %d statements, want at most 5:\n%s", c, len(sent), strings.Join(sent, "\n"))
+		}
+	}
+}
+
+// TestMemberWriteLockOrder: the statement that locks the organization, the directory and the
+// group locks them in that order (docs/storage.md "Lock order"), as the separate statements
+// did: while another transaction holds the organization (as its delete does before cascading
+// to the directory and the group), a member write waiting for it holds neither the directory
+// nor the group; while one holds the directory, the write holds not the group.
+func TestMemberWriteLockOrder(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.NewSchema(t)
+	s, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	f := newMemberFixture(t, s)
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	free := func(table, id string) error { // whether another transaction could lock the row exclusively now
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		var one int
+		return tx.QueryRowContext(ctx, `SELECT 1 FROM `+table+` WHERE id = $1 FOR UPDATE NOWAIT`, id).Scan(&one)
+	}
+	for _, held := range []struct{ table, id string }{{"organizations", f.org}, {"directories", f.dir}} {
+		holder, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var one int
+		if err := holder.QueryRowContext(ctx, `SELECT 1 FROM `+held.table+` WHERE id = $1 FOR UPDATE`, held.id).Scan(&one); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- f.patch(ctx, s, store.DirectoryMemberChange{Add: []string{f.users[0]}}) }()
+		// Wait until the write waits for the lock.
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			var waiting int
+			if err := db.QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FOR SHARE OF o, d%'`).Scan(&waiting); err != nil {
+				t.Fatal(err)
+			}
+			if waiting > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the member write did not wait for the %s row", held.table)
+			}
+		}
+		later := []struct{ table, id string }{{"directories", f.dir}, {"directory_groups", f.group}}
+		if held.table == "directories" {
+			later = later[1:]
+		}
+		for _, r := range later {
+			if err := free(r.table, r.id); err != nil {
+				t.Errorf("while the write waits for the %s row, the %s row is not free: %v", held.table, r.table, err)
+			}
+		}
+		if err := holder.Rollback(); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			t.Fatal(err)
+		}
+	}
+	users, _, err := s.DirectoryGroupMemberIDs(ctx, f.env, f.dir, f.group)
+	if err != nil || len(users) != 1 {
+		t.Fatalf("members = %v, %v", users, err)
+	}
+}
