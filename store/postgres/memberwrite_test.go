@@ -62,7 +62,10 @@ func newMemberFixture(t *testing.T, s *sqlstore.Store) memberFixture {
 
 func (f memberFixture) patch(ctx context.Context, s *sqlstore.Store, c store.DirectoryMemberChange) error {
 	_, err := s.WriteDirectoryGroup(ctx, store.DirectoryGroupWrite{EnvironmentID: f.env, DirectoryID: f.dir, ID: f.group,
-		Update: func(*roster.DirectoryGroup) (store.DirectoryMemberChange, error) { return c, nil }, Now: time.Now()})
+		Update: func(g *roster.DirectoryGroup) (store.DirectoryMemberChange, error) {
+			g.UpdateTime = time.Now() // as directory.Service's update does
+			return c, nil
+		}, Now: time.Now()})
 	return err
 }
 
@@ -164,5 +167,61 @@ func TestMemberWriteLockOrder(t *testing.T) {
 	users, _, err := s.DirectoryGroupMemberIDs(ctx, f.env, f.dir, f.group)
 	if err != nil || len(users) != 1 {
 		t.Fatalf("members = %v, %v", users, err)
+	}
+}
+
+// TestMemberWriteSkipsTheGroupTimeBeingMoved: a member write whose group's update time is due
+// to move (roster.DirectoryGroupMemberTimeGranularity) does not wait for a transaction that
+// is updating the group's row (another member write moving the time, or a rename): that one
+// moves the time, and this one leaves it and commits its member row at once.
+func TestMemberWriteSkipsTheGroupTimeBeingMoved(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.NewSchema(t)
+	s, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	f := newMemberFixture(t, s)
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	old := time.Now().Add(-time.Minute).UnixMicro()
+	if _, err := db.ExecContext(ctx, `UPDATE directory_groups SET update_time = $1 WHERE id = $2`, old, f.group); err != nil {
+		t.Fatal(err)
+	}
+	holder, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Rollback()
+	if _, err := holder.ExecContext(ctx, `UPDATE directory_groups SET update_time = $1 WHERE id = $2`, old+1, f.group); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := f.patch(wctx, s, store.DirectoryMemberChange{Add: []string{f.users[0]}}); err != nil {
+		t.Fatalf("the member write waited for the group's row (%v): %v", time.Since(start), err)
+	}
+	if err := holder.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	var stored int64
+	if err := db.QueryRowContext(ctx, `SELECT update_time FROM directory_groups WHERE id = $1`, f.group).Scan(&stored); err != nil || stored != old {
+		t.Fatalf("update time %d, want %d (left to the other transaction): %v", stored, old, err)
+	}
+	users, _, err := s.DirectoryGroupMemberIDs(ctx, f.env, f.dir, f.group)
+	if err != nil || len(users) != 1 {
+		t.Fatalf("members = %v, %v", users, err)
+	}
+	// With no one else on the row, the next member write moves it.
+	if err := f.patch(ctx, s, store.DirectoryMemberChange{Add: []string{f.users[1]}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRowContext(ctx, `SELECT update_time FROM directory_groups WHERE id = $1`, f.group).Scan(&stored); err != nil || stored <= old {
+		t.Fatalf("update time %d, want it moved past %d: %v", stored, old, err)
 	}
 }
