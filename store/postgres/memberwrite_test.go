@@ -129,16 +129,17 @@ func TestMemberWriteLockOrder(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var one int
-		if err := holder.QueryRowContext(ctx, `SELECT 1 FROM `+held.table+` WHERE id = $1 FOR UPDATE`, held.id).Scan(&one); err != nil {
+		var holderPID int
+		if err := holder.QueryRowContext(ctx, `SELECT pg_backend_pid() FROM `+held.table+` WHERE id = $1 FOR UPDATE`, held.id).Scan(&holderPID); err != nil {
 			t.Fatal(err)
 		}
 		done := make(chan error, 1)
 		go func() { done <- f.patch(ctx, s, store.DirectoryMemberChange{Add: []string{f.users[0]}}) }()
-		// Wait until the write waits for the lock.
+		// Wait until the write waits for the holder.
 		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 			var waiting int
-			if err := db.QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FOR SHARE OF o, d%'`).Scan(&waiting); err != nil {
+			if err := db.QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))
+				AND query LIKE '%FOR SHARE OF o, d%'`, holderPID).Scan(&waiting); err != nil {
 				t.Fatal(err)
 			}
 			if waiting > 0 {
