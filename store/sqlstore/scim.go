@@ -531,6 +531,7 @@ func queryNullIDs(ctx context.Context, tx txConn, query string, args ...any) ([]
 func (s *Store) recomputeRoles(ctx context.Context, tx txConn, environmentID, directoryID, orgID string, dirUserIDs []string,
 	defaults []roster.RoleRef, touch func(string)) error {
 	ids := slices.Compact(slices.Sorted(slices.Values(dirUserIDs)))
+	written := map[string][]string{} // the roles written, by Roster user
 	for start := 0; start < len(ids); start += 500 {
 		chunk := ids[start:min(start+500, len(ids))]
 		args := []any{directoryID, orgID}
@@ -580,6 +581,9 @@ func (s *Store) recomputeRoles(ctx context.Context, tx txConn, environmentID, di
 			if !ok {
 				continue // not linked, or no membership: nothing to give roles to
 			}
+			if w, ok := written[uid]; ok { // another directory user of this Roster user, written just now
+				held[id] = w
+			}
 			want := slices.Compact(slices.Sorted(slices.Values(given[id])))
 			roles := make([]roster.RoleRef, len(want))
 			for i, r := range want {
@@ -597,8 +601,13 @@ func (s *Store) recomputeRoles(ctx context.Context, tx txConn, environmentID, di
 				continue
 			}
 			touch(uid)
-			if err := s.writeMembershipRoles(ctx, tx, &roster.Membership{OrganizationID: orgID, UserID: uid, Roles: roles}); err != nil {
+			m := roster.Membership{OrganizationID: orgID, UserID: uid, Roles: roles}
+			if err := s.writeMembershipRoles(ctx, tx, &m); err != nil {
 				return err
+			}
+			written[uid] = nil
+			for _, r := range m.Roles { // without a role deleted meanwhile (lockRoles)
+				written[uid] = append(written[uid], r.ID)
 			}
 		}
 	}
