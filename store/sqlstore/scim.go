@@ -527,11 +527,11 @@ func queryNullIDs(ctx context.Context, tx txConn, query string, args ...any) ([]
 // does for one, reading what it needs for up to 500 users with one statement (a member
 // PATCH's one user took three, each a round trip on PostgreSQL): each linked user's held
 // roles, and the roles its groups are assigned. A user whose roles change is touched and its
-// roles written, in ID order.
+// roles written, in ID order. (A Roster user has at most one user in a directory,
+// directory_users_user_key, so no write of the batch changes what another compares with.)
 func (s *Store) recomputeRoles(ctx context.Context, tx txConn, environmentID, directoryID, orgID string, dirUserIDs []string,
 	defaults []roster.RoleRef, touch func(string)) error {
 	ids := slices.Compact(slices.Sorted(slices.Values(dirUserIDs)))
-	written := map[string][]string{} // the roles written, by Roster user
 	for start := 0; start < len(ids); start += 500 {
 		chunk := ids[start:min(start+500, len(ids))]
 		args := []any{directoryID, orgID}
@@ -581,9 +581,6 @@ func (s *Store) recomputeRoles(ctx context.Context, tx txConn, environmentID, di
 			if !ok {
 				continue // not linked, or no membership: nothing to give roles to
 			}
-			if w, ok := written[uid]; ok { // another directory user of this Roster user, written just now
-				held[id] = w
-			}
 			want := slices.Compact(slices.Sorted(slices.Values(given[id])))
 			roles := make([]roster.RoleRef, len(want))
 			for i, r := range want {
@@ -601,13 +598,8 @@ func (s *Store) recomputeRoles(ctx context.Context, tx txConn, environmentID, di
 				continue
 			}
 			touch(uid)
-			m := roster.Membership{OrganizationID: orgID, UserID: uid, Roles: roles}
-			if err := s.writeMembershipRoles(ctx, tx, &m); err != nil {
+			if err := s.writeMembershipRoles(ctx, tx, &roster.Membership{OrganizationID: orgID, UserID: uid, Roles: roles}); err != nil {
 				return err
-			}
-			written[uid] = nil
-			for _, r := range m.Roles { // without a role deleted meanwhile (lockRoles)
-				written[uid] = append(written[uid], r.ID)
 			}
 		}
 	}
