@@ -26,6 +26,7 @@ var directoryTests = []struct {
 	{"DirectoryOrganizationDelete", testDirectoryOrganizationDelete},
 	{"DirectoryLargeGroupMembers", testDirectoryLargeGroupMembers},
 	{"DirectoryConcurrentMemberAdds", testDirectoryConcurrentMemberAdds},
+	{"DirectoryConcurrentMemberPatches", testDirectoryConcurrentMemberPatches},
 	{"DirectoryWritesDuringOrganizationDelete", testDirectoryWritesDuringOrganizationDelete},
 	{"DirectoryReapply", testDirectoryReapply},
 	{"DirectorySCIMPages", testDirectorySCIMPages},
@@ -973,5 +974,156 @@ func testDirectorySCIMPagesIsolation(t *testing.T, s store.Store) {
 	// A directory ID that does not exist lists nothing.
 	if got, total := scimPageIDs(t, s, env.ID, ids.New(roster.PrefixDirectory), nil, 0, 100); total != 0 || len(got) != 0 {
 		t.Fatalf("unknown directory lists %v (total %d)", got, total)
+	}
+}
+
+// testDirectoryConcurrentMemberPatches: member PATCHes of one group, as IdPs send them (one
+// member added or removed each), from many clients at once: every add and remove of a
+// distinct member takes effect, the members' roles follow their groups, a PATCH naming an
+// unknown member changes nothing, and adds racing the group's delete leave no member row
+// and no role of the deleted group.
+func testDirectoryConcurrentMemberPatches(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	env, org, d := orgWithDirectory(t, s)
+	if err := s.CreateDomain(ctx, newDomain(env.ID, org.ID, "acme.com")); err != nil {
+		t.Fatal(err)
+	}
+	member := newRole(t, s, env.ID, "", "member")
+	editor := newRole(t, s, env.ID, "", "editor")
+	defaults := []roster.RoleRef{{ID: member.ID, Name: member.Name}}
+	const half = 16
+	var dirUsers, userIDs []string
+	for i := range 2*half + 1 {
+		at := now()
+		email := fmt.Sprintf("p%d@acme.com", i)
+		row := roster.DirectoryUser{ID: ids.New(roster.PrefixDirectoryUser), EnvironmentID: env.ID, DirectoryID: d.ID,
+			UserName: email, Email: email, Emails: []string{email}, Active: true, Raw: json.RawMessage(`{}`), CreateTime: at, UpdateTime: at}
+		out, err := s.WriteDirectoryUser(ctx, store.DirectoryUserWrite{Directory: d, Create: &row, NewUserID: ids.New(roster.PrefixUser),
+			Email: func(r roster.DirectoryUser) string { return r.Email }, ProfileOf: reapplyProfile, DefaultRoles: defaults, Now: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dirUsers, userIDs = append(dirUsers, out.ID), append(userIDs, out.UserID)
+	}
+	newGroup := func(name string, members []string) roster.DirectoryGroup {
+		t.Helper()
+		at := now()
+		g := roster.DirectoryGroup{ID: ids.New(roster.PrefixDirectoryGroup), EnvironmentID: env.ID, DirectoryID: d.ID,
+			DisplayName: name, Raw: json.RawMessage(`{}`), CreateTime: at, UpdateTime: at}
+		out, err := s.WriteDirectoryGroup(ctx, store.DirectoryGroupWrite{Create: &g, EnvironmentID: env.ID, DirectoryID: d.ID,
+			Members: store.DirectoryMemberChange{Add: members}, DefaultRoles: defaults, Now: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	patch := func(groupID string, c store.DirectoryMemberChange) error {
+		_, err := s.WriteDirectoryGroup(ctx, store.DirectoryGroupWrite{EnvironmentID: env.ID, DirectoryID: d.ID, ID: groupID,
+			Update: func(*roster.DirectoryGroup) (store.DirectoryMemberChange, error) { return c, nil }, DefaultRoles: defaults, Now: now()})
+		return err
+	}
+	roles := func(i int) string {
+		t.Helper()
+		u, err := s.GetUser(ctx, env.ID, roster.UserRef{ID: userIDs[i]})
+		if err != nil || len(u.Memberships) != 1 {
+			t.Fatalf("user %d: %+v, %v", i, u.Memberships, err)
+		}
+		var names []string
+		for _, r := range u.Memberships[0].Roles {
+			names = append(names, r.Name)
+		}
+		slices.Sort(names)
+		return fmt.Sprint(names)
+	}
+	// Users 0-15 are in the editors' group, 16-31 out of it; then each is moved across by
+	// its own PATCH, all at once, beside PATCHes that name an unknown member with user 32.
+	g := newGroup("Editors", dirUsers[:half])
+	if _, err := s.SetDirectoryRoleAssignments(ctx, env.ID, org.ID, d.ID, []roster.DirectoryRoleAssignment{{GroupID: g.ID, RoleID: editor.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecomputeDirectoryRoles(ctx, env.ID, d.ID, defaults); err != nil {
+		t.Fatal(err)
+	}
+	if r := roles(0); r != "[editor]" {
+		t.Fatalf("a member's roles before: %s", r)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*half+4)
+	for i := range 2 * half {
+		wg.Go(func() {
+			c := store.DirectoryMemberChange{Add: []string{dirUsers[i]}}
+			if i < half {
+				c = store.DirectoryMemberChange{Remove: []string{dirUsers[i]}}
+			}
+			errs <- patch(g.ID, c)
+		})
+	}
+	for range 4 {
+		wg.Go(func() {
+			err := patch(g.ID, store.DirectoryMemberChange{Add: []string{dirUsers[2*half], ids.New(roster.PrefixDirectoryUser)}})
+			if roster.ErrorCode(err) != roster.EInvalid {
+				errs <- fmt.Errorf("a PATCH naming an unknown member: %v, want INVALID_ARGUMENT", err)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _, err := s.DirectoryGroupMemberIDs(ctx, env.ID, d.ID, g.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := slices.Sorted(slices.Values(dirUsers[half : 2*half])); !slices.Equal(got, want) {
+		t.Fatalf("members after the PATCHes: %d of %d (%v)", len(got), len(want), got)
+	}
+	for i := range 2*half + 1 {
+		want := "[member]"
+		if i >= half && i < 2*half {
+			want = "[editor]"
+		}
+		if r := roles(i); r != want {
+			t.Errorf("user %d: roles %s, want %s", i, r, want)
+		}
+	}
+	// Adds racing the group's delete: each finishes before it (and the delete takes the
+	// member's role back) or finds no group; no member row is left.
+	doomed := newGroup("Doomed", dirUsers[:2])
+	if _, err := s.SetDirectoryRoleAssignments(ctx, env.ID, org.ID, d.ID, []roster.DirectoryRoleAssignment{{GroupID: g.ID, RoleID: editor.ID},
+		{GroupID: doomed.ID, RoleID: editor.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	errs = make(chan error, half+1)
+	for i := range half {
+		wg.Go(func() {
+			if err := patch(doomed.ID, store.DirectoryMemberChange{Add: []string{dirUsers[i]}}); err != nil && roster.ErrorCode(err) != roster.ENotFound {
+				errs <- err
+			}
+		})
+		if i == half/2 {
+			wg.Go(func() { errs <- s.RemoveDirectoryGroup(ctx, env.ID, d.ID, doomed.ID, defaults) })
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := s.DirectoryGroupMemberIDs(ctx, env.ID, d.ID, doomed.ID); roster.ErrorCode(err) != roster.ENotFound {
+		t.Fatalf("the deleted group: %v", err)
+	}
+	page, err := s.ListDirectoryUsers(ctx, env.ID, d.ID, store.DirectoryUserQuery{GroupID: doomed.ID, Page: store.PageQuery{Size: 1}})
+	if err != nil || page.Total != 0 {
+		t.Fatalf("the deleted group has %d member rows (%v)", page.Total, err)
+	}
+	for i := range half {
+		if r := roles(i); r != "[member]" {
+			t.Errorf("user %d after the group's delete: roles %s, want [member]", i, r)
+		}
 	}
 }
