@@ -53,7 +53,9 @@ func (o Operator) Removed() bool { return o.RemoveTime != nil }
 func (o Operator) HasPassword() bool { return o.PasswordHash != "" }
 
 // Locked reports whether sign-ins are refused at now because of failed attempts.
-func (o Operator) Locked(now time.Time) bool { return o.LockedUntil != nil && now.Before(*o.LockedUntil) }
+func (o Operator) Locked(now time.Time) bool {
+	return o.LockedUntil != nil && now.Before(*o.LockedUntil)
+}
 
 // EmailKey is the form in which operators' emails are compared (unique among operators that
 // are not removed).
@@ -130,7 +132,9 @@ type OperatorToken struct {
 }
 
 // Usable reports whether the token may still be redeemed at now.
-func (t OperatorToken) Usable(now time.Time) bool { return t.UseTime == nil && now.Before(t.ExpireTime) }
+func (t OperatorToken) Usable(now time.Time) bool {
+	return t.UseTime == nil && now.Before(t.ExpireTime)
+}
 
 // OperatorSession is a signed-in operator's session (the dashboard's cookie holds the token;
 // only its SHA-256 is stored, so any node finds it and a database dump does not hold it).
