@@ -31,13 +31,8 @@ type Operator struct {
 	// PasswordHash is the argon2id PHC string of the password; "" until the operator has
 	// chosen one through a set-up link.
 	PasswordHash string
-	// FailedSignIns counts wrong passwords since the last success or lockout; LockedUntil,
-	// when set and in the future, refuses every sign-in (per-account throttling, kept in the
-	// database so that every node sees it).
-	FailedSignIns int
-	LockedUntil   *time.Time
-	CreateTime    time.Time
-	UpdateTime    time.Time
+	CreateTime   time.Time
+	UpdateTime   time.Time
 	// PasswordTime is when the password was last set.
 	PasswordTime *time.Time
 	// RemoveTime is when the operator was removed: a removed operator cannot sign in, its
@@ -51,11 +46,6 @@ func (o Operator) Removed() bool { return o.RemoveTime != nil }
 
 // HasPassword reports whether the operator has chosen a password (set up).
 func (o Operator) HasPassword() bool { return o.PasswordHash != "" }
-
-// Locked reports whether sign-ins are refused at now because of failed attempts.
-func (o Operator) Locked(now time.Time) bool {
-	return o.LockedUntil != nil && now.Before(*o.LockedUntil)
-}
 
 // EmailKey is the form in which operators' emails are compared (unique among operators that
 // are not removed).
@@ -154,4 +144,20 @@ type OperatorSession struct {
 // Valid reports whether the session may be used at now.
 func (s OperatorSession) Valid(now time.Time) bool {
 	return s.RevokeTime == nil && now.Before(s.IdleExpireTime) && now.Before(s.ExpireTime)
+}
+
+// SignInFailures is the per-account sign-in throttle of one email (EmailKey), kept whether or
+// not an operator has that email, so that an unknown email is refused exactly as a known one:
+// Count wrong passwords in a row (within the lockout window) and, once they reach the limit,
+// no sign-in until LockedUntil.
+type SignInFailures struct {
+	EmailKey    string
+	Count       int
+	LockedUntil *time.Time
+	UpdateTime  time.Time // the last failure
+}
+
+// Locked reports whether sign-ins of the email are refused at now.
+func (f SignInFailures) Locked(now time.Time) bool {
+	return f.LockedUntil != nil && now.Before(*f.LockedUntil)
 }

@@ -190,7 +190,7 @@ type OperatorStore interface {
 	// ListOperators returns the operators that are not removed, oldest first.
 	ListOperators(ctx context.Context) ([]roster.Operator, error)
 	// UpdateOperator applies update to an operator that is not removed, in one transaction
-	// (so concurrent updates, such as two failed sign-ins, both count). With w.RevokeSessions
+	// (a read-modify-write that concurrent updates cannot cross). With w.RevokeSessions
 	// every live session of the operator is revoked at w.Now; with w.Token, the operator's
 	// unused links are voided and w.Token stored; with w.Remove the operator is removed (its
 	// sessions revoked and links voided too).
@@ -206,6 +206,17 @@ type OperatorStore interface {
 	// new operator (ID, email, password) that is then created, which is FAILED_PRECONDITION
 	// when an operator exists already. Of two concurrent redemptions exactly one succeeds.
 	RedeemOperatorToken(ctx context.Context, hash string, now time.Time, set func(t roster.OperatorToken, op *roster.Operator) error) (roster.Operator, error)
+
+	// SignInFailures returns the sign-in throttle of an email (EmailKey); an email without
+	// failures has the zero value with EmailKey set.
+	SignInFailures(ctx context.Context, emailKey string) (roster.SignInFailures, error)
+	// RecordSignInFailure applies update to an email's throttle (the zero value with EmailKey
+	// set when it has none) in one transaction, so that concurrent failures, on any node, all
+	// count, and stores it with update time now. It also deletes other emails' rows last
+	// updated before staleBefore and not locked at now.
+	RecordSignInFailure(ctx context.Context, emailKey string, now, staleBefore time.Time, update func(*roster.SignInFailures)) (roster.SignInFailures, error)
+	// ClearSignInFailures forgets an email's failures (after a success or a reset).
+	ClearSignInFailures(ctx context.Context, emailKey string) error
 
 	CreateOperatorSession(ctx context.Context, s roster.OperatorSession) error
 	// GetOperatorSession returns a session by hash, revoked or expired alike, with its

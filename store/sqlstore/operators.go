@@ -14,14 +14,14 @@ import (
 // Operators, their set-up links and sessions (store.OperatorStore, docs/operators.md). They
 // change nothing a user shows, so their transactions are inOtherTx, and nothing is cached.
 
-const operatorColumns = `id, email, display_name, password_hash, failed_sign_ins, locked_until, create_time, update_time, password_time, remove_time`
+const operatorColumns = `id, email, display_name, password_hash, create_time, update_time, password_time, remove_time`
 
 func scanOperator(row interface{ Scan(...any) error }) (roster.Operator, error) {
 	var o roster.Operator
 	var created, updated int64
-	var locked, pwTime, removed sql.NullInt64
-	err := row.Scan(&o.ID, &o.Email, &o.DisplayName, &o.PasswordHash, &o.FailedSignIns, &locked, &created, &updated, &pwTime, &removed)
-	o.LockedUntil, o.CreateTime, o.UpdateTime, o.PasswordTime, o.RemoveTime = timePtr(locked), fromMicros(created), fromMicros(updated), timePtr(pwTime), timePtr(removed)
+	var pwTime, removed sql.NullInt64
+	err := row.Scan(&o.ID, &o.Email, &o.DisplayName, &o.PasswordHash, &created, &updated, &pwTime, &removed)
+	o.CreateTime, o.UpdateTime, o.PasswordTime, o.RemoveTime = fromMicros(created), fromMicros(updated), timePtr(pwTime), timePtr(removed)
 	return o, err
 }
 
@@ -35,8 +35,8 @@ func (s *Store) operatorConflict(err error, email string) error {
 }
 
 func insertOperator(ctx context.Context, tx txConn, o roster.Operator) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO operators (`+operatorColumns+`, email_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		o.ID, o.Email, o.DisplayName, o.PasswordHash, o.FailedSignIns, nullMicros(o.LockedUntil), micros(o.CreateTime), micros(o.UpdateTime),
+	_, err := tx.ExecContext(ctx, `INSERT INTO operators (`+operatorColumns+`, email_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		o.ID, o.Email, o.DisplayName, o.PasswordHash, micros(o.CreateTime), micros(o.UpdateTime),
 		nullMicros(o.PasswordTime), nullMicros(o.RemoveTime), o.EmailKey())
 	return err
 }
@@ -113,10 +113,9 @@ func (s *Store) lockOperator(ctx context.Context, tx txConn, id string) (roster.
 }
 
 func updateOperatorRow(ctx context.Context, tx txConn, o roster.Operator) error {
-	_, err := tx.ExecContext(ctx, `UPDATE operators SET email = $2, email_key = $3, display_name = $4, password_hash = $5, failed_sign_ins = $6,
-		locked_until = $7, update_time = $8, password_time = $9, remove_time = $10 WHERE id = $1`,
-		o.ID, o.Email, o.EmailKey(), o.DisplayName, o.PasswordHash, o.FailedSignIns, nullMicros(o.LockedUntil), micros(o.UpdateTime),
-		nullMicros(o.PasswordTime), nullMicros(o.RemoveTime))
+	_, err := tx.ExecContext(ctx, `UPDATE operators SET email = $2, email_key = $3, display_name = $4, password_hash = $5,
+		update_time = $6, password_time = $7, remove_time = $8 WHERE id = $1`,
+		o.ID, o.Email, o.EmailKey(), o.DisplayName, o.PasswordHash, micros(o.UpdateTime), nullMicros(o.PasswordTime), nullMicros(o.RemoveTime))
 	return err
 }
 
@@ -287,17 +286,17 @@ func (s *Store) GetOperatorSession(ctx context.Context, hash string) (roster.Ope
 	var revoked sql.NullInt64
 	var o roster.Operator
 	var oCreated, oUpdated int64
-	var locked, pwTime, removed sql.NullInt64
+	var pwTime, removed sql.NullInt64
 	err := s.read.QueryRowContext(ctx, `SELECT s.hash, s.operator_id, s.remote_addr, s.create_time, s.last_seen_time, s.idle_expire_time, s.expire_time, s.revoke_time,
-		o.id, o.email, o.display_name, o.password_hash, o.failed_sign_ins, o.locked_until, o.create_time, o.update_time, o.password_time, o.remove_time
+		o.id, o.email, o.display_name, o.password_hash, o.create_time, o.update_time, o.password_time, o.remove_time
 		FROM operator_sessions s JOIN operators o ON o.id = s.operator_id WHERE s.hash = $1`, hash).Scan(
 		&ses.Hash, &ses.OperatorID, &ses.RemoteAddr, &created, &seen, &idle, &expires, &revoked,
-		&o.ID, &o.Email, &o.DisplayName, &o.PasswordHash, &o.FailedSignIns, &locked, &oCreated, &oUpdated, &pwTime, &removed)
+		&o.ID, &o.Email, &o.DisplayName, &o.PasswordHash, &oCreated, &oUpdated, &pwTime, &removed)
 	if errors.Is(err, sql.ErrNoRows) {
 		return ses, o, notFound("session")
 	}
 	ses.CreateTime, ses.LastSeenTime, ses.IdleExpireTime, ses.ExpireTime, ses.RevokeTime = fromMicros(created), fromMicros(seen), fromMicros(idle), fromMicros(expires), timePtr(revoked)
-	o.LockedUntil, o.CreateTime, o.UpdateTime, o.PasswordTime, o.RemoveTime = timePtr(locked), fromMicros(oCreated), fromMicros(oUpdated), timePtr(pwTime), timePtr(removed)
+	o.CreateTime, o.UpdateTime, o.PasswordTime, o.RemoveTime = fromMicros(oCreated), fromMicros(oUpdated), timePtr(pwTime), timePtr(removed)
 	return ses, o, err
 }
 
@@ -317,4 +316,58 @@ func (s *Store) RevokeOperatorSession(ctx context.Context, hash string, at time.
 // RevokeOperatorSessions ends every live session of an operator.
 func (s *Store) RevokeOperatorSessions(ctx context.Context, operatorID string, at time.Time) (int, error) {
 	return revokeSessions(ctx, s.writeOther, operatorID, at)
+}
+
+// SignInFailures returns an email's sign-in throttle.
+func (s *Store) SignInFailures(ctx context.Context, emailKey string) (roster.SignInFailures, error) {
+	f, err := scanSignInFailures(s.read.QueryRowContext(ctx, `SELECT email_key, failures, locked_until, update_time FROM operator_sign_in_failures WHERE email_key = $1`, emailKey))
+	if errors.Is(err, sql.ErrNoRows) {
+		return roster.SignInFailures{EmailKey: emailKey}, nil
+	}
+	return f, err
+}
+
+func scanSignInFailures(row interface{ Scan(...any) error }) (roster.SignInFailures, error) {
+	var f roster.SignInFailures
+	var locked sql.NullInt64
+	var updated int64
+	err := row.Scan(&f.EmailKey, &f.Count, &locked, &updated)
+	f.LockedUntil, f.UpdateTime = timePtr(locked), fromMicros(updated)
+	return f, err
+}
+
+// RecordSignInFailure updates an email's throttle in one transaction. The row is made first
+// (INSERT ... ON CONFLICT DO NOTHING) so that the read that follows can lock it: two first
+// failures of one email at once then count twice, on PostgreSQL as on SQLite.
+func (s *Store) RecordSignInFailure(ctx context.Context, emailKey string, now, staleBefore time.Time, update func(*roster.SignInFailures)) (roster.SignInFailures, error) {
+	var out roster.SignInFailures
+	err := s.inOtherTx(ctx, func(tx txConn) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM operator_sign_in_failures WHERE update_time < $1 AND (locked_until IS NULL OR locked_until < $2) AND email_key <> $3`,
+			micros(staleBefore), micros(now), emailKey); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO operator_sign_in_failures (email_key, failures, locked_until, update_time) VALUES ($1, 0, NULL, $2)
+			ON CONFLICT (email_key) DO NOTHING`, emailKey, micros(now)); err != nil {
+			return err
+		}
+		f, err := scanSignInFailures(tx.QueryRowContext(ctx, `SELECT email_key, failures, locked_until, update_time FROM operator_sign_in_failures WHERE email_key = $1`+s.dialect.RowLock(), emailKey))
+		if err != nil {
+			return err
+		}
+		update(&f)
+		f.EmailKey, f.UpdateTime = emailKey, now
+		if _, err := tx.ExecContext(ctx, `UPDATE operator_sign_in_failures SET failures = $2, locked_until = $3, update_time = $4 WHERE email_key = $1`,
+			emailKey, f.Count, nullMicros(f.LockedUntil), micros(now)); err != nil {
+			return err
+		}
+		out = f
+		return nil
+	})
+	return out, err
+}
+
+// ClearSignInFailures forgets an email's failures.
+func (s *Store) ClearSignInFailures(ctx context.Context, emailKey string) error {
+	_, err := s.writeOther.ExecContext(ctx, `DELETE FROM operator_sign_in_failures WHERE email_key = $1`, emailKey)
+	return err
 }

@@ -22,6 +22,7 @@ var operatorTests = []struct {
 	{"Operators", testOperators},
 	{"OperatorEmailConcurrentCreate", testOperatorEmailConcurrentCreate},
 	{"OperatorUpdateAtomic", testOperatorUpdateAtomic},
+	{"SignInFailures", testSignInFailures},
 	{"OperatorTokens", testOperatorTokens},
 	{"OperatorTokenConcurrentRedeem", testOperatorTokenConcurrentRedeem},
 	{"FirstOperatorToken", testFirstOperatorToken},
@@ -74,17 +75,16 @@ func testOperators(t *testing.T, s store.Store) {
 		t.Fatalf("list operators = %+v, %v", list, err)
 	}
 
-	// Update: failed-attempt state round-trips.
-	until := now().Add(time.Minute)
+	// Update: a read-modify-write of the row.
 	up, err := s.UpdateOperator(ctx, a.ID, func(o *roster.Operator) error {
-		o.FailedSignIns, o.LockedUntil, o.DisplayName = 3, &until, "Ada L."
+		o.DisplayName = "Ada L."
 		return nil
 	}, store.OperatorWrite{Now: now()})
-	if err != nil || up.FailedSignIns != 3 || up.DisplayName != "Ada L." {
+	if err != nil || up.DisplayName != "Ada L." {
 		t.Fatalf("update = %+v, %v", up, err)
 	}
 	got, _ = s.GetOperator(ctx, a.ID)
-	if got.FailedSignIns != 3 || got.LockedUntil == nil || !got.LockedUntil.Equal(until) || got.DisplayName != "Ada L." {
+	if got.DisplayName != "Ada L." {
 		t.Fatalf("after update: %+v", got)
 	}
 	// An update's error is returned and nothing is written.
@@ -145,24 +145,88 @@ func testOperatorEmailConcurrentCreate(t *testing.T, s store.Store) {
 	}
 }
 
-// Concurrent read-modify-write updates (failed sign-ins counted by several nodes) all count.
+// Concurrent read-modify-write updates all apply.
 func testOperatorUpdateAtomic(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	o := mustCreateOperator(t, s, "count@example.com")
+	o.DisplayName = ""
+	if _, err := s.UpdateOperator(ctx, o.ID, func(op *roster.Operator) error { op.DisplayName = ""; return nil }, store.OperatorWrite{Now: now()}); err != nil {
+		t.Fatal(err)
+	}
 	const n = 12
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := s.UpdateOperator(ctx, o.ID, func(o *roster.Operator) error { o.FailedSignIns++; return nil }, store.OperatorWrite{Now: now()}); err != nil {
+			if _, err := s.UpdateOperator(ctx, o.ID, func(o *roster.Operator) error { o.DisplayName += "x"; return nil }, store.OperatorWrite{Now: now()}); err != nil {
 				t.Error(err)
 			}
 		}()
 	}
 	wg.Wait()
-	if got, _ := s.GetOperator(ctx, o.ID); got.FailedSignIns != n {
-		t.Errorf("failed sign-ins = %d after %d concurrent increments", got.FailedSignIns, n)
+	if got, _ := s.GetOperator(ctx, o.ID); len(got.DisplayName) != n {
+		t.Errorf("display name %q after %d concurrent appends", got.DisplayName, n)
+	}
+}
+
+// The sign-in throttle of an email: concurrent failures all count, a lock round-trips,
+// clearing forgets, and stale rows of other emails go.
+func testSignInFailures(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	key := "ada@example.com"
+	f, err := s.SignInFailures(ctx, key)
+	if err != nil || f.EmailKey != key || f.Count != 0 || f.LockedUntil != nil {
+		t.Fatalf("no failures = %+v, %v", f, err)
+	}
+	const n = 10
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.RecordSignInFailure(ctx, key, now(), now().Add(-time.Hour), func(f *roster.SignInFailures) { f.Count++ }); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if f, _ := s.SignInFailures(ctx, key); f.Count != n {
+		t.Fatalf("%d failures counted of %d concurrent ones", f.Count, n)
+	}
+	until := now().Add(time.Minute)
+	f, err = s.RecordSignInFailure(ctx, key, now(), now().Add(-time.Hour), func(f *roster.SignInFailures) { f.Count, f.LockedUntil = 0, &until })
+	if err != nil || f.Count != 0 || !f.Locked(now()) {
+		t.Fatalf("lock = %+v, %v", f, err)
+	}
+	if got, _ := s.SignInFailures(ctx, key); !got.Locked(now()) || !got.LockedUntil.Equal(until) {
+		t.Fatalf("lock read back %+v", got)
+	}
+	// Stale rows of other emails go with the next failure; a locked one stays, and so does
+	// the email being counted.
+	t0 := now().Add(-2 * time.Hour)
+	for _, k := range []string{"stale@example.com", "fresh@example.com"} {
+		if _, err := s.RecordSignInFailure(ctx, k, t0, t0.Add(-time.Hour), func(f *roster.SignInFailures) { f.Count++ }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.RecordSignInFailure(ctx, "fresh@example.com", now(), now().Add(-time.Hour), func(f *roster.SignInFailures) { f.Count++ }); err != nil {
+		t.Fatal(err)
+	}
+	if f, _ := s.SignInFailures(ctx, "stale@example.com"); f.Count != 0 {
+		t.Errorf("a stale row stayed: %+v", f)
+	}
+	if f, _ := s.SignInFailures(ctx, "fresh@example.com"); f.Count != 2 {
+		t.Errorf("the counted email's stale row was dropped: %+v", f)
+	}
+	if f, _ := s.SignInFailures(ctx, key); !f.Locked(now()) {
+		t.Errorf("a locked row was dropped as stale: %+v", f)
+	}
+	if err := s.ClearSignInFailures(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if f, _ := s.SignInFailures(ctx, key); f.Count != 0 || f.LockedUntil != nil {
+		t.Errorf("after clear: %+v", f)
 	}
 }
 

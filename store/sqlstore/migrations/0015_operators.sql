@@ -1,7 +1,6 @@
 -- Operator accounts of the dashboard (issue 14, docs/operators.md): the people who run this
 -- Roster, apart from API clients and from any environment. An operator signs in with email and
--- password (an argon2id PHC string; '' until chosen through a set-up link). failed_sign_ins
--- and locked_until are the per-account throttle, here so that every node sees it. A removed
+-- password (an argon2id PHC string; '' until chosen through a set-up link). A removed
 -- operator keeps its row (remove_time set), and its email may go to a new operator: the
 -- unique index covers only operators that are not removed. Times are Unix microseconds.
 CREATE TABLE operators (
@@ -10,8 +9,6 @@ CREATE TABLE operators (
     email_key       TEXT NOT NULL,
     display_name    TEXT NOT NULL,
     password_hash   TEXT NOT NULL,
-    failed_sign_ins INTEGER NOT NULL,
-    locked_until    BIGINT,
     create_time     BIGINT NOT NULL,
     update_time     BIGINT NOT NULL,
     password_time   BIGINT,
@@ -44,3 +41,16 @@ CREATE TABLE operator_sessions (
     revoke_time      BIGINT
 );
 CREATE INDEX operator_sessions_operator ON operator_sessions (operator_id);
+
+-- The per-account sign-in throttle, by email (EmailKey) whether or not an operator has it, so
+-- that an unknown email is counted, locked and answered exactly as a known one (no answer,
+-- timing or lockout tells which emails have accounts), and in the database so that every
+-- node sees it. Rows whose failures are older than the lockout window are deleted by the
+-- next failure's write (update_time index).
+CREATE TABLE operator_sign_in_failures (
+    email_key    TEXT PRIMARY KEY,
+    failures     INTEGER NOT NULL,
+    locked_until BIGINT,
+    update_time  BIGINT NOT NULL
+);
+CREATE INDEX operator_sign_in_failures_update ON operator_sign_in_failures (update_time);
