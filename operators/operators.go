@@ -13,6 +13,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -147,7 +148,12 @@ func (s *Service) List(ctx context.Context) ([]roster.Operator, error) {
 
 // Get returns an operator (not removed) by email.
 func (s *Service) Get(ctx context.Context, email string) (roster.Operator, error) {
-	return s.store.FindOperator(ctx, roster.EmailKey(email))
+	op, err := s.store.FindOperator(ctx, roster.EmailKey(email))
+	if roster.ErrorCode(err) == roster.ENotFound {
+		return op, &roster.Error{Code: roster.ENotFound, Message: fmt.Sprintf("no operator has the email %q", strings.TrimSpace(email)),
+			Violations: []roster.FieldViolation{{Field: "email", Constraint: "exists", Description: "is not an operator's email"}}}
+	}
+	return op, err
 }
 
 // Reset ends every session of the operator of email and clears its lockout. With a password
