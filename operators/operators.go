@@ -244,8 +244,11 @@ func (s *Service) LookUpLink(ctx context.Context, token string) (Link, error) {
 	}
 	l := Link{First: t.OperatorID == "", ExpireTime: t.ExpireTime}
 	if !l.First {
-		if l.Operator, err = s.store.GetOperator(ctx, t.OperatorID); err != nil || l.Operator.Removed() {
+		l.Operator, err = s.store.GetOperator(ctx, t.OperatorID)
+		if roster.ErrorCode(err) == roster.ENotFound || (err == nil && l.Operator.Removed()) {
 			return Link{}, errLink
+		} else if err != nil {
+			return Link{}, err
 		}
 	}
 	return l, nil

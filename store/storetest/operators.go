@@ -149,7 +149,6 @@ func testOperatorEmailConcurrentCreate(t *testing.T, s store.Store) {
 func testOperatorUpdateAtomic(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	o := mustCreateOperator(t, s, "count@example.com")
-	o.DisplayName = ""
 	if _, err := s.UpdateOperator(ctx, o.ID, func(op *roster.Operator) error { op.DisplayName = ""; return nil }, store.OperatorWrite{Now: now()}); err != nil {
 		t.Fatal(err)
 	}
