@@ -172,6 +172,72 @@ type Store interface {
 	ListIdentities(ctx context.Context, userID string) ([]roster.Identity, error)
 
 	DirectoryStore
+	OperatorStore
+}
+
+// OperatorStore keeps the dashboard's operators, their one-time set-up links and their
+// sessions (docs/operators.md). Operators belong to the deployment, not to an environment.
+// Nothing here is cached: a management command's write is seen by a running server at once.
+type OperatorStore interface {
+	// CreateOperator stores a new operator and, when token is set, its set-up link, in one
+	// transaction. An email (EmailKey) that an operator who is not removed has is
+	// ALREADY_EXISTS on "email".
+	CreateOperator(ctx context.Context, op roster.Operator, token *roster.OperatorToken) error
+	// GetOperator returns an operator by ID, removed or not.
+	GetOperator(ctx context.Context, id string) (roster.Operator, error)
+	// FindOperator returns the operator (not removed) whose email has this EmailKey.
+	FindOperator(ctx context.Context, emailKey string) (roster.Operator, error)
+	// ListOperators returns the operators that are not removed, oldest first.
+	ListOperators(ctx context.Context) ([]roster.Operator, error)
+	// UpdateOperator applies update to an operator that is not removed, in one transaction
+	// (a read-modify-write that concurrent updates cannot cross). With w.RevokeSessions
+	// every live session of the operator is revoked at w.Now; with w.Token, the operator's
+	// unused links are voided and w.Token stored; with w.Remove the operator is removed (its
+	// sessions revoked and links voided too).
+	UpdateOperator(ctx context.Context, id string, update func(*roster.Operator) error, w OperatorWrite) (roster.Operator, error)
+	// CreateFirstOperatorToken stores a first-operator link (OperatorID "") and voids the
+	// earlier unused ones, so that only the newest printed link works.
+	CreateFirstOperatorToken(ctx context.Context, t roster.OperatorToken) error
+	// GetOperatorToken returns a link by hash, used or not.
+	GetOperatorToken(ctx context.Context, hash string) (roster.OperatorToken, error)
+	// RedeemOperatorToken uses a link once, in one transaction: a link that is unknown,
+	// used, expired, or whose operator is removed is NOT_FOUND. For an operator's link, set
+	// changes the operator (it chooses the password); for a first-operator link, set fills a
+	// new operator (ID, email, password) that is then created, which is FAILED_PRECONDITION
+	// when an operator exists already. Of two concurrent redemptions exactly one succeeds.
+	RedeemOperatorToken(ctx context.Context, hash string, now time.Time, set func(t roster.OperatorToken, op *roster.Operator) error) (roster.Operator, error)
+
+	// SignInFailures returns the sign-in throttle of an email (EmailKey); an email without
+	// failures has the zero value with EmailKey set.
+	SignInFailures(ctx context.Context, emailKey string) (roster.SignInFailures, error)
+	// RecordSignInFailure applies update to an email's throttle (the zero value with EmailKey
+	// set when it has none) in one transaction, so that concurrent failures, on any node, all
+	// count, and stores it with update time now. It also deletes other emails' rows last
+	// updated before staleBefore and not locked at now.
+	RecordSignInFailure(ctx context.Context, emailKey string, now, staleBefore time.Time, update func(*roster.SignInFailures)) (roster.SignInFailures, error)
+	// ClearSignInFailures forgets an email's failures (after a success or a reset).
+	ClearSignInFailures(ctx context.Context, emailKey string) error
+
+	CreateOperatorSession(ctx context.Context, s roster.OperatorSession) error
+	// GetOperatorSession returns a session by hash, revoked or expired alike, with its
+	// operator (removed or not): the caller decides.
+	GetOperatorSession(ctx context.Context, hash string) (roster.OperatorSession, roster.Operator, error)
+	// TouchOperatorSession records a session's use: last seen at, idle expiry moved to
+	// idleExpire. A revoked session is left as it is.
+	TouchOperatorSession(ctx context.Context, hash string, at, idleExpire time.Time) error
+	// RevokeOperatorSession ends one session (again: nothing changes).
+	RevokeOperatorSession(ctx context.Context, hash string, at time.Time) error
+	// RevokeOperatorSessions ends every live session of an operator ("sign out everywhere")
+	// and reports how many it ended.
+	RevokeOperatorSessions(ctx context.Context, operatorID string, at time.Time) (int, error)
+}
+
+// OperatorWrite says what else UpdateOperator does in its transaction.
+type OperatorWrite struct {
+	Now            time.Time
+	RevokeSessions bool
+	Token          *roster.OperatorToken // a new link (its OperatorID is the operator's)
+	Remove         bool
 }
 
 // DirectoryStore keeps SCIM directories (docs/directories.md). A directory is found by

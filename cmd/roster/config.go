@@ -50,6 +50,8 @@ type config struct {
 	// SQLite WAL (docs/storage.md): sqliteWALLimit is the WAL size past which the
 	// checkpointer empties it (wal.go).
 	sqliteWALLimit walLimitMB
+	// operators are the dashboard's operator settings (admins.go, docs/operators.md).
+	operators operatorConfig
 	// limits bound what clients may hold (connections, slow bodies, failed token requests)
 	// and say where /metrics is served (limits.go).
 	limits limitConfig
@@ -111,13 +113,19 @@ func (c *config) keyFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.encryptionKeyFile, "encryption-key-file", "", "file holding the encryption key; default <data-dir>/encryption.key, created on first start (env ROSTER_ENCRYPTION_KEY_FILE)")
 }
 
-// serveFlags registers the flags of `roster serve`.
-func (c *config) serveFlags(fs *flag.FlagSet) {
-	c.storageFlags(fs)
+// urlFlags registers the flags that make the public URL (issuer): serve's, and those of the
+// commands that print links to it (roster admins).
+func (c *config) urlFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.listen, "listen", "127.0.0.1:8080", "address to listen on (env ROSTER_LISTEN)")
 	fs.StringVar(&c.issuerURL, "issuer-url", "", "public URL of this Roster; default derived from --listen (env ROSTER_ISSUER_URL)")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "TLS certificate file (PEM); with --tls-key serves HTTPS and h2 (env ROSTER_TLS_CERT)")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "TLS private key file (PEM) (env ROSTER_TLS_KEY)")
+}
+
+// serveFlags registers the flags of `roster serve`.
+func (c *config) serveFlags(fs *flag.FlagSet) {
+	c.storageFlags(fs)
+	c.urlFlags(fs)
 	ttl, err := time.ParseDuration("1h")
 	if err != nil {
 		ttl = time.Hour // parseFlags refuses the variable
@@ -135,6 +143,7 @@ func (c *config) serveFlags(fs *flag.FlagSet) {
 	// Outbound fetches (docs/outbound.md).
 	fs.BoolVar(&c.allowPrivateNetworks, "allow-private-networks", false, "let OIDC discovery, SAML metadata URLs and other outbound fetches reach loopback, private and link-local addresses; for development and tests only (env ROSTER_ALLOW_PRIVATE_NETWORKS)")
 	c.limits.flags(fs)
+	c.operatorFlags(fs, true)
 	fs.StringVar(&c.smtpURL, "smtp-url", "", "SMTP server for invitation emails, smtp://user:pass@host:587?from=roster@example.com; empty: invitations are recorded, not emailed (env ROSTER_SMTP_URL)")
 }
 

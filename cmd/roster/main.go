@@ -1,5 +1,6 @@
 // Command roster runs Roster: `roster serve` starts the server, `roster migrate` prepares the
-// database, `roster clients` manages API clients, `roster version` prints the version.
+// database, `roster clients` manages API clients, `roster admins` the dashboard's operators,
+// `roster version` prints the version.
 // This file only reads configuration and wires the packages together.
 package main
 
@@ -26,6 +27,7 @@ import (
 	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/directory"
 	"github.com/rosterhq/roster/oauth"
+	"github.com/rosterhq/roster/operators"
 	"github.com/rosterhq/roster/outbound"
 	"github.com/rosterhq/roster/scim/scimdir"
 	"github.com/rosterhq/roster/server"
@@ -47,6 +49,9 @@ Usage:
   roster migrate  [flags]   apply database migrations (and seal plaintext signing keys) and exit
   roster clients create --name NAME [--redirect-uri URL ...] [flags] | list [flags] | revoke [flags] CLIENT_ID
   roster clients redirect-uris [flags] CLIENT_ID [URL ...]
+  roster admins create --email EMAIL [--name NAME] [--password-stdin] [flags] | list [flags]
+  roster admins reset --email EMAIL [--password-stdin] [flags] | remove --email EMAIL [flags]
+                            dashboard operators (docs/operators.md); without a password, a one-time set-up link
   roster import   [flags] FILE       import users from NDJSON (- reads standard input; docs/import-export.md)
   roster export   [--organization ORG_ID] [-o FILE] [flags]   export users as NDJSON
   roster version | --version
@@ -81,6 +86,8 @@ func runCommand(args []string, stdout, stderr io.Writer) error {
 		return migrate(args[1:], stdout, stderr)
 	case "clients":
 		return clients(args[1:], stdout, stderr)
+	case "admins":
+		return admins(args[1:], stdout, stderr)
 	case "import":
 		return importUsers(args[1:], stdout, stderr)
 	case "export":
@@ -172,6 +179,14 @@ func migrationNotices(st store.Store) []string {
 }
 
 func serve(args []string, stdout, stderr io.Writer) error {
+	return serveContext(context.Background(), args, stdout, stderr)
+}
+
+// serveStarted, when set (by tests), is given the running server's operator service.
+var serveStarted func(*operators.Service)
+
+// serveContext is serve until parent ends (or a signal comes).
+func serveContext(parent context.Context, args []string, stdout, stderr io.Writer) error {
 	var c config
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -182,10 +197,13 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	if err := c.check(); err != nil {
 		return err
 	}
+	if err := c.operators.check(); err != nil {
+		return err
+	}
 	log := newLogger(stderr, c.logLevel)
 	setGCPercent()
 	memLimit := c.setMemoryLimit()
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	ctx, stop := signal.NotifyContext(parent, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
 	// Everything that can fail is checked before the admin API client is created (Bootstrap):
@@ -301,20 +319,33 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	if created != nil && bootstrapSecret != "" {
 		created.Secret = "" // the operator chose it; never echo it
 	}
+	// Operators of the dashboard (docs/operators.md): while there is none, each start prints
+	// a new one-time link (the earlier ones stop working) with which the first chooses a
+	// password.
+	ops := operators.New(st, c.operators.settings(), operators.WithLogger(log))
+	firstLink := ""
+	if token, _, ok, err := ops.FirstRunLink(ctx); err != nil {
+		return fmt.Errorf("bootstrap: first operator: %w", err)
+	} else if ok {
+		firstLink = operators.SetUpURL(issuer, token)
+	}
+	if serveStarted != nil {
+		serveStarted(ops)
+	}
 	bi, _ := debug.ReadBuildInfo()
 	log.Info("roster started", "version", versionFrom(version, bi), "listen", ln.Addr().String(), "issuer", issuer, "storage", backend, "environment", env.ID, "memory_limit", memLimit)
 	if metricsLn != nil {
 		log.Info("metrics listener", "listen", metricsLn.Addr().String())
 	}
-	printWelcome(stdout, issuer, created)
+	printWelcome(stdout, issuer, created, firstLink, c.operators.settings())
 	err = srv.Serve(ctx, ln)
 	log.Info("server stopped")
 	return err
 }
 
-// printWelcome tells the operator how to call Roster. A generated client secret is printed
-// here, once, to standard output, and never logged.
-func printWelcome(w io.Writer, issuer string, created *directory.NewClient) {
+// printWelcome tells the operator how to call Roster. A generated client secret and the
+// first operator's set-up link are printed here, once, to standard output, and never logged.
+func printWelcome(w io.Writer, issuer string, created *directory.NewClient, firstLink string, set operators.Settings) {
 	fmt.Fprintf(w, "\nRoster is listening at %s\n", issuer)
 	switch {
 	case created != nil && created.Secret != "":
@@ -325,6 +356,14 @@ func printWelcome(w io.Writer, issuer string, created *directory.NewClient) {
 		fmt.Fprintf(w, "\nThe admin API client %s was created with the secret from ROSTER_BOOTSTRAP_CLIENT_SECRET.\n", created.Client.ID)
 	default:
 		fmt.Fprintf(w, "\nUse an existing API client (roster clients list), or create one with: roster clients create --name NAME\n")
+	}
+	if firstLink != "" {
+		ttl := set.LinkTTL
+		if ttl == 0 {
+			ttl = operators.DefaultLinkTTL
+		}
+		fmt.Fprintf(w, "\nNo dashboard operator exists yet. The first one chooses a password at this link, which works\nonce, for %s (a new one is printed at each start until then; roster admins create adds others):\n\n  %s\n",
+			shortDuration(ttl), firstLink)
 	}
 	fmt.Fprintf(w, `
 Get a token and call the API:
@@ -457,4 +496,16 @@ func setGCPercent() {
 	if _, set := os.LookupEnv("GOGC"); !set {
 		debug.SetGCPercent(defaultGCPercent)
 	}
+}
+
+// shortDuration prints 24h rather than 24h0m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }

@@ -180,6 +180,7 @@ var indexByColumns = map[string]string{
 	"directory_secrets.hash":                                                                 "directory_secrets_hash_key",
 	"directory_users.directory_id, directory_users.user_name_key":                            "directory_users_user_name_key",
 	"directory_users.directory_id, directory_users.user_id":                                  "directory_users_user_key",
+	"operators.email_key":                                                                    "operators_email_key",
 }
 
 func (dialect) UniqueViolation(err error) (string, bool) {

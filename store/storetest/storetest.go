@@ -40,6 +40,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	tests = append(tests, bulkTests...)
 	tests = append(tests, directoryTests...)
 	tests = append(tests, provenanceTests...)
+	tests = append(tests, operatorTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
