@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -221,13 +222,21 @@ func skipValue(b []byte, i int) (int, bool) {
 	return j, j > i
 }
 
-// skipString returns the end of the JSON string at b[i] (a quote).
+// skipString returns the end of the JSON string at b[i] (a quote): the first quote after it
+// that an even number of backslashes precede (found with bytes.IndexByte, which is faster than
+// a loop over the bytes: the strings are most of what topMembers reads).
 func skipString(b []byte, i int) (int, bool) {
 	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			j++
-		case '"':
+		k := bytes.IndexByte(b[j:], '"')
+		if k < 0 {
+			return 0, false
+		}
+		j += k
+		n := 0
+		for p := j - 1; p > i && b[p] == '\\'; p-- {
+			n++
+		}
+		if n%2 == 0 {
 			return j + 1, true
 		}
 	}
@@ -341,13 +350,14 @@ func appendMeta(b []byte, rt *ResourceType, res *Resource, base string) []byte {
 		b = res.LastModified.UTC().AppendFormat(b, time.RFC3339Nano)
 		b = append(b, `",`...)
 	}
-	b = append(b, `"location":`...)
-	b = appendJSONString(b, base+rt.Endpoint+"/"+res.ID)
-	b = append(b, `,"resourceType":`...)
+	b = append(b, `"location":"`...)
+	b = appendLocation(b, base, rt.Endpoint, res.ID)
+	b = append(b, `","resourceType":`...)
 	b = appendJSONString(b, rt.Name)
 	if res.Version != "" {
-		b = append(b, `,"version":`...)
-		b = appendJSONString(b, etag(res.Version))
+		b = append(b, `,"version":"W/\"`...) // etag(res.Version)
+		b = appendJSONText(b, res.Version)
+		b = append(b, `\""`...)
 	}
 	return append(b, '}')
 }
@@ -363,8 +373,9 @@ func appendMembers(b []byte, members []Member, base string) []byte {
 		if typ == "" {
 			typ = "User"
 		}
-		b = append(b, `{"$ref":`...)
-		b = appendJSONString(b, base+"/"+typ+"s/"+m.Value)
+		b = append(b, `{"$ref":"`...)
+		b = appendLocation(b, base, "/"+typ+"s", m.Value)
+		b = append(b, '"')
 		if m.Display != "" {
 			b = append(b, `,"display":`...)
 			b = appendJSONString(b, m.Display)
@@ -378,15 +389,39 @@ func appendMembers(b []byte, members []Member, base string) []byte {
 	return append(b, ']')
 }
 
+// appendLocation writes the text of the JSON string base+endpoint+"/"+id (without its quotes
+// and without building it): escaping is per character, and each join is at an ASCII byte
+// ('/'), where an invalid UTF-8 sequence on either side is written as U+FFFD either way.
+func appendLocation(b []byte, base, endpoint, id string) []byte {
+	b = appendJSONText(b, base)
+	b = appendJSONText(b, endpoint)
+	b = append(b, '/')
+	return appendJSONText(b, id)
+}
+
 // appendJSONString writes s as encoding/json does (HTML characters, U+2028 and U+2029
 // escaped, invalid UTF-8 as U+FFFD).
 func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
 	b = append(b, '"')
+	b = appendJSONText(b, s)
+	return append(b, '"')
+}
+
+// jsonSafe[c] reports whether encoding/json writes the ASCII byte c in a string as it is.
+var jsonSafe = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
+// appendJSONText writes s as appendJSONString does, without the quotes.
+func appendJSONText(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
 	start := 0
 	for i := 0; i < len(s); {
 		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			if jsonSafe[c] {
 				i++
 				continue
 			}
@@ -428,8 +463,7 @@ func appendJSONString(b []byte, s string) []byte {
 		}
 		i += size
 	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	return append(b, s[start:]...)
 }
 
 // appendListHead and appendListTail write a ListResponse around the resources (keys in order).

@@ -383,3 +383,31 @@ func BenchmarkRenderUser(b *testing.B) {
 		}
 	})
 }
+
+// TestSkipString: skipString ends a string where a loop over its bytes (a backslash escapes
+// the next byte) does, over short strings of quotes, backslashes and letters.
+func TestSkipString(t *testing.T) {
+	byLoop := func(b []byte, i int) (int, bool) {
+		for j := i + 1; j < len(b); j++ {
+			switch b[j] {
+			case '\\':
+				j++
+			case '"':
+				return j + 1, true
+			}
+		}
+		return 0, false
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 200_000 {
+		b := make([]byte, 1+r.IntN(12))
+		b[0] = '"'
+		for k := 1; k < len(b); k++ {
+			b[k] = `"\a`[r.IntN(3)]
+		}
+		wantEnd, wantOK := byLoop(b, 0)
+		if end, ok := skipString(b, 0); end != wantEnd || ok != wantOK {
+			t.Fatalf("skipString(%q) = %d, %v; want %d, %v", b, end, ok, wantEnd, wantOK)
+		}
+	}
+}
