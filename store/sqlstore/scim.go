@@ -1049,14 +1049,14 @@ func queryDirectory(ctx context.Context, s *Store, table, environmentID, directo
 	}
 	defer rows.Close()
 	out := make([]store.DirectoryResource, 0, min(limit, total-offset))
+	var created, updated int64 // one pair for all rows (a variable per row would be a heap allocation)
 	for rows.Next() {
-		var r store.DirectoryResource
-		var created, updated int64
+		out = append(out, store.DirectoryResource{})
+		r := &out[len(out)-1]
 		if err := rows.Scan(&r.ID, &r.Raw, &created, &updated); err != nil {
 			return nil, 0, err
 		}
 		r.CreateTime, r.UpdateTime = fromMicros(created), fromMicros(updated)
-		out = append(out, r)
 	}
 	return out, total, rows.Err()
 }
