@@ -3,6 +3,7 @@ package scim
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -53,8 +54,12 @@ func (p *projection) plain() bool { return p == nil || len(p.include) == 0 && le
 
 // appendResource appends the answer's form of res (projected by p) to b.
 func (rq *request) appendResource(b []byte, rt *ResourceType, res *Resource, members []Member, p *projection) ([]byte, error) {
-	if p.plain() && res.Raw != nil {
-		if out, ok := appendRaw(b, rt, res, members, rq.base); ok {
+	if res.Raw != nil && (p.plain() || p.wholeExclusions()) {
+		var exclude []attrRef
+		if p != nil {
+			exclude = p.exclude
+		}
+		if out, ok := appendRaw(b, rt, res, members, rq.base, exclude); ok {
 			return out, nil
 		}
 	}
@@ -243,9 +248,60 @@ func skipString(b []byte, i int) (int, bool) {
 	return 0, false
 }
 
-// appendRaw appends res written from its Raw (see the comment at the top); false when Raw
+// wholeExclusions reports whether the projection is excludedAttributes= naming whole top-level
+// attributes only (no sub-attribute, no extension's attribute), which the raw path writes by
+// leaving their members out.
+func (p *projection) wholeExclusions() bool {
+	if p == nil || len(p.include) > 0 || len(p.exclude) == 0 {
+		return false
+	}
+	for _, r := range p.exclude {
+		if _, inner := r.keys(); inner != "" || r.SubName != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// excludedKeys returns the top-level keys that exclude drops from a resource with keys
+// (projection.apply over the map path's keys: for each name, the key it names exactly, else
+// the one key equal to it under case folding); false when a name folds to several keys, which
+// the map path drops one of at random.
+func excludedKeys(keys []string, exclude []attrRef) ([]string, bool) {
+	var drop []string
+	for _, r := range exclude {
+		top, _ := r.keys()
+		if top == "id" || strings.EqualFold(top, "schemas") {
+			continue
+		}
+		found, folded := "", 0
+		for _, k := range keys {
+			if slices.Contains(drop, k) {
+				continue
+			}
+			if k == top {
+				found, folded = k, 1
+				break
+			}
+			if strings.EqualFold(k, top) && k != found {
+				found = k
+				folded++
+			}
+		}
+		if folded > 1 {
+			return nil, false
+		}
+		if folded == 1 {
+			drop = append(drop, found)
+		}
+	}
+	return drop, true
+}
+
+// appendRaw appends res written from its Raw (see the comment at the top), without the
+// top-level attributes exclude names (whole attributes only: wholeExclusions); false when Raw
 // cannot be written so, and b is then unchanged.
-func appendRaw(b []byte, rt *ResourceType, res *Resource, members []Member, base string) ([]byte, bool) {
+func appendRaw(b []byte, rt *ResourceType, res *Resource, members []Member, base string, exclude []attrRef) ([]byte, bool) {
 	var buf [24]rawMember
 	mem, ok := topMembers(res.Raw, buf[:0])
 	if !ok {
@@ -282,6 +338,19 @@ func appendRaw(b []byte, rt *ResourceType, res *Resource, members []Member, base
 		extra = append(extra, "members")
 	}
 	extra = append(extra, "meta", "schemas")
+	var drop []string
+	if len(exclude) > 0 {
+		keys := slices.Clone(extra)
+		for _, m := range mem {
+			if k := string(m.key); !slices.Contains(keys, k) {
+				keys = append(keys, k)
+			}
+		}
+		if drop, ok = excludedKeys(keys, exclude); !ok {
+			return b, false
+		}
+		extra = slices.DeleteFunc(extra, func(k string) bool { return slices.Contains(drop, k) })
+	}
 	write := func(b []byte, key string) []byte {
 		switch key {
 		case "active":
@@ -307,6 +376,9 @@ func appendRaw(b []byte, rt *ResourceType, res *Resource, members []Member, base
 	b = append(b, '{')
 	open := len(b)
 	for _, m := range mem {
+		if len(drop) > 0 && slices.Contains(drop, string(m.key)) {
+			continue
+		}
 		for len(extra) > 0 && extra[0] < string(m.key) {
 			if len(b) > open {
 				b = append(b, ',')

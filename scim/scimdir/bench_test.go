@@ -296,6 +296,12 @@ func BenchmarkListUsersPage100Projected(b *testing.B) {
 	benchPage(b, "/Users?startIndex=101&count=100&attributes=userName,emails,urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:costCenter")
 }
 
+// BenchmarkListUsersPage100Excluded: the same page with excludedAttributes= of whole
+// attributes (the raw path, their members left out).
+func BenchmarkListUsersPage100Excluded(b *testing.B) {
+	benchPage(b, "/Users?startIndex=101&count=100&excludedAttributes=phoneNumbers,urn:ietf:params:scim:schemas:extension:enterprise:2.0:User")
+}
+
 // BenchmarkGetUser: GET /Users/{id}.
 func BenchmarkGetUser(b *testing.B) {
 	benchPage(b, "/Users/{id}")
