@@ -129,7 +129,7 @@ func (s *Service) SCIMUser(ctx context.Context, d roster.Directory, id string) (
 }
 
 // QuerySCIMUsers runs a filter over a directory's users.
-func (s *Service) QuerySCIMUsers(ctx context.Context, d roster.Directory, c *store.DirectoryCond, offset, limit int) ([]roster.DirectoryUser, int, error) {
+func (s *Service) QuerySCIMUsers(ctx context.Context, d roster.Directory, c *store.DirectoryCond, offset, limit int) ([]store.DirectoryResource, int, error) {
 	return s.store.QueryDirectoryUsers(ctx, d.EnvironmentID, d.ID, c, offset, limit)
 }
 
@@ -192,7 +192,7 @@ func (s *Service) SCIMGroup(ctx context.Context, d roster.Directory, id string) 
 }
 
 // QuerySCIMGroups runs a filter over a directory's groups.
-func (s *Service) QuerySCIMGroups(ctx context.Context, d roster.Directory, c *store.DirectoryCond, offset, limit int) ([]roster.DirectoryGroup, int, error) {
+func (s *Service) QuerySCIMGroups(ctx context.Context, d roster.Directory, c *store.DirectoryCond, offset, limit int) ([]store.DirectoryResource, int, error) {
 	return s.store.QueryDirectoryGroups(ctx, d.EnvironmentID, d.ID, c, offset, limit)
 }
 

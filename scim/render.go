@@ -1,7 +1,9 @@
 package scim
 
 import (
+	"bytes"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,8 +54,12 @@ func (p *projection) plain() bool { return p == nil || len(p.include) == 0 && le
 
 // appendResource appends the answer's form of res (projected by p) to b.
 func (rq *request) appendResource(b []byte, rt *ResourceType, res *Resource, members []Member, p *projection) ([]byte, error) {
-	if p.plain() && res.Raw != nil {
-		if out, ok := appendRaw(b, rt, res, members, rq.base); ok {
+	if res.Raw != nil && (p.plain() || p.wholeExclusions()) {
+		var exclude []attrRef
+		if p != nil {
+			exclude = p.exclude
+		}
+		if out, ok := appendRaw(b, rt, res, members, rq.base, exclude); ok {
 			return out, nil
 		}
 	}
@@ -221,22 +227,81 @@ func skipValue(b []byte, i int) (int, bool) {
 	return j, j > i
 }
 
-// skipString returns the end of the JSON string at b[i] (a quote).
+// skipString returns the end of the JSON string at b[i] (a quote): the first quote after it
+// that an even number of backslashes precede (found with bytes.IndexByte, which is faster than
+// a loop over the bytes: the strings are most of what topMembers reads).
 func skipString(b []byte, i int) (int, bool) {
 	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			j++
-		case '"':
+		k := bytes.IndexByte(b[j:], '"')
+		if k < 0 {
+			return 0, false
+		}
+		j += k
+		n := 0
+		for p := j - 1; p > i && b[p] == '\\'; p-- {
+			n++
+		}
+		if n%2 == 0 {
 			return j + 1, true
 		}
 	}
 	return 0, false
 }
 
-// appendRaw appends res written from its Raw (see the comment at the top); false when Raw
+// wholeExclusions reports whether the projection is excludedAttributes= naming whole top-level
+// attributes only (no sub-attribute, no extension's attribute), which the raw path writes by
+// leaving their members out.
+func (p *projection) wholeExclusions() bool {
+	if p == nil || len(p.include) > 0 || len(p.exclude) == 0 {
+		return false
+	}
+	for _, r := range p.exclude {
+		if _, inner := r.keys(); inner != "" || r.SubName != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// excludedKeys returns the top-level keys that exclude drops from a resource with keys
+// (projection.apply over the map path's keys: for each name, the key it names exactly, else
+// the one key equal to it under case folding); false when a name folds to several keys, which
+// the map path drops one of at random.
+func excludedKeys(keys []string, exclude []attrRef) ([]string, bool) {
+	var drop []string
+	for _, r := range exclude {
+		top, _ := r.keys()
+		if top == "id" || strings.EqualFold(top, "schemas") {
+			continue
+		}
+		found, folded := "", 0
+		for _, k := range keys {
+			if slices.Contains(drop, k) {
+				continue
+			}
+			if k == top {
+				found, folded = k, 1
+				break
+			}
+			if strings.EqualFold(k, top) && k != found {
+				found = k
+				folded++
+			}
+		}
+		if folded > 1 {
+			return nil, false
+		}
+		if folded == 1 {
+			drop = append(drop, found)
+		}
+	}
+	return drop, true
+}
+
+// appendRaw appends res written from its Raw (see the comment at the top), without the
+// top-level attributes exclude names (whole attributes only: wholeExclusions); false when Raw
 // cannot be written so, and b is then unchanged.
-func appendRaw(b []byte, rt *ResourceType, res *Resource, members []Member, base string) ([]byte, bool) {
+func appendRaw(b []byte, rt *ResourceType, res *Resource, members []Member, base string, exclude []attrRef) ([]byte, bool) {
 	var buf [24]rawMember
 	mem, ok := topMembers(res.Raw, buf[:0])
 	if !ok {
@@ -273,6 +338,19 @@ func appendRaw(b []byte, rt *ResourceType, res *Resource, members []Member, base
 		extra = append(extra, "members")
 	}
 	extra = append(extra, "meta", "schemas")
+	var drop []string
+	if len(exclude) > 0 {
+		keys := slices.Clone(extra)
+		for _, m := range mem {
+			if k := string(m.key); !slices.Contains(keys, k) {
+				keys = append(keys, k)
+			}
+		}
+		if drop, ok = excludedKeys(keys, exclude); !ok {
+			return b, false
+		}
+		extra = slices.DeleteFunc(extra, func(k string) bool { return slices.Contains(drop, k) })
+	}
 	write := func(b []byte, key string) []byte {
 		switch key {
 		case "active":
@@ -298,6 +376,9 @@ func appendRaw(b []byte, rt *ResourceType, res *Resource, members []Member, base
 	b = append(b, '{')
 	open := len(b)
 	for _, m := range mem {
+		if len(drop) > 0 && slices.Contains(drop, string(m.key)) {
+			continue
+		}
 		for len(extra) > 0 && extra[0] < string(m.key) {
 			if len(b) > open {
 				b = append(b, ',')
@@ -341,13 +422,14 @@ func appendMeta(b []byte, rt *ResourceType, res *Resource, base string) []byte {
 		b = res.LastModified.UTC().AppendFormat(b, time.RFC3339Nano)
 		b = append(b, `",`...)
 	}
-	b = append(b, `"location":`...)
-	b = appendJSONString(b, base+rt.Endpoint+"/"+res.ID)
-	b = append(b, `,"resourceType":`...)
+	b = append(b, `"location":"`...)
+	b = appendLocation(b, base, rt.Endpoint, res.ID)
+	b = append(b, `","resourceType":`...)
 	b = appendJSONString(b, rt.Name)
 	if res.Version != "" {
-		b = append(b, `,"version":`...)
-		b = appendJSONString(b, etag(res.Version))
+		b = append(b, `,"version":"W/\"`...) // etag(res.Version)
+		b = appendJSONText(b, res.Version)
+		b = append(b, `\""`...)
 	}
 	return append(b, '}')
 }
@@ -363,8 +445,9 @@ func appendMembers(b []byte, members []Member, base string) []byte {
 		if typ == "" {
 			typ = "User"
 		}
-		b = append(b, `{"$ref":`...)
-		b = appendJSONString(b, base+"/"+typ+"s/"+m.Value)
+		b = append(b, `{"$ref":"`...)
+		b = appendLocation(b, base, "/"+typ+"s", m.Value)
+		b = append(b, '"')
 		if m.Display != "" {
 			b = append(b, `,"display":`...)
 			b = appendJSONString(b, m.Display)
@@ -378,15 +461,39 @@ func appendMembers(b []byte, members []Member, base string) []byte {
 	return append(b, ']')
 }
 
+// appendLocation writes the text of the JSON string base+endpoint+"/"+id (without its quotes
+// and without building it): escaping is per character, and each join is at an ASCII byte
+// ('/'), where an invalid UTF-8 sequence on either side is written as U+FFFD either way.
+func appendLocation(b []byte, base, endpoint, id string) []byte {
+	b = appendJSONText(b, base)
+	b = appendJSONText(b, endpoint)
+	b = append(b, '/')
+	return appendJSONText(b, id)
+}
+
 // appendJSONString writes s as encoding/json does (HTML characters, U+2028 and U+2029
 // escaped, invalid UTF-8 as U+FFFD).
 func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
 	b = append(b, '"')
+	b = appendJSONText(b, s)
+	return append(b, '"')
+}
+
+// jsonSafe[c] reports whether encoding/json writes the ASCII byte c in a string as it is.
+var jsonSafe = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
+// appendJSONText writes s as appendJSONString does, without the quotes.
+func appendJSONText(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
 	start := 0
 	for i := 0; i < len(s); {
 		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			if jsonSafe[c] {
 				i++
 				continue
 			}
@@ -428,8 +535,7 @@ func appendJSONString(b []byte, s string) []byte {
 		}
 		i += size
 	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	return append(b, s[start:]...)
 }
 
 // appendListHead and appendListTail write a ListResponse around the resources (keys in order).

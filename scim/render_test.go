@@ -214,7 +214,7 @@ func randResource(t testing.TB, r *rand.Rand, rt *ResourceType) (*Resource, []Me
 // same JSON as the map path, and the very same bytes unless the map path rewrote a number.
 func TestRawRenderSameAnswer(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	raw, renumbered := 0, 0
+	raw, excludedRaw, renumbered := 0, 0, 0
 	for i := range 4000 {
 		rt := Users
 		if i%4 == 3 {
@@ -223,11 +223,14 @@ func TestRawRenderSameAnswer(t *testing.T) {
 		res, members := randResource(t, r, rt)
 		attributes, excluded := randProjection(r, rt)
 		p := newProjection(rt, attributes, excluded)
-		if p.plain() {
-			if _, ok := appendRaw(nil, rt, res, members, renderBase); !ok {
-				t.Fatalf("the raw path refused %s", res.Raw)
+		if p.plain() || p.wholeExclusions() {
+			if _, ok := appendRaw(nil, rt, res, members, renderBase, p.exclude); !ok {
+				t.Fatalf("the raw path refused %s (excludedAttributes=%q)", res.Raw, excluded)
 			}
 			raw++
+			if !p.plain() {
+				excludedRaw++
+			}
 		}
 		old, got := oldRender(t, rt, res, members, p), newRender(t, rt, res, members, p)
 		if !reflect.DeepEqual(decodeJSON(t, old), decodeJSON(t, got)) {
@@ -242,7 +245,10 @@ func TestRawRenderSameAnswer(t *testing.T) {
 			renumbered++
 		}
 	}
-	t.Logf("%d resources, %d through the raw path, %d with a number written otherwise", 4000, raw, renumbered)
+	t.Logf("%d resources, %d through the raw path (%d with excludedAttributes), %d with a number written otherwise", 4000, raw, excludedRaw, renumbered)
+	if excludedRaw == 0 {
+		t.Fatal("no excludedAttributes= through the raw path")
+	}
 	if raw < 1000 {
 		t.Fatalf("only %d resources took the raw path", raw)
 	}
@@ -356,8 +362,60 @@ func FuzzRawRender(f *testing.F) {
 			if old, got := oldRender(t, rt, res, members, p), newRender(t, rt, res, members, p); !reflect.DeepEqual(decodeJSON(t, old), decodeJSON(t, got)) {
 				t.Fatalf("raw %q attributes=%q\nold %s\nnew %s", raw, display, old, got)
 			}
+			// and as excludedAttributes= (the raw path for whole attributes), unless two keys
+			// are equal under case folding (the map path drops one of them at random).
+			if !foldedKeys(m) {
+				p := newProjection(rt, "", display)
+				if old, got := oldRender(t, rt, res, members, p), newRender(t, rt, res, members, p); !reflect.DeepEqual(decodeJSON(t, old), decodeJSON(t, got)) {
+					t.Fatalf("raw %q excludedAttributes=%q\nold %s\nnew %s", raw, display, old, got)
+				}
+			}
 		}
 	})
+}
+
+// foldedKeys reports whether two keys of m are equal under case folding, or one is to a key
+// the answer adds.
+func foldedKeys(m map[string]any) bool {
+	keys := []string{"active", "id", "members", "meta", "schemas"}
+	for k := range m {
+		for _, o := range keys {
+			if strings.EqualFold(k, o) && k != o {
+				return true
+			}
+		}
+		keys = append(keys, k)
+	}
+	return false
+}
+
+// TestRawExcludedAttributes: excludedAttributes= of whole attributes takes the raw path with
+// the map path's answer: the key named exactly, else the one key equal under case folding;
+// a name that folds to two keys (the map path drops either) takes the map path.
+func TestRawExcludedAttributes(t *testing.T) {
+	res := &Resource{ID: "u1", Raw: []byte(`{"displayName":"Ann","emails":[{"value":"a@x"}],"title":"Dr","userName":"ann","username":"other"}`),
+		Created: time.Unix(1e9, 0), LastModified: time.Unix(2e9, 0), Version: "v1"}
+	for _, c := range []struct {
+		excluded string
+		raw      bool
+	}{
+		{"userName", true}, {"USERNAME,userName", true}, {"emails,title,meta,active", true}, {"id,schemas", true},
+		{"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User", true},
+		{"emails.value", false}, {"name.givenName", false}, {"meta.created", false},
+	} {
+		p := newProjection(Users, "", c.excluded)
+		if p.wholeExclusions() != c.raw {
+			t.Fatalf("excludedAttributes=%s: raw path %v, want %v", c.excluded, !c.raw, c.raw)
+		}
+		if old, got := oldRender(t, Users, res, nil, p), newRender(t, Users, res, nil, p); !bytes.Equal(old, got) {
+			t.Fatalf("excludedAttributes=%s\nold %s\nnew %s", c.excluded, old, got)
+		}
+	}
+	// userName folds to USERNAME and username, neither exact: the raw path refuses.
+	ambiguous := &Resource{ID: "u1", Raw: []byte(`{"USERNAME":"ann","username":"other"}`)}
+	if _, ok := appendRaw(nil, Users, ambiguous, nil, renderBase, newProjection(Users, "", "userName").exclude); ok {
+		t.Fatal("the raw path dropped one of two keys that fold to userName")
+	}
 }
 
 // BenchmarkRenderUser: one Okta-shaped User written for a list, through each path.
@@ -382,4 +440,32 @@ func BenchmarkRenderUser(b *testing.B) {
 			oldRender(b, Users, res, nil, nil)
 		}
 	})
+}
+
+// TestSkipString: skipString ends a string where a loop over its bytes (a backslash escapes
+// the next byte) does, over short strings of quotes, backslashes and letters.
+func TestSkipString(t *testing.T) {
+	byLoop := func(b []byte, i int) (int, bool) {
+		for j := i + 1; j < len(b); j++ {
+			switch b[j] {
+			case '\\':
+				j++
+			case '"':
+				return j + 1, true
+			}
+		}
+		return 0, false
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 200_000 {
+		b := make([]byte, 1+r.IntN(12))
+		b[0] = '"'
+		for k := 1; k < len(b); k++ {
+			b[k] = `"\a`[r.IntN(3)]
+		}
+		wantEnd, wantOK := byLoop(b, 0)
+		if end, ok := skipString(b, 0); end != wantEnd || ok != wantOK {
+			t.Fatalf("skipString(%q) = %d, %v; want %d, %v", b, end, ok, wantEnd, wantOK)
+		}
+	}
 }

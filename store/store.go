@@ -324,9 +324,11 @@ type DirectoryStore interface {
 	// membership, SSO identity or directory user).
 	DeprovisionDirectoryUser(ctx context.Context, environmentID, directoryID, id string) error
 	// QueryDirectoryUsers returns users matching c (nil: all) in creation order, skipping
-	// offset and returning at most limit, and the number of all that match.
-	QueryDirectoryUsers(ctx context.Context, environmentID, directoryID string, c *DirectoryCond, offset, limit int) ([]roster.DirectoryUser, int, error)
-	QueryDirectoryGroups(ctx context.Context, environmentID, directoryID string, c *DirectoryCond, offset, limit int) ([]roster.DirectoryGroup, int, error)
+	// offset and returning at most limit, and the number of all that match: a SCIM list page,
+	// each user as the page writes it (DirectoryResource).
+	QueryDirectoryUsers(ctx context.Context, environmentID, directoryID string, c *DirectoryCond, offset, limit int) ([]DirectoryResource, int, error)
+	// QueryDirectoryGroups is QueryDirectoryUsers for groups.
+	QueryDirectoryGroups(ctx context.Context, environmentID, directoryID string, c *DirectoryCond, offset, limit int) ([]DirectoryResource, int, error)
 	// WriteDirectoryGroup creates (w.Create) or updates (w.ID, w.Update) a group and applies
 	// its member change, writing only the member rows named; the roles of the members added
 	// or removed follow (w.DefaultRoles for a member no assigned group gives a role). A member
@@ -423,6 +425,15 @@ type DirectoryCond struct {
 	Attr      string
 	Value     any
 	CaseExact bool
+}
+
+// DirectoryResource is a directory user or group as a SCIM list page writes it: its ID, the
+// raw SCIM resource stored (roster.DirectoryUser.Raw) and its times. A page reads only these
+// of each row: the other columns were most of a page's scan (docs/scim.md "Paging").
+type DirectoryResource struct {
+	ID                     string
+	Raw                    []byte
+	CreateTime, UpdateTime time.Time
 }
 
 // DirectoryStats are the counts GetDirectory shows.

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/directory"
@@ -105,15 +104,22 @@ func groupResource(g roster.DirectoryGroup) (*scim.Resource, error) {
 	return &scim.Resource{ID: g.ID, Attributes: attrs, Created: g.CreateTime, LastModified: g.UpdateTime, Version: version(g.UpdateTime)}, nil
 }
 
-// rawResource is a resource of a list page: its stored raw JSON only, which the handler writes
-// into the answer as it is unless a projection or a filter needs the attributes (then it
-// decodes them). See scim.Resource.Raw and docs/scim.md "What a list page costs (writing the
-// answer)".
-func rawResource(id string, raw []byte, created, updated time.Time) *scim.Resource {
-	if len(raw) == 0 {
-		raw = []byte("{}")
+// rawPage is a list page of rows: each resource its stored raw JSON only, which the handler
+// writes into the answer as it is unless a projection or a filter needs the attributes (then
+// it decodes them). See scim.Resource.Raw and docs/scim.md "What a list page costs (writing
+// the answer)". The page's resources are allocated together.
+func rawPage(rows []store.DirectoryResource, total int) scim.Page {
+	page := scim.Page{TotalResults: total, Resources: make([]*scim.Resource, len(rows))}
+	res := make([]scim.Resource, len(rows))
+	for i, r := range rows {
+		raw := r.Raw
+		if len(raw) == 0 {
+			raw = []byte("{}")
+		}
+		res[i] = scim.Resource{ID: r.ID, Raw: raw, Created: r.CreateTime, LastModified: r.UpdateTime, Version: version(r.UpdateTime)}
+		page.Resources[i] = &res[i]
 	}
-	return &scim.Resource{ID: id, Raw: raw, Created: created, LastModified: updated, Version: version(updated)}
+	return page
 }
 
 // withRaw is a resource read alone (GET /Users/{id}): its attributes, for the Backend's
@@ -432,11 +438,7 @@ func (d *Directory) ListUsers(ctx context.Context, q scim.ListQuery) (scim.Page,
 	if err != nil {
 		return scim.Page{}, scimError(err)
 	}
-	page := scim.Page{TotalResults: total, Resources: make([]*scim.Resource, 0, len(rows))}
-	for _, u := range rows {
-		page.Resources = append(page.Resources, rawResource(u.ID, u.Raw, u.CreateTime, u.UpdateTime))
-	}
-	return page, nil
+	return rawPage(rows, total), nil
 }
 
 func memberChange(c scim.MemberChange) store.DirectoryMemberChange {
@@ -500,11 +502,7 @@ func (d *Directory) ListGroups(ctx context.Context, q scim.ListQuery) (scim.Page
 	if err != nil {
 		return scim.Page{}, scimError(err)
 	}
-	page := scim.Page{TotalResults: total, Resources: make([]*scim.Resource, 0, len(rows))}
-	for _, g := range rows {
-		page.Resources = append(page.Resources, rawResource(g.ID, g.Raw, g.CreateTime, g.UpdateTime))
-	}
-	return page, nil
+	return rawPage(rows, total), nil
 }
 
 // GroupMembers lists a group's members, users first.

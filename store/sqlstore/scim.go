@@ -1088,14 +1088,19 @@ func (c *condSQL) compare(col, op, v string) string {
 }
 
 // QueryDirectoryUsers runs a SCIM filter over a directory's users, in creation order.
-func (s *Store) QueryDirectoryUsers(ctx context.Context, environmentID, directoryID string, cond *store.DirectoryCond, offset, limit int) ([]roster.DirectoryUser, int, error) {
-	return queryDirectory(ctx, s, "directory_users", directoryUserColumns, environmentID, directoryID, cond, offset, limit, scanDirectoryUser)
+func (s *Store) QueryDirectoryUsers(ctx context.Context, environmentID, directoryID string, cond *store.DirectoryCond, offset, limit int) ([]store.DirectoryResource, int, error) {
+	return queryDirectory(ctx, s, "directory_users", environmentID, directoryID, cond, offset, limit)
 }
 
 // QueryDirectoryGroups runs a SCIM filter over a directory's groups, in creation order.
-func (s *Store) QueryDirectoryGroups(ctx context.Context, environmentID, directoryID string, cond *store.DirectoryCond, offset, limit int) ([]roster.DirectoryGroup, int, error) {
-	return queryDirectory(ctx, s, "directory_groups", directoryGroupColumns, environmentID, directoryID, cond, offset, limit, scanDirectoryGroup)
+func (s *Store) QueryDirectoryGroups(ctx context.Context, environmentID, directoryID string, cond *store.DirectoryCond, offset, limit int) ([]store.DirectoryResource, int, error) {
+	return queryDirectory(ctx, s, "directory_groups", environmentID, directoryID, cond, offset, limit)
 }
+
+// directoryResourceColumns are what a SCIM list page writes of a row (store.DirectoryResource),
+// all it reads: the other columns of a user (its emails decoded from JSON) were most of the
+// scan of a page, and a group's member count a count of its members.
+const directoryResourceColumns = `id, raw, create_time, update_time`
 
 // queryDirectory answers a SCIM list (docs/scim.md "Paging"). The tenant boundary is one
 // check of the directory's environment in each statement, so the rows are found by the
@@ -1103,11 +1108,10 @@ func (s *Store) QueryDirectoryGroups(ctx context.Context, environmentID, directo
 // with their raw SCIM JSON. Without a filter, the total is directory_counts' and the page
 // seeks to the mark before startIndex (dirpages.go); with one, the matches are counted and
 // skipped.
-func queryDirectory[T any](ctx context.Context, s *Store, table, columns, environmentID, directoryID string, cond *store.DirectoryCond,
-	offset, limit int, scan func(interface{ Scan(...any) error }) (T, error)) ([]T, int, error) {
+func queryDirectory(ctx context.Context, s *Store, table, environmentID, directoryID string, cond *store.DirectoryCond,
+	offset, limit int) ([]store.DirectoryResource, int, error) {
 	c := &condSQL{postgres: s.dialect.Name() == "postgres", table: table}
 	where := directoryWhere(c, directoryID, environmentID)
-	out := []T{}
 	var total int
 	if cond == nil {
 		n, changes, err := directoryCount(ctx, s.read, environmentID, directoryID, table)
@@ -1116,7 +1120,7 @@ func queryDirectory[T any](ctx context.Context, s *Store, table, columns, enviro
 		}
 		total = int(n)
 		if limit <= 0 || offset >= total {
-			return out, total, nil
+			return []store.DirectoryResource{}, total, nil
 		}
 		marks, err := s.marks.get(ctx, table+" "+directoryID, changes, func() ([]int64, error) {
 			return readPageMarks(ctx, s.read, table, directoryID)
@@ -1125,7 +1129,7 @@ func queryDirectory[T any](ctx context.Context, s *Store, table, columns, enviro
 			return nil, 0, err
 		}
 		if len(marks) == 0 { // emptied since the count was read
-			return out, total, nil
+			return []store.DirectoryResource{}, total, nil
 		}
 		i := min(offset/pageMarkEvery, len(marks)-1)
 		where += " AND seq >= " + c.arg(marks[i])
@@ -1140,21 +1144,24 @@ func queryDirectory[T any](ctx context.Context, s *Store, table, columns, enviro
 			return nil, 0, err
 		}
 		if limit <= 0 || offset >= total {
-			return out, total, nil
+			return []store.DirectoryResource{}, total, nil
 		}
 	}
-	args := append(slices.Clone(c.args), limit, offset)
-	rows, err := s.read.QueryContext(ctx, directoryPageSQL(table, columns, where, len(c.args)), args...)
+	args := append(c.args, limit, offset)
+	rows, err := s.read.QueryContext(ctx, directoryPageSQL(table, directoryResourceColumns, where, len(c.args)), args...)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer rows.Close()
+	out := make([]store.DirectoryResource, 0, min(limit, total-offset))
+	var created, updated int64 // one pair for all rows (a variable per row would be a heap allocation)
 	for rows.Next() {
-		item, err := scan(rows)
-		if err != nil {
+		out = append(out, store.DirectoryResource{})
+		r := &out[len(out)-1]
+		if err := rows.Scan(&r.ID, &r.Raw, &created, &updated); err != nil {
 			return nil, 0, err
 		}
-		out = append(out, item)
+		r.CreateTime, r.UpdateTime = fromMicros(created), fromMicros(updated)
 	}
 	return out, total, rows.Err()
 }

@@ -31,6 +31,8 @@ var directoryTests = []struct {
 	{"DirectoryReapply", testDirectoryReapply},
 	{"DirectorySCIMPages", testDirectorySCIMPages},
 	{"DirectorySCIMPagesIsolation", testDirectorySCIMPagesIsolation},
+	{"DirectorySCIMPageRows", testDirectorySCIMPageRows},
+	{"DirectorySCIMPagesConcurrentWrites", testDirectorySCIMPagesConcurrentWrites},
 	{"DirectoryGroupNames", testDirectoryGroupNames},
 }
 
@@ -924,6 +926,178 @@ func testDirectorySCIMPages(t *testing.T, s store.Store) {
 	if st, err := s.DirectoryStats(ctx, env.ID, d.ID); err != nil || st.Users != len(want) || st.Groups != 2 {
 		t.Fatalf("stats = %+v, %v", st, err)
 	}
+}
+
+// testDirectorySCIMPageRows: a SCIM page gives each user and group as stored (ID, raw
+// resource, create and update times), also after an update of it, with and without a filter.
+func testDirectorySCIMPageRows(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	env, _, d := orgWithDirectory(t, s)
+	var users []roster.DirectoryUser
+	for i := range 5 {
+		users = append(users, newDirUser(t, s, d, fmt.Sprintf("row%d@acme.com", i)))
+	}
+	later := now().Add(time.Hour)
+	u, err := s.UpdateDirectoryUser(ctx, env.ID, d.ID, users[2].ID, func(u *roster.DirectoryUser) error {
+		u.Raw = json.RawMessage(`{"name":{"givenName":"Änne \u003c3"},"userName":"row2@acme.com"}`)
+		u.UpdateTime = later
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	users[2] = u
+	g1, g2 := newDirGroup(t, s, d, "Row One"), newDirGroup(t, s, d, "Row Two")
+	if _, _, err := s.AddDirectoryGroupMembers(ctx, env.ID, d.ID, g1.ID, []string{users[0].ID, users[1].ID}, now()); err != nil {
+		t.Fatal(err)
+	}
+	g1, err = s.GetDirectoryGroup(ctx, env.ID, d.ID, g1.ID) // its update time moved
+	if err != nil {
+		t.Fatal(err)
+	}
+	same := func(what string, got store.DirectoryResource, id string, raw []byte, created, updated time.Time) {
+		t.Helper()
+		if got.ID != id || string(got.Raw) != string(raw) || !got.CreateTime.Equal(created) || !got.UpdateTime.Equal(updated) {
+			t.Fatalf("%s: page row %+v (raw %s), want %s %s %v %v", what, got, got.Raw, id, raw, created, updated)
+		}
+	}
+	for _, c := range []*store.DirectoryCond{nil, {Op: "pr", Attr: "id"}} {
+		rows, total, err := s.QueryDirectoryUsers(ctx, env.ID, d.ID, c, 1, 3)
+		if err != nil || total != 5 || len(rows) != 3 {
+			t.Fatalf("users page with %+v: %d rows, total %d, %v", c, len(rows), total, err)
+		}
+		for i, r := range rows {
+			want := users[i+1]
+			same("user", r, want.ID, want.Raw, want.CreateTime, want.UpdateTime)
+		}
+		groups, total, err := s.QueryDirectoryGroups(ctx, env.ID, d.ID, c, 0, 10)
+		if err != nil || total != 2 || len(groups) != 2 {
+			t.Fatalf("groups page with %+v: %d rows, total %d, %v", c, len(groups), total, err)
+		}
+		same("group", groups[0], g1.ID, g1.Raw, g1.CreateTime, g1.UpdateTime)
+		same("group", groups[1], g2.ID, g2.Raw, g2.CreateTime, g2.UpdateTime)
+	}
+}
+
+// testDirectorySCIMPagesConcurrentWrites: pages read while users are appended and deleted are
+// each a run of the directory in creation order (no user that stays is skipped, none is
+// listed twice, each as stored), and the pages after the writes are exact.
+func testDirectorySCIMPagesConcurrentWrites(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	env, _, d := orgWithDirectory(t, s)
+	const n = 400
+	var initial []string
+	raw := map[string]string{}
+	for i := range n {
+		u := newDirUser(t, s, d, fmt.Sprintf("c%03d@acme.com", i))
+		initial = append(initial, u.ID)
+		raw[u.ID] = string(u.Raw)
+	}
+	doomed := map[string]bool{} // every third user is deleted during the reads
+	for i := 0; i < n; i += 3 {
+		doomed[initial[i]] = true
+	}
+	pos := map[string]int{} // an initial user's position
+	for i, id := range initial {
+		pos[id] = i
+	}
+	var mu sync.Mutex // guards raw
+	var appended []string
+	errs := make(chan error, 64)
+	var writers, readers sync.WaitGroup
+	stop := make(chan struct{})
+	writers.Go(func() {
+		for i := 0; i < n; i += 3 {
+			if err := s.DeleteDirectoryUser(ctx, env.ID, d.ID, initial[i]); err != nil {
+				errs <- fmt.Errorf("delete: %w", err)
+				return
+			}
+		}
+	})
+	writers.Go(func() {
+		for i := range 100 {
+			at := now()
+			name := fmt.Sprintf("late%03d@acme.com", i)
+			u := roster.DirectoryUser{ID: ids.New(roster.PrefixDirectoryUser), EnvironmentID: d.EnvironmentID, DirectoryID: d.ID,
+				UserName: name, Active: true, Email: name, Emails: []string{name}, Raw: json.RawMessage(`{"userName":"` + name + `"}`),
+				CreateTime: at, UpdateTime: at}
+			mu.Lock()
+			raw[u.ID] = string(u.Raw)
+			mu.Unlock()
+			if err := s.CreateDirectoryUser(ctx, u); err != nil {
+				errs <- fmt.Errorf("create: %w", err)
+				return
+			}
+			appended = append(appended, u.ID)
+		}
+	})
+	for r := range 4 {
+		readers.Go(func() {
+			for k := 0; ; k++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				off, limit := (k*37+r*101)%(n+50), []int{1, 7, 100}[(k+r)%3]
+				rows, total, err := s.QueryDirectoryUsers(ctx, env.ID, d.ID, nil, off, limit)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if total < n-len(doomed) || total > n+100 || len(rows) > limit {
+					errs <- fmt.Errorf("page at %d of %d: %d rows, total %d", off, limit, len(rows), total)
+					return
+				}
+				last := -1
+				for _, row := range rows {
+					seq, _ := roster.IDNumber(row.ID, roster.PrefixDirectoryUser)
+					mu.Lock()
+					want, known := raw[row.ID]
+					mu.Unlock()
+					if !known || string(row.Raw) != want || int64(last) >= seq && last != -1 {
+						errs <- fmt.Errorf("page at %d of %d: row %s (raw %s, known %v) out of order or not as stored", off, limit, row.ID, row.Raw, known)
+						return
+					}
+					last = int(seq)
+				}
+				// No initial user that stays is skipped between the first and last listed.
+				var first, end = -1, -1
+				for _, row := range rows {
+					if p, ok := pos[row.ID]; ok {
+						if first < 0 {
+							first = p
+						}
+						end = p
+					}
+				}
+				listed := map[string]bool{}
+				for _, row := range rows {
+					listed[row.ID] = true
+				}
+				for p := first; first >= 0 && p <= end; p++ {
+					if id := initial[p]; !doomed[id] && !listed[id] {
+						errs <- fmt.Errorf("page at %d of %d skips %s (position %d)", off, limit, id, p)
+						return
+					}
+				}
+			}
+		})
+	}
+	writers.Wait()
+	close(stop)
+	readers.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, id := range initial {
+		if !doomed[id] {
+			want = append(want, id)
+		}
+	}
+	checkSCIMPages(t, s, env.ID, d.ID, append(want, appended...))
 }
 
 // testDirectorySCIMPagesIsolation: another environment's SCIM list of a directory ID lists
