@@ -84,7 +84,9 @@ func New(cfg Config) *Handler {
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		fileServer.ServeHTTP(w, r)
 	}))
-	home := func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, Prefix+"/attributes", http.StatusSeeOther) }
+	home := func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, Prefix+"/attributes", http.StatusSeeOther)
+	}
 	m.HandleFunc("GET "+Prefix, home)
 	m.HandleFunc("GET "+Prefix+"/{$}", home)
 	m.HandleFunc("GET "+Prefix+"/setup", h.setupForm)
