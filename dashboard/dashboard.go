@@ -49,10 +49,18 @@ type Config struct {
 	// Secure is true when browsers reach Roster over HTTPS (TLS here, or an https public URL
 	// in front): the session cookie is then __Host-roster_session, Secure.
 	Secure bool
-	// CSRFKey keys the HMAC that derives each session's CSRF token from its session token;
-	// nil draws a random key at start (docs/dashboard.md says what that means for several
-	// nodes).
+	// CSRFKey keys the HMAC that derives each session's CSRF token from its session token
+	// (serve derives it from the encryption key with CSRFKey, so every node shares it); nil
+	// draws a random key at start.
 	CSRFKey []byte
+}
+
+// CSRFKey derives the key of the CSRF tokens from a secret of the deployment (the
+// encryption key), so that it differs from the secret and is the same on every node.
+func CSRFKey(secret []byte) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("roster dashboard csrf key v1"))
+	return m.Sum(nil)
 }
 
 // Handler serves the dashboard.

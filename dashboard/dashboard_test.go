@@ -42,7 +42,7 @@ type console struct {
 	ops *operators.Service
 }
 
-func newConsole(t *testing.T, st store.Store) *console {
+func newConsole(t *testing.T, st store.Store, csrfKey ...byte) *console {
 	t.Helper()
 	ctx := context.Background()
 	box, err := secretbox.New(make([]byte, secretbox.KeySize))
@@ -55,7 +55,7 @@ func newConsole(t *testing.T, st store.Store) *console {
 		t.Fatal(err)
 	}
 	ops := operators.New(st, operators.Settings{Password: cheap, MaxFailures: maxFailures, Lockout: time.Minute})
-	h := dashboard.New(dashboard.Config{Directory: dir, Environment: env, Operators: ops})
+	h := dashboard.New(dashboard.Config{Directory: dir, Environment: env, Operators: ops, CSRFKey: csrfKey})
 	mux := http.NewServeMux()
 	mux.Handle("/dashboard", h)
 	mux.Handle("/dashboard/", h)
@@ -504,4 +504,28 @@ func asError(err error, e **roster.Error) bool {
 	ok := errors.As(err, &x)
 	*e = x
 	return ok
+}
+
+// Nodes that share the deployment's key accept each other's CSRF tokens (a PostgreSQL
+// deployment behind a load balancer); a node with another key does not.
+func TestCSRFAcrossNodes(t *testing.T) {
+	st, err := sqlite.Open(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	secret := []byte("the deployment's encryption key, 32 bytes or so....")
+	a := newConsole(t, st, dashboard.CSRFKey(secret)...)
+	b := newConsole(t, st, dashboard.CSRFKey(secret)...)
+	other := newConsole(t, st, dashboard.CSRFKey([]byte("another key"))...)
+	br := a.browser(t)
+	br.signIn()
+	tok := br.csrf("/dashboard/attributes")
+	// The cookie jar keys cookies by host, not port: the session reaches every node.
+	br.c = other
+	wantStatus(t, "another key's node", br.post("/dashboard/attributes", url.Values{"csrf": {tok}, "key": {"employee_id"}, "display_name": {"Employee Number"}}), 403)
+	wantAbsent(t, a, "employee_id")
+	br.c = b
+	wantRedirect(t, "the same key's node", br.post("/dashboard/attributes", url.Values{"csrf": {tok}, "key": {"employee_id"}, "display_name": {"Employee Number"}}),
+		"/dashboard/attributes?done=created&key=employee_id")
 }

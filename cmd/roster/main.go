@@ -31,6 +31,7 @@ import (
 	"github.com/rosterhq/roster/operators"
 	"github.com/rosterhq/roster/outbound"
 	"github.com/rosterhq/roster/scim/scimdir"
+	"github.com/rosterhq/roster/secretbox"
 	"github.com/rosterhq/roster/server"
 	"github.com/rosterhq/roster/smtpmail"
 	"github.com/rosterhq/roster/sso"
@@ -249,7 +250,11 @@ func serveContext(parent context.Context, args []string, stdout, stderr io.Write
 		}
 		mailer = directory.WithMailer(m)
 	}
-	box, err := c.secretBox()
+	key, err := c.encryptionKeyBytes()
+	if err != nil {
+		return err
+	}
+	box, err := secretbox.New(key)
 	if err != nil {
 		return err
 	}
@@ -297,7 +302,7 @@ func serveContext(parent context.Context, args []string, stdout, stderr io.Write
 	// Operators of the dashboard (docs/operators.md) and the dashboard itself (docs/dashboard.md).
 	ops := operators.New(st, c.operators.settings(), operators.WithLogger(log))
 	console := dashboard.New(dashboard.Config{Directory: dir, Environment: env, Operators: ops, Log: log,
-		Secure: tlsConfig != nil || strings.HasPrefix(issuer, "https://")})
+		Secure: tlsConfig != nil || strings.HasPrefix(issuer, "https://"), CSRFKey: dashboard.CSRFKey(key)})
 	scfg := server.Config{
 		API:       handlers,
 		OAuth:     &oauth.Handler{Server: tokens, EnvironmentID: env.ID, Log: log},
