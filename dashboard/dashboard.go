@@ -89,6 +89,10 @@ func New(cfg Config) *Handler {
 	fileServer := http.StripPrefix(Prefix+"/static/", http.FileServerFS(static))
 	m := h.mux
 	m.Handle("GET "+Prefix+"/static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/") { // no directory listings
+			h.message(w, r, http.StatusNotFound, "Not found", "There is no such page in the dashboard.")
+			return
+		}
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		fileServer.ServeHTTP(w, r)
 	}))

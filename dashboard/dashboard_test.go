@@ -480,6 +480,7 @@ func TestSecurityHeaders(t *testing.T) {
 	for _, p := range []string{"/dashboard/attributes", "/dashboard/attributes/nope", "/dashboard/nothing-here"} {
 		check("GET "+p+" signed in", b.get(p))
 	}
+	wantStatus(t, "the static directory", b.get("/dashboard/static/"), 404)
 	res := b.get("/dashboard/static/style.css")
 	wantStatus(t, "style.css", res, 200)
 	if !strings.HasPrefix(res.header.Get("Content-Type"), "text/css") {
