@@ -68,6 +68,12 @@ var notices = map[string]string{
 
 func (h *Handler) signInForm(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	if c, err := r.Cookie(h.sessionCookieName()); err == nil {
+		if _, _, err := h.cfg.Operators.Authenticate(r.Context(), c.Value); err == nil { // signed in already
+			http.Redirect(w, r, safeNext(q.Get("next")), http.StatusSeeOther)
+			return
+		}
+	}
 	h.render(w, http.StatusOK, "sign-in", page{Title: "Sign in", CSRF: h.preCSRF(w, r), Notice: notices[q.Get("done")],
 		Data: signInData{Email: q.Get("email"), Next: safeNext(q.Get("next"))}})
 }

@@ -308,6 +308,8 @@ func TestSetUpLink(t *testing.T) {
 		if !strings.Contains(res.body, `<span id="operator">ada@example.com</span>`) {
 			t.Fatalf("the operator's email is not in the page:\n%s", res.body)
 		}
+		// Signed in, the sign-in page sends on.
+		wantRedirect(t, "the sign-in page when signed in", b.get("/dashboard/sign-in?next=%2Fdashboard%2Fattributes%2Fx"), "/dashboard/attributes/x")
 	})
 }
 
@@ -487,8 +489,9 @@ func TestSecurityHeaders(t *testing.T) {
 		t.Fatalf("style.css: %s", res.header.Get("Content-Type"))
 	}
 	// The session cookie: HttpOnly, SameSite=Lax, on the dashboard's path.
-	tok := b.csrf("/dashboard/sign-in")
-	res = b.post("/dashboard/sign-in", url.Values{"csrf": {tok}, "email": {adaEmail}, "password": {adaPassword}})
+	fresh := c.browser(t)
+	tok := fresh.csrf("/dashboard/sign-in")
+	res = fresh.post("/dashboard/sign-in", url.Values{"csrf": {tok}, "email": {adaEmail}, "password": {adaPassword}})
 	sc := res.header.Get("Set-Cookie")
 	for _, want := range []string{"roster_session=", "Path=/dashboard", "HttpOnly", "SameSite=Lax"} {
 		if !strings.Contains(sc, want) {

@@ -189,6 +189,7 @@ func dashboardSeedFlow(t *testing.T, allocCtx context.Context, backend, shots st
 		chromedp.Click(chromedp.CSS(`form[action="/dashboard/sign-out"] button`)),
 		chromedp.WaitVisible(chromedp.CSS("#sign-in")),
 		chromedp.Navigate(srv.URL+"/dashboard/attributes"), chromedp.WaitVisible(chromedp.CSS("#sign-in")))
+	cancel() // close the browser's tab first: a connection it opened ahead holds up a graceful stop
 	srv.stop(t)
 	srv.checkLogsFree(t, "operator's password", pw)
 }
