@@ -533,3 +533,38 @@ func TestCSRFAcrossNodes(t *testing.T) {
 	wantRedirect(t, "the same key's node", br.post("/dashboard/attributes", url.Values{"csrf": {tok}, "key": {"employee_id"}, "display_name": {"Employee Number"}}),
 		"/dashboard/attributes?done=created&key=employee_id")
 }
+
+// Under TLS the session cookie is __Host-roster_session: Secure, Path=/, HttpOnly, Lax.
+func TestSecureCookies(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	box, _ := secretbox.New(make([]byte, secretbox.KeySize))
+	dir := directory.New(st, directory.WithSecretBox(box))
+	env, err := dir.EnsureEnvironment(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := operators.New(st, operators.Settings{Password: cheap})
+	if _, err := ops.Create(ctx, roster.NewOperator{Email: adaEmail}, adaPassword); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewTLSServer(dashboard.New(dashboard.Config{Directory: dir, Environment: env, Operators: ops, Secure: true}))
+	defer srv.Close()
+	c := &console{srv: srv, dir: dir, env: env, ops: ops}
+	b := c.browser(t)
+	b.http.Transport = srv.Client().Transport
+	tok := b.csrf("/dashboard/sign-in")
+	res := b.post("/dashboard/sign-in", url.Values{"csrf": {tok}, "email": {adaEmail}, "password": {adaPassword}})
+	wantRedirect(t, "sign in", res, "/dashboard/attributes")
+	sc := res.header.Get("Set-Cookie")
+	for _, want := range []string{"__Host-roster_session=", "Path=/;", "Secure", "HttpOnly", "SameSite=Lax"} {
+		if !strings.Contains(sc, want) {
+			t.Fatalf("session cookie %q lacks %q", sc, want)
+		}
+	}
+	wantStatus(t, "a page over TLS", b.get("/dashboard/attributes"), 200)
+}
