@@ -28,10 +28,13 @@ type Config struct {
 	SSO interface{ Register(*http.ServeMux) }
 	// SCIM serves the directories' SCIM endpoints under directory.SCIMPathPrefix (package
 	// scim/scimdir); nil serves none.
-	SCIM     http.Handler
-	Store    store.Store
-	Log      *slog.Logger
-	Registry *prometheus.Registry
+	SCIM http.Handler
+	// Dashboard serves the operators' console under /dashboard (package dashboard); nil
+	// serves none.
+	Dashboard http.Handler
+	Store     store.Store
+	Log       *slog.Logger
+	Registry  *prometheus.Registry
 	// TLS, when set, serves HTTPS with HTTP/2 (h2); otherwise plain HTTP/1.1 and h2c share
 	// the port, as the Scalekit Node SDK needs.
 	TLS *tls.Config
@@ -134,6 +137,10 @@ func New(cfg Config) *Server {
 	mux.Handle("/api/", cfg.API.REST)
 	if cfg.SCIM != nil {
 		mux.Handle(directory.SCIMPathPrefix, cfg.SCIM)
+	}
+	if cfg.Dashboard != nil {
+		mux.Handle("/dashboard", cfg.Dashboard)
+		mux.Handle("/dashboard/", cfg.Dashboard)
 	}
 	if cfg.API.Bulk != nil {
 		mux.Handle(api.ImportPath, cfg.API.Bulk)

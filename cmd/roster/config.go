@@ -191,12 +191,22 @@ func (c *config) issuer(ln net.Addr) string {
 // secretBox returns the box that seals connection client secrets: from --encryption-key, or
 // from a key file that is created on first start (docs/encryption.md).
 func (c *config) secretBox() (*secretbox.Box, error) {
+	k, err := c.encryptionKeyBytes()
+	if err != nil {
+		return nil, err
+	}
+	return secretbox.New(k)
+}
+
+// encryptionKeyBytes is the key of secretBox: --encryption-key, or the key file (made on first
+// use). serve also derives the dashboard's CSRF key from it, so that every node shares it.
+func (c *config) encryptionKeyBytes() ([]byte, error) {
 	if c.encryptionKey != "" {
 		k, err := secretbox.ParseKey(c.encryptionKey)
 		if err != nil {
 			return nil, fmt.Errorf("--encryption-key: %w", err)
 		}
-		return secretbox.New(k)
+		return k, nil
 	}
 	path := c.encryptionKeyFile
 	if path == "" {
@@ -209,7 +219,7 @@ func (c *config) secretBox() (*secretbox.Box, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encryption key file %s: %w", path, err)
 	}
-	return secretbox.New(k)
+	return k, nil
 }
 
 // listFlag collects a repeated flag.

@@ -25,11 +25,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/api"
+	"github.com/rosterhq/roster/dashboard"
 	"github.com/rosterhq/roster/directory"
 	"github.com/rosterhq/roster/oauth"
 	"github.com/rosterhq/roster/operators"
 	"github.com/rosterhq/roster/outbound"
 	"github.com/rosterhq/roster/scim/scimdir"
+	"github.com/rosterhq/roster/secretbox"
 	"github.com/rosterhq/roster/server"
 	"github.com/rosterhq/roster/smtpmail"
 	"github.com/rosterhq/roster/sso"
@@ -248,7 +250,11 @@ func serveContext(parent context.Context, args []string, stdout, stderr io.Write
 		}
 		mailer = directory.WithMailer(m)
 	}
-	box, err := c.secretBox()
+	key, err := c.encryptionKeyBytes()
+	if err != nil {
+		return err
+	}
+	box, err := secretbox.New(key)
 	if err != nil {
 		return err
 	}
@@ -293,15 +299,20 @@ func serveContext(parent context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
+	// Operators of the dashboard (docs/operators.md) and the dashboard itself (docs/dashboard.md).
+	ops := operators.New(st, c.operators.settings(), operators.WithLogger(log))
+	console := dashboard.New(dashboard.Config{Directory: dir, Environment: env, Operators: ops, Log: log,
+		Secure: tlsConfig != nil || strings.HasPrefix(issuer, "https://"), CSRFKey: dashboard.CSRFKey(key)})
 	scfg := server.Config{
-		API:      handlers,
-		OAuth:    &oauth.Handler{Server: tokens, EnvironmentID: env.ID, Log: log},
-		SSO:      signIn,
-		SCIM:     scimdir.Handler(dir, issuer, log),
-		Store:    st,
-		Log:      log,
-		Registry: reg,
-		TLS:      tlsConfig,
+		API:       handlers,
+		OAuth:     &oauth.Handler{Server: tokens, EnvironmentID: env.ID, Log: log},
+		SSO:       signIn,
+		SCIM:      scimdir.Handler(dir, issuer, log),
+		Dashboard: console,
+		Store:     st,
+		Log:       log,
+		Registry:  reg,
+		TLS:       tlsConfig,
 	}
 	scfg.Limits, scfg.MetricsOnAPIPort, scfg.MetricsListener = c.limits.server(), c.limits.metricsListen == metricsOnAPIPort, metricsLn
 	srv := server.New(scfg)
@@ -319,10 +330,8 @@ func serveContext(parent context.Context, args []string, stdout, stderr io.Write
 	if created != nil && bootstrapSecret != "" {
 		created.Secret = "" // the operator chose it; never echo it
 	}
-	// Operators of the dashboard (docs/operators.md): while there is none, each start prints
-	// a new one-time link (the earlier ones stop working) with which the first chooses a
-	// password.
-	ops := operators.New(st, c.operators.settings(), operators.WithLogger(log))
+	// While there is no operator, each start prints a new one-time link (the earlier ones
+	// stop working) with which the first chooses a password.
 	firstLink := ""
 	if token, _, ok, err := ops.FirstRunLink(ctx); err != nil {
 		return fmt.Errorf("bootstrap: first operator: %w", err)
