@@ -122,7 +122,9 @@ func (h *Handler) organizationsPage(w http.ResponseWriter, r *http.Request, s re
 func (h *Handler) organizations(w http.ResponseWriter, r *http.Request, s request) {
 	notice := ""
 	if q := r.URL.Query(); q.Get("done") == "deleted" {
-		notice = "Organization " + q.Get("id") + " deleted, with everything that belonged to it."
+		if _, ok := roster.IDNumber(q.Get("id"), roster.PrefixOrganization); ok { // only an ID, never other words
+			notice = "Organization " + q.Get("id") + " deleted, with everything that belonged to it."
+		}
 	}
 	h.organizationsPage(w, r, s, http.StatusOK, page{Notice: notice}, orgForm{})
 }

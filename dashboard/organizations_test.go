@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/dashboard"
 	"github.com/rosterhq/roster/directory"
 )
 
@@ -259,6 +260,21 @@ func TestOrganizationsCSRF(t *testing.T) {
 		}
 		if ds, _ := c.dir.ListDomains(ctx, c.env, roster.OrganizationRef{ID: o.ID}, ""); len(ds) != 1 || ds[0].Name != "acme.example" {
 			t.Fatalf("domains after refused POSTs: %+v", ds)
+		}
+		// The security headers and no inline script or style on every screen; a notice takes
+		// only an ID from the URL.
+		for _, path := range []string{"/dashboard/organizations", "/dashboard/organizations?q=acme", p, p + "/delete"} {
+			res := b.get(path)
+			wantStatus(t, "GET "+path, res, 200)
+			if res.header.Get("Content-Security-Policy") != dashboard.ContentSecurityPolicy || res.header.Get("X-Frame-Options") != "DENY" {
+				t.Fatalf("GET %s: headers %v", path, res.header)
+			}
+			if strings.Contains(res.body, "<script") || strings.Contains(res.body, "<style") || strings.Contains(res.body, " style=") {
+				t.Fatalf("GET %s: inline script or style", path)
+			}
+		}
+		if res := b.get("/dashboard/organizations?done=deleted&id=Call+0800+now"); strings.Contains(res.body, "0800") {
+			t.Fatal("the deleted notice shows words from the URL")
 		}
 		// Signed out, a page sends to sign-in and comes back.
 		wantRedirect(t, "no session", c.browser(t).get(p), "/dashboard/sign-in?next="+url.QueryEscape(p))
