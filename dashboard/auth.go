@@ -90,7 +90,11 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 			h.cfg.Log.ErrorContext(r.Context(), "dashboard: sign-in", "err", err)
 		}
 		if errors.Is(err, operators.ErrBadCredentials) || errors.Is(err, operators.ErrLocked) { // not the throttled: they would flood the log
-			h.record(r, "", email, "sign-in.failure", roster.ErrorMessage(err))
+			typed := email // what was typed, unless it is no email address (a password typed in the wrong box)
+			if (roster.NewOperator{Email: email}).Check() != nil {
+				typed = "(not an email address)"
+			}
+			h.record(r, "", typed, "sign-in.failure", roster.ErrorMessage(err))
 		}
 		h.render(w, statusOf(err), "sign-in", page{Title: "Sign in", CSRF: h.preCSRF(w, r), Error: roster.ErrorMessage(err),
 			Data: signInData{Email: email, Next: next}})

@@ -104,6 +104,13 @@ func TestAuditLog(t *testing.T) {
 		if strings.Contains(text, adaPassword) {
 			t.Fatal("the audit log holds the password")
 		}
+		// A password typed into the email box is not recorded either.
+		fresh := c.browser(t)
+		stok := fresh.csrf("/dashboard/sign-in")
+		wantStatus(t, "password as email", fresh.post("/dashboard/sign-in", url.Values{"csrf": {stok}, "email": {adaPassword}, "password": {"x"}}), 401)
+		if entries, text := auditText(t, c); strings.Contains(text, adaPassword) || !hasEntry(entries, "sign-in.failure", "") {
+			t.Fatalf("a failed sign-in with the password as email:\n%s", text)
+		}
 
 		// Paging: 50 a page, newest first, then older.
 		for i := 0; i < 60; i++ {
