@@ -195,6 +195,10 @@ func TestClientsScreen(t *testing.T) {
 		if got := fieldError(res.body, "redirect_uris"); got != template(`"https://a.example/cb#frag" must not have a fragment`) {
 			t.Fatalf("redirect_uris error %q", got)
 		}
+		wantStatus(t, "redirect URIs without CSRF", b.post("/dashboard/clients/"+id+"/redirect-uris", url.Values{"redirect_uris": {"https://evil.example/cb"}}), 403)
+		if cl, _ := c.dir.GetClient(ctx, c.env, id); strings.Join(cl.RedirectURIs, " ") != "https://app.example.com/cb" {
+			t.Fatalf("a refused POST changed the redirect URIs: %v", cl.RedirectURIs)
+		}
 		wantRedirect(t, "set redirect URIs", b.post("/dashboard/clients/"+id+"/redirect-uris",
 			url.Values{"csrf": {tok}, "redirect_uris": {"https://a.example/cb\r\nhttp://localhost:3000/cb"}}), "/dashboard/clients/"+id+"?done=uris")
 		if cl, err := c.dir.GetClient(ctx, c.env, id); err != nil || strings.Join(cl.RedirectURIs, " ") != "https://a.example/cb http://localhost:3000/cb" {

@@ -28,6 +28,10 @@ func TestRolesScreen(t *testing.T) {
 		// Permissions.
 		wantRedirect(t, "create permission", b.post("/dashboard/permissions", url.Values{"csrf": {tok}, "permission_name": {"invoices:read"},
 			"permission_description": {"Read invoices"}}), "/dashboard/roles?done=permission&name=invoices%3Aread")
+		wantStatus(t, "permission without CSRF", b.post("/dashboard/permissions", url.Values{"permission_name": {"invoices:write"}}), 403)
+		if _, err := c.dir.GetPermission(ctx, c.env, "invoices:write"); roster.ErrorCode(err) != roster.ENotFound {
+			t.Fatalf("a refused POST created the permission: %v", err)
+		}
 		res = b.post("/dashboard/permissions", url.Values{"csrf": {tok}, "permission_name": {"bad name"}})
 		wantStatus(t, "bad permission name", res, 400)
 		_, apiErr := c.dir.CreatePermission(ctx, c.env, roster.Permission{Name: "bad name"})

@@ -14,7 +14,7 @@ import (
 )
 
 // TestDashboardClientsFlow drives Chromium through the API clients, roles and audit screens
-// of a live `roster serve` (SQLite): create an API client and see its secret once (a reload
+// of a live `roster serve` (SQLite and PostgreSQL): create an API client and see its secret once (a reload
 // does not show it), get a token with it from /oauth/token, revoke it (the same secret is
 // then refused by /oauth/token), create a role after a form error with the API's message,
 // and find each of these actions in the audit log, which holds neither the secret nor the
@@ -27,8 +27,13 @@ func TestDashboardClientsFlow(t *testing.T) {
 		chromedp.Flag("no-proxy-server", true), chromedp.WindowSize(1200, 900))
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	defer cancelAlloc()
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) { dashboardClientsFlow(t, allocCtx, backend, shots) })
+	}
+}
 
-	srv := startServer(t, backendArgs(t, "sqlite"),
+func dashboardClientsFlow(t *testing.T, allocCtx context.Context, backend, shots string) {
+	srv := startServer(t, backendArgs(t, backend),
 		"ROSTER_BOOTSTRAP_CLIENT_ID="+bootstrapClientID, "ROSTER_BOOTSTRAP_CLIENT_SECRET="+bootstrapClientSecret)
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && !strings.Contains(srv.stdout.String(), "curl -s"); {
 		time.Sleep(20 * time.Millisecond)
@@ -62,7 +67,7 @@ func TestDashboardClientsFlow(t *testing.T) {
 			t.Fatalf("screenshot %s: %v", name, err)
 		}
 		n++
-		if err := os.WriteFile(filepath.Join(shots, fmt.Sprintf("dashboard-clients-%02d-%s.png", n, name)), png, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(shots, fmt.Sprintf("dashboard-clients-%s-%02d-%s.png", backend, n, name)), png, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
