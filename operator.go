@@ -161,3 +161,20 @@ type SignInFailures struct {
 func (f SignInFailures) Locked(now time.Time) bool {
 	return f.LockedUntil != nil && now.Before(*f.LockedUntil)
 }
+
+// PrefixOperatorAudit is the ID prefix of audit log entries.
+const PrefixOperatorAudit = "aud_"
+
+// OperatorAuditEntry is one action of an operator, as the dashboard's audit log records it:
+// who (OperatorID and Email, "" when nobody was signed in, as for a failed sign-in where
+// Email is what was typed), what (Action, e.g. "attribute.create", and Target, e.g.
+// "employee_id"), when, and from which address. It never holds a secret or a password.
+type OperatorAuditEntry struct {
+	ID         string
+	OperatorID string
+	Email      string
+	Action     string
+	Target     string
+	RemoteAddr string
+	CreateTime time.Time
+}

@@ -100,6 +100,7 @@ func (h *Handler) createAttribute(w http.ResponseWriter, r *http.Request, s requ
 		h.attributesPage(w, r, s, statusOf(err), page{Error: roster.ErrorMessage(err), Fields: fields}, f)
 		return
 	}
+	note(r, "attribute.create", d.Key)
 	http.Redirect(w, r, Prefix+"/attributes?"+url.Values{"done": {"created"}, "key": {d.Key}}.Encode(), http.StatusSeeOther)
 }
 
@@ -132,6 +133,7 @@ func (h *Handler) updateAttribute(w http.ResponseWriter, r *http.Request, s requ
 			Error: roster.ErrorMessage(err), Fields: fieldErrors(err, "display_name"), Data: attributeData{Attribute: cur, DisplayName: name}})
 		return
 	}
+	note(r, "attribute.update", d.Key)
 	http.Redirect(w, r, Prefix+"/attributes?"+url.Values{"done": {"updated"}, "key": {d.Key}}.Encode(), http.StatusSeeOther)
 }
 
@@ -152,5 +154,6 @@ func (h *Handler) deleteAttribute(w http.ResponseWriter, r *http.Request, s requ
 		h.fail(w, r, err)
 		return
 	}
+	note(r, "attribute.delete", key)
 	http.Redirect(w, r, Prefix+"/attributes?"+url.Values{"done": {"deleted"}, "key": {key}}.Encode(), http.StatusSeeOther)
 }

@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 
@@ -52,6 +53,7 @@ func (h *Handler) setup(w http.ResponseWriter, r *http.Request) {
 		h.render(w, statusOf(err), "setup", p)
 		return
 	}
+	h.record(r, op.ID, op.Email, "setup", "")
 	http.Redirect(w, r, Prefix+"/sign-in?"+url.Values{"email": {op.Email}, "done": {"setup"}}.Encode(), http.StatusSeeOther)
 }
 
@@ -87,10 +89,18 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 		if roster.ErrorCode(err) == roster.EInternal {
 			h.cfg.Log.ErrorContext(r.Context(), "dashboard: sign-in", "err", err)
 		}
+		if errors.Is(err, operators.ErrBadCredentials) || errors.Is(err, operators.ErrLocked) { // not the throttled: they would flood the log
+			typed := email // what was typed, unless it is no email address (a password typed in the wrong box)
+			if (roster.NewOperator{Email: email}).Check() != nil {
+				typed = "(not an email address)"
+			}
+			h.record(r, "", typed, "sign-in.failure", roster.ErrorMessage(err))
+		}
 		h.render(w, statusOf(err), "sign-in", page{Title: "Sign in", CSRF: h.preCSRF(w, r), Error: roster.ErrorMessage(err),
 			Data: signInData{Email: email, Next: next}})
 		return
 	}
+	h.record(r, ses.Operator.ID, ses.Operator.Email, "sign-in", "")
 	http.SetCookie(w, h.cookie(h.sessionCookieName(), ses.Token, ses.Session.ExpireTime))
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }

@@ -114,6 +114,9 @@ func New(cfg Config) *Handler {
 	m.HandleFunc("GET "+Prefix+"/attributes/{key}/delete", h.session(h.confirmDelete))
 	m.HandleFunc("POST "+Prefix+"/attributes/{key}/delete", h.session(h.deleteAttribute))
 	h.registerOrganizations(m)
+	h.registerClients(m)
+	h.registerRoles(m)
+	h.registerAudit(m)
 	m.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		h.message(w, r, http.StatusNotFound, "Not found", "There is no such page in the dashboard.")
 	})
@@ -262,6 +265,10 @@ func (h *Handler) session(next sessionHandler) http.HandlerFunc {
 		s := request{op: op, token: token, csrf: h.sessionCSRF(token)}
 		if r.Method == http.MethodPost && !equal(r.PostFormValue("csrf"), s.csrf) {
 			h.forbidden(w, r)
+			return
+		}
+		if r.Method == http.MethodPost { // every state change that succeeds goes in the audit log (audit.go)
+			h.audited(w, r, s, next)
 			return
 		}
 		next(w, r, s)

@@ -150,3 +150,18 @@ func (s *Service) SetRedirectURIs(ctx context.Context, clientID string, uris []s
 	}
 	return s.store.SetClientRedirectURIs(ctx, clientID, uris)
 }
+
+// ListClients returns the environment's API clients, revoked ones too (a deployment has a
+// handful: the list is not paged).
+func (s *Service) ListClients(ctx context.Context, env roster.Environment) ([]roster.APIClient, error) {
+	return s.store.ListClients(ctx, env.ID)
+}
+
+// GetClient returns one of the environment's API clients; another environment's is NOT_FOUND.
+func (s *Service) GetClient(ctx context.Context, env roster.Environment, id string) (roster.APIClient, error) {
+	c, err := s.store.GetClient(ctx, id)
+	if err == nil && c.EnvironmentID != env.ID {
+		return roster.APIClient{}, roster.Errorf(roster.ENotFound, "API client %q not found", id)
+	}
+	return c, err
+}

@@ -230,6 +230,18 @@ type OperatorStore interface {
 	// RevokeOperatorSessions ends every live session of an operator ("sign out everywhere")
 	// and reports how many it ended.
 	RevokeOperatorSessions(ctx context.Context, operatorID string, at time.Time) (int, error)
+
+	// AppendOperatorAudit records one operator action (migration 0017).
+	AppendOperatorAudit(ctx context.Context, e roster.OperatorAuditEntry) error
+	// ListOperatorAudit returns at most limit entries, newest first (by CreateTime, then ID),
+	// starting after the entry before (the zero value: from the newest).
+	ListOperatorAudit(ctx context.Context, before AuditCursor, limit int) ([]roster.OperatorAuditEntry, error)
+}
+
+// AuditCursor is where a page of the audit log starts: the entries older than (Time, ID).
+type AuditCursor struct {
+	Time time.Time
+	ID   string
 }
 
 // OperatorWrite says what else UpdateOperator does in its transaction.

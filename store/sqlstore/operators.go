@@ -371,3 +371,39 @@ func (s *Store) ClearSignInFailures(ctx context.Context, emailKey string) error 
 	_, err := s.writeOther.ExecContext(ctx, `DELETE FROM operator_sign_in_failures WHERE email_key = $1`, emailKey)
 	return err
 }
+
+// AppendOperatorAudit records an operator action.
+func (s *Store) AppendOperatorAudit(ctx context.Context, e roster.OperatorAuditEntry) error {
+	_, err := s.writeOther.ExecContext(ctx, `INSERT INTO operator_audit (id, operator_id, email, action, target, remote_addr, create_time)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, e.ID, e.OperatorID, e.Email, e.Action, e.Target, e.RemoteAddr, micros(e.CreateTime))
+	return err
+}
+
+// ListOperatorAudit returns a page of the audit log, newest first.
+func (s *Store) ListOperatorAudit(ctx context.Context, before store.AuditCursor, limit int) ([]roster.OperatorAuditEntry, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	q := `SELECT id, operator_id, email, action, target, remote_addr, create_time FROM operator_audit`
+	args := []any{limit}
+	if before.ID != "" {
+		q += ` WHERE create_time < $2 OR (create_time = $2 AND id < $3)`
+		args = append(args, micros(before.Time), before.ID)
+	}
+	rows, err := s.read.QueryContext(ctx, q+` ORDER BY create_time DESC, id DESC LIMIT $1`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []roster.OperatorAuditEntry
+	for rows.Next() {
+		var e roster.OperatorAuditEntry
+		var at int64
+		if err := rows.Scan(&e.ID, &e.OperatorID, &e.Email, &e.Action, &e.Target, &e.RemoteAddr, &at); err != nil {
+			return nil, err
+		}
+		e.CreateTime = fromMicros(at)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

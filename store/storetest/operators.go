@@ -27,6 +27,7 @@ var operatorTests = []struct {
 	{"OperatorTokenConcurrentRedeem", testOperatorTokenConcurrentRedeem},
 	{"FirstOperatorToken", testFirstOperatorToken},
 	{"OperatorSessions", testOperatorSessions},
+	{"OperatorAudit", testOperatorAudit},
 }
 
 func hashOf(s string) string { h := sha256.Sum256([]byte(s)); return hex.EncodeToString(h[:]) }
