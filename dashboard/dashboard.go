@@ -113,6 +113,7 @@ func New(cfg Config) *Handler {
 	m.HandleFunc("POST "+Prefix+"/attributes/{key}", h.session(h.updateAttribute))
 	m.HandleFunc("GET "+Prefix+"/attributes/{key}/delete", h.session(h.confirmDelete))
 	m.HandleFunc("POST "+Prefix+"/attributes/{key}/delete", h.session(h.deleteAttribute))
+	h.registerUsers(m)
 	m.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		h.message(w, r, http.StatusNotFound, "Not found", "There is no such page in the dashboard.")
 	})
