@@ -127,7 +127,7 @@ func TestUsersList(t *testing.T) {
 		for q, want := range map[string][]string{
 			"megasoft":     {f.john.ID, f.sso.ID},
 			f.sso.ID:       {f.sso.ID},
-			"ext-05":       nil, // 5 users: checked by count below
+			"ext-05":       nil,         // 5 users: checked by count below
 			"E7":           {f.john.ID}, // shorter than a search: looked up as a whole external ID
 			"nobody-at-al": {},
 		} {
