@@ -29,6 +29,7 @@ func (h *Handler) registerUsers(m *http.ServeMux) {
 	}
 	m.HandleFunc("GET "+Prefix+"/users", h.session(h.users))
 	m.HandleFunc("GET "+Prefix+"/users/{id}", h.session(h.user))
+	m.HandleFunc("POST "+Prefix+"/users/{id}/profile", h.session(h.updateUserProfile))
 	m.HandleFunc("POST "+Prefix+"/users/{id}/attributes", h.session(h.updateUserAttributes))
 	m.HandleFunc("POST "+Prefix+"/users/{id}/metadata", h.session(h.updateUserMetadata))
 }
@@ -125,15 +126,17 @@ type membershipView struct {
 type metadataPair struct{ Key, Value string }
 
 type userData struct {
-	User        roster.User
-	Attributes  []attributeField
-	Undefined   []metadataPair // stored values without a definition (none, normally)
-	Metadata    []metadataPair
-	Profile     []metadataPair // the profile's metadata (the application's map)
-	Memberships []membershipView
-	Identities  []identityView
-	NewKey      string
-	NewValue    string
+	User          roster.User
+	Attributes    []attributeField
+	Undefined     []metadataPair // stored values without a definition (none, normally)
+	Metadata      []metadataPair
+	Profile       []metadataPair // the profile's metadata (the application's map)
+	Memberships   []membershipView
+	Identities    []identityView
+	NewKey        string
+	NewValue      string
+	ProfileValues map[string]string // the profile form's values, by input name
+	ProfileInputs []string
 }
 
 func sortedPairs(m map[string]string) []metadataPair {
@@ -145,9 +148,29 @@ func sortedPairs(m map[string]string) []metadataPair {
 	return out
 }
 
-// userPage renders a user's page; values (by attribute key) and attrErrors replace what is
-// stored after a refused edit.
-func (h *Handler) userPage(w http.ResponseWriter, r *http.Request, s request, status int, p page, values, attrErrors map[string]string, newPair metadataPair) {
+// userForm is what a refused edit sent, shown again instead of what is stored.
+type userForm struct {
+	Values, AttrErrors map[string]string // custom attributes, by key
+	NewPair            metadataPair
+	Profile            map[string]string // standard fields, by input name
+}
+
+// profileInputs are the editable standard fields, by the API's field names.
+var profileInputs = []string{"external_id", "given_name", "family_name", "name", "preferred_username", "phone_number", "locale", "picture", "gender"}
+
+func profileValues(u roster.User) map[string]string {
+	ext := ""
+	if u.ExternalID != nil {
+		ext = *u.ExternalID
+	}
+	p := u.Profile
+	return map[string]string{"external_id": ext, "given_name": p.GivenName, "family_name": p.FamilyName, "name": p.Name,
+		"preferred_username": p.PreferredUsername, "phone_number": p.PhoneNumber, "locale": p.Locale, "picture": p.Picture, "gender": p.Gender}
+}
+
+// userPage renders a user's page; form holds what a refused edit sent.
+func (h *Handler) userPage(w http.ResponseWriter, r *http.Request, s request, status int, p page, form userForm) {
+	values, attrErrors, newPair := form.Values, form.AttrErrors, form.NewPair
 	ctx, env := r.Context(), h.cfg.Environment
 	ref := roster.UserRef{ID: r.PathValue("id")}
 	u, err := h.cfg.Directory.GetUser(ctx, env, ref)
@@ -165,7 +188,11 @@ func (h *Handler) userPage(w http.ResponseWriter, r *http.Request, s request, st
 		h.fail(w, r, err)
 		return
 	}
-	d := userData{User: u, Metadata: sortedPairs(u.Metadata), Profile: sortedPairs(u.Profile.Metadata), NewKey: newPair.Key, NewValue: newPair.Value}
+	d := userData{User: u, Metadata: sortedPairs(u.Metadata), Profile: sortedPairs(u.Profile.Metadata), NewKey: newPair.Key, NewValue: newPair.Value,
+		ProfileValues: profileValues(u), ProfileInputs: profileInputs}
+	for k, v := range form.Profile {
+		d.ProfileValues[k] = v
+	}
 	defined := map[string]bool{}
 	for _, def := range defs {
 		defined[def.Key] = true
@@ -203,8 +230,10 @@ func (h *Handler) user(w http.ResponseWriter, r *http.Request, s request) {
 		notice = "Custom attributes saved."
 	case "metadata":
 		notice = "Metadata saved."
+	case "profile":
+		notice = "Profile saved."
 	}
-	h.userPage(w, r, s, http.StatusOK, page{Notice: notice}, nil, nil, metadataPair{})
+	h.userPage(w, r, s, http.StatusOK, page{Notice: notice}, userForm{})
 }
 
 // updateUserAttributes sets the custom attributes whose values changed, in one UpdateUser
@@ -239,7 +268,7 @@ func (h *Handler) updateUserAttributes(w http.ResponseWriter, r *http.Request, s
 	if len(patch) > 0 {
 		_, err = h.cfg.Directory.UpdateUser(ctx, env, ref, roster.UserPatch{Profile: roster.ProfilePatch{CustomAttributes: patch}})
 		if err != nil {
-			h.userPage(w, r, s, statusOf(err), page{Error: roster.ErrorMessage(err)}, values, attributeErrors(err, defs), metadataPair{})
+			h.userPage(w, r, s, statusOf(err), page{Error: roster.ErrorMessage(err)}, userForm{Values: values, AttrErrors: attributeErrors(err, defs)})
 			return
 		}
 	}
@@ -302,9 +331,54 @@ func (h *Handler) updateUserMetadata(w http.ResponseWriter, r *http.Request, s r
 	if len(patch) > 0 {
 		if _, err := h.cfg.Directory.UpdateUser(ctx, env, ref, roster.UserPatch{Metadata: patch}); err != nil {
 			fields := fieldErrors(err, "metadata")
-			h.userPage(w, r, s, statusOf(err), page{Error: roster.ErrorMessage(err), Fields: fields}, nil, nil, newPair)
+			h.userPage(w, r, s, statusOf(err), page{Error: roster.ErrorMessage(err), Fields: fields}, userForm{NewPair: newPair})
 			return
 		}
 	}
 	http.Redirect(w, r, Prefix+"/users/"+url.PathEscape(u.ID)+"?done=metadata", http.StatusSeeOther)
+}
+
+// updateUserProfile changes the standard fields that were edited, in one UpdateUser (the
+// API's PATCH: its rules, such as E.164 phone numbers and BCP 47 locales, and its messages
+// beside the field they name). An emptied field is cleared.
+func (h *Handler) updateUserProfile(w http.ResponseWriter, r *http.Request, s request) {
+	ctx, env := r.Context(), h.cfg.Environment
+	ref := roster.UserRef{ID: r.PathValue("id")}
+	u, err := h.cfg.Directory.GetUser(ctx, env, ref)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	cur, sent, edits := profileValues(u), map[string]string{}, 0
+	var patch roster.UserPatch
+	changed := func(name string) *string {
+		if _, ok := r.PostForm[name]; !ok {
+			return nil
+		}
+		v := r.PostFormValue(name)
+		sent[name] = v
+		if v == cur[name] {
+			return nil
+		}
+		edits++
+		return &v
+	}
+	p := &patch.Profile
+	patch.ExternalID = changed("external_id")
+	p.GivenName, p.FamilyName, p.Name = changed("given_name"), changed("family_name"), changed("name")
+	p.PreferredUsername, p.PhoneNumber, p.Locale = changed("preferred_username"), changed("phone_number"), changed("locale")
+	p.Picture, p.Gender = changed("picture"), changed("gender")
+	if edits == 0 {
+		http.Redirect(w, r, Prefix+"/users/"+url.PathEscape(u.ID)+"?done=profile", http.StatusSeeOther)
+		return
+	}
+	if _, err := h.cfg.Directory.UpdateUser(ctx, env, ref, patch); err != nil {
+		fields := fieldErrors(err, profileInputs...)
+		if roster.ErrorCode(err) == roster.EConflict && len(fields) == 0 {
+			fields = map[string]string{"external_id": roster.ErrorMessage(err)} // the only unique field of this form
+		}
+		h.userPage(w, r, s, statusOf(err), page{Error: roster.ErrorMessage(err), Fields: fields}, userForm{Profile: sent})
+		return
+	}
+	http.Redirect(w, r, Prefix+"/users/"+url.PathEscape(u.ID)+"?done=profile", http.StatusSeeOther)
 }

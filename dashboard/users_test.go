@@ -149,9 +149,8 @@ func TestUsersList(t *testing.T) {
 		_, apiErr := c.dir.ListUsers(context.Background(), c.env, directory.ListUsersInput{Query: &bad})
 		res = b.get("/dashboard/users?q=ab")
 		wantStatus(t, "short query", res, 400)
-		want := apiErr.(*roster.Error).Violations[0].Description
-		wantContains(t, "short query", res.body, `<span id="q-error"><span class="field-error">`+html.EscapeString(want)+`</span>`,
-			html.EscapeString(roster.ErrorMessage(apiErr)))
+		wantBeside(t, res.body, "q", apiErr.(*roster.Error).Violations[0].Description)
+		wantPageError(t, res.body, roster.ErrorMessage(apiErr))
 		// A forged page token is the API's refusal too.
 		res = b.get("/dashboard/users?page_token=forged")
 		wantStatus(t, "forged token", res, 400)
@@ -159,7 +158,23 @@ func TestUsersList(t *testing.T) {
 	})
 }
 
-var attrError = regexp.MustCompile(`<span id="attr-badge_number-error"><span class="field-error">([^<]*)</span>`)
+// wantBeside checks the error shown beside the input whose id is id: word for word the API's.
+func wantBeside(t *testing.T, body, id, want string) {
+	t.Helper()
+	m := regexp.MustCompile(`<span id="` + regexp.QuoteMeta(id) + `-error"><span class="field-error">([^<]*)</span>`).FindStringSubmatch(body)
+	if m == nil || html.UnescapeString(m[1]) != want {
+		t.Fatalf("beside %s: %v; the API says %q\n%s", id, m, want, body)
+	}
+}
+
+// wantPageError checks the page's message: the API's error message.
+func wantPageError(t *testing.T, body, want string) {
+	t.Helper()
+	m := regexp.MustCompile(`id="error">([^<]*)</p>`).FindStringSubmatch(body)
+	if m == nil || html.UnescapeString(m[1]) != want {
+		t.Fatalf("the page's message: %v; the API says %q\n%s", m, want, body)
+	}
+}
 
 func TestUserPage(t *testing.T) {
 	eachBackend(t, func(t *testing.T, c *console) {
@@ -174,32 +189,64 @@ func TestUserPage(t *testing.T) {
 		res := b.get(path)
 		wantStatus(t, "user page", res, 200)
 		wantContains(t, "user page", res.body,
-			"<title>john@megasoft.example · Roster</title>", "<code>E7</code>", "<dd>John</dd>",
+			"<title>john@megasoft.example · Roster</title>", `id="external_id" name="external_id" value="E7"`, `id="given_name" name="given_name" value="John"`,
 			`<input id="attr-employee_id" name="attr.employee_id" type="text" value="E-1042"`,
 			`<input id="attr-badge_number" name="attr.badge_number" type="number" value=""`,
 			`<select id="attr-team" name="attr.team"`, `<option value="red">red</option>`,
 			`name="meta.plan" value="gold"`, `name="meta.region" value="eu"`,
 			"Megasoft Inc <code>"+f.org.ID+"</code></td><td>ACTIVE</td>", "No sign-in through an identity provider yet.")
 
+		// The standard fields: the API's rules and messages, beside the field.
+		tok := b.csrf(path)
+		prof := url.Values{"csrf": {tok}, "external_id": {"E7"}, "given_name": {"Johnny"}, "family_name": {"Doe"}, "phone_number": {"555-1234"}, "locale": {"en-us"}}
+		bad := "555-1234"
+		_, apiErr := c.dir.UpdateUser(ctx, c.env, roster.UserRef{ID: f.john.ID}, roster.UserPatch{Profile: roster.ProfilePatch{PhoneNumber: &bad}})
+		res = b.post(path+"/profile", prof)
+		wantStatus(t, "bad phone number", res, 400)
+		wantBeside(t, res.body, "phone_number", apiErr.(*roster.Error).Violations[0].Description)
+		wantContains(t, "bad phone number", res.body, `value="Johnny"`)
+		wantPageError(t, res.body, roster.ErrorMessage(apiErr))
+		if u, _ := c.dir.GetUser(ctx, c.env, roster.UserRef{ID: f.john.ID}); u.Profile.GivenName != "John" {
+			t.Fatalf("a refused profile edit wrote %+v", u.Profile)
+		}
+		// Another user's external ID: the API's conflict, beside the external ID.
+		prof.Set("phone_number", "+14155552671")
+		prof.Set("external_id", "E-SSO")
+		if _, err := c.dir.UpdateUser(ctx, c.env, roster.UserRef{ID: f.sso.ID}, roster.UserPatch{ExternalID: &[]string{"E-SSO"}[0]}); err != nil {
+			t.Fatal(err)
+		}
+		res = b.post(path+"/profile", prof)
+		wantStatus(t, "taken external ID", res, 409)
+		_, apiErr = c.dir.UpdateUser(ctx, c.env, roster.UserRef{ID: f.john.ID}, roster.UserPatch{ExternalID: &[]string{"E-SSO"}[0]})
+		wantPageError(t, res.body, roster.ErrorMessage(apiErr))
+		if e := apiErr.(*roster.Error); len(e.Violations) > 0 {
+			wantBeside(t, res.body, "external_id", e.Violations[0].Description)
+		} else {
+			wantBeside(t, res.body, "external_id", e.Message)
+		}
+		wantStatus(t, "profile without CSRF", b.post(path+"/profile", url.Values{"given_name": {"Mallory"}}), 403)
+		prof.Set("external_id", "E7")
+		wantRedirect(t, "save profile", b.post(path+"/profile", prof), path+"?done=profile")
+		u, _ := c.dir.GetUser(ctx, c.env, roster.UserRef{ID: f.john.ID})
+		if p := u.Profile; p.GivenName != "Johnny" || p.FamilyName != "Doe" || p.Name != "Johnny Doe" || p.PhoneNumber != "+14155552671" || p.Locale != "en-US" {
+			t.Fatalf("profile after the edit: %+v", p)
+		}
+
 		// An unknown user and another environment's ID are not found.
 		wantStatus(t, "unknown user", b.get("/dashboard/users/usr_000000000000000000000"), 404)
 
 		// A wrong type: the API's message beside the attribute, and nothing written.
-		tok := b.csrf(path)
 		form := url.Values{"csrf": {tok}, "attr.employee_id": {"E-2000"}, "attr.badge_number": {"twelve"}, "attr.team": {""}}
-		_, apiErr := c.dir.UpdateUser(ctx, c.env, roster.UserRef{ID: f.john.ID}, roster.UserPatch{Profile: roster.ProfilePatch{
+		_, apiErr = c.dir.UpdateUser(ctx, c.env, roster.UserRef{ID: f.john.ID}, roster.UserPatch{Profile: roster.ProfilePatch{
 			CustomAttributes: map[string]string{"employee_id": "E-2000", "badge_number": "twelve"}}})
 		if apiErr == nil {
 			t.Fatal("the API took an integer attribute of twelve")
 		}
 		res = b.post(path+"/attributes", form)
 		wantStatus(t, "wrong type", res, 400)
-		m := attrError.FindStringSubmatch(res.body)
-		if m == nil || html.UnescapeString(m[1]) != apiErr.(*roster.Error).Violations[0].Description {
-			t.Fatalf("beside badge_number: %v; the API says %q\n%s", m, apiErr.(*roster.Error).Violations[0].Description, res.body)
-		}
-		wantContains(t, "wrong type", res.body, html.EscapeString(roster.ErrorMessage(apiErr)),
-			`name="attr.badge_number" type="number" value="twelve"`, `value="E-2000"`)
+		wantBeside(t, res.body, "attr-badge_number", apiErr.(*roster.Error).Violations[0].Description)
+		wantPageError(t, res.body, roster.ErrorMessage(apiErr))
+		wantContains(t, "wrong type", res.body, `name="attr.badge_number" type="number" value="twelve"`, `value="E-2000"`)
 		if u, _ := c.dir.GetUser(ctx, c.env, roster.UserRef{ID: f.john.ID}); u.Profile.CustomAttributes["employee_id"] != "E-1042" {
 			t.Fatalf("a refused edit wrote %v", u.Profile.CustomAttributes)
 		}
@@ -219,7 +266,7 @@ func TestUserPage(t *testing.T) {
 		form.Set("attr.team", "blue")
 		form.Set("attr.employee_id", "")
 		wantRedirect(t, "save attributes", b.post(path+"/attributes", form), path+"?done=attributes")
-		u, _ := c.dir.GetUser(ctx, c.env, roster.UserRef{ID: f.john.ID})
+		u, _ = c.dir.GetUser(ctx, c.env, roster.UserRef{ID: f.john.ID})
 		if got := u.Profile.CustomAttributes; got["badge_number"] != "12" || got["team"] != "blue" || got["employee_id"] != "" || len(got) != 2 {
 			t.Fatalf("custom attributes after the edit: %v", got)
 		}
@@ -237,9 +284,8 @@ func TestUserPage(t *testing.T) {
 		_, apiErr = c.dir.UpdateUser(ctx, c.env, roster.UserRef{ID: f.john.ID}, roster.UserPatch{Metadata: map[string]string{"ab": "x"}})
 		res = b.post(path+"/metadata", meta)
 		wantStatus(t, "bad metadata key", res, 400)
-		wantContains(t, "bad metadata key", res.body,
-			`<span id="metadata-error"><span class="field-error">`+html.EscapeString(apiErr.(*roster.Error).Violations[0].Description)+`</span>`,
-			`id="new_key" name="new_key" value="ab"`)
+		wantBeside(t, res.body, "metadata", apiErr.(*roster.Error).Violations[0].Description)
+		wantContains(t, "bad metadata key", res.body, `id="new_key" name="new_key" value="ab"`)
 		// The pair limit is the API's: 20.
 		meta = url.Values{"csrf": {tok}}
 		many := map[string]string{}
@@ -258,7 +304,7 @@ func TestUserPage(t *testing.T) {
 		meta.Set("new_value", "x")
 		res = b.post(path+"/metadata", meta)
 		wantStatus(t, "21st pair", res, 400)
-		wantContains(t, "21st pair", res.body, html.EscapeString(apiErr.(*roster.Error).Violations[0].Description))
+		wantBeside(t, res.body, "metadata", apiErr.(*roster.Error).Violations[0].Description)
 		wantStatus(t, "metadata without CSRF", b.post(path+"/metadata", url.Values{"new_key": {"zzz"}, "new_value": {"1"}}), 403)
 		if u, _ := c.dir.GetUser(ctx, c.env, roster.UserRef{ID: f.john.ID}); len(u.Metadata) != 20 {
 			t.Fatalf("metadata after refusals: %d pairs", len(u.Metadata))
