@@ -225,6 +225,11 @@ func TestUserPage(t *testing.T) {
 			wantBeside(t, res.body, "external_id", e.Message)
 		}
 		wantStatus(t, "profile without CSRF", b.post(path+"/profile", url.Values{"given_name": {"Mallory"}}), 403)
+		wantStatus(t, "profile with another session's CSRF", b.post(path+"/profile", url.Values{"csrf": {c.browser(t).csrf("/dashboard/sign-in")}, "given_name": {"Mallory"}}), 403)
+		if u, _ := c.dir.GetUser(ctx, c.env, roster.UserRef{ID: f.john.ID}); u.Profile.GivenName != "John" {
+			t.Fatalf("written without CSRF: %+v", u.Profile)
+		}
+		wantStatus(t, "an unknown user's profile", b.post("/dashboard/users/usr_000000000000000000000/profile", prof), 404)
 		prof.Set("external_id", "E7")
 		wantRedirect(t, "save profile", b.post(path+"/profile", prof), path+"?done=profile")
 		u, _ := c.dir.GetUser(ctx, c.env, roster.UserRef{ID: f.john.ID})
