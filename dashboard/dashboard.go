@@ -117,6 +117,7 @@ func New(cfg Config) *Handler {
 	h.registerClients(m)
 	h.registerRoles(m)
 	h.registerAudit(m)
+	h.registerUsers(m)
 	m.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		h.message(w, r, http.StatusNotFound, "Not found", "There is no such page in the dashboard.")
 	})

@@ -142,6 +142,8 @@ func (h *Handler) createOrganization(w http.ResponseWriter, r *http.Request, s r
 
 // An organization's page.
 
+// metadataPair is one key and value of a metadata map, as the organization and user pages
+// list and edit them.
 type metadataPair struct{ Key, Value string }
 
 type member struct {

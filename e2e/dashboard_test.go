@@ -173,6 +173,17 @@ func dashboardSeedFlow(t *testing.T, allocCtx context.Context, backend, shots st
 		t.Fatalf("an undefined attribute: %d %v", status, res)
 	}
 
+	// The seed's flow ends on the user's page: found by email on Users, the value the PATCH set.
+	step("users", chromedp.Navigate(srv.URL+"/dashboard/users"), chromedp.WaitVisible(chromedp.CSS("#user-search")),
+		chromedp.SendKeys(chromedp.CSS("#q"), "john@megasoft"), chromedp.Click(chromedp.CSS("#user-search button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#all-users")), chromedp.WaitVisible(chromedp.CSS("#users")))
+	shot("users")
+	step("the user's page", chromedp.Click(chromedp.CSS(`#users a[href="/dashboard/users/`+user+`"]`)), chromedp.WaitVisible(chromedp.CSS("#user-attributes")))
+	if v, err := chromedp.Run(tctx, chromedp.Value(chromedp.CSS("#attr-employee_id"))); err != nil || v != "E-1042" {
+		t.Fatalf("employee_id on the user's page: %q, %v", v, err)
+	}
+	shot("user")
+
 	// Still listed after the reload; the edit and delete-confirmation screens.
 	step("reload", chromedp.Navigate(srv.URL+"/dashboard"), chromedp.WaitVisible(chromedp.CSS("#custom")))
 	step("edit", chromedp.Navigate(srv.URL+"/dashboard/attributes/employee_id"), chromedp.WaitVisible(chromedp.CSS("#edit-attribute")))
