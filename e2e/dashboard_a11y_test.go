@@ -250,6 +250,14 @@ func TestDashboardAccessibility(t *testing.T) {
 	// its error).
 	step("open the printed link", chromedp.Navigate(m[1]), chromedp.WaitVisible(chromedp.CSS("#setup")))
 	check("GET /dashboard/setup", "setup")
+	step("a weak password and a too long display name",
+		chromedp.SendKeys(chromedp.CSS("#email"), email),
+		chromedp.SetValue(chromedp.CSS("#display_name"), strings.Repeat("x", 300)),
+		chromedp.SendKeys(chromedp.CSS("#password"), "short"),
+		chromedp.Click(chromedp.CSS("#setup button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#password-error .field-error")),
+		chromedp.WaitVisible(chromedp.CSS("#display_name-error .field-error")))
+	check("GET /dashboard/setup", "setup-form-error")
 	visit("GET /dashboard/setup", "setup-no-token", "/dashboard/setup", "main h1")
 	step("open the printed link", chromedp.Navigate(m[1]), chromedp.WaitVisible(chromedp.CSS("#setup")))
 	step("set the password",
