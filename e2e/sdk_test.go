@@ -90,7 +90,7 @@ func nodeDeps(t *testing.T) {
 	}
 	npmOnce.Do(func() {
 		installed := true
-		for _, pkg := range []string{"@scalekit-sdk/node", "@workos-inc/node", "oidc-provider"} {
+		for _, pkg := range []string{"@scalekit-sdk/node", "@workos-inc/node", "oidc-provider", "axe-core"} {
 			if _, err := os.Stat(filepath.Join("node", "node_modules", pkg, "package.json")); err != nil {
 				installed = false
 			}

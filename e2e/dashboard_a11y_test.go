@@ -1,0 +1,329 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// axeScript is axe-core's browser build, installed by npm ci in e2e/node (pinned in its
+// package.json and package-lock.json).
+var axeScript = filepath.Join("node", "node_modules", "axe-core", "axe.min.js")
+
+// axeViolation is what the test keeps of one of axe.run's violations.
+type axeViolation struct {
+	ID      string `json:"id"`
+	Impact  string `json:"impact"`
+	Help    string `json:"help"`
+	HelpURL string `json:"helpUrl"`
+	Nodes   []struct {
+		Target  []any  `json:"target"`
+		HTML    string `json:"html"`
+		Summary string `json:"failureSummary"`
+	} `json:"nodes"`
+}
+
+// axeRun runs axe-core on the document (WCAG 2 A and AA, and axe's best practices) and
+// returns the violations, without the passes.
+const axeRun = `axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice']}, resultTypes: ['violations']})
+	.then(r => r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help, helpUrl: v.helpUrl,
+		nodes: v.nodes.map(n => ({target: n.target, html: n.html, failureSummary: n.failureSummary}))})))`
+
+// dashboardGETRoutes reads the patterns the dashboard registers on its mux from the source
+// of package dashboard (m.Handle / m.HandleFunc calls, Prefix spelled out) and returns those
+// a browser can GET: a GET pattern or one without a method.
+func dashboardGETRoutes(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("..", "dashboard", "*.go"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("the dashboard's source: %v", err)
+	}
+	var routes []string
+	fset := token.NewFileSet()
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		file, err := parser.ParseFile(fset, f, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(file, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok || len(call.Args) == 0 {
+				return true
+			}
+			sel, ok := call.Fun.(*ast.SelectorExpr)
+			if !ok || (sel.Sel.Name != "Handle" && sel.Sel.Name != "HandleFunc") {
+				return true
+			}
+			var pattern string
+			var concat func(e ast.Expr) bool
+			concat = func(e ast.Expr) bool {
+				switch e := e.(type) {
+				case *ast.BinaryExpr:
+					return e.Op == token.ADD && concat(e.X) && concat(e.Y)
+				case *ast.BasicLit:
+					s, err := strconv.Unquote(e.Value)
+					pattern += s
+					return err == nil && e.Kind == token.STRING
+				case *ast.Ident:
+					if e.Name == "Prefix" {
+						pattern += "/dashboard"
+						return true
+					}
+				}
+				return false
+			}
+			if !concat(call.Args[0]) {
+				t.Fatalf("%s: a route pattern the test cannot read: %s", fset.Position(call.Pos()), pattern)
+			}
+			method, path, found := strings.Cut(pattern, " ")
+			if !found {
+				method, path = "", pattern
+			}
+			if method == "" || method == "GET" {
+				routes = append(routes, strings.TrimSpace(method+" "+path))
+			}
+			return true
+		})
+	}
+	if len(routes) < 10 {
+		t.Fatalf("only %d GET routes read from ../dashboard: %v", len(routes), routes)
+	}
+	return routes
+}
+
+// TestDashboardAccessibility runs axe-core in Chromium on every screen of the dashboard of a
+// live `roster serve` (SQLite), each with content in its tables and lists, and fails on any
+// violation of impact "serious" or "critical" of WCAG 2 A/AA or axe's best practices (the
+// lesser ones are logged). Every GET route the dashboard registers must be visited, or be
+// named here as not a screen. axe is injected through the DevTools protocol
+// (Runtime.evaluate), which the page's Content-Security-Policy does not govern: the CSP
+// stays in force, and the test checks that it does. A screenshot of each screen is written
+// as a11y-NN-<screen>.png.
+func TestDashboardAccessibility(t *testing.T) {
+	exe := chromium(t)
+	nodeDeps(t)
+	axe, err := os.ReadFile(axeScript)
+	if err != nil {
+		t.Fatalf("axe-core is not installed in e2e/node: run `npm ci` in e2e/node (%v)", err)
+	}
+	routes := dashboardGETRoutes(t)
+	shots := screenshotDir(t)
+	rosterBinary(t)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("no-proxy-server", true), chromedp.WindowSize(1200, 900))
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+
+	srv := startServer(t, backendArgs(t, "sqlite"),
+		"ROSTER_BOOTSTRAP_CLIENT_ID="+bootstrapClientID, "ROSTER_BOOTSTRAP_CLIENT_SECRET="+bootstrapClientSecret)
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && !strings.Contains(srv.stdout.String(), "curl -s"); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	m := regexp.MustCompile(`(?m)^\s+(\S+/dashboard/setup\?token=\S+)$`).FindStringSubmatch(srv.stdout.String())
+	if m == nil || !strings.HasPrefix(m[1], srv.URL+"/") {
+		t.Fatalf("the first start printed no set-up link on %s:\n%s", srv.URL, srv.stdout.String())
+	}
+
+	// Content for every table and list: an attribute, an organization with an external ID,
+	// metadata, a domain and a member.
+	_, apiToken := tokenRequest(t, srv.URL, bootstrapClientID, bootstrapClientSecret)
+	rest := func(method, path, body string) map[string]any {
+		t.Helper()
+		status, res := restJSON(t, srv.URL, apiToken, method, path, body)
+		if status != 200 {
+			t.Fatalf("%s %s: %d %v", method, path, status, res)
+		}
+		return res
+	}
+	rest("POST", "/api/v1/user-attributes", `{"key": "employee_id", "display_name": "Employee Number"}`)
+	org := rest("POST", "/api/v1/organizations", `{"display_name": "Megasoft Inc", "external_id": "megasoft-7", "metadata": {"plan": "enterprise"}}`)["organization"].(map[string]any)["id"].(string)
+	rest("POST", "/api/v1/organizations", `{"display_name": "Megasoft Labs"}`)
+	rest("POST", "/api/v1/organizations/"+org+"/domains", `{"domain": "megasoft.example"}`)
+	rest("POST", "/api/v1/organizations/"+org+"/users", `{"email": "john@megasoft.example"}`)
+
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	defer cancel()
+	if err := chromedp.Do(ctx); err != nil { // starts the browser (no timeout on this first call)
+		t.Fatalf("start chromium: %v", err)
+	}
+	tctx, cancelT := context.WithTimeout(ctx, 150*time.Second)
+	defer cancelT()
+	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(tctx, actions...); err != nil {
+			where, _ := chromedp.Run(ctx, chromedp.Location())
+			page, _ := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("html")))
+			t.Fatalf("%s: %v (at %s: %.1500s)", what, err, where, page)
+		}
+	}
+
+	visited := map[string]bool{}
+	n, failed := 0, false
+	// check runs axe on the page the browser shows, as the screen name of the route, and
+	// writes its screenshot.
+	check := func(route, name string) {
+		t.Helper()
+		visited[route] = true
+		n++
+		png, err := chromedp.Run(tctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(shots, fmt.Sprintf("a11y-%02d-%s.png", n, name)), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		// The CSP is in force on the page (an inline script does not run), and axe is loaded
+		// all the same: Runtime.evaluate is the debugger's, not a script of the page's.
+		csp, err := chromedp.Run(tctx, chromedp.Evaluate[string](`(() => {
+			const s = document.createElement('script');
+			s.textContent = 'window.__rosterInline = true';
+			document.head.appendChild(s);
+			s.remove();
+			return window.__rosterInline ? 'inline script ran' : 'blocked';
+		})()`))
+		if err != nil || csp != "blocked" {
+			t.Fatalf("%s: the page's Content-Security-Policy is not in force (%q, %v)", name, csp, err)
+		}
+		if _, err := chromedp.Run(tctx, chromedp.Evaluate[chromedp.Void](string(axe))); err != nil {
+			t.Fatalf("%s: inject axe-core: %v", name, err)
+		}
+		vs, err := chromedp.Run(tctx, chromedp.Evaluate[[]axeViolation](axeRun, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatalf("%s: axe.run: %v", name, err)
+		}
+		for _, v := range vs {
+			var b strings.Builder
+			fmt.Fprintf(&b, "%s (%s): %s [%s] %s", name, route, v.ID, v.Impact, v.Help)
+			for _, node := range v.Nodes {
+				fmt.Fprintf(&b, "\n\t%v %s\n\t\t%s", node.Target, node.HTML, strings.ReplaceAll(node.Summary, "\n", "\n\t\t"))
+			}
+			fmt.Fprintf(&b, "\n\t%s", v.HelpURL)
+			if v.Impact == "serious" || v.Impact == "critical" {
+				failed = true
+				t.Error(b.String())
+			} else {
+				t.Log(b.String())
+			}
+		}
+		t.Logf("%s (%s): %d violations", name, route, len(vs))
+	}
+	// axe finds what it should: a planted input without a label, and a button without a name.
+	planted := func() {
+		t.Helper()
+		step("plant an unlabelled input and an empty button", chromedp.Evaluate[chromedp.Void](
+			`document.querySelector('main').insertAdjacentHTML('beforeend', '<input id="planted-input"><button id="planted-button"></button>')`))
+		vs, err := chromedp.Run(tctx, chromedp.Evaluate[[]axeViolation](axeRun, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatalf("axe.run: %v", err)
+		}
+		found := map[string]string{}
+		for _, v := range vs {
+			found[v.ID] = v.Impact
+		}
+		if found["label"] != "critical" || found["button-name"] != "critical" {
+			t.Fatalf("axe did not report the planted violations as critical: %v", found)
+		}
+	}
+	visit := func(route, name, path, sel string) {
+		t.Helper()
+		step("open "+path, chromedp.Navigate(srv.URL+path), chromedp.WaitVisible(chromedp.CSS(sel)))
+		check(route, name)
+	}
+
+	const email, pw = "first@example.com", "the first operator's password"
+	// Before a session: set-up (with the printed link, and without a token), sign-in (with
+	// its error).
+	step("open the printed link", chromedp.Navigate(m[1]), chromedp.WaitVisible(chromedp.CSS("#setup")))
+	check("GET /dashboard/setup", "setup")
+	step("a weak password and a too long display name",
+		chromedp.SendKeys(chromedp.CSS("#email"), email),
+		chromedp.SetValue(chromedp.CSS("#display_name"), strings.Repeat("x", 300)),
+		chromedp.SendKeys(chromedp.CSS("#password"), "short"),
+		chromedp.Click(chromedp.CSS("#setup button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#password-error .field-error")),
+		chromedp.WaitVisible(chromedp.CSS("#display_name-error .field-error")))
+	check("GET /dashboard/setup", "setup-form-error")
+	visit("GET /dashboard/setup", "setup-no-token", "/dashboard/setup", "main h1")
+	step("open the printed link", chromedp.Navigate(m[1]), chromedp.WaitVisible(chromedp.CSS("#setup")))
+	step("set the password",
+		chromedp.SendKeys(chromedp.CSS("#email"), email),
+		chromedp.SendKeys(chromedp.CSS("#display_name"), "First Operator"),
+		chromedp.SendKeys(chromedp.CSS("#password"), pw),
+		chromedp.Click(chromedp.CSS("#setup button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#sign-in")))
+	check("GET /dashboard/sign-in", "sign-in")
+	step("a wrong password",
+		chromedp.Clear(chromedp.CSS("#email")),
+		chromedp.SendKeys(chromedp.CSS("#email"), email),
+		chromedp.SendKeys(chromedp.CSS("#password"), "not the password"),
+		chromedp.Click(chromedp.CSS("#sign-in button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#error")))
+	check("GET /dashboard/sign-in", "sign-in-error")
+	step("sign in",
+		chromedp.Clear(chromedp.CSS("#email")),
+		chromedp.SendKeys(chromedp.CSS("#email"), email),
+		chromedp.SendKeys(chromedp.CSS("#password"), pw),
+		chromedp.Click(chromedp.CSS("#sign-in button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#operator")))
+
+	// Signed in.
+	visit("GET /dashboard", "home", "/dashboard", "#add-attribute")
+	visit("GET /dashboard/{$}", "home-slash", "/dashboard/", "#add-attribute")
+	visit("GET /dashboard/attributes", "attributes", "/dashboard/attributes?done=created&key=employee_id", "#custom")
+	step("a key the API refuses",
+		chromedp.SendKeys(chromedp.CSS("#display_name"), "Cost Centre"),
+		chromedp.SendKeys(chromedp.CSS("#key"), "Cost Centre"),
+		chromedp.Click(chromedp.CSS("#add-attribute button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#key-error .field-error")))
+	check("GET /dashboard/attributes", "attributes-form-error")
+	visit("GET /dashboard/attributes/{key}", "attribute-edit", "/dashboard/attributes/employee_id", "#edit-attribute")
+	visit("GET /dashboard/attributes/{key}/delete", "attribute-delete", "/dashboard/attributes/employee_id/delete", "#delete-attribute")
+	visit("GET /dashboard/organizations", "organizations", "/dashboard/organizations", "#organizations")
+	visit("GET /dashboard/organizations", "organizations-search", "/dashboard/organizations?q=megasoft&by=any", "#show-all")
+	visit("GET /dashboard/organizations", "organizations-search-error", "/dashboard/organizations?q=m&by=any", "#q-error .field-error")
+	visit("GET /dashboard/organizations", "organizations-deleted", "/dashboard/organizations?done=deleted&id="+org, ".notice")
+	visit("GET /dashboard/organizations/{id}", "organization", "/dashboard/organizations/"+org+"?done=metadata", "#metadata")
+	step("a metadata key the API refuses",
+		chromedp.SendKeys(chromedp.CSS("#meta-key"), "ab"),
+		chromedp.SendKeys(chromedp.CSS("#meta-value"), "x"),
+		chromedp.Click(chromedp.CSS("#add-metadata button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#metadata-error .field-error")))
+	check("GET /dashboard/organizations/{id}", "organization-form-error")
+	visit("GET /dashboard/organizations/{id}/delete", "organization-delete", "/dashboard/organizations/"+org+"/delete", "#delete-organization")
+	visit("/dashboard/", "not-found", "/dashboard/no-such-screen", "#error")
+	planted()
+
+	notScreens := map[string]string{
+		"GET /dashboard/static/": "the stylesheet",
+	}
+	for _, r := range routes {
+		if !visited[r] && notScreens[r] == "" {
+			t.Errorf("the dashboard registers %q, which this test does not visit: add its screen (or say why it is not one)", r)
+		}
+	}
+	for r := range visited {
+		if !slices.Contains(routes, r) {
+			t.Errorf("the test visits %q as a route, which the dashboard does not register", r)
+		}
+	}
+	if failed {
+		t.Errorf("serious or critical accessibility violations: see above; screenshots in %s", shots)
+	}
+	cancel() // close the browser's tab first: a connection it opened ahead holds up a graceful stop
+	srv.stop(t)
+}
