@@ -184,6 +184,11 @@ func TestDirectoryScreens(t *testing.T) {
 		wantStatus(t, "users page 2", res, 200)
 		wantBody(t, "users page 2", res, "u30@acme.example", "u34@acme.example", `id="users-prev"`)
 
+		// A group's role without the CSRF token: refused, nothing assigned.
+		wantStatus(t, "a group role without CSRF", b.post(dirPath+"/roles", url.Values{"group_id": {groupID}, "role_name": {"admin"}}), 403)
+		if d, _ := c.dir.GetDirectory(ctx, c.env, o.ID, dirID); len(d.RoleAssignments) != 0 {
+			t.Fatalf("a refused role POST wrote: %+v", d.RoleAssignments)
+		}
 		// A group's role: set, then the members' roles follow; an unknown role is refused.
 		wantRedirect(t, "a group role", b.post(dirPath+"/roles", url.Values{"csrf": {tok}, "group_id": {groupID}, "role_name": {"admin"}}), dirPath+"?done=roles")
 		if d, _ := c.dir.GetDirectory(ctx, c.env, o.ID, dirID); len(d.RoleAssignments) != 1 || d.RoleAssignments[0].RoleName != "admin" || d.RoleAssignments[0].GroupID != groupID {
