@@ -10,6 +10,7 @@ import (
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/directory"
+	"github.com/rosterhq/roster/store"
 )
 
 // The SCIM directory screens (issue 14): an organization's directory with its SCIM endpoint,
@@ -17,7 +18,8 @@ import (
 // group-to-role assignments, and the users and groups its identity provider provisioned; and
 // Add Directory on the organization's page. Every read and write is the directory.Service call
 // the DirectoryService handlers in api/directories.go make, so rules and messages are the
-// API's. The latest provisioning requests are not shown (no record of them yet).
+// API's. The latest provisioning requests are the directory's record of its SCIM endpoint's
+// authenticated requests (directory.ListSCIMRequests; scimdir records them).
 
 // mappingBlankRows is how many empty rows the attribute mapping form offers for new pairs.
 const mappingBlankRows = 3
@@ -61,6 +63,8 @@ type directoryData struct {
 	Groups     directory.List[roster.DirectoryGroup]
 	GroupsNext string
 	GroupsPrev string
+	Requests   []store.SCIMRequest // the latest, newest first
+	Kept       int
 }
 
 func dirPath(orgID, dirID string) string {
@@ -155,6 +159,11 @@ func (h *Handler) directoryPage(w http.ResponseWriter, r *http.Request, s reques
 		h.fail(w, r, err)
 		return
 	}
+	if d.Requests, err = h.cfg.Directory.ListSCIMRequests(ctx, env, orgID, dirID); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	d.Kept = directory.SCIMRequestsKept
 	names := map[string]string{}
 	for _, g := range d.Groups.Items {
 		names[g.ID] = g.DisplayName

@@ -10,10 +10,12 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/directory"
 	"github.com/rosterhq/roster/scim/scimdir"
+	"github.com/rosterhq/roster/store"
 )
 
 // scimCall sends one SCIM request to the server's SCIM handler (scimdir.Handler, as serve
@@ -214,10 +216,73 @@ func TestDirectoryScreens(t *testing.T) {
 			t.Fatalf("SCIM after enable: %d", st)
 		}
 
+		// The latest provisioning requests: the authenticated ones with their outcome, newest
+		// first; the refused old token is not recorded. At most 100 are kept.
+		// (written in the background: wait for the last one, the disable/enable check's GET)
+		waitRequests(t, c, dirID, func(rs []store.SCIMRequest) bool { return len(rs) >= 40 })
+		res = b.get(dirPath)
+		wantBody(t, "latest requests", res, `<td>POST</td><td><code>/Users</code></td><td>201</td>`, `<td>POST</td><td><code>/Groups</code></td><td>201</td>`,
+			`<td>GET</td><td><code>/Users</code></td><td>200</td>`)
+		kept, err := c.dir.Store().ListSCIMRequests(ctx, dirID, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range kept {
+			if r.Status == 401 {
+				t.Fatalf("a refused request was recorded: %+v", r)
+			}
+		}
+		if st, _ := scimCall(t, c, "GET", "/scim/v2/"+dirID+"/Users/no-such-user", second, ""); st != 404 {
+			t.Fatalf("an unknown user: %d", st)
+		}
+		for range 110 {
+			scimCall(t, c, "GET", "/scim/v2/"+dirID+"/Groups", second, "")
+		}
+		kept = waitRequests(t, c, dirID, func(rs []store.SCIMRequest) bool {
+			n := 0
+			for _, r := range rs {
+				if r.Path == "/Groups" && r.Method == "GET" {
+					n++
+				}
+			}
+			return n == 100
+		})
+		if len(kept) != 100 || kept[0].Path != "/Groups" {
+			t.Fatalf("%d requests kept, want 100", len(kept))
+		}
+		res = b.get(dirPath)
+		if n := strings.Count(res.body, `<td>GET</td><td><code>/Groups</code></td><td>200</td>`); n != 100 {
+			t.Fatalf("%d requests shown, want 100", n)
+		}
+
 		// Another organization's directory is not found under this one.
 		other, _ := c.dir.CreateOrganization(ctx, c.env, roster.NewOrganization{DisplayName: "Globex"})
 		wantStatus(t, "a directory under another organization", b.get("/dashboard/organizations/"+other.ID+"/directories/"+dirID), 404)
+		// The record goes with its directory.
+		if err := c.dir.DeleteDirectory(ctx, c.env, o.ID, dirID); err != nil {
+			t.Fatal(err)
+		}
+		if kept, err := c.dir.Store().ListSCIMRequests(ctx, dirID, 1000); err != nil || len(kept) != 0 {
+			t.Fatalf("requests of a deleted directory: %d %v", len(kept), err)
+		}
 	})
+}
+
+// waitRequests polls a directory's SCIM request record (written in the background) until ok.
+func waitRequests(t *testing.T, c *console, dirID string, ok func([]store.SCIMRequest) bool) []store.SCIMRequest {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		rs, err := c.dir.Store().ListSCIMRequests(context.Background(), dirID, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok(rs) {
+			return rs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the SCIM request record: %d rows", len(rs))
+		}
+	}
 }
 
 func statusOfCode(code roster.Code) int {
