@@ -53,6 +53,9 @@ type Config struct {
 	// (serve derives it from the encryption key with CSRFKey, so every node shares it); nil
 	// draws a random key at start.
 	CSRFKey []byte
+	// Issuer is Roster's public URL, the base of each directory's SCIM endpoint ("" : the URL
+	// the browser used).
+	Issuer string
 }
 
 // CSRFKey derives the key of the CSRF tokens from a secret of the deployment (the
@@ -118,6 +121,7 @@ func New(cfg Config) *Handler {
 	h.registerRoles(m)
 	h.registerAudit(m)
 	h.registerUsers(m)
+	h.registerDirectories(m)
 	m.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		h.message(w, r, http.StatusNotFound, "Not found", "There is no such page in the dashboard.")
 	})

@@ -24,7 +24,8 @@ type Service struct {
 
 	reapplyBatch int // directory users per transaction of ReapplyDirectoryMapping
 
-	syncs syncTimes // when this process last recorded each directory's last SCIM write (scim.go)
+	syncs    syncTimes    // when this process last recorded each directory's last SCIM write (scim.go)
+	requests scimRequests // writes the directories' latest SCIM requests in batches (scimrequests.go)
 }
 
 // Option configures a Service.

@@ -289,6 +289,11 @@ type DirectoryStore interface {
 	// RecordDirectorySecretUse sets a secret's last-used time, at most once per
 	// roster.DirectorySecretUseGranularity.
 	RecordDirectorySecretUse(ctx context.Context, secretID string, at time.Time) error
+	// RecordSCIMRequests keeps SCIM requests of directories and removes each directory's
+	// older ones beyond its latest keep, in one transaction.
+	RecordSCIMRequests(ctx context.Context, rs []SCIMRequest, keep int) error
+	// ListSCIMRequests returns a directory's latest SCIM requests, newest first.
+	ListSCIMRequests(ctx context.Context, directoryID string, limit int) ([]SCIMRequest, error)
 
 	// CreateDirectoryUser stores a directory user; a userName taken in the directory
 	// (case-insensitively) is ALREADY_EXISTS on userName, and so is a Roster user linked twice.
@@ -446,6 +451,15 @@ type DirectoryResource struct {
 	ID                     string
 	Raw                    []byte
 	CreateTime, UpdateTime time.Time
+}
+
+// SCIMRequest is one request a directory's SCIM endpoint answered.
+type SCIMRequest struct {
+	DirectoryID string
+	Method      string
+	Path        string // below the directory's endpoint, without the query
+	Status      int
+	Time        time.Time
 }
 
 // DirectoryStats are the counts GetDirectory shows.

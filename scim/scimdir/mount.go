@@ -1,6 +1,7 @@
 package scimdir
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -25,8 +26,49 @@ func Handler(svc *directory.Service, issuer string, log *slog.Logger) http.Handl
 			return
 		}
 		base := directory.SCIMEndpoint(issuer, dirID)
-		h := &scim.Handler{Backend: Backend{Service: svc, DirectoryID: dirID}, Logger: log,
+		opened := false
+		h := &scim.Handler{Backend: openedBackend{Backend{Service: svc, DirectoryID: dirID}, &opened}, Logger: log,
 			BaseURL: func(*http.Request) string { return base }}
-		http.StripPrefix(directory.SCIMPathPrefix+dirID, h).ServeHTTP(w, r)
+		rec := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		http.StripPrefix(directory.SCIMPathPrefix+dirID, h).ServeHTTP(rec, r)
+		// The directory's latest requests (the dashboard shows them): authenticated ones only,
+		// so that no one without the token can push them out.
+		if opened {
+			path := strings.TrimPrefix(r.URL.Path, directory.SCIMPathPrefix+dirID)
+			svc.RecordSCIMRequest(dirID, r.Method, path, rec.status)
+		}
 	})
 }
+
+// openedBackend notes that the request's token opened the directory.
+type openedBackend struct {
+	Backend
+	opened *bool
+}
+
+func (b openedBackend) Open(ctx context.Context, token string) (scim.Directory, error) {
+	d, err := b.Backend.Open(ctx, token)
+	*b.opened = err == nil
+	return d, err
+}
+
+// statusWriter notes the status a handler answered.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
