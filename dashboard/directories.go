@@ -26,13 +26,12 @@ const mappingBlankRows = 3
 
 func (h *Handler) registerDirectories(m *http.ServeMux) {
 	h.pages["directory"] = template.Must(template.New("").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/directory.html"))
-	const dir = Prefix + "/organizations/{id}/directories"
-	m.HandleFunc("POST "+dir, h.session(h.createDirectory))
-	m.HandleFunc("GET "+dir+"/{dir}", h.session(h.directory))
-	m.HandleFunc("POST "+dir+"/{dir}/enabled", h.session(h.setDirectoryEnabled))
-	m.HandleFunc("POST "+dir+"/{dir}/secret", h.session(h.directorySecret))
-	m.HandleFunc("POST "+dir+"/{dir}/mapping", h.session(h.setDirectoryMapping))
-	m.HandleFunc("POST "+dir+"/{dir}/roles", h.session(h.setDirectoryRole))
+	m.HandleFunc("POST "+Prefix+"/organizations/{id}/directories", h.session(h.createDirectory))
+	m.HandleFunc("GET "+Prefix+"/organizations/{id}/directories/{dir}", h.session(h.directory))
+	m.HandleFunc("POST "+Prefix+"/organizations/{id}/directories/{dir}/enabled", h.session(h.setDirectoryEnabled))
+	m.HandleFunc("POST "+Prefix+"/organizations/{id}/directories/{dir}/secret", h.session(h.directorySecret))
+	m.HandleFunc("POST "+Prefix+"/organizations/{id}/directories/{dir}/mapping", h.session(h.setDirectoryMapping))
+	m.HandleFunc("POST "+Prefix+"/organizations/{id}/directories/{dir}/roles", h.session(h.setDirectoryRole))
 }
 
 type mappingRow struct {

@@ -156,6 +156,7 @@ func TestDashboardAccessibility(t *testing.T) {
 	rest("POST", "/api/v1/organizations/"+org+"/domains", `{"domain": "megasoft.example"}`)
 	john := rest("POST", "/api/v1/organizations/"+org+"/users", `{"email": "john@megasoft.example"}`)["user"].(map[string]any)["id"].(string)
 	rest("POST", "/api/v1/roles", `{"name": "auditor", "display_name": "Auditor", "description": "Reads logs."}`)
+	dir := rest("POST", "/api/v1/organizations/"+org+"/directories", `{"directory_type": "SCIM", "directory_provider": "OKTA"}`)["directory"].(map[string]any)["id"].(string)
 
 	ctx, cancel := chromedp.NewContext(allocCtx)
 	defer cancel()
@@ -306,6 +307,7 @@ func TestDashboardAccessibility(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#metadata-error .field-error")))
 	check("GET /dashboard/organizations/{id}", "organization-form-error")
 	visit("GET /dashboard/organizations/{id}/delete", "organization-delete", "/dashboard/organizations/"+org+"/delete", "#delete-organization")
+	visit("GET /dashboard/organizations/{id}/directories/{dir}", "directory", "/dashboard/organizations/"+org+"/directories/"+dir, "#endpoint")
 	visit("GET /dashboard/users", "users", "/dashboard/users", "#user-search")
 	visit("GET /dashboard/users", "users-search", "/dashboard/users?q=megasoft", "#user-search")
 	visit("GET /dashboard/users/{id}", "user", "/dashboard/users/"+john, "#profile")
