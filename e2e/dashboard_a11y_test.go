@@ -1,14 +1,12 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -115,29 +113,14 @@ func dashboardGETRoutes(t *testing.T) []string {
 // stays in force, and the test checks that it does. A screenshot of each screen is written
 // as a11y-NN-<screen>.png.
 func TestDashboardAccessibility(t *testing.T) {
-	exe := chromium(t)
 	nodeDeps(t)
 	axe, err := os.ReadFile(axeScript)
 	if err != nil {
 		t.Fatalf("axe-core is not installed in e2e/node: run `npm ci` in e2e/node (%v)", err)
 	}
 	routes := dashboardGETRoutes(t)
-	shots := screenshotDir(t)
-	rosterBinary(t)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("no-proxy-server", true), chromedp.WindowSize(1200, 900))
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-
-	srv := startServer(t, backendArgs(t, "sqlite"),
-		"ROSTER_BOOTSTRAP_CLIENT_ID="+bootstrapClientID, "ROSTER_BOOTSTRAP_CLIENT_SECRET="+bootstrapClientSecret)
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && !strings.Contains(srv.stdout.String(), "curl -s"); {
-		time.Sleep(20 * time.Millisecond)
-	}
-	m := regexp.MustCompile(`(?m)^\s+(\S+/dashboard/setup\?token=\S+)$`).FindStringSubmatch(srv.stdout.String())
-	if m == nil || !strings.HasPrefix(m[1], srv.URL+"/") {
-		t.Fatalf("the first start printed no set-up link on %s:\n%s", srv.URL, srv.stdout.String())
-	}
+	allocCtx, shots := dashboardAllocator(t)
+	srv, link := dashboardServer(t, "sqlite")
 
 	// Content for every table and list: an attribute, an organization with an external ID,
 	// metadata, a domain and a member.
@@ -158,40 +141,19 @@ func TestDashboardAccessibility(t *testing.T) {
 	rest("POST", "/api/v1/roles", `{"name": "auditor", "display_name": "Auditor", "description": "Reads logs."}`)
 	dir := rest("POST", "/api/v1/organizations/"+org+"/directories", `{"directory_type": "SCIM", "directory_provider": "OKTA"}`)["directory"].(map[string]any)["id"].(string)
 
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	defer cancel()
-	if err := chromedp.Do(ctx); err != nil { // starts the browser (no timeout on this first call)
-		t.Fatalf("start chromium: %v", err)
-	}
-	tctx, cancelT := context.WithTimeout(ctx, 150*time.Second)
-	defer cancelT()
-	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(tctx, actions...); err != nil {
-			where, _ := chromedp.Run(ctx, chromedp.Location())
-			page, _ := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("html")))
-			t.Fatalf("%s: %v (at %s: %.1500s)", what, err, where, page)
-		}
-	}
+	b := openTab(t, allocCtx, 150*time.Second, shots, "a11y")
 
 	visited := map[string]bool{}
-	n, failed := 0, false
+	failed := false
 	// check runs axe on the page the browser shows, as the screen name of the route, and
 	// writes its screenshot.
 	check := func(route, name string) {
 		t.Helper()
 		visited[route] = true
-		n++
-		png, err := chromedp.Run(tctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		if err := os.WriteFile(filepath.Join(shots, fmt.Sprintf("a11y-%02d-%s.png", n, name)), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		b.shot(name)
 		// The CSP is in force on the page (an inline script does not run), and axe is loaded
 		// all the same: Runtime.evaluate is the debugger's, not a script of the page's.
-		csp, err := chromedp.Run(tctx, chromedp.Evaluate[string](`(() => {
+		csp, err := chromedp.Run(b.tctx, chromedp.Evaluate[string](`(() => {
 			const s = document.createElement('script');
 			s.textContent = 'window.__rosterInline = true';
 			document.head.appendChild(s);
@@ -201,25 +163,25 @@ func TestDashboardAccessibility(t *testing.T) {
 		if err != nil || csp != "blocked" {
 			t.Fatalf("%s: the page's Content-Security-Policy is not in force (%q, %v)", name, csp, err)
 		}
-		if _, err := chromedp.Run(tctx, chromedp.Evaluate[chromedp.Void](string(axe))); err != nil {
+		if _, err := chromedp.Run(b.tctx, chromedp.Evaluate[chromedp.Void](string(axe))); err != nil {
 			t.Fatalf("%s: inject axe-core: %v", name, err)
 		}
-		vs, err := chromedp.Run(tctx, chromedp.Evaluate[[]axeViolation](axeRun, chromedp.EvalAwaitPromise))
+		vs, err := chromedp.Run(b.tctx, chromedp.Evaluate[[]axeViolation](axeRun, chromedp.EvalAwaitPromise))
 		if err != nil {
 			t.Fatalf("%s: axe.run: %v", name, err)
 		}
 		for _, v := range vs {
-			var b strings.Builder
-			fmt.Fprintf(&b, "%s (%s): %s [%s] %s", name, route, v.ID, v.Impact, v.Help)
+			var msg strings.Builder
+			fmt.Fprintf(&msg, "%s (%s): %s [%s] %s", name, route, v.ID, v.Impact, v.Help)
 			for _, node := range v.Nodes {
-				fmt.Fprintf(&b, "\n\t%v %s\n\t\t%s", node.Target, node.HTML, strings.ReplaceAll(node.Summary, "\n", "\n\t\t"))
+				fmt.Fprintf(&msg, "\n\t%v %s\n\t\t%s", node.Target, node.HTML, strings.ReplaceAll(node.Summary, "\n", "\n\t\t"))
 			}
-			fmt.Fprintf(&b, "\n\t%s", v.HelpURL)
+			fmt.Fprintf(&msg, "\n\t%s", v.HelpURL)
 			if v.Impact == "serious" || v.Impact == "critical" {
 				failed = true
-				t.Error(b.String())
+				t.Error(msg.String())
 			} else {
-				t.Log(b.String())
+				t.Log(msg.String())
 			}
 		}
 		t.Logf("%s (%s): %d violations", name, route, len(vs))
@@ -227,9 +189,9 @@ func TestDashboardAccessibility(t *testing.T) {
 	// axe finds what it should: a planted input without a label, and a button without a name.
 	planted := func() {
 		t.Helper()
-		step("plant an unlabelled input and an empty button", chromedp.Evaluate[chromedp.Void](
+		b.step("plant an unlabelled input and an empty button", chromedp.Evaluate[chromedp.Void](
 			`document.querySelector('main').insertAdjacentHTML('beforeend', '<input id="planted-input"><button id="planted-button"></button>')`))
-		vs, err := chromedp.Run(tctx, chromedp.Evaluate[[]axeViolation](axeRun, chromedp.EvalAwaitPromise))
+		vs, err := chromedp.Run(b.tctx, chromedp.Evaluate[[]axeViolation](axeRun, chromedp.EvalAwaitPromise))
 		if err != nil {
 			t.Fatalf("axe.run: %v", err)
 		}
@@ -243,16 +205,16 @@ func TestDashboardAccessibility(t *testing.T) {
 	}
 	visit := func(route, name, path, sel string) {
 		t.Helper()
-		step("open "+path, chromedp.Navigate(srv.URL+path), chromedp.WaitVisible(chromedp.CSS(sel)))
+		b.step("open "+path, chromedp.Navigate(srv.URL+path), chromedp.WaitVisible(chromedp.CSS(sel)))
 		check(route, name)
 	}
 
 	const email, pw = "first@example.com", "the first operator's password"
 	// Before a session: set-up (with the printed link, and without a token), sign-in (with
 	// its error).
-	step("open the printed link", chromedp.Navigate(m[1]), chromedp.WaitVisible(chromedp.CSS("#setup")))
+	b.step("open the printed link", chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS("#setup")))
 	check("GET /dashboard/setup", "setup")
-	step("a weak password and a too long display name",
+	b.step("a weak password and a too long display name",
 		chromedp.SendKeys(chromedp.CSS("#email"), email),
 		chromedp.SetValue(chromedp.CSS("#display_name"), strings.Repeat("x", 300)),
 		chromedp.SendKeys(chromedp.CSS("#password"), "short"),
@@ -261,22 +223,22 @@ func TestDashboardAccessibility(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#display_name-error .field-error")))
 	check("GET /dashboard/setup", "setup-form-error")
 	visit("GET /dashboard/setup", "setup-no-token", "/dashboard/setup", "main h1")
-	step("open the printed link", chromedp.Navigate(m[1]), chromedp.WaitVisible(chromedp.CSS("#setup")))
-	step("set the password",
+	b.step("open the printed link", chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS("#setup")))
+	b.step("set the password",
 		chromedp.SendKeys(chromedp.CSS("#email"), email),
 		chromedp.SendKeys(chromedp.CSS("#display_name"), "First Operator"),
 		chromedp.SendKeys(chromedp.CSS("#password"), pw),
 		chromedp.Click(chromedp.CSS("#setup button[type=submit]")),
 		chromedp.WaitVisible(chromedp.CSS("#sign-in")))
 	check("GET /dashboard/sign-in", "sign-in")
-	step("a wrong password",
+	b.step("a wrong password",
 		chromedp.Clear(chromedp.CSS("#email")),
 		chromedp.SendKeys(chromedp.CSS("#email"), email),
 		chromedp.SendKeys(chromedp.CSS("#password"), "not the password"),
 		chromedp.Click(chromedp.CSS("#sign-in button[type=submit]")),
 		chromedp.WaitVisible(chromedp.CSS("#error")))
 	check("GET /dashboard/sign-in", "sign-in-error")
-	step("sign in",
+	b.step("sign in",
 		chromedp.Clear(chromedp.CSS("#email")),
 		chromedp.SendKeys(chromedp.CSS("#email"), email),
 		chromedp.SendKeys(chromedp.CSS("#password"), pw),
@@ -287,7 +249,7 @@ func TestDashboardAccessibility(t *testing.T) {
 	visit("GET /dashboard", "home", "/dashboard", "#add-attribute")
 	visit("GET /dashboard/{$}", "home-slash", "/dashboard/", "#add-attribute")
 	visit("GET /dashboard/attributes", "attributes", "/dashboard/attributes?done=created&key=employee_id", "#custom")
-	step("a key the API refuses",
+	b.step("a key the API refuses",
 		chromedp.SendKeys(chromedp.CSS("#display_name"), "Cost Centre"),
 		chromedp.SendKeys(chromedp.CSS("#key"), "Cost Centre"),
 		chromedp.Click(chromedp.CSS("#add-attribute button[type=submit]")),
@@ -300,7 +262,7 @@ func TestDashboardAccessibility(t *testing.T) {
 	visit("GET /dashboard/organizations", "organizations-search-error", "/dashboard/organizations?q=m&by=any", "#q-error .field-error")
 	visit("GET /dashboard/organizations", "organizations-deleted", "/dashboard/organizations?done=deleted&id="+org, ".notice")
 	visit("GET /dashboard/organizations/{id}", "organization", "/dashboard/organizations/"+org+"?done=metadata", "#metadata")
-	step("a metadata key the API refuses",
+	b.step("a metadata key the API refuses",
 		chromedp.SendKeys(chromedp.CSS("#meta-key"), "ab"),
 		chromedp.SendKeys(chromedp.CSS("#meta-value"), "x"),
 		chromedp.Click(chromedp.CSS("#add-metadata button[type=submit]")),
@@ -336,6 +298,6 @@ func TestDashboardAccessibility(t *testing.T) {
 	if failed {
 		t.Errorf("serious or critical accessibility violations: see above; screenshots in %s", shots)
 	}
-	cancel() // close the browser's tab first: a connection it opened ahead holds up a graceful stop
+	b.close() // close the browser's tab first: a connection it opened ahead holds up a graceful stop
 	srv.stop(t)
 }

@@ -2,10 +2,8 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -38,90 +36,40 @@ func screenshotDir(t *testing.T) string {
 // Attribute": Employee Number / employee_id) after a form error that shows the API's message
 // beside the field, and the attribute is then set on a user with the seed's REST PATCH.
 func TestDashboardSeedFlow(t *testing.T) {
-	exe := chromium(t)
-	shots := screenshotDir(t)
-	rosterBinary(t)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("no-proxy-server", true), chromedp.WindowSize(1200, 900))
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
+	allocCtx, shots := dashboardAllocator(t)
 	for _, backend := range []string{"sqlite", "postgres"} {
 		t.Run(backend, func(t *testing.T) { dashboardSeedFlow(t, allocCtx, backend, shots) })
 	}
 }
 
 func dashboardSeedFlow(t *testing.T, allocCtx context.Context, backend, shots string) {
-	srv := startServer(t, backendArgs(t, backend),
-		"ROSTER_BOOTSTRAP_CLIENT_ID="+bootstrapClientID, "ROSTER_BOOTSTRAP_CLIENT_SECRET="+bootstrapClientSecret)
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && !strings.Contains(srv.stdout.String(), "curl -s"); {
-		time.Sleep(20 * time.Millisecond)
-	}
-	m := regexp.MustCompile(`(?m)^\s+(\S+/dashboard/setup\?token=\S+)$`).FindStringSubmatch(srv.stdout.String())
-	if m == nil || !strings.HasPrefix(m[1], srv.URL+"/") {
-		t.Fatalf("the first start printed no set-up link on %s:\n%s", srv.URL, srv.stdout.String())
-	}
-	link := m[1]
+	srv, link := dashboardServer(t, backend)
 
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	defer cancel()
-	if err := chromedp.Do(ctx); err != nil { // starts the browser (no timeout on this first call)
-		t.Fatalf("start chromium: %v", err)
-	}
-	tctx, cancelT := context.WithTimeout(ctx, 90*time.Second)
-	defer cancelT()
-
-	n := 0
-	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(tctx, actions...); err != nil {
-			where, _ := chromedp.Run(ctx, chromedp.Location())
-			page, _ := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("html")))
-			t.Fatalf("%s: %v (at %s: %.1500s)", what, err, where, page)
-		}
-	}
-	shot := func(name string) {
-		t.Helper()
-		png, err := chromedp.Run(tctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		n++
-		if err := os.WriteFile(filepath.Join(shots, fmt.Sprintf("dashboard-%s-%02d-%s.png", backend, n, name)), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(tctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("read %s: %v", sel, err)
-		}
-		return s
-	}
+	b := openTab(t, allocCtx, 90*time.Second, shots, "dashboard-"+backend)
 
 	const email, pw = "first@example.com", "the first operator's password"
-	step("open the printed link", chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS("#setup")))
-	shot("setup")
-	step("set the password",
+	b.step("open the printed link", chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS("#setup")))
+	b.shot("setup")
+	b.step("set the password",
 		chromedp.SendKeys(chromedp.CSS("#email"), email),
 		chromedp.SendKeys(chromedp.CSS("#display_name"), "First Operator"),
 		chromedp.SendKeys(chromedp.CSS("#password"), pw),
 		chromedp.Click(chromedp.CSS("#setup button[type=submit]")),
 		chromedp.WaitVisible(chromedp.CSS("#sign-in")))
-	shot("sign-in")
-	step("sign in",
+	b.shot("sign-in")
+	b.step("sign in",
 		chromedp.Clear(chromedp.CSS("#email")),
 		chromedp.SendKeys(chromedp.CSS("#email"), email),
 		chromedp.SendKeys(chromedp.CSS("#password"), pw),
 		chromedp.Click(chromedp.CSS("#sign-in button[type=submit]")),
 		chromedp.WaitVisible(chromedp.CSS("#add-attribute")))
-	if got := text("#operator"); got != email {
+	if got := b.text("#operator"); got != email {
 		t.Fatalf("the nav shows %q, want the operator's email", got)
 	}
-	shot("attributes")
+	b.shot("attributes")
 
 	// A key the API refuses: its message, beside the key.
-	step("add a bad key",
+	b.step("add a bad key",
 		chromedp.SendKeys(chromedp.CSS("#display_name"), "Employee Number"),
 		chromedp.SendKeys(chromedp.CSS("#key"), "Employee ID"),
 		chromedp.Click(chromedp.CSS("#add-attribute button[type=submit]")),
@@ -135,22 +83,22 @@ func dashboardSeedFlow(t *testing.T, allocCtx context.Context, backend, shots st
 	if status != 400 || violation == nil || violation["field"] != "key" {
 		t.Fatalf("the API's answer to the same key: %d %v", status, apiErr)
 	}
-	if got := text("#key-error"); got != violation["description"] {
+	if got := b.text("#key-error"); got != violation["description"] {
 		t.Fatalf("beside the key: %q; the API says %q", got, violation["description"])
 	}
-	if got := text("#error"); got != apiErr["message"] {
+	if got := b.text("#error"); got != apiErr["message"] {
 		t.Fatalf("the page's message: %q; the API's: %q", got, apiErr["message"])
 	}
-	shot("form-error")
-	step("Add Attribute Employee Number / employee_id",
+	b.shot("form-error")
+	b.step("Add Attribute Employee Number / employee_id",
 		chromedp.Clear(chromedp.CSS("#key")),
 		chromedp.SendKeys(chromedp.CSS("#key"), "employee_id"),
 		chromedp.Click(chromedp.CSS("#add-attribute button[type=submit]")),
 		chromedp.WaitVisible(chromedp.CSS("#custom")))
-	if got := text("#custom tbody"); !strings.Contains(got, "Employee Number") || !strings.Contains(got, "employee_id") {
+	if got := b.text("#custom tbody"); !strings.Contains(got, "Employee Number") || !strings.Contains(got, "employee_id") {
 		t.Fatalf("the new attribute is not listed: %q", got)
 	}
-	shot("attribute-added")
+	b.shot("attribute-added")
 
 	// The application sets it on a user through the API, with the seed's PATCH shape.
 	rest := func(method, path, body string) map[string]any {
@@ -174,33 +122,33 @@ func dashboardSeedFlow(t *testing.T, allocCtx context.Context, backend, shots st
 	}
 
 	// The seed's flow ends on the user's page: found by email on Users, the value the PATCH set.
-	step("users", chromedp.Navigate(srv.URL+"/dashboard/users"), chromedp.WaitVisible(chromedp.CSS("#user-search")),
+	b.step("users", chromedp.Navigate(srv.URL+"/dashboard/users"), chromedp.WaitVisible(chromedp.CSS("#user-search")),
 		chromedp.SendKeys(chromedp.CSS("#q"), "john@megasoft"), chromedp.Click(chromedp.CSS("#user-search button[type=submit]")),
 		chromedp.WaitVisible(chromedp.CSS("#all-users")), chromedp.WaitVisible(chromedp.CSS("#users")))
-	shot("users")
-	step("the user's page", chromedp.Click(chromedp.CSS(`#users a[href="/dashboard/users/`+user+`"]`)), chromedp.WaitVisible(chromedp.CSS("#user-attributes")))
-	if v, err := chromedp.Run(tctx, chromedp.Value(chromedp.CSS("#attr-employee_id"))); err != nil || v != "E-1042" {
+	b.shot("users")
+	b.step("the user's page", chromedp.Click(chromedp.CSS(`#users a[href="/dashboard/users/`+user+`"]`)), chromedp.WaitVisible(chromedp.CSS("#user-attributes")))
+	if v, err := chromedp.Run(b.tctx, chromedp.Value(chromedp.CSS("#attr-employee_id"))); err != nil || v != "E-1042" {
 		t.Fatalf("employee_id on the user's page: %q, %v", v, err)
 	}
-	shot("user")
+	b.shot("user")
 
 	// Still listed after the reload; the edit and delete-confirmation screens.
-	step("reload", chromedp.Navigate(srv.URL+"/dashboard"), chromedp.WaitVisible(chromedp.CSS("#custom")))
-	step("edit", chromedp.Navigate(srv.URL+"/dashboard/attributes/employee_id"), chromedp.WaitVisible(chromedp.CSS("#edit-attribute")))
-	shot("attribute-edit")
-	step("confirm delete", chromedp.Navigate(srv.URL+"/dashboard/attributes/employee_id/delete"), chromedp.WaitVisible(chromedp.CSS("#delete-attribute")))
-	if got := text("#consequence"); !strings.Contains(got, "also deletes every value of it stored on user profiles") {
+	b.step("reload", chromedp.Navigate(srv.URL+"/dashboard"), chromedp.WaitVisible(chromedp.CSS("#custom")))
+	b.step("edit", chromedp.Navigate(srv.URL+"/dashboard/attributes/employee_id"), chromedp.WaitVisible(chromedp.CSS("#edit-attribute")))
+	b.shot("attribute-edit")
+	b.step("confirm delete", chromedp.Navigate(srv.URL+"/dashboard/attributes/employee_id/delete"), chromedp.WaitVisible(chromedp.CSS("#delete-attribute")))
+	if got := b.text("#consequence"); !strings.Contains(got, "also deletes every value of it stored on user profiles") {
 		t.Fatalf("the delete confirmation: %q", got)
 	}
-	shot("attribute-delete")
+	b.shot("attribute-delete")
 
 	// Sign out: the dashboard asks for a sign-in again.
-	step("sign out",
+	b.step("sign out",
 		chromedp.Navigate(srv.URL+"/dashboard/attributes"), chromedp.WaitVisible(chromedp.CSS("#operator")),
 		chromedp.Click(chromedp.CSS(`form[action="/dashboard/sign-out"] button`)),
 		chromedp.WaitVisible(chromedp.CSS("#sign-in")),
 		chromedp.Navigate(srv.URL+"/dashboard/attributes"), chromedp.WaitVisible(chromedp.CSS("#sign-in")))
-	cancel() // close the browser's tab first: a connection it opened ahead holds up a graceful stop
+	b.close() // close the browser's tab first: a connection it opened ahead holds up a graceful stop
 	srv.stop(t)
 	srv.checkLogsFree(t, "operator's password", pw)
 }
