@@ -28,6 +28,7 @@ import (
 
 	"github.com/rosterhq/roster/gen/scalekit/v1/commons"
 	usersv1 "github.com/rosterhq/roster/gen/scalekit/v1/users"
+	"github.com/rosterhq/roster/internal/jsonesc"
 )
 
 // Append appends the JSON of u to b. It fails, as protojson does, on a string that is not valid
@@ -310,27 +311,10 @@ func (e *encoder) string(s string) {
 			continue
 		}
 		b = append(b, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\b':
-			b = append(b, '\\', 'b')
-		case '\f':
-			b = append(b, '\\', 'f')
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		}
+		b = jsonesc.AppendASCII(b, c)
 		i++
 		start = i
 	}
 	b = append(b, s[start:]...)
 	e.b = append(b, '"')
 }
-
-const hex = "0123456789abcdef"
