@@ -3,15 +3,15 @@ package oauth
 import (
 	"context"
 	"math"
-	"net"
 	"net/http"
-	"net/netip"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/rosterhq/roster/internal/netaddr"
 )
 
 // Throttle bounds what failed client authentications may cost (docs/api-clients.md). Every
@@ -195,29 +195,10 @@ func WithClientAddr(ctx context.Context, remoteAddr string) context.Context {
 	return context.WithValue(ctx, addrKey{}, remoteAddr) // parsed only when a client authenticates
 }
 
-// throttleAddr is the IP of an address, or for IPv6 its /64, which one subscriber usually
-// holds whole.
-func throttleAddr(remoteAddr string) string {
-	host, _, err := net.SplitHostPort(remoteAddr)
-	if err != nil {
-		host = remoteAddr
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	ip = ip.Unmap().WithZone("")
-	if ip.Is6() {
-		p, _ := ip.Prefix(64)
-		return p.String()
-	}
-	return ip.String()
-}
-
 func clientAddr(ctx context.Context) string {
 	a, _ := ctx.Value(addrKey{}).(string)
 	if a == "" {
 		return ""
 	}
-	return throttleAddr(a)
+	return netaddr.ThrottleKey(a)
 }

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/internal/netaddr"
 	"github.com/rosterhq/roster/internal/password"
 	"github.com/rosterhq/roster/store"
 )
@@ -368,7 +369,7 @@ func (s *Service) verify(ctx context.Context, hash, pw string) (bool, error) {
 // dummy hash, the failure's write, the lockout), so neither the answer, nor its timing, nor a
 // lockout tells which emails have accounts.
 func (s *Service) SignIn(ctx context.Context, email, pw, remoteAddr string) (Session, error) {
-	addr := clientAddr(remoteAddr)
+	addr := netaddr.ThrottleKey(remoteAddr)
 	if !s.addrs.allowed(addr, time.Now()) {
 		s.log.Warn("operator sign-in throttled", "addr", addr)
 		return Session{}, ErrThrottled

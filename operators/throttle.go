@@ -1,8 +1,6 @@
 package operators
 
 import (
-	"net"
-	"net/netip"
 	"sync"
 	"time"
 
@@ -69,23 +67,4 @@ func (l *addrLimiter) makeRoom(now time.Time) {
 		}
 		delete(l.failures, k)
 	}
-}
-
-// clientAddr is the throttled form of a remote address (host:port or a bare IP): the IP, or
-// for IPv6 its /64, which one subscriber usually holds whole.
-func clientAddr(remote string) string {
-	host, _, err := net.SplitHostPort(remote)
-	if err != nil {
-		host = remote
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	ip = ip.Unmap().WithZone("")
-	if ip.Is6() {
-		p, _ := ip.Prefix(64)
-		return p.String()
-	}
-	return ip.String()
 }
