@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
@@ -85,25 +84,7 @@ func BenchmarkDirectoryPage(b *testing.B) {
 		call("POST", "/Groups", fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Group %02d","members":[%s]}`, g, strings.Join(m, ",")))
 	}
 	b.Logf("seeded %d SCIM users and %d groups in %s", users, groups, time.Since(start).Round(time.Millisecond))
-	ops := operators.New(st, operators.Settings{Password: cheap})
-	if _, err := ops.Create(ctx, roster.NewOperator{Email: adaEmail}, adaPassword); err != nil {
-		b.Fatal(err)
-	}
-	ses, err := ops.SignIn(ctx, adaEmail, adaPassword, "127.0.0.1:1")
-	if err != nil {
-		b.Fatal(err)
-	}
-	h := dashboard.New(dashboard.Config{Directory: dir, Environment: env, Operators: ops, Issuer: "http://roster.test"})
-	get := func(b *testing.B, path string) string {
-		req := httptest.NewRequest("GET", path, nil)
-		req.AddCookie(&http.Cookie{Name: "roster_session", Value: ses.Token})
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		if rec.Code != 200 {
-			b.Fatalf("GET %s: %d\n%s", path, rec.Code, rec.Body.String())
-		}
-		return rec.Body.String()
-	}
+	get := signedInGet(b, dashboard.Config{Directory: dir, Environment: env, Operators: operators.New(st, operators.Settings{Password: cheap}), Issuer: "http://roster.test"})
 	page := "/dashboard/organizations/" + o.ID + "/directories/" + d.ID
 	nextUsers := regexp.MustCompile(`href="([^"]+)" id="users-next"`)
 	// A page deep in the users: follow next links 300 pages in (rows 9001-9030).

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"html"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -54,25 +52,7 @@ func BenchmarkOrganizationsPage(b *testing.B) {
 		}
 	}
 	b.Logf("seeded %d organizations in %s", orgs, time.Since(start).Round(time.Millisecond))
-	ops := operators.New(st, operators.Settings{Password: cheap})
-	if _, err := ops.Create(ctx, roster.NewOperator{Email: adaEmail}, adaPassword); err != nil {
-		b.Fatal(err)
-	}
-	ses, err := ops.SignIn(ctx, adaEmail, adaPassword, "127.0.0.1:1")
-	if err != nil {
-		b.Fatal(err)
-	}
-	h := dashboard.New(dashboard.Config{Directory: dir, Environment: env, Operators: ops})
-	get := func(b *testing.B, path string) string {
-		req := httptest.NewRequest("GET", path, nil)
-		req.AddCookie(&http.Cookie{Name: "roster_session", Value: ses.Token})
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		if rec.Code != 200 {
-			b.Fatalf("GET %s: %d\n%s", path, rec.Code, rec.Body.String())
-		}
-		return rec.Body.String()
-	}
+	get := signedInGet(b, dashboard.Config{Directory: dir, Environment: env, Operators: operators.New(st, operators.Settings{Password: cheap})})
 	// A page deep in the list: follow next links 100 pages in (rows 5001-5050).
 	deep := "/dashboard/organizations"
 	for range 100 {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"html"
-	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"testing"
 	"time"
@@ -81,25 +79,7 @@ func BenchmarkUsersPage(b *testing.B) {
 		}
 	}
 	b.Logf("seeded %d users (bulk import) in %s", users, time.Since(start).Round(time.Millisecond))
-	ops := operators.New(st, operators.Settings{Password: cheap})
-	if _, err := ops.Create(ctx, roster.NewOperator{Email: adaEmail}, adaPassword); err != nil {
-		b.Fatal(err)
-	}
-	ses, err := ops.SignIn(ctx, adaEmail, adaPassword, "127.0.0.1:1")
-	if err != nil {
-		b.Fatal(err)
-	}
-	h := dashboard.New(dashboard.Config{Directory: dir, Environment: env, Operators: ops})
-	get := func(b *testing.B, path string) string {
-		req := httptest.NewRequest("GET", path, nil)
-		req.AddCookie(&http.Cookie{Name: "roster_session", Value: ses.Token})
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		if rec.Code != 200 {
-			b.Fatalf("GET %s: %d\n%s", path, rec.Code, rec.Body.String())
-		}
-		return rec.Body.String()
-	}
+	get := signedInGet(b, dashboard.Config{Directory: dir, Environment: env, Operators: operators.New(st, operators.Settings{Password: cheap})})
 	// A page deep in the list: 1,000 pages in (rows 50,001-50,050), by the next links.
 	deep := "/dashboard/users"
 	for range 1000 {
