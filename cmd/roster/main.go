@@ -277,6 +277,13 @@ func serveContext(parent context.Context, args []string, stdout, stderr io.Write
 		dirOpts = append(dirOpts, mailer)
 	}
 	dir := directory.New(st, dirOpts...)
+	defer func() { // before the store closes (deferred above): the SCIM request record's last writes
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := dir.Close(cctx); err != nil {
+			log.Warn("directory: background writes not finished", "err", err)
+		}
+	}()
 	env, err := dir.EnsureEnvironment(ctx)
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)

@@ -144,6 +144,7 @@ func Start(t testing.TB, backend string, opts ...Option) *Roster {
 		t.Fatal(err)
 	}
 	dir := directory.New(st, append([]directory.Option{directory.WithSecretBox(box)}, o.dir...)...)
+	t.Cleanup(func() { _ = dir.Close(context.Background()) }) // runs before the store's Close (registered earlier)
 	env, created, err := dir.Bootstrap(ctx, "", "")
 	if err != nil {
 		t.Fatalf("bootstrap: %v", err)

@@ -34,6 +34,7 @@ var directoryTests = []struct {
 	{"DirectorySCIMPageRows", testDirectorySCIMPageRows},
 	{"DirectorySCIMPagesConcurrentWrites", testDirectorySCIMPagesConcurrentWrites},
 	{"DirectoryGroupNames", testDirectoryGroupNames},
+	{"SCIMRequests", testSCIMRequests},
 }
 
 func newDirectory(t *testing.T, s store.Store, envID, orgID, provider string) roster.Directory {
