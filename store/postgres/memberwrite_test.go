@@ -72,7 +72,8 @@ func (f memberFixture) patch(ctx context.Context, s *sqlstore.Store, c store.Dir
 // A member PATCH (Okta's: one member added or removed) is BEGIN, one statement that locks
 // the organization, the directory and the group and reads the group's row, the member row's
 // insert or delete, one read of the member's roles and its groups' roles, and COMMIT: every
-// round trip is CPU on both sides and time the transaction holds its locks (it was 13).
+// round trip is CPU on both sides and time the transaction holds its locks (it was 13). A
+// directory that gives groups roles adds the lock of the member's membership.
 func TestMemberWriteRoundTrips(t *testing.T) {
 	ctx := context.Background()
 	var trace statements
@@ -85,15 +86,34 @@ func TestMemberWriteRoundTrips(t *testing.T) {
 	if err := f.patch(ctx, s, store.DirectoryMemberChange{Add: []string{f.users[0]}}); err != nil { // warm
 		t.Fatal(err)
 	}
-	for _, c := range []store.DirectoryMemberChange{{Add: []string{f.users[1]}}, {Remove: []string{f.users[1]}}} {
-		trace.take()
-		if err := f.patch(ctx, s, c); err != nil {
-			t.Fatal(err)
-		}
-		if sent := trace.take(); len(sent) > 5 {
-			t.Errorf("a member PATCH %+v sent %d statements, want at most 5:\n%s", c, len(sent), strings.Join(sent, "\n"))
+	sends := func(want int, lock bool) {
+		t.Helper()
+		for _, c := range []store.DirectoryMemberChange{{Add: []string{f.users[1]}}, {Remove: []string{f.users[1]}}} {
+			trace.take()
+			if err := f.patch(ctx, s, c); err != nil {
+				t.Fatal(err)
+			}
+			sent := trace.take()
+			if len(sent) > want {
+				t.Errorf("a member PATCH %+v sent %d statements, want at most %d:\n%s", c, len(sent), want, strings.Join(sent, "\n"))
+			}
+			if locked := strings.Contains(strings.Join(sent, "\n"), "FOR NO KEY UPDATE OF m"); locked != lock {
+				t.Errorf("a member PATCH %+v locked the membership: %v, want %v", c, locked, lock)
+			}
 		}
 	}
+	sends(5, false)
+	// Once the directory gives a group a role, the write locks the member's membership before
+	// reading its groups' roles (lockRecomputedMemberships): one statement more.
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	role := roster.Role{ID: roster.NewIDGenerator().New(roster.PrefixRole), EnvironmentID: f.env, Name: "editor", DisplayName: "Editor", CreateTime: now, UpdateTime: now}
+	if err := s.CreateRole(ctx, role); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SetDirectoryRoleAssignments(ctx, f.env, f.org, f.dir, []roster.DirectoryRoleAssignment{{GroupID: f.group, RoleID: role.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	sends(6, true)
 }
 
 // TestMemberWriteLockOrder: the statement that locks the organization, the directory and the

@@ -482,6 +482,9 @@ func (s *Store) recomputeUserRoles(ctx context.Context, tx txConn, directoryID, 
 	if userID == "" {
 		return nil
 	}
+	if err := s.lockRecomputedMemberships(ctx, tx, `SELECT m.user_id FROM memberships m WHERE m.organization_id = $1 AND m.user_id = $2`, orgID, userID); err != nil {
+		return err
+	}
 	// The membership's roles now (no row: the membership was removed through the API, and
 	// there is nothing to give roles to). When the groups give the same roles, as for most
 	// member changes, nothing is written.
@@ -525,6 +528,22 @@ func (s *Store) recomputeUserRoles(ctx context.Context, tx txConn, directoryID, 
 	return s.writeMembershipRoles(ctx, tx, &m)
 }
 
+// lockRecomputedMemberships locks, on PostgreSQL, the membership rows whose roles a directory
+// is about to recompute (query selects them in user ID order), before the statement that
+// reads the groups they are in. Without it, two writes that move one user between two groups
+// at once (remove from one, add to the other, each its own transaction) each read the other's
+// change as not yet made: the last to write could give the user the roles of neither group
+// (TestConformance/DirectoryConcurrentGroupsOfOneUser). With it the second waits for the
+// first's commit, and its read (READ COMMITTED: a snapshot per statement) sees it. SQLite has
+// one writer at a time: nothing to lock. Lock order: with the user's rows (docs/storage.md).
+func (s *Store) lockRecomputedMemberships(ctx context.Context, tx txConn, query string, args ...any) error {
+	if s.dialect.RowLock() == "" {
+		return nil
+	}
+	_, err := queryIDs(ctx, tx, query+` FOR NO KEY UPDATE OF m`, args...)
+	return err
+}
+
 // queryNullIDs reads a column of IDs that may be NULL: nil when there is no row, else the
 // non-NULL IDs (an empty, non-nil slice when all are NULL).
 func queryNullIDs(ctx context.Context, tx txConn, query string, args ...any) ([]string, error) {
@@ -548,7 +567,7 @@ func queryNullIDs(ctx context.Context, tx txConn, query string, args ...any) ([]
 // roles written, in ID order. (A Roster user has at most one user in a directory,
 // directory_users_user_key, so no write of the batch changes what another compares with.)
 func (s *Store) recomputeRoles(ctx context.Context, tx txConn, environmentID, directoryID, orgID string, dirUserIDs []string,
-	defaults []roster.RoleRef, touch func(string)) error {
+	defaults []roster.RoleRef, mayAssign bool, touch func(string)) error {
 	ids := slices.Compact(slices.Sorted(slices.Values(dirUserIDs)))
 	for start := 0; start < len(ids); start += 500 {
 		chunk := ids[start:min(start+500, len(ids))]
@@ -557,6 +576,16 @@ func (s *Store) recomputeRoles(ctx context.Context, tx txConn, environmentID, di
 			args = append(args, id)
 		}
 		in := placeholders(3, len(chunk))
+		// Where the directory assigns no role to any group (mayAssign false: the caller holds
+		// the directory's share lock, which an assignment's write waits for), every user's
+		// roles are the defaults whatever groups it is in, and concurrent writes cannot
+		// disagree: no lock, one round trip less per member write.
+		if mayAssign {
+			if err := s.lockRecomputedMemberships(ctx, tx, `SELECT m.user_id FROM memberships m JOIN directory_users du ON du.user_id = m.user_id
+				WHERE du.directory_id = $1 AND m.organization_id = $2 AND du.id IN (`+in+`) ORDER BY m.user_id`, args...); err != nil {
+				return err
+			}
+		}
 		// Kind 0: a linked user with a membership of the organization, and each role it holds
 		// (NULL: none). Kind 1: a role a group of the user is assigned.
 		rows, err := tx.QueryContext(ctx, `SELECT du.id, du.user_id, 0, mr.role_id FROM directory_users du
@@ -641,7 +670,7 @@ func (s *Store) RecomputeDirectoryRoles(ctx context.Context, environmentID, dire
 		if err != nil {
 			return err
 		}
-		return s.recomputeRoles(ctx, tx, environmentID, directoryID, orgID, ids, defaults, touch)
+		return s.recomputeRoles(ctx, tx, environmentID, directoryID, orgID, ids, defaults, true, touch)
 	})
 }
 
@@ -653,6 +682,7 @@ func (s *Store) WriteDirectoryGroup(ctx context.Context, w store.DirectoryGroupW
 		var orgID string
 		var before roster.DirectoryGroup
 		var err error
+		assigned := true // whether the directory may assign roles to groups (recomputeRoles)
 		if w.Create != nil {
 			if orgID, err = directoryOrganization(ctx, tx, env, dirID); err != nil {
 				return err
@@ -663,7 +693,7 @@ func (s *Store) WriteDirectoryGroup(ctx context.Context, w store.DirectoryGroupW
 			if err := s.lockDirectory(ctx, tx, env, dirID); err != nil {
 				return err
 			}
-		} else if orgID, before, err = s.lockDirectoryGroup(ctx, tx, env, dirID, w.ID); err != nil {
+		} else if orgID, before, assigned, err = s.lockDirectoryGroup(ctx, tx, env, dirID, w.ID); err != nil {
 			return err
 		}
 		var g roster.DirectoryGroup
@@ -728,7 +758,7 @@ func (s *Store) WriteDirectoryGroup(ctx context.Context, w store.DirectoryGroupW
 		if err != nil {
 			return err
 		}
-		if err := s.recomputeRoles(ctx, tx, env, dirID, orgID, affected, w.DefaultRoles, touch); err != nil {
+		if err := s.recomputeRoles(ctx, tx, env, dirID, orgID, affected, w.DefaultRoles, assigned, touch); err != nil {
 			return err
 		}
 		out = g
@@ -738,32 +768,35 @@ func (s *Store) WriteDirectoryGroup(ctx context.Context, w store.DirectoryGroupW
 }
 
 // lockDirectoryGroup starts a write of an existing group: it returns the directory's
-// organization and the group's row (without its member count), and on PostgreSQL locks, in
+// organization, the group's row (without its member count) and whether the directory assigns
+// roles to any group, and on PostgreSQL locks, in
 // the lock order (docs/storage.md), the organization and the directory shared and the group's
 // row key-shared. One statement does it all (it was six, each a round trip on PostgreSQL, and
 // every member PATCH pays them). PostgreSQL takes a statement's row locks one table after
 // the other, here in the order of both the FROM list and the FOR ... OF clauses
 // (TestMemberWriteLockOrder holds it). NOT_FOUND names the directory or the group.
-func (s *Store) lockDirectoryGroup(ctx context.Context, tx txConn, env, dirID, id string) (string, roster.DirectoryGroup, error) {
+func (s *Store) lockDirectoryGroup(ctx context.Context, tx txConn, env, dirID, id string) (string, roster.DirectoryGroup, bool, error) {
 	locks := ""
 	if s.dialect.ShareLock() != "" {
 		locks = " FOR SHARE OF o, d FOR KEY SHARE OF g"
 	}
 	var orgID string
+	var assigned bool
 	g, err := scanDirectoryGroup(scanFunc(func(dest ...any) error {
-		return tx.QueryRowContext(ctx, `SELECT o.id, g.id, g.environment_id, g.directory_id, g.display_name, g.external_id, g.raw, g.create_time, g.update_time, 0
+		return tx.QueryRowContext(ctx, `SELECT o.id, g.id, g.environment_id, g.directory_id, g.display_name, g.external_id, g.raw, g.create_time, g.update_time, 0,
+			EXISTS (SELECT 1 FROM directory_role_assignments a WHERE a.directory_id = d.id)
 			FROM organizations o JOIN directories d ON d.organization_id = o.id AND d.environment_id = o.environment_id
 			JOIN directory_groups g ON g.directory_id = d.id AND g.environment_id = d.environment_id
-			WHERE d.id = $1 AND d.environment_id = $2 AND g.id = $3`+locks, dirID, env, id).Scan(append([]any{&orgID}, dest...)...)
+			WHERE d.id = $1 AND d.environment_id = $2 AND g.id = $3`+locks, dirID, env, id).Scan(slices.Concat([]any{&orgID}, dest, []any{&assigned})...)
 	}))
 	if errors.Is(err, sql.ErrNoRows) {
 		// Which is missing: the directory (or its organization), or only the group.
 		if _, err := directoryOrganization(ctx, tx, env, dirID); err != nil {
-			return "", g, err
+			return "", g, false, err
 		}
-		return "", g, notFound("directory group")
+		return "", g, false, notFound("directory group")
 	}
-	return orgID, g, err
+	return orgID, g, assigned, err
 }
 
 // moveGroupTime sets a group's update time to at when its stored one (before's) is at least
@@ -923,7 +956,7 @@ func (s *Store) RemoveDirectoryGroup(ctx context.Context, environmentID, directo
 		if err := countDirectoryChange(ctx, tx, directoryID, countGroups, -1); err != nil {
 			return err
 		}
-		return s.recomputeRoles(ctx, tx, environmentID, directoryID, orgID, users, defaults, touch)
+		return s.recomputeRoles(ctx, tx, environmentID, directoryID, orgID, users, defaults, true, touch)
 	})
 }
 

@@ -35,6 +35,7 @@ var directoryTests = []struct {
 	{"DirectorySCIMPagesConcurrentWrites", testDirectorySCIMPagesConcurrentWrites},
 	{"DirectoryGroupNames", testDirectoryGroupNames},
 	{"SCIMRequests", testSCIMRequests},
+	{"DirectoryConcurrentGroupsOfOneUser", testDirectoryConcurrentGroupsOfOneUser},
 }
 
 func newDirectory(t *testing.T, s store.Store, envID, orgID, provider string) roster.Directory {
