@@ -9,8 +9,9 @@ import (
 	"strings"
 )
 
-// Code classifies an error. Each transport maps a Code to its own status in exactly one place
-// (see api/status.go); any error without a Code is internal and its text is never shown.
+// Code classifies an error. Its gRPC code and HTTP status are mapped in exactly one place,
+// internal/errcode, which the API and the dashboard use; any error without a Code is internal
+// and its text is never shown.
 type Code string
 
 const (

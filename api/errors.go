@@ -14,22 +14,9 @@ import (
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/api/rest"
 	"github.com/rosterhq/roster/gen/scalekit/v1/errdetails"
+	"github.com/rosterhq/roster/internal/errcode"
 	"google.golang.org/protobuf/proto"
 )
-
-// connectCodes maps each domain error code to its gRPC status: the one place where that
-// happens. HTTP statuses follow from the gRPC code (api/rest.HTTPStatus).
-var connectCodes = map[roster.Code]connect.Code{
-	roster.EInvalid:            connect.CodeInvalidArgument,
-	roster.ENotFound:           connect.CodeNotFound,
-	roster.EConflict:           connect.CodeAlreadyExists,
-	roster.EFailedPrecondition: connect.CodeFailedPrecondition,
-	roster.EUnauthenticated:    connect.CodeUnauthenticated,
-	roster.EPermissionDenied:   connect.CodePermissionDenied,
-	roster.EUnimplemented:      connect.CodeUnimplemented,
-	roster.EUnavailable:        connect.CodeUnavailable,
-	roster.EInternal:           connect.CodeInternal,
-}
 
 // toConnectError turns any error into a connect error carrying a scalekit ErrorInfo detail:
 // application errors keep their message and field violations; anything else is logged and
@@ -54,7 +41,7 @@ func toConnectError(ctx context.Context, log *slog.Logger, procedure string, err
 	if code == roster.EInternal {
 		log.ErrorContext(ctx, "internal error", "procedure", procedure, "err", err)
 	}
-	out := connect.NewError(connectCodes[code], errors.New(roster.ErrorMessage(err)))
+	out := connect.NewError(errcode.Connect(code), errors.New(roster.ErrorMessage(err)))
 	info := &errdetails.ErrorInfo{ErrorCode: string(code)}
 	if rid := RequestID(ctx); rid != "" {
 		info.RequestInfo = &errdetails.RequestInfo{RequestId: rid}
@@ -80,10 +67,8 @@ func toConnectError(ctx context.Context, log *slog.Logger, procedure string, err
 // its field cannot take is a field violation, as the handlers' own are.
 func transcoderErrorInfo(p rest.Problem) proto.Message {
 	info := &errdetails.ErrorInfo{ErrorCode: strings.ToUpper(p.Code.String())}
-	for rc, cc := range connectCodes {
-		if cc == p.Code {
-			info.ErrorCode = string(rc)
-		}
+	if rc, ok := errcode.FromConnect(p.Code); ok {
+		info.ErrorCode = string(rc)
 	}
 	if p.Field != "" {
 		info.ValidationErrorInfo = &errdetails.ValidationErrorInfo{FieldViolations: []*errdetails.ValidationErrorInfo_FieldViolation{

@@ -9,6 +9,8 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/api/rest"
+	"github.com/rosterhq/roster/internal/errcode"
 )
 
 func TestToConnectError(t *testing.T) {
@@ -30,5 +32,17 @@ func TestToConnectError(t *testing.T) {
 	// But an application error stays what it is.
 	if e := toConnectError(canceled, log, "/p", roster.Errorf(roster.EInvalid, "bad")); e.Code() != connect.CodeInvalidArgument {
 		t.Fatalf("invalid under a canceled context: %v", e)
+	}
+}
+
+// Every domain code leaves the API with the gRPC code of internal/errcode (the one mapping,
+// which the dashboard uses too), and so with its HTTP status over REST.
+func TestToConnectErrorUsesErrcode(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for _, c := range errcode.All() {
+		e := toConnectError(context.Background(), log, "/p", roster.Errorf(c, "x"))
+		if e.Code() != errcode.Connect(c) || rest.HTTPStatus(e.Code()) != errcode.HTTP(c) {
+			t.Errorf("%s: the API answers %s (HTTP %d), errcode says %s (HTTP %d)", c, e.Code(), rest.HTTPStatus(e.Code()), errcode.Connect(c), errcode.HTTP(c))
+		}
 	}
 }

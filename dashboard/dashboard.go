@@ -23,6 +23,7 @@ import (
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/directory"
+	"github.com/rosterhq/roster/internal/errcode"
 	"github.com/rosterhq/roster/operators"
 )
 
@@ -329,22 +330,10 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	h.message(w, r, statusOf(err), "Error", roster.ErrorMessage(err))
 }
 
+// statusOf is the HTTP status of an error of the application layer: the one the REST API
+// answers the same error with (internal/errcode, the mapping api uses too).
 func statusOf(err error) int {
-	switch roster.ErrorCode(err) {
-	case roster.EInvalid:
-		return http.StatusBadRequest
-	case roster.ENotFound:
-		return http.StatusNotFound
-	case roster.EConflict, roster.EFailedPrecondition:
-		return http.StatusConflict
-	case roster.EUnauthenticated:
-		return http.StatusUnauthorized
-	case roster.EPermissionDenied:
-		return http.StatusForbidden
-	case roster.EUnavailable:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
+	return errcode.HTTP(roster.ErrorCode(err))
 }
 
 // fieldErrors maps an error's field violations to the form's inputs (the last segment of

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
@@ -66,7 +65,7 @@ func TestDirectoryScreens(t *testing.T) {
 		dirID := strings.TrimPrefix(dirPath, orgPath+"/directories/")
 		_, apiErr := c.dir.CreateDirectory(ctx, c.env, o.ID, roster.DirectorySCIM, "OKTA")
 		res = b.post(orgPath+"/directories", url.Values{"csrf": {tok}, "provider": {"OKTA"}})
-		wantStatus(t, "a second OKTA directory", res, statusOfCode(roster.ErrorCode(apiErr)))
+		wantStatus(t, "a second OKTA directory", res, restStatus(t, apiErr))
 		wantBody(t, "a second OKTA directory", res, `<span id="provider-error"><span class="field-error">`)
 		wantBody(t, "a second OKTA directory", res, template(roster.ErrorMessage(apiErr)))
 		if l, _ := c.dir.ListDirectories(ctx, c.env, o.ID); len(l) != 1 {
@@ -283,16 +282,4 @@ func waitRequests(t *testing.T, c *console, dirID string, ok func([]store.SCIMRe
 			t.Fatalf("the SCIM request record: %d rows", len(rs))
 		}
 	}
-}
-
-func statusOfCode(code roster.Code) int {
-	switch code {
-	case roster.EInvalid:
-		return http.StatusBadRequest
-	case roster.ENotFound:
-		return http.StatusNotFound
-	case roster.EConflict, roster.EFailedPrecondition:
-		return http.StatusConflict
-	}
-	return http.StatusInternalServerError
 }

@@ -138,7 +138,10 @@ func TestDashboardAccessibility(t *testing.T) {
 	rest("POST", "/api/v1/organizations", `{"display_name": "Megasoft Labs"}`)
 	rest("POST", "/api/v1/organizations/"+org+"/domains", `{"domain": "megasoft.example"}`)
 	john := rest("POST", "/api/v1/organizations/"+org+"/users", `{"email": "john@megasoft.example"}`)["user"].(map[string]any)["id"].(string)
-	rest("POST", "/api/v1/roles", `{"name": "auditor", "display_name": "Auditor", "description": "Reads logs."}`)
+	rest("POST", "/api/v1/permissions", `{"name": "logs:read", "description": "Read the logs."}`)
+	rest("POST", "/api/v1/roles", `{"name": "auditor", "display_name": "Auditor", "description": "Reads logs.", "permissions": ["logs:read"]}`)
+	rest("POST", "/api/v1/organizations/"+org+"/roles", `{"name": "billing", "display_name": "Billing", "description": "Pays.", "permissions": ["logs:read"]}`)
+	rest("PATCH", "/api/v1/memberships/organizations/"+org+"/users/"+john, `{"roles": [{"name": "billing"}]}`)
 	dir := rest("POST", "/api/v1/organizations/"+org+"/directories", `{"directory_type": "SCIM", "directory_provider": "OKTA"}`)["directory"].(map[string]any)["id"].(string)
 
 	b := openTab(t, allocCtx, 150*time.Second, shots, "a11y")
@@ -278,6 +281,16 @@ func TestDashboardAccessibility(t *testing.T) {
 	visit("GET /dashboard/clients/{id}/revoke", "client-revoke", "/dashboard/clients/"+bootstrapClientID+"/revoke", "#revoke-client")
 	visit("GET /dashboard/roles", "roles", "/dashboard/roles", "#roles")
 	visit("GET /dashboard/roles/{name}", "role", "/dashboard/roles/auditor", "#edit-role")
+	visit("GET /dashboard/roles/{name}/delete", "role-delete", "/dashboard/roles/auditor/delete", "#delete-role")
+	visit("GET /dashboard/roles/{name}/delete", "role-delete-default", "/dashboard/roles/member/delete", "#default-role")
+	visit("GET /dashboard/permissions/delete", "permission-delete", "/dashboard/permissions/delete?name=logs:read", "#delete-permission")
+	visit("GET /dashboard/organizations/{id}/roles", "organization-roles", "/dashboard/organizations/"+org+"/roles", "#org-roles")
+	visit("GET /dashboard/organizations/{id}/roles/{name}", "organization-role", "/dashboard/organizations/"+org+"/roles/billing", "#edit-role")
+	visit("GET /dashboard/organizations/{id}/roles/{name}/delete", "organization-role-delete", "/dashboard/organizations/"+org+"/roles/billing/delete", "#delete-role")
+	b.step("delete a held role without moving its holders",
+		chromedp.Click(chromedp.CSS("#delete-role button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#reassign_role_name-error .field-error")))
+	check("GET /dashboard/organizations/{id}/roles/{name}/delete", "organization-role-delete-error")
 	visit("GET /dashboard/audit", "audit", "/dashboard/audit", "#audit")
 	visit("/dashboard/", "not-found", "/dashboard/no-such-screen", "#error")
 	planted()
