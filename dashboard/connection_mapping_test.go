@@ -237,9 +237,12 @@ func TestConnectionMappingPreview(t *testing.T) {
 		if loc := c.appSignIn(t, c.browser(t), conn.ID); loc.Query().Get("code") == "" {
 			t.Fatalf("no code: %s", loc)
 		}
-		last, err := c.dir.Store().LatestIdentity(ctx, c.env.ID, conn.ID)
-		if err != nil {
-			t.Fatal(err)
+		last, err := c.dir.LatestSignIn(ctx, c.env, c.org.ID, conn.ID)
+		if err != nil || last.Subject != "00u-ada" || !strings.Contains(string(last.RawClaims), `"employee_no":1815`) {
+			t.Fatalf("the latest sign-in: %v %+v", err, last)
+		}
+		if _, err := c.dir.LatestSignIn(ctx, c.env, "org_other", conn.ID); roster.ErrorCode(err) != roster.ENotFound {
+			t.Fatalf("the latest sign-in under another organization: %v", err)
 		}
 		u, err := c.dir.GetUser(ctx, c.env, roster.UserRef{ID: last.UserID})
 		if err != nil {
@@ -390,7 +393,7 @@ func TestConnectionTestSignIn(t *testing.T) {
 			`id="custom-employee_number">1815<`, `id="mapped-role"><code>admin</code>`, `id="mapped-subject"><code>00u-ada</code>`,
 			"&#34;email&#34;: &#34;ada@acme.test&#34;", `id="test-dry-run"`)
 		wantNoUsers(t, c, "a test sign-in")
-		if _, err := c.dir.Store().LatestIdentity(ctx, c.env.ID, conn.ID); roster.ErrorCode(err) != roster.ENotFound {
+		if _, err := c.dir.LatestSignIn(ctx, c.env, c.org.ID, conn.ID); roster.ErrorCode(err) != roster.ENotFound {
 			t.Fatalf("a test sign-in stored an identity: %v", err)
 		}
 		if cur, _ := c.dir.GetConnection(ctx, c.env, c.org.ID, conn.ID); cur.Enabled {
@@ -509,5 +512,36 @@ func TestConnectionTestSignInSAML(t *testing.T) {
 		wantBodyHas(t, "the SAML result", res, `id="mapped-email">grace@acme.test<`, `id="mapped-given_name">Grace<`, `id="mapped-family_name">Hopper<`,
 			`id="custom-cost_center">Navy &lt;1&gt;<`, `<code>grace@acme.test</code>`, "saml:nameid")
 		wantNoUsers(t, c, "a SAML test sign-in")
+
+		// The HTTP-POST binding: the answer to the dashboard's POST is the auto-posting form to
+		// the IdP, under a CSP that lets it post there (the dashboard's has form-action 'self').
+		binding = roster.BindingPost
+		if _, err := c.dir.UpdateConnection(ctx, c.env, c.org.ID, conn.ID, roster.ConnectionPatch{SAML: &roster.SAMLPatch{RequestBinding: &binding}}); err != nil {
+			t.Fatal(err)
+		}
+		res = b.post(path+"/test", url.Values{"csrf": {tok}})
+		csp := res.header.Get("Content-Security-Policy")
+		if res.status != 200 || !strings.Contains(res.body, "SAMLRequest") || strings.Contains(csp, "form-action") || !strings.Contains(csp, "default-src 'none'") {
+			t.Fatalf("the POST binding's form: %d %q\n%s", res.status, csp, res.body)
+		}
+		req, err := samltest.ParseForm(res.body)
+		if err != nil || req.ACS != idp.URL+"/sso" {
+			t.Fatalf("the AuthnRequest form: %v %+v", err, req)
+		}
+		idpRes, err = http.PostForm(req.ACS, url.Values{"SAMLRequest": {req.SAMLResponse}, "RelayState": {req.RelayState}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ = io.ReadAll(idpRes.Body)
+		idpRes.Body.Close()
+		if a, err = samltest.ParseForm(string(page)); err != nil {
+			t.Fatal(err)
+		}
+		res = b.post(strings.TrimPrefix(a.ACS, c.srv.URL), url.Values{"SAMLResponse": {a.SAMLResponse}, "RelayState": {a.RelayState}})
+		if loc = res.header.Get("Location"); res.status != http.StatusSeeOther || !strings.HasPrefix(loc, path+"/test/") {
+			t.Fatalf("the ACS (POST binding): %d to %q\n%s", res.status, loc, res.body)
+		}
+		wantBodyHas(t, "the SAML result (POST binding)", b.get(loc), `id="mapped-given_name">Grace<`)
+		wantNoUsers(t, c, "a SAML test sign-in (POST binding)")
 	})
 }

@@ -85,7 +85,7 @@ func (s *Service) PreviewMapping(ctx context.Context, env roster.Environment, or
 	if _, err := roster.ParseAttributeMapping(mapping, defs, roleExists); err != nil {
 		return MappingPreview{}, err
 	}
-	last, err := s.store.LatestIdentity(ctx, env.ID, c.ID)
+	last, err := s.latestSignIn(ctx, env, c)
 	if roster.ErrorCode(err) == roster.ENotFound {
 		return MappingPreview{}, nil
 	} else if err != nil {
@@ -101,6 +101,25 @@ func (s *Service) PreviewMapping(ctx context.Context, env roster.Environment, or
 		return MappingPreview{}, err
 	}
 	return MappingPreview{Found: true, LastLogin: last.LastLoginTime, Mapped: m}, nil
+}
+
+// LatestSignIn returns the identity of a connection of an organization that signed in last
+// (latest last_login_time, one row), with the raw claims of that sign-in (capped at
+// roster.RawClaimsMax); NOT_FOUND when nobody has signed in through it.
+func (s *Service) LatestSignIn(ctx context.Context, env roster.Environment, organizationID, id string) (roster.Identity, error) {
+	c, err := s.GetConnection(ctx, env, organizationID, id)
+	if err != nil {
+		return roster.Identity{}, err
+	}
+	return s.latestSignIn(ctx, env, c)
+}
+
+func (s *Service) latestSignIn(ctx context.Context, env roster.Environment, c roster.Connection) (roster.Identity, error) {
+	last, err := s.store.LatestIdentity(ctx, env.ID, c.ID)
+	if roster.ErrorCode(err) == roster.ENotFound {
+		return last, roster.Errorf(roster.ENotFound, "nobody has signed in through this connection yet")
+	}
+	return last, err
 }
 
 // SaveConnectionTest stores the result of an operator's test sign-in through a connection:
