@@ -392,7 +392,7 @@ func (s *Store) LatestIdentity(ctx context.Context, environmentID, connectionID 
 	var created, login int64
 	err := s.read.QueryRowContext(ctx, `SELECT connection_id, subject, user_id, environment_id, conn_type, provider, raw_claims,
 		create_time, last_login_time FROM identities WHERE connection_id = $1 AND environment_id = $2
-		ORDER BY last_login_time DESC, subject LIMIT 1`, connectionID, environmentID).Scan(
+		ORDER BY last_login_time DESC, subject DESC LIMIT 1`, connectionID, environmentID).Scan(
 		&id.ConnectionID, &id.Subject, &id.UserID, &id.EnvironmentID, &typ, &id.Provider, &raw, &created, &login)
 	if errors.Is(err, sql.ErrNoRows) {
 		return id, notFound("identity")

@@ -1,7 +1,7 @@
 -- The dashboard's mapping preview and test sign-in (docs/dashboard.md, "Mapping preview and
 -- test sign-in"). The preview reads the raw claims of a connection's latest sign-in: one row
 -- by this index, however many identities the connection has.
-CREATE INDEX identities_connection_login ON identities (connection_id, last_login_time);
+CREATE INDEX identities_connection_login ON identities (connection_id, last_login_time, subject);
 
 -- Results of operators' test sign-ins: the claims the identity provider sent and what the
 -- mapping made of them (or the error), readable by the operator who started the test until
