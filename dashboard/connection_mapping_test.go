@@ -366,6 +366,17 @@ func TestConnectionMappingPreview(t *testing.T) {
 		if cur, _ := c.dir.GetConnection(ctx, c.env, c.org.ID, conn.ID); cur.AttributeMapping["name"] != "" {
 			t.Fatalf("saved through another organization: %v", cur.AttributeMapping)
 		}
+		// A saved mapping whose custom attribute was deleted since: the page says so beside the
+		// key (sign-ins skip that entry).
+		res = b.post(path+"/mapping", url.Values{"csrf": {tok}, "action": {"save"}, "key": {"cost_center"}, "claim": {"dept"}})
+		wantRedirect(t, "save a cost_center mapping", res, path+"/mapping?done=saved")
+		if err := c.dir.DeleteAttribute(ctx, c.env, "cost_center"); err != nil {
+			t.Fatal(err)
+		}
+		res = b.get(path + "/mapping")
+		wantStatus(t, "the page of a stale mapping", res, 200)
+		wantBodyHas(t, "the page of a stale mapping", res, `<span id="key-0-error"><span class="field-error">&#34;cost_center&#34; is neither a profile field`)
+
 		// Without a session: sign in first; a POST is refused.
 		anon := c.browser(t)
 		wantRedirect(t, "the mapping page without a session", anon.get(path+"/mapping"), "/dashboard/sign-in?next="+url.QueryEscape(path+"/mapping"))
@@ -460,6 +471,22 @@ func TestConnectionTestSignIn(t *testing.T) {
 		}
 		_, res = c.testSignIn(t, b, path)
 		wantBodyHas(t, "the refused test", res, `<p class="error" id="test-error">The sign-in failed: `+html.EscapeString(appErr)+`</p>`)
+
+		// A provider that cannot be reached: the result page says so at once.
+		gone := "http://127.0.0.1:1"
+		if _, err := c.dir.UpdateConnection(ctx, c.env, c.org.ID, conn.ID, roster.ConnectionPatch{OIDC: &roster.OIDCPatch{Issuer: &gone}}); err != nil {
+			t.Fatal(err)
+		}
+		tok = b.csrf(path + "/mapping")
+		res = b.post(path+"/test", url.Values{"csrf": {tok}})
+		if loc := res.header.Get("Location"); res.status != http.StatusSeeOther || !strings.HasPrefix(loc, path+"/test/ctest_") {
+			t.Fatalf("a test through an unreachable provider: %d %q\n%s", res.status, loc, res.body)
+		} else {
+			wantBodyHas(t, "an unreachable provider", b.get(loc), `id="test-error">The sign-in failed: the organization&#39;s identity provider could not be reached</p>`)
+		}
+		if l, err := c.dir.ListUsers(ctx, c.env, directory.ListUsersInput{PageInput: directory.PageInput{PageSize: 10}}); err != nil || l.Total != 1 {
+			t.Fatalf("users after the application's one sign-in and the failed tests: %v %d, want 1", err, l.Total)
+		}
 	})
 }
 
