@@ -20,7 +20,34 @@ type LoginFlavor string
 const (
 	FlavorOIDC   LoginFlavor = "oidc"   // /oauth/authorize: an ID token (Scalekit)
 	FlavorWorkOS LoginFlavor = "workos" // /sso/authorize: a profile object
+	// FlavorDashboardTest is an operator's test sign-in from the dashboard: a dry run that
+	// stores a ConnectionTest and never a user, an identity, a membership or a code. Its
+	// RedirectURI is the dashboard's result path (the result ID is appended) and its State the
+	// operator's ID; it has no ClientID.
+	FlavorDashboardTest LoginFlavor = "dashboard_test"
 )
+
+// ConnectionTestLifetime bounds how long a test sign-in's result can be read.
+const ConnectionTestLifetime = 15 * time.Minute
+
+// ConnectionTest is the result of an operator's test sign-in through a connection
+// (docs/dashboard.md, "Mapping preview and test sign-in"): what the identity provider sent and
+// what the connection's mapping makes of it, or the error the application would have got.
+// Only the operator who started it reads it, until ExpireTime.
+type ConnectionTest struct {
+	ID             string
+	EnvironmentID  string
+	OrganizationID string
+	ConnectionID   string
+	OperatorID     string
+	Result         []byte // JSON (directory.MappedSignIn), bounded by ConnectionTestMax
+	Error          string // the sign-in's error, as the application would get it; "" on success
+	CreateTime     time.Time
+	ExpireTime     time.Time
+}
+
+// ConnectionTestMax bounds a stored test result.
+const ConnectionTestMax = 64 << 10
 
 // LoginRequest is a sign-in in progress, between Roster's redirect to the identity provider
 // and the provider's callback. It lives in the database, so that any node can finish it.

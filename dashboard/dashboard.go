@@ -57,6 +57,9 @@ type Config struct {
 	// Issuer is Roster's public URL, the base of each directory's SCIM endpoint ("" : the URL
 	// the browser used).
 	Issuer string
+	// TestSignIn starts operators' test sign-ins through SSO connections (the *sso.Handler);
+	// nil: the dashboard offers none.
+	TestSignIn TestSignIn
 }
 
 // CSRFKey derives the key of the CSRF tokens from a secret of the deployment (the
@@ -123,6 +126,7 @@ func New(cfg Config) *Handler {
 	h.registerAudit(m)
 	h.registerUsers(m)
 	h.registerDirectories(m)
+	h.registerConnectionMapping(m)
 	m.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		h.message(w, r, http.StatusNotFound, "Not found", "There is no such page in the dashboard.")
 	})

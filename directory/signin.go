@@ -40,20 +40,13 @@ type SignInProfile struct {
 // the code.
 func (s *Service) SignIn(ctx context.Context, env roster.Environment, in SignInInput, newCode func() (plain, hash string)) (SignInResult, error) {
 	c := in.Connection
-	list, err := s.store.ListAttributes(ctx, env.ID)
+	defs, err := s.attributeDefs(ctx, env)
 	if err != nil {
 		return SignInResult{}, err
 	}
-	defs := map[string]roster.AttributeDefinition{}
-	for _, d := range list {
-		defs[d.Key] = d
-	}
-	// A mapping entry whose attribute was deleted since it was saved is skipped, not fatal.
-	mapping, _ := roster.ParseAttributeMapping(c.AttributeMapping, defs, nil)
-	pp := roster.Normalize(in.Claims, in.Subject, mapping)
-	if !roster.IsEmailAddress(pp.Email) {
-		return SignInResult{}, roster.Errorf(roster.EFailedPrecondition, "the identity provider sent no email address for this user (claims tried: %s)",
-			strings.Join(emailClaims(mapping), ", "))
+	pp, err := mapClaims(c, defs, in.Subject, in.Claims)
+	if err != nil {
+		return SignInResult{}, err
 	}
 
 	// Roles: a group-to-role mapping that matched decides the membership's role at every
@@ -124,6 +117,26 @@ func (s *Service) SignIn(ctx context.Context, env roster.Environment, in SignInI
 			"user_id", res.User.ID, "fields", fmt.Sprint(skipped))
 	}
 	return res, nil
+}
+
+// mapClaims is the mapping step of every sign-in (docs/attribute-mapping.md): the
+// connection's attribute mapping (an entry whose attribute was deleted since it was saved is
+// skipped, not fatal) applied to the provider's claims by roster.Normalize, and the refusal
+// of a sign-in that yields no email address. SignIn, the dashboard's mapping preview and its
+// test sign-in (MapSignIn) all go through here, so a preview is what a sign-in does.
+func mapClaims(c roster.Connection, defs map[string]roster.AttributeDefinition, subject string, claims map[string]any) (roster.ProviderProfile, error) {
+	mapping, _ := roster.ParseAttributeMapping(c.AttributeMapping, defs, nil)
+	pp := roster.Normalize(claims, subject, mapping)
+	if !roster.IsEmailAddress(pp.Email) {
+		return pp, roster.Errorf(roster.EFailedPrecondition, "the identity provider sent no email address for this user (claims tried: %s)",
+			strings.Join(emailClaims(mapping), ", "))
+	}
+	return pp, nil
+}
+
+// newUserProfile is the profile a sign-in's new user starts from, as the store makes it.
+func newUserProfile() roster.Profile {
+	return roster.Profile{Metadata: map[string]string{}, CustomAttributes: map[string]string{}, Groups: []string{}}
 }
 
 func emailClaims(m roster.AttributeMapping) []string {

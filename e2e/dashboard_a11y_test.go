@@ -120,7 +120,10 @@ func TestDashboardAccessibility(t *testing.T) {
 	}
 	routes := dashboardGETRoutes(t)
 	allocCtx, shots := dashboardAllocator(t)
-	srv, link := dashboardServer(t, "sqlite")
+	srv, link := dashboardServer(t, "sqlite", "ROSTER_BOOTSTRAP_REDIRECT_URIS="+ssoTestApp)
+	// An SSO connection to the e2e OpenID provider, for its mapping and test sign-in screens.
+	ssoOrg, ssoConn, _ := ssoTestSetup(t, srv, startIdP(t, srv.URL))
+	ssoPath := "/dashboard/organizations/" + ssoOrg + "/connections/" + ssoConn
 
 	// Content for every table and list: an attribute, an organization with an external ID,
 	// metadata, a domain and a member.
@@ -144,7 +147,7 @@ func TestDashboardAccessibility(t *testing.T) {
 	rest("PATCH", "/api/v1/memberships/organizations/"+org+"/users/"+john, `{"roles": [{"name": "billing"}]}`)
 	dir := rest("POST", "/api/v1/organizations/"+org+"/directories", `{"directory_type": "SCIM", "directory_provider": "OKTA"}`)["directory"].(map[string]any)["id"].(string)
 
-	b := openTab(t, allocCtx, 150*time.Second, shots, "a11y")
+	b := openTab(t, allocCtx, 180*time.Second, shots, "a11y")
 
 	visited := map[string]bool{}
 	failed := false
@@ -273,6 +276,20 @@ func TestDashboardAccessibility(t *testing.T) {
 	check("GET /dashboard/organizations/{id}", "organization-form-error")
 	visit("GET /dashboard/organizations/{id}/delete", "organization-delete", "/dashboard/organizations/"+org+"/delete", "#delete-organization")
 	visit("GET /dashboard/organizations/{id}/directories/{dir}", "directory", "/dashboard/organizations/"+org+"/directories/"+dir, "#endpoint")
+	visit("GET /dashboard/organizations/{org}/connections/{id}/mapping", "connection-mapping-none", ssoPath+"/mapping", "#preview-none")
+	b.step("Test sign-in", chromedp.Click(chromedp.CSS("#test-sign-in button[type=submit]")), chromedp.WaitVisible(chromedp.CSS("#test-ok")))
+	check("GET /dashboard/organizations/{org}/connections/{id}/test/{result}", "connection-test")
+	if status, res := restJSON(t, srv.URL, apiToken, "PATCH", "/api/v1/organizations/"+ssoOrg+"/connections/"+ssoConn+":enable", ""); status != 200 {
+		t.Fatalf("enable the connection: %d %v", status, res)
+	}
+	ssoAppSignIn(t, srv, ssoConn)
+	visit("GET /dashboard/organizations/{org}/connections/{id}/mapping", "connection-mapping", ssoPath+"/mapping", "#preview-source")
+	b.step("a mapping key the API refuses",
+		chromedp.SendKeys(chromedp.CSS("#key-1"), "shoe_size"),
+		chromedp.SendKeys(chromedp.CSS("#claim-1"), "shoe"),
+		chromedp.Click(chromedp.CSS("#preview-mapping")),
+		chromedp.WaitVisible(chromedp.CSS("#key-1-error .field-error")))
+	check("GET /dashboard/organizations/{org}/connections/{id}/mapping", "connection-mapping-form-error")
 	visit("GET /dashboard/users", "users", "/dashboard/users", "#user-search")
 	visit("GET /dashboard/users", "users-search", "/dashboard/users?q=megasoft", "#user-search")
 	visit("GET /dashboard/users/{id}", "user", "/dashboard/users/"+john, "#profile")

@@ -30,12 +30,12 @@ func dashboardAllocator(t *testing.T) (allocCtx context.Context, shots string) {
 	return allocCtx, shots
 }
 
-// dashboardServer starts `roster serve` on backend with the bootstrap API client and returns
-// it with the one-time set-up link its first start printed.
-func dashboardServer(t *testing.T, backend string) (*server, string) {
+// dashboardServer starts `roster serve` on backend with the bootstrap API client (and env)
+// and returns it with the one-time set-up link its first start printed.
+func dashboardServer(t *testing.T, backend string, env ...string) (*server, string) {
 	t.Helper()
-	srv := startServer(t, backendArgs(t, backend),
-		"ROSTER_BOOTSTRAP_CLIENT_ID="+bootstrapClientID, "ROSTER_BOOTSTRAP_CLIENT_SECRET="+bootstrapClientSecret)
+	srv := startServer(t, backendArgs(t, backend), append([]string{
+		"ROSTER_BOOTSTRAP_CLIENT_ID=" + bootstrapClientID, "ROSTER_BOOTSTRAP_CLIENT_SECRET=" + bootstrapClientSecret}, env...)...)
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && !strings.Contains(srv.stdout.String(), "curl -s"); {
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -170,6 +170,13 @@ type Store interface {
 	RememberAssertion(ctx context.Context, connectionID, assertionID string, expire, now time.Time) error
 	// ListIdentities returns a user's provider identities, oldest first.
 	ListIdentities(ctx context.Context, userID string) ([]roster.Identity, error)
+	// LatestIdentity returns the identity of a connection that signed in last (latest
+	// LastLoginTime; one row), NOT_FOUND when none has.
+	LatestIdentity(ctx context.Context, environmentID, connectionID string) (roster.Identity, error)
+	// CreateConnectionTest stores a test sign-in's result and forgets expired ones.
+	CreateConnectionTest(ctx context.Context, t roster.ConnectionTest) error
+	// GetConnectionTest returns a test sign-in's result that has not expired at now.
+	GetConnectionTest(ctx context.Context, environmentID, id string, now time.Time) (roster.ConnectionTest, error)
 
 	DirectoryStore
 	OperatorStore

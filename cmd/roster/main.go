@@ -309,7 +309,7 @@ func serveContext(parent context.Context, args []string, stdout, stderr io.Write
 	// Operators of the dashboard (docs/operators.md) and the dashboard itself (docs/dashboard.md).
 	ops := operators.New(st, c.operators.settings(), operators.WithLogger(log))
 	console := dashboard.New(dashboard.Config{Directory: dir, Environment: env, Operators: ops, Log: log,
-		Secure: tlsConfig != nil || strings.HasPrefix(issuer, "https://"), CSRFKey: dashboard.CSRFKey(key), Issuer: issuer})
+		Secure: tlsConfig != nil || strings.HasPrefix(issuer, "https://"), CSRFKey: dashboard.CSRFKey(key), Issuer: issuer, TestSignIn: signIn})
 	scfg := server.Config{
 		API:       handlers,
 		OAuth:     &oauth.Handler{Server: tokens, EnvironmentID: env.ID, Log: log},

@@ -383,3 +383,55 @@ func (s *Store) RememberAssertion(ctx context.Context, connectionID, assertionID
 		return err
 	})
 }
+
+// LatestIdentity returns the identity of a connection that signed in last: one row, by the
+// index on (connection_id, last_login_time).
+func (s *Store) LatestIdentity(ctx context.Context, environmentID, connectionID string) (roster.Identity, error) {
+	var id roster.Identity
+	var typ, raw string
+	var created, login int64
+	err := s.read.QueryRowContext(ctx, `SELECT connection_id, subject, user_id, environment_id, conn_type, provider, raw_claims,
+		create_time, last_login_time FROM identities WHERE connection_id = $1 AND environment_id = $2
+		ORDER BY last_login_time DESC, subject DESC LIMIT 1`, connectionID, environmentID).Scan(
+		&id.ConnectionID, &id.Subject, &id.UserID, &id.EnvironmentID, &typ, &id.Provider, &raw, &created, &login)
+	if errors.Is(err, sql.ErrNoRows) {
+		return id, notFound("identity")
+	} else if err != nil {
+		return id, err
+	}
+	id.ConnectionType, id.RawClaims, id.CreateTime, id.LastLoginTime = roster.ConnectionType(typ), []byte(raw), fromMicros(created), fromMicros(login)
+	return id, nil
+}
+
+// CreateConnectionTest stores a test sign-in's result and forgets the expired ones.
+func (s *Store) CreateConnectionTest(ctx context.Context, t roster.ConnectionTest) error {
+	if len(t.Result) > roster.ConnectionTestMax || len(t.Error) > roster.ConnectionTestMax {
+		return roster.Errorf(roster.EInvalid, "a test sign-in's result is at most %d bytes", roster.ConnectionTestMax)
+	}
+	return s.inOtherTx(ctx, func(tx txConn) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM connection_tests WHERE expire_time < $1`, micros(t.CreateTime)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO connection_tests (id, environment_id, organization_id, connection_id, operator_id,
+			result, error, create_time, expire_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			t.ID, t.EnvironmentID, t.OrganizationID, t.ConnectionID, t.OperatorID, string(t.Result), t.Error, micros(t.CreateTime), micros(t.ExpireTime))
+		return err
+	})
+}
+
+// GetConnectionTest returns a test sign-in's result that has not expired.
+func (s *Store) GetConnectionTest(ctx context.Context, environmentID, id string, now time.Time) (roster.ConnectionTest, error) {
+	t := roster.ConnectionTest{ID: id}
+	var result string
+	var created, expires int64
+	err := s.read.QueryRowContext(ctx, `SELECT environment_id, organization_id, connection_id, operator_id, result, error, create_time, expire_time
+		FROM connection_tests WHERE id = $1 AND environment_id = $2 AND expire_time > $3`, id, environmentID, micros(now)).Scan(
+		&t.EnvironmentID, &t.OrganizationID, &t.ConnectionID, &t.OperatorID, &result, &t.Error, &created, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, notFound("test sign-in")
+	} else if err != nil {
+		return t, err
+	}
+	t.Result, t.CreateTime, t.ExpireTime = []byte(result), fromMicros(created), fromMicros(expires)
+	return t, nil
+}

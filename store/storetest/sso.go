@@ -26,6 +26,8 @@ var ssoTests = []struct {
 	{"SignInLinkingRule", testSignInLinkingRule},
 	{"AuthCodesAndRefreshTokens", testAuthCodes},
 	{"SAMLKeyAndReplay", testSAMLKeyAndReplay},
+	{"LatestIdentity", testLatestIdentity},
+	{"ConnectionTests", testConnectionTests},
 }
 
 func testSAMLKeyAndReplay(t *testing.T, s store.Store) {
