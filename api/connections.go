@@ -272,7 +272,7 @@ func (h *connections) toProto(ctx context.Context, c roster.Connection) (*connv1
 		cfg := &connv1.OIDCConnectionConfig{
 			Issuer: optString(o.Issuer), DiscoveryEndpoint: optString(o.DiscoveryEndpoint), AuthorizeUri: optString(o.AuthorizeURI),
 			TokenUri: optString(o.TokenURI), UserInfoUri: optString(o.UserInfoURI), JwksUri: optString(o.JWKSURI),
-			ClientId: optString(o.ClientID), RedirectUri: h.issuer + sso.CallbackPath, TokenAuthType: connv1.TokenAuthType_URL_PARAMS,
+			ClientId: optString(o.ClientID), RedirectUri: sso.OIDCRedirectURI(h.issuer), TokenAuthType: connv1.TokenAuthType_URL_PARAMS,
 			PkceEnabled: wrapperspb.Bool(o.PKCE), SyncUserProfileOnLogin: wrapperspb.Bool(c.SyncProfile),
 			JitProvisioningWithSsoEnabled: wrapperspb.Bool(c.JITProvisioning), IdpLogoutRequired: wrapperspb.Bool(false),
 		}
