@@ -122,6 +122,7 @@ func New(cfg Config) *Handler {
 	h.registerAudit(m)
 	h.registerUsers(m)
 	h.registerDirectories(m)
+	h.registerConnections(m)
 	m.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		h.message(w, r, http.StatusNotFound, "Not found", "There is no such page in the dashboard.")
 	})
