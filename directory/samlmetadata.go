@@ -23,7 +23,8 @@ const metadataField = "connection.saml_config.idp_metadata_url"
 // the metadata XML itself (it starts with "<") or an http(s) URL fetched through the
 // service's outbound guard. It fills the IdP's entity ID and SSO URL where p does not set
 // them already, and replaces the certificates with the metadata's; MetadataURL records the
-// URL ("" for pasted XML). An empty md changes nothing. A URL that is not http(s), a fetch
+// URL ("" for pasted XML). An empty md changes nothing; pasted XML is bounded like a fetched
+// document (outbound.DefaultMaxBody). A URL that is not http(s), a fetch
 // refused or failed, or a document that is not IdP metadata is a violation of
 // connection.saml_config.idp_metadata_url (the fetch's refusals all read alike: nothing of
 // what was, or was not, listening there).
@@ -34,6 +35,11 @@ func (s *Service) ReadSAMLMetadata(ctx context.Context, md string, p *roster.SAM
 	var idp samlauth.IdP
 	var err error
 	if strings.HasPrefix(strings.TrimSpace(md), "<") {
+		// The bound of a fetched document holds for a pasted one (the API's messages are
+		// smaller anyway; the dashboard's form bodies are not).
+		if len(md) > outbound.DefaultMaxBody {
+			return invalid(metadataField, "string.max_len=1MiB", "the metadata XML must be at most 1 MiB")
+		}
 		idp, err = samlauth.ParseMetadata([]byte(md))
 		p.MetadataURL = new(string)
 	} else {
