@@ -221,6 +221,9 @@ func TestConnectionScreens(t *testing.T) {
 			t.Fatalf("the API after the metadata URL: %v", api)
 		}
 		wantBody(t, "configured by URL", b.get(samlPath), `<dd id="idp-metadata-url"><code>`+template(idp.URL+"/metadata")+`</code></dd>`)
+		res = b.post(samlPath+"/saml", url.Values{"csrf": {b.csrf(samlPath)}, "source": {"url"}, "idp_metadata_url": {" "}})
+		wantStatus(t, "no metadata URL", res, 400)
+		wantBody(t, "no metadata URL", res, fieldError("idp_metadata_url", "enter the identity provider's metadata URL"))
 		// A URL that is not http(s): the API's message beside the URL input.
 		res = b.post(samlPath+"/saml", url.Values{"csrf": {b.csrf(samlPath)}, "source": {"url"}, "idp_metadata_url": {"ftp://idp.example/md"}})
 		wantStatus(t, "ftp metadata URL", res, 400)

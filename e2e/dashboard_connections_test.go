@@ -126,6 +126,13 @@ func dashboardConnections(t *testing.T, allocCtx context.Context, shots, backend
 		}
 	}
 	b.shot("saml-completed")
+	// The metadata URL form: serve's guard (--allow-private-networks in these tests) reaches
+	// the IdP on loopback through the directory.
+	b.step("the metadata URL", chromedp.SendKeys(chromedp.CSS("#idp_metadata_url"), idp.URL+"/metadata"))
+	b.submit("#saml-url button[type=submit]", "SAML settings saved.")
+	if got := b.text("#idp-metadata-url"); got != idp.URL+"/metadata" {
+		t.Fatalf("metadata URL shown: %q", got)
+	}
 
 	// OIDC.
 	b.step("to the connections", chromedp.Click(chromedp.CSS("#connections-link")), chromedp.WaitVisible(chromedp.CSS("#connections")))
