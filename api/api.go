@@ -27,7 +27,6 @@ import (
 	"github.com/rosterhq/roster/gen/scalekit/v1/roles/rolesconnect"
 	usersv1 "github.com/rosterhq/roster/gen/scalekit/v1/users"
 	"github.com/rosterhq/roster/gen/scalekit/v1/users/usersconnect"
-	"github.com/rosterhq/roster/outbound"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
@@ -75,8 +74,6 @@ type Config struct {
 	Metrics   prometheus.Registerer
 	// Issuer is Roster's public URL (connections show the URLs to register at providers).
 	Issuer string
-	// Outbound fetches SAML metadata URLs; nil refuses private networks (outbound.Options{}).
-	Outbound *outbound.Guard
 	// JSONMemoBytes bounds the REST JSON memo (keys and values): 0 means DefaultJSONMemoBytes,
 	// a negative value keeps no memo (users are still written by userjson; the rest of every
 	// REST answer goes through protojson).
@@ -120,9 +117,6 @@ func (h *Handlers) Streaming(r *http.Request) bool {
 
 // New builds the API handlers.
 func New(cfg Config) (*Handlers, error) {
-	if cfg.Outbound == nil {
-		cfg.Outbound = outbound.New(outbound.Options{Log: cfg.Log})
-	}
 	ic := newInterceptors(cfg.Log, cfg.Verifier, cfg.Directory.Store(), cfg.Metrics)
 	// Compressing small answers costs more CPU than it saves on the wire; larger ones (a page
 	// of users) are gzipped at the fastest level: about a third of the default level's CPU
@@ -135,7 +129,7 @@ func New(cfg Config) (*Handlers, error) {
 	mux.Handle(usersconnect.NewUserServiceHandler(&users{dir: cfg.Directory}, opts...))
 	mux.Handle(rolesconnect.NewRolesServiceHandler(&roles{dir: cfg.Directory}, opts...))
 	mux.Handle(rosterv1connect.NewUserAttributeServiceHandler(&attributes{dir: cfg.Directory}, opts...))
-	mux.Handle(connectionsconnect.NewConnectionServiceHandler(&connections{dir: cfg.Directory, issuer: cfg.Issuer, outbound: cfg.Outbound}, opts...))
+	mux.Handle(connectionsconnect.NewConnectionServiceHandler(&connections{dir: cfg.Directory, issuer: cfg.Issuer}, opts...))
 	mux.Handle(domainsconnect.NewDomainServiceHandler(&domains{dir: cfg.Directory}, opts...))
 	mux.Handle(directoriesconnect.NewDirectoryServiceHandler(&directories{dir: cfg.Directory, issuer: cfg.Issuer}, opts...))
 	mux.Handle(rosterv1connect.NewSAMLSettingsServiceHandler(&samlSettings{dir: cfg.Directory}, opts...))

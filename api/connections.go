@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"net/url"
-	"strings"
 
 	"connectrpc.com/connect"
 	"github.com/rosterhq/roster"
@@ -13,8 +11,6 @@ import (
 	connv1 "github.com/rosterhq/roster/gen/scalekit/v1/connections"
 	"github.com/rosterhq/roster/gen/scalekit/v1/connections/connectionsconnect"
 	domainsv1 "github.com/rosterhq/roster/gen/scalekit/v1/domains"
-	"github.com/rosterhq/roster/outbound"
-	"github.com/rosterhq/roster/samlauth"
 	"github.com/rosterhq/roster/sso"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -30,8 +26,6 @@ type connections struct {
 	// issuer is Roster's public URL: the base of the redirect URI, ACS URL and SP entity ID
 	// that administrators register at their provider.
 	issuer string
-	// outbound reads an IdP's SAML metadata from a URL (docs/outbound.md).
-	outbound *outbound.Guard
 }
 
 func (h *connections) CreateConnection(ctx context.Context, req *connect.Request[connv1.CreateConnectionRequest]) (*connect.Response[connv1.CreateConnectionResponse], error) {
@@ -159,39 +153,16 @@ func (h *connections) UpdateConnection(ctx context.Context, req *connect.Request
 }
 
 // samlPatch reads the SAML settings of an update. IdP metadata (a URL, or the metadata XML
-// itself pasted into idp_metadata_url) is read here and fills the IdP's entity ID, SSO URL and
-// certificates; fields given next to it win.
+// itself pasted into idp_metadata_url) is read by directory.ReadSAMLMetadata and fills the
+// IdP's entity ID, SSO URL and certificates; fields given next to it win.
 func (h *connections) samlPatch(ctx context.Context, sc *connv1.SAMLConnectionConfigRequest) (*roster.SAMLPatch, error) {
 	p := &roster.SAMLPatch{EntityID: stringValue(sc.GetIdpEntityId()), SSOURL: stringValue(sc.GetIdpSsoUrl()),
 		SignRequests: boolValue(sc.GetWantRequestSigned()), ForceAuthn: boolValue(sc.GetForceAuthn()),
 		DefaultRedirectURI: stringValue(sc.GetDefaultRedirectUri())}
-	if md := stringValue(sc.GetIdpMetadataUrl()); md != nil && *md != "" {
-		var idp samlauth.IdP
-		var err error
-		if strings.HasPrefix(strings.TrimSpace(*md), "<") {
-			idp, err = samlauth.ParseMetadata([]byte(*md))
-			p.MetadataURL = new(string)
-		} else {
-			var v roster.Violations
-			if u, perr := url.Parse(*md); perr != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-				v.Add("connection.saml_config.idp_metadata_url", "uri", "must be an http(s) URL or the metadata XML")
-				return nil, v.Err()
-			}
-			idp, err = samlauth.FetchMetadata(ctx, h.outbound, *md)
-			p.MetadataURL = md
+	if md := stringValue(sc.GetIdpMetadataUrl()); md != nil {
+		if err := h.dir.ReadSAMLMetadata(ctx, *md, p); err != nil {
+			return nil, err
 		}
-		if err != nil {
-			var v roster.Violations
-			v.Add("connection.saml_config.idp_metadata_url", "saml_metadata", "%s", err.Error())
-			return nil, v.Err()
-		}
-		if p.EntityID == nil {
-			p.EntityID = &idp.EntityID
-		}
-		if p.SSOURL == nil {
-			p.SSOURL = &idp.SSOURL
-		}
-		p.Certificates = idp.Certificates
 	}
 	if c := stringValue(sc.GetIdpCertificate()); c != nil {
 		p.Certificates = roster.SplitCertificates(*c)
@@ -301,7 +272,7 @@ func (h *connections) toProto(ctx context.Context, c roster.Connection) (*connv1
 		cfg := &connv1.OIDCConnectionConfig{
 			Issuer: optString(o.Issuer), DiscoveryEndpoint: optString(o.DiscoveryEndpoint), AuthorizeUri: optString(o.AuthorizeURI),
 			TokenUri: optString(o.TokenURI), UserInfoUri: optString(o.UserInfoURI), JwksUri: optString(o.JWKSURI),
-			ClientId: optString(o.ClientID), RedirectUri: h.issuer + sso.CallbackPath, TokenAuthType: connv1.TokenAuthType_URL_PARAMS,
+			ClientId: optString(o.ClientID), RedirectUri: sso.OIDCRedirectURI(h.issuer), TokenAuthType: connv1.TokenAuthType_URL_PARAMS,
 			PkceEnabled: wrapperspb.Bool(o.PKCE), SyncUserProfileOnLogin: wrapperspb.Bool(c.SyncProfile),
 			JitProvisioningWithSsoEnabled: wrapperspb.Bool(c.JITProvisioning), IdpLogoutRequired: wrapperspb.Bool(false),
 		}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"html/template"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -45,10 +44,6 @@ func (h *Handler) registerConnectionMapping(m *http.ServeMux) {
 	m.HandleFunc("POST "+Prefix+"/organizations/{org}/connections/{id}/mapping", h.session(h.postConnectionMapping))
 	m.HandleFunc("POST "+Prefix+"/organizations/{org}/connections/{id}/test", h.session(h.startConnectionTest))
 	m.HandleFunc("GET "+Prefix+"/organizations/{org}/connections/{id}/test/{result}", h.session(h.connectionTestResult))
-}
-
-func connPath(orgID, connID string) string {
-	return Prefix + "/organizations/" + url.PathEscape(orgID) + "/connections/" + url.PathEscape(connID)
 }
 
 type connMappingRow struct {

@@ -127,6 +127,7 @@ func New(cfg Config) *Handler {
 	h.registerUsers(m)
 	h.registerDirectories(m)
 	h.registerConnectionMapping(m)
+	h.registerConnections(m)
 	m.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		h.message(w, r, http.StatusNotFound, "Not found", "There is no such page in the dashboard.")
 	})

@@ -192,7 +192,7 @@ func TestOrganizationsScreen(t *testing.T) {
 		}
 		res = b.get(orgPath)
 		wantBody(t, "members, connections, directories", res, "<td>wile@acme.example</td>", "(<code>admin</code>)", `id="member-total">(1)`,
-			"<td><code>"+conn.ID+"</code></td><td>OIDC</td><td>OKTA</td>", `<td><a href="`+orgPath+`/directories/`+dir.ID+`"><code>`+dir.ID+`</code></a></td>`)
+			`<td><a href="`+orgPath+`/connections/`+conn.ID+`"><code>`+conn.ID+"</code></a></td><td>OIDC</td><td>OKTA</td>", `<td><a href="`+orgPath+`/directories/`+dir.ID+`"><code>`+dir.ID+`</code></a></td>`)
 
 		// Delete: the confirmation lists what goes; without CSRF nothing happens.
 		res = b.get(orgPath + "/delete")

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/outbound"
 	"github.com/rosterhq/roster/secretbox"
 	"github.com/rosterhq/roster/store"
 )
@@ -21,6 +22,9 @@ type Service struct {
 	mailer Mailer
 	log    *slog.Logger
 	box    *secretbox.Box // seals connection client secrets and signing keys
+	// outbound fetches SAML metadata URLs (samlmetadata.go); New's default refuses private
+	// networks.
+	outbound *outbound.Guard
 
 	reapplyBatch int // directory users per transaction of ReapplyDirectoryMapping
 
@@ -43,6 +47,9 @@ func New(s store.Store, opts ...Option) *Service {
 		log: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
 		o(svc)
+	}
+	if svc.outbound == nil {
+		svc.outbound = outbound.New(outbound.Options{Log: svc.log})
 	}
 	return svc
 }

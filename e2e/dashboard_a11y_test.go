@@ -146,6 +146,9 @@ func TestDashboardAccessibility(t *testing.T) {
 	rest("POST", "/api/v1/organizations/"+org+"/roles", `{"name": "billing", "display_name": "Billing", "description": "Pays.", "permissions": ["logs:read"]}`)
 	rest("PATCH", "/api/v1/memberships/organizations/"+org+"/users/"+john, `{"roles": [{"name": "billing"}]}`)
 	dir := rest("POST", "/api/v1/organizations/"+org+"/directories", `{"directory_type": "SCIM", "directory_provider": "OKTA"}`)["directory"].(map[string]any)["id"].(string)
+	samlConn := rest("POST", "/api/v1/organizations/"+org+"/connections", `{"type": "SAML", "provider": "OKTA"}`)["connection"].(map[string]any)["id"].(string)
+	oidcConn := rest("POST", "/api/v1/organizations/"+org+"/connections", `{"type": "OIDC", "provider": "MICROSOFT"}`)["connection"].(map[string]any)["id"].(string)
+	rest("PATCH", "/api/v1/organizations/"+org+"/connections/"+oidcConn, `{"oidc_config": {"issuer": "https://login.example.com/v2.0", "client_id": "abc", "client_secret": "s3cret"}}`)
 
 	b := openTab(t, allocCtx, 180*time.Second, shots, "a11y")
 
@@ -290,6 +293,25 @@ func TestDashboardAccessibility(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#preview-mapping")),
 		chromedp.WaitVisible(chromedp.CSS("#key-1-error .field-error")))
 	check("GET /dashboard/organizations/{org}/connections/{id}/mapping", "connection-mapping-form-error")
+	conns := "/dashboard/organizations/" + org + "/connections"
+	visit("GET /dashboard/organizations/{id}/connections", "connections", conns, "#connections")
+	b.step("a provider the API refuses",
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#provider').insertAdjacentHTML('beforeend', '<option value="NOPE">NOPE</option>')`),
+		chromedp.SetValue(chromedp.CSS("#provider"), "NOPE"),
+		chromedp.Click(chromedp.CSS("#create-connection button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#provider-error .field-error")))
+	check("GET /dashboard/organizations/{id}/connections", "connections-form-error")
+	visit("GET /dashboard/organizations/{id}/connections/{conn}", "connection-saml", conns+"/"+samlConn+"?done=created", "#acs-url")
+	b.step("SAML by hand, a certificate that is not one",
+		chromedp.Click(chromedp.CSS("#by-hand summary")),
+		chromedp.SetValue(chromedp.CSS("#idp_certificate"), "not a certificate"),
+		chromedp.Click(chromedp.CSS("#saml-manual button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#idp_certificate-error .field-error")))
+	check("GET /dashboard/organizations/{id}/connections/{conn}", "connection-saml-form-error")
+	visit("GET /dashboard/organizations/{id}/connections/{conn}", "connection-oidc", conns+"/"+oidcConn, "#redirect-uri")
+	b.step("copy the redirect URI", chromedp.Click(chromedp.CSS(`button[aria-label="Copy Redirect URI"]`)), chromedp.WaitVisible(chromedp.CSS("#copy-status")))
+	check("GET /dashboard/organizations/{id}/connections/{conn}", "connection-oidc-copied")
+	visit("GET /dashboard/organizations/{id}/connections/{conn}/delete", "connection-delete", conns+"/"+oidcConn+"/delete", "#delete-connection")
 	visit("GET /dashboard/users", "users", "/dashboard/users", "#user-search")
 	visit("GET /dashboard/users", "users-search", "/dashboard/users?q=megasoft", "#user-search")
 	visit("GET /dashboard/users/{id}", "user", "/dashboard/users/"+john, "#profile")

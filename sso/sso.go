@@ -69,7 +69,12 @@ func New(cfg Config) *Handler {
 }
 
 // CallbackURL is the redirect URI to register at identity providers.
-func (h *Handler) CallbackURL() string { return h.issuer + CallbackPath }
+func (h *Handler) CallbackURL() string { return OIDCRedirectURI(h.issuer) }
+
+// OIDCRedirectURI is the redirect URI of every OIDC connection of a deployment whose public
+// URL is issuer: what administrators register at their provider (the API's redirect_uri, the
+// dashboard's copy value, the callback of sign-ins).
+func OIDCRedirectURI(issuer string) string { return strings.TrimSuffix(issuer, "/") + CallbackPath }
 
 // Register adds the endpoints to mux.
 func (h *Handler) Register(mux *http.ServeMux) {

@@ -272,7 +272,13 @@ func serveContext(parent context.Context, args []string, stdout, stderr io.Write
 	for _, n := range migrationNotices(st) {
 		log.Warn("migration left data for the operator", "notice", n)
 	}
-	dirOpts := []directory.Option{directory.WithLogger(log), directory.WithSecretBox(box)}
+	if c.allowPrivateNetworks {
+		log.Warn("outbound fetches may reach private networks (--allow-private-networks): for development and tests only")
+	}
+	// One outbound rule for every fetch an administrator's URL causes: SAML metadata URLs
+	// (directory) and identity providers' endpoints (sso); docs/outbound.md.
+	guard := outbound.New(outbound.Options{AllowPrivateNetworks: c.allowPrivateNetworks, Log: log})
+	dirOpts := []directory.Option{directory.WithLogger(log), directory.WithSecretBox(box), directory.WithOutbound(guard)}
 	if mailer != nil {
 		dirOpts = append(dirOpts, mailer)
 	}
@@ -293,12 +299,8 @@ func serveContext(parent context.Context, args []string, stdout, stderr io.Write
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	tokens := oauth.NewServer(st, issuer, c.tokenTTL, oauth.WithSecretBox(box))
 	tokens.SetThrottle(c.limits.throttle())
-	if c.allowPrivateNetworks {
-		log.Warn("outbound fetches may reach private networks (--allow-private-networks): for development and tests only")
-	}
-	guard := outbound.New(outbound.Options{AllowPrivateNetworks: c.allowPrivateNetworks, Log: log})
 	signIn := sso.New(sso.Config{Directory: dir, Tokens: tokens, EnvironmentID: env.ID, Issuer: issuer, Log: log, Outbound: guard})
-	handlers, err := api.New(api.Config{Directory: dir, Verifier: tokens, Log: log, Metrics: reg, Issuer: issuer, Outbound: guard, JSONMemoBytes: c.apiMemoBytes()})
+	handlers, err := api.New(api.Config{Directory: dir, Verifier: tokens, Log: log, Metrics: reg, Issuer: issuer, JSONMemoBytes: c.apiMemoBytes()})
 	if err != nil {
 		return err
 	}

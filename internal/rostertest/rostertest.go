@@ -143,7 +143,18 @@ func Start(t testing.TB, backend string, opts ...Option) *Roster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := directory.New(st, append([]directory.Option{directory.WithSecretBox(box)}, o.dir...)...)
+	var logOut io.Writer = io.Discard
+	if os.Getenv("ROSTER_TEST_LOG") != "" { // see the server's log while debugging a test
+		logOut = os.Stderr
+	}
+	level := slog.LevelInfo
+	if o.logOut != nil {
+		logOut, level = o.logOut, slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level}))
+	o.outbound.Log = log
+	guard := outbound.New(o.outbound)
+	dir := directory.New(st, append([]directory.Option{directory.WithSecretBox(box), directory.WithOutbound(guard)}, o.dir...)...)
 	t.Cleanup(func() { _ = dir.Close(context.Background()) }) // runs before the store's Close (registered earlier)
 	env, created, err := dir.Bootstrap(ctx, "", "")
 	if err != nil {
@@ -162,21 +173,10 @@ func Start(t testing.TB, backend string, opts ...Option) *Roster {
 	if o.issuer != "" {
 		issuer = o.issuer
 	}
-	var logOut io.Writer = io.Discard
-	if os.Getenv("ROSTER_TEST_LOG") != "" { // see the server's log while debugging a test
-		logOut = os.Stderr
-	}
-	level := slog.LevelInfo
-	if o.logOut != nil {
-		logOut, level = o.logOut, slog.LevelDebug
-	}
-	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level}))
 	reg := prometheus.NewRegistry()
 	tokens := oauth.NewServer(st, issuer, time.Hour, oauth.WithSecretBox(box))
-	o.outbound.Log = log
-	guard := outbound.New(o.outbound)
 	signIn := sso.New(sso.Config{Directory: dir, Tokens: tokens, EnvironmentID: env.ID, Issuer: issuer, Log: log, Outbound: guard})
-	handlers, err := api.New(api.Config{Directory: dir, Verifier: tokens, Log: log, Metrics: reg, Issuer: issuer, Outbound: guard})
+	handlers, err := api.New(api.Config{Directory: dir, Verifier: tokens, Log: log, Metrics: reg, Issuer: issuer})
 	if err != nil {
 		t.Fatal(err)
 	}
