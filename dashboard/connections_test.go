@@ -16,6 +16,7 @@ import (
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/dashboard"
+	"github.com/rosterhq/roster/internal/errcode"
 	"github.com/rosterhq/roster/internal/oidctest"
 	"github.com/rosterhq/roster/internal/rostertest"
 	"github.com/rosterhq/roster/internal/samltest"
@@ -288,7 +289,7 @@ func TestConnectionScreens(t *testing.T) {
 		wantBody(t, "the OIDC connection", res, "No client secret is stored yet.")
 		_, apiErr = c.dir.SetConnectionEnabled(ctx, c.env, acme.ID, oidcID, true)
 		res = b.post(oidcPath+"/enabled", url.Values{"csrf": {b.csrf(oidcPath)}, "enabled": {"1"}})
-		wantStatus(t, "enable a draft", res, 409)
+		wantStatus(t, "enable a draft", res, errcode.HTTP(roster.ErrorCode(apiErr))) // the REST API's status of the same refusal
 		wantBody(t, "enable a draft", res, `<p class="error" role="alert" id="error">`+template(roster.ErrorMessage(apiErr))+`</p>`,
 			"issuer, client_id, client_secret missing")
 
