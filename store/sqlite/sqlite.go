@@ -241,16 +241,51 @@ func (dialect) Name() string { return "sqlite" }
 func (dialect) BeforeCommit() []string {
 	return []string{
 		`INSERT INTO users_search (rowid, email_key, external_id)
-			SELECT u.rowid, u.email_key, u.external_id FROM users_search_queue q JOIN users u ON u.rowid = q.user_rowid`,
+			SELECT u.seq, u.email_key, u.external_id FROM users_search_queue q JOIN users u ON u.rowid = q.user_rowid`,
 		`DELETE FROM users_search_queue`,
 	}
 }
 
 // UserSearch uses the FTS5 trigram index; a phrase query matches a substring of at least
-// three characters, case-insensitively.
+// three characters, case-insensitively. The index's rowid is the user's seq (migration 0020).
 func (dialect) UserSearch(text string, arg func(any) string) string {
-	phrase := `"` + strings.ReplaceAll(text, `"`, `""`) + `"`
-	// One rowid set (a UNION, not an OR) lets SQLite start from the matches rather than scan
+	// One seq set (a UNION, not an OR) lets SQLite start from the matches rather than scan
 	// every user and test each.
-	return fmt.Sprintf(`u.rowid IN (SELECT rowid FROM users_search WHERE users_search MATCH %s UNION SELECT rowid FROM users WHERE id = %s)`, arg(phrase), arg(text))
+	return fmt.Sprintf(`u.seq IN (SELECT rowid FROM users_search WHERE users_search MATCH %s UNION SELECT seq FROM users WHERE id = %s)`, arg(ftsPhrase(text)), arg(text))
+}
+
+// ftsPhrase is text as one FTS5 phrase.
+func ftsPhrase(text string) string { return `"` + strings.ReplaceAll(text, `"`, `""`) + `"` }
+
+// UserSearchPage walks the search index in ID order (its rowid is seq, migration 0020) from
+// the page's position and stops at the page's end: the cost is the matches before the page's
+// end, not all of them, and nothing is sorted but the page. Each match is checked against the
+// environment (or the organization's membership) by index, so another environment's matches
+// are skipped, never returned. The exact user ID is a second, one-row part.
+func (dialect) UserSearchPage(p sqlstore.SearchPage, arg func(any) string) string {
+	if p.EmailKey != "" {
+		return ""
+	}
+	order, bound := "ASC", ""
+	switch {
+	case p.After > 0:
+		bound = " AND s.rowid > " + arg(p.After)
+	case p.Before > 0:
+		order, bound = "DESC", " AND s.rowid < "+arg(p.Before)
+	}
+	limit := arg(p.Limit)
+	// CROSS JOIN keeps the index the outer loop, so that its order is the page's order and
+	// the LIMIT ends the walk.
+	match, byID := `users u ON u.environment_id = $1 AND u.seq = s.rowid`, `SELECT seq, id FROM users WHERE environment_id = $1 AND id = `+arg(p.Text)
+	col, idSeq := "u.id", "seq"
+	if p.OrganizationID != "" {
+		o := arg(p.OrganizationID)
+		match = `memberships m ON m.environment_id = $1 AND m.organization_id = ` + o + ` AND m.user_seq = s.rowid`
+		byID = `SELECT user_seq AS seq, user_id AS id FROM memberships WHERE environment_id = $1 AND organization_id = ` + o + ` AND user_id = ` + arg(p.Text)
+		col = "m.user_id"
+		idSeq = "user_seq"
+	}
+	return `SELECT id FROM (SELECT * FROM (SELECT s.rowid AS seq, ` + col + ` AS id FROM users_search s CROSS JOIN ` + match +
+		` WHERE users_search MATCH ` + arg(ftsPhrase(p.Text)) + bound + ` ORDER BY s.rowid ` + order + ` LIMIT ` + limit + `)
+		UNION SELECT * FROM (` + byID + strings.ReplaceAll(bound, "s.rowid", idSeq) + `)) ORDER BY seq ` + order + ` LIMIT ` + limit
 }

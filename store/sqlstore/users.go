@@ -469,7 +469,20 @@ func (s *Store) ListUsers(ctx context.Context, environmentID string, q store.Use
 			from = countFrom
 		}
 	}
-	ids, err := queryIDs(ctx, s.read, `SELECT `+idCol+` FROM `+from+` WHERE `+filter+` ORDER BY `+seqCol+` `+order+` LIMIT `+arg(q.Page.Size+1), args...)
+	query, queryArgs := `SELECT `+idCol+` FROM `+from+` WHERE `+filter+` ORDER BY `+seqCol+` `+order+` LIMIT `+arg(q.Page.Size+1), args
+	if q.Search != "" {
+		// A search page from the dialect's index in page order, when it has one: its cost is
+		// the page, not the number of matches (docs/storage.md).
+		pageArgs := []any{environmentID}
+		if sq := s.dialect.UserSearchPage(SearchPage{Text: q.Search, OrganizationID: q.OrganizationID, EmailKey: q.EmailKey,
+			After: q.Page.After, Before: q.Page.Before, Limit: q.Page.Size + 1}, func(v any) string {
+			pageArgs = append(pageArgs, v)
+			return fmt.Sprintf("$%d", len(pageArgs))
+		}); sq != "" {
+			query, queryArgs = sq, pageArgs
+		}
+	}
+	ids, err := queryIDs(ctx, s.read, query, queryArgs...)
 	if err != nil {
 		return page, err
 	}

@@ -19,6 +19,7 @@ var userTests = []struct {
 	{"UserCRUD", testUserCRUD},
 	{"UserUniqueness", testUserUniqueness},
 	{"UserSearch", testUserSearch},
+	{"UserSearchPaging", testUserSearchPaging},
 	{"Memberships", testMemberships},
 	{"RolesAndPermissions", testRolesAndPermissions},
 	{"AttributeDefinitions", testAttributeDefinitions},
