@@ -116,6 +116,9 @@ func (dialect) BeforeCommit() []string { return nil }
 // rows as it holds), and reads the trigram GIN indexes' matches and sorts them when few do.
 func (dialect) UserSearchPage(sqlstore.SearchPage, func(any) string) string { return "" }
 
+// UserSearchCount is the count of the UserSearch condition.
+func (dialect) UserSearchCount(string, func(any) string) string { return "" }
+
 // UserSearch matches with LIKE, which the trigram GIN indexes serve.
 func (dialect) UserSearch(text string, arg func(any) string) string {
 	p := arg("%" + sqlstore.EscapeLike(strings.ToLower(text)) + "%")

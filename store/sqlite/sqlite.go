@@ -251,11 +251,30 @@ func (dialect) BeforeCommit() []string {
 func (dialect) UserSearch(text string, arg func(any) string) string {
 	// One seq set (a UNION, not an OR) lets SQLite start from the matches rather than scan
 	// every user and test each.
-	return fmt.Sprintf(`u.seq IN (SELECT rowid FROM users_search WHERE users_search MATCH %s UNION SELECT seq FROM users WHERE id = %s)`, arg(ftsPhrase(text)), arg(text))
+	return dialect{}.userSearch(arg(ftsPhrase(text)), arg(text))
+}
+
+// userSearch is UserSearch's condition with the placeholders of the phrase and the ID.
+func (dialect) userSearch(phrase, id string) string {
+	return `u.seq IN (SELECT rowid FROM users_search WHERE users_search MATCH ` + phrase + ` UNION SELECT seq FROM users WHERE id = ` + id + `)`
 }
 
 // ftsPhrase is text as one FTS5 phrase.
 func ftsPhrase(text string) string { return `"` + strings.ReplaceAll(text, `"`, `""`) + `"` }
+
+// UserSearchCount counts the index's matches alone when no other environment has a user
+// (a deployment's usual one environment): checking each match's environment took as long
+// again as the match itself (100,000 matches: 140 ms against 69 ms, sqlite3). Otherwise, and
+// for the exact user ID that the index may not hold, each is checked. One statement, so both
+// branches see one snapshot; CASE runs only the branch it takes.
+func (d dialect) UserSearchCount(text string, arg func(any) string) string {
+	p, id := arg(ftsPhrase(text)), arg(text)
+	return `SELECT CASE WHEN EXISTS (SELECT 1 FROM users WHERE environment_id < $1 OR environment_id > $1)
+		THEN (SELECT COUNT(*) FROM users u WHERE u.environment_id = $1 AND ` + d.userSearch(p, id) + `)
+		ELSE (SELECT COUNT(*) FROM users_search WHERE users_search MATCH ` + p + `) + (SELECT COUNT(*) FROM users u
+			WHERE u.environment_id = $1 AND u.id = ` + id + ` AND NOT EXISTS (SELECT 1 FROM users_search WHERE users_search MATCH ` + p + ` AND rowid = u.seq))
+		END`
+}
 
 // UserSearchPage walks the search index in ID order (its rowid is seq, migration 0020) from
 // the page's position and stops at the page's end: the cost is the matches before the page's

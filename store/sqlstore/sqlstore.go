@@ -34,6 +34,9 @@ type Dialect interface {
 	// whose first argument ($1) is the environment; or "" when ListUsers's own query, the
 	// UserSearch condition ordered by seq, serves the page as well.
 	UserSearchPage(p SearchPage, arg func(any) string) string
+	// UserSearchCount returns a query of the number of the environment's ($1) users that a
+	// search matches, or "" for the count of the UserSearch condition.
+	UserSearchCount(text string, arg func(any) string) string
 	// UniqueViolation reports whether err broke a unique index, and which one
 	// (an index name of the migrations, e.g. "organizations_external_id_key").
 	UniqueViolation(err error) (index string, ok bool)

@@ -449,7 +449,16 @@ func (s *Store) ListUsers(ctx context.Context, environmentID string, q store.Use
 		countFrom = from
 	}
 	filter := strings.Join(where, " AND ")
-	countQuery, countArgs := `SELECT COUNT(*) FROM `+countFrom+` WHERE `+filter, len(args)
+	countQuery, countArgs := `SELECT COUNT(*) FROM `+countFrom+` WHERE `+filter, args[:len(args):len(args)]
+	if q.Search != "" && q.OrganizationID == "" && q.EmailKey == "" {
+		ca := []any{environmentID}
+		if cq := s.dialect.UserSearchCount(q.Search, func(v any) string {
+			ca = append(ca, v)
+			return fmt.Sprintf("$%d", len(ca))
+		}); cq != "" {
+			countQuery, countArgs = cq, ca
+		}
+	}
 	order := "ASC"
 	switch {
 	case q.Page.After > 0:
@@ -491,7 +500,7 @@ func (s *Store) ListUsers(ctx context.Context, environmentID string, q store.Use
 		// A first page that holds every match is its own count (a lookup by email, a small
 		// organization): one query less.
 		page.Total = len(ids)
-	} else if page.Total, err = s.countUsers(ctx, countQuery, args[:countArgs]); err != nil {
+	} else if page.Total, err = s.countUsers(ctx, countQuery, countArgs); err != nil {
 		return page, err
 	}
 	page.Items, err = s.usersByID(ctx, environmentID, ids)

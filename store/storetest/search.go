@@ -256,3 +256,67 @@ func testUserSearchPaging(t *testing.T, s store.Store) {
 		t.Fatalf("another environment's search by ID: %d users (total %d), %v", len(otherPage.Items), otherPage.Total, err)
 	}
 }
+
+// testUserSearchCount checks the count of a search's matches on pages that do not hold them
+// all (a first page that does is its own count): with one environment in the store and with
+// two, a user matched both by its ID and by another's external ID counted once each, and a
+// user that matches by its ID and its own external ID counted once.
+func testUserSearchCount(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	env := newEnv(t, s, "default")
+	mk := func(envID, email, ext string) roster.User {
+		t.Helper()
+		u := newUser(envID, email, ext)
+		if err := createUser(s, ctx, u, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	a := mk(env.ID, "a@cnt.example", "")
+	mk(env.ID, "b@cnt.example", "")
+	c := mk(env.ID, "c@cnt.example", "")
+	mk(env.ID, "d@other.test", "ref-"+a.ID) // matches a search by a's ID
+	self := newUser(env.ID, "e@other.test", "")
+	self.ExternalID = &self.ID // matches by its ID and its external ID
+	if err := createUser(s, ctx, self, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	check := func(envID, q string, want int) {
+		t.Helper()
+		for _, p := range []store.PageQuery{{Size: 1}, {Size: 1, After: 1}, {Size: 1, Before: 1 << 62}} {
+			page, err := s.ListUsers(ctx, envID, store.UserQuery{Search: q, Page: p})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if page.Total != want {
+				t.Fatalf("search %q (page %+v): total %d, want %d", q, p, page.Total, want)
+			}
+		}
+	}
+	single := func() {
+		check(env.ID, "cnt.example", 3)
+		check(env.ID, a.ID, 2)
+		check(env.ID, self.ID, 1)
+		check(env.ID, "other.test", 2)
+		check(env.ID, "nobody", 0)
+	}
+	single()
+	// Another environment with matching users, and one whose external ID is a's ID.
+	other := newEnv(t, s, "other")
+	mk(other.ID, "a@cnt.example", "")
+	mk(other.ID, "x@other.test", a.ID)
+	single()
+	check(other.ID, "cnt.example", 1)
+	check(other.ID, a.ID, 1)
+	check(other.ID, self.ID, 0)
+	// Deletes are counted at once.
+	if err := s.DeleteUser(ctx, env.ID, roster.UserRef{ID: c.ID}); err != nil {
+		t.Fatal(err)
+	}
+	check(env.ID, "cnt.example", 2)
+	if err := s.DeleteUser(ctx, other.ID, roster.UserRef{ExternalID: a.ID}); err != nil {
+		t.Fatal(err)
+	}
+	check(other.ID, a.ID, 0)
+	check(env.ID, a.ID, 2)
+}

@@ -20,6 +20,7 @@ var userTests = []struct {
 	{"UserUniqueness", testUserUniqueness},
 	{"UserSearch", testUserSearch},
 	{"UserSearchPaging", testUserSearchPaging},
+	{"UserSearchCount", testUserSearchCount},
 	{"Memberships", testMemberships},
 	{"RolesAndPermissions", testRolesAndPermissions},
 	{"AttributeDefinitions", testAttributeDefinitions},
