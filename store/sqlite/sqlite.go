@@ -294,12 +294,14 @@ func (dialect) UserSearchPage(p sqlstore.SearchPage, arg func(any) string) strin
 	}
 	limit := arg(p.Limit)
 	// CROSS JOIN keeps the index the outer loop, so that its order is the page's order and
-	// the LIMIT ends the walk.
-	match, byID := `users u ON u.environment_id = $1 AND u.seq = s.rowid`, `SELECT seq, id FROM users WHERE environment_id = $1 AND id = `+arg(p.Text)
+	// the LIMIT ends the walk. "+ 0" keeps SQLite from carrying the page's bound over to the
+	// inner table (seq > after): SQLite 3.40 then scanned that range of the index for each
+	// match instead of looking the match up (2.3 s instead of 18 ms for a page; 3.54 did not).
+	match, byID := `users u ON u.environment_id = $1 AND u.seq = s.rowid + 0`, `SELECT seq, id FROM users WHERE environment_id = $1 AND id = `+arg(p.Text)
 	col, idSeq := "u.id", "seq"
 	if p.OrganizationID != "" {
 		o := arg(p.OrganizationID)
-		match = `memberships m ON m.environment_id = $1 AND m.organization_id = ` + o + ` AND m.user_seq = s.rowid`
+		match = `memberships m ON m.environment_id = $1 AND m.organization_id = ` + o + ` AND m.user_seq = s.rowid + 0`
 		byID = `SELECT user_seq AS seq, user_id AS id FROM memberships WHERE environment_id = $1 AND organization_id = ` + o + ` AND user_id = ` + arg(p.Text)
 		col = "m.user_id"
 		idSeq = "user_seq"
