@@ -111,6 +111,14 @@ func (dialect) Name() string { return "postgres" }
 
 func (dialect) BeforeCommit() []string { return nil }
 
+// UserSearchPage is ListUsers's own query: the planner walks users_environment_seq in order,
+// filtering, when the statistics say that many users match (the page ends after about as many
+// rows as it holds), and reads the trigram GIN indexes' matches and sorts them when few do.
+func (dialect) UserSearchPage(sqlstore.SearchPage, func(any) string) string { return "" }
+
+// UserSearchCount is the count of the UserSearch condition.
+func (dialect) UserSearchCount(string, func(any) string) string { return "" }
+
 // UserSearch matches with LIKE, which the trigram GIN indexes serve.
 func (dialect) UserSearch(text string, arg func(any) string) string {
 	p := arg("%" + sqlstore.EscapeLike(strings.ToLower(text)) + "%")

@@ -10,6 +10,7 @@ import (
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/store"
 	"github.com/rosterhq/roster/store/sqlite"
+	"github.com/rosterhq/roster/store/storetest"
 )
 
 // The store's share of the user hot paths, without the server around it.
@@ -103,4 +104,16 @@ func BenchmarkStoreGetUserUncached(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkUserSearch: storetest.BenchUserSearch on SQLite (100,000 users).
+//
+//	go test -run '^$' -bench BenchmarkUserSearch -benchtime 20x ./store/sqlite
+func BenchmarkUserSearch(b *testing.B) {
+	s, err := sqlite.Open(context.Background(), b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storetest.BenchUserSearch(b, s, nil)
 }

@@ -241,16 +241,72 @@ func (dialect) Name() string { return "sqlite" }
 func (dialect) BeforeCommit() []string {
 	return []string{
 		`INSERT INTO users_search (rowid, email_key, external_id)
-			SELECT u.rowid, u.email_key, u.external_id FROM users_search_queue q JOIN users u ON u.rowid = q.user_rowid`,
+			SELECT u.seq, u.email_key, u.external_id FROM users_search_queue q JOIN users u ON u.rowid = q.user_rowid`,
 		`DELETE FROM users_search_queue`,
 	}
 }
 
 // UserSearch uses the FTS5 trigram index; a phrase query matches a substring of at least
-// three characters, case-insensitively.
+// three characters, case-insensitively. The index's rowid is the user's seq (migration 0020).
 func (dialect) UserSearch(text string, arg func(any) string) string {
-	phrase := `"` + strings.ReplaceAll(text, `"`, `""`) + `"`
-	// One rowid set (a UNION, not an OR) lets SQLite start from the matches rather than scan
+	// One seq set (a UNION, not an OR) lets SQLite start from the matches rather than scan
 	// every user and test each.
-	return fmt.Sprintf(`u.rowid IN (SELECT rowid FROM users_search WHERE users_search MATCH %s UNION SELECT rowid FROM users WHERE id = %s)`, arg(phrase), arg(text))
+	return dialect{}.userSearch(arg(ftsPhrase(text)), arg(text))
+}
+
+// userSearch is UserSearch's condition with the placeholders of the phrase and the ID.
+func (dialect) userSearch(phrase, id string) string {
+	return `u.seq IN (SELECT rowid FROM users_search WHERE users_search MATCH ` + phrase + ` UNION SELECT seq FROM users WHERE id = ` + id + `)`
+}
+
+// ftsPhrase is text as one FTS5 phrase.
+func ftsPhrase(text string) string { return `"` + strings.ReplaceAll(text, `"`, `""`) + `"` }
+
+// UserSearchCount counts the index's matches alone when no other environment has a user
+// (a deployment's usual one environment): checking each match's environment took as long
+// again as the match itself (100,000 matches: 140 ms against 69 ms, sqlite3). Otherwise, and
+// for the exact user ID that the index may not hold, each is checked. One statement, so both
+// branches see one snapshot; CASE runs only the branch it takes.
+func (d dialect) UserSearchCount(text string, arg func(any) string) string {
+	p, id := arg(ftsPhrase(text)), arg(text)
+	return `SELECT CASE WHEN EXISTS (SELECT 1 FROM users WHERE environment_id < $1 OR environment_id > $1)
+		THEN (SELECT COUNT(*) FROM users u WHERE u.environment_id = $1 AND ` + d.userSearch(p, id) + `)
+		ELSE (SELECT COUNT(*) FROM users_search WHERE users_search MATCH ` + p + `) + (SELECT COUNT(*) FROM users u
+			WHERE u.environment_id = $1 AND u.id = ` + id + ` AND NOT EXISTS (SELECT 1 FROM users_search WHERE users_search MATCH ` + p + ` AND rowid = u.seq))
+		END`
+}
+
+// UserSearchPage walks the search index in ID order (its rowid is seq, migration 0020) from
+// the page's position and stops at the page's end: the cost is the matches before the page's
+// end, not all of them, and nothing is sorted but the page. Each match is checked against the
+// environment (or the organization's membership) by index, so another environment's matches
+// are skipped, never returned. The exact user ID is a second, one-row part.
+func (dialect) UserSearchPage(p sqlstore.SearchPage, arg func(any) string) string {
+	if p.EmailKey != "" {
+		return ""
+	}
+	order, bound := "ASC", ""
+	switch {
+	case p.After > 0:
+		bound = " AND s.rowid > " + arg(p.After)
+	case p.Before > 0:
+		order, bound = "DESC", " AND s.rowid < "+arg(p.Before)
+	}
+	limit := arg(p.Limit)
+	// CROSS JOIN keeps the index the outer loop, so that its order is the page's order and
+	// the LIMIT ends the walk. "+ 0" keeps SQLite from carrying the page's bound over to the
+	// inner table (seq > after): SQLite 3.40 then scanned that range of the index for each
+	// match instead of looking the match up (2.3 s instead of 18 ms for a page; 3.54 did not).
+	match, byID := `users u ON u.environment_id = $1 AND u.seq = s.rowid + 0`, `SELECT seq, id FROM users WHERE environment_id = $1 AND id = `+arg(p.Text)
+	col, idSeq := "u.id", "seq"
+	if p.OrganizationID != "" {
+		o := arg(p.OrganizationID)
+		match = `memberships m ON m.environment_id = $1 AND m.organization_id = ` + o + ` AND m.user_seq = s.rowid + 0`
+		byID = `SELECT user_seq AS seq, user_id AS id FROM memberships WHERE environment_id = $1 AND organization_id = ` + o + ` AND user_id = ` + arg(p.Text)
+		col = "m.user_id"
+		idSeq = "user_seq"
+	}
+	return `SELECT id FROM (SELECT * FROM (SELECT s.rowid AS seq, ` + col + ` AS id FROM users_search s CROSS JOIN ` + match +
+		` WHERE users_search MATCH ` + arg(ftsPhrase(p.Text)) + bound + ` ORDER BY s.rowid ` + order + ` LIMIT ` + limit + `)
+		UNION SELECT * FROM (` + byID + strings.ReplaceAll(bound, "s.rowid", idSeq) + `)) ORDER BY seq ` + order + ` LIMIT ` + limit
 }

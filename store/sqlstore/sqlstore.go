@@ -29,6 +29,14 @@ type Dialect interface {
 	// external ID contains the search text, or whose ID equals it; arg adds a query argument and
 	// returns its placeholder.
 	UserSearch(text string, arg func(any) string) string
+	// UserSearchPage returns a query of the IDs of one page of a user search, in the page's
+	// order (seq ascending, or descending for a page before Before), at most Limit of them,
+	// whose first argument ($1) is the environment; or "" when ListUsers's own query, the
+	// UserSearch condition ordered by seq, serves the page as well.
+	UserSearchPage(p SearchPage, arg func(any) string) string
+	// UserSearchCount returns a query of the number of the environment's ($1) users that a
+	// search matches, or "" for the count of the UserSearch condition.
+	UserSearchCount(text string, arg func(any) string) string
 	// UniqueViolation reports whether err broke a unique index, and which one
 	// (an index name of the migrations, e.g. "organizations_external_id_key").
 	UniqueViolation(err error) (index string, ok bool)
@@ -53,6 +61,13 @@ type Dialect interface {
 	// BeforeCommit is the statements that every write transaction runs last, before its
 	// commit (SQLite: index the users queued for search).
 	BeforeCommit() []string
+}
+
+// SearchPage is one page of a user search (store.UserQuery with Search set).
+type SearchPage struct {
+	Text, OrganizationID, EmailKey string
+	After, Before                  int64
+	Limit                          int
 }
 
 // Store is the shared SQL implementation. Reads go to read, writes and transactions to write:

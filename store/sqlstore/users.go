@@ -449,7 +449,16 @@ func (s *Store) ListUsers(ctx context.Context, environmentID string, q store.Use
 		countFrom = from
 	}
 	filter := strings.Join(where, " AND ")
-	countQuery, countArgs := `SELECT COUNT(*) FROM `+countFrom+` WHERE `+filter, len(args)
+	countQuery, countArgs := `SELECT COUNT(*) FROM `+countFrom+` WHERE `+filter, args[:len(args):len(args)]
+	if q.Search != "" && q.OrganizationID == "" && q.EmailKey == "" {
+		ca := []any{environmentID}
+		if cq := s.dialect.UserSearchCount(q.Search, func(v any) string {
+			ca = append(ca, v)
+			return fmt.Sprintf("$%d", len(ca))
+		}); cq != "" {
+			countQuery, countArgs = cq, ca
+		}
+	}
 	order := "ASC"
 	switch {
 	case q.Page.After > 0:
@@ -469,7 +478,20 @@ func (s *Store) ListUsers(ctx context.Context, environmentID string, q store.Use
 			from = countFrom
 		}
 	}
-	ids, err := queryIDs(ctx, s.read, `SELECT `+idCol+` FROM `+from+` WHERE `+filter+` ORDER BY `+seqCol+` `+order+` LIMIT `+arg(q.Page.Size+1), args...)
+	query, queryArgs := `SELECT `+idCol+` FROM `+from+` WHERE `+filter+` ORDER BY `+seqCol+` `+order+` LIMIT `+arg(q.Page.Size+1), args
+	if q.Search != "" {
+		// A search page from the dialect's index in page order, when it has one: its cost is
+		// the page, not the number of matches (docs/storage.md).
+		pageArgs := []any{environmentID}
+		if sq := s.dialect.UserSearchPage(SearchPage{Text: q.Search, OrganizationID: q.OrganizationID, EmailKey: q.EmailKey,
+			After: q.Page.After, Before: q.Page.Before, Limit: q.Page.Size + 1}, func(v any) string {
+			pageArgs = append(pageArgs, v)
+			return fmt.Sprintf("$%d", len(pageArgs))
+		}); sq != "" {
+			query, queryArgs = sq, pageArgs
+		}
+	}
+	ids, err := queryIDs(ctx, s.read, query, queryArgs...)
 	if err != nil {
 		return page, err
 	}
@@ -478,7 +500,7 @@ func (s *Store) ListUsers(ctx context.Context, environmentID string, q store.Use
 		// A first page that holds every match is its own count (a lookup by email, a small
 		// organization): one query less.
 		page.Total = len(ids)
-	} else if page.Total, err = s.countUsers(ctx, countQuery, args[:countArgs]); err != nil {
+	} else if page.Total, err = s.countUsers(ctx, countQuery, countArgs); err != nil {
 		return page, err
 	}
 	page.Items, err = s.usersByID(ctx, environmentID, ids)

@@ -19,6 +19,8 @@ var userTests = []struct {
 	{"UserCRUD", testUserCRUD},
 	{"UserUniqueness", testUserUniqueness},
 	{"UserSearch", testUserSearch},
+	{"UserSearchPaging", testUserSearchPaging},
+	{"UserSearchCount", testUserSearchCount},
 	{"Memberships", testMemberships},
 	{"RolesAndPermissions", testRolesAndPermissions},
 	{"AttributeDefinitions", testAttributeDefinitions},
