@@ -75,6 +75,8 @@ type Handler struct {
 	cfg   Config
 	mux   *http.ServeMux
 	pages map[string]*template.Template
+
+	searchCountUpTo int // usersSearchCountUpTo; tests lower it
 }
 
 // New builds the dashboard's handler; mount it at Prefix and Prefix+"/".
@@ -88,7 +90,7 @@ func New(cfg Config) *Handler {
 			panic(err)
 		}
 	}
-	h := &Handler{cfg: cfg, mux: http.NewServeMux(), pages: map[string]*template.Template{}}
+	h := &Handler{cfg: cfg, mux: http.NewServeMux(), pages: map[string]*template.Template{}, searchCountUpTo: usersSearchCountUpTo}
 	for _, p := range []string{"setup", "sign-in", "attributes", "attribute", "delete", "message"} {
 		h.pages[p] = template.Must(template.New("").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+p+".html"))
 	}

@@ -40,6 +40,7 @@ type console struct {
 	dir *directory.Service
 	env roster.Environment
 	ops *operators.Service
+	h   *dashboard.Handler
 }
 
 func newConsole(t *testing.T, st store.Store, csrfKey ...byte) *console {
@@ -61,7 +62,7 @@ func newConsole(t *testing.T, st store.Store, csrfKey ...byte) *console {
 	mux.Handle("/dashboard/", h)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &console{srv: srv, dir: dir, env: env, ops: ops}
+	return &console{srv: srv, dir: dir, env: env, ops: ops, h: h}
 }
 
 // eachBackend runs fn on a dashboard over a fresh SQLite store and a fresh PostgreSQL schema.

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/dashboard"
 	"github.com/rosterhq/roster/directory"
 )
 
@@ -144,6 +145,18 @@ func TestUsersList(t *testing.T) {
 				t.Fatalf("search %q: %v, want %v\n%s", q, got, want, res.body)
 			}
 		}
+		// A search that more users match than the count goes to: "N+" (usersSearchCountUpTo,
+		// 1,000, lowered here), the page and its next link as before.
+		dashboard.SetSearchCountUpTo(c.h, 20)
+		res = b.get("/dashboard/users?" + url.Values{"q": {"example.org"}}.Encode())
+		wantStatus(t, "a search past the count", res, 200)
+		wantContains(t, "a search past the count", res.body, "20+ matching users.", `id="next-page"`)
+		if got := rows(res.body); len(got) != directory.MaxSearchPageSize {
+			t.Fatalf("a search past the count: %d rows", len(got))
+		}
+		dashboard.SetSearchCountUpTo(c.h, 1000)
+		res = b.get("/dashboard/users?" + url.Values{"q": {"example.org"}}.Encode())
+		wantContains(t, "a search under the count", res.body, "55 matching users.")
 		// A query the API refuses: its message, beside the search box.
 		bad := "ab"
 		_, apiErr := c.dir.ListUsers(context.Background(), c.env, directory.ListUsersInput{Query: &bad})

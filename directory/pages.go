@@ -31,6 +31,8 @@ type List[T any] struct {
 	NextToken string
 	PrevToken string
 	Total     int
+	// TotalAtLeast: the count stopped at the request's CountUpTo (at least Total match).
+	TotalAtLeast bool
 }
 
 // pager turns a request's page size, token and filters into a keyset query, and a page of
@@ -81,7 +83,7 @@ func newPager(env roster.Environment, in PageInput, fingerprint string, query *s
 
 // list makes the answer for a page whose items have the given ID prefix.
 func list[T any](p *pager, page store.Page[T], id func(T) string, prefix string) List[T] {
-	out := List[T]{Items: page.Items, Total: page.Total}
+	out := List[T]{Items: page.Items, Total: page.Total, TotalAtLeast: page.TotalAtLeast}
 	if len(page.Items) == 0 {
 		return out
 	}

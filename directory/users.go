@@ -172,6 +172,9 @@ type ListUsersInput struct {
 	PageInput
 	OrganizationID string
 	Query          *string
+	// CountUpTo, when above 0, stops the total at that many (List.TotalAtLeast): the
+	// dashboard's "1,000+". The API counts every match (0).
+	CountUpTo int
 }
 
 // ListUsers lists or searches users page by page.
@@ -187,7 +190,7 @@ func (s *Service) ListUsers(ctx context.Context, env roster.Environment, in List
 	if err := v.Err(); err != nil {
 		return List[roster.User]{}, err
 	}
-	q := store.UserQuery{OrganizationID: in.OrganizationID, Page: p.query}
+	q := store.UserQuery{OrganizationID: in.OrganizationID, Page: p.query, CountUpTo: in.CountUpTo}
 	switch {
 	case in.Query == nil:
 	case roster.IsEmailAddress(*in.Query):

@@ -576,6 +576,10 @@ type UserQuery struct {
 	Search         string // case-insensitive substring of email, id or external id
 	EmailKey       string // exactly this email (EmailKey form)
 	Page           PageQuery
+	// CountUpTo, when above 0, stops the count at that many (Page.Total at most CountUpTo,
+	// Page.TotalAtLeast set when it stopped): a screen that shows "1,000+" need not count
+	// 100,000 matches. 0 counts them all.
+	CountUpTo int
 }
 
 // OrganizationQuery selects organizations for a list or search.
@@ -600,4 +604,7 @@ type Page[T any] struct {
 	More bool
 	// Total counts every row that matches the query, on all pages.
 	Total int
+	// TotalAtLeast reports that the count stopped at the query's CountUpTo: at least Total
+	// rows match.
+	TotalAtLeast bool
 }

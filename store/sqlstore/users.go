@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/rosterhq/roster"
@@ -459,6 +460,22 @@ func (s *Store) ListUsers(ctx context.Context, environmentID string, q store.Use
 			countQuery, countArgs = cq, ca
 		}
 	}
+	if q.CountUpTo > 0 {
+		// A count that stops: the first CountUpTo+1 matches, walked in page order by the
+		// dialect's search page where it has one (its cost is the matches walked, not all).
+		countQuery = `SELECT COUNT(*) FROM (SELECT 1 FROM ` + countFrom + ` WHERE ` + filter + ` LIMIT ` + strconv.Itoa(q.CountUpTo+1) + `) c`
+		countArgs = args[:len(args):len(args)]
+		if q.Search != "" {
+			ca := []any{environmentID}
+			if sq := s.dialect.UserSearchPage(SearchPage{Text: q.Search, OrganizationID: q.OrganizationID, EmailKey: q.EmailKey, Limit: q.CountUpTo + 1},
+				func(v any) string {
+					ca = append(ca, v)
+					return fmt.Sprintf("$%d", len(ca))
+				}); sq != "" {
+				countQuery, countArgs = `SELECT COUNT(*) FROM (`+sq+`) c`, ca
+			}
+		}
+	}
 	order := "ASC"
 	switch {
 	case q.Page.After > 0:
@@ -502,6 +519,9 @@ func (s *Store) ListUsers(ctx context.Context, environmentID string, q store.Use
 		page.Total = len(ids)
 	} else if page.Total, err = s.countUsers(ctx, countQuery, countArgs); err != nil {
 		return page, err
+	}
+	if q.CountUpTo > 0 && page.Total > q.CountUpTo {
+		page.Total, page.TotalAtLeast = q.CountUpTo, true
 	}
 	page.Items, err = s.usersByID(ctx, environmentID, ids)
 	return page, err

@@ -260,7 +260,8 @@ func testUserSearchPaging(t *testing.T, s store.Store) {
 // testUserSearchCount checks the count of a search's matches on pages that do not hold them
 // all (a first page that does is its own count): with one environment in the store and with
 // two, a user matched both by its ID and by another's external ID counted once each, and a
-// user that matches by its ID and its own external ID counted once.
+// user that matches by its ID and its own external ID counted once. The count that stops at
+// UserQuery.CountUpTo counts the same matches up to there.
 func testUserSearchCount(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	env := newEnv(t, s, "default")
@@ -288,8 +289,22 @@ func testUserSearchCount(t *testing.T, s store.Store) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if page.Total != want {
-				t.Fatalf("search %q (page %+v): total %d, want %d", q, p, page.Total, want)
+			if page.Total != want || page.TotalAtLeast {
+				t.Fatalf("search %q (page %+v): total %d (at least: %v), want %d", q, p, page.Total, page.TotalAtLeast, want)
+			}
+			// A count that stops at CountUpTo: the same matches, counted up to there.
+			for _, upTo := range []int{1, 2, want, want + 1} {
+				if upTo < 1 {
+					continue
+				}
+				page, err := s.ListUsers(ctx, envID, store.UserQuery{Search: q, Page: p, CountUpTo: upTo})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if wantTotal, wantAtLeast := min(want, upTo), want > upTo; page.Total != wantTotal || page.TotalAtLeast != wantAtLeast {
+					t.Fatalf("search %q (page %+v) counting up to %d: total %d (at least: %v), want %d (%v)", q, p, upTo,
+						page.Total, page.TotalAtLeast, wantTotal, wantAtLeast)
+				}
 			}
 		}
 	}
