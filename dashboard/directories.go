@@ -327,21 +327,9 @@ func (h *Handler) setDirectoryMapping(w http.ResponseWriter, r *http.Request, s 
 func (h *Handler) setDirectoryRole(w http.ResponseWriter, r *http.Request, s request) {
 	ctx, env, orgID, dirID := r.Context(), h.cfg.Environment, r.PathValue("id"), r.PathValue("dir")
 	group, role := strings.TrimSpace(r.PostFormValue("group_id")), strings.TrimSpace(r.PostFormValue("role_name"))
-	dd, err := h.cfg.Directory.GetDirectory(ctx, env, orgID, dirID)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	a := []roster.DirectoryRoleAssignment{}
-	for _, e := range dd.RoleAssignments {
-		if e.GroupID != group {
-			a = append(a, roster.DirectoryRoleAssignment{GroupID: e.GroupID, RoleName: e.RoleName})
-		}
-	}
-	if role != "" {
-		a = append(a, roster.DirectoryRoleAssignment{GroupID: group, RoleName: role})
-	}
-	if _, err := h.cfg.Directory.AssignDirectoryRoles(ctx, env, orgID, dirID, a); err != nil {
+	// One group's role, written beside the others as they are then: two operators changing
+	// two groups at once keep both changes (re-sending the list read for the page lost one).
+	if _, err := h.cfg.Directory.AssignDirectoryGroupRole(ctx, env, orgID, dirID, group, role); err != nil {
 		if roster.ErrorCode(err) == roster.ENotFound || roster.ErrorCode(err) == roster.EInternal {
 			h.fail(w, r, err)
 			return

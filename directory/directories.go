@@ -255,6 +255,48 @@ func (s *Service) AssignDirectoryRoles(ctx context.Context, env roster.Environme
 	return set, nil
 }
 
+// AssignDirectoryGroupRole gives one group of a directory a role by name (roleName "" takes
+// its assignment away) and leaves the other groups' as they are when it is written (store:
+// SetDirectoryGroupRole), so two operators changing two groups at once keep both changes;
+// the rules and messages are AssignDirectoryRoles'. The members' roles follow.
+func (s *Service) AssignDirectoryGroupRole(ctx context.Context, env roster.Environment, organizationID, id, groupID, roleName string) ([]roster.DirectoryRoleAssignment, error) {
+	if _, err := s.directory(ctx, env, organizationID, id, "id"); err != nil {
+		return nil, err
+	}
+	roleID := ""
+	if roleName != "" {
+		if err := roster.CheckRoleAssignments("role_assignment", []roster.DirectoryRoleAssignment{{GroupID: groupID, RoleName: roleName}}); err != nil {
+			return nil, err
+		}
+		found, missing, err := s.store.ResolveRoles(ctx, env.ID, organizationID, []string{roleName})
+		if err != nil {
+			return nil, err
+		}
+		if len(missing) > 0 || len(found) != 1 {
+			var v roster.Violations
+			v.Add("role_assignment.role_name", "exists", "no role named %q in the organization or the environment", roleName)
+			return nil, v.Err()
+		}
+		roleID = found[0].ID
+	} else if _, ok := roster.IDNumber(groupID, roster.PrefixDirectoryGroup); !ok {
+		var v roster.Violations
+		v.Add("role_assignment.group_id", "string.prefix=dirgroup_", "must be a directory group ID (dirgroup_...)")
+		return nil, v.Err()
+	}
+	set, err := s.store.SetDirectoryGroupRole(ctx, env.ID, organizationID, id, groupID, roleID)
+	if err != nil {
+		return nil, err
+	}
+	def, err := s.defaultRoles(ctx, env.ID, organizationID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.RecomputeDirectoryRoles(ctx, env.ID, id, def); err != nil {
+		return nil, err
+	}
+	return set, nil
+}
+
 func (s *Service) rolesByID(ctx context.Context, env roster.Environment, organizationID string) (map[string]roster.Role, error) {
 	out := map[string]roster.Role{}
 	for _, scope := range []string{"", organizationID} {

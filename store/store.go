@@ -280,6 +280,11 @@ type DirectoryStore interface {
 	// SetDirectoryRoleAssignments replaces a directory's group-to-role assignments (RoleID
 	// set, RoleName filled on return). A group that is not the directory's is NOT_FOUND.
 	SetDirectoryRoleAssignments(ctx context.Context, environmentID, organizationID, directoryID string, a []roster.DirectoryRoleAssignment) ([]roster.DirectoryRoleAssignment, error)
+	// SetDirectoryGroupRole replaces one group's assignment (roleID "" removes it) and keeps
+	// the others as they are when it commits: two changes of different groups at once both
+	// stay. A group that is not the directory's is NOT_FOUND; a directory keeps at most
+	// roster.MaxRoleAssignments. It returns the directory's assignments.
+	SetDirectoryGroupRole(ctx context.Context, environmentID, organizationID, directoryID, groupID, roleID string) ([]roster.DirectoryRoleAssignment, error)
 	// RecordDirectorySync sets a directory's last SCIM write time (at most once per
 	// roster.DirectorySecretUseGranularity, so it rarely writes).
 	RecordDirectorySync(ctx context.Context, directoryID string, at time.Time) error

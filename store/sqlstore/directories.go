@@ -230,6 +230,53 @@ func (s *Store) SetDirectoryRoleAssignments(ctx context.Context, environmentID, 
 	return out, err
 }
 
+// SetDirectoryGroupRole changes one group's assignment under the directory's row lock, the
+// lock SetDirectoryRoleAssignments takes: the others' are read and kept in the same
+// transaction, so concurrent changes of different groups do not overwrite each other (a
+// client that read the list, changed one and wrote the whole list back did).
+func (s *Store) SetDirectoryGroupRole(ctx context.Context, environmentID, organizationID, directoryID, groupID, roleID string) ([]roster.DirectoryRoleAssignment, error) {
+	var out []roster.DirectoryRoleAssignment
+	err := s.inOtherTx(ctx, func(tx txConn) error {
+		if err := s.lockDirectoryOrganization(ctx, tx, environmentID, organizationID); err != nil {
+			return err
+		}
+		if _, err := getDirectory(ctx, tx, environmentID, organizationID, directoryID, s.dialect.RowLock()); err != nil {
+			return err
+		}
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM directory_groups WHERE id = $1 AND directory_id = $2`, groupID, directoryID).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			var v roster.Violations
+			v.Add("group_id", "exists", "%s is not a group of this directory", groupID)
+			return &roster.Error{Code: roster.ENotFound, Message: fmt.Sprintf("directory group %s not found", groupID), Violations: v}
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM directory_role_assignments WHERE directory_id = $1 AND group_id = $2`, directoryID, groupID); err != nil {
+			return err
+		}
+		if roleID != "" {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM directory_role_assignments WHERE directory_id = $1`, directoryID).Scan(&n); err != nil {
+				return err
+			}
+			if n >= roster.MaxRoleAssignments {
+				var v roster.Violations
+				v.Add("role_name", "repeated.max_items=100", "a directory maps at most %d groups to roles; it maps %d", roster.MaxRoleAssignments, n)
+				return v.Err()
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO directory_role_assignments (directory_id, group_id, role_id) VALUES ($1, $2, $3)`,
+				directoryID, groupID, roleID); err != nil {
+				return err
+			}
+		}
+		out, err = loadRoleAssignments(ctx, tx, directoryID)
+		return err
+	})
+	return out, err
+}
+
 // RecordDirectorySync sets a directory's last SCIM write time, rarely: only when the stored
 // one is older than the granularity, so most SCIM writes do not touch the directory's row.
 func (s *Store) RecordDirectorySync(ctx context.Context, directoryID string, at time.Time) error {

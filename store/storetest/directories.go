@@ -36,6 +36,7 @@ var directoryTests = []struct {
 	{"DirectoryGroupNames", testDirectoryGroupNames},
 	{"SCIMRequests", testSCIMRequests},
 	{"DirectoryConcurrentGroupsOfOneUser", testDirectoryConcurrentGroupsOfOneUser},
+	{"DirectoryGroupRoleChanges", testDirectoryGroupRoleChanges},
 }
 
 func newDirectory(t *testing.T, s store.Store, envID, orgID, provider string) roster.Directory {

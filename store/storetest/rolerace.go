@@ -88,3 +88,75 @@ func testDirectoryConcurrentGroupsOfOneUser(t *testing.T, s store.Store) {
 		from, to = to, from
 	}
 }
+
+// testDirectoryGroupRoleChanges: one group's assignment changes while the others stay as they
+// are when it is written, so changes of different groups at once all stay; a group of
+// another directory is NOT_FOUND; a directory maps at most roster.MaxRoleAssignments groups.
+func testDirectoryGroupRoleChanges(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	env, org, d := orgWithDirectory(t, s)
+	editor := newRole(t, s, env.ID, "", "editor")
+	viewer := newRole(t, s, env.ID, "", "viewer")
+	const groups = 12
+	var gs []string
+	for i := range groups {
+		gs = append(gs, newDirGroup(t, s, d, fmt.Sprint("Group ", i)).ID)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, groups)
+	for _, g := range gs {
+		wg.Go(func() {
+			_, err := s.SetDirectoryGroupRole(ctx, env.ID, org.ID, d.ID, g, editor.ID)
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.GetDirectory(ctx, env.ID, org.ID, d.ID)
+	if err != nil || len(got.RoleAssignments) != groups {
+		t.Fatalf("after %d concurrent changes of different groups: %d assignments (%v)", groups, len(got.RoleAssignments), err)
+	}
+	// Change one, remove another: the rest stay.
+	if _, err := s.SetDirectoryGroupRole(ctx, env.ID, org.ID, d.ID, gs[0], viewer.ID); err != nil {
+		t.Fatal(err)
+	}
+	out, err := s.SetDirectoryGroupRole(ctx, env.ID, org.ID, d.ID, gs[1], "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	byGroup := map[string]string{}
+	for _, a := range out {
+		byGroup[a.GroupID] = a.RoleName
+	}
+	if len(out) != groups-1 || byGroup[gs[0]] != "viewer" || byGroup[gs[2]] != "editor" || byGroup[gs[1]] != "" {
+		t.Fatalf("assignments = %+v", out)
+	}
+	// Another directory's group is not found; nothing changes.
+	org2 := newOrg(env.ID, "Globex", "")
+	if err := s.CreateOrganization(ctx, org2); err != nil {
+		t.Fatal(err)
+	}
+	foreign := newDirGroup(t, s, newDirectory(t, s, env.ID, org2.ID, "OKTA"), "Foreign")
+	_, err = s.SetDirectoryGroupRole(ctx, env.ID, org.ID, d.ID, foreign.ID, editor.ID)
+	mustCode(t, err, roster.ENotFound)
+	// The cap.
+	for i := groups; i < roster.MaxRoleAssignments+2; i++ { // the last one past the cap
+		g := newDirGroup(t, s, d, fmt.Sprint("Group ", i)).ID
+		_, err := s.SetDirectoryGroupRole(ctx, env.ID, org.ID, d.ID, g, editor.ID)
+		if n := i; n <= roster.MaxRoleAssignments { // groups-1 kept, then one more each
+			if err != nil {
+				t.Fatalf("assignment %d: %v", n, err)
+			}
+		} else {
+			mustCode(t, err, roster.EInvalid)
+		}
+	}
+	if got, _ := s.GetDirectory(ctx, env.ID, org.ID, d.ID); len(got.RoleAssignments) != roster.MaxRoleAssignments {
+		t.Fatalf("%d assignments, want the cap %d", len(got.RoleAssignments), roster.MaxRoleAssignments)
+	}
+}
