@@ -597,10 +597,7 @@ func (s *Store) deleteRow(ctx context.Context, table, what, environmentID, direc
 func (s *Store) ListDirectoryUsers(ctx context.Context, environmentID, directoryID string, q store.DirectoryUserQuery) (store.Page[roster.DirectoryUser], error) {
 	where := []string{"directory_id = $1", directoryEnvironment}
 	args := []any{directoryID, environmentID}
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
+	arg := appendArg(&args)
 	if q.UpdatedAfter != nil {
 		where = append(where, "update_time > "+arg(micros(*q.UpdatedAfter)))
 	}
@@ -711,10 +708,7 @@ func (s *Store) DeleteDirectoryGroup(ctx context.Context, environmentID, directo
 func (s *Store) ListDirectoryGroups(ctx context.Context, environmentID, directoryID string, q store.DirectoryGroupQuery) (store.Page[roster.DirectoryGroup], error) {
 	where := []string{"directory_id = $1", directoryEnvironment}
 	args := []any{directoryID, environmentID}
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
+	arg := appendArg(&args)
 	if q.UpdatedAfter != nil {
 		where = append(where, "update_time > "+arg(micros(*q.UpdatedAfter)))
 	}

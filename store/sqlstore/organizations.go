@@ -100,10 +100,7 @@ func (s *Store) DeleteOrganization(ctx context.Context, environmentID string, re
 func (s *Store) ListOrganizations(ctx context.Context, environmentID string, q store.OrganizationQuery) (store.Page[roster.Organization], error) {
 	where := []string{"environment_id = $1"}
 	args := []any{environmentID}
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
+	arg := appendArg(&args)
 	if q.ExternalID != nil {
 		where = append(where, "external_id = "+arg(*q.ExternalID))
 	}
@@ -182,10 +179,7 @@ func deref(p *string) string {
 func keysetPage[T any](ctx context.Context, q querier, table, columns string, where []string, args []any, pq store.PageQuery,
 	scan func(interface{ Scan(...any) error }) (T, error)) (store.Page[T], error) {
 	var page store.Page[T]
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
+	arg := appendArg(&args)
 	filter := strings.Join(where, " AND ")
 	if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+table+` WHERE `+filter, args...).Scan(&page.Total); err != nil {
 		return page, err

@@ -439,6 +439,15 @@ func lockRows(ctx context.Context, tx txConn, query string, args ...any) error {
 }
 
 // placeholders is the list "$from, $from+1, ..." of n query arguments, for an IN list.
+// appendArg returns the arg function of a query built piece by piece: it appends v to *args
+// and returns v's placeholder ($n).
+func appendArg(args *[]any) func(any) string {
+	return func(v any) string {
+		*args = append(*args, v)
+		return fmt.Sprintf("$%d", len(*args))
+	}
+}
+
 func placeholders(from, n int) string {
 	marks := make([]string, n)
 	for i := range marks {

@@ -427,10 +427,7 @@ func (s *Store) ListUsers(ctx context.Context, environmentID string, q store.Use
 	from := `users u`
 	where := []string{"u.environment_id = $1"}
 	args := []any{environmentID}
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
+	arg := appendArg(&args)
 	seqCol := "u.seq"
 	countFrom := from
 	if q.OrganizationID != "" {
@@ -450,30 +447,28 @@ func (s *Store) ListUsers(ctx context.Context, environmentID string, q store.Use
 		countFrom = from
 	}
 	filter := strings.Join(where, " AND ")
-	countQuery, countArgs := `SELECT COUNT(*) FROM `+countFrom+` WHERE `+filter, args[:len(args):len(args)]
-	if q.Search != "" && q.OrganizationID == "" && q.EmailKey == "" {
-		ca := []any{environmentID}
-		if cq := s.dialect.UserSearchCount(q.Search, func(v any) string {
-			ca = append(ca, v)
-			return fmt.Sprintf("$%d", len(ca))
-		}); cq != "" {
-			countQuery, countArgs = cq, ca
-		}
+	// searchPage is the dialect's query of a search page (after/before a position, at most
+	// limit), with its arguments; "" where the dialect has none.
+	searchPage := func(after, before int64, limit int) (string, []any) {
+		pa := []any{environmentID}
+		return s.dialect.UserSearchPage(SearchPage{Text: q.Search, OrganizationID: q.OrganizationID, EmailKey: q.EmailKey,
+			After: after, Before: before, Limit: limit}, appendArg(&pa)), pa
 	}
-	if q.CountUpTo > 0 {
+	countQuery, countArgs := `SELECT COUNT(*) FROM `+countFrom+` WHERE `+filter, args[:len(args):len(args)]
+	switch {
+	case q.CountUpTo > 0:
 		// A count that stops: the first CountUpTo+1 matches, walked in page order by the
 		// dialect's search page where it has one (its cost is the matches walked, not all).
 		countQuery = `SELECT COUNT(*) FROM (SELECT 1 FROM ` + countFrom + ` WHERE ` + filter + ` LIMIT ` + strconv.Itoa(q.CountUpTo+1) + `) c`
-		countArgs = args[:len(args):len(args)]
 		if q.Search != "" {
-			ca := []any{environmentID}
-			if sq := s.dialect.UserSearchPage(SearchPage{Text: q.Search, OrganizationID: q.OrganizationID, EmailKey: q.EmailKey, Limit: q.CountUpTo + 1},
-				func(v any) string {
-					ca = append(ca, v)
-					return fmt.Sprintf("$%d", len(ca))
-				}); sq != "" {
+			if sq, ca := searchPage(0, 0, q.CountUpTo+1); sq != "" {
 				countQuery, countArgs = `SELECT COUNT(*) FROM (`+sq+`) c`, ca
 			}
+		}
+	case q.Search != "" && q.OrganizationID == "" && q.EmailKey == "":
+		ca := []any{environmentID}
+		if cq := s.dialect.UserSearchCount(q.Search, appendArg(&ca)); cq != "" {
+			countQuery, countArgs = cq, ca
 		}
 	}
 	order := "ASC"
@@ -499,12 +494,7 @@ func (s *Store) ListUsers(ctx context.Context, environmentID string, q store.Use
 	if q.Search != "" {
 		// A search page from the dialect's index in page order, when it has one: its cost is
 		// the page, not the number of matches (docs/storage.md).
-		pageArgs := []any{environmentID}
-		if sq := s.dialect.UserSearchPage(SearchPage{Text: q.Search, OrganizationID: q.OrganizationID, EmailKey: q.EmailKey,
-			After: q.Page.After, Before: q.Page.Before, Limit: q.Page.Size + 1}, func(v any) string {
-			pageArgs = append(pageArgs, v)
-			return fmt.Sprintf("$%d", len(pageArgs))
-		}); sq != "" {
+		if sq, pageArgs := searchPage(q.Page.After, q.Page.Before, q.Page.Size+1); sq != "" {
 			query, queryArgs = sq, pageArgs
 		}
 	}
