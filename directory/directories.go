@@ -227,15 +227,15 @@ func (s *Service) AssignDirectoryRoles(ctx context.Context, env roster.Environme
 			out[i].RoleID, out[i].RoleName = r.ID, r.Name
 			continue
 		}
-		found, missing, err := s.store.ResolveRoles(ctx, env.ID, organizationID, []string{e.RoleName})
+		r, ok, err := s.roleNamed(ctx, env, organizationID, e.RoleName)
 		if err != nil {
 			return nil, err
 		}
-		if len(missing) > 0 || len(found) != 1 {
+		if !ok {
 			v.Add(f+".role_name", "exists", "no role named %q in the organization or the environment", e.RoleName)
 			continue
 		}
-		out[i].RoleID, out[i].RoleName = found[0].ID, found[0].Name
+		out[i].RoleID, out[i].RoleName = r.ID, r.Name
 	}
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -244,15 +244,30 @@ func (s *Service) AssignDirectoryRoles(ctx context.Context, env roster.Environme
 	if err != nil {
 		return nil, err
 	}
-	// members' roles follow their groups (docs/scim.md "Roles from groups")
-	def, err := s.defaultRoles(ctx, env.ID, organizationID)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.store.RecomputeDirectoryRoles(ctx, env.ID, id, def); err != nil {
+	if err := s.recomputeDirectoryRoles(ctx, env, organizationID, id); err != nil {
 		return nil, err
 	}
 	return set, nil
+}
+
+// roleNamed finds the role of a name that applies in an organization (its own wins over the
+// environment's); ok is false when there is none.
+func (s *Service) roleNamed(ctx context.Context, env roster.Environment, organizationID, name string) (roster.RoleRef, bool, error) {
+	found, missing, err := s.store.ResolveRoles(ctx, env.ID, organizationID, []string{name})
+	if err != nil || len(missing) > 0 || len(found) != 1 {
+		return roster.RoleRef{}, false, err
+	}
+	return found[0], true, nil
+}
+
+// recomputeDirectoryRoles gives every linked user of a directory the roles of its groups,
+// after the assignments changed (docs/scim.md "Roles from groups").
+func (s *Service) recomputeDirectoryRoles(ctx context.Context, env roster.Environment, organizationID, id string) error {
+	def, err := s.defaultRoles(ctx, env.ID, organizationID)
+	if err != nil {
+		return err
+	}
+	return s.store.RecomputeDirectoryRoles(ctx, env.ID, id, def)
 }
 
 // AssignDirectoryGroupRole gives one group of a directory a role by name (roleName "" takes
@@ -268,16 +283,16 @@ func (s *Service) AssignDirectoryGroupRole(ctx context.Context, env roster.Envir
 		if err := roster.CheckRoleAssignments("role_assignment", []roster.DirectoryRoleAssignment{{GroupID: groupID, RoleName: roleName}}); err != nil {
 			return nil, err
 		}
-		found, missing, err := s.store.ResolveRoles(ctx, env.ID, organizationID, []string{roleName})
+		r, ok, err := s.roleNamed(ctx, env, organizationID, roleName)
 		if err != nil {
 			return nil, err
 		}
-		if len(missing) > 0 || len(found) != 1 {
+		if !ok {
 			var v roster.Violations
 			v.Add("role_assignment.role_name", "exists", "no role named %q in the organization or the environment", roleName)
 			return nil, v.Err()
 		}
-		roleID = found[0].ID
+		roleID = r.ID
 	} else if _, ok := roster.IDNumber(groupID, roster.PrefixDirectoryGroup); !ok {
 		var v roster.Violations
 		v.Add("role_assignment.group_id", "string.prefix=dirgroup_", "must be a directory group ID (dirgroup_...)")
@@ -287,11 +302,7 @@ func (s *Service) AssignDirectoryGroupRole(ctx context.Context, env roster.Envir
 	if err != nil {
 		return nil, err
 	}
-	def, err := s.defaultRoles(ctx, env.ID, organizationID)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.store.RecomputeDirectoryRoles(ctx, env.ID, id, def); err != nil {
+	if err := s.recomputeDirectoryRoles(ctx, env, organizationID, id); err != nil {
 		return nil, err
 	}
 	return set, nil

@@ -196,6 +196,22 @@ func (s *Store) DirectoryStats(ctx context.Context, environmentID, directoryID s
 
 // SetDirectoryRoleAssignments replaces a directory's group-to-role assignments.
 func (s *Store) SetDirectoryRoleAssignments(ctx context.Context, environmentID, organizationID, directoryID string, a []roster.DirectoryRoleAssignment) ([]roster.DirectoryRoleAssignment, error) {
+	return s.writeRoleAssignments(ctx, environmentID, organizationID, directoryID, func(tx txConn) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM directory_role_assignments WHERE directory_id = $1`, directoryID); err != nil {
+			return err
+		}
+		for i, e := range a {
+			if err := insertRoleAssignment(ctx, tx, directoryID, e.GroupID, e.RoleID, fmt.Sprintf("role_assignments.assignments[%d].group_id", i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// writeRoleAssignments runs a change of a directory's group-to-role assignments under the
+// directory's row lock (the organization's first, in the lock order) and returns them after.
+func (s *Store) writeRoleAssignments(ctx context.Context, environmentID, organizationID, directoryID string, change func(tx txConn) error) ([]roster.DirectoryRoleAssignment, error) {
 	var out []roster.DirectoryRoleAssignment
 	err := s.inOtherTx(ctx, func(tx txConn) error {
 		if err := s.lockDirectoryOrganization(ctx, tx, environmentID, organizationID); err != nil {
@@ -204,24 +220,8 @@ func (s *Store) SetDirectoryRoleAssignments(ctx context.Context, environmentID, 
 		if _, err := getDirectory(ctx, tx, environmentID, organizationID, directoryID, s.dialect.RowLock()); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM directory_role_assignments WHERE directory_id = $1`, directoryID); err != nil {
+		if err := change(tx); err != nil {
 			return err
-		}
-		for i, e := range a {
-			var one int
-			err := tx.QueryRowContext(ctx, `SELECT 1 FROM directory_groups WHERE id = $1 AND directory_id = $2`, e.GroupID, directoryID).Scan(&one)
-			if errors.Is(err, sql.ErrNoRows) {
-				var v roster.Violations
-				v.Add(fmt.Sprintf("role_assignments.assignments[%d].group_id", i), "exists", "%s is not a group of this directory", e.GroupID)
-				return &roster.Error{Code: roster.ENotFound, Message: fmt.Sprintf("directory group %s not found", e.GroupID), Violations: v}
-			}
-			if err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO directory_role_assignments (directory_id, group_id, role_id) VALUES ($1, $2, $3)`,
-				directoryID, e.GroupID, e.RoleID); err != nil {
-				return err
-			}
 		}
 		var err error
 		out, err = loadRoleAssignments(ctx, tx, directoryID)
@@ -230,51 +230,58 @@ func (s *Store) SetDirectoryRoleAssignments(ctx context.Context, environmentID, 
 	return out, err
 }
 
+// insertRoleAssignment assigns a role to a group of the directory; a group that is not the
+// directory's is NOT_FOUND, its violation on field.
+func insertRoleAssignment(ctx context.Context, tx txConn, directoryID, groupID, roleID, field string) error {
+	if err := checkDirectoryGroup(ctx, tx, directoryID, groupID, field); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO directory_role_assignments (directory_id, group_id, role_id) VALUES ($1, $2, $3)`,
+		directoryID, groupID, roleID)
+	return err
+}
+
+// checkDirectoryGroup says NOT_FOUND, its violation on field, when groupID is not a group of
+// the directory.
+func checkDirectoryGroup(ctx context.Context, tx txConn, directoryID, groupID, field string) error {
+	var one int
+	err := tx.QueryRowContext(ctx, `SELECT 1 FROM directory_groups WHERE id = $1 AND directory_id = $2`, groupID, directoryID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		var v roster.Violations
+		v.Add(field, "exists", "%s is not a group of this directory", groupID)
+		return &roster.Error{Code: roster.ENotFound, Message: fmt.Sprintf("directory group %s not found", groupID), Violations: v}
+	}
+	return err
+}
+
 // SetDirectoryGroupRole changes one group's assignment under the directory's row lock, the
 // lock SetDirectoryRoleAssignments takes: the others' are read and kept in the same
 // transaction, so concurrent changes of different groups do not overwrite each other (a
 // client that read the list, changed one and wrote the whole list back did).
 func (s *Store) SetDirectoryGroupRole(ctx context.Context, environmentID, organizationID, directoryID, groupID, roleID string) ([]roster.DirectoryRoleAssignment, error) {
-	var out []roster.DirectoryRoleAssignment
-	err := s.inOtherTx(ctx, func(tx txConn) error {
-		if err := s.lockDirectoryOrganization(ctx, tx, environmentID, organizationID); err != nil {
-			return err
-		}
-		if _, err := getDirectory(ctx, tx, environmentID, organizationID, directoryID, s.dialect.RowLock()); err != nil {
-			return err
-		}
-		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM directory_groups WHERE id = $1 AND directory_id = $2`, groupID, directoryID).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			var v roster.Violations
-			v.Add("group_id", "exists", "%s is not a group of this directory", groupID)
-			return &roster.Error{Code: roster.ENotFound, Message: fmt.Sprintf("directory group %s not found", groupID), Violations: v}
-		}
-		if err != nil {
+	return s.writeRoleAssignments(ctx, environmentID, organizationID, directoryID, func(tx txConn) error {
+		if err := checkDirectoryGroup(ctx, tx, directoryID, groupID, "group_id"); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM directory_role_assignments WHERE directory_id = $1 AND group_id = $2`, directoryID, groupID); err != nil {
 			return err
 		}
-		if roleID != "" {
-			var n int
-			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM directory_role_assignments WHERE directory_id = $1`, directoryID).Scan(&n); err != nil {
-				return err
-			}
-			if n >= roster.MaxRoleAssignments {
-				var v roster.Violations
-				v.Add("role_name", "repeated.max_items=100", "a directory maps at most %d groups to roles; it maps %d", roster.MaxRoleAssignments, n)
-				return v.Err()
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO directory_role_assignments (directory_id, group_id, role_id) VALUES ($1, $2, $3)`,
-				directoryID, groupID, roleID); err != nil {
-				return err
-			}
+		if roleID == "" {
+			return nil
 		}
-		out, err = loadRoleAssignments(ctx, tx, directoryID)
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM directory_role_assignments WHERE directory_id = $1`, directoryID).Scan(&n); err != nil {
+			return err
+		}
+		if n >= roster.MaxRoleAssignments {
+			var v roster.Violations
+			v.Add("role_name", "repeated.max_items=100", "a directory maps at most %d groups to roles; it maps %d", roster.MaxRoleAssignments, n)
+			return v.Err()
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO directory_role_assignments (directory_id, group_id, role_id) VALUES ($1, $2, $3)`,
+			directoryID, groupID, roleID)
 		return err
 	})
-	return out, err
 }
 
 // RecordDirectorySync sets a directory's last SCIM write time, rarely: only when the stored
