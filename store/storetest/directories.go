@@ -1169,35 +1169,13 @@ func testDirectoryConcurrentMemberPatches(t *testing.T, s store.Store) {
 	editor := newRole(t, s, env.ID, "", "editor")
 	defaults := []roster.RoleRef{{ID: member.ID, Name: member.Name}}
 	const half = 16
-	var dirUsers, userIDs []string
-	for i := range 2*half + 1 {
-		at := now()
-		email := fmt.Sprintf("p%d@acme.com", i)
-		row := roster.DirectoryUser{ID: ids.New(roster.PrefixDirectoryUser), EnvironmentID: env.ID, DirectoryID: d.ID,
-			UserName: email, Email: email, Emails: []string{email}, Active: true, Raw: json.RawMessage(`{}`), CreateTime: at, UpdateTime: at}
-		out, err := s.WriteDirectoryUser(ctx, store.DirectoryUserWrite{Directory: d, Create: &row, NewUserID: ids.New(roster.PrefixUser),
-			Email: func(r roster.DirectoryUser) string { return r.Email }, ProfileOf: reapplyProfile, DefaultRoles: defaults, Now: at})
-		if err != nil {
-			t.Fatal(err)
-		}
-		dirUsers, userIDs = append(dirUsers, out.ID), append(userIDs, out.UserID)
-	}
+	dirUsers, userIDs := linkedDirUsers(t, s, d, defaults, "p", 2*half+1)
 	newGroup := func(name string, members []string) roster.DirectoryGroup {
 		t.Helper()
-		at := now()
-		g := roster.DirectoryGroup{ID: ids.New(roster.PrefixDirectoryGroup), EnvironmentID: env.ID, DirectoryID: d.ID,
-			DisplayName: name, Raw: json.RawMessage(`{}`), CreateTime: at, UpdateTime: at}
-		out, err := s.WriteDirectoryGroup(ctx, store.DirectoryGroupWrite{Create: &g, EnvironmentID: env.ID, DirectoryID: d.ID,
-			Members: store.DirectoryMemberChange{Add: members}, DefaultRoles: defaults, Now: at})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out
+		return writeDirGroup(t, s, d, defaults, name, members)
 	}
 	patch := func(groupID string, c store.DirectoryMemberChange) error {
-		_, err := s.WriteDirectoryGroup(ctx, store.DirectoryGroupWrite{EnvironmentID: env.ID, DirectoryID: d.ID, ID: groupID,
-			Update: func(*roster.DirectoryGroup) (store.DirectoryMemberChange, error) { return c, nil }, DefaultRoles: defaults, Now: now()})
-		return err
+		return patchDirGroupMembers(s, d, defaults, groupID, c)
 	}
 	roles := func(i int) string {
 		t.Helper()

@@ -24,31 +24,8 @@ func testDirectoryConcurrentGroupsOfOneUser(t *testing.T, s store.Store) {
 	editor := newRole(t, s, env.ID, "", "editor")
 	defaults := []roster.RoleRef{{ID: member.ID, Name: member.Name}}
 	const users = 8
-	var dirUsers, userIDs []string
-	for i := range users {
-		at := now()
-		email := fmt.Sprintf("m%d@acme.com", i)
-		row := roster.DirectoryUser{ID: ids.New(roster.PrefixDirectoryUser), EnvironmentID: env.ID, DirectoryID: d.ID,
-			UserName: email, Email: email, Emails: []string{email}, Active: true, Raw: json.RawMessage(`{}`), CreateTime: at, UpdateTime: at}
-		out, err := s.WriteDirectoryUser(ctx, store.DirectoryUserWrite{Directory: d, Create: &row, NewUserID: ids.New(roster.PrefixUser),
-			Email: func(r roster.DirectoryUser) string { return r.Email }, ProfileOf: reapplyProfile, DefaultRoles: defaults, Now: at})
-		if err != nil {
-			t.Fatal(err)
-		}
-		dirUsers, userIDs = append(dirUsers, out.ID), append(userIDs, out.UserID)
-	}
-	group := func(name string, members []string) string {
-		at := now()
-		g := roster.DirectoryGroup{ID: ids.New(roster.PrefixDirectoryGroup), EnvironmentID: env.ID, DirectoryID: d.ID,
-			DisplayName: name, Raw: json.RawMessage(`{}`), CreateTime: at, UpdateTime: at}
-		out, err := s.WriteDirectoryGroup(ctx, store.DirectoryGroupWrite{Create: &g, EnvironmentID: env.ID, DirectoryID: d.ID,
-			Members: store.DirectoryMemberChange{Add: members}, DefaultRoles: defaults, Now: at})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out.ID
-	}
-	a, b := group("Editors A", dirUsers), group("Editors B", nil)
+	dirUsers, userIDs := linkedDirUsers(t, s, d, defaults, "m", users)
+	a, b := writeDirGroup(t, s, d, defaults, "Editors A", dirUsers).ID, writeDirGroup(t, s, d, defaults, "Editors B", nil).ID
 	if _, err := s.SetDirectoryRoleAssignments(ctx, env.ID, org.ID, d.ID, []roster.DirectoryRoleAssignment{{GroupID: a, RoleID: editor.ID},
 		{GroupID: b, RoleID: editor.ID}}); err != nil {
 		t.Fatal(err)
@@ -57,9 +34,7 @@ func testDirectoryConcurrentGroupsOfOneUser(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	patch := func(groupID string, c store.DirectoryMemberChange) error {
-		_, err := s.WriteDirectoryGroup(ctx, store.DirectoryGroupWrite{EnvironmentID: env.ID, DirectoryID: d.ID, ID: groupID,
-			Update: func(*roster.DirectoryGroup) (store.DirectoryMemberChange, error) { return c, nil }, DefaultRoles: defaults, Now: now()})
-		return err
+		return patchDirGroupMembers(s, d, defaults, groupID, c)
 	}
 	from, to := a, b
 	for round := range 20 {
@@ -159,4 +134,45 @@ func testDirectoryGroupRoleChanges(t *testing.T, s store.Store) {
 	if got, _ := s.GetDirectory(ctx, env.ID, org.ID, d.ID); len(got.RoleAssignments) != roster.MaxRoleAssignments {
 		t.Fatalf("%d assignments, want the cap %d", len(got.RoleAssignments), roster.MaxRoleAssignments)
 	}
+}
+
+// linkedDirUsers provisions n users of directory d (emails prefix0@acme.com, ...; the
+// organization must have acme.com as a domain), each linked to a new Roster user whose
+// membership holds defaults.
+func linkedDirUsers(t *testing.T, s store.Store, d roster.Directory, defaults []roster.RoleRef, prefix string, n int) (dirUsers, userIDs []string) {
+	t.Helper()
+	for i := range n {
+		at := now()
+		email := fmt.Sprintf("%s%d@acme.com", prefix, i)
+		row := roster.DirectoryUser{ID: ids.New(roster.PrefixDirectoryUser), EnvironmentID: d.EnvironmentID, DirectoryID: d.ID,
+			UserName: email, Email: email, Emails: []string{email}, Active: true, Raw: json.RawMessage(`{}`), CreateTime: at, UpdateTime: at}
+		out, err := s.WriteDirectoryUser(context.Background(), store.DirectoryUserWrite{Directory: d, Create: &row, NewUserID: ids.New(roster.PrefixUser),
+			Email: func(r roster.DirectoryUser) string { return r.Email }, ProfileOf: reapplyProfile, DefaultRoles: defaults, Now: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dirUsers, userIDs = append(dirUsers, out.ID), append(userIDs, out.UserID)
+	}
+	return dirUsers, userIDs
+}
+
+// writeDirGroup creates a group of directory d with members, as a SCIM POST does.
+func writeDirGroup(t *testing.T, s store.Store, d roster.Directory, defaults []roster.RoleRef, name string, members []string) roster.DirectoryGroup {
+	t.Helper()
+	at := now()
+	g := roster.DirectoryGroup{ID: ids.New(roster.PrefixDirectoryGroup), EnvironmentID: d.EnvironmentID, DirectoryID: d.ID,
+		DisplayName: name, Raw: json.RawMessage(`{}`), CreateTime: at, UpdateTime: at}
+	out, err := s.WriteDirectoryGroup(context.Background(), store.DirectoryGroupWrite{Create: &g, EnvironmentID: d.EnvironmentID, DirectoryID: d.ID,
+		Members: store.DirectoryMemberChange{Add: members}, DefaultRoles: defaults, Now: at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// patchDirGroupMembers changes a group's members, as a SCIM member PATCH does.
+func patchDirGroupMembers(s store.Store, d roster.Directory, defaults []roster.RoleRef, groupID string, c store.DirectoryMemberChange) error {
+	_, err := s.WriteDirectoryGroup(context.Background(), store.DirectoryGroupWrite{EnvironmentID: d.EnvironmentID, DirectoryID: d.ID, ID: groupID,
+		Update: func(*roster.DirectoryGroup) (store.DirectoryMemberChange, error) { return c, nil }, DefaultRoles: defaults, Now: now()})
+	return err
 }
