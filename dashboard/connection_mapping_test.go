@@ -27,9 +27,6 @@ import (
 	"github.com/rosterhq/roster/secretbox"
 	"github.com/rosterhq/roster/sso"
 	"github.com/rosterhq/roster/store"
-	"github.com/rosterhq/roster/store/postgres"
-	"github.com/rosterhq/roster/store/postgres/pgtest"
-	"github.com/rosterhq/roster/store/sqlite"
 )
 
 // The mapping preview and test sign-in of an SSO connection (docs/dashboard.md, "Mapping
@@ -94,24 +91,7 @@ func newSSOConsole(t *testing.T, st store.Store) *ssoConsole {
 }
 
 func eachSSOBackend(t *testing.T, fn func(t *testing.T, c *ssoConsole)) {
-	t.Run("sqlite", func(t *testing.T) {
-		t.Parallel()
-		st, err := sqlite.Open(context.Background(), t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		fn(t, newSSOConsole(t, st))
-	})
-	t.Run("postgres", func(t *testing.T) {
-		t.Parallel()
-		st, err := postgres.Open(context.Background(), pgtest.NewSchema(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		fn(t, newSSOConsole(t, st))
-	})
+	eachStore(t, func(t *testing.T, st store.Store) { fn(t, newSSOConsole(t, st)) })
 }
 
 // oidcConnection makes an OIDC connection of org to the test provider, enabled or not.

@@ -67,6 +67,12 @@ func newConsole(t *testing.T, st store.Store, csrfKey ...byte) *console {
 
 // eachBackend runs fn on a dashboard over a fresh SQLite store and a fresh PostgreSQL schema.
 func eachBackend(t *testing.T, fn func(t *testing.T, c *console)) {
+	eachStore(t, func(t *testing.T, st store.Store) { fn(t, newConsole(t, st)) })
+}
+
+// eachStore runs fn, in parallel subtests, on a fresh SQLite store and a fresh PostgreSQL
+// schema, each closed after.
+func eachStore(t *testing.T, fn func(t *testing.T, st store.Store)) {
 	t.Run("sqlite", func(t *testing.T) {
 		t.Parallel()
 		st, err := sqlite.Open(context.Background(), t.TempDir())
@@ -74,7 +80,7 @@ func eachBackend(t *testing.T, fn func(t *testing.T, c *console)) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { st.Close() })
-		fn(t, newConsole(t, st))
+		fn(t, st)
 	})
 	t.Run("postgres", func(t *testing.T) {
 		t.Parallel()
@@ -83,7 +89,7 @@ func eachBackend(t *testing.T, fn func(t *testing.T, c *console)) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { st.Close() })
-		fn(t, newConsole(t, st))
+		fn(t, st)
 	})
 }
 
