@@ -133,7 +133,12 @@ func (h *Handler) auditLog(w http.ResponseWriter, r *http.Request, s request) {
 	h.render(w, http.StatusOK, "audit", page{Title: "Audit log", Nav: "audit", Operator: &s.op, CSRF: s.csrf, Data: d})
 }
 
-// parsePage parses a page's template with the layout.
-func (h *Handler) parsePage(name string) *template.Template {
-	return template.Must(template.New("").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
+// parsePage parses a page's template with the layout and the partial templates it uses (files
+// of templates/ without .html).
+func (h *Handler) parsePage(name string, partials ...string) *template.Template {
+	files := []string{"templates/layout.html", "templates/" + name + ".html"}
+	for _, p := range partials {
+		files = append(files, "templates/"+p+".html")
+	}
+	return template.Must(template.New("").Funcs(funcs).ParseFS(templateFS, files...))
 }

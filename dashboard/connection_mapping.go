@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"html/template"
 	"net/http"
 	"slices"
 	"strconv"
@@ -37,8 +36,7 @@ type TestSignIn interface {
 
 func (h *Handler) registerConnectionMapping(m *http.ServeMux) {
 	for _, p := range []string{"connection-mapping", "connection-test"} {
-		h.pages[p] = template.Must(template.New("").Funcs(funcs).ParseFS(templateFS, "templates/layout.html",
-			"templates/"+p+".html", "templates/connection-mapped.html"))
+		h.pages[p] = h.parsePage(p, "connection-mapped")
 	}
 	m.HandleFunc("GET "+Prefix+"/organizations/{org}/connections/{id}/mapping", h.session(h.connectionMapping))
 	m.HandleFunc("POST "+Prefix+"/organizations/{org}/connections/{id}/mapping", h.session(h.postConnectionMapping))

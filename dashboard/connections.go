@@ -1,7 +1,6 @@
 package dashboard
 
 import (
-	"html/template"
 	"net/http"
 	"net/url"
 	"strings"
@@ -27,7 +26,7 @@ var oidcScopes = []string{"profile", "email", "address", "phone"}
 
 func (h *Handler) registerConnections(m *http.ServeMux) {
 	for _, p := range []string{"connections", "connection", "connection-delete"} {
-		h.pages[p] = template.Must(template.New("").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+p+".html"))
+		h.pages[p] = h.parsePage(p)
 	}
 	m.HandleFunc("GET "+Prefix+"/organizations/{id}/connections", h.session(h.connections))
 	m.HandleFunc("POST "+Prefix+"/organizations/{id}/connections", h.session(h.createConnection))

@@ -92,7 +92,7 @@ func New(cfg Config) *Handler {
 	}
 	h := &Handler{cfg: cfg, mux: http.NewServeMux(), pages: map[string]*template.Template{}, searchCountUpTo: usersSearchCountUpTo}
 	for _, p := range []string{"setup", "sign-in", "attributes", "attribute", "delete", "message"} {
-		h.pages[p] = template.Must(template.New("").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+p+".html"))
+		h.pages[p] = h.parsePage(p)
 	}
 	static, _ := fs.Sub(staticFS, "static")
 	fileServer := http.StripPrefix(Prefix+"/static/", http.FileServerFS(static))

@@ -2,7 +2,6 @@ package dashboard
 
 import (
 	"errors"
-	"html/template"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -25,7 +24,7 @@ import (
 const mappingBlankRows = 3
 
 func (h *Handler) registerDirectories(m *http.ServeMux) {
-	h.pages["directory"] = template.Must(template.New("").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/directory.html"))
+	h.pages["directory"] = h.parsePage("directory")
 	m.HandleFunc("POST "+Prefix+"/organizations/{id}/directories", h.session(h.createDirectory))
 	m.HandleFunc("GET "+Prefix+"/organizations/{id}/directories/{dir}", h.session(h.directory))
 	m.HandleFunc("POST "+Prefix+"/organizations/{id}/directories/{dir}/enabled", h.session(h.setDirectoryEnabled))

@@ -1,7 +1,6 @@
 package dashboard
 
 import (
-	"html/template"
 	"maps"
 	"net/http"
 	"net/url"
@@ -26,7 +25,7 @@ const (
 
 func (h *Handler) registerOrganizations(m *http.ServeMux) {
 	for _, p := range []string{"organizations", "organization", "organization-delete"} {
-		h.pages[p] = template.Must(template.New("").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+p+".html"))
+		h.pages[p] = h.parsePage(p)
 	}
 	m.HandleFunc("GET "+Prefix+"/organizations", h.session(h.organizations))
 	m.HandleFunc("POST "+Prefix+"/organizations", h.session(h.createOrganization))

@@ -20,8 +20,11 @@ import (
 // organization's roles are the same calls with its ID, as /api/v1/organizations/{org}/roles.
 
 func (h *Handler) registerRoles(m *http.ServeMux) {
-	for _, p := range []string{"roles", "role", "organization-roles", "role-delete", "permission-delete"} {
+	for _, p := range []string{"role", "role-delete", "permission-delete"} {
 		h.pages[p] = h.parsePage(p)
+	}
+	for _, p := range []string{"roles", "organization-roles"} {
+		h.pages[p] = h.parsePage(p, "role-create")
 	}
 	m.HandleFunc("GET "+Prefix+"/roles", h.session(h.roles))
 	m.HandleFunc("POST "+Prefix+"/roles", h.session(h.createRole))

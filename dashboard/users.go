@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"html/template"
 	"net/http"
 	"net/url"
 	"slices"
@@ -25,7 +24,7 @@ const usersPageSize = 50
 
 func (h *Handler) registerUsers(m *http.ServeMux) {
 	for _, p := range []string{"users", "user"} {
-		h.pages[p] = template.Must(template.New("").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+p+".html"))
+		h.pages[p] = h.parsePage(p)
 	}
 	m.HandleFunc("GET "+Prefix+"/users", h.session(h.users))
 	m.HandleFunc("GET "+Prefix+"/users/{id}", h.session(h.user))
