@@ -81,6 +81,29 @@ func (b *tab) step(what string, actions ...chromedp.Action[chromedp.Void]) {
 	}
 }
 
+// The first operator the browser tests set up with serve's printed link.
+const firstOperatorEmail, firstOperatorPassword = "first@example.com", "the first operator's password"
+
+// setUpAndSignIn sets up the first operator with serve's printed link, then opens url, signs
+// in on the sign-in page it sends to, and waits for ready on the page url names ("sign in,
+// to " what).
+func (b *tab) setUpAndSignIn(link, url, what, ready string) {
+	b.t.Helper()
+	b.step("set up the first operator",
+		chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS("#setup")),
+		chromedp.SendKeys(chromedp.CSS("#email"), firstOperatorEmail),
+		chromedp.SendKeys(chromedp.CSS("#password"), firstOperatorPassword),
+		chromedp.Click(chromedp.CSS("#setup button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#sign-in")))
+	b.step("sign in, to "+what,
+		chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS("#sign-in")),
+		chromedp.Clear(chromedp.CSS("#email")),
+		chromedp.SendKeys(chromedp.CSS("#email"), firstOperatorEmail),
+		chromedp.SendKeys(chromedp.CSS("#password"), firstOperatorPassword),
+		chromedp.Click(chromedp.CSS("#sign-in button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS(ready)))
+}
+
 // shot writes a screenshot of the whole page, numbered in the order taken.
 func (b *tab) shot(name string) {
 	b.t.Helper()

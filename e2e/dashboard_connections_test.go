@@ -49,20 +49,7 @@ func dashboardConnections(t *testing.T, allocCtx context.Context, shots, backend
 	op := oidctest.Start(t)
 
 	b := openTab(t, allocCtx, 120*time.Second, shots, "connections-"+backend)
-	const email, pw = "first@example.com", "the first operator's password"
-	b.step("set up the first operator",
-		chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS("#setup")),
-		chromedp.SendKeys(chromedp.CSS("#email"), email),
-		chromedp.SendKeys(chromedp.CSS("#password"), pw),
-		chromedp.Click(chromedp.CSS("#setup button[type=submit]")),
-		chromedp.WaitVisible(chromedp.CSS("#sign-in")))
-	b.step("sign in, to the organization's page",
-		chromedp.Navigate(srv.URL+"/dashboard/organizations/"+org), chromedp.WaitVisible(chromedp.CSS("#sign-in")),
-		chromedp.Clear(chromedp.CSS("#email")),
-		chromedp.SendKeys(chromedp.CSS("#email"), email),
-		chromedp.SendKeys(chromedp.CSS("#password"), pw),
-		chromedp.Click(chromedp.CSS("#sign-in button[type=submit]")),
-		chromedp.WaitVisible(chromedp.CSS("#add-connection-link")))
+	b.setUpAndSignIn(link, srv.URL+"/dashboard/organizations/"+org, "the organization's page", "#add-connection-link")
 	b.step("Add SSO connection", chromedp.Click(chromedp.CSS("#add-connection-link")), chromedp.WaitVisible(chromedp.CSS("#create-connection")))
 	b.shot("list-empty")
 

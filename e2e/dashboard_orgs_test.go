@@ -39,20 +39,7 @@ func dashboardOrganizations(t *testing.T, allocCtx context.Context, backend, sho
 
 	b := openTab(t, allocCtx, 90*time.Second, shots, "organizations-"+backend)
 
-	const email, pw = "first@example.com", "the first operator's password"
-	b.step("set up the first operator",
-		chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS("#setup")),
-		chromedp.SendKeys(chromedp.CSS("#email"), email),
-		chromedp.SendKeys(chromedp.CSS("#password"), pw),
-		chromedp.Click(chromedp.CSS("#setup button[type=submit]")),
-		chromedp.WaitVisible(chromedp.CSS("#sign-in")))
-	b.step("sign in, to the Organizations screen",
-		chromedp.Navigate(srv.URL+"/dashboard/organizations"), chromedp.WaitVisible(chromedp.CSS("#sign-in")),
-		chromedp.Clear(chromedp.CSS("#email")),
-		chromedp.SendKeys(chromedp.CSS("#email"), email),
-		chromedp.SendKeys(chromedp.CSS("#password"), pw),
-		chromedp.Click(chromedp.CSS("#sign-in button[type=submit]")),
-		chromedp.WaitVisible(chromedp.CSS("#add-organization")))
+	b.setUpAndSignIn(link, srv.URL+"/dashboard/organizations", "the Organizations screen", "#add-organization")
 	b.shot("list")
 
 	b.step("Add Organization Megasoft Inc / megasoft-7",

@@ -43,20 +43,7 @@ func dashboardRolesFlow(t *testing.T, allocCtx context.Context, backend, shots s
 	rolesPath := "/dashboard/organizations/" + org + "/roles"
 
 	b := openTab(t, allocCtx, 90*time.Second, shots, "roles-"+backend)
-	const email, pw = "first@example.com", "the first operator's password"
-	b.step("set up the first operator",
-		chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS("#setup")),
-		chromedp.SendKeys(chromedp.CSS("#email"), email),
-		chromedp.SendKeys(chromedp.CSS("#password"), pw),
-		chromedp.Click(chromedp.CSS("#setup button[type=submit]")),
-		chromedp.WaitVisible(chromedp.CSS("#sign-in")))
-	b.step("sign in, to the organization's page",
-		chromedp.Navigate(srv.URL+"/dashboard/organizations/"+org), chromedp.WaitVisible(chromedp.CSS("#sign-in")),
-		chromedp.Clear(chromedp.CSS("#email")),
-		chromedp.SendKeys(chromedp.CSS("#email"), email),
-		chromedp.SendKeys(chromedp.CSS("#password"), pw),
-		chromedp.Click(chromedp.CSS("#sign-in button[type=submit]")),
-		chromedp.WaitVisible(chromedp.CSS("#org-roles-link")))
+	b.setUpAndSignIn(link, srv.URL+"/dashboard/organizations/"+org, "the organization's page", "#org-roles-link")
 	b.step("its roles", chromedp.Click(chromedp.CSS("#org-roles-link")), chromedp.WaitVisible(chromedp.CSS("#create-role")))
 	if got := b.text("#env-roles"); !strings.Contains(got, "admin") || !strings.Contains(got, "member") {
 		t.Fatalf("the environment's roles: %q", got)

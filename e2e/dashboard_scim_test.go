@@ -39,20 +39,7 @@ func TestDashboardDirectories(t *testing.T) {
 		return resp.StatusCode
 	}
 
-	const email, pw = "first@example.com", "the first operator's password"
-	b.step("set up the first operator",
-		chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS("#setup")),
-		chromedp.SendKeys(chromedp.CSS("#email"), email),
-		chromedp.SendKeys(chromedp.CSS("#password"), pw),
-		chromedp.Click(chromedp.CSS("#setup button[type=submit]")),
-		chromedp.WaitVisible(chromedp.CSS("#sign-in")))
-	b.step("sign in, to the organization's page",
-		chromedp.Navigate(srv.URL+"/dashboard/organizations/"+org), chromedp.WaitVisible(chromedp.CSS("#sign-in")),
-		chromedp.Clear(chromedp.CSS("#email")),
-		chromedp.SendKeys(chromedp.CSS("#email"), email),
-		chromedp.SendKeys(chromedp.CSS("#password"), pw),
-		chromedp.Click(chromedp.CSS("#sign-in button[type=submit]")),
-		chromedp.WaitVisible(chromedp.CSS("#add-directory")))
+	b.setUpAndSignIn(link, srv.URL+"/dashboard/organizations/"+org, "the organization's page", "#add-directory")
 	b.step("Add Directory (Okta)",
 		chromedp.SetValue(chromedp.CSS("#provider"), "OKTA"),
 		chromedp.Click(chromedp.CSS("#add-directory button[type=submit]")),

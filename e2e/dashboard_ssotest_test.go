@@ -98,20 +98,7 @@ func TestDashboardSSOTest(t *testing.T) {
 			mappingPath := "/dashboard/organizations/" + org + "/connections/" + conn + "/mapping"
 
 			b := openTab(t, allocCtx, 120*time.Second, shots, "ssotest-"+backend)
-			const email, pw = "first@example.com", "the first operator's password"
-			b.step("set up the first operator",
-				chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS("#setup")),
-				chromedp.SendKeys(chromedp.CSS("#email"), email),
-				chromedp.SendKeys(chromedp.CSS("#password"), pw),
-				chromedp.Click(chromedp.CSS("#setup button[type=submit]")),
-				chromedp.WaitVisible(chromedp.CSS("#sign-in")))
-			b.step("sign in, to the connection's mapping page",
-				chromedp.Navigate(srv.URL+mappingPath), chromedp.WaitVisible(chromedp.CSS("#sign-in")),
-				chromedp.Clear(chromedp.CSS("#email")),
-				chromedp.SendKeys(chromedp.CSS("#email"), email),
-				chromedp.SendKeys(chromedp.CSS("#password"), pw),
-				chromedp.Click(chromedp.CSS("#sign-in button[type=submit]")),
-				chromedp.WaitVisible(chromedp.CSS("#preview-none")))
+			b.setUpAndSignIn(link, srv.URL+mappingPath, "the connection's mapping page", "#preview-none")
 			b.shot("mapping-no-sign-in")
 
 			b.step("Test sign-in: to the identity provider and back to the result",
