@@ -180,6 +180,45 @@ type Store interface {
 
 	DirectoryStore
 	OperatorStore
+	EventStore
+}
+
+// EventStore reads the change feed (docs/events.md). Events are written by the writes
+// themselves, in their transactions: a write that commits has its events, one that rolls
+// back has none.
+type EventStore interface {
+	// ListEvents returns up to q.Limit of the environment's events after q.After, in feed
+	// order (commit order: a position handed out is never later preceded by a new event).
+	ListEvents(ctx context.Context, environmentID string, q EventQuery) ([]StoredEvent, error)
+	// EventHead returns the position after the environment's last event in the feed (where
+	// a reader that wants only new events starts).
+	EventHead(ctx context.Context, environmentID string) (EventCursor, error)
+}
+
+// EventCursor is a position in the feed: the event's transaction and sequence number (Tx is
+// 0 on SQLite). The zero cursor is the start.
+type EventCursor struct{ Tx, Seq int64 }
+
+// EventQuery selects events of the feed.
+type EventQuery struct {
+	After          EventCursor
+	Types          []string // types, or prefixes ending in "*" (roster.EventTypeMatches); none: all
+	OrganizationID string   // only this organization's events
+	Limit          int      // at most this many (1 to MaxEventPage)
+}
+
+// MaxEventPage bounds one read of the feed.
+const MaxEventPage = 1000
+
+// StoredEvent is an event as the feed holds it: its position, what it can be filtered by,
+// and its envelope (roster.Event.Envelope), the JSON that webhooks deliver.
+type StoredEvent struct {
+	Cursor         EventCursor
+	ID, Type       string
+	EnvironmentID  string
+	OrganizationID string
+	OccurredAt     time.Time
+	Body           []byte
 }
 
 // OperatorStore keeps the dashboard's operators, their one-time set-up links and their

@@ -111,6 +111,14 @@ func (dialect) Name() string { return "postgres" }
 
 func (dialect) BeforeCommit() []string { return nil }
 
+// EventHorizon: an event's tx is its transaction's ID (xid8, as a bigint). Transactions
+// commit out of ID and seq order, so the feed shows only events of transactions older than
+// the oldest running one (all of them ended), ordered by (tx, seq): nothing can later appear
+// before a position the feed has handed out.
+func (dialect) EventHorizon() string {
+	return "tx < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+}
+
 // UserSearchPage is ListUsers's own query: the planner walks users_environment_seq in order,
 // filtering, when the statistics say that many users match (the page ends after about as many
 // rows as it holds), and reads the trigram GIN indexes' matches and sorts them when few do.

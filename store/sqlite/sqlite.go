@@ -204,6 +204,9 @@ func (dialect) UniqueViolation(err error) (string, bool) {
 
 func (dialect) ShareLock() string { return "" }
 
+// EventHorizon: one writer at a time, so events commit in seq order (tx is 0).
+func (dialect) EventHorizon() string { return "" }
+
 // Transient: writes take the write lock at BEGIN (immediate) on one connection, so SQLite
 // aborts no transaction to break a deadlock and there is nothing to retry; SQLITE_BUSY and
 // SQLITE_LOCKED mean another process (a management command) held the database longer than

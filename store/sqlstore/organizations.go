@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/store"
@@ -26,12 +28,23 @@ func (s *Store) CreateOrganization(ctx context.Context, o roster.Organization) e
 	if err != nil {
 		return err
 	}
-	_, err = s.writeOther.ExecContext(ctx,
-		`INSERT INTO organizations (id, environment_id, seq, display_name, external_id, metadata, slug, logo_url, region_code, create_time, update_time)
-		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		o.ID, o.EnvironmentID, seq, o.DisplayName, nullString(o.ExternalID), string(meta), nullString(o.Slug),
-		nullString(o.LogoURL), o.RegionCode, micros(o.CreateTime), micros(o.UpdateTime))
-	return s.conflict(err, orgField(o))
+	return s.inOtherTx(ctx, func(tx txConn) error {
+		_, err := tx.ExecContext(ctx,
+			`INSERT INTO organizations (id, environment_id, seq, display_name, external_id, metadata, slug, logo_url, region_code, create_time, update_time)
+			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			o.ID, o.EnvironmentID, seq, o.DisplayName, nullString(o.ExternalID), string(meta), nullString(o.Slug),
+			nullString(o.LogoURL), o.RegionCode, micros(o.CreateTime), micros(o.UpdateTime))
+		if err != nil {
+			return s.conflict(err, orgField(o))
+		}
+		return s.recordEvents(ctx, tx, orgEvent(roster.EventOrganizationCreated, o, o.CreateTime, nil))
+	})
+}
+
+// orgEvent is an organization's event.
+func orgEvent(typ string, o roster.Organization, at time.Time, changed []string) roster.Event {
+	return roster.Event{Type: typ, OccurredAt: at, EnvironmentID: o.EnvironmentID, OrganizationID: o.ID,
+		ChangedFields: changed, Data: o}
 }
 
 // GetOrganization finds an organization by ID or external ID.
@@ -47,6 +60,8 @@ func (s *Store) UpdateOrganization(ctx context.Context, environmentID string, re
 		if err != nil {
 			return err
 		}
+		before := o
+		before.Metadata = maps.Clone(o.Metadata)
 		if err := update(&o); err != nil {
 			return err
 		}
@@ -63,6 +78,9 @@ func (s *Store) UpdateOrganization(ctx context.Context, environmentID string, re
 			return s.conflict(err, orgField(o))
 		}
 		out = o
+		if changed := roster.OrganizationChanges(before, o); len(changed) > 0 {
+			return s.recordEvents(ctx, tx, orgEvent(roster.EventOrganizationUpdated, o, o.UpdateTime, changed))
+		}
 		return nil
 	})
 	return out, err
@@ -90,8 +108,10 @@ func (s *Store) DeleteOrganization(ctx context.Context, environmentID string, re
 		if _, err := tx.ExecContext(ctx, `DELETE FROM roles WHERE environment_id = $1 AND organization_id = $2`, environmentID, o.ID); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM organizations WHERE id = $1 AND environment_id = $2`, o.ID, environmentID)
-		return err
+		if _, err = tx.ExecContext(ctx, `DELETE FROM organizations WHERE id = $1 AND environment_id = $2`, o.ID, environmentID); err != nil {
+			return err
+		}
+		return s.recordEvents(ctx, tx, orgEvent(roster.EventOrganizationDeleted, o, time.Now().UTC(), nil))
 	})
 }
 

@@ -61,6 +61,11 @@ type Dialect interface {
 	// BeforeCommit is the statements that every write transaction runs last, before its
 	// commit (SQLite: index the users queued for search).
 	BeforeCommit() []string
+	// EventHorizon is the SQL condition on events' tx column that keeps a feed read to the
+	// events no running transaction can still come before (docs/events.md, "The feed's
+	// order"): on PostgreSQL, tx below the oldest running transaction's; "" on SQLite, where
+	// writes commit one at a time in seq order.
+	EventHorizon() string
 }
 
 // SearchPage is one page of a user search (store.UserQuery with Search set).
@@ -89,6 +94,10 @@ type Store struct {
 	marks           pageMarks  // SCIM list pages' seek marks per directory (dirpages.go)
 	notices         []string   // the last Migrate's (MigrationNotices)
 	closers         []func() error
+	// eventIDs numbers the events this store records; eventData renders their data
+	// (SetEventDataEncoder).
+	eventIDs  *roster.IDGenerator
+	eventData roster.EventDataEncoder
 }
 
 // OnClose runs f when the store closes, after the last write and before the databases close.
@@ -97,7 +106,8 @@ func (s *Store) OnClose(f func() error) { s.closers = append(s.closers, f) }
 // New wraps open databases. It does not migrate; call Migrate.
 func New(read, write *sql.DB, d Dialect) *Store {
 	s := &Store{readDB: read, writeDB: write, read: conn{c: newStmtCache(read)}, dialect: d,
-		fullUserColumns: prefixed("u.", userColumns) + ", " + d.UserAttributes() + ", " + d.UserIdentities()}
+		fullUserColumns: prefixed("u.", userColumns) + ", " + d.UserAttributes() + ", " + d.UserIdentities(),
+		eventIDs:        roster.NewIDGenerator(), eventData: plainEventData}
 	s.writeOther = s.read
 	if write != read {
 		s.writeOther = conn{c: newStmtCache(write)}

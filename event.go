@@ -1,0 +1,306 @@
+package roster
+
+// Events (docs/events.md): every change to the directory is recorded as an event, in the
+// transaction that makes the change. This file holds the catalog (types, their objects and
+// titles), who caused a change (Actor), and the envelope that webhooks deliver and the feed
+// returns.
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"time"
+)
+
+// PrefixEvent starts an event's ID.
+const PrefixEvent = "evt_"
+
+// Event types (docs/events.md, section 2). Scalekit's names where Scalekit has one.
+const (
+	EventOrganizationCreated       = "organization.created"
+	EventOrganizationUpdated       = "organization.updated"
+	EventOrganizationDeleted       = "organization.deleted"
+	EventOrganizationDomainCreated = "organization.domain_created"
+	EventOrganizationDomainDeleted = "organization.domain_deleted"
+
+	EventUserCreated = "user.created"
+	EventUserUpdated = "user.updated"
+	EventUserDeleted = "user.deleted"
+
+	EventMembershipCreated = "user.organization_membership_created"
+	EventMembershipUpdated = "user.organization_membership_updated"
+	EventMembershipDeleted = "user.organization_membership_deleted"
+	EventInvitation        = "user.organization_invitation"
+
+	EventRoleCreated       = "role.created"
+	EventRoleUpdated       = "role.updated"
+	EventRoleDeleted       = "role.deleted"
+	EventPermissionCreated = "permission.created"
+	EventPermissionUpdated = "permission.updated"
+	EventPermissionDeleted = "permission.deleted"
+
+	EventAttributeCreated = "custom_attribute.created"
+	EventAttributeUpdated = "custom_attribute.updated"
+	EventAttributeDeleted = "custom_attribute.deleted"
+
+	EventConnectionCreated  = "organization.sso_created"
+	EventConnectionUpdated  = "organization.sso_updated"
+	EventConnectionEnabled  = "organization.sso_enabled"
+	EventConnectionDisabled = "organization.sso_disabled"
+	EventConnectionDeleted  = "organization.sso_deleted"
+
+	EventDirectoryCreated           = "organization.directory_created"
+	EventDirectoryUpdated           = "organization.directory_updated"
+	EventDirectoryEnabled           = "organization.directory_enabled"
+	EventDirectoryDisabled          = "organization.directory_disabled"
+	EventDirectoryDeleted           = "organization.directory_deleted"
+	EventDirectorySecretCreated     = "organization.directory.secret_created"
+	EventDirectorySecretRegenerated = "organization.directory.secret_regenerated"
+
+	EventDirectoryUserCreated     = "organization.directory.user_created"
+	EventDirectoryUserUpdated     = "organization.directory.user_updated"
+	EventDirectoryUserDeactivated = "organization.directory.user_deactivated"
+	EventDirectoryUserReactivated = "organization.directory.user_reactivated"
+	EventDirectoryUserDeleted     = "organization.directory.user_deleted"
+	EventDirectoryGroupCreated    = "organization.directory.group_created"
+	EventDirectoryGroupUpdated    = "organization.directory.group_updated"
+	EventDirectoryGroupMembers    = "organization.directory.group_members_updated"
+	EventDirectoryGroupDeleted    = "organization.directory.group_deleted"
+	EventLogin                    = "user.login"
+	EventLoginFailed              = "user.login_failed"
+)
+
+// Event objects: the envelope's "object" (Scalekit's ObjectType names).
+const (
+	ObjectOrganization     = "Organization"
+	ObjectUser             = "User"
+	ObjectMembership       = "OrgMembership"
+	ObjectRole             = "Role"
+	ObjectPermission       = "Permission"
+	ObjectCustomAttributes = "CustomAttributes"
+	ObjectConnection       = "Connection"
+	ObjectDirectory        = "Directory"
+	ObjectDirectoryUser    = "DirectoryUser"
+	ObjectDirectoryGroup   = "DirectoryGroup"
+)
+
+type eventKind struct{ object, title string }
+
+var eventCatalog = map[string]eventKind{
+	EventOrganizationCreated:        {ObjectOrganization, "Organization Created"},
+	EventOrganizationUpdated:        {ObjectOrganization, "Organization Updated"},
+	EventOrganizationDeleted:        {ObjectOrganization, "Organization Deleted"},
+	EventOrganizationDomainCreated:  {ObjectOrganization, "Organization Domain Created"},
+	EventOrganizationDomainDeleted:  {ObjectOrganization, "Organization Domain Deleted"},
+	EventUserCreated:                {ObjectUser, "User Created"},
+	EventUserUpdated:                {ObjectUser, "User Updated"},
+	EventUserDeleted:                {ObjectUser, "User Deleted"},
+	EventMembershipCreated:          {ObjectMembership, "Organization Membership Created"},
+	EventMembershipUpdated:          {ObjectMembership, "Organization Membership Updated"},
+	EventMembershipDeleted:          {ObjectMembership, "Organization Membership Deleted"},
+	EventInvitation:                 {ObjectMembership, "Organization Invitation"},
+	EventRoleCreated:                {ObjectRole, "Role Created"},
+	EventRoleUpdated:                {ObjectRole, "Role Updated"},
+	EventRoleDeleted:                {ObjectRole, "Role Deleted"},
+	EventPermissionCreated:          {ObjectPermission, "Permission Created"},
+	EventPermissionUpdated:          {ObjectPermission, "Permission Updated"},
+	EventPermissionDeleted:          {ObjectPermission, "Permission Deleted"},
+	EventAttributeCreated:           {ObjectCustomAttributes, "Custom Attribute Created"},
+	EventAttributeUpdated:           {ObjectCustomAttributes, "Custom Attribute Updated"},
+	EventAttributeDeleted:           {ObjectCustomAttributes, "Custom Attribute Deleted"},
+	EventConnectionCreated:          {ObjectConnection, "SSO Connection Created"},
+	EventConnectionUpdated:          {ObjectConnection, "SSO Connection Updated"},
+	EventConnectionEnabled:          {ObjectConnection, "SSO Connection Enabled"},
+	EventConnectionDisabled:         {ObjectConnection, "SSO Connection Disabled"},
+	EventConnectionDeleted:          {ObjectConnection, "SSO Connection Deleted"},
+	EventDirectoryCreated:           {ObjectDirectory, "Directory Created"},
+	EventDirectoryUpdated:           {ObjectDirectory, "Directory Updated"},
+	EventDirectoryEnabled:           {ObjectDirectory, "Directory Enabled"},
+	EventDirectoryDisabled:          {ObjectDirectory, "Directory Disabled"},
+	EventDirectoryDeleted:           {ObjectDirectory, "Directory Deleted"},
+	EventDirectorySecretCreated:     {ObjectDirectory, "Directory Secret Created"},
+	EventDirectorySecretRegenerated: {ObjectDirectory, "Directory Secret Regenerated"},
+	EventDirectoryUserCreated:       {ObjectDirectoryUser, "Directory User Created"},
+	EventDirectoryUserUpdated:       {ObjectDirectoryUser, "Directory User Updated"},
+	EventDirectoryUserDeactivated:   {ObjectDirectoryUser, "Directory User Deactivated"},
+	EventDirectoryUserReactivated:   {ObjectDirectoryUser, "Directory User Reactivated"},
+	EventDirectoryUserDeleted:       {ObjectDirectoryUser, "Directory User Deleted"},
+	EventDirectoryGroupCreated:      {ObjectDirectoryGroup, "Directory Group Created"},
+	EventDirectoryGroupUpdated:      {ObjectDirectoryGroup, "Directory Group Updated"},
+	EventDirectoryGroupMembers:      {ObjectDirectoryGroup, "Directory Group Members Updated"},
+	EventDirectoryGroupDeleted:      {ObjectDirectoryGroup, "Directory Group Deleted"},
+	EventLogin:                      {ObjectUser, "User Login"},
+	EventLoginFailed:                {ObjectUser, "User Login Failed"},
+}
+
+// EventTypes returns every event type Roster records, sorted.
+func EventTypes() []string {
+	out := make([]string, 0, len(eventCatalog))
+	for t := range eventCatalog {
+		out = append(out, t)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// KnownEventType reports whether Roster records events of this type.
+func KnownEventType(t string) bool {
+	_, ok := eventCatalog[t]
+	return ok
+}
+
+// EventObject returns the envelope's "object" of an event type ("" for an unknown type).
+func EventObject(t string) string { return eventCatalog[t].object }
+
+// EventTitle returns the envelope's "display_name" of an event type.
+func EventTitle(t string) string { return eventCatalog[t].title }
+
+// Actor types: who or what caused a change.
+const (
+	ActorAPIClient     = "api_client"     // an API call; ID is the client (skc_…)
+	ActorOperator      = "operator"       // a dashboard action; ID is the operator (op_…)
+	ActorSCIMDirectory = "scim_directory" // a SCIM write; ID is the directory (dir_…)
+	ActorSSOConnection = "sso_connection" // a sign-in; ID is the connection (conn_…)
+	ActorSystem        = "system"         // the command line, or anything with no caller; ID ""
+)
+
+// Actor is who or what caused a change.
+type Actor struct {
+	Type string `json:"type"`
+	ID   string `json:"id"`
+}
+
+type actorKey struct{}
+
+// WithActor returns a context whose writes name actor as their cause.
+func WithActor(ctx context.Context, actor Actor) context.Context {
+	return context.WithValue(ctx, actorKey{}, actor)
+}
+
+// ActorFrom returns the actor that WithActor named; else the API client that WithClientID
+// named; else the system.
+func ActorFrom(ctx context.Context) Actor {
+	if a, ok := ctx.Value(actorKey{}).(Actor); ok {
+		return a
+	}
+	if id := ClientIDFrom(ctx); id != "" {
+		return Actor{Type: ActorAPIClient, ID: id}
+	}
+	return Actor{Type: ActorSystem}
+}
+
+// Event is one change, as a store write records it. Data is the changed object (a domain
+// value: Organization, User, MembershipEventData, ...); the envelope shows it as the API
+// does, rendered by the EventDataEncoder the store was given.
+type Event struct {
+	ID             string
+	Type           string
+	OccurredAt     time.Time
+	EnvironmentID  string
+	OrganizationID string // "" when the object belongs to no organization
+	Actor          Actor
+	ChangedFields  []string // sorted; empty for created, deleted and sign-in events
+	Data           any
+}
+
+// EventDataEncoder renders an event's Data as the API shows the object.
+type EventDataEncoder func(data any) (json.RawMessage, error)
+
+// EventSpecVersion is the envelope's spec_version (Scalekit's).
+const EventSpecVersion = "1"
+
+// envelope is the JSON that webhooks deliver and the feed returns: Scalekit's ScalekitEvent
+// fields, plus Roster's own actor and changed_fields.
+type envelope struct {
+	SpecVersion    string          `json:"spec_version"`
+	ID             string          `json:"id"`
+	Type           string          `json:"type"`
+	Object         string          `json:"object"`
+	OccurredAt     string          `json:"occurred_at"`
+	EnvironmentID  string          `json:"environment_id"`
+	OrganizationID string          `json:"organization_id,omitempty"`
+	DisplayName    string          `json:"display_name"`
+	Actor          Actor           `json:"actor"`
+	ChangedFields  []string        `json:"changed_fields"`
+	Data           json.RawMessage `json:"data"`
+}
+
+// Envelope renders the event as webhooks deliver it, its Data through enc.
+func (e *Event) Envelope(enc EventDataEncoder) ([]byte, error) {
+	data, err := enc(e.Data)
+	if err != nil {
+		return nil, err
+	}
+	changed := e.ChangedFields
+	if changed == nil {
+		changed = []string{}
+	}
+	return json.Marshal(envelope{
+		SpecVersion: EventSpecVersion, ID: e.ID, Type: e.Type, Object: EventObject(e.Type),
+		OccurredAt:    e.OccurredAt.UTC().Format(time.RFC3339Nano),
+		EnvironmentID: e.EnvironmentID, OrganizationID: e.OrganizationID,
+		DisplayName: EventTitle(e.Type), Actor: e.Actor, ChangedFields: changed, Data: data,
+	})
+}
+
+// MembershipEventData is the data of a membership event: the organization and the user,
+// who shows their memberships (Scalekit's {organization, user}).
+type MembershipEventData struct {
+	Organization Organization
+	User         User
+}
+
+// DirectoryGroupMembersData is the data of EventDirectoryGroupMembers: the group and the
+// member IDs (directory users or groups) the write added and removed.
+type DirectoryGroupMembersData struct {
+	Group          DirectoryGroup
+	Added, Removed []string
+}
+
+// LoginEventData is the data of EventLogin: the user signed in and the connection used.
+type LoginEventData struct {
+	User       User
+	Connection Connection
+}
+
+// Sign-in failure reasons (LoginFailedData.Reason), stable for receivers.
+const (
+	LoginFailedBrowserBinding     = "browser_binding"
+	LoginFailedExpired            = "expired"
+	LoginFailedIdPError           = "idp_error"
+	LoginFailedConnectionDisabled = "connection_disabled"
+	LoginFailedWrongConnection    = "wrong_connection"
+	LoginFailedInvalidResponse    = "invalid_response"
+	LoginFailedNoSubject          = "no_subject"
+	LoginFailedReplay             = "replay"
+	LoginFailedNoEmail            = "no_email"
+	LoginFailedLinkRefused        = "link_refused"
+	LoginFailedNotMember          = "not_member"
+	LoginFailedMemberSuspended    = "member_suspended"
+	LoginFailedInvalidProfile     = "invalid_profile"
+	LoginFailedServerError        = "server_error"
+)
+
+// LoginFailedData is the data of EventLoginFailed.
+type LoginFailedData struct {
+	ConnectionID   string `json:"connection_id"`
+	OrganizationID string `json:"organization_id"`
+	Email          string `json:"email,omitempty"`
+	Reason         string `json:"reason"`
+	Message        string `json:"message"`
+}
+
+// EventTypeMatches reports whether an event type is selected by a list of types, each a
+// type or a prefix ending in "*" ("organization.directory.*"); an empty list selects all.
+func EventTypeMatches(selected []string, t string) bool {
+	if len(selected) == 0 {
+		return true
+	}
+	for _, s := range selected {
+		if s == t || (strings.HasSuffix(s, "*") && strings.HasPrefix(t, strings.TrimSuffix(s, "*"))) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,126 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/store"
+)
+
+// SetEventDataEncoder sets how events' data is rendered into their envelopes: the server
+// gives the API's renderer, so that an event shows its object as the API does. Call it
+// before the first write. Without it, data is the domain value's plain JSON.
+func (s *Store) SetEventDataEncoder(enc roster.EventDataEncoder) { s.eventData = enc }
+
+func plainEventData(data any) (json.RawMessage, error) { return json.Marshal(data) }
+
+// recordEvents writes events in the transaction of the change they describe (one statement
+// for all of them). An event without ID, time or actor gets one: a new ID, now, and the actor
+// of ctx (roster.ActorFrom).
+func (s *Store) recordEvents(ctx context.Context, tx txConn, events ...roster.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	var q strings.Builder
+	q.WriteString(`INSERT INTO events (id, environment_id, organization_id, type, occurred_at, body) VALUES `)
+	args := make([]any, 0, 6*len(events))
+	arg := appendArg(&args)
+	for i := range events {
+		e := &events[i]
+		if e.ID == "" {
+			e.ID = s.eventIDs.New(roster.PrefixEvent)
+		}
+		if e.OccurredAt.IsZero() {
+			e.OccurredAt = time.Now().UTC()
+		}
+		if e.Actor == (roster.Actor{}) {
+			e.Actor = roster.ActorFrom(ctx)
+		}
+		body, err := e.Envelope(s.eventData)
+		if err != nil {
+			return fmt.Errorf("event %s: %w", e.Type, err)
+		}
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		fmt.Fprintf(&q, "(%s, %s, %s, %s, %s, %s)", arg(e.ID), arg(e.EnvironmentID), arg(nullEmpty(e.OrganizationID)),
+			arg(e.Type), arg(micros(e.OccurredAt)), arg(body))
+	}
+	_, err := tx.ExecContext(ctx, q.String(), args...)
+	return err
+}
+
+func nullEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+const eventColumns = `tx, seq, id, type, environment_id, COALESCE(organization_id, ''), occurred_at, body`
+
+// ListEvents reads the feed in (tx, seq) order after q.After, up to the dialect's horizon.
+func (s *Store) ListEvents(ctx context.Context, environmentID string, q store.EventQuery) ([]store.StoredEvent, error) {
+	limit := q.Limit
+	if limit < 1 || limit > store.MaxEventPage {
+		var v roster.Violations
+		v.Add("page_size", "range", "must be between 1 and %d", store.MaxEventPage)
+		return nil, v.Err()
+	}
+	args := []any{environmentID}
+	arg := appendArg(&args)
+	where := []string{"environment_id = $1", fmt.Sprintf("(tx, seq) > (%s, %s)", arg(q.After.Tx), arg(q.After.Seq))}
+	if h := s.dialect.EventHorizon(); h != "" {
+		where = append(where, h)
+	}
+	if q.OrganizationID != "" {
+		where = append(where, "organization_id = "+arg(q.OrganizationID))
+	}
+	if len(q.Types) > 0 {
+		var or []string
+		for _, t := range q.Types {
+			if prefix, ok := strings.CutSuffix(t, "*"); ok {
+				or = append(or, "type LIKE "+arg(EscapeLike(prefix)+"%")+` ESCAPE '\'`)
+			} else {
+				or = append(or, "type = "+arg(t))
+			}
+		}
+		where = append(where, "("+strings.Join(or, " OR ")+")")
+	}
+	rows, err := s.read.QueryContext(ctx, `SELECT `+eventColumns+` FROM events WHERE `+strings.Join(where, " AND ")+
+		` ORDER BY tx, seq LIMIT `+arg(limit), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.StoredEvent
+	for rows.Next() {
+		var e store.StoredEvent
+		var at int64
+		if err := rows.Scan(&e.Cursor.Tx, &e.Cursor.Seq, &e.ID, &e.Type, &e.EnvironmentID, &e.OrganizationID, &at, &e.Body); err != nil {
+			return nil, err
+		}
+		e.OccurredAt = fromMicros(at)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// EventHead returns the position of the environment's last event within the horizon.
+func (s *Store) EventHead(ctx context.Context, environmentID string) (store.EventCursor, error) {
+	where := "environment_id = $1"
+	if h := s.dialect.EventHorizon(); h != "" {
+		where += " AND " + h
+	}
+	var c store.EventCursor
+	err := s.read.QueryRowContext(ctx, `SELECT COALESCE(MAX(tx), 0) FROM events WHERE `+where, environmentID).Scan(&c.Tx)
+	if err != nil {
+		return c, err
+	}
+	err = s.read.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM events WHERE `+where+` AND tx = $2`, environmentID, c.Tx).Scan(&c.Seq)
+	return c, err
+}

@@ -1,0 +1,255 @@
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/store"
+)
+
+// eventTests check the change feed (docs/events.md): every write records its events in its
+// own transaction, and the feed reads them in order, filtered and paged.
+var eventTests = []struct {
+	name string
+	fn   func(t *testing.T, s store.Store)
+}{
+	{"EventsOrganizations", testEventsOrganizations},
+	{"EventsFeedPaging", testEventsFeedPaging},
+}
+
+// envelope is an event's body as receivers parse it.
+type envelope struct {
+	SpecVersion    string          `json:"spec_version"`
+	ID             string          `json:"id"`
+	Type           string          `json:"type"`
+	Object         string          `json:"object"`
+	OccurredAt     string          `json:"occurred_at"`
+	EnvironmentID  string          `json:"environment_id"`
+	OrganizationID string          `json:"organization_id"`
+	DisplayName    string          `json:"display_name"`
+	Actor          roster.Actor    `json:"actor"`
+	ChangedFields  []string        `json:"changed_fields"`
+	Data           json.RawMessage `json:"data"`
+}
+
+// allEvents reads the whole feed of an environment, one page of 1,000 at a time.
+func allEvents(t *testing.T, s store.Store, envID string, q store.EventQuery) []store.StoredEvent {
+	t.Helper()
+	var out []store.StoredEvent
+	q.Limit = store.MaxEventPage
+	for {
+		page, err := s.ListEvents(context.Background(), envID, q)
+		if err != nil {
+			t.Fatalf("list events: %v", err)
+		}
+		out = append(out, page...)
+		if len(page) < q.Limit {
+			return out
+		}
+		q.After = page[len(page)-1].Cursor
+	}
+}
+
+// eventsAfter returns the events of the environment after c, with their envelopes, and the
+// new position.
+func eventsAfter(t *testing.T, s store.Store, envID string, c store.EventCursor) ([]envelope, store.EventCursor) {
+	t.Helper()
+	evs := allEvents(t, s, envID, store.EventQuery{After: c})
+	out := make([]envelope, len(evs))
+	for i, e := range evs {
+		if err := json.Unmarshal(e.Body, &out[i]); err != nil {
+			t.Fatalf("event %s: %v: %s", e.ID, err, e.Body)
+		}
+		if out[i].ID != e.ID || out[i].Type != e.Type || out[i].EnvironmentID != envID || out[i].OrganizationID != e.OrganizationID {
+			t.Fatalf("stored event %+v differs from its envelope %s", e, e.Body)
+		}
+		c = e.Cursor
+	}
+	return out, c
+}
+
+// eventTypes lists the types of events.
+func eventTypes(evs []envelope) []string {
+	out := make([]string, len(evs))
+	for i, e := range evs {
+		out[i] = e.Type
+	}
+	return out
+}
+
+// settle returns once every write that committed before it is in the feed. On PostgreSQL the
+// feed shows a transaction's events only when every older transaction has ended (any of the
+// server's, such as a parallel test's): settle commits an event of its own in a fresh
+// environment and waits for it, since a write committed earlier has an older transaction.
+func settle(t *testing.T, s store.Store) {
+	t.Helper()
+	ctx := context.Background()
+	env := newEnv(t, s, ids.New("settle_"))
+	if err := s.CreateOrganization(ctx, newOrg(env.ID, "sentinel", "")); err != nil {
+		t.Fatalf("settle: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		page, err := s.ListEvents(ctx, env.ID, store.EventQuery{Limit: 1})
+		if err != nil {
+			t.Fatalf("settle: %v", err)
+		}
+		if len(page) == 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("settle: the feed did not show a committed event within 10 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// wantEvents fails unless the events after *c are of exactly these types, in order, and moves
+// *c past them.
+func wantEvents(t *testing.T, s store.Store, envID string, c *store.EventCursor, types ...string) []envelope {
+	t.Helper()
+	settle(t, s)
+	evs, next := eventsAfter(t, s, envID, *c)
+	if got := eventTypes(evs); !slices.Equal(got, types) {
+		t.Fatalf("events: got %q, want %q", got, types)
+	}
+	*c = next
+	return evs
+}
+
+func testEventsOrganizations(t *testing.T, s store.Store) {
+	ctx := roster.WithActor(context.Background(), roster.Actor{Type: roster.ActorOperator, ID: "op_1"})
+	env := newEnv(t, s, "events")
+	var c store.EventCursor
+
+	o := newOrg(env.ID, "Acme", "ext-acme")
+	if err := s.CreateOrganization(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	evs := wantEvents(t, s, env.ID, &c, roster.EventOrganizationCreated)
+	e := evs[0]
+	if e.SpecVersion != "1" || !strings.HasPrefix(e.ID, roster.PrefixEvent) || e.Object != roster.ObjectOrganization ||
+		e.OrganizationID != o.ID || e.DisplayName != "Organization Created" || e.Actor != (roster.Actor{Type: roster.ActorOperator, ID: "op_1"}) ||
+		e.ChangedFields == nil || len(e.ChangedFields) != 0 || len(e.Data) == 0 {
+		t.Fatalf("created event: %+v", e)
+	}
+	if !strings.Contains(string(e.Data), o.ID) || !strings.Contains(string(e.Data), "Acme") {
+		t.Fatalf("created event's data does not show the organization: %s", e.Data)
+	}
+
+	// A create that breaks a uniqueness rule rolls back: no event.
+	dup := newOrg(env.ID, "Other", "ext-acme")
+	mustCode(t, s.CreateOrganization(ctx, dup), roster.EConflict)
+	wantEvents(t, s, env.ID, &c)
+
+	// An update records the fields it changed; one that changes nothing records nothing;
+	// one that fails records nothing.
+	if _, err := s.UpdateOrganization(context.Background(), env.ID, roster.OrganizationRef{ID: o.ID}, func(o *roster.Organization) error {
+		o.DisplayName = "Acme Inc"
+		o.Metadata = map[string]string{"plan": "platinum"}
+		o.UpdateTime = now()
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	evs = wantEvents(t, s, env.ID, &c, roster.EventOrganizationUpdated)
+	if !slices.Equal(evs[0].ChangedFields, []string{"display_name", "metadata"}) || evs[0].Actor.Type != roster.ActorSystem {
+		t.Fatalf("updated event: %+v", evs[0])
+	}
+	if _, err := s.UpdateOrganization(ctx, env.ID, roster.OrganizationRef{ID: o.ID}, func(o *roster.Organization) error {
+		o.UpdateTime = now()
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	wantEvents(t, s, env.ID, &c)
+	if _, err := s.UpdateOrganization(ctx, env.ID, roster.OrganizationRef{ID: o.ID}, func(o *roster.Organization) error {
+		o.DisplayName = "never"
+		return &roster.Error{Code: roster.EInvalid, Message: "no"}
+	}); err == nil {
+		t.Fatal("update: want the update's error")
+	}
+	wantEvents(t, s, env.ID, &c)
+
+	if err := s.DeleteOrganization(ctx, env.ID, roster.OrganizationRef{ID: o.ID}); err != nil {
+		t.Fatal(err)
+	}
+	evs = wantEvents(t, s, env.ID, &c, roster.EventOrganizationDeleted)
+	if evs[0].OrganizationID != o.ID || !strings.Contains(string(evs[0].Data), "Acme Inc") {
+		t.Fatalf("deleted event: %+v", evs[0])
+	}
+	if head, err := s.EventHead(ctx, env.ID); err != nil || head != c {
+		t.Fatalf("head %+v, %v; want the last event's position %+v", head, err, c)
+	}
+}
+
+func testEventsFeedPaging(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	env, other := newEnv(t, s, "feed"), newEnv(t, s, "other")
+	var orgs []roster.Organization
+	for i := range 5 {
+		o := newOrg(env.ID, "Org", "")
+		if err := s.CreateOrganization(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+		orgs = append(orgs, o)
+		if i == 2 {
+			if err := s.CreateOrganization(ctx, newOrg(other.ID, "Elsewhere", "")); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := s.UpdateOrganization(ctx, env.ID, roster.OrganizationRef{ID: orgs[1].ID}, func(o *roster.Organization) error {
+		o.DisplayName = "Renamed"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, s)
+	all := allEvents(t, s, env.ID, store.EventQuery{})
+	if len(all) != 6 {
+		t.Fatalf("want 6 events of the environment, got %d", len(all))
+	}
+	for i, o := range orgs {
+		if all[i].OrganizationID != o.ID || all[i].Type != roster.EventOrganizationCreated {
+			t.Fatalf("event %d: %+v, want the creation of %s", i, all[i], o.ID)
+		}
+	}
+	// Pages of one, each after the last one's position, read the same events.
+	var c store.EventCursor
+	for i := range all {
+		page, err := s.ListEvents(ctx, env.ID, store.EventQuery{After: c, Limit: 1})
+		if err != nil || len(page) != 1 || page[0].ID != all[i].ID {
+			t.Fatalf("page %d: %+v, %v; want %s", i, page, err, all[i].ID)
+		}
+		c = page[0].Cursor
+	}
+	if page, err := s.ListEvents(ctx, env.ID, store.EventQuery{After: c, Limit: 10}); err != nil || len(page) != 0 {
+		t.Fatalf("after the last: %+v, %v", page, err)
+	}
+	// Filters: one organization; types and prefixes.
+	if got := allEvents(t, s, env.ID, store.EventQuery{OrganizationID: orgs[1].ID}); len(got) != 2 || got[1].Type != roster.EventOrganizationUpdated {
+		t.Fatalf("one organization's events: %+v", got)
+	}
+	if got := allEvents(t, s, env.ID, store.EventQuery{Types: []string{roster.EventOrganizationUpdated}}); len(got) != 1 {
+		t.Fatalf("updated events: %+v", got)
+	}
+	if got := allEvents(t, s, env.ID, store.EventQuery{Types: []string{"organization.*"}}); len(got) != 6 {
+		t.Fatalf("organization.* events: %d", len(got))
+	}
+	if got := allEvents(t, s, env.ID, store.EventQuery{Types: []string{"user.*", "organization_*"}}); len(got) != 0 {
+		t.Fatalf("user.* events: %+v", got)
+	}
+	if got := allEvents(t, s, other.ID, store.EventQuery{}); len(got) != 1 || got[0].EnvironmentID != other.ID {
+		t.Fatalf("the other environment's events: %+v", got)
+	}
+	for _, limit := range []int{0, -1, store.MaxEventPage + 1} {
+		_, err := s.ListEvents(ctx, env.ID, store.EventQuery{Limit: limit})
+		mustCode(t, err, roster.EInvalid)
+	}
+}
