@@ -8,6 +8,7 @@ package roster
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -303,4 +304,43 @@ func EventTypeMatches(selected []string, t string) bool {
 		}
 	}
 	return false
+}
+
+// UserChanges names the fields (REST paths, sorted) whose values differ between two
+// versions of a user: "email", "external_id", "metadata", "user_profile.<field>" and
+// "user_profile.custom_attributes.<key>". Memberships are not compared: their changes are
+// membership events.
+func UserChanges(before, after *User) []string {
+	var out []string
+	for _, f := range ChangedFields(before, after) {
+		if f == FieldEmail {
+			out = append(out, "email")
+		} else {
+			out = append(out, "user_profile."+f)
+		}
+	}
+	if !equalPtr(before.ExternalID, after.ExternalID) {
+		out = append(out, "external_id")
+	}
+	if !maps.Equal(before.Metadata, after.Metadata) {
+		out = append(out, "metadata")
+	}
+	slices.Sort(out)
+	return out
+}
+
+// MembershipChanges names the fields (sorted) whose values differ between two versions of a
+// membership: "metadata", "roles", "status".
+func MembershipChanges(before, after *Membership) []string {
+	var out []string
+	if !maps.Equal(before.Metadata, after.Metadata) {
+		out = append(out, "metadata")
+	}
+	if !slices.EqualFunc(before.Roles, after.Roles, func(a, b RoleRef) bool { return a.ID == b.ID }) {
+		out = append(out, "roles")
+	}
+	if before.Status != after.Status {
+		out = append(out, "status")
+	}
+	return out
 }

@@ -124,3 +124,21 @@ func (s *Store) EventHead(ctx context.Context, environmentID string) (store.Even
 	err = s.read.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM events WHERE `+where+` AND tx = $2`, environmentID, c.Tx).Scan(&c.Seq)
 	return c, err
 }
+
+// Event builders shared by the write paths. Each takes the write's time (the changed
+// object's update time) and the changed fields (nil for created and deleted events).
+
+// userEvent is a user's event; orgID is the organization the write is about ("" when none:
+// the event then has no organization_id).
+func userEvent(typ string, u roster.User, orgID string, at time.Time, changed []string) roster.Event {
+	return roster.Event{Type: typ, OccurredAt: at, EnvironmentID: u.EnvironmentID, OrganizationID: orgID,
+		ChangedFields: changed, Data: u}
+}
+
+// membershipEvent is a membership's event: Scalekit's {organization, user}, where org needs
+// only its ID and display name (what a write's organization lock reads, lockedOrg) and the
+// user shows its memberships after the write.
+func membershipEvent(typ string, org roster.Organization, u roster.User, at time.Time, changed []string) roster.Event {
+	return roster.Event{Type: typ, OccurredAt: at, EnvironmentID: u.EnvironmentID, OrganizationID: org.ID,
+		ChangedFields: changed, Data: roster.MembershipEventData{Organization: org, User: u}}
+}
