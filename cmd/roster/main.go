@@ -306,6 +306,15 @@ func serveContext(parent context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
+	// Event retention (docs/events.md): pruned in the background, stopped before the store
+	// closes.
+	retentionCtx, stopRetention := context.WithCancel(ctx)
+	retentionDone := make(chan struct{})
+	go func() {
+		defer close(retentionDone)
+		dir.RunEventRetention(retentionCtx, c.eventRetention, directory.EventPruneEvery)
+	}()
+	defer func() { stopRetention(); <-retentionDone }()
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
