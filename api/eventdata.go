@@ -59,6 +59,8 @@ func eventData(data any, issuer string) (json.RawMessage, error) {
 		return rest.MarshalJSON(domainToProto(d))
 	case roster.Directory:
 		return rest.MarshalJSON(directoryToProto(directory.DirectoryDetail{Directory: d}, issuer))
+	case roster.DirectorySecret: // as GetDirectory shows it: never the token or its hash
+		return rest.MarshalJSON(secretToProto(d))
 	case roster.DirectoryUser:
 		m, err := directoryUserToProto(d, nil, true)
 		if err != nil {

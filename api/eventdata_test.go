@@ -112,7 +112,8 @@ func TestEventDataUserAsREST(t *testing.T) {
 	})
 }
 
-// Every kind of data a write records renders, and a connection's secrets never appear.
+// Every kind of data a write records renders, and a connection's secret or a directory
+// token's hash never appears.
 func TestEventDataEveryType(t *testing.T) {
 	now := time.Date(2026, 12, 6, 18, 0, 0, 123456789, time.UTC)
 	user := roster.User{ID: "usr_1", EnvironmentID: "env_1", Email: "a@example.com", CreateTime: now, UpdateTime: now}
@@ -129,6 +130,7 @@ func TestEventDataEveryType(t *testing.T) {
 		conn,
 		roster.Domain{ID: "dom_1", Name: "acme.example", Type: roster.DomainType("ORGANIZATION_DOMAIN")},
 		roster.Directory{ID: "dir_1", OrganizationID: "org_1"},
+		roster.DirectorySecret{ID: "dirsecret_1", DirectoryID: "dir_1", Hash: "s3cret-hash", Suffix: "abcd", Active: true, CreateTime: now},
 		roster.DirectoryUser{ID: "diruser_1", Email: "a@example.com", Raw: json.RawMessage(`{"userName":"a"}`), UpdateTime: now},
 		group,
 		roster.DirectoryGroupMembersData{Group: group, Added: []string{"diruser_1"}},
