@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/directory"
@@ -128,4 +129,40 @@ func TestServeEventsShowRESTDataAndActors(t *testing.T) {
 		}
 	}
 	t.Logf("the import recorded %d events", len(evs))
+}
+
+// serve --event-retention prunes, from its start, the events older than the retention.
+func TestServePrunesEventsPastRetention(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	if err := run([]string{"migrate", "--data-dir", dir}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirSvc := directory.New(st)
+	env, err := dirSvc.DefaultEnvironment(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := roster.NewIDGenerator()
+	for _, at := range []time.Time{time.Now().Add(-48 * time.Hour), time.Now()} {
+		o := roster.NewOrganization{DisplayName: "Org"}.Build(ids.New(roster.PrefixOrganization), env.ID, at.UTC())
+		if err := st.CreateOrganization(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+
+	r := startServe(t, dir, "--event-retention", "24h")
+	defer r.stop()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if evs, _ := feed(t, dir, store.EventCursor{}); len(evs) == 1 { // read beside the server, as roster export does
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("%d events left, want the recent one", len(evs))
+		}
+	}
 }
