@@ -128,8 +128,7 @@ func eventRoleToProto(r roster.Role) *rolesv1.Role {
 	for _, name := range r.Permissions {
 		perms = append(perms, &rolesv1.RolePermission{Name: name, RoleName: r.Name})
 	}
-	return &rolesv1.Role{Id: r.ID, Name: r.Name, DisplayName: r.DisplayName, Description: r.Description,
-		IsOrgRole: r.OrganizationID != "", Permissions: perms}
+	return roleMessage(r, false, perms)
 }
 
 func nonNil(s []string) []string {
