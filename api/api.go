@@ -136,6 +136,7 @@ func New(cfg Config) (*Handlers, error) {
 	mux.Handle(rosterv1connect.NewBulkServiceHandler(&bulk{dir: cfg.Directory}, opts...))
 	mux.Handle(rosterv1connect.NewDirectoryMappingServiceHandler(&directoryMapping{dir: cfg.Directory}, opts...))
 	mux.Handle(rosterv1connect.NewUserProvenanceServiceHandler(&provenance{dir: cfg.Directory}, opts...))
+	mux.Handle(rosterv1connect.NewEventServiceHandler(&events{dir: cfg.Directory}, opts...))
 	services := []protoreflect.ServiceDescriptor{
 		orgsv1.File_scalekit_v1_organizations_organizations_proto.Services().ByName("OrganizationService"),
 		usersv1.File_scalekit_v1_users_users_proto.Services().ByName("UserService"),
@@ -148,6 +149,7 @@ func New(cfg Config) (*Handlers, error) {
 		rosterv1.File_roster_v1_bulk_proto.Services().ByName("BulkService"), // no REST rules: bulkREST serves its routes
 		rosterv1.File_roster_v1_directory_mapping_proto.Services().ByName("DirectoryMappingService"),
 		rosterv1.File_roster_v1_user_provenance_proto.Services().ByName("UserProvenanceService"),
+		rosterv1.File_roster_v1_events_proto.Services().ByName("EventService"),
 	}
 	restOpts := []rest.Option{rest.WithMaxBodySize(MaxMessageBytes), rest.WithErrorDetail(transcoderErrorInfo),
 		rest.WithAuthenticate(ic.authenticateREST),

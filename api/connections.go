@@ -249,6 +249,12 @@ func (h *connections) toProto(ctx context.Context, c roster.Connection) (*connv1
 	if err != nil {
 		return nil, err
 	}
+	return connectionToProto(c, ds, h.issuer), nil
+}
+
+// connectionToProto shows a connection with its organization's domains; issuer is Roster's
+// public URL (the URLs to register at providers). The client secret is never shown.
+func connectionToProto(c roster.Connection, ds []roster.Domain, issuer string) *connv1.Connection {
 	org := c.OrganizationID
 	mapping := c.AttributeMapping
 	if mapping == nil {
@@ -272,7 +278,7 @@ func (h *connections) toProto(ctx context.Context, c roster.Connection) (*connv1
 		cfg := &connv1.OIDCConnectionConfig{
 			Issuer: optString(o.Issuer), DiscoveryEndpoint: optString(o.DiscoveryEndpoint), AuthorizeUri: optString(o.AuthorizeURI),
 			TokenUri: optString(o.TokenURI), UserInfoUri: optString(o.UserInfoURI), JwksUri: optString(o.JWKSURI),
-			ClientId: optString(o.ClientID), RedirectUri: sso.OIDCRedirectURI(h.issuer), TokenAuthType: connv1.TokenAuthType_URL_PARAMS,
+			ClientId: optString(o.ClientID), RedirectUri: sso.OIDCRedirectURI(issuer), TokenAuthType: connv1.TokenAuthType_URL_PARAMS,
 			PkceEnabled: wrapperspb.Bool(o.PKCE), SyncUserProfileOnLogin: wrapperspb.Bool(c.SyncProfile),
 			JitProvisioningWithSsoEnabled: wrapperspb.Bool(c.JITProvisioning), IdpLogoutRequired: wrapperspb.Bool(false),
 		}
@@ -287,9 +293,9 @@ func (h *connections) toProto(ctx context.Context, c roster.Connection) (*connv1
 		pc.Settings = &connv1.Connection_OidcConfig{OidcConfig: cfg}
 	}
 	if c.Type == roster.ConnectionSAML {
-		pc.Settings = &connv1.Connection_SamlConfig{SamlConfig: samlToProto(c, h.issuer)}
+		pc.Settings = &connv1.Connection_SamlConfig{SamlConfig: samlToProto(c, issuer)}
 	}
-	return pc, nil
+	return pc
 }
 
 func samlToProto(c roster.Connection, issuer string) *connv1.SAMLConnectionConfigResponse {

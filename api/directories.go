@@ -178,15 +178,9 @@ func (h *directories) ListDirectoryUsers(ctx context.Context, req *connect.Reque
 	out := &dirv1.ListDirectoryUsersResponse{Users: make([]*dirv1.DirectoryUser, 0, len(page.Items)), TotalSize: uint32(page.Total),
 		NextPageToken: page.NextToken, PrevPageToken: page.PrevToken}
 	for _, u := range page.Items {
-		pu := &dirv1.DirectoryUser{Id: u.ID, Email: u.Email, PreferredUsername: u.PreferredUsername, GivenName: u.GivenName,
-			FamilyName: u.FamilyName, UpdatedAt: timestamppb.New(u.UpdateTime), Emails: u.Emails}
-		for _, g := range groups[u.ID] {
-			pu.Groups = append(pu.Groups, &dirv1.DirectoryGroup{Id: g.ID, DisplayName: g.DisplayName, UpdatedAt: timestamppb.New(g.UpdateTime)})
-		}
-		if m.GetIncludeDetail() {
-			if pu.UserDetail, err = rawStruct(u.Raw); err != nil {
-				return nil, err
-			}
+		pu, err := directoryUserToProto(u, groups[u.ID], m.GetIncludeDetail())
+		if err != nil {
+			return nil, err
 		}
 		out.Users = append(out.Users, pu)
 	}
@@ -206,11 +200,9 @@ func (h *directories) ListDirectoryGroups(ctx context.Context, req *connect.Requ
 	out := &dirv1.ListDirectoryGroupsResponse{Groups: make([]*dirv1.DirectoryGroup, 0, len(page.Items)), TotalSize: uint32(page.Total),
 		NextPageToken: page.NextToken, PrevPageToken: page.PrevToken}
 	for _, g := range page.Items {
-		pg := &dirv1.DirectoryGroup{Id: g.ID, DisplayName: g.DisplayName, TotalUsers: int32(g.MemberCount), UpdatedAt: timestamppb.New(g.UpdateTime)}
-		if m.GetIncludeDetail() {
-			if pg.GroupDetail, err = rawStruct(g.Raw); err != nil {
-				return nil, err
-			}
+		pg, err := directoryGroupToProto(g, m.GetIncludeDetail())
+		if err != nil {
+			return nil, err
 		}
 		out.Groups = append(out.Groups, pg)
 	}
@@ -238,11 +230,16 @@ func (h *directories) UpdateDirectoryContext(context.Context, *connect.Request[d
 }
 
 func (h *directories) toProto(d directory.DirectoryDetail) *dirv1.Directory {
+	return directoryToProto(d, h.issuer)
+}
+
+// directoryToProto shows a directory; issuer is the base of its SCIM endpoint.
+func directoryToProto(d directory.DirectoryDetail, issuer string) *dirv1.Directory {
 	out := &dirv1.Directory{
 		Id: d.ID, Name: d.Name, DirectoryType: dirv1.DirectoryType(dirv1.DirectoryType_value[string(d.Type)]),
 		OrganizationId: d.OrganizationID, Enabled: d.Enabled,
 		DirectoryProvider: dirv1.DirectoryProvider(dirv1.DirectoryProvider_value[d.Provider]),
-		DirectoryEndpoint: directory.SCIMEndpoint(h.issuer, d.ID),
+		DirectoryEndpoint: directory.SCIMEndpoint(issuer, d.ID),
 		TotalUsers:        int32(d.Stats.Users), TotalGroups: int32(d.Stats.Groups),
 		Secrets: make([]*dirv1.Secret, 0, len(d.Secrets)),
 		Stats: &dirv1.Stats{TotalUsers: int32(d.Stats.Users), TotalGroups: int32(d.Stats.Groups),
@@ -300,4 +297,33 @@ func rawStruct(raw []byte) (*structpb.Struct, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// directoryUserToProto shows a directory user with its groups; detail adds the SCIM
+// resource as the client wrote it (include_detail).
+func directoryUserToProto(u roster.DirectoryUser, groups []roster.DirectoryGroup, detail bool) (*dirv1.DirectoryUser, error) {
+	pu := &dirv1.DirectoryUser{Id: u.ID, Email: u.Email, PreferredUsername: u.PreferredUsername, GivenName: u.GivenName,
+		FamilyName: u.FamilyName, UpdatedAt: timestamppb.New(u.UpdateTime), Emails: u.Emails}
+	for _, g := range groups {
+		pu.Groups = append(pu.Groups, &dirv1.DirectoryGroup{Id: g.ID, DisplayName: g.DisplayName, UpdatedAt: timestamppb.New(g.UpdateTime)})
+	}
+	if detail {
+		var err error
+		if pu.UserDetail, err = rawStruct(u.Raw); err != nil {
+			return nil, err
+		}
+	}
+	return pu, nil
+}
+
+// directoryGroupToProto shows a directory group; detail adds its SCIM resource.
+func directoryGroupToProto(g roster.DirectoryGroup, detail bool) (*dirv1.DirectoryGroup, error) {
+	pg := &dirv1.DirectoryGroup{Id: g.ID, DisplayName: g.DisplayName, TotalUsers: int32(g.MemberCount), UpdatedAt: timestamppb.New(g.UpdateTime)}
+	if detail {
+		var err error
+		if pg.GroupDetail, err = rawStruct(g.Raw); err != nil {
+			return nil, err
+		}
+	}
+	return pg, nil
 }

@@ -331,10 +331,16 @@ func (h *roles) roleToProto(ctx context.Context, r roster.Role) (*rolesv1.Role, 
 		perms = append(perms, &rolesv1.RolePermission{Id: p.ID, Name: p.Name, Description: p.Description,
 			CreateTime: timestamppb.New(p.CreateTime), UpdateTime: timestamppb.New(p.UpdateTime), RoleName: r.Name})
 	}
+	return roleMessage(r, r.OrganizationID == "" && r.Name == def, perms), nil
+}
+
+// roleMessage shows a role with what the caller looked up beside it: whether it is the
+// environment's default member role, and its permissions.
+func roleMessage(r roster.Role, defaultMember bool, perms []*rolesv1.RolePermission) *rolesv1.Role {
 	return &rolesv1.Role{
 		Id: r.ID, Name: r.Name, DisplayName: r.DisplayName, Description: r.Description,
-		DefaultMember: r.OrganizationID == "" && r.Name == def, IsOrgRole: r.OrganizationID != "", Permissions: perms,
-	}, nil
+		DefaultMember: defaultMember, IsOrgRole: r.OrganizationID != "", Permissions: perms,
+	}
 }
 
 func permissionToProto(p roster.Permission) *rolesv1.Permission {

@@ -275,6 +275,8 @@ func (h *Handler) session(next sessionHandler) http.HandlerFunc {
 			h.fail(w, r, err)
 			return
 		}
+		// The operator is the actor of the events this request's writes record.
+		r = r.WithContext(roster.WithActor(r.Context(), roster.Actor{Type: roster.ActorOperator, ID: op.ID}))
 		s := request{op: op, token: token, csrf: h.sessionCSRF(token)}
 		if r.Method == http.MethodPost && !equal(r.PostFormValue("csrf"), s.csrf) {
 			h.forbidden(w, r)

@@ -193,6 +193,11 @@ type EventStore interface {
 	// EventHead returns the position after the environment's last event in the feed (where
 	// a reader that wants only new events starts).
 	EventHead(ctx context.Context, environmentID string) (EventCursor, error)
+	// PruneEvents deletes up to limit of the oldest events (of every environment) that
+	// occurred before before, from the head of the feed, and returns how many it deleted:
+	// the operator's retention (docs/events.md). It stops at the first event of the head
+	// that is not that old. Positions in the feed do not change.
+	PruneEvents(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
 // EventCursor is a position in the feed: the event's transaction and sequence number (Tx is

@@ -157,7 +157,7 @@ type runningServe struct {
 	stop   func()
 }
 
-func startServe(t *testing.T, dir string) *runningServe {
+func startServe(t *testing.T, dir string, flags ...string) *runningServe {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan *operators.Service, 1)
@@ -165,7 +165,7 @@ func startServe(t *testing.T, dir string) *runningServe {
 	r := &runningServe{stdout: &syncBuffer{}}
 	done := make(chan error, 1)
 	go func() {
-		done <- serveContext(ctx, []string{"--listen", "127.0.0.1:0", "--data-dir", dir}, r.stdout, io.Discard)
+		done <- serveContext(ctx, append([]string{"--listen", "127.0.0.1:0", "--data-dir", dir}, flags...), r.stdout, io.Discard)
 	}()
 	select {
 	case r.ops = <-started:

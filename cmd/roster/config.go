@@ -52,6 +52,9 @@ type config struct {
 	sqliteWALLimit walLimitMB
 	// operators are the dashboard's operator settings (admins.go, docs/operators.md).
 	operators operatorConfig
+	// eventRetention is how long the feed keeps events (docs/events.md, "Retention"); 0
+	// keeps them forever.
+	eventRetention time.Duration
 	// limits bound what clients may hold (connections, slow bodies, failed token requests)
 	// and say where /metrics is served (limits.go).
 	limits limitConfig
@@ -144,6 +147,7 @@ func (c *config) serveFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.allowPrivateNetworks, "allow-private-networks", false, "let OIDC discovery, SAML metadata URLs and other outbound fetches reach loopback, private and link-local addresses; for development and tests only (env ROSTER_ALLOW_PRIVATE_NETWORKS)")
 	c.limits.flags(fs)
 	c.operatorFlags(fs, true)
+	fs.DurationVar(&c.eventRetention, "event-retention", 0, "how long the change feed keeps events, e.g. 2160h for 90 days; older ones are deleted in the background; 0 keeps them forever (env ROSTER_EVENT_RETENTION)")
 	fs.StringVar(&c.smtpURL, "smtp-url", "", "SMTP server for invitation emails, smtp://user:pass@host:587?from=roster@example.com; empty: invitations are recorded, not emailed (env ROSTER_SMTP_URL)")
 }
 
@@ -162,6 +166,9 @@ func (c *config) check() error {
 	}
 	if err := c.limits.check(c.listen); err != nil {
 		return err
+	}
+	if c.eventRetention < 0 || (c.eventRetention > 0 && c.eventRetention < time.Hour) {
+		return fmt.Errorf("--event-retention must be 0 (keep forever) or at least 1h")
 	}
 	if c.tokenTTL != 0 && (c.tokenTTL < time.Minute || c.tokenTTL > 24*time.Hour) { // 0: not a serve flag
 		return fmt.Errorf("--access-token-ttl must be between 1m and 24h")

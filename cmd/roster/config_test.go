@@ -258,3 +258,33 @@ func TestVersionFromBuildInfo(t *testing.T) {
 		t.Errorf("no build info: %q", got)
 	}
 }
+
+// --event-retention and ROSTER_EVENT_RETENTION: a duration, 0 (the default) keeps events
+// forever; under an hour or negative is refused.
+func TestEventRetentionFlag(t *testing.T) {
+	parse := func(args ...string) (config, error) {
+		var c config
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		c.serveFlags(fs)
+		if err := parseFlags(fs, args); err != nil {
+			return c, err
+		}
+		return c, c.check()
+	}
+	if c, err := parse(); err != nil || c.eventRetention != 0 {
+		t.Fatalf("default: %v, %v", c.eventRetention, err)
+	}
+	t.Setenv("ROSTER_EVENT_RETENTION", "720h")
+	if c, err := parse(); err != nil || c.eventRetention != 720*time.Hour {
+		t.Fatalf("from the environment: %v, %v", c.eventRetention, err)
+	}
+	if c, err := parse("--event-retention", "2160h"); err != nil || c.eventRetention != 2160*time.Hour {
+		t.Fatalf("flag: %v, %v", c.eventRetention, err)
+	}
+	for _, bad := range []string{"-1h", "30m", "30d"} {
+		if _, err := parse("--event-retention", bad); err == nil {
+			t.Errorf("--event-retention %s accepted", bad)
+		}
+	}
+}

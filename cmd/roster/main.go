@@ -138,7 +138,18 @@ func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
+// openStore opens the database of every command; the events its writes record show their
+// objects as the API does (api.SetEventData, with the public URL when it is known: serve's,
+// or --issuer-url).
 func openStore(ctx context.Context, c *config) (store.Store, string, error) {
+	s, backend, err := openBackend(ctx, c)
+	if err == nil {
+		api.SetEventData(s, strings.TrimSuffix(c.issuerURL, "/"))
+	}
+	return s, backend, err
+}
+
+func openBackend(ctx context.Context, c *config) (store.Store, string, error) {
 	if c.databaseURL != "" {
 		s, err := postgres.Open(ctx, c.databaseURL)
 		return s, "postgres", err
@@ -242,6 +253,7 @@ func serveContext(parent context.Context, args []string, stdout, stderr io.Write
 	}
 	defer ln.Close() // if serving never starts
 	issuer := c.issuer(ln.Addr())
+	c.issuerURL = issuer // the public URL, for openStore's event data
 	var mailer directory.Option
 	if c.smtpURL != "" {
 		m, err := smtpmail.New(c.smtpURL, issuer)
@@ -294,6 +306,15 @@ func serveContext(parent context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
+	// Event retention (docs/events.md): pruned in the background, stopped before the store
+	// closes.
+	retentionCtx, stopRetention := context.WithCancel(ctx)
+	retentionDone := make(chan struct{})
+	go func() {
+		defer close(retentionDone)
+		dir.RunEventRetention(retentionCtx, c.eventRetention, directory.EventPruneEvery)
+	}()
+	defer func() { stopRetention(); <-retentionDone }()
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

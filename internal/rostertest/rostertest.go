@@ -119,6 +119,7 @@ func Open(t testing.TB, backend string) store.Store {
 		t.Fatalf("open %s: %v", backend, err)
 	}
 	t.Cleanup(func() { s.Close() })
+	api.SetEventData(s, "") // events show their objects as the API does (no public URL yet)
 	return s
 }
 
@@ -156,10 +157,6 @@ func Start(t testing.TB, backend string, opts ...Option) *Roster {
 	guard := outbound.New(o.outbound)
 	dir := directory.New(st, append([]directory.Option{directory.WithSecretBox(box), directory.WithOutbound(guard)}, o.dir...)...)
 	t.Cleanup(func() { _ = dir.Close(context.Background()) }) // runs before the store's Close (registered earlier)
-	env, created, err := dir.Bootstrap(ctx, "", "")
-	if err != nil {
-		t.Fatalf("bootstrap: %v", err)
-	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -172,6 +169,13 @@ func Start(t testing.TB, backend string, opts ...Option) *Roster {
 	issuer := scheme + "://" + ln.Addr().String()
 	if o.issuer != "" {
 		issuer = o.issuer
+	}
+	if o.store == nil { // a node's shared store (WithNode) already has its encoder: Open's
+		api.SetEventData(st, issuer)
+	}
+	env, created, err := dir.Bootstrap(ctx, "", "")
+	if err != nil {
+		t.Fatalf("bootstrap: %v", err)
 	}
 	reg := prometheus.NewRegistry()
 	tokens := oauth.NewServer(st, issuer, time.Hour, oauth.WithSecretBox(box))

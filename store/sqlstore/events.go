@@ -125,6 +125,49 @@ func (s *Store) EventHead(ctx context.Context, environmentID string) (store.Even
 	return c, err
 }
 
+// PruneEvents deletes the head of the feed while its events are older than before, up to
+// limit of them. It walks the primary key (seq, close to commit order) from its start, so a
+// call costs about limit rows however large the table is; an event that is not old enough
+// stops it, and those behind it wait until it is.
+func (s *Store) PruneEvents(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit < 1 {
+		return 0, nil
+	}
+	cut := micros(before)
+	var n int64
+	err := s.inOtherTx(ctx, func(tx txConn) error {
+		rows, err := tx.QueryContext(ctx, `SELECT seq, occurred_at FROM events ORDER BY seq LIMIT $1`, limit)
+		if err != nil {
+			return err
+		}
+		last := int64(-1)
+		for rows.Next() {
+			var seq, at int64
+			if err := rows.Scan(&seq, &at); err != nil {
+				rows.Close()
+				return err
+			}
+			if at >= cut {
+				break
+			}
+			last = seq
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil || last < 0 {
+			return err
+		}
+		// occurred_at again: on PostgreSQL a transaction that drew a lower seq may have
+		// committed since the read.
+		res, err := tx.ExecContext(ctx, `DELETE FROM events WHERE seq <= $1 AND occurred_at < $2`, last, cut)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), err
+}
+
 // Event builders shared by the write paths. Each takes the write's time (the changed
 // object's update time) and the changed fields (nil for created and deleted events).
 

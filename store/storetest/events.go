@@ -20,6 +20,7 @@ var eventTests = []struct {
 }{
 	{"EventsOrganizations", testEventsOrganizations},
 	{"EventsFeedPaging", testEventsFeedPaging},
+	{"EventsPrune", testEventsPrune},
 }
 
 // envelope is an event's body as receivers parse it.
@@ -251,5 +252,66 @@ func testEventsFeedPaging(t *testing.T, s store.Store) {
 	for _, limit := range []int{0, -1, store.MaxEventPage + 1} {
 		_, err := s.ListEvents(ctx, env.ID, store.EventQuery{Limit: limit})
 		mustCode(t, err, roster.EInvalid)
+	}
+}
+
+// PruneEvents deletes the head of the feed while it is older than the cutoff, in bounded
+// batches, across environments; what stays keeps its position.
+func testEventsPrune(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	env, other := newEnv(t, s, "prune"), newEnv(t, s, "prune-other")
+	t0 := time.Now().UTC().Add(-90 * 24 * time.Hour).Truncate(time.Microsecond)
+	create := func(envID string, at time.Time) roster.Organization {
+		o := roster.NewOrganization{DisplayName: "Org"}.Build(ids.New(roster.PrefixOrganization), envID, at)
+		if err := s.CreateOrganization(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	create(env.ID, t0)
+	create(other.ID, t0.Add(time.Hour))
+	create(env.ID, t0.Add(2*time.Hour))
+	create(env.ID, t0.Add(3*time.Hour))
+	recent := create(env.ID, time.Now().UTC())
+	settle(t, s)
+	before := allEvents(t, s, env.ID, store.EventQuery{})
+	if len(before) != 4 {
+		t.Fatalf("%d events, want 4", len(before))
+	}
+
+	if n, err := s.PruneEvents(ctx, t0.Add(150*time.Minute), 0); err != nil || n != 0 {
+		t.Fatalf("limit 0: %d, %v", n, err)
+	}
+	if n, err := s.PruneEvents(ctx, t0.Add(150*time.Minute), 2); err != nil || n != 2 {
+		t.Fatalf("prune a batch of 2: %d, %v", n, err)
+	}
+	if evs := allEvents(t, s, other.ID, store.EventQuery{}); len(evs) != 0 {
+		t.Fatalf("the other environment's old event stayed: %+v", evs)
+	}
+	if n, err := s.PruneEvents(ctx, t0.Add(150*time.Minute), 10); err != nil || n != 1 {
+		t.Fatalf("prune the rest before the cutoff: %d, %v", n, err)
+	}
+	if n, err := s.PruneEvents(ctx, t0.Add(150*time.Minute), 10); err != nil || n != 0 {
+		t.Fatalf("nothing left before the cutoff: %d, %v", n, err)
+	}
+	after := allEvents(t, s, env.ID, store.EventQuery{})
+	if len(after) != 2 || after[0].Cursor != before[2].Cursor || after[1].Cursor != before[3].Cursor {
+		t.Fatalf("left %+v, want the last two of %+v at their positions", after, before)
+	}
+	// A reader at a pruned position reads on from there.
+	if evs := allEvents(t, s, env.ID, store.EventQuery{After: before[0].Cursor}); len(evs) != 2 || evs[1].ID != after[1].ID {
+		t.Fatalf("after a pruned position: %+v", evs)
+	}
+
+	// An event at the head that is not old enough stops the pruning of the older ones
+	// behind it (written later with an older time): they go once it does.
+	late := create(env.ID, t0)
+	settle(t, s)
+	if n, err := s.PruneEvents(ctx, t0.Add(4*time.Hour), 100); err != nil || n != 1 {
+		t.Fatalf("prune to the first recent event: %d, %v", n, err)
+	}
+	if evs := allEvents(t, s, env.ID, store.EventQuery{}); len(evs) != 2 || !strings.Contains(string(evs[0].Body), recent.ID) ||
+		!strings.Contains(string(evs[1].Body), late.ID) {
+		t.Fatalf("left %+v", evs)
 	}
 }

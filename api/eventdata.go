@@ -1,0 +1,139 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/api/rest"
+	"github.com/rosterhq/roster/api/userjson"
+	"github.com/rosterhq/roster/directory"
+	connv1 "github.com/rosterhq/roster/gen/scalekit/v1/connections"
+	rolesv1 "github.com/rosterhq/roster/gen/scalekit/v1/roles"
+	"google.golang.org/protobuf/proto"
+)
+
+// EventData renders an event's data as the REST API shows the object (docs/events.md),
+// without Roster's public URL: a connection's and a directory's URLs to register at
+// providers are then empty. The server uses EventDataFor with its issuer.
+func EventData(data any) (json.RawMessage, error) { return EventDataFor("")(data) }
+
+// EventDataFor returns the roster.EventDataEncoder of a Roster whose public URL is issuer:
+// every object through the same proto conversion and the same protojson options as the REST
+// answers (rest.MarshalJSON; users through userjson). An unknown type is an error.
+//
+// The encoder runs inside the write's transaction and reads nothing, so what the API looks
+// up besides the object is left out: a connection shows no domains, a role's permissions
+// show their names only and its default_member is false.
+func EventDataFor(issuer string) roster.EventDataEncoder {
+	return func(data any) (json.RawMessage, error) { return eventData(data, issuer) }
+}
+
+// SetEventData makes st render its events' data with EventDataFor(issuer), when st is a
+// store that records events (sqlstore): every place a store is opened for writes calls it.
+func SetEventData(st any, issuer string) {
+	if s, ok := st.(interface {
+		SetEventDataEncoder(roster.EventDataEncoder)
+	}); ok {
+		s.SetEventDataEncoder(EventDataFor(issuer))
+	}
+}
+
+func eventData(data any, issuer string) (json.RawMessage, error) {
+	switch d := data.(type) {
+	case roster.Organization:
+		return rest.MarshalJSON(organizationToProto(d))
+	case roster.User:
+		return userjson.Append(nil, userToProto(d))
+	case roster.MembershipEventData:
+		return joinObject("organization", organizationToProto(d.Organization), "user", d.User)
+	case roster.Role:
+		return rest.MarshalJSON(eventRoleToProto(d))
+	case roster.Permission:
+		return rest.MarshalJSON(permissionToProto(d))
+	case roster.AttributeDefinition:
+		return rest.MarshalJSON(attributeToProto(d))
+	case roster.Connection:
+		return rest.MarshalJSON(connectionToProto(d, nil, issuer))
+	case roster.Domain:
+		return rest.MarshalJSON(domainToProto(d))
+	case roster.Directory:
+		return rest.MarshalJSON(directoryToProto(directory.DirectoryDetail{Directory: d}, issuer))
+	case roster.DirectorySecret: // as GetDirectory shows it: never the token or its hash
+		return rest.MarshalJSON(secretToProto(d))
+	case roster.DirectoryUser:
+		m, err := directoryUserToProto(d, nil, true)
+		if err != nil {
+			return nil, err
+		}
+		return rest.MarshalJSON(m)
+	case roster.DirectoryGroup:
+		return directoryGroupJSON(d)
+	case roster.DirectoryGroupMembersData:
+		g, err := directoryGroupJSON(d.Group)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(struct {
+			Group   json.RawMessage `json:"group"`
+			Added   []string        `json:"added"`
+			Removed []string        `json:"removed"`
+		}{g, nonNil(d.Added), nonNil(d.Removed)})
+	case roster.LoginEventData:
+		c := d.Connection
+		return joinObject("connection", &connv1.Connection{Id: c.ID, Type: typeToProto(c.Type),
+			Provider: providerToProto(c.Provider), ProviderKey: c.Provider}, "user", d.User)
+	case roster.LoginFailedData:
+		return json.Marshal(d)
+	}
+	return nil, fmt.Errorf("event data: no API form for %T", data)
+}
+
+func directoryGroupJSON(g roster.DirectoryGroup) (json.RawMessage, error) {
+	m, err := directoryGroupToProto(g, true)
+	if err != nil {
+		return nil, err
+	}
+	return rest.MarshalJSON(m)
+}
+
+// joinObject renders {name: msg, "user": u}, the two-object data of membership and login
+// events, with u as GetUser shows it.
+func joinObject(name string, msg proto.Message, userKey string, u roster.User) (json.RawMessage, error) {
+	first, err := rest.MarshalJSON(msg)
+	if err != nil {
+		return nil, err
+	}
+	user, err := userjson.Append(nil, userToProto(u))
+	if err != nil {
+		return nil, err
+	}
+	if name == "connection" {
+		// Only what identifies the connection (Scalekit's id, connection_type, provider).
+		var all map[string]json.RawMessage
+		if err := json.Unmarshal(first, &all); err != nil {
+			return nil, err
+		}
+		first, err = json.Marshal(map[string]json.RawMessage{"id": all["id"], "connection_type": all["type"], "provider": all["provider"]})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return json.Marshal(map[string]json.RawMessage{name: first, userKey: user})
+}
+
+// eventRoleToProto is a role as GetRole shows it, from what the role itself holds.
+func eventRoleToProto(r roster.Role) *rolesv1.Role {
+	perms := make([]*rolesv1.RolePermission, 0, len(r.Permissions))
+	for _, name := range r.Permissions {
+		perms = append(perms, &rolesv1.RolePermission{Name: name, RoleName: r.Name})
+	}
+	return roleMessage(r, false, perms)
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

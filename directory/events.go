@@ -1,0 +1,135 @@
+package directory
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"strings"
+
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/store"
+)
+
+// Feed page sizes (docs/events.md, "The feed").
+const (
+	DefaultEventPageSize = 100
+	MaxEventPageSize     = store.MaxEventPage
+	maxEventSelectors    = 100 // bounds the feed query's filter
+)
+
+// EventListInput selects a page of the change feed.
+type EventListInput struct {
+	After          string   // a cursor of an earlier page (EventPage.NextCursor); "" is the beginning
+	Types          []string // types, or prefixes ending in ".*"; none: all
+	OrganizationID string
+	PageSize       int // 0: DefaultEventPageSize
+}
+
+// EventPage is a page of the feed.
+type EventPage struct {
+	Events     []store.StoredEvent
+	NextCursor string // after the last event; the request's After when there is none
+	HasMore    bool   // more events of the filters follow NextCursor now
+}
+
+// ListEvents reads the environment's events after in.After, in feed order.
+func (s *Service) ListEvents(ctx context.Context, env roster.Environment, in EventListInput) (EventPage, error) {
+	var v roster.Violations
+	q := store.EventQuery{Types: in.Types, OrganizationID: in.OrganizationID, Limit: in.PageSize}
+	if in.After != "" {
+		c, ok := decodeEventCursor(env, in.After)
+		if !ok {
+			v.Add("after", "valid_cursor", "is not a cursor of this environment's feed (cursors are opaque: pass a next_cursor back as it was given)")
+		}
+		q.After = c
+	}
+	if len(in.Types) > maxEventSelectors {
+		v.Add("types", "repeated.max_items", "must have at most %d entries", maxEventSelectors)
+	}
+	for _, t := range in.Types {
+		if !knownEventSelector(t) {
+			v.Add("types", "in", "%q is not an event type or a prefix of event types ending in \".*\"", t)
+			break
+		}
+	}
+	if in.OrganizationID != "" {
+		addIDViolation(&v, "organization_id", in.OrganizationID, roster.PrefixOrganization, 32)
+	}
+	switch {
+	case in.PageSize == 0:
+		q.Limit = DefaultEventPageSize
+	case in.PageSize < 0 || in.PageSize > MaxEventPageSize:
+		v.Add("page_size", "range", "must be between 1 and %d", MaxEventPageSize)
+	}
+	if err := v.Err(); err != nil {
+		return EventPage{}, err
+	}
+	evs, err := s.store.ListEvents(ctx, env.ID, q)
+	if err != nil {
+		return EventPage{}, err
+	}
+	page := EventPage{Events: evs, NextCursor: in.After}
+	if len(evs) == 0 {
+		return page, nil
+	}
+	last := evs[len(evs)-1].Cursor
+	page.NextCursor = encodeEventCursor(env, last)
+	if len(evs) == q.Limit {
+		q.After, q.Limit = last, 1
+		more, err := s.store.ListEvents(ctx, env.ID, q)
+		if err != nil {
+			return EventPage{}, err
+		}
+		page.HasMore = len(more) > 0
+	}
+	return page, nil
+}
+
+// knownEventSelector reports whether t is an event type or a prefix ("organization.*")
+// of at least one.
+func knownEventSelector(t string) bool {
+	prefix, ok := strings.CutSuffix(t, "*")
+	if !ok {
+		return roster.KnownEventType(t)
+	}
+	if !strings.HasSuffix(prefix, ".") {
+		return false
+	}
+	for _, known := range roster.EventTypes() {
+		if strings.HasPrefix(known, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// A feed cursor is the position (transaction, sequence) and an HMAC of it with the
+// environment's cursor key: opaque, stable for as long as the environment exists, refused
+// when altered or given to another environment.
+const eventCursorMAC = 16
+
+func encodeEventCursor(env roster.Environment, c store.EventCursor) string {
+	buf := make([]byte, 0, 16+eventCursorMAC)
+	buf = binary.BigEndian.AppendUint64(buf, uint64(c.Tx))
+	buf = binary.BigEndian.AppendUint64(buf, uint64(c.Seq))
+	buf = append(buf, eventCursorSum(env, buf)...)
+	return base64.RawURLEncoding.EncodeToString(buf)
+}
+
+func decodeEventCursor(env roster.Environment, s string) (store.EventCursor, bool) {
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	if err != nil || len(raw) != 16+eventCursorMAC || !hmac.Equal(raw[16:], eventCursorSum(env, raw[:16])) {
+		return store.EventCursor{}, false
+	}
+	c := store.EventCursor{Tx: int64(binary.BigEndian.Uint64(raw)), Seq: int64(binary.BigEndian.Uint64(raw[8:16]))}
+	return c, c.Tx >= 0 && c.Seq >= 0
+}
+
+func eventCursorSum(env roster.Environment, body []byte) []byte {
+	m := hmac.New(sha256.New, env.CursorKey)
+	m.Write([]byte("events\x00" + env.ID + "\x00"))
+	m.Write(body)
+	return m.Sum(nil)[:eventCursorMAC]
+}
