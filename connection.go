@@ -82,8 +82,10 @@ type OIDCConfig struct {
 	ClientID          string
 	// ClientSecret is set in memory only when a request gives it or a login needs it; the
 	// store keeps it encrypted (SecretSealed) and it is never returned by the API.
-	ClientSecret   string
-	SecretSealed   string
+	// Both are left out of any JSON encoding (json:"-"), so that no generic encoder (an
+	// event's plain data, a log) can show them.
+	ClientSecret   string   `json:"-"`
+	SecretSealed   string   `json:"-"`
 	Scopes         []string // default openid, profile, email
 	TokenAuthBasic bool     // client_secret_basic instead of client_secret_post
 	PKCE           bool

@@ -280,7 +280,7 @@ func CheckRoleAssignments(field string, a []DirectoryRoleAssignment) error {
 type DirectorySecret struct {
 	ID           string
 	DirectoryID  string
-	Hash         string // hex SHA-256 of the token
+	Hash         string `json:"-"` // hex SHA-256 of the token; never in any JSON encoding
 	Suffix       string // the token's last 4 characters, to tell tokens apart
 	Active       bool
 	CreateTime   time.Time
