@@ -138,8 +138,14 @@ func (im *importer) run(ctx context.Context, lines []store.ImportLine, out []sto
 // oneLine applies a line in its own savepoint, opened before its first write (a line that
 // changes nothing only reads); a refused line's error is its outcome.
 func (im *importer) oneLine(ctx context.Context, l *store.ImportLine) (store.ImportOutcome, error) {
-	im.savepoint = false
+	im.savepoint, im.lineEvents = false, im.lineEvents[:0]
 	o, lerr := im.line(ctx, l)
+	if lerr == nil && len(im.lineEvents) > 0 {
+		// in the line's savepoint: a refused line has no events
+		if err := im.s.recordEvents(ctx, im.tx, im.lineEvents...); err != nil {
+			return o, err
+		}
+	}
 	if lerr != nil {
 		var re *roster.Error
 		if !errors.As(lerr, &re) {
@@ -238,6 +244,17 @@ type importer struct {
 	loaded           map[string]roster.User
 	written          map[string]bool // users a line of the batch wrote
 	clean            bool
+	// lineEvents are the events of the current line (oneLine), recorded when it succeeds;
+	// memberChanges are its membership changes, made events once the line's user is final.
+	lineEvents    []roster.Event
+	memberChanges []memberChange
+}
+
+// memberChange is a membership that a line created or changed: the event's type and the
+// fields that changed.
+type memberChange struct {
+	typ, orgID string
+	changed    []string
 }
 
 // lockedDefs returns the definitions the batch share-locked when it began.
@@ -251,6 +268,8 @@ func (im *importer) line(ctx context.Context, l *store.ImportLine) (store.Import
 	if err != nil {
 		return store.ImportOutcome{}, err
 	}
+	im.memberChanges = im.memberChanges[:0]
+	var userChanged []string
 	result := roster.ImportUnchanged
 	if !found {
 		u = in.NewUser(l.NewID, im.env, im.now)
@@ -300,6 +319,7 @@ func (im *importer) line(ctx context.Context, l *store.ImportLine) (store.Import
 					return store.ImportOutcome{}, err
 				}
 			}
+			userChanged = roster.UserChanges(&before, &u)
 			result = roster.ImportUpdated
 		}
 	}
@@ -312,7 +332,27 @@ func (im *importer) line(ctx context.Context, l *store.ImportLine) (store.Import
 			result = roster.ImportUpdated
 		}
 	}
+	im.lineEventsOf(u, result == roster.ImportCreated, userChanged)
 	return store.ImportOutcome{UserID: u.ID, Result: result}, nil
+}
+
+// lineEventsOf makes the events of a line that wrote u (as it is after the line): the new
+// user's, or user.updated when its own fields changed and each membership's change.
+func (im *importer) lineEventsOf(u roster.User, created bool, userChanged []string) {
+	if created {
+		im.lineEvents = append(im.lineEvents, userCreatedEvents(u, im.env, im.now)...)
+		return
+	}
+	if len(userChanged) > 0 {
+		im.lineEvents = append(im.lineEvents, userEvent(roster.EventUserUpdated, u, "", im.now, userChanged))
+	}
+	for _, c := range im.memberChanges {
+		name := ""
+		if i := membershipIndex(u, c.orgID); i >= 0 {
+			name = u.Memberships[i].OrganizationName
+		}
+		im.lineEvents = append(im.lineEvents, membershipEvent(c.typ, eventOrg(im.env, c.orgID, name), u, im.now, c.changed))
+	}
 }
 
 // find returns the user a line matches, locked: the holder of its external ID, else the
@@ -410,6 +450,7 @@ func (im *importer) membership(ctx context.Context, u *roster.User, i int, l *st
 		return false, err
 	}
 	u.Memberships = append(u.Memberships, m)
+	im.memberChanges = append(im.memberChanges, memberChange{typ: membershipCreated(m), orgID: m.OrganizationID})
 	return true, nil
 }
 
@@ -483,6 +524,8 @@ func (im *importer) updateMembership(ctx context.Context, u *roster.User, m *ros
 	if !rolesChanged && !statusChanged && maps.Equal(meta, m.Metadata) {
 		return false, nil
 	}
+	before := *m
+	before.Metadata, before.Roles = maps.Clone(m.Metadata), slices.Clone(m.Roles)
 	m.Metadata, m.UpdateTime = meta, im.now
 	if statusChanged {
 		m.Status = in.Status
@@ -517,6 +560,9 @@ func (im *importer) updateMembership(ctx context.Context, u *roster.User, m *ros
 		if err := im.s.writeMembershipRoles(ctx, im.tx, m); err != nil {
 			return false, err
 		}
+	}
+	if changed := membershipChanges(&before, m); len(changed) > 0 {
+		im.memberChanges = append(im.memberChanges, memberChange{typ: roster.EventMembershipUpdated, orgID: m.OrganizationID, changed: changed})
 	}
 	return true, nil
 }

@@ -209,6 +209,9 @@ func (im *importer) insertRun(ctx context.Context, run []newUser) error {
 	// each new user's provenance: one row for its creation (docs/provenance.md)
 	sources := rowInserter{im: im, insert: `INSERT INTO user_field_sources (user_id, field, source, source_id, update_time) VALUES `, columns: 5,
 		types: "TTTTI"}
+	// each line's events (docs/events.md), in the run's savepoint: a run rolled back has none
+	events := rowInserter{im: im, insert: `INSERT INTO events (id, environment_id, organization_id, type, occurred_at, body) VALUES `,
+		columns: 6, types: "TTTTIY"}
 	var roleIDs []string
 	seenRole := map[string]bool{}
 	for _, nu := range run {
@@ -280,8 +283,34 @@ func (im *importer) insertRun(ctx context.Context, run []newUser) error {
 			}
 		}
 	}
-	for _, ins := range []*rowInserter{&attrs, &members, &roles, &sources} {
+	for _, nu := range run {
+		if err := im.addCreatedEvents(ctx, &events, nu, exists); err != nil {
+			return err
+		}
+	}
+	for _, ins := range []*rowInserter{&attrs, &members, &roles, &sources, &events} {
 		if err := ins.done(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addCreatedEvents adds the events of a new user of a run: the user as stored, with its
+// memberships and the roles of them that exist.
+func (im *importer) addCreatedEvents(ctx context.Context, events *rowInserter, nu newUser, exists map[string]bool) error {
+	u := nu.u
+	u.Memberships = make([]roster.Membership, len(nu.memberships))
+	for i, m := range nu.memberships {
+		m.Roles = slices.DeleteFunc(slices.Clone(m.Roles), func(r roster.RoleRef) bool { return !exists[r.ID] })
+		u.Memberships[i] = m
+	}
+	for _, e := range userCreatedEvents(u, im.env, im.now) {
+		row, err := im.s.eventRow(ctx, &e)
+		if err != nil {
+			return err
+		}
+		if err := events.add(ctx, row...); err != nil {
 			return err
 		}
 	}
@@ -299,7 +328,7 @@ type rowInserter struct {
 	columns int
 	args    []any
 	// types is each column's kind, for the arrays of PostgreSQL's unnest: T text, I bigint,
-	// B boolean.
+	// B boolean, Y bytes.
 	types string
 	group string // the statement: PostgreSQL's unnest, built once
 	// sized is SQLite's multi-row statements by their rows, each built once.
@@ -403,7 +432,7 @@ func (r *rowInserter) unnest(ctx context.Context) error {
 	if r.group == "" {
 		casts := make([]string, r.columns)
 		for c := range casts {
-			casts[c] = fmt.Sprintf("CAST($%d AS %s[])", c+1, map[byte]string{'T': "TEXT", 'I': "BIGINT", 'B': "BOOLEAN"}[r.types[c]])
+			casts[c] = fmt.Sprintf("CAST($%d AS %s[])", c+1, map[byte]string{'T': "TEXT", 'I': "BIGINT", 'B': "BOOLEAN", 'Y': "BYTEA"}[r.types[c]])
 		}
 		r.group = strings.TrimSuffix(r.insert, "VALUES ") + "SELECT * FROM unnest(" + strings.Join(casts, ", ") + ")"
 	}
@@ -451,6 +480,16 @@ func (r *rowInserter) unnest(ctx context.Context) error {
 				v, ok := r.args[i*r.columns+c].(bool)
 				if !ok {
 					return fmt.Errorf("column %d: %T is not a boolean", c, r.args[i*r.columns+c])
+				}
+				col[i] = v
+			}
+			cols[c] = col
+		case 'Y':
+			col := make([][]byte, rows)
+			for i := range col {
+				v, ok := r.args[i*r.columns+c].([]byte)
+				if !ok {
+					return fmt.Errorf("column %d: %T is not bytes", c, r.args[i*r.columns+c])
 				}
 				col[i] = v
 			}
