@@ -72,6 +72,8 @@ func (im *importer) run(ctx context.Context, lines []store.ImportLine, out []sto
 		}
 	}
 	im.extIDs, im.emailIDs, im.written = extFound, emailFound, map[string]bool{}
+	im.events = rowInserter{im: im, insert: `INSERT INTO events (id, environment_id, organization_id, type, occurred_at, body) VALUES `,
+		columns: 6, types: "TTTTIY"}
 	seenExt, seenEmail := map[string]bool{}, map[string]bool{}
 	var run []newUser
 	flush := func() error {
@@ -85,6 +87,9 @@ func (im *importer) run(ctx context.Context, lines []store.ImportLine, out []sto
 		for _, nu := range run {
 			if ok {
 				out[nu.at] = store.ImportOutcome{UserID: nu.u.ID, Result: roster.ImportCreated}
+				if err := im.addEvents(ctx, im.createdEvents(nu)...); err != nil {
+					return err
+				}
 			} else if out[nu.at], err = im.oneLine(ctx, &lines[nu.at]); err != nil {
 				return err
 			}
@@ -132,7 +137,27 @@ func (im *importer) run(ctx context.Context, lines []store.ImportLine, out []sto
 			return err
 		}
 	}
-	return flush()
+	if err := flush(); err != nil {
+		return err
+	}
+	return im.events.done(ctx)
+}
+
+// addEvents adds events of a line that was applied to the batch's events, written at its
+// end in the same transaction (on PostgreSQL one statement, on SQLite one per 64 events),
+// where a statement per line cost a round trip each: a refused line, or a run rolled back,
+// adds none.
+func (im *importer) addEvents(ctx context.Context, events ...roster.Event) error {
+	for i := range events {
+		row, err := im.s.eventRow(ctx, &events[i])
+		if err != nil {
+			return err
+		}
+		if err := im.events.add(ctx, row...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // oneLine applies a line in its own savepoint, opened before its first write (a line that
@@ -140,9 +165,8 @@ func (im *importer) run(ctx context.Context, lines []store.ImportLine, out []sto
 func (im *importer) oneLine(ctx context.Context, l *store.ImportLine) (store.ImportOutcome, error) {
 	im.savepoint, im.lineEvents = false, im.lineEvents[:0]
 	o, lerr := im.line(ctx, l)
-	if lerr == nil && len(im.lineEvents) > 0 {
-		// in the line's savepoint: a refused line has no events
-		if err := im.s.recordEvents(ctx, im.tx, im.lineEvents...); err != nil {
+	if lerr == nil {
+		if err := im.addEvents(ctx, im.lineEvents...); err != nil {
 			return o, err
 		}
 	}
@@ -244,10 +268,14 @@ type importer struct {
 	loaded           map[string]roster.User
 	written          map[string]bool // users a line of the batch wrote
 	clean            bool
-	// lineEvents are the events of the current line (oneLine), recorded when it succeeds;
-	// memberChanges are its membership changes, made events once the line's user is final.
+	// lineEvents are the events of the current line (oneLine), added to events when it
+	// succeeds; memberChanges are its membership changes, made events once the line's user is
+	// final. events are the batch's, written when its lines have run (addEvents).
 	lineEvents    []roster.Event
 	memberChanges []memberChange
+	events        rowInserter
+	// runRoles are the roles of the last run that exist (insertRun).
+	runRoles map[string]bool
 }
 
 // memberChange is a membership that a line created or changed: the event's type and the

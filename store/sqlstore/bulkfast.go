@@ -209,9 +209,6 @@ func (im *importer) insertRun(ctx context.Context, run []newUser) error {
 	// each new user's provenance: one row for its creation (docs/provenance.md)
 	sources := rowInserter{im: im, insert: `INSERT INTO user_field_sources (user_id, field, source, source_id, update_time) VALUES `, columns: 5,
 		types: "TTTTI"}
-	// each line's events (docs/events.md), in the run's savepoint: a run rolled back has none
-	events := rowInserter{im: im, insert: `INSERT INTO events (id, environment_id, organization_id, type, occurred_at, body) VALUES `,
-		columns: 6, types: "TTTTIY"}
 	var roleIDs []string
 	seenRole := map[string]bool{}
 	for _, nu := range run {
@@ -230,6 +227,7 @@ func (im *importer) insertRun(ctx context.Context, run []newUser) error {
 	if err != nil {
 		return err
 	}
+	im.runRoles = exists
 	for _, nu := range run {
 		u := nu.u
 		im.touch(u.ID)
@@ -283,12 +281,7 @@ func (im *importer) insertRun(ctx context.Context, run []newUser) error {
 			}
 		}
 	}
-	for _, nu := range run {
-		if err := im.addCreatedEvents(ctx, &events, nu, exists); err != nil {
-			return err
-		}
-	}
-	for _, ins := range []*rowInserter{&attrs, &members, &roles, &sources, &events} {
+	for _, ins := range []*rowInserter{&attrs, &members, &roles, &sources} {
 		if err := ins.done(ctx); err != nil {
 			return err
 		}
@@ -296,25 +289,16 @@ func (im *importer) insertRun(ctx context.Context, run []newUser) error {
 	return nil
 }
 
-// addCreatedEvents adds the events of a new user of a run: the user as stored, with its
-// memberships and the roles of them that exist.
-func (im *importer) addCreatedEvents(ctx context.Context, events *rowInserter, nu newUser, exists map[string]bool) error {
+// createdEvents are the events of a new user of a run that was inserted: the user as
+// stored, with its memberships and the roles of them that exist (runRoles).
+func (im *importer) createdEvents(nu newUser) []roster.Event {
 	u := nu.u
 	u.Memberships = make([]roster.Membership, len(nu.memberships))
 	for i, m := range nu.memberships {
-		m.Roles = slices.DeleteFunc(slices.Clone(m.Roles), func(r roster.RoleRef) bool { return !exists[r.ID] })
+		m.Roles = slices.DeleteFunc(slices.Clone(m.Roles), func(r roster.RoleRef) bool { return !im.runRoles[r.ID] })
 		u.Memberships[i] = m
 	}
-	for _, e := range userCreatedEvents(u, im.env, im.now) {
-		row, err := im.s.eventRow(ctx, &e)
-		if err != nil {
-			return err
-		}
-		if err := events.add(ctx, row...); err != nil {
-			return err
-		}
-	}
-	return nil
+	return userCreatedEvents(u, im.env, im.now)
 }
 
 // rowInserter collects rows and inserts them: on PostgreSQL all in one statement (unnest), on
