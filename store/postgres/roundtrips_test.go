@@ -88,14 +88,14 @@ func TestCreateUserRoundTrips(t *testing.T) {
 			t.Fatalf("created %+v", u.Memberships)
 		}
 	}
-	create("first@example.com") // connections and statements warm
-	createSent("second@example.com", 6)
+	create("first@example.com")         // connections and statements warm
+	createSent("second@example.com", 7) // 6, plus the INSERT of its events (docs/events.md)
 	// With a definition, the create reads (and share-locks) the definitions, and checks them.
 	d := roster.AttributeDefinition{EnvironmentID: env.ID, Key: "tier", DisplayName: "Tier", Type: roster.AttributeString, CreateTime: now, UpdateTime: now}
 	if err := s.CreateAttribute(ctx, d); err != nil {
 		t.Fatal(err)
 	}
-	createSent("third@example.com", 7)
+	createSent("third@example.com", 8) // 7, plus the INSERT of its events
 	var seen map[string]roster.AttributeDefinition
 	m := &roster.Membership{OrganizationID: o.ID, Status: roster.MembershipActive, CreateTime: now, UpdateTime: now, ProvisioningMethod: roster.ProvisionedDirect}
 	_, err = s.CreateUser(ctx, roster.NewUser{Email: "fourth@example.com"}.Build(ids.New(roster.PrefixUser), env.ID, now), m,

@@ -117,3 +117,64 @@ func BenchmarkUserSearch(b *testing.B) {
 	defer s.Close()
 	storetest.BenchUserSearch(b, s, nil)
 }
+
+func BenchmarkStoreCreateUser(b *testing.B) {
+	ctx := context.Background()
+	s, env, users := benchStore(b)
+	m0 := users[0].Memberships[0]
+	i := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		i++
+		now := time.Now().UTC()
+		u := roster.NewUser{Email: fmt.Sprintf("new%d@bench.example.com", i)}.Build(ids.New(roster.PrefixUser), env.ID, now)
+		m := &roster.Membership{OrganizationID: m0.OrganizationID, Status: roster.MembershipActive, Metadata: map[string]string{},
+			CreateTime: now, UpdateTime: now, ProvisioningMethod: roster.ProvisionedDirect, Roles: m0.Roles}
+		if _, err := s.CreateUser(ctx, u, m, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkStoreImportUsers imports batches of 10 lines: "new" creates users (the fast path),
+// "update" changes existing users' profiles (a savepoint per line).
+func BenchmarkStoreImportUsers(b *testing.B) {
+	ctx := context.Background()
+	s, env, users := benchStore(b)
+	orgID := users[0].Memberships[0].OrganizationID
+	const batch = 10
+	b.Run("new", func(b *testing.B) {
+		i := 0
+		b.ReportAllocs()
+		for b.Loop() {
+			lines := make([]store.ImportLine, batch)
+			for j := range lines {
+				i++
+				lines[j] = store.ImportLine{NewID: ids.New(roster.PrefixUser), User: roster.ImportUser{
+					Email:       fmt.Sprintf("imp%d@bench.example.com", i),
+					Memberships: []roster.ImportMembership{{OrganizationID: orgID}}},
+					Memberships: []store.ImportMembership{{DefaultRoles: users[0].Memberships[0].Roles}}}
+			}
+			if _, err := s.ImportUsers(ctx, env.ID, time.Now().UTC(), lines); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("update", func(b *testing.B) {
+		i := 0
+		b.ReportAllocs()
+		for b.Loop() {
+			lines := make([]store.ImportLine, batch)
+			for j := range lines {
+				i++
+				u := users[i%len(users)]
+				name := fmt.Sprint("Jane ", i)
+				lines[j] = store.ImportLine{User: roster.ImportUser{Email: u.Email, ExternalID: u.ExternalID,
+					Profile: roster.ProfilePatch{GivenName: &name}}}
+			}
+			if _, err := s.ImportUsers(ctx, env.ID, time.Now().UTC(), lines); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"slices"
 	"sort"
+	"time"
 
 	"github.com/rosterhq/roster"
 )
@@ -28,8 +30,19 @@ func (s *Store) CreateAttribute(ctx context.Context, d roster.AttributeDefinitio
 		_, err = tx.ExecContext(ctx, `INSERT INTO attribute_definitions (`+attributeColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 			d.EnvironmentID, d.Key, d.DisplayName, string(d.Type), string(enum), d.Pattern, d.MaxLength, d.Required, d.Unique,
 			micros(d.CreateTime), micros(d.UpdateTime))
-		return s.conflict(err, func(string) string { return d.Key })
+		if err != nil {
+			return s.conflict(err, func(string) string { return d.Key })
+		}
+		return s.recordEvents(ctx, tx, attributeEvent(roster.EventAttributeCreated, d, d.CreateTime, nil))
 	})
+}
+
+// attributeEvent is a custom attribute definition's event (no organization).
+func attributeEvent(typ string, d roster.AttributeDefinition, at time.Time, changed []string) roster.Event {
+	if d.EnumValues == nil {
+		d.EnumValues = []string{}
+	}
+	return roster.Event{Type: typ, OccurredAt: at, EnvironmentID: d.EnvironmentID, ChangedFields: changed, Data: d}
 }
 
 // GetAttribute returns one definition.
@@ -66,6 +79,8 @@ func (s *Store) UpdateAttribute(ctx context.Context, environmentID, key string, 
 		if err != nil {
 			return err
 		}
+		before := d
+		before.EnumValues = slices.Clone(d.EnumValues)
 		if err := update(&d); err != nil {
 			return err
 		}
@@ -112,8 +127,14 @@ func (s *Store) UpdateAttribute(ctx context.Context, environmentID, key string, 
 		if index, ok := s.dialect.UniqueViolation(err); ok && index == "user_attributes_unique_key" {
 			return roster.Errorf(roster.EFailedPrecondition, "users already share values of %q, so it cannot become unique", key)
 		}
+		if err != nil {
+			return err
+		}
 		out = d
-		return err
+		if changed := roster.AttributeChanges(before, d); len(changed) > 0 {
+			return s.recordEvents(ctx, tx, attributeEvent(roster.EventAttributeUpdated, d, d.UpdateTime, changed))
+		}
+		return nil
 	})
 	return out, err
 }
@@ -133,15 +154,20 @@ func requireNoUsersWithout(ctx context.Context, tx txConn, environmentID, key st
 // DeleteAttribute removes a definition and, through its foreign key, every stored value.
 func (s *Store) DeleteAttribute(ctx context.Context, environmentID, key string) error {
 	return s.inTx(ctx, func(tx txConn) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM attribute_definitions WHERE environment_id = $1 AND attr_key = $2`, environmentID, key)
-		if err != nil {
+		// RETURNING: the definition as last shown, for the event.
+		d, err := scanAttribute(tx.QueryRowContext(ctx, `DELETE FROM attribute_definitions WHERE environment_id = $1 AND attr_key = $2 RETURNING `+attributeColumns,
+			environmentID, key))
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("user attribute")
+		} else if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return notFound("user attribute")
-		}
 		// The values went with the definition (a foreign key); their provenance goes too.
-		return forgetAttributeSources(ctx, tx, environmentID, key)
+		if err := forgetAttributeSources(ctx, tx, environmentID, key); err != nil {
+			return err
+		}
+		// One event: the users' values that went with it get none of their own.
+		return s.recordEvents(ctx, tx, attributeEvent(roster.EventAttributeDeleted, d, time.Now().UTC(), nil))
 	})
 }
 

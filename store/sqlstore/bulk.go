@@ -72,6 +72,8 @@ func (im *importer) run(ctx context.Context, lines []store.ImportLine, out []sto
 		}
 	}
 	im.extIDs, im.emailIDs, im.written = extFound, emailFound, map[string]bool{}
+	im.events = rowInserter{im: im, insert: `INSERT INTO events (id, environment_id, organization_id, type, occurred_at, body) VALUES `,
+		columns: 6, types: "TTTTIY"}
 	seenExt, seenEmail := map[string]bool{}, map[string]bool{}
 	var run []newUser
 	flush := func() error {
@@ -85,6 +87,9 @@ func (im *importer) run(ctx context.Context, lines []store.ImportLine, out []sto
 		for _, nu := range run {
 			if ok {
 				out[nu.at] = store.ImportOutcome{UserID: nu.u.ID, Result: roster.ImportCreated}
+				if err := im.addEvents(ctx, im.createdEvents(nu)...); err != nil {
+					return err
+				}
 			} else if out[nu.at], err = im.oneLine(ctx, &lines[nu.at]); err != nil {
 				return err
 			}
@@ -132,14 +137,39 @@ func (im *importer) run(ctx context.Context, lines []store.ImportLine, out []sto
 			return err
 		}
 	}
-	return flush()
+	if err := flush(); err != nil {
+		return err
+	}
+	return im.events.done(ctx)
+}
+
+// addEvents adds events of a line that was applied to the batch's events, written at its
+// end in the same transaction (on PostgreSQL one statement, on SQLite one per 64 events),
+// where a statement per line cost a round trip each: a refused line, or a run rolled back,
+// adds none.
+func (im *importer) addEvents(ctx context.Context, events ...roster.Event) error {
+	for i := range events {
+		row, err := im.s.eventRow(ctx, &events[i])
+		if err != nil {
+			return err
+		}
+		if err := im.events.add(ctx, row...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // oneLine applies a line in its own savepoint, opened before its first write (a line that
 // changes nothing only reads); a refused line's error is its outcome.
 func (im *importer) oneLine(ctx context.Context, l *store.ImportLine) (store.ImportOutcome, error) {
-	im.savepoint = false
+	im.savepoint, im.lineEvents = false, im.lineEvents[:0]
 	o, lerr := im.line(ctx, l)
+	if lerr == nil {
+		if err := im.addEvents(ctx, im.lineEvents...); err != nil {
+			return o, err
+		}
+	}
 	if lerr != nil {
 		var re *roster.Error
 		if !errors.As(lerr, &re) {
@@ -238,6 +268,21 @@ type importer struct {
 	loaded           map[string]roster.User
 	written          map[string]bool // users a line of the batch wrote
 	clean            bool
+	// lineEvents are the events of the current line (oneLine), added to events when it
+	// succeeds; memberChanges are its membership changes, made events once the line's user is
+	// final. events are the batch's, written when its lines have run (addEvents).
+	lineEvents    []roster.Event
+	memberChanges []memberChange
+	events        rowInserter
+	// runRoles are the roles of the last run that exist (insertRun).
+	runRoles map[string]bool
+}
+
+// memberChange is a membership that a line created or changed: the event's type and the
+// fields that changed.
+type memberChange struct {
+	typ, orgID string
+	changed    []string
 }
 
 // lockedDefs returns the definitions the batch share-locked when it began.
@@ -251,6 +296,8 @@ func (im *importer) line(ctx context.Context, l *store.ImportLine) (store.Import
 	if err != nil {
 		return store.ImportOutcome{}, err
 	}
+	im.memberChanges = im.memberChanges[:0]
+	var userChanged []string
 	result := roster.ImportUnchanged
 	if !found {
 		u = in.NewUser(l.NewID, im.env, im.now)
@@ -300,6 +347,7 @@ func (im *importer) line(ctx context.Context, l *store.ImportLine) (store.Import
 					return store.ImportOutcome{}, err
 				}
 			}
+			userChanged = roster.UserChanges(&before, &u)
 			result = roster.ImportUpdated
 		}
 	}
@@ -312,7 +360,27 @@ func (im *importer) line(ctx context.Context, l *store.ImportLine) (store.Import
 			result = roster.ImportUpdated
 		}
 	}
+	im.lineEventsOf(u, result == roster.ImportCreated, userChanged)
 	return store.ImportOutcome{UserID: u.ID, Result: result}, nil
+}
+
+// lineEventsOf makes the events of a line that wrote u (as it is after the line): the new
+// user's, or user.updated when its own fields changed and each membership's change.
+func (im *importer) lineEventsOf(u roster.User, created bool, userChanged []string) {
+	if created {
+		im.lineEvents = append(im.lineEvents, userCreatedEvents(u, im.env, im.now)...)
+		return
+	}
+	if len(userChanged) > 0 {
+		im.lineEvents = append(im.lineEvents, userEvent(roster.EventUserUpdated, u, "", im.now, userChanged))
+	}
+	for _, c := range im.memberChanges {
+		name := ""
+		if i := membershipIndex(u, c.orgID); i >= 0 {
+			name = u.Memberships[i].OrganizationName
+		}
+		im.lineEvents = append(im.lineEvents, membershipEvent(c.typ, eventOrg(im.env, c.orgID, name), u, im.now, c.changed))
+	}
 }
 
 // find returns the user a line matches, locked: the holder of its external ID, else the
@@ -410,6 +478,7 @@ func (im *importer) membership(ctx context.Context, u *roster.User, i int, l *st
 		return false, err
 	}
 	u.Memberships = append(u.Memberships, m)
+	im.memberChanges = append(im.memberChanges, memberChange{typ: membershipCreated(m), orgID: m.OrganizationID})
 	return true, nil
 }
 
@@ -483,6 +552,8 @@ func (im *importer) updateMembership(ctx context.Context, u *roster.User, m *ros
 	if !rolesChanged && !statusChanged && maps.Equal(meta, m.Metadata) {
 		return false, nil
 	}
+	before := *m
+	before.Metadata, before.Roles = maps.Clone(m.Metadata), slices.Clone(m.Roles)
 	m.Metadata, m.UpdateTime = meta, im.now
 	if statusChanged {
 		m.Status = in.Status
@@ -517,6 +588,9 @@ func (im *importer) updateMembership(ctx context.Context, u *roster.User, m *ros
 		if err := im.s.writeMembershipRoles(ctx, im.tx, m); err != nil {
 			return false, err
 		}
+	}
+	if changed := membershipChanges(&before, m); len(changed) > 0 {
+		im.memberChanges = append(im.memberChanges, memberChange{typ: roster.EventMembershipUpdated, orgID: m.OrganizationID, changed: changed})
 	}
 	return true, nil
 }

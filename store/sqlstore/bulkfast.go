@@ -227,6 +227,7 @@ func (im *importer) insertRun(ctx context.Context, run []newUser) error {
 	if err != nil {
 		return err
 	}
+	im.runRoles = exists
 	for _, nu := range run {
 		u := nu.u
 		im.touch(u.ID)
@@ -288,6 +289,18 @@ func (im *importer) insertRun(ctx context.Context, run []newUser) error {
 	return nil
 }
 
+// createdEvents are the events of a new user of a run that was inserted: the user as
+// stored, with its memberships and the roles of them that exist (runRoles).
+func (im *importer) createdEvents(nu newUser) []roster.Event {
+	u := nu.u
+	u.Memberships = make([]roster.Membership, len(nu.memberships))
+	for i, m := range nu.memberships {
+		m.Roles = slices.DeleteFunc(slices.Clone(m.Roles), func(r roster.RoleRef) bool { return !im.runRoles[r.ID] })
+		u.Memberships[i] = m
+	}
+	return userCreatedEvents(u, im.env, im.now)
+}
+
 // rowInserter collects rows and inserts them: on PostgreSQL all in one statement (unnest), on
 // SQLite in groups of rowGroups rows with multi-row INSERTs (a few statement texts, each
 // prepared once).
@@ -299,7 +312,7 @@ type rowInserter struct {
 	columns int
 	args    []any
 	// types is each column's kind, for the arrays of PostgreSQL's unnest: T text, I bigint,
-	// B boolean.
+	// B boolean, Y bytes.
 	types string
 	group string // the statement: PostgreSQL's unnest, built once
 	// sized is SQLite's multi-row statements by their rows, each built once.
@@ -403,7 +416,7 @@ func (r *rowInserter) unnest(ctx context.Context) error {
 	if r.group == "" {
 		casts := make([]string, r.columns)
 		for c := range casts {
-			casts[c] = fmt.Sprintf("CAST($%d AS %s[])", c+1, map[byte]string{'T': "TEXT", 'I': "BIGINT", 'B': "BOOLEAN"}[r.types[c]])
+			casts[c] = fmt.Sprintf("CAST($%d AS %s[])", c+1, map[byte]string{'T': "TEXT", 'I': "BIGINT", 'B': "BOOLEAN", 'Y': "BYTEA"}[r.types[c]])
 		}
 		r.group = strings.TrimSuffix(r.insert, "VALUES ") + "SELECT * FROM unnest(" + strings.Join(casts, ", ") + ")"
 	}
@@ -451,6 +464,16 @@ func (r *rowInserter) unnest(ctx context.Context) error {
 				v, ok := r.args[i*r.columns+c].(bool)
 				if !ok {
 					return fmt.Errorf("column %d: %T is not a boolean", c, r.args[i*r.columns+c])
+				}
+				col[i] = v
+			}
+			cols[c] = col
+		case 'Y':
+			col := make([][]byte, rows)
+			for i := range col {
+				v, ok := r.args[i*r.columns+c].([]byte)
+				if !ok {
+					return fmt.Errorf("column %d: %T is not bytes", c, r.args[i*r.columns+c])
 				}
 				col[i] = v
 			}

@@ -242,8 +242,16 @@ func (s *Store) CreateDomain(ctx context.Context, d roster.Domain) error {
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO domains (`+domainColumns+`, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 			d.ID, d.EnvironmentID, d.OrganizationID, d.Name, string(d.Type), micros(d.CreateTime), micros(d.UpdateTime), seq)
-		return s.conflict(err, func(string) string { return d.Name })
+		if err != nil {
+			return s.conflict(err, func(string) string { return d.Name })
+		}
+		return s.recordEvents(ctx, tx, domainEvent(roster.EventOrganizationDomainCreated, d, d.CreateTime))
 	})
+}
+
+// domainEvent is an organization domain's event.
+func domainEvent(typ string, d roster.Domain, at time.Time) roster.Event {
+	return roster.Event{Type: typ, OccurredAt: at, EnvironmentID: d.EnvironmentID, OrganizationID: d.OrganizationID, Data: d}
 }
 
 // GetDomain returns one domain.
@@ -285,14 +293,16 @@ func (s *Store) ListDomains(ctx context.Context, environmentID, organizationID s
 
 // DeleteDomain removes a domain.
 func (s *Store) DeleteDomain(ctx context.Context, environmentID, id string) error {
-	res, err := s.writeOther.ExecContext(ctx, `DELETE FROM domains WHERE environment_id = $1 AND id = $2`, environmentID, id)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return notFound("domain")
-	}
-	return nil
+	return s.inOtherTx(ctx, func(tx txConn) error {
+		// RETURNING: the domain as last shown, for the event.
+		d, err := scanDomain(tx.QueryRowContext(ctx, `DELETE FROM domains WHERE environment_id = $1 AND id = $2 RETURNING `+domainColumns, environmentID, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("domain")
+		} else if err != nil {
+			return err
+		}
+		return s.recordEvents(ctx, tx, domainEvent(roster.EventOrganizationDomainDeleted, d, time.Now().UTC()))
+	})
 }
 
 func scanDomain(row interface{ Scan(...any) error }) (roster.Domain, error) {

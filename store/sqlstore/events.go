@@ -30,28 +30,36 @@ func (s *Store) recordEvents(ctx context.Context, tx txConn, events ...roster.Ev
 	args := make([]any, 0, 6*len(events))
 	arg := appendArg(&args)
 	for i := range events {
-		e := &events[i]
-		if e.ID == "" {
-			e.ID = s.eventIDs.New(roster.PrefixEvent)
-		}
-		if e.OccurredAt.IsZero() {
-			e.OccurredAt = time.Now().UTC()
-		}
-		if e.Actor == (roster.Actor{}) {
-			e.Actor = roster.ActorFrom(ctx)
-		}
-		body, err := e.Envelope(s.eventData)
+		row, err := s.eventRow(ctx, &events[i])
 		if err != nil {
-			return fmt.Errorf("event %s: %w", e.Type, err)
+			return err
 		}
 		if i > 0 {
 			q.WriteString(", ")
 		}
-		fmt.Fprintf(&q, "(%s, %s, %s, %s, %s, %s)", arg(e.ID), arg(e.EnvironmentID), arg(nullEmpty(e.OrganizationID)),
-			arg(e.Type), arg(micros(e.OccurredAt)), arg(body))
+		fmt.Fprintf(&q, "(%s, %s, %s, %s, %s, %s)", arg(row[0]), arg(row[1]), arg(row[2]), arg(row[3]), arg(row[4]), arg(row[5]))
 	}
 	_, err := tx.ExecContext(ctx, q.String(), args...)
 	return err
+}
+
+// eventRow fills in an event's ID, time and actor where missing and returns its row of the
+// events table: id, environment_id, organization_id, type, occurred_at, body.
+func (s *Store) eventRow(ctx context.Context, e *roster.Event) ([]any, error) {
+	if e.ID == "" {
+		e.ID = s.eventIDs.New(roster.PrefixEvent)
+	}
+	if e.OccurredAt.IsZero() {
+		e.OccurredAt = time.Now().UTC()
+	}
+	if e.Actor == (roster.Actor{}) {
+		e.Actor = roster.ActorFrom(ctx)
+	}
+	body, err := e.Envelope(s.eventData)
+	if err != nil {
+		return nil, fmt.Errorf("event %s: %w", e.Type, err)
+	}
+	return []any{e.ID, e.EnvironmentID, nullEmpty(e.OrganizationID), e.Type, micros(e.OccurredAt), body}, nil
 }
 
 func nullEmpty(s string) any {
@@ -184,4 +192,18 @@ func userEvent(typ string, u roster.User, orgID string, at time.Time, changed []
 func membershipEvent(typ string, org roster.Organization, u roster.User, at time.Time, changed []string) roster.Event {
 	return roster.Event{Type: typ, OccurredAt: at, EnvironmentID: u.EnvironmentID, OrganizationID: org.ID,
 		ChangedFields: changed, Data: roster.MembershipEventData{Organization: org, User: u}}
+}
+
+// membershipCreated is the type of a new membership's event: an invitation when it is one.
+func membershipCreated(m roster.Membership) string {
+	if m.Status == roster.MembershipPendingInvite {
+		return roster.EventInvitation
+	}
+	return roster.EventMembershipCreated
+}
+
+// eventOrg is the organization a membership event shows: its ID and name, what the write's
+// organization lock (or the membership's row) read.
+func eventOrg(environmentID, id, name string) roster.Organization {
+	return roster.Organization{ID: id, EnvironmentID: environmentID, DisplayName: name}
 }

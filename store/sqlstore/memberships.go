@@ -5,8 +5,10 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/rosterhq/roster"
 )
@@ -203,8 +205,10 @@ func (s *Store) CreateMembership(ctx context.Context, environmentID string, ref 
 		if err := s.insertMembership(ctx, tx, environmentID, org, &m); err != nil {
 			return err
 		}
-		out, err = s.fullUser(ctx, tx, environmentID, roster.UserRef{ID: u.ID}, "")
-		return err
+		if out, err = s.fullUser(ctx, tx, environmentID, roster.UserRef{ID: u.ID}, ""); err != nil {
+			return err
+		}
+		return s.recordEvents(ctx, tx, membershipEvent(membershipCreated(m), eventOrg(environmentID, org.id, org.name), out, m.CreateTime, nil))
 	})
 	return out, err
 }
@@ -223,6 +227,8 @@ func (s *Store) UpdateMembership(ctx context.Context, environmentID, organizatio
 			return notFound("membership")
 		}
 		m := &u.Memberships[i]
+		before := *m
+		before.Metadata, before.Roles = maps.Clone(m.Metadata), slices.Clone(m.Roles)
 		if err := update(m); err != nil {
 			return err
 		}
@@ -241,20 +247,44 @@ func (s *Store) UpdateMembership(ctx context.Context, environmentID, organizatio
 			return err
 		}
 		out = u
+		if e, ok := membershipUpdated(environmentID, before, *m, u); ok {
+			return s.recordEvents(ctx, tx, e)
+		}
 		return nil
 	})
 	return out, err
+}
+
+// membershipUpdated is the event of a membership's update, if it changed anything: the
+// invitation again when it was resent (ResendInvite), else membership_updated with the
+// fields that changed. u is the user after the write.
+func membershipUpdated(environmentID string, before, after roster.Membership, u roster.User) (roster.Event, bool) {
+	changed := membershipChanges(&before, &after)
+	org := eventOrg(environmentID, after.OrganizationID, after.OrganizationName)
+	switch {
+	case after.InviteResentCount > before.InviteResentCount:
+		return membershipEvent(roster.EventInvitation, org, u, after.UpdateTime, changed), true
+	case len(changed) > 0:
+		return membershipEvent(roster.EventMembershipUpdated, org, u, after.UpdateTime, changed), true
+	}
+	return roster.Event{}, false
 }
 
 // DeleteMembership removes a membership and, with cascade, the user when it was their last.
 func (s *Store) DeleteMembership(ctx context.Context, environmentID, organizationID string, ref roster.UserRef, cascade bool) (bool, error) {
 	deleted := false
 	err := s.inUserTx(ctx, func(tx txConn, touch func(string)) error {
-		u, err := getUser(ctx, tx, environmentID, ref, s.dialect.RowLock())
+		// The user with its memberships (one query, as the user's row alone was): the events'
+		// data, and the organization's name.
+		u, err := s.fullUser(ctx, tx, environmentID, ref, s.dialect.RowLock())
 		if err != nil {
 			return err
 		}
 		touch(u.ID)
+		i := membershipIndex(u, organizationID)
+		if i < 0 {
+			return notFound("membership")
+		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM memberships WHERE organization_id = $1 AND user_id = $2`, organizationID, u.ID)
 		if err != nil {
 			return err
@@ -262,16 +292,21 @@ func (s *Store) DeleteMembership(ctx context.Context, environmentID, organizatio
 		if n, _ := res.RowsAffected(); n == 0 {
 			return notFound("membership")
 		}
-		if !cascade {
-			return nil
+		at := time.Now().UTC()
+		if cascade {
+			res, err = tx.ExecContext(ctx, `DELETE FROM users WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM memberships WHERE user_id = $1)`, u.ID)
+			if err != nil {
+				return err
+			}
+			n, _ := res.RowsAffected()
+			if deleted = n > 0; deleted {
+				// One event: the user as last shown, with the membership that ended.
+				return s.recordEvents(ctx, tx, userEvent(roster.EventUserDeleted, u, organizationID, at, nil))
+			}
 		}
-		res, err = tx.ExecContext(ctx, `DELETE FROM users WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM memberships WHERE user_id = $1)`, u.ID)
-		if err != nil {
-			return err
-		}
-		n, _ := res.RowsAffected()
-		deleted = n > 0
-		return nil
+		org := eventOrg(environmentID, organizationID, u.Memberships[i].OrganizationName)
+		u.Memberships = slices.Delete(u.Memberships, i, i+1)
+		return s.recordEvents(ctx, tx, membershipEvent(roster.EventMembershipDeleted, org, u, at, nil))
 	})
 	return deleted, err
 }
@@ -283,4 +318,14 @@ func membershipIndex(u roster.User, organizationID string) int {
 		}
 	}
 	return -1
+}
+
+// membershipChanges is roster.MembershipChanges with the roles compared as a set: the same
+// roles in another order are no change.
+func membershipChanges(before, after *roster.Membership) []string {
+	changed := roster.MembershipChanges(before, after)
+	if slices.Contains(changed, "roles") && sameRoles(before.Roles, after.Roles) {
+		changed = slices.DeleteFunc(changed, func(f string) bool { return f == "roles" })
+	}
+	return changed
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/store"
@@ -49,8 +50,26 @@ func (s *Store) CreateRole(ctx context.Context, r roster.Role) error {
 		if err != nil {
 			return s.conflict(err, func(string) string { return r.Name })
 		}
-		return s.writeRolePermissions(ctx, tx, &r, nil)
+		if err := s.writeRolePermissions(ctx, tx, &r, nil); err != nil {
+			return err
+		}
+		return s.recordEvents(ctx, tx, roleEvent(roster.EventRoleCreated, r, r.CreateTime, nil))
 	})
+}
+
+// roleEvent is a role's event: an organization's role has its organization_id, an
+// environment role none.
+func roleEvent(typ string, r roster.Role, at time.Time, changed []string) roster.Event {
+	if r.Permissions == nil {
+		r.Permissions = []string{}
+	}
+	return roster.Event{Type: typ, OccurredAt: at, EnvironmentID: r.EnvironmentID, OrganizationID: r.OrganizationID,
+		ChangedFields: changed, Data: r}
+}
+
+// permissionEvent is a permission's event (no organization).
+func permissionEvent(typ string, p roster.Permission, at time.Time, changed []string) roster.Event {
+	return roster.Event{Type: typ, OccurredAt: at, EnvironmentID: p.EnvironmentID, ChangedFields: changed, Data: p}
 }
 
 // writeRolePermissions replaces a role's permissions with r.Permissions. A name of had (the
@@ -181,6 +200,8 @@ func (s *Store) UpdateRole(ctx context.Context, environmentID, organizationID, n
 			return err
 		}
 		had := slices.Clone(r.Permissions)
+		before := r
+		before.Permissions = had
 		if err := update(&r); err != nil {
 			return err
 		}
@@ -192,6 +213,9 @@ func (s *Store) UpdateRole(ctx context.Context, environmentID, organizationID, n
 			return err
 		}
 		out = r
+		if changed := roster.RoleChanges(before, r); len(changed) > 0 {
+			return s.recordEvents(ctx, tx, roleEvent(roster.EventRoleUpdated, r, r.UpdateTime, changed))
+		}
 		return nil
 	})
 	return out, err
@@ -224,7 +248,12 @@ func (s *Store) DeleteRole(ctx context.Context, environmentID, organizationID, n
 		if organizationID == "" && def == name {
 			return roster.Errorf(roster.EFailedPrecondition, "role %q is the default member role; choose another default first", name)
 		}
+		var moved []memberRef
 		if reassignTo != "" {
+			// The memberships that move, for their events.
+			if moved, err = roleHolders(ctx, tx, r.ID); err != nil {
+				return err
+			}
 			// Move holders that do not already hold the new role, then drop the rest.
 			if _, err := tx.ExecContext(ctx, `INSERT INTO membership_roles (organization_id, user_id, role_id)
 				SELECT organization_id, user_id, $1 FROM membership_roles mr WHERE role_id = $2
@@ -241,9 +270,99 @@ func (s *Store) DeleteRole(ctx context.Context, environmentID, organizationID, n
 				return roster.Errorf(roster.EFailedPrecondition, "role %q is held by %d memberships; give reassign_role_name to move them to another role", name, n)
 			}
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM roles WHERE id = $1`, r.ID)
-		return err
+		if _, err = tx.ExecContext(ctx, `DELETE FROM roles WHERE id = $1`, r.ID); err != nil {
+			return err
+		}
+		at := time.Now().UTC()
+		if err := s.recordEvents(ctx, tx, roleEvent(roster.EventRoleDeleted, r, at, nil)); err != nil {
+			return err
+		}
+		return s.recordMovedMemberships(ctx, tx, environmentID, moved, at)
 	})
+}
+
+// memberRef names a membership.
+type memberRef struct{ orgID, userID string }
+
+// roleHolders returns the memberships that hold a role, by user.
+func roleHolders(ctx context.Context, tx txConn, roleID string) ([]memberRef, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT organization_id, user_id FROM membership_roles WHERE role_id = $1 ORDER BY user_id, organization_id`, roleID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []memberRef
+	for rows.Next() {
+		var m memberRef
+		if err := rows.Scan(&m.orgID, &m.userID); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// recordMovedMemberships records membership_updated (roles) for each membership that a
+// deleted role's reassignment moved, its user read after the move. The work grows with the
+// role's holders: keyGroup users per read and per events statement. The users are read, not
+// locked: locking them after the roles would invert the lock order (docs/storage.md).
+func (s *Store) recordMovedMemberships(ctx context.Context, tx txConn, environmentID string, moved []memberRef, at time.Time) error {
+	for len(moved) > 0 {
+		var ids []any
+		n := 0
+		for n < len(moved) { // up to keyGroup users, each with all of its memberships
+			if n == 0 || moved[n].userID != moved[n-1].userID {
+				if len(ids) == keyGroup {
+					break
+				}
+				ids = append(ids, moved[n].userID)
+			}
+			n++
+		}
+		chunk := moved[:n]
+		moved = moved[n:]
+		rows, err := tx.QueryContext(ctx, `SELECT `+s.fullUserColumns+` FROM users u WHERE u.id IN (`+placeholders(1, len(ids))+`)`, ids...)
+		if err != nil {
+			return err
+		}
+		var users []roster.User
+		for rows.Next() {
+			u, err := scanFullUser(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			users = append(users, u)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if err := loadMemberships(ctx, tx, s.dialect, users); err != nil {
+			return err
+		}
+		byID := make(map[string]roster.User, len(users))
+		for _, u := range users {
+			byID[u.ID] = u
+		}
+		events := make([]roster.Event, 0, len(chunk))
+		for _, m := range chunk {
+			u, ok := byID[m.userID]
+			if !ok || u.EnvironmentID != environmentID {
+				continue
+			}
+			i := membershipIndex(u, m.orgID)
+			if i < 0 {
+				continue
+			}
+			org := eventOrg(environmentID, m.orgID, u.Memberships[i].OrganizationName)
+			events = append(events, membershipEvent(roster.EventMembershipUpdated, org, u, at, []string{"roles"}))
+		}
+		if err := s.recordEvents(ctx, tx, events...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ResolveRoles finds the roles of the given names that apply in an organization, in one
@@ -500,9 +619,14 @@ func (s *Store) CreatePermission(ctx context.Context, p roster.Permission) error
 	if !ok {
 		return fmt.Errorf("malformed permission id %q", p.ID)
 	}
-	_, err := s.writeOther.ExecContext(ctx, `INSERT INTO permissions (`+permissionColumns+`, seq) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		p.ID, p.EnvironmentID, p.Name, p.Description, micros(p.CreateTime), micros(p.UpdateTime), seq)
-	return s.conflict(err, func(string) string { return p.Name })
+	return s.inOtherTx(ctx, func(tx txConn) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO permissions (`+permissionColumns+`, seq) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			p.ID, p.EnvironmentID, p.Name, p.Description, micros(p.CreateTime), micros(p.UpdateTime), seq)
+		if err != nil {
+			return s.conflict(err, func(string) string { return p.Name })
+		}
+		return s.recordEvents(ctx, tx, permissionEvent(roster.EventPermissionCreated, p, p.CreateTime, nil))
+	})
 }
 
 // GetPermission returns a permission by name.
@@ -561,12 +685,18 @@ func (s *Store) UpdatePermission(ctx context.Context, environmentID, name string
 		if err != nil {
 			return err
 		}
+		before := p
 		if err := update(&p); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE permissions SET description = $1, update_time = $2 WHERE id = $3`, p.Description, micros(p.UpdateTime), p.ID)
+		if _, err = tx.ExecContext(ctx, `UPDATE permissions SET description = $1, update_time = $2 WHERE id = $3`, p.Description, micros(p.UpdateTime), p.ID); err != nil {
+			return err
+		}
 		out = p
-		return err
+		if changed := roster.PermissionChanges(before, p); len(changed) > 0 {
+			return s.recordEvents(ctx, tx, permissionEvent(roster.EventPermissionUpdated, p, p.UpdateTime, changed))
+		}
+		return nil
 	})
 	return out, err
 }
@@ -574,14 +704,15 @@ func (s *Store) UpdatePermission(ctx context.Context, environmentID, name string
 // DeletePermission removes a permission from the environment and from every role.
 func (s *Store) DeletePermission(ctx context.Context, environmentID, name string) error {
 	return s.inOtherTx(ctx, func(tx txConn) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM permissions WHERE environment_id = $1 AND name = $2`, environmentID, name)
-		if err != nil {
+		// RETURNING: the permission as last shown, for the event.
+		p, err := scanPermission(tx.QueryRowContext(ctx, `DELETE FROM permissions WHERE environment_id = $1 AND name = $2 RETURNING `+permissionColumns,
+			environmentID, name))
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("permission")
+		} else if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return notFound("permission")
-		}
-		return nil
+		return s.recordEvents(ctx, tx, permissionEvent(roster.EventPermissionDeleted, p, time.Now().UTC(), nil))
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/store"
@@ -63,9 +64,24 @@ func (s *Store) CreateUser(ctx context.Context, in roster.User, m *roster.Member
 			}
 			u.Memberships = append(u.Memberships, *m)
 		}
-		return nil
+		return s.recordEvents(ctx, tx, userCreatedEvents(u, u.EnvironmentID, u.CreateTime)...)
 	})
 	return u, err
+}
+
+// userCreatedEvents are the events of a new user: user.created, with the organization of
+// its first membership (none without one), and each membership's created or invitation event.
+func userCreatedEvents(u roster.User, environmentID string, at time.Time) []roster.Event {
+	orgID := ""
+	if len(u.Memberships) > 0 {
+		orgID = u.Memberships[0].OrganizationID
+	}
+	evs := make([]roster.Event, 0, 1+len(u.Memberships))
+	evs = append(evs, userEvent(roster.EventUserCreated, u, orgID, at, nil))
+	for _, m := range u.Memberships {
+		evs = append(evs, membershipEvent(membershipCreated(m), eventOrg(environmentID, m.OrganizationID, m.OrganizationName), u, at, nil))
+	}
+	return evs
 }
 
 // noDefs is the attribute definitions of an environment known to have none: there is nothing
@@ -330,6 +346,9 @@ func (s *Store) UpdateUser(ctx context.Context, environmentID string, ref roster
 		}
 		touch(u.ID)
 		before := profileSnapshot(u)
+		// what the event compares besides the profile (update may change the maps in place)
+		prev := before
+		prev.ExternalID, prev.Metadata = clonePtr(u.ExternalID), maps.Clone(u.Metadata)
 		defs := s.lazyDefs(ctx, tx, environmentID)
 		if err := update(&u, defs); err != nil {
 			return err
@@ -347,9 +366,20 @@ func (s *Store) UpdateUser(ctx context.Context, environmentID string, ref roster
 			}
 		}
 		out = u
+		if changed := roster.UserChanges(&prev, &u); len(changed) > 0 {
+			return s.recordEvents(ctx, tx, userEvent(roster.EventUserUpdated, u, "", u.UpdateTime, changed))
+		}
 		return nil
 	})
 	return out, err
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
 }
 
 // updateUserRow writes a user's own columns (not attributes or memberships).
@@ -397,13 +427,16 @@ func updateUserArgs(u roster.User) ([]any, error) {
 // DeleteUser removes a user; memberships and attributes go with it (foreign keys).
 func (s *Store) DeleteUser(ctx context.Context, environmentID string, ref roster.UserRef) error {
 	return s.inUserTx(ctx, func(tx txConn, touch func(string)) error {
-		u, err := getUser(ctx, tx, environmentID, ref, s.dialect.RowLock())
+		// The user as last shown, with its memberships: the event's data.
+		u, err := s.fullUser(ctx, tx, environmentID, ref, s.dialect.RowLock())
 		if err != nil {
 			return err
 		}
 		touch(u.ID)
-		_, err = tx.ExecContext(ctx, `DELETE FROM users WHERE id = $1`, u.ID)
-		return err
+		if _, err = tx.ExecContext(ctx, `DELETE FROM users WHERE id = $1`, u.ID); err != nil {
+			return err
+		}
+		return s.recordEvents(ctx, tx, userEvent(roster.EventUserDeleted, u, "", time.Now().UTC(), nil))
 	})
 }
 

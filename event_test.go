@@ -1,0 +1,40 @@
+package roster
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+)
+
+// The envelope is the JSON a receiver parses: every field, data last and as the encoder
+// rendered it.
+func TestEventEnvelope(t *testing.T) {
+	at := time.Date(2026, 12, 6, 18, 0, 0, 123456789, time.UTC)
+	e := Event{ID: "evt_1", Type: EventUserUpdated, OccurredAt: at, EnvironmentID: "env_1", OrganizationID: "org_1",
+		Actor: Actor{Type: ActorAPIClient, ID: "skc_1"}, ChangedFields: []string{"metadata"}, Data: map[string]string{"id": "usr_1"}}
+	body, err := e.Envelope(func(v any) (json.RawMessage, error) { return json.RawMessage(`{"id":"usr_1"}`), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `{"spec_version":"1","id":"evt_1","type":"user.updated","object":"User","occurred_at":"2026-12-06T18:00:00.123456789Z",` +
+		`"environment_id":"env_1","organization_id":"org_1","display_name":"User Updated","actor":{"type":"api_client","id":"skc_1"},` +
+		`"changed_fields":["metadata"],"data":{"id":"usr_1"}}`
+	if string(body) != want {
+		t.Fatalf("envelope:\n got %s\nwant %s", body, want)
+	}
+	e.OrganizationID, e.ChangedFields = "", nil
+	body, err = e.Envelope(func(v any) (json.RawMessage, error) { return json.Marshal(v) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatalf("%v: %s", err, body)
+	}
+	if _, ok := got["organization_id"]; ok || got["changed_fields"] == nil || got["data"].(map[string]any)["id"] != "usr_1" {
+		t.Fatalf("envelope: %s", body)
+	}
+	if body, err := e.Envelope(func(any) (json.RawMessage, error) { return nil, nil }); err != nil || !json.Valid(body) {
+		t.Fatalf("envelope of no data: %v %s", err, body)
+	}
+}
