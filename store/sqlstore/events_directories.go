@@ -1,0 +1,70 @@
+package sqlstore
+
+import (
+	"time"
+
+	"github.com/rosterhq/roster"
+)
+
+// Event builders of SSO connections, SCIM directories and their users and groups
+// (docs/events.md, section 2).
+
+// sealedMarker stands for a stored client secret in an event's data: the data says that a
+// secret is set (the connection's status depends on it) without its sealed value.
+const sealedMarker = "(sealed)"
+
+// connectionEvent is a connection's event. The client secret, sealed or not, never goes
+// into an event's data.
+func connectionEvent(typ string, c roster.Connection, at time.Time, changed []string) roster.Event {
+	if c.OIDC.HasSecret() {
+		c.OIDC.SecretSealed = sealedMarker
+	}
+	c.OIDC.ClientSecret = ""
+	return roster.Event{Type: typ, OccurredAt: at, EnvironmentID: c.EnvironmentID, OrganizationID: c.OrganizationID,
+		ChangedFields: changed, Data: c}
+}
+
+// toggledType is updated's type, or enabled's / disabled's when a write flips enabled.
+func toggledType(before, after bool, updated, enabled, disabled string) string {
+	switch {
+	case !before && after:
+		return enabled
+	case before && !after:
+		return disabled
+	}
+	return updated
+}
+
+// directoryEvent is a directory's event.
+func directoryEvent(typ string, d roster.Directory, at time.Time, changed []string) roster.Event {
+	return roster.Event{Type: typ, OccurredAt: at, EnvironmentID: d.EnvironmentID, OrganizationID: d.OrganizationID,
+		ChangedFields: changed, Data: d}
+}
+
+// directorySecretEvent is the event of a directory's new secret: the secret as GetDirectory
+// shows it (ID, suffix, times), never its hash.
+func directorySecretEvent(typ, environmentID, organizationID string, sec roster.DirectorySecret) roster.Event {
+	sec.Hash = ""
+	return roster.Event{Type: typ, OccurredAt: sec.CreateTime, EnvironmentID: environmentID, OrganizationID: organizationID,
+		Data: sec}
+}
+
+// scimActor is the actor of a SCIM write: the directory.
+func scimActor(directoryID string) roster.Actor {
+	return roster.Actor{Type: roster.ActorSCIMDirectory, ID: directoryID}
+}
+
+// directoryUserEvent is a directory user's event, caused by the directory.
+func directoryUserEvent(typ, orgID string, u roster.DirectoryUser, at time.Time, changed []string) roster.Event {
+	return roster.Event{Type: typ, OccurredAt: at, EnvironmentID: u.EnvironmentID, OrganizationID: orgID,
+		Actor: scimActor(u.DirectoryID), ChangedFields: changed, Data: u}
+}
+
+// directoryGroupEvent is a directory group's event, caused by the directory.
+func directoryGroupEvent(typ, orgID string, g roster.DirectoryGroup, at time.Time, changed []string, data any) roster.Event {
+	if data == nil {
+		data = g
+	}
+	return roster.Event{Type: typ, OccurredAt: at, EnvironmentID: g.EnvironmentID, OrganizationID: orgID,
+		Actor: scimActor(g.DirectoryID), ChangedFields: changed, Data: data}
+}
