@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"context"
 	"time"
 
 	"github.com/rosterhq/roster"
@@ -67,4 +68,36 @@ func directoryGroupEvent(typ, orgID string, g roster.DirectoryGroup, at time.Tim
 	}
 	return roster.Event{Type: typ, OccurredAt: at, EnvironmentID: g.EnvironmentID, OrganizationID: orgID,
 		Actor: scimActor(g.DirectoryID), ChangedFields: changed, Data: data}
+}
+
+// roleEvents are the membership_updated events of the users whose roles a directory write
+// recomputed (recomputeRoles' list): each user is read as the write left it. actor is the
+// write's (a zero one: the actor of ctx).
+func (s *Store) roleEvents(ctx context.Context, tx txConn, environmentID, orgID string, userIDs []string, at time.Time, actor roster.Actor) ([]roster.Event, error) {
+	var out []roster.Event
+	for _, uid := range userIDs {
+		u, err := s.fullUser(ctx, tx, environmentID, roster.UserRef{ID: uid}, "")
+		if err != nil {
+			return nil, err
+		}
+		i := membershipIndex(u, orgID)
+		if i < 0 {
+			continue
+		}
+		org := roster.Organization{ID: orgID, EnvironmentID: environmentID, DisplayName: u.Memberships[i].OrganizationName}
+		e := membershipEvent(roster.EventMembershipUpdated, org, u, at, []string{"roles"})
+		e.Actor = actor
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// withActor sets the actor of events that have none.
+func withActor(events []roster.Event, actor roster.Actor) []roster.Event {
+	for i := range events {
+		if events[i].Actor == (roster.Actor{}) {
+			events[i].Actor = actor
+		}
+	}
+	return events
 }

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -17,6 +18,8 @@ var eventDirectoryTests = []struct {
 }{
 	{"EventsConnections", testEventsConnections},
 	{"EventsDirectories", testEventsDirectories},
+	{"EventsSCIMUsers", testEventsSCIMUsers},
+	{"EventsSCIMGroups", testEventsSCIMGroups},
 }
 
 // noSecret fails when an event's body holds a secret's value.
@@ -230,5 +233,258 @@ func testEventsDirectories(t *testing.T, s store.Store) {
 	evs = wantEvents(t, s, env.ID, &c, roster.EventDirectoryDeleted)
 	noSecret(t, evs, token, token2, other.Hash)
 	mustCode(t, s.DeleteDirectory(ctx, env.ID, o.ID, d.ID), roster.ENotFound)
+	wantEvents(t, s, env.ID, &c)
+}
+
+// scimEnv is an organization (its domain acme.com) with a directory, and the feed's position
+// after their creation.
+func scimEnv(t *testing.T, s store.Store) (roster.Environment, roster.Organization, roster.Directory, store.EventCursor) {
+	t.Helper()
+	env, org, d := orgWithDirectory(t, s)
+	if err := s.CreateDomain(context.Background(), newDomain(env.ID, org.ID, "acme.com")); err != nil {
+		t.Fatal(err)
+	}
+	_, c := eventsAfterSettled(t, s, env.ID, store.EventCursor{})
+	return env, org, d, c
+}
+
+// scimUserWrite writes a directory user as a SCIM POST (create set) or PUT/PATCH does.
+func scimUserWrite(ctx context.Context, s store.Store, d roster.Directory, create *roster.DirectoryUser, id string, change func(*roster.DirectoryUser)) (roster.DirectoryUser, error) {
+	w := store.DirectoryUserWrite{Directory: d, Create: create, ID: id, NewUserID: ids.New(roster.PrefixUser),
+		Email: func(r roster.DirectoryUser) string { return r.Email }, ProfileOf: reapplyProfile, Now: now()}
+	if change != nil {
+		w.Update = func(r *roster.DirectoryUser) error { change(r); return nil }
+	}
+	return s.WriteDirectoryUser(ctx, w)
+}
+
+func scimRow(d roster.Directory, email string) *roster.DirectoryUser {
+	at := now()
+	return &roster.DirectoryUser{ID: ids.New(roster.PrefixDirectoryUser), EnvironmentID: d.EnvironmentID, DirectoryID: d.ID,
+		UserName: email, Email: email, Emails: []string{email}, Active: true, GivenName: "Ada", Raw: json.RawMessage(`{}`), CreateTime: at, UpdateTime: at}
+}
+
+// wantActors fails unless every event names actor.
+func wantActors(t *testing.T, evs []envelope, actor roster.Actor, orgID string) {
+	t.Helper()
+	for _, e := range evs {
+		if e.Actor != actor || e.OrganizationID != orgID {
+			t.Fatalf("event %s: actor %+v, organization %q; want %+v, %q", e.Type, e.Actor, e.OrganizationID, actor, orgID)
+		}
+	}
+}
+
+func testEventsSCIMUsers(t *testing.T, s store.Store) {
+	// The caller's actor does not matter: a SCIM write's is its directory.
+	ctx := roster.WithActor(context.Background(), roster.Actor{Type: roster.ActorOperator, ID: "op_1"})
+	env, org, d, c := scimEnv(t, s)
+	scim := roster.Actor{Type: roster.ActorSCIMDirectory, ID: d.ID}
+
+	row := scimRow(d, "ada@acme.com")
+	out, err := scimUserWrite(ctx, s, d, row, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := wantEvents(t, s, env.ID, &c, roster.EventDirectoryUserCreated, roster.EventUserCreated, roster.EventMembershipCreated)
+	wantActors(t, evs, scim, org.ID)
+	if !strings.Contains(string(evs[0].Data), row.ID) || !strings.Contains(string(evs[1].Data), out.UserID) ||
+		!strings.Contains(string(evs[2].Data), out.UserID) || !strings.Contains(string(evs[2].Data), org.ID) {
+		t.Fatalf("created events: %+v", evs)
+	}
+
+	// An identical PUT changes nothing: no event.
+	if _, err := scimUserWrite(ctx, s, d, nil, row.ID, func(r *roster.DirectoryUser) {}); err != nil {
+		t.Fatal(err)
+	}
+	wantEvents(t, s, env.ID, &c)
+	// A profile change: the directory user's and the Roster user's.
+	if _, err := scimUserWrite(ctx, s, d, nil, row.ID, func(r *roster.DirectoryUser) { r.GivenName = "Augusta" }); err != nil {
+		t.Fatal(err)
+	}
+	evs = wantEvents(t, s, env.ID, &c, roster.EventDirectoryUserUpdated, roster.EventUserUpdated)
+	wantActors(t, evs, scim, org.ID)
+	if !slices.Equal(evs[0].ChangedFields, []string{"given_name"}) || !slices.Equal(evs[1].ChangedFields, []string{"user_profile.given_name"}) {
+		t.Fatalf("updated events: %+v", evs)
+	}
+	// active false / true: deactivated and reactivated, with the membership's status.
+	for _, tc := range []struct {
+		active bool
+		typ    string
+	}{{false, roster.EventDirectoryUserDeactivated}, {true, roster.EventDirectoryUserReactivated}} {
+		if _, err := scimUserWrite(ctx, s, d, nil, row.ID, func(r *roster.DirectoryUser) { r.Active = tc.active }); err != nil {
+			t.Fatal(err)
+		}
+		evs = wantEvents(t, s, env.ID, &c, tc.typ, roster.EventMembershipUpdated)
+		wantActors(t, evs, scim, org.ID)
+		if !slices.Equal(evs[0].ChangedFields, []string{"active"}) || !slices.Equal(evs[1].ChangedFields, []string{"status"}) {
+			t.Fatalf("active %v: %+v", tc.active, evs)
+		}
+	}
+	// A refused write (a taken userName) records nothing.
+	dup := scimRow(d, "other@acme.com")
+	dup.UserName = row.UserName
+	_, err = scimUserWrite(ctx, s, d, dup, "", nil)
+	mustCode(t, err, roster.EConflict)
+	wantEvents(t, s, env.ID, &c)
+
+	// Deprovisioning: the user goes when nothing else holds it; else only its membership.
+	kept := scimRow(d, "kept@acme.com")
+	keptOut, err := scimUserWrite(ctx, s, d, kept, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := newOrg(env.ID, "Other", "")
+	if err := s.CreateOrganization(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateMembership(ctx, env.ID, roster.UserRef{ID: keptOut.UserID}, roster.Membership{OrganizationID: other.ID,
+		Status: roster.MembershipActive, Metadata: map[string]string{}, CreateTime: now(), UpdateTime: now()}); err != nil {
+		t.Fatal(err)
+	}
+	_, c = eventsAfterSettled(t, s, env.ID, c)
+	if err := s.DeprovisionDirectoryUser(ctx, env.ID, d.ID, kept.ID); err != nil {
+		t.Fatal(err)
+	}
+	evs = wantEvents(t, s, env.ID, &c, roster.EventDirectoryUserDeleted, roster.EventMembershipDeleted)
+	wantActors(t, evs, scim, org.ID)
+	if !strings.Contains(string(evs[1].Data), other.ID) {
+		t.Fatalf("the membership event's user shows its other membership: %s", evs[1].Data)
+	}
+	if err := s.DeprovisionDirectoryUser(ctx, env.ID, d.ID, row.ID); err != nil {
+		t.Fatal(err)
+	}
+	evs = wantEvents(t, s, env.ID, &c, roster.EventDirectoryUserDeleted, roster.EventUserDeleted)
+	wantActors(t, evs, scim, org.ID)
+	if !strings.Contains(string(evs[1].Data), out.UserID) || !strings.Contains(string(evs[1].Data), org.ID) {
+		t.Fatalf("user.deleted shows the user and the membership that ended: %s", evs[1].Data)
+	}
+	mustCode(t, s.DeprovisionDirectoryUser(ctx, env.ID, d.ID, row.ID), roster.ENotFound)
+	wantEvents(t, s, env.ID, &c)
+}
+
+// membersData is DirectoryGroupMembersData as the default encoder shows it.
+type membersData struct {
+	Group          struct{ ID string }
+	Added, Removed []string
+}
+
+func wantMembers(t *testing.T, e envelope, added, removed []string) {
+	t.Helper()
+	var m membersData
+	if err := json.Unmarshal(e.Data, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Group.ID == "" || !slices.Equal(m.Added, added) || !slices.Equal(m.Removed, removed) {
+		t.Fatalf("members event %s: want added %q, removed %q", e.Data, added, removed)
+	}
+}
+
+func testEventsSCIMGroups(t *testing.T, s store.Store) {
+	op := roster.Actor{Type: roster.ActorOperator, ID: "op_1"}
+	ctx := roster.WithActor(context.Background(), op)
+	env, org, d, c := scimEnv(t, s)
+	scim := roster.Actor{Type: roster.ActorSCIMDirectory, ID: d.ID}
+	u1, err := scimUserWrite(ctx, s, d, scimRow(d, "u1@acme.com"), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u2, err := scimUserWrite(ctx, s, d, scimRow(d, "u2@acme.com"), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	role := newRole(t, s, env.ID, org.ID, "eng")
+	_, c = eventsAfterSettled(t, s, env.ID, c)
+
+	at := now()
+	g := roster.DirectoryGroup{ID: ids.New(roster.PrefixDirectoryGroup), EnvironmentID: env.ID, DirectoryID: d.ID,
+		DisplayName: "Engineering", Raw: json.RawMessage(`{}`), CreateTime: at, UpdateTime: at}
+	if _, err := s.WriteDirectoryGroup(ctx, store.DirectoryGroupWrite{Create: &g, EnvironmentID: env.ID, DirectoryID: d.ID,
+		Members: store.DirectoryMemberChange{Add: []string{u1.ID}}, Now: at}); err != nil {
+		t.Fatal(err)
+	}
+	evs := wantEvents(t, s, env.ID, &c, roster.EventDirectoryGroupCreated, roster.EventDirectoryGroupMembers)
+	wantActors(t, evs, scim, org.ID)
+	wantMembers(t, evs[1], []string{u1.ID}, []string{})
+
+	// The group gets a role: the directory's event, then each member's membership event
+	// (RecomputeDirectoryRoles, by the assignment's author).
+	if _, err := s.SetDirectoryGroupRole(ctx, env.ID, org.ID, d.ID, g.ID, role.ID); err != nil {
+		t.Fatal(err)
+	}
+	wantEvents(t, s, env.ID, &c, roster.EventDirectoryUpdated)
+	if err := s.RecomputeDirectoryRoles(ctx, env.ID, d.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	evs = wantEvents(t, s, env.ID, &c, roster.EventMembershipUpdated)
+	wantActors(t, evs, op, org.ID)
+	if !slices.Equal(evs[0].ChangedFields, []string{"roles"}) || !strings.Contains(string(evs[0].Data), u1.UserID) ||
+		!strings.Contains(string(evs[0].Data), role.ID) {
+		t.Fatalf("recomputed role event: %+v", evs[0])
+	}
+	if err := s.RecomputeDirectoryRoles(ctx, env.ID, d.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	wantEvents(t, s, env.ID, &c) // nothing changed
+
+	patch := func(change store.DirectoryMemberChange) error {
+		return patchDirGroupMembers(s, d, nil, g.ID, change)
+	}
+	if err := patch(store.DirectoryMemberChange{Add: []string{u2.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	evs = wantEvents(t, s, env.ID, &c, roster.EventDirectoryGroupMembers, roster.EventMembershipUpdated)
+	wantActors(t, evs, scim, org.ID)
+	wantMembers(t, evs[0], []string{u2.ID}, []string{})
+	if !strings.Contains(string(evs[1].Data), u2.UserID) {
+		t.Fatalf("the added member's membership event: %s", evs[1].Data)
+	}
+	// Adding a member again adds nothing; an unknown member refuses the whole PATCH.
+	if err := patch(store.DirectoryMemberChange{Add: []string{u2.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	wantEvents(t, s, env.ID, &c)
+	mustCode(t, patch(store.DirectoryMemberChange{Add: []string{"diruser_unknown"}, Remove: []string{u1.ID}}), roster.EInvalid)
+	wantEvents(t, s, env.ID, &c)
+
+	// A rename is group_updated; a taken name refuses the write.
+	rename := func(name string) error {
+		_, err := s.WriteDirectoryGroup(ctx, store.DirectoryGroupWrite{EnvironmentID: env.ID, DirectoryID: d.ID, ID: g.ID, Now: now(),
+			Update: func(g *roster.DirectoryGroup) (store.DirectoryMemberChange, error) {
+				g.DisplayName, g.UpdateTime = name, now()
+				return store.DirectoryMemberChange{}, nil
+			}})
+		return err
+	}
+	if err := rename("Engineers"); err != nil {
+		t.Fatal(err)
+	}
+	evs = wantEvents(t, s, env.ID, &c, roster.EventDirectoryGroupUpdated)
+	if !slices.Equal(evs[0].ChangedFields, []string{"display_name"}) {
+		t.Fatalf("updated event: %+v", evs[0])
+	}
+	writeDirGroup(t, s, d, nil, "Sales", nil)
+	_, c = eventsAfterSettled(t, s, env.ID, c)
+	mustCode(t, rename("Sales"), roster.EConflict)
+	wantEvents(t, s, env.ID, &c)
+
+	// A PUT replaces the members: added and removed are the difference.
+	if err := patch(store.DirectoryMemberChange{Replace: true, Add: []string{u2.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	evs = wantEvents(t, s, env.ID, &c, roster.EventDirectoryGroupMembers, roster.EventMembershipUpdated)
+	wantMembers(t, evs[0], []string{}, []string{u1.ID})
+	if !strings.Contains(string(evs[1].Data), u1.UserID) {
+		t.Fatalf("the removed member's membership event: %s", evs[1].Data)
+	}
+
+	if err := s.RemoveDirectoryGroup(ctx, env.ID, d.ID, g.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	evs = wantEvents(t, s, env.ID, &c, roster.EventDirectoryGroupDeleted, roster.EventMembershipUpdated)
+	wantActors(t, evs, scim, org.ID)
+	if !strings.Contains(string(evs[0].Data), g.ID) || !strings.Contains(string(evs[1].Data), u2.UserID) {
+		t.Fatalf("deleted events: %+v", evs)
+	}
+	mustCode(t, s.RemoveDirectoryGroup(ctx, env.ID, d.ID, g.ID, nil), roster.ENotFound)
 	wantEvents(t, s, env.ID, &c)
 }
