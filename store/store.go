@@ -193,6 +193,9 @@ type EventStore interface {
 	// EventHead returns the position after the environment's last event in the feed (where
 	// a reader that wants only new events starts).
 	EventHead(ctx context.Context, environmentID string) (EventCursor, error)
+	// RecordEvents writes events that are not part of a write (a failed sign-in), in a
+	// transaction of their own.
+	RecordEvents(ctx context.Context, events ...roster.Event) error
 }
 
 // EventCursor is a position in the feed: the event's transaction and sequence number (Tx is

@@ -101,3 +101,34 @@ func withActor(events []roster.Event, actor roster.Actor) []roster.Event {
 	}
 	return events
 }
+
+// RecordEvents writes events that are not part of a write, such as a failed sign-in's, in a
+// transaction of their own.
+func (s *Store) RecordEvents(ctx context.Context, events ...roster.Event) error {
+	return s.inOtherTx(ctx, func(tx txConn) error { return s.recordEvents(ctx, tx, events...) })
+}
+
+// loginEvents are the events of a sign-in (SignIn): the user's creation or update and its
+// membership's, as far as the sign-in changed them, then user.login; all caused by the
+// connection. The connection's client secret never goes into an event.
+func loginEvents(conn roster.Connection, orgName string, isNew bool, before, after roster.User, at time.Time) []roster.Event {
+	orgID := conn.OrganizationID
+	var events []roster.Event
+	if isNew {
+		events = append(events, userEvent(roster.EventUserCreated, after, orgID, at, nil))
+	} else if changed := roster.UserChanges(&before, &after); len(changed) > 0 {
+		events = append(events, userEvent(roster.EventUserUpdated, after, orgID, at, changed))
+	}
+	org := roster.Organization{ID: orgID, EnvironmentID: conn.EnvironmentID, DisplayName: orgName}
+	if i := membershipIndex(after, orgID); i >= 0 {
+		if j := membershipIndex(before, orgID); j < 0 || isNew {
+			events = append(events, membershipEvent(roster.EventMembershipCreated, org, after, at, nil))
+		} else if changed := roster.MembershipChanges(&before.Memberships[j], &after.Memberships[i]); len(changed) > 0 {
+			events = append(events, membershipEvent(roster.EventMembershipUpdated, org, after, at, changed))
+		}
+	}
+	c := connectionEvent("", conn, at, nil).Data.(roster.Connection)
+	events = append(events, roster.Event{Type: roster.EventLogin, OccurredAt: at, EnvironmentID: conn.EnvironmentID, OrganizationID: orgID,
+		Data: roster.LoginEventData{User: after, Connection: c}})
+	return withActor(events, roster.Actor{Type: roster.ActorSSOConnection, ID: conn.ID})
+}

@@ -20,6 +20,7 @@ var eventDirectoryTests = []struct {
 	{"EventsDirectories", testEventsDirectories},
 	{"EventsSCIMUsers", testEventsSCIMUsers},
 	{"EventsSCIMGroups", testEventsSCIMGroups},
+	{"EventsSignIn", testEventsSignIn},
 }
 
 // noSecret fails when an event's body holds a secret's value.
@@ -487,4 +488,80 @@ func testEventsSCIMGroups(t *testing.T, s store.Store) {
 	}
 	mustCode(t, s.RemoveDirectoryGroup(ctx, env.ID, d.ID, g.ID, nil), roster.ENotFound)
 	wantEvents(t, s, env.ID, &c)
+}
+
+func testEventsSignIn(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	env, o, c := orgWithConnection(t, s)
+	ownDomain(t, s, c, "acme.com")
+	ssoActor := roster.Actor{Type: roster.ActorSSOConnection, ID: c.ID}
+	_, cur := eventsAfterSettled(t, s, env.ID, store.EventCursor{})
+
+	// The first sign-in creates the user and its membership: one transaction, three events.
+	u, err := s.SignIn(ctx, signIn(c, "sub-1", "ada@acme.com", "Ada", "code-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := wantEvents(t, s, env.ID, &cur, roster.EventUserCreated, roster.EventMembershipCreated, roster.EventLogin)
+	wantActors(t, evs, ssoActor, o.ID)
+	noSecret(t, evs, c.OIDC.SecretSealed)
+	var login struct {
+		User       struct{ ID string }
+		Connection struct{ ID string }
+	}
+	if err := json.Unmarshal(evs[2].Data, &login); err != nil || login.User.ID != u.ID || login.Connection.ID != c.ID {
+		t.Fatalf("login event: %v %s", err, evs[2].Data)
+	}
+	// The next one changes the given name: user.updated, then user.login.
+	if _, err := s.SignIn(ctx, signIn(c, "sub-1", "ada@acme.com", "Augusta", "code-2")); err != nil {
+		t.Fatal(err)
+	}
+	evs = wantEvents(t, s, env.ID, &cur, roster.EventUserUpdated, roster.EventLogin)
+	if !slices.Equal(evs[0].ChangedFields, []string{"user_profile.given_name"}) {
+		t.Fatalf("updated event: %+v", evs[0])
+	}
+	// One that changes nothing: user.login alone.
+	if _, err := s.SignIn(ctx, signIn(c, "sub-1", "ada@acme.com", "Augusta", "code-3")); err != nil {
+		t.Fatal(err)
+	}
+	wantEvents(t, s, env.ID, &cur, roster.EventLogin)
+
+	// Refusals record nothing and say why: not a member, a suspended member, the linking rule.
+	in := signIn(c, "sub-2", "eve@acme.com", "Eve", "code-4")
+	in.Membership = nil
+	_, err = s.SignIn(ctx, in)
+	if roster.ErrorCode(err) != roster.EPermissionDenied || roster.ErrorReason(err) != roster.LoginFailedNotMember {
+		t.Fatalf("not a member: %v (%q)", err, roster.ErrorReason(err))
+	}
+	if _, err := s.UpdateMembership(ctx, env.ID, o.ID, roster.UserRef{ID: u.ID}, func(m *roster.Membership) error {
+		m.Status = roster.MembershipInactive
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_, cur = eventsAfterSettled(t, s, env.ID, cur) // the API's membership update is not this suite's
+	_, err = s.SignIn(ctx, signIn(c, "sub-1", "ada@acme.com", "Augusta", "code-5"))
+	if roster.ErrorCode(err) != roster.EPermissionDenied || roster.ErrorReason(err) != roster.LoginFailedMemberSuspended {
+		t.Fatalf("a suspended member: %v (%q)", err, roster.ErrorReason(err))
+	}
+	_, err = s.SignIn(ctx, signIn(c, "sub-3", "mallory@elsewhere.com", "Mallory", "code-6"))
+	if roster.ErrorCode(err) != roster.EPermissionDenied || roster.ErrorReason(err) != roster.LoginFailedLinkRefused {
+		t.Fatalf("the linking rule: %v (%q)", err, roster.ErrorReason(err))
+	}
+	if roster.ErrorMessage(err) == "" {
+		t.Fatal("a refusal keeps its message")
+	}
+	wantEvents(t, s, env.ID, &cur)
+
+	// RecordEvents writes events of no write, in their own transaction.
+	failed := roster.Event{Type: roster.EventLoginFailed, EnvironmentID: env.ID, OrganizationID: o.ID, Actor: ssoActor,
+		Data: roster.LoginFailedData{ConnectionID: c.ID, OrganizationID: o.ID, Reason: roster.LoginFailedNotMember, Message: "no"}}
+	if err := s.RecordEvents(ctx, failed); err != nil {
+		t.Fatal(err)
+	}
+	evs = wantEvents(t, s, env.ID, &cur, roster.EventLoginFailed)
+	wantActors(t, evs, ssoActor, o.ID)
+	if !strings.Contains(string(evs[0].Data), `"reason":"not_member"`) {
+		t.Fatalf("login_failed event: %s", evs[0].Data)
+	}
 }
