@@ -477,6 +477,11 @@ func testEventsSCIMGroups(t *testing.T, s store.Store) {
 	if !strings.Contains(string(evs[1].Data), u1.UserID) {
 		t.Fatalf("the removed member's membership event: %s", evs[1].Data)
 	}
+	// The same PUT again changes nothing: no event.
+	if err := patch(store.DirectoryMemberChange{Replace: true, Add: []string{u2.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	wantEvents(t, s, env.ID, &c)
 
 	if err := s.RemoveDirectoryGroup(ctx, env.ID, d.ID, g.ID, nil); err != nil {
 		t.Fatal(err)
