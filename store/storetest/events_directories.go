@@ -21,6 +21,7 @@ var eventDirectoryTests = []struct {
 	{"EventsSCIMUsers", testEventsSCIMUsers},
 	{"EventsSCIMGroups", testEventsSCIMGroups},
 	{"EventsSignIn", testEventsSignIn},
+	{"EventsManyInOneWrite", testEventsManyInOneWrite},
 }
 
 // noSecret fails when an event's body holds a secret's value.
@@ -568,5 +569,24 @@ func testEventsSignIn(t *testing.T, s store.Store) {
 	wantActors(t, evs, ssoActor, o.ID)
 	if !strings.Contains(string(evs[0].Data), `"reason":"not_member"`) {
 		t.Fatalf("login_failed event: %s", evs[0].Data)
+	}
+}
+
+// testEventsManyInOneWrite: a write with more events than one statement's parameters allow
+// (PostgreSQL: 65,535, six per event), such as a recompute of a large directory's roles,
+// records them all.
+func testEventsManyInOneWrite(t *testing.T, s store.Store) {
+	env := newEnv(t, s, "many")
+	const n = 12000
+	evs := make([]roster.Event, n)
+	for i := range evs {
+		evs[i] = roster.Event{Type: roster.EventLoginFailed, EnvironmentID: env.ID, Data: roster.LoginFailedData{Reason: roster.LoginFailedExpired}}
+	}
+	if err := s.RecordEvents(context.Background(), evs...); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, s)
+	if got := allEvents(t, s, env.ID, store.EventQuery{}); len(got) != n {
+		t.Fatalf("%d events recorded, want %d", len(got), n)
 	}
 }
