@@ -38,6 +38,9 @@ type Error struct {
 	Code       Code
 	Message    string
 	Violations []FieldViolation
+	// Reason tells refusals of one code apart for a program (a refused sign-in's
+	// LoginFailed* reason); "" when the code says enough. It is never shown to the caller.
+	Reason string
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -58,6 +61,26 @@ func ErrorCode(err error) Code {
 		return e.Code
 	}
 	return EInternal
+}
+
+// ErrorReason returns the Reason of an application error ("" for any other error).
+func ErrorReason(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Reason
+	}
+	return ""
+}
+
+// WithReason returns err with its Reason set, when it is an application error.
+func WithReason(err error, reason string) error {
+	var e *Error
+	if errors.As(err, &e) {
+		c := *e
+		c.Reason = reason
+		return &c
+	}
+	return err
 }
 
 // ErrorMessage returns the message of an application error, or a generic text for any other

@@ -128,8 +128,8 @@ func mapClaims(c roster.Connection, defs map[string]roster.AttributeDefinition, 
 	mapping, _ := roster.ParseAttributeMapping(c.AttributeMapping, defs, nil)
 	pp := roster.Normalize(claims, subject, mapping)
 	if !roster.IsEmailAddress(pp.Email) {
-		return pp, roster.Errorf(roster.EFailedPrecondition, "the identity provider sent no email address for this user (claims tried: %s)",
-			strings.Join(emailClaims(mapping), ", "))
+		return pp, roster.WithReason(roster.Errorf(roster.EFailedPrecondition, "the identity provider sent no email address for this user (claims tried: %s)",
+			strings.Join(emailClaims(mapping), ", ")), roster.LoginFailedNoEmail)
 	}
 	return pp, nil
 }

@@ -172,52 +172,49 @@ func (h *Handler) samlACS(w http.ResponseWriter, r *http.Request) {
 		errorPage(w, http.StatusBadRequest, "This sign-in is unknown, expired or already finished, and IdP-initiated sign-in is not enabled. Start again from the application.")
 		return
 	}
-	fail := func(code, desc string) { redirectError(w, r, lr.RedirectURI, lr.State, code, desc) }
-	if lr.Flavor == roster.FlavorDashboardTest { // an operator's dry run (dashboardtest.go)
-		fail = h.testFailer(w, r, lr)
-	}
+	fail := h.loginFailer(w, r, lr)
 	if !h.bound(w, r, lr.ID) {
 		h.log.WarnContext(ctx, "acs: sign-in not bound to this browser", "connection_id", conn.ID)
-		fail("access_denied", bindingMessage)
+		fail(roster.LoginFailedBrowserBinding, "access_denied", bindingMessage)
 		return
 	}
 	if lr.ConnectionID != conn.ID {
-		fail("access_denied", "the identity provider's answer arrived at another connection than the sign-in's")
+		fail(roster.LoginFailedWrongConnection, "access_denied", "the identity provider's answer arrived at another connection than the sign-in's")
 		return
 	}
 	if !h.now().Before(lr.ExpireTime) {
-		fail("access_denied", "the sign-in took too long; start again")
+		fail(roster.LoginFailedExpired, "access_denied", "the sign-in took too long; start again")
 		return
 	}
 	if !conn.Enabled && lr.Flavor != roster.FlavorDashboardTest {
-		fail("access_denied", "the organization's SSO connection was disabled during the sign-in")
+		fail(roster.LoginFailedConnectionDisabled, "access_denied", "the organization's SSO connection was disabled during the sign-in")
 		return
 	}
 	sp, err := h.serviceProvider(ctx, env, conn)
 	if err != nil {
 		h.log.ErrorContext(ctx, "acs: saml key", "err", err)
-		fail("server_error", "the sign-in could not be finished")
+		fail(roster.LoginFailedServerError, "server_error", "the sign-in could not be finished")
 		return
 	}
 	now := h.now()
 	a, err := sp.Verify(conn.SAML, r.PostForm.Get("SAMLResponse"), []string{lr.UpstreamNonce}, false, now)
 	if err != nil {
 		h.log.WarnContext(ctx, "acs: SAML response refused", "connection_id", conn.ID, "err", err)
-		fail("access_denied", printable(err.Error(), 300))
+		fail(roster.LoginFailedInvalidResponse, "access_denied", printable(err.Error(), 300))
 		return
 	}
 	if a.NameID == "" {
-		fail("access_denied", "the SAML assertion names no subject (NameID)")
+		fail(roster.LoginFailedNoSubject, "access_denied", "the SAML assertion names no subject (NameID)")
 		return
 	}
 	switch err := h.dir.Store().RememberAssertion(ctx, conn.ID, a.ID, a.NotOnOrAfter, now); roster.ErrorCode(err) {
 	case "":
 	case roster.EConflict:
-		fail("access_denied", "this SAML assertion was already used")
+		fail(roster.LoginFailedReplay, "access_denied", "this SAML assertion was already used")
 		return
 	default:
 		h.log.ErrorContext(ctx, "acs: remember assertion", "err", err)
-		fail("server_error", "the sign-in could not be finished")
+		fail(roster.LoginFailedServerError, "server_error", "the sign-in could not be finished")
 		return
 	}
 	claims := a.Claims
@@ -277,10 +274,10 @@ func (h *Handler) samlIdPInitiated(w http.ResponseWriter, r *http.Request, env r
 
 // finish stores a verified sign-in and sends the person back to the application with a code.
 func (h *Handler) finish(w http.ResponseWriter, r *http.Request, env roster.Environment, conn roster.Connection, lr roster.LoginRequest,
-	subject string, claims map[string]any, fail func(code, desc string)) {
+	subject string, claims map[string]any, fail failer) {
 	ctx := r.Context()
 	if lr.Flavor == roster.FlavorDashboardTest {
-		h.finishTest(w, r, env, conn, lr, subject, claims, fail)
+		h.finishTest(w, r, env, conn, lr, subject, claims, func(code, desc string) { fail(roster.LoginFailedServerError, code, desc) })
 		return
 	}
 	res, err := h.dir.SignIn(ctx, env, directory.SignInInput{Request: lr, Connection: conn, Subject: subject, Claims: claims}, newCode)
@@ -291,11 +288,11 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, env roster.Envi
 		// users that are not its own: the operator sees it.
 		h.log.WarnContext(ctx, "sign-in refused", "connection_id", conn.ID, "organization_id", conn.OrganizationID,
 			"reason", roster.ErrorMessage(err))
-		fail("access_denied", roster.ErrorMessage(err))
+		fail(directory.SignInFailure(err), "access_denied", roster.ErrorMessage(err))
 		return
 	default:
 		h.log.ErrorContext(ctx, "sign-in", "connection_id", conn.ID, "err", err)
-		fail("server_error", "the sign-in could not be stored")
+		fail(roster.LoginFailedServerError, "server_error", "the sign-in could not be stored")
 		return
 	}
 	h.log.InfoContext(ctx, "sign-in", "connection_id", conn.ID, "organization_id", conn.OrganizationID, "user_id", res.User.ID)

@@ -236,6 +236,26 @@ func (h *Handler) route(ctx context.Context, env roster.Environment, q url.Value
 	return roster.Connection{}, "access_denied", "the organization's SSO connection is disabled"
 }
 
+// failer ends a sign-in that failed after its login request was found: it records the
+// failure (user.login_failed, with a roster.LoginFailed* reason) and sends the person back to
+// the application with the OAuth error code and description.
+type failer func(reason, code, desc string)
+
+// loginFailer is the failer of a login request. An operator's dashboard test sign-in records
+// nothing and shows the operator the failure (dashboardtest.go).
+func (h *Handler) loginFailer(w http.ResponseWriter, r *http.Request, lr roster.LoginRequest) failer {
+	if lr.Flavor == roster.FlavorDashboardTest {
+		test := h.testFailer(w, r, lr)
+		return func(_, code, desc string) { test(code, desc) }
+	}
+	return func(reason, code, desc string) {
+		if err := h.dir.RecordLoginFailed(r.Context(), lr, "", "", reason, desc); err != nil {
+			h.log.ErrorContext(r.Context(), "sign-in: record the failure", "connection_id", lr.ConnectionID, "err", err)
+		}
+		redirectError(w, r, lr.RedirectURI, lr.State, code, desc)
+	}
+}
+
 // callback finishes a sign-in when the identity provider sends the user back.
 func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
@@ -253,38 +273,35 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 		errorPage(w, http.StatusBadRequest, "This sign-in is unknown, expired or already finished. Start again from the application.")
 		return
 	}
-	fail := func(code, desc string) { redirectError(w, r, lr.RedirectURI, lr.State, code, desc) }
-	if lr.Flavor == roster.FlavorDashboardTest { // an operator's dry run (dashboardtest.go)
-		fail = h.testFailer(w, r, lr)
-	}
+	fail := h.loginFailer(w, r, lr)
 	if !h.bound(w, r, lr.ID) {
 		h.log.WarnContext(ctx, "callback: sign-in not bound to this browser", "connection_id", lr.ConnectionID)
-		fail("access_denied", bindingMessage)
+		fail(roster.LoginFailedBrowserBinding, "access_denied", bindingMessage)
 		return
 	}
 	if !h.now().Before(lr.ExpireTime) {
-		fail("access_denied", "the sign-in took too long; start again")
+		fail(roster.LoginFailedExpired, "access_denied", "the sign-in took too long; start again")
 		return
 	}
 	if e := q.Get("error"); e != "" {
-		fail("access_denied", "the identity provider refused the sign-in: "+printable(e+" "+q.Get("error_description"), 200))
+		fail(roster.LoginFailedIdPError, "access_denied", "the identity provider refused the sign-in: "+printable(e+" "+q.Get("error_description"), 200))
 		return
 	}
 	env, err := h.dir.Store().GetEnvironment(ctx, lr.EnvironmentID)
 	if err != nil {
 		h.log.ErrorContext(ctx, "callback: environment", "err", err)
-		fail("server_error", "the sign-in could not be finished")
+		fail(roster.LoginFailedServerError, "server_error", "the sign-in could not be finished")
 		return
 	}
 	conn, err := h.dir.GetConnection(ctx, env, "", lr.ConnectionID)
 	if err != nil || !conn.Enabled && lr.Flavor != roster.FlavorDashboardTest {
-		fail("access_denied", "the organization's SSO connection was disabled or removed during the sign-in")
+		fail(roster.LoginFailedConnectionDisabled, "access_denied", "the organization's SSO connection was disabled or removed during the sign-in")
 		return
 	}
 	claims, subject, err := h.exchange(ctx, conn, lr, q.Get("code"))
 	if err != nil {
 		h.log.WarnContext(ctx, "callback: provider answer refused", "connection_id", conn.ID, "err", err)
-		fail("access_denied", printable(err.Error(), 300))
+		fail(roster.LoginFailedInvalidResponse, "access_denied", printable(err.Error(), 300))
 		return
 	}
 	h.finish(w, r, env, conn, lr, subject, claims, fail)

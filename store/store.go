@@ -198,6 +198,9 @@ type EventStore interface {
 	// the operator's retention (docs/events.md). It stops at the first event of the head
 	// that is not that old. Positions in the feed do not change.
 	PruneEvents(ctx context.Context, before time.Time, limit int) (int, error)
+	// RecordEvents writes events that are not part of a write (a failed sign-in), in a
+	// transaction of their own.
+	RecordEvents(ctx context.Context, events ...roster.Event) error
 }
 
 // EventCursor is a position in the feed: the event's transaction and sequence number (Tx is

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/rosterhq/roster"
@@ -91,7 +93,10 @@ func (s *Store) CreateConnection(ctx context.Context, c roster.Connection) error
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
 			c.ID, c.EnvironmentID, c.OrganizationID, string(c.Type), c.Provider, c.Enabled, c.DebugEnabled, c.UIButtonTitle,
 			mapping, c.SyncProfile, c.JITProvisioning, oidc, c.OIDC.SecretSealed, saml, micros(c.CreateTime), micros(c.UpdateTime), seq)
-		return err
+		if err != nil {
+			return err
+		}
+		return s.recordEvents(ctx, tx, connectionEvent(roster.EventConnectionCreated, c, c.CreateTime, nil))
 	})
 }
 
@@ -149,6 +154,9 @@ func (s *Store) UpdateConnection(ctx context.Context, environmentID, id string, 
 		if err != nil {
 			return err
 		}
+		before := c
+		before.AttributeMapping = maps.Clone(c.AttributeMapping)
+		before.OIDC.Scopes, before.SAML.Certificates = slices.Clone(c.OIDC.Scopes), slices.Clone(c.SAML.Certificates)
 		if err := update(&c); err != nil {
 			return err
 		}
@@ -161,8 +169,16 @@ func (s *Store) UpdateConnection(ctx context.Context, environmentID, id string, 
 			saml_config = $10, update_time = $11 WHERE id = $12`,
 			c.Provider, c.Enabled, c.DebugEnabled, c.UIButtonTitle, mapping, c.SyncProfile, c.JITProvisioning, oidc,
 			c.OIDC.SecretSealed, saml, micros(c.UpdateTime), c.ID)
+		if err != nil {
+			return err
+		}
 		out = c
-		return err
+		changed := roster.ConnectionChanges(before, c)
+		if len(changed) == 0 {
+			return nil
+		}
+		typ := toggledType(before.Enabled, c.Enabled, roster.EventConnectionUpdated, roster.EventConnectionEnabled, roster.EventConnectionDisabled)
+		return s.recordEvents(ctx, tx, connectionEvent(typ, c, c.UpdateTime, changed))
 	})
 	return out, err
 }
@@ -170,14 +186,14 @@ func (s *Store) UpdateConnection(ctx context.Context, environmentID, id string, 
 // DeleteConnection removes a connection; identities and sign-ins in progress go with it.
 func (s *Store) DeleteConnection(ctx context.Context, environmentID, id string) error {
 	return s.inTx(ctx, func(tx txConn) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM connections WHERE environment_id = $1 AND id = $2`, environmentID, id)
+		c, err := getConnection(ctx, tx, environmentID, id, s.dialect.RowLock())
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return notFound("connection")
+		if _, err := tx.ExecContext(ctx, `DELETE FROM connections WHERE environment_id = $1 AND id = $2`, environmentID, id); err != nil {
+			return err
 		}
-		return nil
+		return s.recordEvents(ctx, tx, connectionEvent(roster.EventConnectionDeleted, c, time.Now().UTC(), nil))
 	})
 }
 

@@ -47,7 +47,10 @@ func (s *Store) CreateDirectory(ctx context.Context, d roster.Directory) error {
 			enabled, mappings, create_time, update_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 			d.ID, d.EnvironmentID, d.OrganizationID, seq, d.Name, string(d.Type), d.Provider, d.Enabled, mappingsText(d.Mappings),
 			micros(d.CreateTime), micros(d.UpdateTime))
-		return err
+		if err != nil {
+			return err
+		}
+		return s.recordEvents(ctx, tx, directoryEvent(roster.EventDirectoryCreated, d, d.CreateTime, nil))
 	})
 	return s.directoryConflict(err, d.Provider)
 }
@@ -147,13 +150,23 @@ func (s *Store) UpdateDirectory(ctx context.Context, environmentID, organization
 		if err != nil {
 			return err
 		}
+		before := d
+		before.Mappings = slices.Clone(d.Mappings)
 		if err := update(&d); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE directories SET name = $1, provider = $2, enabled = $3, mappings = $4, update_time = $5
 			WHERE id = $6`, d.Name, d.Provider, d.Enabled, mappingsText(d.Mappings), micros(d.UpdateTime), d.ID)
 		out = d
-		return err
+		if err != nil {
+			return err
+		}
+		changed := roster.DirectoryChanges(before, d)
+		if len(changed) == 0 {
+			return nil
+		}
+		typ := toggledType(before.Enabled, d.Enabled, roster.EventDirectoryUpdated, roster.EventDirectoryEnabled, roster.EventDirectoryDisabled)
+		return s.recordEvents(ctx, tx, directoryEvent(typ, d, d.UpdateTime, changed))
 	})
 	return out, s.directoryConflict(err, out.Provider)
 }
@@ -162,15 +175,15 @@ func (s *Store) UpdateDirectory(ctx context.Context, environmentID, organization
 // assignments go with it (ON DELETE CASCADE).
 func (s *Store) DeleteDirectory(ctx context.Context, environmentID, organizationID, id string) error {
 	return s.inOtherTx(ctx, func(tx txConn) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM directories WHERE environment_id = $1 AND organization_id = $2 AND id = $3`,
-			environmentID, organizationID, id)
+		d, err := getDirectory(ctx, tx, environmentID, organizationID, id, s.dialect.RowLock())
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return notFound("directory")
+		if _, err := tx.ExecContext(ctx, `DELETE FROM directories WHERE environment_id = $1 AND organization_id = $2 AND id = $3`,
+			environmentID, organizationID, id); err != nil {
+			return err
 		}
-		return nil
+		return s.recordEvents(ctx, tx, directoryEvent(roster.EventDirectoryDeleted, d, time.Now().UTC(), nil))
 	})
 }
 
@@ -217,15 +230,24 @@ func (s *Store) writeRoleAssignments(ctx context.Context, environmentID, organiz
 		if err := s.lockDirectoryOrganization(ctx, tx, environmentID, organizationID); err != nil {
 			return err
 		}
-		if _, err := getDirectory(ctx, tx, environmentID, organizationID, directoryID, s.dialect.RowLock()); err != nil {
+		d, err := getDirectory(ctx, tx, environmentID, organizationID, directoryID, s.dialect.RowLock())
+		if err != nil {
 			return err
 		}
 		if err := change(tx); err != nil {
 			return err
 		}
-		var err error
-		out, err = loadRoleAssignments(ctx, tx, directoryID)
-		return err
+		if out, err = loadRoleAssignments(ctx, tx, directoryID); err != nil {
+			return err
+		}
+		after := d
+		after.RoleAssignments = out
+		changed := roster.DirectoryChanges(d, after)
+		if len(changed) == 0 {
+			return nil
+		}
+		// The directory's update time is not moved by an assignment: the event's is now.
+		return s.recordEvents(ctx, tx, directoryEvent(roster.EventDirectoryUpdated, after, time.Now().UTC(), changed))
 	})
 	return out, err
 }
@@ -338,10 +360,13 @@ func (s *Store) CreateDirectorySecret(ctx context.Context, environmentID, organi
 		if err := s.lockDirectoryOrganization(ctx, tx, environmentID, organizationID); err != nil {
 			return err
 		}
-		if _, err := getDirectory(ctx, tx, environmentID, organizationID, sec.DirectoryID, s.dialect.RowLock()); err != nil {
+		d, err := getDirectory(ctx, tx, environmentID, organizationID, sec.DirectoryID, s.dialect.RowLock())
+		if err != nil {
 			return err
 		}
+		typ := roster.EventDirectorySecretCreated
 		if replace {
+			typ = roster.EventDirectorySecretRegenerated
 			if _, err := tx.ExecContext(ctx, `DELETE FROM directory_secrets WHERE directory_id = $1`, sec.DirectoryID); err != nil {
 				return err
 			}
@@ -355,9 +380,12 @@ func (s *Store) CreateDirectorySecret(ctx context.Context, environmentID, organi
 					Message: "the directory already has a secret; regenerate it (RegenerateDirectorySecret) to replace it"}
 			}
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO directory_secrets (`+secretColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			sec.ID, sec.DirectoryID, sec.Hash, sec.Suffix, micros(sec.CreateTime), nullMicros(sec.ExpireTime), nullMicros(sec.LastUsedTime))
-		return err
+		if _, err := tx.ExecContext(ctx, `INSERT INTO directory_secrets (`+secretColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			sec.ID, sec.DirectoryID, sec.Hash, sec.Suffix, micros(sec.CreateTime), nullMicros(sec.ExpireTime), nullMicros(sec.LastUsedTime)); err != nil {
+			return err
+		}
+		sec.Active = true
+		return s.recordEvents(ctx, tx, directorySecretEvent(typ, d.EnvironmentID, d.OrganizationID, sec))
 	})
 }
 

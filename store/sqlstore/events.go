@@ -19,12 +19,25 @@ func (s *Store) SetEventDataEncoder(enc roster.EventDataEncoder) { s.eventData =
 func plainEventData(data any) (json.RawMessage, error) { return json.Marshal(data) }
 
 // recordEvents writes events in the transaction of the change they describe (one statement
-// for all of them). An event without ID, time or actor gets one: a new ID, now, and the actor
-// of ctx (roster.ActorFrom).
+// for up to maxEventsPerInsert of them: a write that changes many users, such as a recompute
+// of a directory's roles, stays within the databases' limit on a statement's parameters,
+// PostgreSQL's 65,535). An event without ID, time or actor gets one: a new ID, now, and the
+// actor of ctx (roster.ActorFrom).
 func (s *Store) recordEvents(ctx context.Context, tx txConn, events ...roster.Event) error {
-	if len(events) == 0 {
-		return nil
+	for len(events) > 0 {
+		n := min(len(events), maxEventsPerInsert)
+		if err := s.insertEvents(ctx, tx, events[:n]); err != nil {
+			return err
+		}
+		events = events[n:]
 	}
+	return nil
+}
+
+// maxEventsPerInsert bounds one INSERT of events (6 parameters each).
+const maxEventsPerInsert = 1000
+
+func (s *Store) insertEvents(ctx context.Context, tx txConn, events []roster.Event) error {
 	var q strings.Builder
 	q.WriteString(`INSERT INTO events (id, environment_id, organization_id, type, occurred_at, body) VALUES `)
 	args := make([]any, 0, 6*len(events))

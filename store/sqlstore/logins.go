@@ -94,7 +94,7 @@ func (s *Store) SignIn(ctx context.Context, in store.SignIn) (roster.User, error
 				return err
 			}
 			if err := roster.CheckLink(facts); err != nil {
-				return err
+				return roster.WithReason(err, roster.LoginFailedLinkRefused)
 			}
 			// A person already in the directory (created through the API, or signed in through
 			// another connection) is the same user when the email matches.
@@ -108,7 +108,7 @@ func (s *Store) SignIn(ctx context.Context, in store.SignIn) (roster.User, error
 		isNew := userID == ""
 		if isNew {
 			if in.Membership == nil {
-				return roster.Errorf(roster.EPermissionDenied, "this user is not a member of the organization, and the connection does not provision users")
+				return notMember()
 			}
 			now := in.Identity.LastLoginTime
 			u = roster.User{ID: in.NewUserID, EnvironmentID: env, Email: in.Email, Metadata: map[string]string{}, CreateTime: now, UpdateTime: now,
@@ -119,6 +119,7 @@ func (s *Store) SignIn(ctx context.Context, in store.SignIn) (roster.User, error
 			}
 		}
 		touch(u.ID)
+		beforeUser := u.Clone() // for the events: what the sign-in changed
 		st := store.SignInState{IsNew: isNew, MayChangeProfile: true}
 		if !isNew {
 			owner, err := profileOwner(ctx, tx, u.ID)
@@ -154,7 +155,7 @@ func (s *Store) SignIn(ctx context.Context, in store.SignIn) (roster.User, error
 		}
 		if i := membershipIndex(u, in.Connection.OrganizationID); i < 0 {
 			if in.Membership == nil {
-				return roster.Errorf(roster.EPermissionDenied, "this user is not a member of the organization, and the connection does not provision users")
+				return notMember()
 			}
 			m := *in.Membership
 			m.UserID = u.ID
@@ -163,7 +164,8 @@ func (s *Store) SignIn(ctx context.Context, in store.SignIn) (roster.User, error
 			}
 		} else if u.Memberships[i].Status == roster.MembershipInactive {
 			// a suspended member (SCIM active: false) does not sign in to the organization
-			return roster.Errorf(roster.EPermissionDenied, "this user's membership of the organization is suspended")
+			return &roster.Error{Code: roster.EPermissionDenied, Message: "this user's membership of the organization is suspended",
+				Reason: roster.LoginFailedMemberSuspended}
 		} else if in.Roles != nil {
 			m := u.Memberships[i]
 			m.Roles = in.Roles
@@ -194,10 +196,19 @@ func (s *Store) SignIn(ctx context.Context, in store.SignIn) (roster.User, error
 			c.CodeChallenge, string(c.Profile), micros(c.CreateTime), micros(c.ExpireTime)); err != nil {
 			return err
 		}
-		out, err = s.fullUser(ctx, tx, env, roster.UserRef{ID: u.ID}, "")
-		return err
+		if out, err = s.fullUser(ctx, tx, env, roster.UserRef{ID: u.ID}, ""); err != nil {
+			return err
+		}
+		return s.recordEvents(ctx, tx, loginEvents(in.Connection, org.name, isNew, beforeUser, out, in.Identity.LastLoginTime)...)
 	})
 	return out, err
+}
+
+// notMember refuses a sign-in of a user who is not a member, where the connection does not
+// provision users.
+func notMember() error {
+	return &roster.Error{Code: roster.EPermissionDenied, Reason: roster.LoginFailedNotMember,
+		Message: "this user is not a member of the organization, and the connection does not provision users"}
 }
 
 // domainOrganization returns the organization that holds a domain in an environment, or "".

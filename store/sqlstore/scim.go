@@ -200,6 +200,7 @@ func (s *Store) WriteDirectoryUser(ctx context.Context, w store.DirectoryUserWri
 			u.Email = before.Email // another organization's source owns it
 		}
 		scimWriter := roster.Writer{Source: roster.SourceSCIM, ID: dirID}
+		userChanged := false // the Roster user's row changed (user.updated)
 		if isNew {
 			if err := s.insertUserRecorded(ctx, tx, u, scimWriter, w.Now); err != nil {
 				return err
@@ -219,6 +220,7 @@ func (s *Store) WriteDirectoryUser(ctx context.Context, w store.DirectoryUserWri
 				if err := s.updateUserRowRecorded(ctx, tx, &before, u, defs, scimWriter, w.Now); err != nil {
 					return err
 				}
+				userChanged = true
 			}
 		}
 		if isNew || !maps.Equal(before.Profile.CustomAttributes, u.Profile.CustomAttributes) {
@@ -234,6 +236,8 @@ func (s *Store) WriteDirectoryUser(ctx context.Context, w store.DirectoryUserWri
 		if row.Active {
 			status = roster.MembershipActive
 		}
+		memberEvent := "" // the membership's event type, if the write changes it
+		var memberChanged []string
 		if i := membershipIndex(u, orgID); i < 0 {
 			m := roster.Membership{OrganizationID: orgID, UserID: u.ID, Status: status, Roles: slices.Clone(w.DefaultRoles),
 				Metadata: map[string]string{}, CreateTime: w.Now, UpdateTime: w.Now, ProvisioningMethod: roster.ProvisionedDirect}
@@ -243,11 +247,15 @@ func (s *Store) WriteDirectoryUser(ctx context.Context, w store.DirectoryUserWri
 			if err := s.insertMembership(ctx, tx, env, org, &m); err != nil {
 				return err
 			}
+			u.Memberships = append(u.Memberships, m)
+			memberEvent = roster.EventMembershipCreated
 		} else if m := u.Memberships[i]; m.Status != status && (status == roster.MembershipActive || m.Status == roster.MembershipActive) {
 			if _, err := tx.ExecContext(ctx, `UPDATE memberships SET status = $1, update_time = $2, expire_time = NULL
 				WHERE organization_id = $3 AND user_id = $4`, string(status), micros(w.Now), orgID, u.ID); err != nil {
 				return err
 			}
+			u.Memberships[i].Status, u.Memberships[i].UpdateTime, u.Memberships[i].ExpireTime = status, w.Now, nil
+			memberEvent, memberChanged = roster.EventMembershipUpdated, []string{"status"}
 		}
 		row.UserID = u.ID
 		if w.Create != nil {
@@ -264,14 +272,60 @@ func (s *Store) WriteDirectoryUser(ctx context.Context, w store.DirectoryUserWri
 		}
 		if w.Create == nil && prev.UserID != u.ID {
 			// roles follow the groups (a relinked user gets its groups' roles)
-			if err := s.recomputeUserRoles(ctx, tx, dirID, orgID, row.ID, u.ID, w.DefaultRoles); err != nil {
+			recomputed, err := s.recomputeUserRoles(ctx, tx, dirID, orgID, row.ID, u.ID, w.DefaultRoles)
+			if err != nil {
 				return err
+			}
+			if recomputed { // the user as the write left it, with its new roles
+				if u, err = s.fullUser(ctx, tx, env, roster.UserRef{ID: u.ID}, ""); err != nil {
+					return err
+				}
+				if memberEvent == "" {
+					memberEvent = roster.EventMembershipUpdated
+				}
+				if memberEvent == roster.EventMembershipUpdated {
+					memberChanged = slices.Concat([]string{"roles"}, memberChanged)
+				}
 			}
 		}
 		out = row
-		return nil
+		return s.recordEvents(ctx, tx, withActor(directoryUserEvents(orgID, org.name, w.Create != nil, prev, row, isNew, userChanged,
+			before, u, memberEvent, memberChanged, w.Now), scimActor(dirID))...)
 	})
 	return out, err
+}
+
+// directoryUserEvents are the events of one WriteDirectoryUser: the directory user's, then
+// the Roster user's and its membership's, as far as the write changed them. A write that
+// changes nothing has none.
+func directoryUserEvents(orgID, orgName string, created bool, prev, row roster.DirectoryUser, isNew, userChanged bool,
+	before, u roster.User, memberEvent string, memberChanged []string, at time.Time) []roster.Event {
+	var events []roster.Event
+	if created {
+		events = append(events, directoryUserEvent(roster.EventDirectoryUserCreated, orgID, row, at, nil))
+	} else if changed := roster.DirectoryUserChanges(prev, row); len(changed) > 0 {
+		typ := roster.EventDirectoryUserUpdated
+		if prev.Active != row.Active {
+			typ = roster.EventDirectoryUserReactivated
+			if !row.Active {
+				typ = roster.EventDirectoryUserDeactivated
+			}
+		}
+		events = append(events, directoryUserEvent(typ, orgID, row, at, changed))
+	}
+	switch {
+	case isNew:
+		events = append(events, userEvent(roster.EventUserCreated, u, orgID, at, nil))
+	case userChanged:
+		if changed := roster.UserChanges(&before, &u); len(changed) > 0 {
+			events = append(events, userEvent(roster.EventUserUpdated, u, orgID, at, changed))
+		}
+	}
+	if memberEvent != "" {
+		org := roster.Organization{ID: orgID, EnvironmentID: u.EnvironmentID, DisplayName: orgName}
+		events = append(events, membershipEvent(memberEvent, org, u, at, memberChanged))
+	}
+	return events
 }
 
 // currentMappings returns d with the mapping its row holds now: d itself when unchanged (the
@@ -371,6 +425,7 @@ func (s *Store) ReapplyDirectoryUsers(ctx context.Context, r store.DirectoryReap
 			return err
 		}
 		defs := s.lazyDefs(ctx, tx, env)
+		var events []roster.Event
 		for _, it := range batch {
 			out.Examined++
 			out.LastSeq, out.LastID = it.seq, it.row.ID
@@ -412,8 +467,12 @@ func (s *Store) ReapplyDirectoryUsers(ctx context.Context, r store.DirectoryReap
 				}
 			}
 			out.Changed++
+			if changed := roster.UserChanges(&before, &u); len(changed) > 0 {
+				events = append(events, userEvent(roster.EventUserUpdated, u, orgID, r.Now, changed))
+			}
 		}
-		return nil
+		// Not a SCIM write: the mapping's author (the actor of ctx) caused the changes.
+		return s.recordEvents(ctx, tx, events...)
 	})
 	return out, err
 }
@@ -445,7 +504,8 @@ func (s *Store) DeprovisionDirectoryUser(ctx context.Context, environmentID, dir
 		if err != nil {
 			return notFound("directory user")
 		}
-		if _, err := s.lockOrganization(ctx, tx, environmentID, orgID); err != nil {
+		org, err := s.lockOrganization(ctx, tx, environmentID, orgID)
+		if err != nil {
 			return notFound("directory user")
 		}
 		if err := s.lockDirectory(ctx, tx, environmentID, directoryID); err != nil {
@@ -461,29 +521,51 @@ func (s *Store) DeprovisionDirectoryUser(ctx context.Context, environmentID, dir
 		if err := countDirectoryChange(ctx, tx, directoryID, countUsers, -1); err != nil {
 			return err
 		}
+		at := time.Now().UTC()
+		events := []roster.Event{directoryUserEvent(roster.EventDirectoryUserDeleted, orgID, row, at, nil)}
 		if row.UserID == "" {
-			return nil
+			return s.recordEvents(ctx, tx, events...)
 		}
 		touch(row.UserID)
-		if _, err := tx.ExecContext(ctx, `DELETE FROM memberships WHERE organization_id = $1 AND user_id = $2`, orgID, row.UserID); err != nil {
+		// The user as it was (its memberships, for the event), its row locked.
+		u, err := s.fullUser(ctx, tx, environmentID, roster.UserRef{ID: row.UserID}, s.dialect.RowLock())
+		if err != nil && roster.ErrorCode(err) != roster.ENotFound {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM users WHERE id = $1
+		res, err := tx.ExecContext(ctx, `DELETE FROM memberships WHERE organization_id = $1 AND user_id = $2`, orgID, row.UserID)
+		if err != nil {
+			return err
+		}
+		ended, _ := res.RowsAffected()
+		res, err = tx.ExecContext(ctx, `DELETE FROM users WHERE id = $1
 			AND NOT EXISTS (SELECT 1 FROM memberships WHERE user_id = $1)
 			AND NOT EXISTS (SELECT 1 FROM identities WHERE user_id = $1)
 			AND NOT EXISTS (SELECT 1 FROM directory_users WHERE user_id = $1)`, row.UserID)
-		return err
+		if err != nil {
+			return err
+		}
+		switch gone, _ := res.RowsAffected(); {
+		case gone > 0: // one event: the user, with the memberships that ended
+			events = append(events, userEvent(roster.EventUserDeleted, u, orgID, at, nil))
+		case ended > 0 && u.ID != "":
+			if i := membershipIndex(u, orgID); i >= 0 {
+				u.Memberships = slices.Delete(u.Memberships, i, i+1)
+			}
+			o := roster.Organization{ID: orgID, EnvironmentID: environmentID, DisplayName: org.name}
+			events = append(events, membershipEvent(roster.EventMembershipDeleted, o, u, at, nil))
+		}
+		return s.recordEvents(ctx, tx, withActor(events, scimActor(directoryID))...)
 	})
 }
 
 // recomputeUserRoles sets a directory user's Roster user's roles in the organization from the
 // role assignments of the groups it is a direct member of (defaults when none gives one).
-func (s *Store) recomputeUserRoles(ctx context.Context, tx txConn, directoryID, orgID, dirUserID, userID string, defaults []roster.RoleRef) error {
+func (s *Store) recomputeUserRoles(ctx context.Context, tx txConn, directoryID, orgID, dirUserID, userID string, defaults []roster.RoleRef) (bool, error) {
 	if userID == "" {
-		return nil
+		return false, nil
 	}
 	if err := s.lockRecomputedMemberships(ctx, tx, `SELECT m.user_id FROM memberships m WHERE m.organization_id = $1 AND m.user_id = $2`, orgID, userID); err != nil {
-		return err
+		return false, err
 	}
 	// The membership's roles now (no row: the membership was removed through the API, and
 	// there is nothing to give roles to). When the groups give the same roles, as for most
@@ -492,27 +574,27 @@ func (s *Store) recomputeUserRoles(ctx context.Context, tx txConn, directoryID, 
 		ON mr.organization_id = m.organization_id AND mr.user_id = m.user_id
 		WHERE m.organization_id = $1 AND m.user_id = $2`, orgID, userID)
 	if err != nil || held == nil {
-		return err
+		return false, err
 	}
 	slices.Sort(held) // in Go's order: a database's collation may order IDs otherwise
 	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT a.role_id FROM directory_group_members m
 		JOIN directory_role_assignments a ON a.group_id = m.group_id AND a.directory_id = $1
 		WHERE m.user_id = $2 ORDER BY a.role_id`, directoryID, dirUserID)
 	if err != nil {
-		return err
+		return false, err
 	}
 	var roles []roster.RoleRef
 	for rows.Next() {
 		var r roster.RoleRef
 		if err := rows.Scan(&r.ID); err != nil {
 			rows.Close()
-			return err
+			return false, err
 		}
 		roles = append(roles, r)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return err
+		return false, err
 	}
 	if len(roles) == 0 {
 		roles = slices.Clone(defaults)
@@ -522,10 +604,10 @@ func (s *Store) recomputeUserRoles(ctx context.Context, tx txConn, directoryID, 
 		want[i] = r.ID
 	}
 	if slices.Equal(slices.Compact(slices.Sorted(slices.Values(want))), held) {
-		return nil
+		return false, nil
 	}
 	m := roster.Membership{OrganizationID: orgID, UserID: userID, Roles: roles}
-	return s.writeMembershipRoles(ctx, tx, &m)
+	return true, s.writeMembershipRoles(ctx, tx, &m)
 }
 
 // lockRecomputedMemberships locks, on PostgreSQL, the membership rows whose roles a directory
@@ -566,8 +648,10 @@ func queryNullIDs(ctx context.Context, tx txConn, query string, args ...any) ([]
 // roles, and the roles its groups are assigned. A user whose roles change is touched and its
 // roles written, in ID order. (A Roster user has at most one user in a directory,
 // directory_users_user_key, so no write of the batch changes what another compares with.)
+// It returns the Roster users whose roles changed, for their events (roleEvents).
 func (s *Store) recomputeRoles(ctx context.Context, tx txConn, environmentID, directoryID, orgID string, dirUserIDs []string,
-	defaults []roster.RoleRef, mayAssign bool, touch func(string)) error {
+	defaults []roster.RoleRef, mayAssign bool, touch func(string)) ([]string, error) {
+	var changed []string
 	ids := slices.Compact(slices.Sorted(slices.Values(dirUserIDs)))
 	for start := 0; start < len(ids); start += 500 {
 		chunk := ids[start:min(start+500, len(ids))]
@@ -583,7 +667,7 @@ func (s *Store) recomputeRoles(ctx context.Context, tx txConn, environmentID, di
 		if mayAssign {
 			if err := s.lockRecomputedMemberships(ctx, tx, `SELECT m.user_id FROM memberships m JOIN directory_users du ON du.user_id = m.user_id
 				WHERE du.directory_id = $1 AND m.organization_id = $2 AND du.id IN (`+in+`) ORDER BY m.user_id`, args...); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		// Kind 0: a linked user with a membership of the organization, and each role it holds
@@ -597,7 +681,7 @@ func (s *Store) recomputeRoles(ctx context.Context, tx txConn, environmentID, di
 			JOIN directory_role_assignments a ON a.group_id = gm.group_id AND a.directory_id = $1
 			WHERE gm.user_id IN (`+in+`)`, args...)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		links := map[string]string{}
 		held, given := map[string][]string{}, map[string][]string{}
@@ -607,7 +691,7 @@ func (s *Store) recomputeRoles(ctx context.Context, tx txConn, environmentID, di
 			var kind int
 			if err := rows.Scan(&id, &uid, &kind, &role); err != nil {
 				rows.Close()
-				return err
+				return nil, err
 			}
 			switch {
 			case kind == 0:
@@ -621,7 +705,7 @@ func (s *Store) recomputeRoles(ctx context.Context, tx txConn, environmentID, di
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return err
+			return nil, err
 		}
 		for _, id := range chunk {
 			uid, ok := links[id]
@@ -646,11 +730,12 @@ func (s *Store) recomputeRoles(ctx context.Context, tx txConn, environmentID, di
 			}
 			touch(uid)
 			if err := s.writeMembershipRoles(ctx, tx, &roster.Membership{OrganizationID: orgID, UserID: uid, Roles: roles}); err != nil {
-				return err
+				return nil, err
 			}
+			changed = append(changed, uid)
 		}
 	}
-	return nil
+	return changed, nil
 }
 
 // RecomputeDirectoryRoles recomputes the roles of every linked user of a directory.
@@ -670,7 +755,16 @@ func (s *Store) RecomputeDirectoryRoles(ctx context.Context, environmentID, dire
 		if err != nil {
 			return err
 		}
-		return s.recomputeRoles(ctx, tx, environmentID, directoryID, orgID, ids, defaults, true, touch)
+		changed, err := s.recomputeRoles(ctx, tx, environmentID, directoryID, orgID, ids, defaults, true, touch)
+		if err != nil {
+			return err
+		}
+		// Not a SCIM write: the assignment's author (the actor of ctx) caused the changes.
+		events, err := s.roleEvents(ctx, tx, environmentID, orgID, changed, time.Now().UTC(), roster.Actor{})
+		if err != nil {
+			return err
+		}
+		return s.recordEvents(ctx, tx, events...)
 	})
 }
 
@@ -754,15 +848,31 @@ func (s *Store) WriteDirectoryGroup(ctx context.Context, w store.DirectoryGroupW
 				}
 			}
 		}
-		affected, err := s.changeMembers(ctx, tx, dirID, g.ID, change)
+		delta, err := s.changeMembers(ctx, tx, dirID, g.ID, change)
 		if err != nil {
 			return err
 		}
-		if err := s.recomputeRoles(ctx, tx, env, dirID, orgID, affected, w.DefaultRoles, assigned, touch); err != nil {
+		changedRoles, err := s.recomputeRoles(ctx, tx, env, dirID, orgID, delta.users, w.DefaultRoles, assigned, touch)
+		if err != nil {
 			return err
 		}
 		out = g
-		return nil
+		var events []roster.Event
+		switch {
+		case w.Create != nil:
+			events = append(events, directoryGroupEvent(roster.EventDirectoryGroupCreated, orgID, g, w.Now, nil, nil))
+		case groupAttributesChanged(before, g):
+			events = append(events, directoryGroupEvent(roster.EventDirectoryGroupUpdated, orgID, g, w.Now, roster.DirectoryGroupChanges(before, g), nil))
+		}
+		if len(delta.added) > 0 || len(delta.removed) > 0 {
+			data := roster.DirectoryGroupMembersData{Group: g, Added: nonNilSlice(delta.added), Removed: nonNilSlice(delta.removed)}
+			events = append(events, directoryGroupEvent(roster.EventDirectoryGroupMembers, orgID, g, w.Now, []string{"members"}, data))
+		}
+		roleEvents, err := s.roleEvents(ctx, tx, env, orgID, changedRoles, w.Now, scimActor(dirID))
+		if err != nil {
+			return err
+		}
+		return s.recordEvents(ctx, tx, append(events, roleEvents...)...)
 	})
 	return out, err
 }
@@ -857,20 +967,33 @@ func (s *Store) noKeyUpdateLock() string {
 	return " FOR NO KEY UPDATE"
 }
 
-// changeMembers writes the member rows a change names and returns the directory users it
-// added or removed. An unknown member ID refuses the change.
-func (s *Store) changeMembers(ctx context.Context, tx txConn, dirID, groupID string, c store.DirectoryMemberChange) ([]string, error) {
-	var affected []string
+// memberDelta is what a member change did: the member IDs (users and groups) it added and
+// removed, and the directory users among them (whose roles may follow).
+type memberDelta struct {
+	added, removed, users []string
+}
+
+// changeMembers writes the member rows a change names and returns what it added and
+// removed. An unknown member ID refuses the change. Only a replace reads the group's members
+// (it rewrites them all); an add or remove reads nothing but the IDs it names.
+func (s *Store) changeMembers(ctx context.Context, tx txConn, dirID, groupID string, c store.DirectoryMemberChange) (memberDelta, error) {
+	var d memberDelta
+	var old map[string]bool // a replace's members before it
 	if c.Replace {
-		var err error
-		if affected, err = queryIDs(ctx, tx, `SELECT user_id FROM directory_group_members WHERE group_id = $1`, groupID); err != nil {
-			return nil, err
+		users, groups, err := groupMembers(ctx, tx, groupID)
+		if err != nil {
+			return d, err
 		}
+		old = map[string]bool{}
+		for _, id := range slices.Concat(users, groups) {
+			old[id] = true
+		}
+		d.users = users
 		if _, err := tx.ExecContext(ctx, `DELETE FROM directory_group_members WHERE group_id = $1`, groupID); err != nil {
-			return nil, err
+			return d, err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM directory_group_groups WHERE group_id = $1`, groupID); err != nil {
-			return nil, err
+			return d, err
 		}
 	}
 	for _, id := range slices.Compact(slices.Sorted(slices.Values(c.Remove))) {
@@ -880,10 +1003,13 @@ func (s *Store) changeMembers(ctx context.Context, tx txConn, dirID, groupID str
 		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE group_id = $1 AND `+col+` = $2`, groupID, id)
 		if err != nil {
-			return nil, err
+			return d, err
 		}
-		if n, _ := res.RowsAffected(); n > 0 && table == "directory_group_members" {
-			affected = append(affected, id)
+		if n, _ := res.RowsAffected(); n > 0 {
+			d.removed = append(d.removed, id)
+			if table == "directory_group_members" {
+				d.users = append(d.users, id)
+			}
 		}
 	}
 	var missing []string
@@ -902,11 +1028,16 @@ func (s *Store) changeMembers(ctx context.Context, tx txConn, dirID, groupID str
 		}
 		res, err := tx.ExecContext(ctx, query, groupID, id, dirID)
 		if err != nil {
-			return nil, err
+			return d, err
 		}
 		if n, _ := res.RowsAffected(); n > 0 {
+			if old[id] {
+				delete(old, id) // a replace kept it
+				continue
+			}
+			d.added = append(d.added, id)
 			if strings.HasPrefix(id, roster.PrefixDirectoryUser) {
-				affected = append(affected, id)
+				d.users = append(d.users, id)
 			}
 			continue
 		}
@@ -920,14 +1051,20 @@ func (s *Store) changeMembers(ctx context.Context, tx txConn, dirID, groupID str
 		if errors.Is(err, sql.ErrNoRows) {
 			missing = append(missing, id)
 		} else if err != nil {
-			return nil, err
+			return d, err
 		}
 	}
 	if len(missing) > 0 {
-		return nil, &roster.Error{Code: roster.EInvalid, Message: fmt.Sprintf("members %s are not users or groups of this directory", strings.Join(missing, ", ")),
+		return d, &roster.Error{Code: roster.EInvalid, Message: fmt.Sprintf("members %s are not users or groups of this directory", strings.Join(missing, ", ")),
 			Violations: []roster.FieldViolation{{Field: "members", Constraint: "exists", Description: "a member must be a user or group of the directory"}}}
 	}
-	return affected, nil
+	if c.Replace { // the members it had and has no more
+		for id := range old {
+			d.removed = append(d.removed, id)
+		}
+		slices.Sort(d.removed)
+	}
+	return d, nil
 }
 
 // RemoveDirectoryGroup deletes a group and recomputes its members' roles.
@@ -943,7 +1080,8 @@ func (s *Store) RemoveDirectoryGroup(ctx context.Context, environmentID, directo
 		if err := s.lockDirectory(ctx, tx, environmentID, directoryID); err != nil {
 			return notFound("directory group")
 		}
-		if _, err := getDirectoryGroup(ctx, tx, environmentID, directoryID, id, s.dialect.RowLock()); err != nil {
+		g, err := getDirectoryGroup(ctx, tx, environmentID, directoryID, id, s.dialect.RowLock())
+		if err != nil {
 			return err
 		}
 		users, _, err := groupMembers(ctx, tx, id)
@@ -956,7 +1094,17 @@ func (s *Store) RemoveDirectoryGroup(ctx context.Context, environmentID, directo
 		if err := countDirectoryChange(ctx, tx, directoryID, countGroups, -1); err != nil {
 			return err
 		}
-		return s.recomputeRoles(ctx, tx, environmentID, directoryID, orgID, users, defaults, true, touch)
+		changed, err := s.recomputeRoles(ctx, tx, environmentID, directoryID, orgID, users, defaults, true, touch)
+		if err != nil {
+			return err
+		}
+		at := time.Now().UTC()
+		events, err := s.roleEvents(ctx, tx, environmentID, orgID, changed, at, scimActor(directoryID))
+		if err != nil {
+			return err
+		}
+		gone := directoryGroupEvent(roster.EventDirectoryGroupDeleted, orgID, g, at, nil, nil)
+		return s.recordEvents(ctx, tx, append([]roster.Event{gone}, events...)...)
 	})
 }
 

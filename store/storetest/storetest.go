@@ -43,6 +43,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	tests = append(tests, operatorTests...)
 	tests = append(tests, eventTests...)
 	tests = append(tests, userEventTests...)
+	tests = append(tests, eventDirectoryTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
