@@ -10,7 +10,6 @@ import (
 	"github.com/rosterhq/roster/directory"
 	connv1 "github.com/rosterhq/roster/gen/scalekit/v1/connections"
 	rolesv1 "github.com/rosterhq/roster/gen/scalekit/v1/roles"
-	"google.golang.org/protobuf/proto"
 )
 
 // EventData renders an event's data as the REST API shows the object (docs/events.md),
@@ -46,7 +45,7 @@ func eventData(data any, issuer string) (json.RawMessage, error) {
 	case roster.User:
 		return userjson.Append(nil, userToProto(d))
 	case roster.MembershipEventData:
-		return joinObject("organization", organizationToProto(d.Organization), "user", d.User)
+		return joinUser("organization", orgRefJSON(d.Organization), d.User)
 	case roster.Role:
 		return rest.MarshalJSON(eventRoleToProto(d))
 	case roster.Permission:
@@ -81,8 +80,20 @@ func eventData(data any, issuer string) (json.RawMessage, error) {
 		}{g, nonNil(d.Added), nonNil(d.Removed)})
 	case roster.LoginEventData:
 		c := d.Connection
-		return joinObject("connection", &connv1.Connection{Id: c.ID, Type: typeToProto(c.Type),
-			Provider: providerToProto(c.Provider), ProviderKey: c.Provider}, "user", d.User)
+		conn, err := rest.MarshalJSON(&connv1.Connection{Id: c.ID, Type: typeToProto(c.Type),
+			Provider: providerToProto(c.Provider), ProviderKey: c.Provider})
+		if err != nil {
+			return nil, err
+		}
+		// Only what identifies the connection (Scalekit's id, connection_type, provider).
+		var all map[string]json.RawMessage
+		if err := json.Unmarshal(conn, &all); err != nil {
+			return nil, err
+		}
+		if conn, err = json.Marshal(map[string]json.RawMessage{"id": all["id"], "connection_type": all["type"], "provider": all["provider"]}); err != nil {
+			return nil, err
+		}
+		return joinUser("connection", conn, d.User)
 	case roster.LoginFailedData:
 		return json.Marshal(d)
 	}
@@ -97,29 +108,31 @@ func directoryGroupJSON(g roster.DirectoryGroup) (json.RawMessage, error) {
 	return rest.MarshalJSON(m)
 }
 
-// joinObject renders {name: msg, "user": u}, the two-object data of membership and login
-// events, with u as GetUser shows it.
-func joinObject(name string, msg proto.Message, userKey string, u roster.User) (json.RawMessage, error) {
-	first, err := rest.MarshalJSON(msg)
+// joinUser renders {name: first, "user": u}, the two-object data of membership and login
+// events, with u as GetUser shows it. The parts are joined as they are: json.Marshal of
+// json.RawMessage values would scan and compact them again, on the write's path.
+func joinUser(name string, first []byte, u roster.User) (json.RawMessage, error) {
+	out := make([]byte, 0, 64+len(first)+1024)
+	out = append(out, '{', '"')
+	out = append(out, name...)
+	out = append(out, `":`...)
+	out = append(out, first...)
+	out = append(out, `,"user":`...)
+	out, err := userjson.Append(out, userToProto(u))
 	if err != nil {
 		return nil, err
 	}
-	user, err := userjson.Append(nil, userToProto(u))
-	if err != nil {
-		return nil, err
-	}
-	if name == "connection" {
-		// Only what identifies the connection (Scalekit's id, connection_type, provider).
-		var all map[string]json.RawMessage
-		if err := json.Unmarshal(first, &all); err != nil {
-			return nil, err
-		}
-		first, err = json.Marshal(map[string]json.RawMessage{"id": all["id"], "connection_type": all["type"], "provider": all["provider"]})
-		if err != nil {
-			return nil, err
-		}
-	}
-	return json.Marshal(map[string]json.RawMessage{name: first, userKey: user})
+	return append(out, '}'), nil
+}
+
+// orgRefJSON is the organization of a membership event: its ID and display name, what the
+// write that made the event holds of it (docs/events.md).
+func orgRefJSON(o roster.Organization) []byte {
+	b, _ := json.Marshal(struct {
+		ID          string `json:"id"`
+		DisplayName string `json:"display_name"`
+	}{o.ID, o.DisplayName})
+	return b
 }
 
 // eventRoleToProto is a role as GetRole shows it, from what the role itself holds.

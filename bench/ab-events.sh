@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Events A/B harness (issue 15): what recording events costs the write paths, measured as the
+# same runs on a build without events (BASE, default f3771c5, the last commit before events)
+# and on the checkout, interleaved, on one seeded SQLite or PostgreSQL data set. Server CPU
+# per request (/proc utime+stime, the steady figure on a shared machine) beside req/s and p99.
+#   bench/ab-events.sh build [BASE]            build BASE and the checkout into $AB_DIR/bin/{base,head}
+#   bench/ab-events.sh seed BACKEND            seed USERS users in ORGS organizations with the base build (bulk import)
+#   bench/ab-events.sh run BACKEND WHICH OP [SECONDS] [CLIENTS]
+#                                              WHICH base|head; OP create_user | update_user
+#   bench/ab-events.sh ab BACKEND [ROUNDS] [SECONDS]
+#                                              base and head alternately, ROUNDS times (default 3), each op
+#   bench/ab-events.sh delivery [EVENTS]       head on SQLite: a backlog of EVENTS events (default 40000) delivered
+#                                              to one endpoint on a local receiver; events/s
+# SCIM writes: bench/ab-scim.sh run with BIN=$AB_DIR/bin/base/roster and .../head/roster.
+# Env: AB_DIR (/tmp/roster-ab-events), USERS (20000), ORGS (2000), PORT. PERF=file records a perf profile of
+# roster during the measurement; PERFSTAT=events counts perf events (e.g. syscalls:sys_enter_pwrite64).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+TOOLS=$ROOT/bench/.tools/bin
+AB_DIR=${AB_DIR:-/tmp/roster-ab-events}
+PGADMIN=${PGADMIN:-postgres://postgres@127.0.0.1:5432}
+USERS=${USERS:-20000}; ORGS=${ORGS:-2000}
+PORT=${PORT:-$((20000 + RANDOM % 2000))}
+CID=skc_ab_admin; CSEC=ab-secret-0123456789abcdef
+pgurl() { echo "$PGADMIN/$1?sslmode=disable"; }
+cpu() { awk '{print $14+$15}' /proc/$1/stat; }
+start() { # BIN DBFLAGS...
+	local bin=$1; shift
+	ROSTER_BOOTSTRAP_CLIENT_ID=$CID ROSTER_BOOTSTRAP_CLIENT_SECRET=$CSEC taskset -c ${PIN:-1} "$bin" serve --listen 127.0.0.1:$PORT "$@" \
+		--log-level error --access-token-ttl 3h >"$LOG" 2>&1 &
+	PID=$!
+	for i in $(seq 200); do curl -fsS -o /dev/null http://127.0.0.1:$PORT/readyz 2>/dev/null && return; sleep 0.2; done
+	echo "roster did not start"; tail "$LOG"; exit 1
+}
+token() { curl -fsS http://127.0.0.1:$PORT/oauth/token -d grant_type=client_credentials -d client_id=$CID -d client_secret=$CSEC | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p'; }
+copydata() { # BACKEND DIR -> sets flags, db
+	if [ "$1" = sqlite ]; then cp -a "$AB_DIR/seed-sqlite/data" "$2/data"; flags=(--data-dir "$2/data"); db=
+	else db=abev_run_$$_$RANDOM; psql "$(pgurl test)" -qc "CREATE DATABASE $db TEMPLATE abev_tpl"; cp -a "$AB_DIR/seed-postgres/keys" "$2/keys"; flags=(--database-url "$(pgurl $db)" --data-dir "$2/keys"); fi
+}
+dropdata() { [ -z "$db" ] || psql "$(pgurl test)" -qc "DROP DATABASE $db"; }
+cmd=${1:?usage: see the head of this file}; shift
+case $cmd in
+build)
+	base=${1:-f3771c5}; mkdir -p "$AB_DIR/bin/base" "$AB_DIR/bin/head"; w=$(mktemp -d)
+	git -C "$ROOT" archive "$base" | tar -x -C "$w"
+	(cd "$w" && go build -o "$AB_DIR/bin/base/roster" ./cmd/roster); rm -rf "$w"
+	(cd "$ROOT" && go build -o "$AB_DIR/bin/head/roster" ./cmd/roster && go build -o "$AB_DIR/bin/" ./bench/cmd/seed ./bench/cmd/benchkit ./bench/cmd/receiver)
+	echo "base $base, head $(git -C "$ROOT" rev-parse --short HEAD) in $AB_DIR/bin" ;;
+seed)
+	backend=$1; s=$AB_DIR/seed-$backend; rm -rf "$s"; mkdir -p "$s/seed"; LOG=$s/roster.log
+	if [ $backend = sqlite ]; then mkdir -m 700 "$s/data"; flags=(--data-dir "$s/data")
+	else psql "$(pgurl test)" -qc "DROP DATABASE IF EXISTS abev_tpl" -c "CREATE DATABASE abev_tpl"; mkdir -m 700 "$s/keys"; flags=(--database-url "$(pgurl abev_tpl)" --data-dir "$s/keys"); fi
+	PIN=0,1 start "$AB_DIR/bin/base/roster" "${flags[@]}"
+	BENCH_TOKEN=$(token) "$AB_DIR/bin/seed" --url http://127.0.0.1:$PORT --dir "$s/seed" --orgs $ORGS --users $USERS --workers 16 --bulk --timeout 20m >"$s/seed.log" 2>&1
+	[ $backend = postgres ] && psql "$(pgurl abev_tpl)" -qc ANALYZE
+	kill $PID; wait $PID || true; echo "seeded $s" ;;
+run)
+	backend=$1 which=$2 op=$3 dur=${4:-10} c=${5:-16}
+	w=$(mktemp -d "$AB_DIR/run.XXXX"); LOG=$w/roster.log; copydata $backend "$w"
+	start "$AB_DIR/bin/$which/roster" "${flags[@]}"
+	# Creates: distinct users for the warm-up and for the run (a repeated create would conflict).
+	if [ $op = create_user ]; then "$AB_DIR/bin/benchkit" creates --seed "$AB_DIR/seed-$backend/seed" --prefix "ab$RANDOM" --n 100000 --base http://127.0.0.1:$PORT --out "$w/in" >/dev/null
+		head -n 20000 "$w/in.rest.targets" > "$w/warm.targets"; tail -n +20001 "$w/in.rest.targets" > "$w/run.targets"; t=$w/run.targets
+	else "$AB_DIR/bin/benchkit" inputs --seed "$AB_DIR/seed-$backend/seed" --out "$w/in" --base http://127.0.0.1:$PORT >/dev/null; t=$w/in/$op.rest.targets; cp "$t" "$w/warm.targets"; fi
+	tok=$(token)
+	taskset -c 0 timeout 30 $TOOLS/vegeta attack -format=json -targets="$w/warm.targets" -rate=0 -workers=$c -max-workers=$c -duration=2s -timeout=10s -header "Authorization: Bearer $tok" >/dev/null
+	c0=$(cpu $PID); t0=$(date +%s.%N)
+	if [ -n "${PERF:-}" ]; then taskset -c 0 perf record -F 999 -g -p $PID -o "$PERF" -- sleep $dur >/dev/null 2>&1 & fi
+	if [ -n "${PERFSTAT:-}" ]; then taskset -c 0 perf stat -e "$PERFSTAT" -p $PID -- sleep $dur 2>&1 | grep -E "^ +[0-9]" & fi
+	taskset -c 0 timeout $((dur+60)) $TOOLS/vegeta attack -format=json -targets="$t" -rate=0 -workers=$c -max-workers=$c -duration=${dur}s -timeout=10s -header "Authorization: Bearer $tok" > "$w/res.bin"
+	c1=$(cpu $PID)
+	$TOOLS/vegeta report -type=json < "$w/res.bin" > "$w/rep.json"
+	python3 - "$w/rep.json" "$c0" "$c1" "$(getconf CLK_TCK)" "$op" "$backend" "$which" <<'PY'
+import json,sys
+r=json.load(open(sys.argv[1])); c0,c1=float(sys.argv[2]),float(sys.argv[3]); hz=float(sys.argv[4])
+n=r["requests"]; lat=r["latencies"]
+print(f'{sys.argv[6]} {sys.argv[5]} {sys.argv[7]}: {r["throughput"]:.0f} ok/s of {n} req, success {r["success"]*100:.1f}%, p50 {lat["50th"]/1e6:.1f} ms, p99 {lat["99th"]/1e6:.1f} ms, roster CPU {(c1-c0)/hz/n*1e6:.0f} µs/req, codes {r["status_codes"]}')
+PY
+	kill $PID; wait $PID 2>/dev/null || true; dropdata; rm -rf "$w" ;;
+ab)
+	backend=$1 rounds=${2:-3} dur=${3:-10}
+	for i in $(seq $rounds); do for op in create_user update_user; do for which in base head; do
+		"$0" run $backend $which $op $dur 16; done; done; done ;;
+delivery)
+	n=${1:-40000}; w=$(mktemp -d "$AB_DIR/run.XXXX"); LOG=$w/roster.log; mkdir -m 700 "$w/data"
+	taskset -c 0 "$AB_DIR/bin/receiver" --listen 127.0.0.1:$((PORT+1)) --report "$w/received" &
+	RPID=$!
+	PIN=1 start "$AB_DIR/bin/head/roster" --data-dir "$w/data" --allow-private-networks --webhook-poll-interval 50ms
+	tok=$(token)
+	# The endpoint starts disabled: the backlog is written first, then delivered at once.
+	ep=$(curl -fsS -H "Authorization: Bearer $tok" -H 'Content-Type: application/json' http://127.0.0.1:$PORT/api/v1/webhook_endpoints \
+		-d "{\"url\":\"http://127.0.0.1:$((PORT+1))/hook\",\"enabled\":false}")
+	epid=$(echo "$ep" | python3 -c 'import json,sys; d=json.load(sys.stdin); print((d.get("endpoint") or d)["id"])')
+	orgs=$((n / 2))
+	python3 - "$orgs" > "$w/orgs.ndjson" <<'PY'
+import sys
+for i in range(int(sys.argv[1])): print('{"display_name":"Org %d"}' % i)
+PY
+	# n events: organizations created and then renamed, one call each, 16 at a time.
+	xargs -P 16 -I{} true < /dev/null
+	"$AB_DIR/bin/benchkit" events --base http://127.0.0.1:$PORT --token "$tok" --n "$n" --workers 16
+	c0=$(cpu $PID); t0=$(date +%s.%N)
+	curl -fsS -X POST -H "Authorization: Bearer $tok" -H 'Content-Type: application/json' "http://127.0.0.1:$PORT/api/v1/webhook_endpoints/$epid:enable" -d '{}' >/dev/null
+	for i in $(seq 600); do got=$(cat "$w/received" 2>/dev/null || echo 0); [ "$got" -ge "$n" ] && break; sleep 0.1; done
+	t1=$(date +%s.%N); c1=$(cpu $PID)
+	python3 -c "import sys; n=$n; got=$got; t=$t1-$t0; print(f'delivery sqlite: {got} of {n} events in {t:.2f} s: {got/t:.0f} events/s, roster CPU {($c1-$c0)/$(getconf CLK_TCK)/max(got,1)*1e6:.0f} µs/event')"
+	kill $PID $RPID; wait $PID $RPID 2>/dev/null || true; rm -rf "$w" ;;
+esac
