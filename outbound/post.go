@@ -82,4 +82,3 @@ func (g *Guard) allowedPort(ap netip.AddrPort, port string) bool {
 	}
 	return g.allowed(full)
 }
-
