@@ -2,9 +2,9 @@ package webhooks
 
 import (
 	"context"
-	"fmt"
 	"crypto/hmac"
 	"crypto/rand"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
