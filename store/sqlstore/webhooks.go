@@ -228,6 +228,12 @@ func (s *Store) ClaimWebhookEndpoints(ctx context.Context, owner string, now tim
 	if s.dialect.Name() == "postgres" {
 		lock = " FOR UPDATE SKIP LOCKED"
 	}
+	// Most polls find nothing due: a read says so without taking the write lock.
+	var due bool
+	if err := s.read.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM webhook_endpoints
+		WHERE enabled AND next_attempt <= $1 AND (lease_until IS NULL OR lease_until < $1))`, micros(now)).Scan(&due); err != nil || !due {
+		return nil, err
+	}
 	until := now.Add(ttl)
 	var out []store.WebhookLease
 	err := s.inOtherTx(ctx, func(tx txConn) error {
