@@ -10,8 +10,8 @@ import (
 // target is 2,000 events/s (issue 15). It fails below half of that, so that a loaded CI
 // machine does not make it flaky; the rate is logged (go test -v -run Throughput).
 func TestDeliveryThroughputSQLite(t *testing.T) {
-	if testing.Short() {
-		t.Skip("throughput run")
+	if testing.Short() || raceDetector {
+		t.Skip("a throughput run (not under -short or -race)")
 	}
 	const n = 5000
 	f := newFixture(t, newSQLite(t))

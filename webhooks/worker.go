@@ -175,6 +175,18 @@ func (w *Worker) deliver(ctx context.Context, l store.WebhookLease) (more bool) 
 		p.Redelivered = append(p.Redelivered, r.Seq)
 	}
 	for range maxPagesPerClaim {
+		// With a type filter, the feed's head read before the page lets the cursor pass the
+		// events the filter skips (else every poll would scan them again): a matching event
+		// at or before it is in the page, which is complete when short.
+		var head store.EventCursor
+		if len(ep.EventTypes) > 0 {
+			if head, err = w.store.EventHead(ctx, ep.EnvironmentID); err != nil {
+				if ctx.Err() == nil {
+					log.WarnContext(ctx, "webhooks: reading the feed failed", "err", err)
+				}
+				return release()
+			}
+		}
 		evs, err := w.store.ListEvents(ctx, ep.EnvironmentID, store.EventQuery{After: st.Cursor, Types: ep.EventTypes, Limit: w.set.Batch})
 		if err != nil {
 			if ctx.Err() == nil {
@@ -210,6 +222,9 @@ func (w *Worker) deliver(ctx context.Context, l store.WebhookLease) (more bool) 
 			return release()
 		}
 		if len(evs) < w.set.Batch {
+			if after(head, st.Cursor) {
+				st.Cursor = head
+			}
 			st.NextAttempt = time.Now()
 			return release()
 		}
@@ -245,4 +260,9 @@ func (w *Worker) send(ctx context.Context, ep roster.WebhookEndpoint, secret str
 		d.Error = fmt.Sprintf("HTTP %d", status)
 	}
 	return d, true
+}
+
+// after tells whether feed position a is after b.
+func after(a, b store.EventCursor) bool {
+	return a.Tx > b.Tx || (a.Tx == b.Tx && a.Seq > b.Seq)
 }

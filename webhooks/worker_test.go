@@ -248,3 +248,48 @@ func TestTwoWorkersOnOnePostgresDeliverEachEventOnce(t *testing.T) {
 		}
 	}
 }
+
+// A filtered endpoint's cursor passes the events its filter skips, so that polls do not scan
+// them again.
+func TestFilteredEndpointCursorPassesSkippedEvents(t *testing.T) {
+	f := newFixture(t, newSQLite(t))
+	r := newReceiver(t)
+	e := f.endpoint(r, "user.created")
+	f.changes(5)
+	ctx, cancel := context.WithCancel(context.Background())
+	w := NewWorker(f.st, f.box, f.guard, fast, nil)
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	head, _ := f.st.EventHead(context.Background(), f.env.ID)
+	waitFor(t, "the cursor at the head", func() bool {
+		l, err := f.st.ClaimWebhookEndpoints(context.Background(), "probe", time.Now(), time.Millisecond, 10)
+		return err == nil && len(l) == 1 && l[0].Endpoint.ID == e.ID && l[0].State.Cursor == head
+	})
+	cancel()
+	<-done
+	if n := len(r.deliveries()); n != 0 {
+		t.Fatalf("%d organization events sent to a user.created endpoint", n)
+	}
+}
+
+// A node that dies holding a lease (it never writes again) delays the endpoint by the lease's
+// time only: another node resumes from the cursor.
+func TestAnotherNodeResumesAfterALeaseExpires(t *testing.T) {
+	f := newFixture(t, newSQLite(t))
+	r := newReceiver(t)
+	e := f.endpoint(r)
+	f.changes(3)
+	dead, err := f.st.ClaimWebhookEndpoints(context.Background(), "dead-node", time.Now(), 500*time.Millisecond, 10)
+	if err != nil || len(dead) != 1 || dead[0].Endpoint.ID != e.ID {
+		t.Fatalf("claim = %+v, %v", dead, err)
+	}
+	start := time.Now()
+	f.worker(fast, nil)
+	waitFor(t, "3 deliveries", func() bool { return len(r.deliveries()) == 3 })
+	if d := r.deliveries()[0].at.Sub(start); d < 400*time.Millisecond {
+		t.Fatalf("delivered %v after the dead node's claim, before its lease ended", d)
+	}
+	if !slices.Equal(ids2(r.deliveries()), f.feedIDs()) {
+		t.Fatal("not every event, in order")
+	}
+}
