@@ -125,6 +125,9 @@ func (w *Worker) wake() {
 	}
 }
 
+// saveEvery bounds the time between progress writes while events are delivered.
+const saveEvery = 250 * time.Millisecond
+
 // maxPagesPerClaim bounds the work of one claim, so that a backlog of one endpoint does
 // not hold a slot from the others for long.
 const maxPagesPerClaim = 20
@@ -203,8 +206,9 @@ func (w *Worker) deliver(ctx context.Context, l store.WebhookLease) (more bool) 
 			p.Deliveries = append(p.Deliveries, d)
 			if d.Success {
 				st.Cursor, st.Attempts, st.FailingSince = ev.Cursor, 0, nil
-				// A slow receiver: record (and extend the lease) well before it ends.
-				if time.Since(lastSave) > w.set.LeaseTTL/3 && save() != nil {
+				// Record progress often (and extend the lease well before it ends): what a
+				// crash makes the next node send again is at most this much.
+				if time.Since(lastSave) > min(w.set.LeaseTTL/3, saveEvery) && save() != nil {
 					return false
 				}
 				continue
