@@ -141,13 +141,16 @@ func (w *Worker) deliver(ctx context.Context, l store.WebhookLease) (more bool) 
 	st := l.State
 	p := store.WebhookProgress{EndpointID: ep.ID}
 	// Writes outlive a shutdown's cancel: what was delivered is recorded.
-	lastSave := time.Now()
+	lastSave, leaseEnd := time.Now(), l.Until
 	save := func() error {
 		lastSave = time.Now()
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		p.State = st
 		p.ExtendUntil = time.Now().Add(w.set.LeaseTTL)
+		if !p.Release {
+			leaseEnd = p.ExtendUntil
+		}
 		err := w.store.SaveWebhookProgress(wctx, w.owner, p)
 		if errors.Is(err, store.ErrLeaseLost) {
 			log.InfoContext(ctx, "webhooks: lease lost; another node or an update took the endpoint over")
@@ -169,7 +172,7 @@ func (w *Worker) deliver(ctx context.Context, l store.WebhookLease) (more bool) 
 		return release()
 	}
 	for _, r := range l.Redeliveries {
-		d, ok := w.send(ctx, ep, secret, r.Event)
+		d, ok := w.send(ctx, leaseEnd, ep, secret, r.Event)
 		if !ok {
 			return release()
 		}
@@ -198,7 +201,7 @@ func (w *Worker) deliver(ctx context.Context, l store.WebhookLease) (more bool) 
 			return release()
 		}
 		for _, ev := range evs {
-			d, ok := w.send(ctx, ep, secret, ev)
+			d, ok := w.send(ctx, leaseEnd, ep, secret, ev)
 			if !ok { // shutting down: the attempt is not counted
 				return release()
 			}
@@ -241,8 +244,13 @@ func (w *Worker) deliver(ctx context.Context, l store.WebhookLease) (more bool) 
 	return true
 }
 
-// send makes one attempt; ok is false when ctx ended (shutdown), which is no attempt.
-func (w *Worker) send(ctx context.Context, ep roster.WebhookEndpoint, secret string, ev store.StoredEvent) (roster.WebhookDelivery, bool) {
+// send makes one attempt; ok is false when ctx ended (shutdown), which is no attempt. The
+// attempt ends before the lease does (a tenth of it earlier), so that no other node sends
+// to the endpoint while this one still waits for an answer; running out of lease is a
+// failed attempt (a receiver slower than the lease backs off like any other failure).
+func (w *Worker) send(ctx context.Context, leaseEnd time.Time, ep roster.WebhookEndpoint, secret string, ev store.StoredEvent) (roster.WebhookDelivery, bool) {
+	reqCtx, cancel := context.WithDeadline(ctx, leaseEnd.Add(-w.set.LeaseTTL/10))
+	defer cancel()
 	start := time.Now()
 	d := roster.WebhookDelivery{EndpointID: ep.ID, EventID: ev.ID, EventType: ev.Type, Time: start.UTC()}
 	h, err := Headers(secret, ev.ID, start, ev.Body)
@@ -250,7 +258,7 @@ func (w *Worker) send(ctx context.Context, ep roster.WebhookEndpoint, secret str
 		d.Error = "signing: " + err.Error()
 		return d, true
 	}
-	status, err := w.guard.Post(ctx, ep.URL, h, ev.Body)
+	status, err := w.guard.Post(reqCtx, ep.URL, h, ev.Body)
 	if ctx.Err() != nil {
 		return d, false
 	}

@@ -1,8 +1,10 @@
 package webhooks
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -291,5 +293,53 @@ func TestAnotherNodeResumesAfterALeaseExpires(t *testing.T) {
 	}
 	if !slices.Equal(ids2(r.deliveries()), f.feedIDs()) {
 		t.Fatal("not every event, in order")
+	}
+}
+
+// A receiver slower than the lease: the attempt ends before the lease does and counts as a
+// failure, so that no other node sends to the endpoint while the first still waits.
+func TestAttemptEndsBeforeTheLease(t *testing.T) {
+	f := newFixture(t, newSQLite(t))
+	r := newReceiver(t)
+	var mu sync.Mutex
+	inFlight, overlap := 0, false
+	slow := true
+	r.Server.Config.Handler = func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			mu.Lock()
+			inFlight++
+			overlap = overlap || inFlight > 1
+			wait := slow
+			slow = false
+			mu.Unlock()
+			// The body read, the server notices when the sender gives up (closes).
+			body, _ := io.ReadAll(req.Body)
+			req.Body = io.NopCloser(bytes.NewReader(body))
+			if wait { // until the sender gives up or 1 s
+				select {
+				case <-time.After(time.Second):
+				case <-req.Context().Done():
+				}
+			}
+			next.ServeHTTP(w, req)
+			mu.Lock()
+			inFlight--
+			mu.Unlock()
+		})
+	}(r.Server.Config.Handler)
+	e := f.endpoint(r)
+	f.changes(1)
+	set := fast
+	set.LeaseTTL = 500 * time.Millisecond
+	f.worker(set, nil)
+	f.worker(set, nil)
+	waitFor(t, "a success after the slow attempt", func() bool {
+		log, _ := f.svc.Deliveries(context.Background(), f.env.ID, e.ID, store.WebhookDeliveryQuery{Limit: 10})
+		return len(log) >= 2 && log[0].Success && !log[len(log)-1].Success && strings.Contains(log[len(log)-1].Error, "deadline")
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if overlap {
+		t.Fatal("two requests to the endpoint at once")
 	}
 }
