@@ -42,9 +42,17 @@ type WebhookEndpoint struct {
 	// SecretSealed is the signing secret (whsec_…) sealed with the secretbox; never hashed,
 	// since every delivery is signed with it.
 	SecretSealed string
-	CreateTime   time.Time
-	UpdateTime   time.Time
+	// PreviousSecretSealed is the secret before the last rotation; until PreviousSecretUntil
+	// deliveries carry a signature with each, so receivers can switch without failures.
+	PreviousSecretSealed string
+	PreviousSecretUntil  time.Time
+	CreateTime           time.Time
+	UpdateTime           time.Time
 }
+
+// WebhookSecretOverlap is how long, after a rotation, deliveries are signed with the previous
+// secret as well as the new one.
+const WebhookSecretOverlap = 24 * time.Hour
 
 // Validate checks an endpoint's fields (not its URL's address: the outbound rule does that).
 func (e *WebhookEndpoint) Validate() error {

@@ -28,8 +28,12 @@ func (h *webhookEndpoints) service() (*webhooks.Service, error) {
 }
 
 func webhookToProto(e roster.WebhookEndpoint) *rosterv1.WebhookEndpoint {
-	return &rosterv1.WebhookEndpoint{Id: e.ID, Url: e.URL, Description: e.Description, EventTypes: e.EventTypes,
+	out := &rosterv1.WebhookEndpoint{Id: e.ID, Url: e.URL, Description: e.Description, EventTypes: e.EventTypes,
 		Enabled: e.Enabled, DisabledReason: e.DisabledReason, CreateTime: timestamppb.New(e.CreateTime), UpdateTime: timestamppb.New(e.UpdateTime)}
+	if e.PreviousSecretSealed != "" && timeNow().Before(e.PreviousSecretUntil) {
+		out.PreviousSecretExpireTime = timestamppb.New(e.PreviousSecretUntil)
+	}
+	return out
 }
 
 func (h *webhookEndpoints) CreateWebhookEndpoint(ctx context.Context, req *connect.Request[rosterv1.CreateWebhookEndpointRequest]) (*connect.Response[rosterv1.CreateWebhookEndpointResponse], error) {

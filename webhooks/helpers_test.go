@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -140,8 +141,22 @@ func verify(secret string, d delivery, contentType string) bool {
 	if err != nil || d.id == "" || contentType != "application/json" || time.Since(time.Unix(ts, 0)).Abs() > 5*time.Minute {
 		return false
 	}
+	return signedWith(secret, d)
+}
+
+// signedWith tells whether one of the delivery's space-separated signatures is secret's.
+func signedWith(secret string, d delivery) bool {
+	ts, _ := strconv.ParseInt(d.ts, 10, 64)
 	want, err := Sign(secret, d.id, ts, d.body)
-	return err == nil && hmac.Equal([]byte(want), []byte(d.sig))
+	if err != nil {
+		return false
+	}
+	for _, sig := range strings.Fields(d.sig) {
+		if hmac.Equal([]byte(want), []byte(sig)) {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *receiver) deliveries() []delivery {

@@ -133,15 +133,18 @@ func (s *Service) Delete(ctx context.Context, environmentID, id string) error {
 	return s.store.DeleteWebhookEndpoint(ctx, environmentID, id)
 }
 
-// RotateSecret gives an endpoint a new signing secret, returned this once; deliveries from
-// now on are signed with it.
+// RotateSecret gives an endpoint a new signing secret, returned this once. For
+// roster.WebhookSecretOverlap deliveries carry a signature with the previous secret too, so
+// a receiver verifies with either while it switches.
 func (s *Service) RotateSecret(ctx context.Context, environmentID, id string) (roster.WebhookEndpoint, string, error) {
 	secret, sealed, err := s.newSecret(id)
 	if err != nil {
 		return roster.WebhookEndpoint{}, "", err
 	}
 	e, err := s.store.UpdateWebhookEndpoint(ctx, environmentID, id, func(e *roster.WebhookEndpoint) error {
-		e.SecretSealed, e.UpdateTime = sealed, s.now()
+		at := s.now()
+		e.PreviousSecretSealed, e.PreviousSecretUntil = e.SecretSealed, at.Add(roster.WebhookSecretOverlap)
+		e.SecretSealed, e.UpdateTime = sealed, at
 		return nil
 	})
 	if err != nil {

@@ -45,19 +45,24 @@ func Sign(secret, id string, timestamp int64, body []byte) (string, error) {
 	return "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil)), nil
 }
 
-// Headers returns the headers of one delivery attempt at time at, signed afresh. Names are
-// set lower case directly in the map (Header.Set would send "Webhook-Id", which the Python
-// SDK does not find).
-func Headers(secret, id string, at time.Time, body []byte) (http.Header, error) {
+// Headers returns the headers of one delivery attempt at time at, signed afresh with each
+// secret (space-separated "v1,…" signatures: the SDKs accept a message when any matches, so a
+// rotation can sign with the old and the new secret). Names are set lower case directly in
+// the map (Header.Set would send "Webhook-Id", which the Python SDK does not find).
+func Headers(id string, at time.Time, body []byte, secrets ...string) (http.Header, error) {
 	ts := at.Unix()
-	sig, err := Sign(secret, id, ts, body)
-	if err != nil {
-		return nil, err
+	sigs := make([]string, len(secrets))
+	for i, secret := range secrets {
+		sig, err := Sign(secret, id, ts, body)
+		if err != nil {
+			return nil, err
+		}
+		sigs[i] = sig
 	}
 	return http.Header{
 		"webhook-id":        {id},
 		"webhook-timestamp": {strconv.FormatInt(ts, 10)},
-		"webhook-signature": {sig},
+		"webhook-signature": {strings.Join(sigs, " ")},
 		"Content-Type":      {"application/json"},
 		"User-Agent":        {"Roster-Webhooks/1"},
 	}, nil

@@ -165,14 +165,14 @@ func (w *Worker) deliver(ctx context.Context, l store.WebhookLease) (more bool) 
 		_ = save()
 		return false
 	}
-	secret, err := w.box.Open(ep.SecretSealed, ep.ID)
+	secrets, err := w.secrets(ep)
 	if err != nil {
 		log.ErrorContext(ctx, "webhooks: cannot open the signing secret", "err", err)
 		st.NextAttempt = time.Now().Add(w.set.MaxBackoff)
 		return release()
 	}
 	for _, r := range l.Redeliveries {
-		d, ok := w.send(ctx, leaseEnd, ep, secret, r.Event)
+		d, ok := w.send(ctx, leaseEnd, ep, secrets, r.Event)
 		if !ok {
 			return release()
 		}
@@ -200,8 +200,13 @@ func (w *Worker) deliver(ctx context.Context, l store.WebhookLease) (more bool) 
 			}
 			return release()
 		}
+		// Check the lease before sending (the write is fenced): an endpoint disabled, changed
+		// or taken over since the claim gets none of the events recorded after that.
+		if len(evs) > 0 && save() != nil {
+			return false
+		}
 		for _, ev := range evs {
-			d, ok := w.send(ctx, leaseEnd, ep, secret, ev)
+			d, ok := w.send(ctx, leaseEnd, ep, secrets, ev)
 			if !ok { // shutting down: the attempt is not counted
 				return release()
 			}
@@ -244,16 +249,34 @@ func (w *Worker) deliver(ctx context.Context, l store.WebhookLease) (more bool) 
 	return true
 }
 
+// secrets opens the endpoint's signing secret and, within the overlap after a rotation, the
+// previous one.
+func (w *Worker) secrets(ep roster.WebhookEndpoint) ([]string, error) {
+	cur, err := w.box.Open(ep.SecretSealed, ep.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := []string{cur}
+	if ep.PreviousSecretSealed != "" && time.Now().Before(ep.PreviousSecretUntil) {
+		prev, err := w.box.Open(ep.PreviousSecretSealed, ep.ID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, prev)
+	}
+	return out, nil
+}
+
 // send makes one attempt; ok is false when ctx ended (shutdown), which is no attempt. The
 // attempt ends before the lease does (a tenth of it earlier), so that no other node sends
 // to the endpoint while this one still waits for an answer; running out of lease is a
 // failed attempt (a receiver slower than the lease backs off like any other failure).
-func (w *Worker) send(ctx context.Context, leaseEnd time.Time, ep roster.WebhookEndpoint, secret string, ev store.StoredEvent) (roster.WebhookDelivery, bool) {
+func (w *Worker) send(ctx context.Context, leaseEnd time.Time, ep roster.WebhookEndpoint, secrets []string, ev store.StoredEvent) (roster.WebhookDelivery, bool) {
 	reqCtx, cancel := context.WithDeadline(ctx, leaseEnd.Add(-w.set.LeaseTTL/10))
 	defer cancel()
 	start := time.Now()
 	d := roster.WebhookDelivery{EndpointID: ep.ID, EventID: ev.ID, EventType: ev.Type, Time: start.UTC()}
-	h, err := Headers(secret, ev.ID, start, ev.Body)
+	h, err := Headers(ev.ID, start, ev.Body, secrets...)
 	if err != nil {
 		d.Error = "signing: " + err.Error()
 		return d, true

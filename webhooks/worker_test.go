@@ -218,8 +218,21 @@ func TestSecretShownOnceAndRotated(t *testing.T) {
 	f.changes(1)
 	f.worker(fast, nil)
 	waitFor(t, "a delivery", func() bool { return len(r.deliveries()) == 1 })
-	if !r.deliveries()[0].verified {
-		t.Fatal("delivery not signed with the rotated secret")
+	d := r.deliveries()[0]
+	if !d.verified || !signedWith(old, d) || len(strings.Fields(d.sig)) != 2 {
+		t.Fatalf("within the overlap, want signatures with the rotated and the previous secret: %q", d.sig)
+	}
+	// After the overlap, the new secret alone.
+	if _, err := f.st.UpdateWebhookEndpoint(context.Background(), f.env.ID, e.ID, func(w *roster.WebhookEndpoint) error {
+		w.PreviousSecretUntil = time.Now().Add(-time.Second)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	f.changes(1)
+	waitFor(t, "a second delivery", func() bool { return len(r.deliveries()) == 2 })
+	if d := r.deliveries()[1]; !d.verified || signedWith(old, d) {
+		t.Fatalf("after the overlap: %q", d.sig)
 	}
 }
 

@@ -17,7 +17,7 @@ import (
 // Webhook endpoints and their delivery state (docs/webhooks.md, migration 0022).
 
 const webhookColumns = `id, environment_id, url, description, event_types, enabled, disabled_reason, secret_sealed,
-	create_time, update_time, cursor_tx, cursor_seq, next_attempt, attempts, failing_since`
+	previous_secret, previous_until, create_time, update_time, cursor_tx, cursor_seq, next_attempt, attempts, failing_since`
 
 type rowScanner interface{ Scan(dest ...any) error }
 
@@ -25,10 +25,10 @@ func scanWebhook(r rowScanner) (roster.WebhookEndpoint, store.WebhookState, erro
 	var e roster.WebhookEndpoint
 	var st store.WebhookState
 	var types string
-	var created, updated, next int64
+	var created, updated, next, prevUntil int64
 	var failing sql.NullInt64
 	err := r.Scan(&e.ID, &e.EnvironmentID, &e.URL, &e.Description, &types, &e.Enabled, &e.DisabledReason, &e.SecretSealed,
-		&created, &updated, &st.Cursor.Tx, &st.Cursor.Seq, &next, &st.Attempts, &failing)
+		&e.PreviousSecretSealed, &prevUntil, &created, &updated, &st.Cursor.Tx, &st.Cursor.Seq, &next, &st.Attempts, &failing)
 	if err != nil {
 		return e, st, err
 	}
@@ -36,6 +36,9 @@ func scanWebhook(r rowScanner) (roster.WebhookEndpoint, store.WebhookState, erro
 		return e, st, fmt.Errorf("webhook %s event types: %w", e.ID, err)
 	}
 	e.CreateTime, e.UpdateTime, st.NextAttempt = fromMicros(created), fromMicros(updated), fromMicros(next)
+	if prevUntil != 0 {
+		e.PreviousSecretUntil = fromMicros(prevUntil)
+	}
 	st.FailingSince = timePtr(failing)
 	return e, st, nil
 }
@@ -129,7 +132,8 @@ func (s *Store) UpdateWebhookEndpoint(ctx context.Context, environmentID, id str
 		if err != nil {
 			return err
 		}
-		set := `url = $1, description = $2, event_types = $3, enabled = $4, disabled_reason = $5, secret_sealed = $6, update_time = $7`
+		set := `url = $1, description = $2, event_types = $3, enabled = $4, disabled_reason = $5, secret_sealed = $6, update_time = $7,
+			previous_secret = $9, previous_until = $10`
 		if e.URL != before.URL || e.SecretSealed != before.SecretSealed || e.Enabled != before.Enabled || !slices.Equal(e.EventTypes, before.EventTypes) {
 			set += `, lease_owner = NULL, lease_until = NULL`
 		}
@@ -137,7 +141,8 @@ func (s *Store) UpdateWebhookEndpoint(ctx context.Context, environmentID, id str
 			set += `, attempts = 0, failing_since = NULL, next_attempt = $7`
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE webhook_endpoints SET `+set+` WHERE id = $8`,
-			e.URL, e.Description, types, e.Enabled, e.DisabledReason, e.SecretSealed, micros(e.UpdateTime), e.ID)
+			e.URL, e.Description, types, e.Enabled, e.DisabledReason, e.SecretSealed, micros(e.UpdateTime), e.ID,
+			e.PreviousSecretSealed, microsOrZero(e.PreviousSecretUntil))
 		out = e
 		return err
 	})
@@ -349,4 +354,11 @@ func (s *Store) SaveWebhookProgress(ctx context.Context, owner string, p store.W
 			SELECT seq FROM webhook_deliveries WHERE endpoint_id = $1 ORDER BY seq DESC LIMIT 1 OFFSET $2)`, p.EndpointID, roster.WebhookDeliveryLogKeep)
 		return err
 	})
+}
+
+func microsOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return micros(t)
 }

@@ -80,12 +80,17 @@ func testWebhookEndpointCRUD(t *testing.T, s store.Store) {
 	}
 	_, err = s.UpdateWebhookEndpoint(ctx, other.ID, e.ID, func(*roster.WebhookEndpoint) error { return nil })
 	mustCode(t, err, roster.ENotFound)
+	until := now().Add(time.Hour)
 	up, err := s.UpdateWebhookEndpoint(ctx, env.ID, e.ID, func(w *roster.WebhookEndpoint) error {
 		w.URL, w.EventTypes, w.Enabled, w.DisabledReason = "https://example.org/x", nil, false, roster.WebhookDisabledOperator
+		w.PreviousSecretSealed, w.SecretSealed, w.PreviousSecretUntil = w.SecretSealed, "sealed-2", until
 		return nil
 	})
 	if err != nil || up.URL != "https://example.org/x" || up.Enabled {
 		t.Fatalf("update = %+v, %v", up, err)
+	}
+	if got, _ := s.GetWebhookEndpoint(ctx, env.ID, e.ID); got.SecretSealed != "sealed-2" || got.PreviousSecretSealed != "sealed" || !got.PreviousSecretUntil.Equal(until) {
+		t.Fatalf("rotated secrets = %q, %q until %v", got.SecretSealed, got.PreviousSecretSealed, got.PreviousSecretUntil)
 	}
 	// Disabling ended node-a's lease: its write is fenced.
 	err = s.SaveWebhookProgress(ctx, "node-a", store.WebhookProgress{EndpointID: e.ID, State: l.State, Release: true})

@@ -43,8 +43,11 @@ type WebhookEndpoint struct {
 	DisabledReason string                 `protobuf:"bytes,6,opt,name=disabled_reason,json=disabledReason,proto3" json:"disabled_reason,omitempty"`
 	CreateTime     *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	UpdateTime     *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// After RotateWebhookSecret, deliveries are signed with the previous secret as well (a
+	// second "v1," signature) until this time (24 hours); unset when there is none.
+	PreviousSecretExpireTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=previous_secret_expire_time,json=previousSecretExpireTime,proto3" json:"previous_secret_expire_time,omitempty"`
+	unknownFields            protoimpl.UnknownFields
+	sizeCache                protoimpl.SizeCache
 }
 
 func (x *WebhookEndpoint) Reset() {
@@ -129,6 +132,13 @@ func (x *WebhookEndpoint) GetCreateTime() *timestamppb.Timestamp {
 func (x *WebhookEndpoint) GetUpdateTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.UpdateTime
+	}
+	return nil
+}
+
+func (x *WebhookEndpoint) GetPreviousSecretExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PreviousSecretExpireTime
 	}
 	return nil
 }
@@ -1151,7 +1161,7 @@ var File_roster_v1_webhooks_proto protoreflect.FileDescriptor
 
 const file_roster_v1_webhooks_proto_rawDesc = "" +
 	"\n" +
-	"\x18roster/v1/webhooks.proto\x12\troster.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb3\x02\n" +
+	"\x18roster/v1/webhooks.proto\x12\troster.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8e\x03\n" +
 	"\x0fWebhookEndpoint\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
 	"\x03url\x18\x02 \x01(\tR\x03url\x12 \n" +
@@ -1163,7 +1173,8 @@ const file_roster_v1_webhooks_proto_rawDesc = "" +
 	"\vcreate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\x88\x01\n" +
+	"updateTime\x12Y\n" +
+	"\x1bprevious_secret_expire_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x18previousSecretExpireTime\"\x88\x01\n" +
 	"\x15CreateWebhookEndpoint\x12\x10\n" +
 	"\x03url\x18\x01 \x01(\tR\x03url\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x1f\n" +
@@ -1286,39 +1297,40 @@ var file_roster_v1_webhooks_proto_goTypes = []any{
 var file_roster_v1_webhooks_proto_depIdxs = []int32{
 	20, // 0: roster.v1.WebhookEndpoint.create_time:type_name -> google.protobuf.Timestamp
 	20, // 1: roster.v1.WebhookEndpoint.update_time:type_name -> google.protobuf.Timestamp
-	1,  // 2: roster.v1.CreateWebhookEndpointRequest.endpoint:type_name -> roster.v1.CreateWebhookEndpoint
-	0,  // 3: roster.v1.CreateWebhookEndpointResponse.endpoint:type_name -> roster.v1.WebhookEndpoint
-	0,  // 4: roster.v1.ListWebhookEndpointsResponse.endpoints:type_name -> roster.v1.WebhookEndpoint
-	0,  // 5: roster.v1.GetWebhookEndpointResponse.endpoint:type_name -> roster.v1.WebhookEndpoint
-	8,  // 6: roster.v1.UpdateWebhookEndpointRequest.endpoint:type_name -> roster.v1.UpdateWebhookEndpoint
-	0,  // 7: roster.v1.UpdateWebhookEndpointResponse.endpoint:type_name -> roster.v1.WebhookEndpoint
-	0,  // 8: roster.v1.RotateWebhookSecretResponse.endpoint:type_name -> roster.v1.WebhookEndpoint
-	0,  // 9: roster.v1.EnableWebhookEndpointResponse.endpoint:type_name -> roster.v1.WebhookEndpoint
-	18, // 10: roster.v1.ListWebhookDeliveriesResponse.deliveries:type_name -> roster.v1.WebhookDelivery
-	20, // 11: roster.v1.WebhookDelivery.time:type_name -> google.protobuf.Timestamp
-	2,  // 12: roster.v1.WebhookService.CreateWebhookEndpoint:input_type -> roster.v1.CreateWebhookEndpointRequest
-	4,  // 13: roster.v1.WebhookService.ListWebhookEndpoints:input_type -> roster.v1.ListWebhookEndpointsRequest
-	6,  // 14: roster.v1.WebhookService.GetWebhookEndpoint:input_type -> roster.v1.GetWebhookEndpointRequest
-	9,  // 15: roster.v1.WebhookService.UpdateWebhookEndpoint:input_type -> roster.v1.UpdateWebhookEndpointRequest
-	11, // 16: roster.v1.WebhookService.DeleteWebhookEndpoint:input_type -> roster.v1.DeleteWebhookEndpointRequest
-	12, // 17: roster.v1.WebhookService.RotateWebhookSecret:input_type -> roster.v1.RotateWebhookSecretRequest
-	14, // 18: roster.v1.WebhookService.EnableWebhookEndpoint:input_type -> roster.v1.EnableWebhookEndpointRequest
-	16, // 19: roster.v1.WebhookService.ListWebhookDeliveries:input_type -> roster.v1.ListWebhookDeliveriesRequest
-	19, // 20: roster.v1.WebhookService.RedeliverWebhookEvent:input_type -> roster.v1.RedeliverWebhookEventRequest
-	3,  // 21: roster.v1.WebhookService.CreateWebhookEndpoint:output_type -> roster.v1.CreateWebhookEndpointResponse
-	5,  // 22: roster.v1.WebhookService.ListWebhookEndpoints:output_type -> roster.v1.ListWebhookEndpointsResponse
-	7,  // 23: roster.v1.WebhookService.GetWebhookEndpoint:output_type -> roster.v1.GetWebhookEndpointResponse
-	10, // 24: roster.v1.WebhookService.UpdateWebhookEndpoint:output_type -> roster.v1.UpdateWebhookEndpointResponse
-	21, // 25: roster.v1.WebhookService.DeleteWebhookEndpoint:output_type -> google.protobuf.Empty
-	13, // 26: roster.v1.WebhookService.RotateWebhookSecret:output_type -> roster.v1.RotateWebhookSecretResponse
-	15, // 27: roster.v1.WebhookService.EnableWebhookEndpoint:output_type -> roster.v1.EnableWebhookEndpointResponse
-	17, // 28: roster.v1.WebhookService.ListWebhookDeliveries:output_type -> roster.v1.ListWebhookDeliveriesResponse
-	21, // 29: roster.v1.WebhookService.RedeliverWebhookEvent:output_type -> google.protobuf.Empty
-	21, // [21:30] is the sub-list for method output_type
-	12, // [12:21] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	20, // 2: roster.v1.WebhookEndpoint.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
+	1,  // 3: roster.v1.CreateWebhookEndpointRequest.endpoint:type_name -> roster.v1.CreateWebhookEndpoint
+	0,  // 4: roster.v1.CreateWebhookEndpointResponse.endpoint:type_name -> roster.v1.WebhookEndpoint
+	0,  // 5: roster.v1.ListWebhookEndpointsResponse.endpoints:type_name -> roster.v1.WebhookEndpoint
+	0,  // 6: roster.v1.GetWebhookEndpointResponse.endpoint:type_name -> roster.v1.WebhookEndpoint
+	8,  // 7: roster.v1.UpdateWebhookEndpointRequest.endpoint:type_name -> roster.v1.UpdateWebhookEndpoint
+	0,  // 8: roster.v1.UpdateWebhookEndpointResponse.endpoint:type_name -> roster.v1.WebhookEndpoint
+	0,  // 9: roster.v1.RotateWebhookSecretResponse.endpoint:type_name -> roster.v1.WebhookEndpoint
+	0,  // 10: roster.v1.EnableWebhookEndpointResponse.endpoint:type_name -> roster.v1.WebhookEndpoint
+	18, // 11: roster.v1.ListWebhookDeliveriesResponse.deliveries:type_name -> roster.v1.WebhookDelivery
+	20, // 12: roster.v1.WebhookDelivery.time:type_name -> google.protobuf.Timestamp
+	2,  // 13: roster.v1.WebhookService.CreateWebhookEndpoint:input_type -> roster.v1.CreateWebhookEndpointRequest
+	4,  // 14: roster.v1.WebhookService.ListWebhookEndpoints:input_type -> roster.v1.ListWebhookEndpointsRequest
+	6,  // 15: roster.v1.WebhookService.GetWebhookEndpoint:input_type -> roster.v1.GetWebhookEndpointRequest
+	9,  // 16: roster.v1.WebhookService.UpdateWebhookEndpoint:input_type -> roster.v1.UpdateWebhookEndpointRequest
+	11, // 17: roster.v1.WebhookService.DeleteWebhookEndpoint:input_type -> roster.v1.DeleteWebhookEndpointRequest
+	12, // 18: roster.v1.WebhookService.RotateWebhookSecret:input_type -> roster.v1.RotateWebhookSecretRequest
+	14, // 19: roster.v1.WebhookService.EnableWebhookEndpoint:input_type -> roster.v1.EnableWebhookEndpointRequest
+	16, // 20: roster.v1.WebhookService.ListWebhookDeliveries:input_type -> roster.v1.ListWebhookDeliveriesRequest
+	19, // 21: roster.v1.WebhookService.RedeliverWebhookEvent:input_type -> roster.v1.RedeliverWebhookEventRequest
+	3,  // 22: roster.v1.WebhookService.CreateWebhookEndpoint:output_type -> roster.v1.CreateWebhookEndpointResponse
+	5,  // 23: roster.v1.WebhookService.ListWebhookEndpoints:output_type -> roster.v1.ListWebhookEndpointsResponse
+	7,  // 24: roster.v1.WebhookService.GetWebhookEndpoint:output_type -> roster.v1.GetWebhookEndpointResponse
+	10, // 25: roster.v1.WebhookService.UpdateWebhookEndpoint:output_type -> roster.v1.UpdateWebhookEndpointResponse
+	21, // 26: roster.v1.WebhookService.DeleteWebhookEndpoint:output_type -> google.protobuf.Empty
+	13, // 27: roster.v1.WebhookService.RotateWebhookSecret:output_type -> roster.v1.RotateWebhookSecretResponse
+	15, // 28: roster.v1.WebhookService.EnableWebhookEndpoint:output_type -> roster.v1.EnableWebhookEndpointResponse
+	17, // 29: roster.v1.WebhookService.ListWebhookDeliveries:output_type -> roster.v1.ListWebhookDeliveriesResponse
+	21, // 30: roster.v1.WebhookService.RedeliverWebhookEvent:output_type -> google.protobuf.Empty
+	22, // [22:31] is the sub-list for method output_type
+	13, // [13:22] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_roster_v1_webhooks_proto_init() }

@@ -10,6 +10,8 @@ CREATE TABLE webhook_endpoints (
     enabled         BOOLEAN NOT NULL,
     disabled_reason TEXT NOT NULL,
     secret_sealed   TEXT NOT NULL,
+    previous_secret TEXT NOT NULL DEFAULT '',
+    previous_until  BIGINT NOT NULL DEFAULT 0,
     create_time     BIGINT NOT NULL,
     update_time     BIGINT NOT NULL,
     cursor_tx       BIGINT NOT NULL,
