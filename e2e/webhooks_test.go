@@ -81,9 +81,24 @@ func TestWebhooksVerifiedByScalekitNodeSDK(t *testing.T) {
 			if !slices.Equal(types, want) {
 				t.Fatalf("delivered %q, want %q in order", types, want)
 			}
+
+			// After a rotation the receiver still holds the old secret: the deliveries carry
+			// a signature with each, and the SDK accepts the old one's.
+			rotated := call("POST", "/api/v1/webhook_endpoints/"+created["endpoint"].(map[string]any)["id"].(string)+":rotate-secret", "")["secret"].(string)
+			call("POST", "/api/v1/organizations", `{"display_name": "Gamma"}`)
+			for deadline := time.Now().Add(30 * time.Second); len(got) < len(want)+1; got = receipts(t, addr) {
+				if time.Now().After(deadline) {
+					t.Fatal("no delivery after the rotation")
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			if r := got[len(want)]; !r.OK || !r.TamperedRefused {
+				t.Fatalf("after a rotation, the old secret's receiver: %+v", r)
+			}
 			srv.stop(t)
 			srv.checkLogsFree(t, "webhook secret", secret)
 			srv.checkLogsFree(t, "webhook key", strings.TrimPrefix(secret, "whsec_"))
+			srv.checkLogsFree(t, "rotated webhook secret", rotated)
 		})
 	}
 }
