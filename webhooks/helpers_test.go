@@ -58,6 +58,8 @@ type fixture struct {
 	box   *secretbox.Box
 	guard *outbound.Guard
 	svc   *Service
+	// lastWorker is the worker started last (its metrics).
+	lastWorker *Worker
 }
 
 func newFixture(t *testing.T, st store.Store) *fixture {
@@ -95,6 +97,7 @@ func (f *fixture) worker(set Settings, guard *outbound.Guard) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	w := NewWorker(f.st, f.box, guard, set, nil)
+	f.lastWorker = w
 	done := make(chan struct{})
 	go func() { w.Run(ctx); close(done) }()
 	f.t.Cleanup(func() { cancel(); <-done })

@@ -71,6 +71,7 @@ type Worker struct {
 	log   *slog.Logger
 	owner string
 	kick  chan struct{}
+	m     *metrics
 }
 
 // NewWorker returns a worker; its lease owner name is unique to it.
@@ -82,7 +83,7 @@ func NewWorker(st store.Store, box *secretbox.Box, guard *outbound.Guard, set Se
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	return &Worker{store: st, box: box, guard: guard, set: set.withDefaults(), log: log,
-		owner: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b)), kick: make(chan struct{}, 1)}
+		owner: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b)), kick: make(chan struct{}, 1), m: newMetrics()}
 }
 
 // Run delivers until ctx ends, then waits for the deliveries under way to be recorded.
@@ -177,6 +178,7 @@ func (w *Worker) deliver(ctx context.Context, l store.WebhookLease) (more bool) 
 			return release()
 		}
 		d.Manual, d.Attempt = true, 1
+		w.m.attempt(d.Success, true, d.Latency.Seconds())
 		p.Deliveries = append(p.Deliveries, d)
 		p.Redelivered = append(p.Redelivered, r.Seq)
 	}
@@ -211,6 +213,7 @@ func (w *Worker) deliver(ctx context.Context, l store.WebhookLease) (more bool) 
 				return release()
 			}
 			d.Attempt = st.Attempts + 1
+			w.m.attempt(d.Success, false, d.Latency.Seconds())
 			p.Deliveries = append(p.Deliveries, d)
 			if d.Success {
 				st.Cursor, st.Attempts, st.FailingSince = ev.Cursor, 0, nil
@@ -229,6 +232,7 @@ func (w *Worker) deliver(ctx context.Context, l store.WebhookLease) (more bool) 
 			st.NextAttempt = now.Add(w.set.Backoff(st.Attempts))
 			if now.Sub(*st.FailingSince) >= w.set.FailureWindow {
 				p.Disable = true
+				w.m.disabled.Inc()
 				log.WarnContext(ctx, "webhooks: endpoint disabled after failing for the failure window", "since", *st.FailingSince)
 			}
 			return release()

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/outbound"
 	"github.com/rosterhq/roster/store"
@@ -87,6 +88,9 @@ func TestRetriesTheSameEventWithBackoffAndLaterEventsWait(t *testing.T) {
 		if got[i+1].ts < got[i].ts || !got[i+1].verified {
 			t.Fatalf("retry %d is not signed afresh", i+1)
 		}
+	}
+	if n := attemptsCounted(t, f.lastWorker, "failure"); n != 3 {
+		t.Fatalf("roster_webhook_attempts_total{result=failure} = %v, want 3", n)
 	}
 	waitFor(t, "the log", func() bool {
 		log, _ := f.svc.Deliveries(context.Background(), f.env.ID, e.ID, store.WebhookDeliveryQuery{Limit: 100})
@@ -355,4 +359,32 @@ func TestAttemptEndsBeforeTheLease(t *testing.T) {
 	if overlap {
 		t.Fatal("two requests to the endpoint at once")
 	}
+}
+
+// attemptsCounted reads roster_webhook_attempts_total{result, kind="feed"} of a worker.
+func attemptsCounted(t *testing.T, w *Worker, result string) float64 {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	if err := w.Register(reg); err != nil {
+		t.Fatal(err)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "roster_webhook_attempts_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["result"] == result && labels["kind"] == "feed" {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
 }

@@ -309,6 +309,9 @@ func serveContext(parent context.Context, args []string, stdout, stderr io.Write
 	// Webhook deliveries (docs/webhooks.md) run with the server and stop before the store
 	// closes (the defer runs before the store's): what was delivered is recorded.
 	worker := webhooks.NewWorker(st, box, guard, c.webhooks, log)
+	if err := worker.Register(reg); err != nil {
+		return err
+	}
 	workerCtx, stopWorker := context.WithCancel(ctx)
 	workerDone := make(chan struct{})
 	go func() { worker.Run(workerCtx); close(workerDone) }()
