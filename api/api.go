@@ -27,6 +27,7 @@ import (
 	"github.com/rosterhq/roster/gen/scalekit/v1/roles/rolesconnect"
 	usersv1 "github.com/rosterhq/roster/gen/scalekit/v1/users"
 	"github.com/rosterhq/roster/gen/scalekit/v1/users/usersconnect"
+	"github.com/rosterhq/roster/webhooks"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
@@ -72,6 +73,8 @@ type Config struct {
 	Verifier  Verifier
 	Log       *slog.Logger
 	Metrics   prometheus.Registerer
+	// Webhooks manages webhook endpoints (nil: the WebhookService answers FAILED_PRECONDITION).
+	Webhooks *webhooks.Service
 	// Issuer is Roster's public URL (connections show the URLs to register at providers).
 	Issuer string
 	// JSONMemoBytes bounds the REST JSON memo (keys and values): 0 means DefaultJSONMemoBytes,
@@ -137,6 +140,7 @@ func New(cfg Config) (*Handlers, error) {
 	mux.Handle(rosterv1connect.NewDirectoryMappingServiceHandler(&directoryMapping{dir: cfg.Directory}, opts...))
 	mux.Handle(rosterv1connect.NewUserProvenanceServiceHandler(&provenance{dir: cfg.Directory}, opts...))
 	mux.Handle(rosterv1connect.NewEventServiceHandler(&events{dir: cfg.Directory}, opts...))
+	mux.Handle(rosterv1connect.NewWebhookServiceHandler(&webhookEndpoints{svc: cfg.Webhooks}, opts...))
 	services := []protoreflect.ServiceDescriptor{
 		orgsv1.File_scalekit_v1_organizations_organizations_proto.Services().ByName("OrganizationService"),
 		usersv1.File_scalekit_v1_users_users_proto.Services().ByName("UserService"),
@@ -150,6 +154,7 @@ func New(cfg Config) (*Handlers, error) {
 		rosterv1.File_roster_v1_directory_mapping_proto.Services().ByName("DirectoryMappingService"),
 		rosterv1.File_roster_v1_user_provenance_proto.Services().ByName("UserProvenanceService"),
 		rosterv1.File_roster_v1_events_proto.Services().ByName("EventService"),
+		rosterv1.File_roster_v1_webhooks_proto.Services().ByName("WebhookService"),
 	}
 	restOpts := []rest.Option{rest.WithMaxBodySize(MaxMessageBytes), rest.WithErrorDetail(transcoderErrorInfo),
 		rest.WithAuthenticate(ic.authenticateREST),

@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -51,6 +52,8 @@ type Options struct {
 type Guard struct {
 	opts   Options
 	client *http.Client
+	once   sync.Once
+	post   *http.Client // client without redirects (Post)
 }
 
 // New returns a guard.

@@ -10,6 +10,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"time"
 
 	"github.com/rosterhq/roster"
@@ -181,6 +182,7 @@ type Store interface {
 	DirectoryStore
 	OperatorStore
 	EventStore
+	WebhookStore
 }
 
 // EventStore reads the change feed (docs/events.md). Events are written by the writes
@@ -201,6 +203,84 @@ type EventStore interface {
 	// RecordEvents writes events that are not part of a write (a failed sign-in), in a
 	// transaction of their own.
 	RecordEvents(ctx context.Context, events ...roster.Event) error
+}
+
+// WebhookStore keeps webhook endpoints, their delivery state, delivery log and redelivery
+// queue (docs/webhooks.md). The worker's writes are fenced by its lease: a node whose lease
+// was taken over writes nothing (ErrLeaseLost).
+type WebhookStore interface {
+	// CreateWebhookEndpoint stores an endpoint whose feed position starts at the
+	// environment's EventHead (it gets the events from its creation on). More than
+	// roster.MaxWebhooksPerEnvironment is refused (roster.CapReached).
+	CreateWebhookEndpoint(ctx context.Context, e roster.WebhookEndpoint) error
+	GetWebhookEndpoint(ctx context.Context, environmentID, id string) (roster.WebhookEndpoint, error)
+	// ListWebhookEndpoints returns the environment's endpoints, oldest first.
+	ListWebhookEndpoints(ctx context.Context, environmentID string) ([]roster.WebhookEndpoint, error)
+	// UpdateWebhookEndpoint applies update in one transaction. A change of URL, secret or
+	// enabled state ends any lease on the endpoint; enabling a disabled endpoint clears its
+	// failure state, so that it is retried at once from its cursor.
+	UpdateWebhookEndpoint(ctx context.Context, environmentID, id string, update func(*roster.WebhookEndpoint) error) (roster.WebhookEndpoint, error)
+	// DeleteWebhookEndpoint removes an endpoint, its delivery log and redelivery queue.
+	DeleteWebhookEndpoint(ctx context.Context, environmentID, id string) error
+	// ListWebhookDeliveries returns the endpoint's delivery log, newest first, before
+	// q.Before (a Seq; 0 = from the newest).
+	ListWebhookDeliveries(ctx context.Context, environmentID, endpointID string, q WebhookDeliveryQuery) ([]roster.WebhookDelivery, error)
+	// QueueWebhookRedelivery queues one event of the environment for a manual redelivery to
+	// the endpoint, and makes the endpoint due now. An unknown event is NOT_FOUND.
+	QueueWebhookRedelivery(ctx context.Context, environmentID, endpointID, eventID string, at time.Time) error
+
+	// ClaimWebhookEndpoints leases up to max enabled endpoints that are due (next attempt
+	// at or before now) and whose lease is free or expired, to owner until now+ttl.
+	ClaimWebhookEndpoints(ctx context.Context, owner string, now time.Time, ttl time.Duration, max int) ([]WebhookLease, error)
+	// SaveWebhookProgress writes a batch of deliveries and the endpoint's new state in one
+	// transaction, if owner still holds the lease (else ErrLeaseLost and nothing is written).
+	SaveWebhookProgress(ctx context.Context, owner string, p WebhookProgress) error
+}
+
+// ErrLeaseLost is SaveWebhookProgress's answer to a node whose lease was taken over (or
+// ended by an update of the endpoint).
+var ErrLeaseLost = errors.New("webhook endpoint lease lost")
+
+// WebhookDeliveryQuery pages an endpoint's delivery log.
+type WebhookDeliveryQuery struct {
+	Before int64 // deliveries with a lower Seq; 0: from the newest
+	Limit  int   // 1 to MaxWebhookDeliveryPage
+}
+
+// MaxWebhookDeliveryPage bounds one page of the delivery log.
+const MaxWebhookDeliveryPage = 200
+
+// WebhookState is an endpoint's delivery state.
+type WebhookState struct {
+	Cursor       EventCursor // the last event delivered (acknowledged)
+	NextAttempt  time.Time
+	Attempts     int        // failed attempts at the event after Cursor
+	FailingSince *time.Time // first failure of the current run of failures
+}
+
+// WebhookLease is a claimed endpoint: its settings, state and queued manual redeliveries.
+type WebhookLease struct {
+	Endpoint     roster.WebhookEndpoint
+	State        WebhookState
+	Until        time.Time
+	Redeliveries []QueuedRedelivery
+}
+
+// QueuedRedelivery is a manual redelivery waiting in the queue, with its event.
+type QueuedRedelivery struct {
+	Seq   int64
+	Event StoredEvent
+}
+
+// WebhookProgress is what a worker writes after a batch of deliveries.
+type WebhookProgress struct {
+	EndpointID  string
+	Deliveries  []roster.WebhookDelivery
+	State       WebhookState
+	Redelivered []int64   // queue entries (Seq) done
+	Disable     bool      // disable the endpoint (roster.WebhookDisabledFailing)
+	Release     bool      // end the lease
+	ExtendUntil time.Time // else: the lease's new end
 }
 
 // EventCursor is a position in the feed: the event's transaction and sequence number (Tx is

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rosterhq/roster/secretbox"
 	"github.com/rosterhq/roster/store/sqlite"
+	"github.com/rosterhq/roster/webhooks"
 )
 
 // config is read from flags, each with an environment variable twin; a flag wins over its
@@ -58,6 +59,8 @@ type config struct {
 	// limits bound what clients may hold (connections, slow bodies, failed token requests)
 	// and say where /metrics is served (limits.go).
 	limits limitConfig
+	// webhooks are the delivery settings of the webhook worker (webhooks.go).
+	webhooks webhooks.Settings
 }
 
 // parseFlags parses args, then gives each flag that args did not set the value of its
@@ -146,6 +149,7 @@ func (c *config) serveFlags(fs *flag.FlagSet) {
 	// Outbound fetches (docs/outbound.md).
 	fs.BoolVar(&c.allowPrivateNetworks, "allow-private-networks", false, "let OIDC discovery, SAML metadata URLs and other outbound fetches reach loopback, private and link-local addresses; for development and tests only (env ROSTER_ALLOW_PRIVATE_NETWORKS)")
 	c.limits.flags(fs)
+	c.webhookFlags(fs)
 	c.operatorFlags(fs, true)
 	fs.DurationVar(&c.eventRetention, "event-retention", 0, "how long the change feed keeps events, e.g. 2160h for 90 days; older ones are deleted in the background; 0 keeps them forever (env ROSTER_EVENT_RETENTION)")
 	fs.StringVar(&c.smtpURL, "smtp-url", "", "SMTP server for invitation emails, smtp://user:pass@host:587?from=roster@example.com; empty: invitations are recorded, not emailed (env ROSTER_SMTP_URL)")
@@ -169,6 +173,9 @@ func (c *config) check() error {
 	}
 	if c.eventRetention < 0 || (c.eventRetention > 0 && c.eventRetention < time.Hour) {
 		return fmt.Errorf("--event-retention must be 0 (keep forever) or at least 1h")
+	}
+	if err := c.checkWebhooks(); err != nil {
+		return err
 	}
 	if c.tokenTTL != 0 && (c.tokenTTL < time.Minute || c.tokenTTL > 24*time.Hour) { // 0: not a serve flag
 		return fmt.Errorf("--access-token-ttl must be between 1m and 24h")

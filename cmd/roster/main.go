@@ -38,6 +38,7 @@ import (
 	"github.com/rosterhq/roster/store"
 	"github.com/rosterhq/roster/store/postgres"
 	"github.com/rosterhq/roster/store/sqlite"
+	"github.com/rosterhq/roster/webhooks"
 )
 
 // version may be set at build time with -ldflags "-X main.version=..."; otherwise it comes
@@ -321,10 +322,25 @@ func serveContext(parent context.Context, args []string, stdout, stderr io.Write
 	tokens := oauth.NewServer(st, issuer, c.tokenTTL, oauth.WithSecretBox(box))
 	tokens.SetThrottle(c.limits.throttle())
 	signIn := sso.New(sso.Config{Directory: dir, Tokens: tokens, EnvironmentID: env.ID, Issuer: issuer, Log: log, Outbound: guard})
-	handlers, err := api.New(api.Config{Directory: dir, Verifier: tokens, Log: log, Metrics: reg, Issuer: issuer, JSONMemoBytes: c.apiMemoBytes()})
+	handlers, err := api.New(api.Config{Directory: dir, Verifier: tokens, Log: log, Metrics: reg, Issuer: issuer, JSONMemoBytes: c.apiMemoBytes(),
+		Webhooks: webhooks.New(st, box, guard)})
 	if err != nil {
 		return err
 	}
+	// Webhook deliveries (docs/webhooks.md) run with the server and stop before the store
+	// closes (the defer runs before the store's): what was delivered is recorded.
+	worker := webhooks.NewWorker(st, box, guard, c.webhooks, log)
+	if err := worker.Register(reg); err != nil {
+		return err
+	}
+	workerCtx, stopWorker := context.WithCancel(ctx)
+	workerDone := make(chan struct{})
+	go func() { worker.Run(workerCtx); close(workerDone) }()
+	defer func() {
+		stopWorker()
+		<-workerDone
+		log.Info("webhook worker stopped")
+	}()
 	metricsLn, err := c.limits.metricsListener()
 	if err != nil {
 		return err

@@ -31,6 +31,7 @@ import (
 	"github.com/rosterhq/roster/store/postgres"
 	"github.com/rosterhq/roster/store/postgres/pgtest"
 	"github.com/rosterhq/roster/store/sqlite"
+	"github.com/rosterhq/roster/webhooks"
 )
 
 // Backends are the storage backends every server-level test runs against.
@@ -65,6 +66,13 @@ type options struct {
 	outbound outbound.Options
 	server   []func(*server.Config)
 	logOut   io.Writer
+	webhooks *webhooks.Settings
+}
+
+// WithWebhookWorker runs a webhook delivery worker with these settings beside the server
+// (without it, endpoints are managed but nothing is delivered).
+func WithWebhookWorker(set webhooks.Settings) Option {
+	return func(o *options) { o.webhooks = &set }
 }
 
 // WithLogOutput writes the server's log to w (a test that checks what is never logged).
@@ -180,9 +188,17 @@ func Start(t testing.TB, backend string, opts ...Option) *Roster {
 	reg := prometheus.NewRegistry()
 	tokens := oauth.NewServer(st, issuer, time.Hour, oauth.WithSecretBox(box))
 	signIn := sso.New(sso.Config{Directory: dir, Tokens: tokens, EnvironmentID: env.ID, Issuer: issuer, Log: log, Outbound: guard})
-	handlers, err := api.New(api.Config{Directory: dir, Verifier: tokens, Log: log, Metrics: reg, Issuer: issuer})
+	handlers, err := api.New(api.Config{Directory: dir, Verifier: tokens, Log: log, Metrics: reg, Issuer: issuer,
+		Webhooks: webhooks.New(st, box, guard)})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if o.webhooks != nil {
+		wctx, stopWorker := context.WithCancel(context.Background())
+		worker := webhooks.NewWorker(st, box, guard, *o.webhooks, log)
+		workerDone := make(chan struct{})
+		go func() { worker.Run(wctx); close(workerDone) }()
+		t.Cleanup(func() { stopWorker(); <-workerDone })
 	}
 	cfg.API, cfg.OAuth, cfg.SSO = handlers, &oauth.Handler{Server: tokens, EnvironmentID: env.ID, Log: log}, signIn
 	cfg.SCIM = scimdir.Handler(dir, issuer, log)

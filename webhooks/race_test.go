@@ -1,0 +1,6 @@
+//go:build race
+
+package webhooks
+
+// raceDetector: timing targets do not apply under -race.
+const raceDetector = true
