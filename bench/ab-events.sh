@@ -10,7 +10,8 @@
 #   bench/ab-events.sh ab BACKEND [ROUNDS] [SECONDS]
 #                                              base and head alternately, ROUNDS times (default 3), each op
 #   bench/ab-events.sh delivery [EVENTS]       head on SQLite: a backlog of EVENTS events (default 40000) delivered
-#                                              to one endpoint on a local receiver; events/s
+#                                              to ENDPOINTS endpoints (default 1) on one local receiver; deliveries/s
+#                                              (one endpoint's deliveries are sequential: per-endpoint event order)
 # SCIM writes: bench/ab-scim.sh run with BIN=$AB_DIR/bin/base/roster and .../head/roster.
 # Env: AB_DIR (/tmp/roster-ab-events), USERS (20000), ORGS (2000), PORT. PERF=file records a perf profile of
 # roster during the measurement; PERFSTAT=events counts perf events (e.g. syscalls:sys_enter_pwrite64).
@@ -86,23 +87,23 @@ delivery)
 	taskset -c 0 "$AB_DIR/bin/receiver" --listen 127.0.0.1:$((PORT+1)) --report "$w/received" &
 	RPID=$!
 	PIN=1 start "$AB_DIR/bin/head/roster" --data-dir "$w/data" --allow-private-networks --webhook-poll-interval 50ms
-	tok=$(token)
-	# The endpoint starts disabled: the backlog is written first, then delivered at once.
-	ep=$(curl -fsS -H "Authorization: Bearer $tok" -H 'Content-Type: application/json' http://127.0.0.1:$PORT/api/v1/webhook_endpoints \
-		-d "{\"url\":\"http://127.0.0.1:$((PORT+1))/hook\",\"enabled\":false}")
-	epid=$(echo "$ep" | python3 -c 'import json,sys; d=json.load(sys.stdin); print((d.get("endpoint") or d)["id"])')
-	orgs=$((n / 2))
-	python3 - "$orgs" > "$w/orgs.ndjson" <<'PY'
+	tok=$(token); api() { curl -fsS -H "Authorization: Bearer $tok" -H 'Content-Type: application/json' "$@"; }
+	# The endpoint is created disabled, the backlog written, then the endpoint enabled: what is
+	# timed is the delivery of a backlog of n events, not the rate at which writes make them.
+	k=${ENDPOINTS:-1}; eps=()
+	for e in $(seq $k); do eps+=("$(api http://127.0.0.1:$PORT/api/v1/webhook_endpoints -d "{\"url\":\"http://127.0.0.1:$((PORT+1))/hook/$e\",\"disabled\":true}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["endpoint"]["id"])')"); done
+	org=$(api http://127.0.0.1:$PORT/api/v1/organizations -d '{"display_name":"Delivery"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["organization"]["id"])')
+	# n/2 users, each with a membership: user.created and user.organization_membership_created.
+	python3 - "$((n / 2))" "$org" > "$w/users.ndjson" <<'PY'
 import sys
-for i in range(int(sys.argv[1])): print('{"display_name":"Org %d"}' % i)
+for i in range(int(sys.argv[1])): print('{"email":"d%d@delivery.example","memberships":[{"organization_id":"%s"}]}' % (i, sys.argv[2]))
 PY
-	# n events: organizations created and then renamed, one call each, 16 at a time.
-	xargs -P 16 -I{} true < /dev/null
-	"$AB_DIR/bin/benchkit" events --base http://127.0.0.1:$PORT --token "$tok" --n "$n" --workers 16
+	curl -fsS -H "Authorization: Bearer $tok" -H 'Content-Type: application/x-ndjson' --data-binary @"$w/users.ndjson" http://127.0.0.1:$PORT/api/v1/users:import | tail -1
 	c0=$(cpu $PID); t0=$(date +%s.%N)
-	curl -fsS -X POST -H "Authorization: Bearer $tok" -H 'Content-Type: application/json' "http://127.0.0.1:$PORT/api/v1/webhook_endpoints/$epid:enable" -d '{}' >/dev/null
-	for i in $(seq 600); do got=$(cat "$w/received" 2>/dev/null || echo 0); [ "$got" -ge "$n" ] && break; sleep 0.1; done
+	for e in "${eps[@]}"; do api -X POST http://127.0.0.1:$PORT/api/v1/webhook_endpoints/$e:enable -d '{}' >/dev/null; done
+	if [ -n "${PERF:-}" ]; then taskset -c 0 perf record -F 999 -g -p $PID -o "$PERF" -- sleep 5 >/dev/null 2>&1 & fi
+	want=$((n * k)); got=0; for i in $(seq 2400); do got=$(cat "$w/received" 2>/dev/null); got=${got:-0}; [ "$got" -ge "$want" ] && break; sleep 0.05; done
 	t1=$(date +%s.%N); c1=$(cpu $PID)
-	python3 -c "import sys; n=$n; got=$got; t=$t1-$t0; print(f'delivery sqlite: {got} of {n} events in {t:.2f} s: {got/t:.0f} events/s, roster CPU {($c1-$c0)/$(getconf CLK_TCK)/max(got,1)*1e6:.0f} µs/event')"
+	python3 -c "n=$want; got=$got; t=$t1-$t0; print(f'delivery sqlite, $k endpoint(s), each in event order: {got} of {n} deliveries in {t:.2f} s: {got/t:.0f} deliveries/s, roster CPU {($c1-$c0)/$(getconf CLK_TCK)/max(got,1)*1e6:.0f} µs/delivery')"
 	kill $PID $RPID; wait $PID $RPID 2>/dev/null || true; rm -rf "$w" ;;
 esac
