@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Events A/B harness (issue 15): what recording events costs the write paths, measured as the
-# same runs on a build without events (BASE, default f3771c5, the last commit before events)
-# and on the checkout, interleaved, on one seeded SQLite or PostgreSQL data set. Server CPU
+# same runs on a build that writes no events (the checkout with -tags roster_noevents, or a
+# revision BASE) and on the checkout, interleaved, on one seeded SQLite or PostgreSQL data set. Server CPU
 # per request (/proc utime+stime, the steady figure on a shared machine) beside req/s and p99.
-#   bench/ab-events.sh build [BASE]            build BASE and the checkout into $AB_DIR/bin/{base,head}
+#   bench/ab-events.sh build [BASE]            build base (see above) and the checkout into $AB_DIR/bin/{base,head}
 #   bench/ab-events.sh seed BACKEND            seed USERS users in ORGS organizations with the base build (bulk import)
 #   bench/ab-events.sh run BACKEND WHICH OP [SECONDS] [CLIENTS]
 #                                              WHICH base|head; OP create_user | update_user
@@ -42,9 +42,11 @@ dropdata() { [ -z "$db" ] || psql "$(pgurl test)" -qc "DROP DATABASE $db"; }
 cmd=${1:?usage: see the head of this file}; shift
 case $cmd in
 build)
-	base=${1:-f3771c5}; mkdir -p "$AB_DIR/bin/base" "$AB_DIR/bin/head"; w=$(mktemp -d)
-	git -C "$ROOT" archive "$base" | tar -x -C "$w"
-	(cd "$w" && go build -o "$AB_DIR/bin/base/roster" ./cmd/roster); rm -rf "$w"
+	# base: the checkout built with -tags roster_noevents (the same code, writing no events),
+	# or, given a revision, that revision's build (f3771c5: the last commit before events).
+	base=${1:-}; mkdir -p "$AB_DIR/bin/base" "$AB_DIR/bin/head"
+	if [ -z "$base" ]; then (cd "$ROOT" && go build -tags roster_noevents -o "$AB_DIR/bin/base/roster" ./cmd/roster); base="$(git -C "$ROOT" rev-parse --short HEAD) -tags roster_noevents"
+	else w=$(mktemp -d); git -C "$ROOT" archive "$base" | tar -x -C "$w"; (cd "$w" && go build -o "$AB_DIR/bin/base/roster" ./cmd/roster); rm -rf "$w"; fi
 	(cd "$ROOT" && go build -o "$AB_DIR/bin/head/roster" ./cmd/roster && go build -o "$AB_DIR/bin/" ./bench/cmd/seed ./bench/cmd/benchkit ./bench/cmd/receiver)
 	echo "base $base, head $(git -C "$ROOT" rev-parse --short HEAD) in $AB_DIR/bin" ;;
 seed)

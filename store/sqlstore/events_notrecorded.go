@@ -1,0 +1,6 @@
+//go:build roster_noevents
+
+package sqlstore
+
+// recordingEvents: see events_recorded.go. This build writes no events (benchmarks only).
+const recordingEvents = false
