@@ -33,6 +33,7 @@ type shownEvent struct {
 type eventsData struct {
 	Events       []shownEvent
 	Types        []typeOption
+	Selected     []string // the types and prefixes filtered by
 	Organization string
 	After        string
 	Next         string // the next page's link, when more events follow
@@ -49,7 +50,7 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request, s request) {
 			in.Types = append(in.Types, t)
 		}
 	}
-	d := eventsData{Types: typeOptions(in.Types), Organization: in.OrganizationID, After: in.After, Filtered: len(in.Types) > 0 || in.OrganizationID != ""}
+	d := eventsData{Types: typeOptions(in.Types), Selected: in.Types, Organization: in.OrganizationID, After: in.After, Filtered: len(in.Types) > 0 || in.OrganizationID != ""}
 	p := page{Title: "Events", Nav: "events", Operator: &s.op, CSRF: s.csrf, Data: &d}
 	filters := url.Values{}
 	if len(in.Types) > 0 {

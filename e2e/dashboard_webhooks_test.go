@@ -92,7 +92,7 @@ func dashboardWebhooksFlow(t *testing.T, allocCtx context.Context, backend, shot
 		chromedp.Click(chromedp.CSS("#event-filters summary")),
 		chromedp.Click(chromedp.CSS("#types-type-organization-all")),
 		chromedp.Click(chromedp.CSS("#event-filters button[type=submit]")),
-		chromedp.WaitVisible(chromedp.CSS("#events")))
+		chromedp.WaitVisible(chromedp.CSS("#filtered")), chromedp.WaitVisible(chromedp.CSS("#events")))
 	if page := b.text("main"); !strings.Contains(page, got[0].ID) || !strings.Contains(page, "Hooked Inc") {
 		t.Fatalf("the events screen lacks the delivered event %s", got[0].ID)
 	}
