@@ -4,6 +4,7 @@ import (
 	"context"
 	"html"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"reflect"
 	"regexp"
@@ -12,8 +13,10 @@ import (
 	"time"
 
 	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/dashboard"
 	"github.com/rosterhq/roster/secretbox"
 	"github.com/rosterhq/roster/store"
+	"github.com/rosterhq/roster/store/sqlite"
 	"github.com/rosterhq/roster/webhooks"
 )
 
@@ -209,6 +212,30 @@ func TestWebhooksScreen(t *testing.T) {
 		}
 		wantContains(t, "list's last delivery", b.get("/dashboard/webhooks").body, `<span class="ok">200</span>`)
 
+		// Disabled for failing: the page says so, and Enable resumes it.
+		leases, err = c.st.ClaimWebhookEndpoints(ctx, "dashboard-test", time.Now().Add(2*time.Second), time.Minute, 20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lease = nil
+		for i := range leases {
+			if leases[i].Endpoint.ID == id {
+				lease = &leases[i]
+			}
+		}
+		if lease == nil {
+			t.Fatalf("the endpoint was not claimed again: %+v", leases)
+		}
+		if err := c.st.SaveWebhookProgress(ctx, "dashboard-test", store.WebhookProgress{EndpointID: id, State: lease.State, Disable: true}); err != nil {
+			t.Fatal(err)
+		}
+		wantContains(t, "failing endpoint", b.get(path).body, "disabled: failing", `id="failing-help"`, "Enable and resume")
+		wantContains(t, "failing endpoint in the list", b.get("/dashboard/webhooks").body, "disabled: failing")
+		wantRedirect(t, "enable a failing endpoint", b.post(path+"/enable", url.Values{"csrf": {tok}}), path+"?done=enabled")
+		if e, _ := c.hooks.Get(ctx, c.env.ID, id); !e.Enabled || e.DisabledReason != "" {
+			t.Fatalf("after enabling a failing endpoint: %+v", e)
+		}
+
 		// Another environment's endpoint is not found, on every route; nothing changes.
 		oe, _, err := c.hooks.Create(ctx, other.ID, webhooks.NewEndpoint{URL: "https://hooks.example.com/other"})
 		if err != nil {
@@ -282,4 +309,21 @@ func TestWebhookSecretOtherSession(t *testing.T) {
 			t.Fatalf("another session opened the secret: %d\n%s", res.status, res.body)
 		}
 	})
+}
+
+// A dashboard without a webhook service says so on its Webhooks screen.
+func TestWebhooksNotConfigured(t *testing.T) {
+	st, err := sqlite.Open(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	c := newConsole(t, st)
+	srv := httptest.NewServer(dashboard.New(dashboard.Config{Directory: c.dir, Environment: c.env, Operators: c.ops}))
+	t.Cleanup(srv.Close)
+	c.srv = srv
+	b := c.browser(t)
+	b.signIn()
+	wantStatus(t, "webhooks without a service", b.get("/dashboard/webhooks"), 501)
+	wantStatus(t, "events without a webhook service", b.get("/dashboard/events"), 200)
 }
