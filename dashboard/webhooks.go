@@ -56,7 +56,8 @@ type typeOption struct {
 }
 
 // typeOptions lists the prefixes ("organization.*", "organization.directory.*") and then the
-// types of the catalog, those in selected checked.
+// types of the catalog, those in selected checked; then any other selector of selected (the
+// API also takes "*" or "user.organization_*"), checked, so that saving the form keeps it.
 func typeOptions(selected []string) []typeOption {
 	types := roster.EventTypes()
 	var prefixes []string
@@ -71,8 +72,13 @@ func typeOptions(selected []string) []typeOption {
 	}
 	slices.Sort(prefixes)
 	out := make([]typeOption, 0, len(prefixes)+len(types))
+	ids := map[string]bool{}
 	add := func(v string, prefix bool) {
 		id := "type-" + strings.NewReplacer(".", "-", "*", "all", "_", "-").Replace(v)
+		if ids[id] { // "a.b" and "a_b" would share one
+			id += "-" + strconv.Itoa(len(out))
+		}
+		ids[id] = true
 		out = append(out, typeOption{Value: v, ID: id, Prefix: prefix, Checked: slices.Contains(selected, v)})
 	}
 	for _, p := range prefixes {
@@ -80,6 +86,11 @@ func typeOptions(selected []string) []typeOption {
 	}
 	for _, t := range types {
 		add(t, false)
+	}
+	for _, s := range selected {
+		if !slices.Contains(prefixes, s) && !slices.Contains(types, s) {
+			add(s, strings.HasSuffix(s, "*"))
+		}
 	}
 	return out
 }

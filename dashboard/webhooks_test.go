@@ -327,3 +327,29 @@ func TestWebhooksNotConfigured(t *testing.T) {
 	wantStatus(t, "webhooks without a service", b.get("/dashboard/webhooks"), 501)
 	wantStatus(t, "events without a webhook service", b.get("/dashboard/events"), 200)
 }
+
+// Selectors the checkboxes do not list ("*", a prefix not at a dot) are shown checked, so that
+// saving the settings keeps them.
+func TestWebhookOtherSelectorsKept(t *testing.T) {
+	eachBackend(t, func(t *testing.T, c *console) {
+		ctx := context.Background()
+		e, _, err := c.hooks.Create(ctx, c.env.ID, webhooks.NewEndpoint{URL: "https://hooks.example.com/x", EventTypes: []string{"*", "user.organization_*"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := c.browser(t)
+		b.signIn()
+		path := "/dashboard/webhooks/" + e.ID
+		res := b.get(path)
+		wantContains(t, "page", res.body, `value="*" checked`, `value="user.organization_*" checked`)
+		var checked []string
+		for _, m := range regexp.MustCompile(`name="event_types" value="([^"]+)" checked`).FindAllStringSubmatch(res.body, -1) {
+			checked = append(checked, m[1])
+		}
+		form := url.Values{"csrf": {b.csrf(path)}, "url": {e.URL}, "description": {"edited"}, "event_types": checked}
+		wantRedirect(t, "save", b.post(path, form), path+"?done=saved")
+		if got, _ := c.hooks.Get(ctx, c.env.ID, e.ID); got.Description != "edited" || !reflect.DeepEqual(got.EventTypes, []string{"*", "user.organization_*"}) {
+			t.Fatalf("after saving: %+v", got)
+		}
+	})
+}
