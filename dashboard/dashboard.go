@@ -25,6 +25,7 @@ import (
 	"github.com/rosterhq/roster/directory"
 	"github.com/rosterhq/roster/internal/errcode"
 	"github.com/rosterhq/roster/operators"
+	"github.com/rosterhq/roster/webhooks"
 )
 
 // Prefix is where the dashboard is served.
@@ -57,6 +58,9 @@ type Config struct {
 	// Issuer is Roster's public URL, the base of each directory's SCIM endpoint ("" : the URL
 	// the browser used).
 	Issuer string
+	// Webhooks manages the webhook endpoints (the Webhooks screen); nil: the screen says
+	// the server manages none.
+	Webhooks *webhooks.Service
 	// TestSignIn starts operators' test sign-ins through SSO connections (the *sso.Handler);
 	// nil: the dashboard offers none.
 	TestSignIn TestSignIn
@@ -130,6 +134,8 @@ func New(cfg Config) *Handler {
 	h.registerDirectories(m)
 	h.registerConnectionMapping(m)
 	h.registerConnections(m)
+	h.registerWebhooks(m)
+	h.registerEvents(m)
 	m.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		h.message(w, r, http.StatusNotFound, "Not found", "There is no such page in the dashboard.")
 	})
@@ -304,6 +310,15 @@ func safeNext(next string) string {
 
 var funcs = template.FuncMap{
 	"join": strings.Join,
+	// typeSelector is the data of the "event-types" partial: a fieldset of checkboxes.
+	"typeSelector": func(name, legend string, options []typeOption) typeSelector {
+		return typeSelector{Name: name, Legend: legend, Options: options}
+	},
+}
+
+type typeSelector struct {
+	Name, Legend string
+	Options      []typeOption
 }
 
 // page is what every template gets.

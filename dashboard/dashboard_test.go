@@ -18,11 +18,13 @@ import (
 	"github.com/rosterhq/roster/directory"
 	"github.com/rosterhq/roster/internal/password"
 	"github.com/rosterhq/roster/operators"
+	"github.com/rosterhq/roster/outbound"
 	"github.com/rosterhq/roster/secretbox"
 	"github.com/rosterhq/roster/store"
 	"github.com/rosterhq/roster/store/postgres"
 	"github.com/rosterhq/roster/store/postgres/pgtest"
 	"github.com/rosterhq/roster/store/sqlite"
+	"github.com/rosterhq/roster/webhooks"
 )
 
 // cheap keeps the tests fast: the hash format and checks are the same at any cost.
@@ -41,6 +43,10 @@ type console struct {
 	env roster.Environment
 	ops *operators.Service
 	h   *dashboard.Handler
+	st  store.Store
+	// hooks is the dashboard's webhook service (the default outbound rule: no private
+	// addresses).
+	hooks *webhooks.Service
 }
 
 func newConsole(t *testing.T, st store.Store, csrfKey ...byte) *console {
@@ -56,13 +62,14 @@ func newConsole(t *testing.T, st store.Store, csrfKey ...byte) *console {
 		t.Fatal(err)
 	}
 	ops := operators.New(st, operators.Settings{Password: cheap, MaxFailures: maxFailures, Lockout: time.Minute})
-	h := dashboard.New(dashboard.Config{Directory: dir, Environment: env, Operators: ops, CSRFKey: csrfKey})
+	hooks := webhooks.New(st, box, outbound.New(outbound.Options{}))
+	h := dashboard.New(dashboard.Config{Directory: dir, Environment: env, Operators: ops, CSRFKey: csrfKey, Webhooks: hooks})
 	mux := http.NewServeMux()
 	mux.Handle("/dashboard", h)
 	mux.Handle("/dashboard/", h)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &console{srv: srv, dir: dir, env: env, ops: ops, h: h}
+	return &console{srv: srv, dir: dir, env: env, ops: ops, h: h, st: st, hooks: hooks}
 }
 
 // eachBackend runs fn on a dashboard over a fresh SQLite store and a fresh PostgreSQL schema.

@@ -5,6 +5,8 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -136,6 +138,12 @@ func TestDashboardAccessibility(t *testing.T) {
 		}
 		return res
 	}
+	// Webhook endpoints first, so that the changes below fill their delivery logs: one whose
+	// receiver answers 204, one whose port is closed (failed attempts with their error).
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	t.Cleanup(receiver.Close)
+	okHook := rest("POST", "/api/v1/webhook_endpoints", `{"url": "`+receiver.URL+`/hook", "description": "CRM sync", "event_types": ["organization.*", "user.created"]}`)["endpoint"].(map[string]any)["id"].(string)
+	failingHook := rest("POST", "/api/v1/webhook_endpoints", `{"url": "http://`+freeAddr(t)+`/hook"}`)["endpoint"].(map[string]any)["id"].(string)
 	rest("POST", "/api/v1/user-attributes", `{"key": "employee_id", "display_name": "Employee Number"}`)
 	org := rest("POST", "/api/v1/organizations", `{"display_name": "Megasoft Inc", "external_id": "megasoft-7", "metadata": {"plan": "enterprise"}}`)["organization"].(map[string]any)["id"].(string)
 	rest("POST", "/api/v1/organizations", `{"display_name": "Megasoft Labs"}`)
@@ -330,6 +338,43 @@ func TestDashboardAccessibility(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#delete-role button[type=submit]")),
 		chromedp.WaitVisible(chromedp.CSS("#reassign_role_name-error .field-error")))
 	check("GET /dashboard/organizations/{id}/roles/{name}/delete", "organization-role-delete-error")
+	// Webhooks: the logs have deliveries once the worker has sent the changes above.
+	for _, id := range []string{okHook, failingHook} {
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			if status, res := restJSON(t, srv.URL, apiToken, "GET", "/api/v1/webhook_endpoints/"+id+"/deliveries", ""); status == 200 && len(res["deliveries"].([]any)) > 0 {
+				break
+			} else if time.Now().After(deadline) {
+				t.Fatalf("no delivery to %s after 20 s: %d %v", id, status, res)
+			}
+		}
+	}
+	visit("GET /dashboard/webhooks", "webhooks", "/dashboard/webhooks", "#webhooks")
+	b.step("a URL the API refuses",
+		chromedp.SendKeys(chromedp.CSS("#url"), "ftp://files.example.com/"),
+		chromedp.Click(chromedp.CSS("#create-webhook button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#url-error .field-error")))
+	check("GET /dashboard/webhooks", "webhooks-form-error")
+	b.step("add an endpoint",
+		chromedp.Clear(chromedp.CSS("#url")),
+		chromedp.SendKeys(chromedp.CSS("#url"), receiver.URL+"/second"),
+		chromedp.Click(chromedp.CSS("#event_types-type-user-created")),
+		chromedp.Click(chromedp.CSS("#create-webhook button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#signing-secret")))
+	check("GET /dashboard/webhooks/{id}", "webhook-created")
+	b.step("copy the secret", chromedp.Click(chromedp.CSS(`button[aria-label="Copy signing secret"]`)), chromedp.WaitVisible(chromedp.CSS("#copy-status")))
+	check("GET /dashboard/webhooks/{id}", "webhook-created-copied")
+	visit("GET /dashboard/webhooks/{id}", "webhook", "/dashboard/webhooks/"+okHook+"?done=redelivered", "#deliveries")
+	b.step("a URL the API refuses",
+		chromedp.Clear(chromedp.CSS("#url")),
+		chromedp.SendKeys(chromedp.CSS("#url"), "https://user:pw@hooks.example.com/"),
+		chromedp.Click(chromedp.CSS("#edit-webhook button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#url-error .field-error")))
+	check("GET /dashboard/webhooks/{id}", "webhook-form-error")
+	visit("GET /dashboard/webhooks/{id}", "webhook-failing", "/dashboard/webhooks/"+failingHook, "#deliveries")
+	visit("GET /dashboard/webhooks/{id}/delete", "webhook-delete", "/dashboard/webhooks/"+failingHook+"/delete", "#delete-webhook")
+	visit("GET /dashboard/events", "events", "/dashboard/events?types=organization.*&types=user.created", "#events")
+	visit("GET /dashboard/events", "events-organization", "/dashboard/events?organization_id="+org, "#events")
+	visit("GET /dashboard/events", "events-error", "/dashboard/events?after=nope", "#after-error .field-error")
 	visit("GET /dashboard/audit", "audit", "/dashboard/audit", "#audit")
 	visit("/dashboard/", "not-found", "/dashboard/no-such-screen", "#error")
 	planted()

@@ -322,8 +322,9 @@ func serveContext(parent context.Context, args []string, stdout, stderr io.Write
 	tokens := oauth.NewServer(st, issuer, c.tokenTTL, oauth.WithSecretBox(box))
 	tokens.SetThrottle(c.limits.throttle())
 	signIn := sso.New(sso.Config{Directory: dir, Tokens: tokens, EnvironmentID: env.ID, Issuer: issuer, Log: log, Outbound: guard})
+	hooks := webhooks.New(st, box, guard) // the API's and the dashboard's
 	handlers, err := api.New(api.Config{Directory: dir, Verifier: tokens, Log: log, Metrics: reg, Issuer: issuer, JSONMemoBytes: c.apiMemoBytes(),
-		Webhooks: webhooks.New(st, box, guard)})
+		Webhooks: hooks})
 	if err != nil {
 		return err
 	}
@@ -348,7 +349,7 @@ func serveContext(parent context.Context, args []string, stdout, stderr io.Write
 	// Operators of the dashboard (docs/operators.md) and the dashboard itself (docs/dashboard.md).
 	ops := operators.New(st, c.operators.settings(), operators.WithLogger(log))
 	console := dashboard.New(dashboard.Config{Directory: dir, Environment: env, Operators: ops, Log: log,
-		Secure: tlsConfig != nil || strings.HasPrefix(issuer, "https://"), CSRFKey: dashboard.CSRFKey(key), Issuer: issuer, TestSignIn: signIn})
+		Secure: tlsConfig != nil || strings.HasPrefix(issuer, "https://"), CSRFKey: dashboard.CSRFKey(key), Issuer: issuer, TestSignIn: signIn, Webhooks: hooks})
 	scfg := server.Config{
 		API:       handlers,
 		OAuth:     &oauth.Handler{Server: tokens, EnvironmentID: env.ID, Log: log},
