@@ -642,28 +642,12 @@ func (s *Store) ExportUsers(ctx context.Context, environmentID, organizationID s
 		if organizationID != "" {
 			args = append(args, organizationID)
 		}
-		rows, err := q.QueryContext(ctx, query, args...)
+		users, err := s.queryFullUsers(ctx, q, batchSize, query, args...)
 		if err != nil {
-			return err
-		}
-		users := make([]roster.User, 0, batchSize)
-		for rows.Next() {
-			u, err := scanFullUser(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			users = append(users, u)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		if len(users) == 0 {
 			return nil
-		}
-		if err := loadMemberships(ctx, q, s.dialect, users); err != nil {
-			return err
 		}
 		last, ok := roster.IDNumber(users[len(users)-1].ID, roster.PrefixUser)
 		if !ok {

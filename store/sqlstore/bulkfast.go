@@ -117,24 +117,8 @@ func (im *importer) loadUsers(ctx context.Context, ext, email map[string]string)
 			args = append(args, nil)
 		}
 		ids = ids[n:]
-		rows, err := im.tx.QueryContext(ctx, query, args...)
+		users, err := im.s.queryFullUsers(ctx, im.tx, n, query, args...)
 		if err != nil {
-			return nil, err
-		}
-		users := make([]roster.User, 0, n)
-		for rows.Next() {
-			u, err := scanFullUser(rows)
-			if err != nil {
-				rows.Close()
-				return nil, err
-			}
-			users = append(users, u)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
-		if err := loadMemberships(ctx, im.tx, im.s.dialect, users); err != nil {
 			return nil, err
 		}
 		for _, u := range users {

@@ -321,24 +321,8 @@ func (s *Store) recordMovedMemberships(ctx context.Context, tx txConn, environme
 		}
 		chunk := moved[:n]
 		moved = moved[n:]
-		rows, err := tx.QueryContext(ctx, `SELECT `+s.fullUserColumns+` FROM users u WHERE u.id IN (`+placeholders(1, len(ids))+`)`, ids...)
+		users, err := s.queryFullUsers(ctx, tx, len(ids), `SELECT `+s.fullUserColumns+` FROM users u WHERE u.id IN (`+placeholders(1, len(ids))+`)`, ids...)
 		if err != nil {
-			return err
-		}
-		var users []roster.User
-		for rows.Next() {
-			u, err := scanFullUser(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			users = append(users, u)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		if err := loadMemberships(ctx, tx, s.dialect, users); err != nil {
 			return err
 		}
 		byID := make(map[string]roster.User, len(users))

@@ -619,6 +619,32 @@ func getUser(ctx context.Context, q querier, environmentID string, ref roster.Us
 }
 
 // scanFullUser reads fullUserColumns.
+// queryFullUsers runs a query of s.fullUserColumns and returns its users complete, with their
+// memberships (loadMemberships), in the query's order.
+func (s *Store) queryFullUsers(ctx context.Context, q querier, sizeHint int, query string, args ...any) ([]roster.User, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	users := make([]roster.User, 0, sizeHint)
+	for rows.Next() {
+		u, err := scanFullUser(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		users = append(users, u)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if err := loadMemberships(ctx, q, s.dialect, users); err != nil {
+		return nil, err
+	}
+	return users, nil
+}
+
 func scanFullUser(row interface{ Scan(...any) error }) (roster.User, error) {
 	var attrs, idents string
 	u, err := scanUser(row, &attrs, &idents)
