@@ -157,19 +157,13 @@ func TestWebhooksScreen(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		evs, err := c.st.ListEvents(ctx, c.env.ID, store.EventQuery{Types: []string{roster.EventOrganizationCreated}, OrganizationID: org.ID, Limit: 1})
-		if err != nil || len(evs) != 1 {
-			t.Fatalf("events %v %v", evs, err)
-		}
+		evs := waitEvents(t, c.st, c.env.ID, store.EventQuery{Types: []string{roster.EventOrganizationCreated}, OrganizationID: org.ID, Limit: 1})
 		other := otherEnvironment(t, c)
 		otherOrg, err := c.dir.CreateOrganization(ctx, other, roster.NewOrganization{DisplayName: "Elsewhere"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		otherEvs, err := c.st.ListEvents(ctx, other.ID, store.EventQuery{OrganizationID: otherOrg.ID, Limit: 1})
-		if err != nil || len(otherEvs) != 1 {
-			t.Fatalf("other events %v %v", otherEvs, err)
-		}
+		otherEvs := waitEvents(t, c.st, other.ID, store.EventQuery{OrganizationID: otherOrg.ID, Limit: 1})
 		wantStatus(t, "redeliver another environment's event", b.post(path+"/redeliver", url.Values{"csrf": {tok}, "event_id": {otherEvs[0].ID}}), 404)
 		wantStatus(t, "redeliver without CSRF", b.post(path+"/redeliver", url.Values{"event_id": {evs[0].ID}}), 403)
 		wantRedirect(t, "redeliver", b.post(path+"/redeliver", url.Values{"csrf": {tok}, "event_id": {evs[0].ID}}), path+"?done=redelivered")
@@ -352,4 +346,22 @@ func TestWebhookOtherSelectorsKept(t *testing.T) {
 			t.Fatalf("after saving: %+v", got)
 		}
 	})
+}
+
+// waitEvents reads events until the query finds some: on PostgreSQL the feed shows a
+// committed event once every older transaction of the server has ended (parallel tests').
+func waitEvents(t *testing.T, st store.Store, envID string, q store.EventQuery) []store.StoredEvent {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		evs, err := st.ListEvents(context.Background(), envID, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) > 0 {
+			return evs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no event matches %+v after 10 s", q)
+		}
+	}
 }
