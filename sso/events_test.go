@@ -12,6 +12,7 @@ import (
 	"github.com/rosterhq/roster/internal/oidctest"
 	"github.com/rosterhq/roster/internal/rostertest"
 	"github.com/rosterhq/roster/store"
+	"github.com/rosterhq/roster/store/storetest"
 )
 
 // feed reads the environment's events after *c until they are of the types want (the
@@ -53,8 +54,7 @@ func feed(t *testing.T, r *rostertest.Roster, c *store.EventCursor, want ...stri
 	}
 }
 
-// head is the feed's position once the writes before have settled: the head has not moved
-// for 300 ms.
+// head is the feed's position after every write committed before it (storetest.Settle).
 func head(t *testing.T, r *rostertest.Roster) store.EventCursor {
 	t.Helper()
 	ctx := context.Background()
@@ -62,21 +62,12 @@ func head(t *testing.T, r *rostertest.Roster) store.EventCursor {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var last store.EventCursor
-	stable := 0
-	for deadline := time.Now().Add(5 * time.Second); stable < 3 && time.Now().Before(deadline); {
-		time.Sleep(100 * time.Millisecond)
-		c, err := r.Store.EventHead(ctx, env.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if c == last && c != (store.EventCursor{}) {
-			stable++
-		} else {
-			last, stable = c, 0
-		}
+	storetest.Settle(t, r.Store)
+	c, err := r.Store.EventHead(ctx, env.ID)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return last
+	return c
 }
 
 // failure checks a user.login_failed event: its actor, connection, organization and reason.

@@ -83,6 +83,10 @@ func eventTypes(evs []envelope) []string {
 	return out
 }
 
+// Settle returns once every write that committed before it is in the feed (see settle): a
+// test that takes the feed's head, or reads it right after a write, calls it first.
+func Settle(t *testing.T, s store.Store) { t.Helper(); settle(t, s) }
+
 // settle returns once every write that committed before it is in the feed. On PostgreSQL the
 // feed shows a transaction's events only when every older transaction has ended (any of the
 // server's, such as a parallel test's): settle commits an event of its own in a fresh
