@@ -303,6 +303,9 @@ func eventColumnsOf(a string) string {
 
 // SaveWebhookProgress writes a worker's batch, fenced by its lease: the state update names the
 // owner, and when it changes no row (the lease was taken over or ended), nothing is written.
+// deliveryRowsPerInsert bounds the rows of one INSERT of delivery records.
+const deliveryRowsPerInsert = 10
+
 func (s *Store) SaveWebhookProgress(ctx context.Context, owner string, p store.WebhookProgress) error {
 	return s.inOtherTx(ctx, func(tx txConn) error {
 		args := []any{p.State.Cursor.Tx, p.State.Cursor.Seq, micros(p.State.NextAttempt), p.State.Attempts, nullMicros(p.State.FailingSince), p.EndpointID, owner}
@@ -335,19 +338,27 @@ func (s *Store) SaveWebhookProgress(ctx context.Context, owner string, p store.W
 		if len(p.Deliveries) == 0 {
 			return nil
 		}
-		var q strings.Builder
-		q.WriteString(`INSERT INTO webhook_deliveries (endpoint_id, event_id, event_type, attempt, manual, status, success, latency_us, error, time) VALUES `)
-		args = args[:0]
-		arg := appendArg(&args)
-		for i, d := range p.Deliveries {
-			if i > 0 {
-				q.WriteString(", ")
+		// In statements of at most deliveryRowsPerInsert rows: SQLite's driver looks up each
+		// parameter's name by walking the statement's list of them, so binding n parameters
+		// costs n²: for a page of 100 deliveries (1,000 parameters) it showed as 8% of the
+		// worker's CPU in a profile on a loaded machine (3% of a delivery's CPU, quiet).
+		for rows := p.Deliveries; len(rows) > 0; {
+			n := min(len(rows), deliveryRowsPerInsert)
+			var q strings.Builder
+			q.WriteString(`INSERT INTO webhook_deliveries (endpoint_id, event_id, event_type, attempt, manual, status, success, latency_us, error, time) VALUES `)
+			args = args[:0]
+			arg := appendArg(&args)
+			for i, d := range rows[:n] {
+				if i > 0 {
+					q.WriteString(", ")
+				}
+				fmt.Fprintf(&q, "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", arg(p.EndpointID), arg(d.EventID), arg(d.EventType), arg(d.Attempt),
+					arg(d.Manual), arg(d.Status), arg(d.Success), arg(d.Latency.Microseconds()), arg(d.Error), arg(micros(d.Time)))
 			}
-			fmt.Fprintf(&q, "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", arg(p.EndpointID), arg(d.EventID), arg(d.EventType), arg(d.Attempt),
-				arg(d.Manual), arg(d.Status), arg(d.Success), arg(d.Latency.Microseconds()), arg(d.Error), arg(micros(d.Time)))
-		}
-		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
-			return err
+			if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+				return err
+			}
+			rows = rows[n:]
 		}
 		// Keep the latest WebhookDeliveryLogKeep records of the endpoint.
 		_, err = tx.ExecContext(ctx, `DELETE FROM webhook_deliveries WHERE endpoint_id = $1 AND seq <= (
