@@ -343,14 +343,27 @@ func UserChanges(before, after *User) []string {
 	return out
 }
 
+// SameRoles reports whether two role lists hold the same roles (by ID), in any order.
+func SameRoles(a, b []RoleRef) bool {
+	ids := func(rs []RoleRef) []string {
+		out := make([]string, len(rs))
+		for i, r := range rs {
+			out[i] = r.ID
+		}
+		return out
+	}
+	return sameSet(ids(a), ids(b))
+}
+
 // MembershipChanges names the fields (sorted) whose values differ between two versions of a
-// membership: "metadata", "roles", "status".
+// membership: "metadata", "roles" (compared as sets: the same roles in another order are no
+// change), "status".
 func MembershipChanges(before, after *Membership) []string {
 	var out []string
 	if !maps.Equal(before.Metadata, after.Metadata) {
 		out = append(out, "metadata")
 	}
-	if !slices.EqualFunc(before.Roles, after.Roles, func(a, b RoleRef) bool { return a.ID == b.ID }) {
+	if !SameRoles(before.Roles, after.Roles) {
 		out = append(out, "roles")
 	}
 	if before.Status != after.Status {

@@ -2,6 +2,7 @@ package roster
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 )
@@ -36,5 +37,26 @@ func TestEventEnvelope(t *testing.T) {
 	}
 	if body, err := e.Envelope(func(any) (json.RawMessage, error) { return nil, nil }); err != nil || !json.Valid(body) {
 		t.Fatalf("envelope of no data: %v %s", err, body)
+	}
+}
+
+// The same roles in another order (or repeated) are no change of a membership's roles; a
+// role added or removed is.
+func TestMembershipChangesRolesAsSet(t *testing.T) {
+	a, b := RoleRef{ID: "role_1"}, RoleRef{ID: "role_2"}
+	before := Membership{Roles: []RoleRef{a, b}}
+	for _, tc := range []struct {
+		after []RoleRef
+		want  []string
+	}{
+		{[]RoleRef{b, a}, nil},
+		{[]RoleRef{a, b, a}, nil},
+		{[]RoleRef{a}, []string{"roles"}},
+		{[]RoleRef{a, b, {ID: "role_3"}}, []string{"roles"}},
+	} {
+		after := Membership{Roles: tc.after}
+		if got := MembershipChanges(&before, &after); !slices.Equal(got, tc.want) {
+			t.Errorf("%v → %v: %q, want %q", before.Roles, tc.after, got, tc.want)
+		}
 	}
 }

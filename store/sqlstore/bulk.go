@@ -540,7 +540,7 @@ func (im *importer) insertMembership(ctx context.Context, m *roster.Membership) 
 // updateMembership changes an existing membership as the line says: roles replaced when
 // given, metadata merged, status set when given.
 func (im *importer) updateMembership(ctx context.Context, u *roster.User, m *roster.Membership, in roster.ImportMembership, res store.ImportMembership, field string) (bool, error) {
-	rolesChanged := res.Roles != nil && !sameRoles(m.Roles, res.Roles)
+	rolesChanged := res.Roles != nil && !roster.SameRoles(m.Roles, res.Roles)
 	meta := m.Metadata
 	if len(in.Metadata) > 0 {
 		meta = roster.MergeMetadata(m.Metadata, in.Metadata)
@@ -589,23 +589,10 @@ func (im *importer) updateMembership(ctx context.Context, u *roster.User, m *ros
 			return false, err
 		}
 	}
-	if changed := membershipChanges(&before, m); len(changed) > 0 {
+	if changed := roster.MembershipChanges(&before, m); len(changed) > 0 {
 		im.memberChanges = append(im.memberChanges, memberChange{typ: roster.EventMembershipUpdated, orgID: m.OrganizationID, changed: changed})
 	}
 	return true, nil
-}
-
-// sameRoles compares two role lists as sets of IDs.
-func sameRoles(a, b []roster.RoleRef) bool {
-	ids := func(rs []roster.RoleRef) []string {
-		out := make([]string, 0, len(rs))
-		for _, r := range rs {
-			out = append(out, r.ID)
-		}
-		slices.Sort(out)
-		return slices.Compact(out)
-	}
-	return slices.Equal(ids(a), ids(b))
 }
 
 // ExportUsers reads the users in ID order, batchSize at a time, in one read transaction: on

@@ -259,7 +259,7 @@ func (s *Store) UpdateMembership(ctx context.Context, environmentID, organizatio
 // invitation again when it was resent (ResendInvite), else membership_updated with the
 // fields that changed. u is the user after the write.
 func membershipUpdated(environmentID string, before, after roster.Membership, u roster.User) (roster.Event, bool) {
-	changed := membershipChanges(&before, &after)
+	changed := roster.MembershipChanges(&before, &after)
 	org := eventOrg(environmentID, after.OrganizationID, after.OrganizationName)
 	switch {
 	case after.InviteResentCount > before.InviteResentCount:
@@ -318,14 +318,4 @@ func membershipIndex(u roster.User, organizationID string) int {
 		}
 	}
 	return -1
-}
-
-// membershipChanges is roster.MembershipChanges with the roles compared as a set: the same
-// roles in another order are no change.
-func membershipChanges(before, after *roster.Membership) []string {
-	changed := roster.MembershipChanges(before, after)
-	if slices.Contains(changed, "roles") && sameRoles(before.Roles, after.Roles) {
-		changed = slices.DeleteFunc(changed, func(f string) bool { return f == "roles" })
-	}
-	return changed
 }
