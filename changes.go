@@ -9,16 +9,10 @@ import "slices"
 // RoleChanges names the fields whose values differ between two versions of a role:
 // "description", "display_name", "permissions" (compared as sets of names).
 func RoleChanges(before, after Role) []string {
-	var out []string
-	if before.Description != after.Description {
-		out = append(out, "description")
-	}
-	if before.DisplayName != after.DisplayName {
-		out = append(out, "display_name")
-	}
-	if !sameSet(before.Permissions, after.Permissions) {
-		out = append(out, "permissions")
-	}
+	var out changedFields
+	out.add("description", before.Description != after.Description)
+	out.add("display_name", before.DisplayName != after.DisplayName)
+	out.add("permissions", !sameSet(before.Permissions, after.Permissions))
 	return out
 }
 
@@ -34,20 +28,24 @@ func PermissionChanges(before, after Permission) []string {
 // AttributeChanges names the fields whose values differ between two versions of a custom
 // attribute definition.
 func AttributeChanges(before, after AttributeDefinition) []string {
-	var out []string
-	add := func(field string, differ bool) {
-		if differ {
-			out = append(out, field)
-		}
-	}
-	add("display_name", before.DisplayName != after.DisplayName)
-	add("enum_values", !slices.Equal(before.EnumValues, after.EnumValues))
-	add("max_length", before.MaxLength != after.MaxLength)
-	add("pattern", before.Pattern != after.Pattern)
-	add("required", before.Required != after.Required)
-	add("type", before.Type != after.Type)
-	add("unique", before.Unique != after.Unique)
+	var out changedFields
+	out.add("display_name", before.DisplayName != after.DisplayName)
+	out.add("enum_values", !slices.Equal(before.EnumValues, after.EnumValues))
+	out.add("max_length", before.MaxLength != after.MaxLength)
+	out.add("pattern", before.Pattern != after.Pattern)
+	out.add("required", before.Required != after.Required)
+	out.add("type", before.Type != after.Type)
+	out.add("unique", before.Unique != after.Unique)
 	return out
+}
+
+// changedFields collects the names of the fields that differ, in the order added.
+type changedFields []string
+
+func (c *changedFields) add(field string, differ bool) {
+	if differ {
+		*c = append(*c, field)
+	}
 }
 
 func sameSet(a, b []string) bool {

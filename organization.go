@@ -199,17 +199,12 @@ func optional(s string) *string {
 // OrganizationChanges names the fields (as the REST API spells them, sorted) whose values
 // differ between two versions of an organization: an event's changed_fields.
 func OrganizationChanges(before, after Organization) []string {
-	var out []string
-	add := func(field string, differ bool) {
-		if differ {
-			out = append(out, field)
-		}
-	}
-	add("display_name", before.DisplayName != after.DisplayName)
-	add("external_id", !equalPtr(before.ExternalID, after.ExternalID))
-	add("logo_url", !equalPtr(before.LogoURL, after.LogoURL))
-	add("metadata", !maps.Equal(before.Metadata, after.Metadata))
-	add("region_code", before.RegionCode != after.RegionCode)
-	add("slug", !equalPtr(before.Slug, after.Slug))
+	var out changedFields
+	out.add("display_name", before.DisplayName != after.DisplayName)
+	out.add("external_id", !equalPtr(before.ExternalID, after.ExternalID))
+	out.add("logo_url", !equalPtr(before.LogoURL, after.LogoURL))
+	out.add("metadata", !maps.Equal(before.Metadata, after.Metadata))
+	out.add("region_code", before.RegionCode != after.RegionCode)
+	out.add("slug", !equalPtr(before.Slug, after.Slug))
 	return out
 }
