@@ -2,7 +2,9 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -134,18 +136,19 @@ func (s *Store) ListEvents(ctx context.Context, environmentID string, q store.Ev
 	return out, rows.Err()
 }
 
-// EventHead returns the position of the environment's last event within the horizon.
+// EventHead returns the position of the environment's last event within the horizon (the
+// zero cursor when there is none): one step back along events_environment.
 func (s *Store) EventHead(ctx context.Context, environmentID string) (store.EventCursor, error) {
 	where := "environment_id = $1"
 	if h := s.dialect.EventHorizon(); h != "" {
 		where += " AND " + h
 	}
 	var c store.EventCursor
-	err := s.read.QueryRowContext(ctx, `SELECT COALESCE(MAX(tx), 0) FROM events WHERE `+where, environmentID).Scan(&c.Tx)
-	if err != nil {
-		return c, err
+	err := s.read.QueryRowContext(ctx, `SELECT tx, seq FROM events WHERE `+where+` ORDER BY environment_id DESC, tx DESC, seq DESC LIMIT 1`,
+		environmentID).Scan(&c.Tx, &c.Seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.EventCursor{}, nil
 	}
-	err = s.read.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM events WHERE `+where+` AND tx = $2`, environmentID, c.Tx).Scan(&c.Seq)
 	return c, err
 }
 
