@@ -2,13 +2,11 @@ package directory
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/binary"
 	"strings"
 
 	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/pagetoken"
 	"github.com/rosterhq/roster/store"
 )
 
@@ -105,31 +103,23 @@ func knownEventSelector(t string) bool {
 	return false
 }
 
-// A feed cursor is the position (transaction, sequence) and an HMAC of it with the
-// environment's cursor key: opaque, stable for as long as the environment exists, refused
-// when altered or given to another environment.
-const eventCursorMAC = 16
+// A feed cursor is the position (transaction, sequence) sealed with the environment's cursor
+// key (pagetoken.Seal): opaque, stable for as long as the environment exists, refused when
+// altered or given to another environment. It does not depend on the filters.
+func eventCursorQuery(env roster.Environment) string { return "events\x00" + env.ID }
 
 func encodeEventCursor(env roster.Environment, c store.EventCursor) string {
-	buf := make([]byte, 0, 16+eventCursorMAC)
+	buf := make([]byte, 0, 16)
 	buf = binary.BigEndian.AppendUint64(buf, uint64(c.Tx))
 	buf = binary.BigEndian.AppendUint64(buf, uint64(c.Seq))
-	buf = append(buf, eventCursorSum(env, buf)...)
-	return base64.RawURLEncoding.EncodeToString(buf)
+	return pagetoken.Seal(env.CursorKey, eventCursorQuery(env), buf)
 }
 
 func decodeEventCursor(env roster.Environment, s string) (store.EventCursor, bool) {
-	raw, err := base64.RawURLEncoding.Strict().DecodeString(s)
-	if err != nil || len(raw) != 16+eventCursorMAC || !hmac.Equal(raw[16:], eventCursorSum(env, raw[:16])) {
+	raw, err := pagetoken.Open(env.CursorKey, eventCursorQuery(env), s, 16)
+	if err != nil {
 		return store.EventCursor{}, false
 	}
 	c := store.EventCursor{Tx: int64(binary.BigEndian.Uint64(raw)), Seq: int64(binary.BigEndian.Uint64(raw[8:16]))}
 	return c, c.Tx >= 0 && c.Seq >= 0
-}
-
-func eventCursorSum(env roster.Environment, body []byte) []byte {
-	m := hmac.New(sha256.New, env.CursorKey)
-	m.Write([]byte("events\x00" + env.ID + "\x00"))
-	m.Write(body)
-	return m.Sum(nil)[:eventCursorMAC]
 }

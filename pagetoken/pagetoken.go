@@ -34,28 +34,44 @@ const macLen = 16
 // Encode returns the token for c. query identifies the list and its filters (for example
 // "organizations\x00ext=abc"), so a token only works with the query that produced it.
 func Encode(key []byte, query string, c Cursor) string {
-	buf := make([]byte, 0, 1+8+macLen)
+	buf := make([]byte, 0, 1+8)
 	buf = append(buf, byte(c.Direction))
 	buf = binary.BigEndian.AppendUint64(buf, uint64(c.Position))
-	buf = append(buf, sum(key, query, buf)...)
-	return base64.RawURLEncoding.EncodeToString(buf)
+	return Seal(key, query, buf)
 }
 
 // Decode checks a token made by Encode with the same key and query.
 func Decode(key []byte, query, token string) (Cursor, error) {
-	raw, err := base64.RawURLEncoding.Strict().DecodeString(token)
-	if err != nil || len(raw) != 1+8+macLen {
-		return Cursor{}, ErrInvalid
-	}
-	body, mac := raw[:9], raw[9:]
-	if !hmac.Equal(mac, sum(key, query, body)) {
-		return Cursor{}, ErrInvalid
+	body, err := Open(key, query, token, 1+8)
+	if err != nil {
+		return Cursor{}, err
 	}
 	c := Cursor{Direction: Direction(body[0]), Position: int64(binary.BigEndian.Uint64(body[1:]))}
 	if (c.Direction != Next && c.Direction != Prev) || c.Position <= 0 {
 		return Cursor{}, ErrInvalid
 	}
 	return c, nil
+}
+
+// Seal returns an opaque token of body (a position of another shape than Cursor's, such as
+// the event feed's), signed for key and query like Encode's tokens.
+func Seal(key []byte, query string, body []byte) string {
+	buf := append(body[:len(body):len(body)], sum(key, query, body)...)
+	return base64.RawURLEncoding.EncodeToString(buf)
+}
+
+// Open checks a token made by Seal with the same key and query and a body of size bytes,
+// and returns the body.
+func Open(key []byte, query, token string, size int) ([]byte, error) {
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(token)
+	if err != nil || len(raw) != size+macLen {
+		return nil, ErrInvalid
+	}
+	body, mac := raw[:size], raw[size:]
+	if !hmac.Equal(mac, sum(key, query, body)) {
+		return nil, ErrInvalid
+	}
+	return body, nil
 }
 
 func sum(key []byte, query string, body []byte) []byte {
