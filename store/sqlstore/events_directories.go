@@ -17,12 +17,18 @@ const sealedMarker = "(sealed)"
 // connectionEvent is a connection's event. The client secret, sealed or not, never goes
 // into an event's data.
 func connectionEvent(typ string, c roster.Connection, at time.Time, changed []string) roster.Event {
+	return roster.Event{Type: typ, OccurredAt: at, EnvironmentID: c.EnvironmentID, OrganizationID: c.OrganizationID,
+		ChangedFields: changed, Data: eventConnection(c)}
+}
+
+// eventConnection is a connection as events show it: without its client secret, sealed or
+// not (sealedMarker says that one is set).
+func eventConnection(c roster.Connection) roster.Connection {
 	if c.OIDC.HasSecret() {
 		c.OIDC.SecretSealed = sealedMarker
 	}
 	c.OIDC.ClientSecret = ""
-	return roster.Event{Type: typ, OccurredAt: at, EnvironmentID: c.EnvironmentID, OrganizationID: c.OrganizationID,
-		ChangedFields: changed, Data: c}
+	return c
 }
 
 // toggledType is updated's type, or enabled's / disabled's when a write flips enabled.
@@ -84,7 +90,7 @@ func (s *Store) roleEvents(ctx context.Context, tx txConn, environmentID, orgID 
 		if i < 0 {
 			continue
 		}
-		org := roster.Organization{ID: orgID, EnvironmentID: environmentID, DisplayName: u.Memberships[i].OrganizationName}
+		org := eventOrg(environmentID, orgID, u.Memberships[i].OrganizationName)
 		e := membershipEvent(roster.EventMembershipUpdated, org, u, at, []string{"roles"})
 		e.Actor = actor
 		out = append(out, e)
@@ -119,7 +125,7 @@ func loginEvents(conn roster.Connection, orgName string, isNew bool, before, aft
 	} else if changed := roster.UserChanges(&before, &after); len(changed) > 0 {
 		events = append(events, userEvent(roster.EventUserUpdated, after, orgID, at, changed))
 	}
-	org := roster.Organization{ID: orgID, EnvironmentID: conn.EnvironmentID, DisplayName: orgName}
+	org := eventOrg(conn.EnvironmentID, orgID, orgName)
 	if i := membershipIndex(after, orgID); i >= 0 {
 		if j := membershipIndex(before, orgID); j < 0 || isNew {
 			events = append(events, membershipEvent(roster.EventMembershipCreated, org, after, at, nil))
@@ -127,8 +133,7 @@ func loginEvents(conn roster.Connection, orgName string, isNew bool, before, aft
 			events = append(events, membershipEvent(roster.EventMembershipUpdated, org, after, at, changed))
 		}
 	}
-	c := connectionEvent("", conn, at, nil).Data.(roster.Connection)
 	events = append(events, roster.Event{Type: roster.EventLogin, OccurredAt: at, EnvironmentID: conn.EnvironmentID, OrganizationID: orgID,
-		Data: roster.LoginEventData{User: after, Connection: c}})
+		Data: roster.LoginEventData{User: after, Connection: eventConnection(conn)}})
 	return withActor(events, roster.Actor{Type: roster.ActorSSOConnection, ID: conn.ID})
 }

@@ -322,7 +322,7 @@ func directoryUserEvents(orgID, orgName string, created bool, prev, row roster.D
 		}
 	}
 	if memberEvent != "" {
-		org := roster.Organization{ID: orgID, EnvironmentID: u.EnvironmentID, DisplayName: orgName}
+		org := eventOrg(u.EnvironmentID, orgID, orgName)
 		events = append(events, membershipEvent(memberEvent, org, u, at, memberChanged))
 	}
 	return events
@@ -551,7 +551,7 @@ func (s *Store) DeprovisionDirectoryUser(ctx context.Context, environmentID, dir
 			if i := membershipIndex(u, orgID); i >= 0 {
 				u.Memberships = slices.Delete(u.Memberships, i, i+1)
 			}
-			o := roster.Organization{ID: orgID, EnvironmentID: environmentID, DisplayName: org.name}
+			o := eventOrg(environmentID, orgID, org.name)
 			events = append(events, membershipEvent(roster.EventMembershipDeleted, o, u, at, nil))
 		}
 		return s.recordEvents(ctx, tx, withActor(events, scimActor(directoryID))...)
