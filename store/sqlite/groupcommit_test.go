@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"maps"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -111,6 +113,23 @@ func TestGroupCommitKeepsEachRequestsOutcome(t *testing.T) {
 		if got := len(page.Items) == 1; got != want {
 			t.Errorf("%s stored: %v, want %v", email, got, want)
 		}
+	}
+	// The batch's events are inserted at its end: those of the requests that rolled back
+	// are not among them, and each committed request has its own.
+	events, err := s.ListEvents(ctx, env.ID, store.EventQuery{Types: []string{roster.EventUserCreated}, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := map[string]int{}
+	for _, e := range events {
+		for _, email := range []string{"first@example.com", "ok@example.com", "ok2@example.com", "canceled@example.com", "panics@example.com", "FIRST@example.com"} {
+			if strings.Contains(string(e.Body), `"`+email+`"`) {
+				created[email]++
+			}
+		}
+	}
+	if want := map[string]int{"first@example.com": 1, "ok@example.com": 1, "ok2@example.com": 1}; !maps.Equal(created, want) || len(events) != 3 {
+		t.Errorf("user.created events by email: %v (%d events), want %v", created, len(events), want)
 	}
 }
 

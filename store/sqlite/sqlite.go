@@ -207,6 +207,12 @@ func (dialect) ShareLock() string { return "" }
 // EventHorizon: one writer at a time, so events commit in seq order (tx is 0).
 func (dialect) EventHorizon() string { return "" }
 
+// EventsAfter: tx is always 0, so an equality on it and a range on seq. SQLite does not seek
+// an index to a row comparison's start: "(tx, seq) > (0, n)" read the environment's events
+// from the first, which made a read at the end of a feed of 40,000 events take 7 ms instead
+// of 16 µs (TestEventPagePlan).
+func (dialect) EventsAfter(tx, seq string) string { return "tx = " + tx + " AND seq > " + seq }
+
 // Transient: writes take the write lock at BEGIN (immediate) on one connection, so SQLite
 // aborts no transaction to break a deadlock and there is nothing to retry; SQLITE_BUSY and
 // SQLITE_LOCKED mean another process (a management command) held the database longer than

@@ -49,7 +49,7 @@ func (s *Store) ImportUsers(ctx context.Context, environmentID string, now time.
 // run applies the lines in order: runs of lines that create users on the fast path
 // (bulkfast.go), the others one at a time.
 func (im *importer) run(ctx context.Context, lines []store.ImportLine, out []store.ImportOutcome) error {
-	pg := im.s.dialect.Name() == "postgres"
+	pg := im.s.pg()
 	if pg {
 		// The driver prepares and caches statements per connection, and after five runs
 		// PostgreSQL may keep a generic plan made while the users table was small: during a
@@ -72,8 +72,7 @@ func (im *importer) run(ctx context.Context, lines []store.ImportLine, out []sto
 		}
 	}
 	im.extIDs, im.emailIDs, im.written = extFound, emailFound, map[string]bool{}
-	im.events = rowInserter{im: im, insert: `INSERT INTO events (id, environment_id, organization_id, type, occurred_at, body) VALUES `,
-		columns: 6, types: "TTTTIY"}
+	im.events = newEventRows(pg)
 	seenExt, seenEmail := map[string]bool{}, map[string]bool{}
 	var run []newUser
 	flush := func() error {
@@ -140,7 +139,7 @@ func (im *importer) run(ctx context.Context, lines []store.ImportLine, out []sto
 	if err := flush(); err != nil {
 		return err
 	}
-	return im.events.done(ctx)
+	return im.events.done(ctx, im.tx)
 }
 
 // addEvents adds events of a line that was applied to the batch's events, written at its
@@ -149,11 +148,7 @@ func (im *importer) run(ctx context.Context, lines []store.ImportLine, out []sto
 // adds none.
 func (im *importer) addEvents(ctx context.Context, events ...roster.Event) error {
 	for i := range events {
-		row, err := im.s.eventRow(ctx, &events[i])
-		if err != nil {
-			return err
-		}
-		if err := im.events.add(ctx, row...); err != nil {
+		if err := im.s.appendEventRow(ctx, &im.events, &events[i]); err != nil {
 			return err
 		}
 	}
@@ -604,7 +599,7 @@ func (s *Store) ExportUsers(ctx context.Context, environmentID, organizationID s
 		batchSize = 1000
 	}
 	var opts *sql.TxOptions
-	if s.dialect.Name() == "postgres" {
+	if s.pg() {
 		opts = &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
 	}
 	tx, err := s.readDB.BeginTx(ctx, opts)

@@ -5,9 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/store"
@@ -26,10 +24,6 @@ const (
 	keyChunk = 1000 // keys per look-up statement of existingKeys (one array argument)
 	runMax   = 256  // lines per run
 )
-
-// rowGroups are the rows per multi-row INSERT on SQLite, largest first; the rest of a run's
-// rows go in smaller groups, the last one row at a time.
-var rowGroups = []int{64, 8, 1}
 
 // existingKeys returns the IDs of the users that the lines' external IDs and email keys name,
 // by key, read before the lines run.
@@ -184,14 +178,14 @@ func (im *importer) flush(ctx context.Context, run []newUser) (bool, error) {
 }
 
 func (im *importer) insertRun(ctx context.Context, run []newUser) error {
-	users := rowInserter{im: im, insert: insertUserPrefix, columns: userRowColumns, types: "TTITTTTTTTTTTTTBBTTIII"}
-	attrs := rowInserter{im: im, insert: `INSERT INTO user_attributes (environment_id, user_id, attr_key, value, unique_value) VALUES `, columns: 5, types: "TTTTT"}
-	members := rowInserter{im: im, insert: `INSERT INTO memberships (environment_id, organization_id, user_id, user_seq, status, metadata,
+	users := rowInserter{pg: im.s.pg(), insert: insertUserPrefix, columns: userRowColumns, types: "TTITTTTTTTTTTTTBBTTIII"}
+	attrs := rowInserter{pg: im.s.pg(), insert: `INSERT INTO user_attributes (environment_id, user_id, attr_key, value, unique_value) VALUES `, columns: 5, types: "TTTTT"}
+	members := rowInserter{pg: im.s.pg(), insert: `INSERT INTO memberships (environment_id, organization_id, user_id, user_seq, status, metadata,
 		inviter_email, provisioning_method, create_time, update_time, accept_time, expire_time, invite_resent_count, invite_resent_time) VALUES `, columns: 14,
 		types: "TTTITTTTIIIIII"}
-	roles := rowInserter{im: im, insert: `INSERT INTO membership_roles (organization_id, user_id, role_id) VALUES `, columns: 3, types: "TTT"}
+	roles := rowInserter{pg: im.s.pg(), insert: `INSERT INTO membership_roles (organization_id, user_id, role_id) VALUES `, columns: 3, types: "TTT"}
 	// each new user's provenance: one row for its creation (docs/provenance.md)
-	sources := rowInserter{im: im, insert: `INSERT INTO user_field_sources (user_id, field, source, source_id, update_time) VALUES `, columns: 5,
+	sources := rowInserter{pg: im.s.pg(), insert: `INSERT INTO user_field_sources (user_id, field, source, source_id, update_time) VALUES `, columns: 5,
 		types: "TTTTI"}
 	var roleIDs []string
 	seenRole := map[string]bool{}
@@ -219,36 +213,28 @@ func (im *importer) insertRun(ctx context.Context, run []newUser) error {
 		if err != nil {
 			return err
 		}
-		if err := users.add(ctx, row...); err != nil {
-			return err
-		}
-		if err := sources.add(ctx, u.ID, roster.FieldCreated, string(im.writer.Source), im.writer.ID, micros(im.now)); err != nil {
-			return err
-		}
+		users.add(row...)
+		sources.add(u.ID, roster.FieldCreated, string(im.writer.Source), im.writer.ID, micros(im.now))
 		for _, k := range sortedKeys(u.Profile.CustomAttributes) {
 			v := u.Profile.CustomAttributes[k]
 			var unique any
 			if im.defs[k].Unique {
 				unique = v
 			}
-			if err := attrs.add(ctx, u.EnvironmentID, u.ID, k, v, unique); err != nil {
-				return err
-			}
+			attrs.add(u.EnvironmentID, u.ID, k, v, unique)
 		}
 		for _, m := range nu.memberships {
 			meta, err := json.Marshal(nonNil(m.Metadata))
 			if err != nil {
 				return err
 			}
-			if err := members.add(ctx, im.env, m.OrganizationID, u.ID, seq, string(m.Status), string(meta), nullString(m.InviterEmail),
+			members.add(im.env, m.OrganizationID, u.ID, seq, string(m.Status), string(meta), nullString(m.InviterEmail),
 				m.ProvisioningMethod, micros(m.CreateTime), micros(m.UpdateTime), nullMicros(m.AcceptTime), nullMicros(m.ExpireTime),
-				m.InviteResentCount, nullMicros(m.InviteResentTime)); err != nil {
-				return err
-			}
+				m.InviteResentCount, nullMicros(m.InviteResentTime))
 		}
 	}
 	// Rows that refer to others go after them: users, then what hangs off users.
-	if err := users.done(ctx); err != nil {
+	if err := users.done(ctx, im.tx); err != nil {
 		return err
 	}
 	for _, nu := range run {
@@ -259,14 +245,12 @@ func (im *importer) insertRun(ctx context.Context, run []newUser) error {
 					continue
 				}
 				seen[r.ID] = true
-				if err := roles.add(ctx, m.OrganizationID, nu.u.ID, r.ID); err != nil {
-					return err
-				}
+				roles.add(m.OrganizationID, nu.u.ID, r.ID)
 			}
 		}
 	}
 	for _, ins := range []*rowInserter{&attrs, &members, &roles, &sources} {
-		if err := ins.done(ctx); err != nil {
+		if err := ins.done(ctx, im.tx); err != nil {
 			return err
 		}
 	}
@@ -283,71 +267,6 @@ func (im *importer) createdEvents(nu newUser) []roster.Event {
 		u.Memberships[i] = m
 	}
 	return userCreatedEvents(u, im.env, im.now)
-}
-
-// rowInserter collects rows and inserts them: on PostgreSQL all in one statement (unnest), on
-// SQLite in groups of rowGroups rows with multi-row INSERTs (a few statement texts, each
-// prepared once).
-// Rows of a table are held until done, so that inserts of several tables keep their order
-// (a membership after its user).
-type rowInserter struct {
-	im      *importer
-	insert  string
-	columns int
-	args    []any
-	// types is each column's kind, for the arrays of PostgreSQL's unnest: T text, I bigint,
-	// B boolean, Y bytes.
-	types string
-	group string // the statement: PostgreSQL's unnest, built once
-	// sized is SQLite's multi-row statements by their rows, each built once.
-	sized map[int]string
-}
-
-func (r *rowInserter) add(ctx context.Context, values ...any) error {
-	r.args = append(r.args, values...)
-	return nil
-}
-
-func (r *rowInserter) values(rows int) string {
-	var b strings.Builder
-	b.WriteString(r.insert)
-	for i := 0; i < rows; i++ {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		// Anonymous parameters (SQLite only comes here): the SQLite driver looks each named
-		// one ($n) up by name among all of the statement's, which grows with the square of
-		// their number.
-		b.WriteString("(" + strings.TrimSuffix(strings.Repeat("?, ", r.columns), ", ") + ")")
-	}
-	return b.String()
-}
-
-func (r *rowInserter) done(ctx context.Context) error {
-	if r.im.s.dialect.Name() == "postgres" {
-		return r.unnest(ctx)
-	}
-	// Groups of 64 rows, then smaller groups for the rest: each statement opens a
-	// statement journal (a multi-row insert into a table with foreign keys may abort halfway)
-	// that copies every page the statement touches, so fewer statements copy fewer pages.
-	for _, rows := range rowGroups {
-		width := r.columns * rows
-		for len(r.args) >= width {
-			q, ok := r.sized[rows]
-			if !ok {
-				if r.sized == nil {
-					r.sized = map[int]string{}
-				}
-				q = r.values(rows)
-				r.sized[rows] = q
-			}
-			if _, err := r.im.tx.ExecContext(ctx, q, r.args[:width]...); err != nil {
-				return err
-			}
-			r.args = r.args[width:]
-		}
-	}
-	return nil
 }
 
 // lockRoleIDs share-locks roles in ID order (where the dialect locks rows) and reports which
@@ -386,85 +305,4 @@ func (s *Store) lockRoleIDs(ctx context.Context, tx txConn, ids []string) (map[s
 		}
 	}
 	return exists, nil
-}
-
-// unnest inserts all of the rows on PostgreSQL in one statement whose arguments are one array
-// per column ("INSERT ... SELECT * FROM unnest($1, $2, ...)"): one statement text whatever
-// the rows' number, a generic plan after a few runs, and a few arguments to bind instead of
-// one per value (a 32-row VALUES statement cost about twice as much server time per row).
-func (r *rowInserter) unnest(ctx context.Context) error {
-	rows := len(r.args) / r.columns
-	if rows == 0 {
-		return nil
-	}
-	if r.group == "" {
-		casts := make([]string, r.columns)
-		for c := range casts {
-			casts[c] = fmt.Sprintf("CAST($%d AS %s[])", c+1, map[byte]string{'T': "TEXT", 'I': "BIGINT", 'B': "BOOLEAN", 'Y': "BYTEA"}[r.types[c]])
-		}
-		r.group = strings.TrimSuffix(r.insert, "VALUES ") + "SELECT * FROM unnest(" + strings.Join(casts, ", ") + ")"
-	}
-	cols := make([]any, r.columns)
-	for c := range cols {
-		switch r.types[c] {
-		case 'T':
-			col := make([]*string, rows)
-			for i := range col {
-				switch v := r.args[i*r.columns+c].(type) {
-				case string:
-					col[i] = &v
-				case sql.NullString:
-					if v.Valid {
-						col[i] = &v.String
-					}
-				case nil:
-				default:
-					return fmt.Errorf("column %d: %T is not text", c, v)
-				}
-			}
-			cols[c] = col
-		case 'I':
-			col := make([]*int64, rows)
-			for i := range col {
-				switch v := r.args[i*r.columns+c].(type) {
-				case int64:
-					col[i] = &v
-				case int:
-					n := int64(v)
-					col[i] = &n
-				case sql.NullInt64:
-					if v.Valid {
-						col[i] = &v.Int64
-					}
-				case nil:
-				default:
-					return fmt.Errorf("column %d: %T is not an integer", c, v)
-				}
-			}
-			cols[c] = col
-		case 'B':
-			col := make([]bool, rows)
-			for i := range col {
-				v, ok := r.args[i*r.columns+c].(bool)
-				if !ok {
-					return fmt.Errorf("column %d: %T is not a boolean", c, r.args[i*r.columns+c])
-				}
-				col[i] = v
-			}
-			cols[c] = col
-		case 'Y':
-			col := make([][]byte, rows)
-			for i := range col {
-				v, ok := r.args[i*r.columns+c].([]byte)
-				if !ok {
-					return fmt.Errorf("column %d: %T is not bytes", c, r.args[i*r.columns+c])
-				}
-				col[i] = v
-			}
-			cols[c] = col
-		}
-	}
-	r.args = r.args[:0]
-	_, err := r.im.tx.ExecContext(ctx, r.group, cols...)
-	return err
 }

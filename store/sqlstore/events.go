@@ -20,50 +20,49 @@ func (s *Store) SetEventDataEncoder(enc roster.EventDataEncoder) { s.eventData =
 
 func plainEventData(data any) (json.RawMessage, error) { return json.Marshal(data) }
 
-// recordEvents writes events in the transaction of the change they describe (one statement
-// for up to maxEventsPerInsert of them: a write that changes many users, such as a recompute
-// of a directory's roles, stays within the databases' limit on a statement's parameters,
-// PostgreSQL's 65,535). An event without ID, time or actor gets one: a new ID, now, and the
-// actor of ctx (roster.ActorFrom).
+// recordEvents records events in the transaction of the change they describe. Each is
+// completed (a new ID, now, and the actor of ctx where missing: roster.ActorFrom) and
+// rendered at once, within the write, so that a write whose event cannot be rendered fails
+// alone; the rows are inserted just before the commit (flushEvents), all the transaction's
+// in a few statements. A transaction without a buffer (tx.events nil) inserts them at once.
 func (s *Store) recordEvents(ctx context.Context, tx txConn, events ...roster.Event) error {
 	if !recordingEvents {
 		return nil
 	}
-	for len(events) > 0 {
-		n := min(len(events), maxEventsPerInsert)
-		if err := s.insertEvents(ctx, tx, events[:n]); err != nil {
+	unbuffered := tx.events == nil
+	if unbuffered { // insert at once
+		buf := newEventRows(s.pg())
+		tx.events = &buf
+	}
+	for i := range events {
+		if err := s.appendEventRow(ctx, tx.events, &events[i]); err != nil {
 			return err
 		}
-		events = events[n:]
+	}
+	if unbuffered {
+		return flushEvents(ctx, tx)
 	}
 	return nil
 }
 
-// maxEventsPerInsert bounds one INSERT of events (6 parameters each).
-const maxEventsPerInsert = 1000
-
-func (s *Store) insertEvents(ctx context.Context, tx txConn, events []roster.Event) error {
-	var q strings.Builder
-	q.WriteString(`INSERT INTO events (id, environment_id, organization_id, type, occurred_at, body) VALUES `)
-	args := make([]any, 0, 6*len(events))
-	arg := appendArg(&args)
-	for i := range events {
-		row, err := s.eventRow(ctx, &events[i])
-		if err != nil {
-			return err
-		}
-		if i > 0 {
-			q.WriteString(", ")
-		}
-		fmt.Fprintf(&q, "(%s, %s, %s, %s, %s, %s)", arg(row[0]), arg(row[1]), arg(row[2]), arg(row[3]), arg(row[4]), arg(row[5]))
-	}
-	_, err := tx.ExecContext(ctx, q.String(), args...)
-	return err
+// newEventRows returns an inserter of rows of the events table, for the events of a
+// transaction, inserted just before its commit.
+func newEventRows(pg bool) rowInserter {
+	return rowInserter{pg: pg, insert: `INSERT INTO events (id, environment_id, organization_id, type, occurred_at, body) VALUES `,
+		columns: 6, types: "TTTTIY"}
 }
 
-// eventRow fills in an event's ID, time and actor where missing and returns its row of the
-// events table: id, environment_id, organization_id, type, occurred_at, body.
-func (s *Store) eventRow(ctx context.Context, e *roster.Event) ([]any, error) {
+// flushEvents inserts the events buffered in tx (none without a buffer) and empties it.
+func flushEvents(ctx context.Context, tx txConn) error {
+	if tx.events == nil {
+		return nil
+	}
+	return tx.events.done(ctx, tx)
+}
+
+// appendEventRow fills in an event's ID, time and actor where missing, renders it and appends
+// its row of the events table to buf.
+func (s *Store) appendEventRow(ctx context.Context, buf *rowInserter, e *roster.Event) error {
 	if e.ID == "" {
 		e.ID = s.eventIDs.New(roster.PrefixEvent)
 	}
@@ -75,9 +74,10 @@ func (s *Store) eventRow(ctx context.Context, e *roster.Event) ([]any, error) {
 	}
 	body, err := e.Envelope(s.eventData)
 	if err != nil {
-		return nil, fmt.Errorf("event %s: %w", e.Type, err)
+		return fmt.Errorf("event %s: %w", e.Type, err)
 	}
-	return []any{e.ID, e.EnvironmentID, nullEmpty(e.OrganizationID), e.Type, micros(e.OccurredAt), body}, nil
+	buf.add(e.ID, e.EnvironmentID, nullEmpty(e.OrganizationID), e.Type, micros(e.OccurredAt), body)
+	return nil
 }
 
 func nullEmpty(s string) any {
@@ -89,18 +89,20 @@ func nullEmpty(s string) any {
 
 const eventColumns = `tx, seq, id, type, environment_id, COALESCE(organization_id, ''), occurred_at, body`
 
-// ListEvents reads the feed in (tx, seq) order after q.After, up to the dialect's horizon.
-func (s *Store) ListEvents(ctx context.Context, environmentID string, q store.EventQuery) ([]store.StoredEvent, error) {
+// EventPageQuery is ListEvents's query and its arguments: a seek along events_environment
+// to the position after q.After, then the filters, which that index covers on SQLite
+// (migration 0023), up to q.Limit events.
+func EventPageQuery(d Dialect, environmentID string, q store.EventQuery) (string, []any, error) {
 	limit := q.Limit
 	if limit < 1 || limit > store.MaxEventPage {
 		var v roster.Violations
 		v.Add("page_size", "range", "must be between 1 and %d", store.MaxEventPage)
-		return nil, v.Err()
+		return "", nil, v.Err()
 	}
 	args := []any{environmentID}
 	arg := appendArg(&args)
-	where := []string{"environment_id = $1", fmt.Sprintf("(tx, seq) > (%s, %s)", arg(q.After.Tx), arg(q.After.Seq))}
-	if h := s.dialect.EventHorizon(); h != "" {
+	where := []string{"environment_id = $1", d.EventsAfter(arg(q.After.Tx), arg(q.After.Seq))}
+	if h := d.EventHorizon(); h != "" {
 		where = append(where, h)
 	}
 	if q.OrganizationID != "" {
@@ -117,8 +119,17 @@ func (s *Store) ListEvents(ctx context.Context, environmentID string, q store.Ev
 		}
 		where = append(where, "("+strings.Join(or, " OR ")+")")
 	}
-	rows, err := s.read.QueryContext(ctx, `SELECT `+eventColumns+` FROM events WHERE `+strings.Join(where, " AND ")+
-		` ORDER BY tx, seq LIMIT `+arg(limit), args...)
+	return `SELECT ` + eventColumns + ` FROM events WHERE ` + strings.Join(where, " AND ") +
+		` ORDER BY tx, seq LIMIT ` + arg(limit), args, nil
+}
+
+// ListEvents reads the feed in (tx, seq) order after q.After, up to the dialect's horizon.
+func (s *Store) ListEvents(ctx context.Context, environmentID string, q store.EventQuery) ([]store.StoredEvent, error) {
+	query, args, err := EventPageQuery(s.dialect, environmentID, q)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.read.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -32,6 +32,8 @@ type groupCommit struct {
 	// the batch, when the connection is free. Only the writer goroutine touches it.
 	want map[string]bool
 	reqs chan *writeReq
+	// events holds the batch's events until its commit; only the writer goroutine touches it.
+	events rowInserter
 	// after, if set, runs on the writer goroutine after each batch, once its callers have
 	// their answers and before the next batch begins (SQLite: bound the WAL, checkpoint.go).
 	after atomic.Pointer[func()]
@@ -50,7 +52,7 @@ type writeReq struct {
 }
 
 func startGroupCommit(db *sql.DB, stmts *stmtCache, d Dialect) *groupCommit {
-	g := &groupCommit{db: db, stmts: stmts, dialect: d, want: map[string]bool{}, reqs: make(chan *writeReq),
+	g := &groupCommit{db: db, stmts: stmts, dialect: d, events: newEventRows(false), want: map[string]bool{}, reqs: make(chan *writeReq),
 		quit: make(chan struct{}), done: make(chan struct{})}
 	go g.loop()
 	return g
@@ -148,13 +150,14 @@ func (g *groupCommit) commit(batch []*writeReq) {
 		return
 	}
 	// The savepoint statements run prepared, like the requests' own.
-	ctl := txConn{tx: tx, batch: g}
+	ctl := txConn{tx: tx, batch: g, events: &g.events}
 	ok := make([]*writeReq, 0, len(batch))
 	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			r.answer <- err
 			continue
 		}
+		mark := g.events.rows()
 		if _, err := ctl.ExecContext(ctx, `SAVEPOINT request`); err != nil {
 			g.abort(tx, append(ok, batch[i:]...), err)
 			return
@@ -180,12 +183,17 @@ func (g *groupCommit) commit(batch []*writeReq) {
 			return
 		}
 		if err != nil {
+			g.events.truncate(mark) // rolled back with the request's savepoint
 			r.answer <- err
 			continue
 		}
 		ok = append(ok, r)
 	}
 	if len(ok) > 0 {
+		if err := flushEvents(ctx, ctl); err != nil {
+			g.abort(tx, ok, err)
+			return
+		}
 		if err := beforeCommit(ctx, ctl, g.dialect); err != nil {
 			g.abort(tx, ok, err)
 			return

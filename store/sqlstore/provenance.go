@@ -94,7 +94,7 @@ func (s *Store) recordFields(ctx context.Context, tx txConn, userID string, fiel
 	case len(fields) == 1:
 		_, err = tx.ExecContext(ctx, `INSERT INTO user_field_sources (user_id, field, source, source_id, update_time)
 			VALUES ($1, $2, $3, $4, $5)`+upsertFieldSource, userID, fields[0], string(w.Source), w.ID, micros(at))
-	case s.dialect.Name() == "postgres":
+	case s.pg():
 		_, err = tx.ExecContext(ctx, `INSERT INTO user_field_sources (user_id, field, source, source_id, update_time)
 			SELECT $1, f, $3, $4, $5 FROM unnest(CAST($2 AS TEXT[])) AS f`+upsertFieldSource, userID, fields, string(w.Source), w.ID, micros(at))
 	default:
@@ -122,7 +122,7 @@ func forgetAttributeSources(ctx context.Context, tx txConn, environmentID, key s
 // in one read transaction, so that both are of one moment.
 func (s *Store) UserFieldSources(ctx context.Context, environmentID string, ref roster.UserRef) (roster.User, map[string]roster.FieldSource, error) {
 	var opts *sql.TxOptions
-	if s.dialect.Name() == "postgres" {
+	if s.pg() {
 		opts = &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
 	}
 	tx, err := s.readDB.BeginTx(ctx, opts)

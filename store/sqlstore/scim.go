@@ -1291,7 +1291,7 @@ const directoryResourceColumns = `id, raw, create_time, update_time`
 // skipped.
 func queryDirectory(ctx context.Context, s *Store, table, environmentID, directoryID string, cond *store.DirectoryCond,
 	offset, limit int) ([]store.DirectoryResource, int, error) {
-	c := &condSQL{postgres: s.dialect.Name() == "postgres", table: table}
+	c := &condSQL{postgres: s.pg(), table: table}
 	where := directoryWhere(c, directoryID, environmentID)
 	var total int
 	if cond == nil {

@@ -66,6 +66,10 @@ type Dialect interface {
 	// order"): on PostgreSQL, tx below the oldest running transaction's; "" on SQLite, where
 	// writes commit one at a time in seq order.
 	EventHorizon() string
+	// EventsAfter is the SQL condition that keeps the events after the feed position (tx,
+	// seq) given as the placeholders tx and seq, in a form that seeks events_environment to
+	// that position rather than reading the environment's events from their start.
+	EventsAfter(tx, seq string) string
 }
 
 // SearchPage is one page of a user search (store.UserQuery with Search set).
@@ -99,6 +103,10 @@ type Store struct {
 	eventIDs  *roster.IDGenerator
 	eventData roster.EventDataEncoder
 }
+
+// pg reports whether the database is PostgreSQL, for the few statements whose best form
+// differs by dialect beyond what Dialect abstracts.
+func (s *Store) pg() bool { return s.dialect.Name() == "postgres" }
 
 // OnClose runs f when the store closes, after the last write and before the databases close.
 func (s *Store) OnClose(f func() error) { s.closers = append(s.closers, f) }
@@ -364,10 +372,15 @@ func (s *Store) runTxOnce(ctx context.Context, fn func(tx txConn) error) error {
 		return err
 	}
 	defer tx.Rollback()
-	if err := fn(txConn{tx: tx}); err != nil {
+	events := newEventRows(s.pg())
+	q := txConn{tx: tx, events: &events}
+	if err := fn(q); err != nil {
 		return err
 	}
-	if err := beforeCommit(ctx, txConn{tx: tx}, s.dialect); err != nil {
+	if err := flushEvents(ctx, q); err != nil {
+		return err
+	}
+	if err := beforeCommit(ctx, q, s.dialect); err != nil {
 		return err
 	}
 	return tx.Commit()

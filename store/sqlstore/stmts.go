@@ -103,6 +103,10 @@ func (q conn) ExecContext(ctx context.Context, query string, args ...any) (sql.R
 type txConn struct {
 	tx    *sql.Tx
 	batch *groupCommit
+	// events holds the rows of the events the transaction records (recordEvents), inserted
+	// just before its commit (flushEvents): on SQLite, all the requests of a group commit in
+	// a few statements, outside any request's savepoint. Nil: recordEvents inserts at once.
+	events *rowInserter
 }
 
 func (q txConn) prepare(ctx context.Context, query string) (context.Context, *sql.Stmt) {

@@ -230,7 +230,7 @@ func (s *Store) QueueWebhookRedelivery(ctx context.Context, environmentID, endpo
 // LOCKED, so nodes claiming at once take different endpoints without waiting on each other.
 func (s *Store) ClaimWebhookEndpoints(ctx context.Context, owner string, now time.Time, ttl time.Duration, max int) ([]store.WebhookLease, error) {
 	lock := ""
-	if s.dialect.Name() == "postgres" {
+	if s.pg() {
 		lock = " FOR UPDATE SKIP LOCKED"
 	}
 	// Most polls find nothing due: a read says so without taking the write lock.

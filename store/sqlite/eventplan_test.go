@@ -1,0 +1,61 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rosterhq/roster/store"
+	"github.com/rosterhq/roster/store/sqlstore"
+)
+
+// A feed page seeks events_environment to the cursor's position and reads on in the index's
+// order, with or without filters (which the index covers): its cost is the page and the
+// events it passes over, not the cursor's position in the feed. SQLite does not seek to a row
+// comparison's start ("(tx, seq) > (0, n)"), which read every event of the environment
+// before the cursor on every page: a change of the query that loses the seek fails here.
+func TestEventPagePlan(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, FileName)+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	after := store.EventCursor{Seq: 40_000}
+	for _, q := range []store.EventQuery{
+		{After: after, Limit: 100},
+		{After: after, Limit: 100, OrganizationID: "org_1"},
+		{After: after, Limit: 100, Types: []string{"user.created", "organization.*"}},
+		{After: after, Limit: 100, OrganizationID: "org_1", Types: []string{"user.*"}},
+	} {
+		query, args, err := sqlstore.EventPageQuery(dialect{}, "env_1", q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		rows, err := db.Query("EXPLAIN QUERY PLAN "+query, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		text := strings.Join(plan, "\n")
+		if len(plan) != 1 || !strings.Contains(text, "events_environment (environment_id=? AND tx=? AND seq>?)") {
+			t.Errorf("query %+v: want one seek of events_environment to (environment, tx, seq) and no sort, got plan:\n%s", q, text)
+		}
+	}
+}
