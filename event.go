@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -206,57 +207,101 @@ type Event struct {
 }
 
 // EventDataEncoder renders an event's Data as the API shows the object. Its output must be
-// valid JSON (json.Marshal's or protojson's): the envelope embeds it as it is.
-type EventDataEncoder func(data any) (json.RawMessage, error)
+// valid JSON (json.Marshal's or protojson's): the envelope embeds it as it is. memo is shared
+// by the events a write records at once (nil: none).
+type EventDataEncoder func(data any, memo *EventMemo) (json.RawMessage, error)
+
+// EventMemo keeps the last user an EventDataEncoder rendered for the events that a write
+// records at once: they often show the same user (a create's user.created and
+// organization.membership_created both show it as GetUser does), which is then rendered once.
+// Those events are built before they are recorded and not changed meanwhile, so a user equal
+// to the one kept has the same rendering.
+type EventMemo struct {
+	user     User
+	userJSON []byte
+}
+
+// User returns the rendering kept for u, if the memo's user is u.
+func (m *EventMemo) User(u *User) ([]byte, bool) {
+	if m == nil || m.userJSON == nil || m.user.ID != u.ID || !reflect.DeepEqual(&m.user, u) {
+		return nil, false
+	}
+	return m.userJSON, true
+}
+
+// SetUser keeps the rendering of u.
+func (m *EventMemo) SetUser(u User, rendered []byte) {
+	if m != nil {
+		m.user, m.userJSON = u, rendered
+	}
+}
 
 // EventSpecVersion is the envelope's spec_version (Scalekit's).
 const EventSpecVersion = "1"
 
-// envelope is the JSON that webhooks deliver and the feed returns: Scalekit's ScalekitEvent
-// fields, plus Roster's own actor and changed_fields, then data (appended by Envelope).
-type envelope struct {
-	SpecVersion    string   `json:"spec_version"`
-	ID             string   `json:"id"`
-	Type           string   `json:"type"`
-	Object         string   `json:"object"`
-	OccurredAt     string   `json:"occurred_at"`
-	EnvironmentID  string   `json:"environment_id"`
-	OrganizationID string   `json:"organization_id,omitempty"`
-	DisplayName    string   `json:"display_name"`
-	Actor          Actor    `json:"actor"`
-	ChangedFields  []string `json:"changed_fields"`
-}
-
-// Envelope renders the event as webhooks deliver it, its Data through enc.
-func (e *Event) Envelope(enc EventDataEncoder) ([]byte, error) {
-	data, err := enc(e.Data)
-	if err != nil {
-		return nil, err
-	}
-	changed := e.ChangedFields
-	if changed == nil {
-		changed = []string{}
-	}
-	head, err := json.Marshal(envelope{
-		SpecVersion: EventSpecVersion, ID: e.ID, Type: e.Type, Object: EventObject(e.Type),
-		OccurredAt:    e.OccurredAt.UTC().Format(time.RFC3339Nano),
-		EnvironmentID: e.EnvironmentID, OrganizationID: e.OrganizationID,
-		DisplayName: EventTitle(e.Type), Actor: e.Actor, ChangedFields: changed,
-	})
+// Envelope renders the event as webhooks deliver it, its Data through enc (memo: see
+// EventDataEncoder). The fields are Scalekit's ScalekitEvent's, plus Roster's own actor and
+// changed_fields, then data; they are appended in order rather than marshalled from a struct,
+// which cost as much as the rest of the envelope (a write's events are on its path:
+// docs/events.md), with json.Marshal's escaping (TestEventEnvelope).
+func (e *Event) Envelope(enc EventDataEncoder, memo *EventMemo) ([]byte, error) {
+	data, err := enc(e.Data, memo)
 	if err != nil {
 		return nil, err
 	}
 	if len(data) == 0 {
 		data = json.RawMessage("null")
 	}
+	out := make([]byte, 0, 320+len(data))
+	out = append(out, `{"spec_version":`...)
+	out = appendJSONString(out, EventSpecVersion)
+	out = append(out, `,"id":`...)
+	out = appendJSONString(out, e.ID)
+	out = append(out, `,"type":`...)
+	out = appendJSONString(out, e.Type)
+	out = append(out, `,"object":`...)
+	out = appendJSONString(out, EventObject(e.Type))
+	out = append(out, `,"occurred_at":"`...)
+	out = e.OccurredAt.UTC().AppendFormat(out, time.RFC3339Nano)
+	out = append(out, `","environment_id":`...)
+	out = appendJSONString(out, e.EnvironmentID)
+	if e.OrganizationID != "" {
+		out = append(out, `,"organization_id":`...)
+		out = appendJSONString(out, e.OrganizationID)
+	}
+	out = append(out, `,"display_name":`...)
+	out = appendJSONString(out, EventTitle(e.Type))
+	out = append(out, `,"actor":{"type":`...)
+	out = appendJSONString(out, e.Actor.Type)
+	out = append(out, `,"id":`...)
+	out = appendJSONString(out, e.Actor.ID)
+	out = append(out, `},"changed_fields":[`...)
+	for i, f := range e.ChangedFields {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = appendJSONString(out, f)
+	}
 	// data appended as the encoder made it: as a json.RawMessage field, json.Marshal would
-	// scan and compact it again, which cost more than rendering it (a write's events are on
-	// its path: docs/events.md).
-	out := make([]byte, 0, len(head)+len(`,"data":`)+len(data))
-	out = append(out, head[:len(head)-1]...)
-	out = append(out, `,"data":`...)
+	// scan and compact it again, which cost more than rendering it.
+	out = append(out, `],"data":`...)
 	out = append(out, data...)
 	return append(out, '}'), nil
+}
+
+// appendJSONString appends s as json.Marshal writes a string: as it is when it has only
+// printable ASCII that JSON and HTML leave alone (IDs, types, field names), else through
+// json.Marshal.
+func appendJSONString(out []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s) // a string always marshals
+			return append(out, b...)
+		}
+	}
+	out = append(out, '"')
+	out = append(out, s...)
+	return append(out, '"')
 }
 
 // MembershipEventData is the data of a membership event: the organization and the user,

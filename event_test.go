@@ -13,7 +13,7 @@ func TestEventEnvelope(t *testing.T) {
 	at := time.Date(2026, 12, 6, 18, 0, 0, 123456789, time.UTC)
 	e := Event{ID: "evt_1", Type: EventUserUpdated, OccurredAt: at, EnvironmentID: "env_1", OrganizationID: "org_1",
 		Actor: Actor{Type: ActorAPIClient, ID: "skc_1"}, ChangedFields: []string{"metadata"}, Data: map[string]string{"id": "usr_1"}}
-	body, err := e.Envelope(func(v any) (json.RawMessage, error) { return json.RawMessage(`{"id":"usr_1"}`), nil })
+	body, err := e.Envelope(func(any, *EventMemo) (json.RawMessage, error) { return json.RawMessage(`{"id":"usr_1"}`), nil }, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,7 +24,7 @@ func TestEventEnvelope(t *testing.T) {
 		t.Fatalf("envelope:\n got %s\nwant %s", body, want)
 	}
 	e.OrganizationID, e.ChangedFields = "", nil
-	body, err = e.Envelope(func(v any) (json.RawMessage, error) { return json.Marshal(v) })
+	body, err = e.Envelope(func(v any, _ *EventMemo) (json.RawMessage, error) { return json.Marshal(v) }, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,8 +35,49 @@ func TestEventEnvelope(t *testing.T) {
 	if _, ok := got["organization_id"]; ok || got["changed_fields"] == nil || got["data"].(map[string]any)["id"] != "usr_1" {
 		t.Fatalf("envelope: %s", body)
 	}
-	if body, err := e.Envelope(func(any) (json.RawMessage, error) { return nil, nil }); err != nil || !json.Valid(body) {
+	if body, err := e.Envelope(func(any, *EventMemo) (json.RawMessage, error) { return nil, nil }, nil); err != nil || !json.Valid(body) {
 		t.Fatalf("envelope of no data: %v %s", err, body)
+	}
+}
+
+// Envelope appends its fields as json.Marshal of the envelope's struct would write them,
+// escapes included: strings that need escaping (a custom attribute's key in changed_fields,
+// an actor's ID) come out the same.
+func TestEventEnvelopeAsMarshal(t *testing.T) {
+	type actor struct {
+		Type string `json:"type"`
+		ID   string `json:"id"`
+	}
+	type envelope struct {
+		SpecVersion    string          `json:"spec_version"`
+		ID             string          `json:"id"`
+		Type           string          `json:"type"`
+		Object         string          `json:"object"`
+		OccurredAt     string          `json:"occurred_at"`
+		EnvironmentID  string          `json:"environment_id"`
+		OrganizationID string          `json:"organization_id,omitempty"`
+		DisplayName    string          `json:"display_name"`
+		Actor          actor           `json:"actor"`
+		ChangedFields  []string        `json:"changed_fields"`
+		Data           json.RawMessage `json:"data"`
+	}
+	at := time.Date(2026, 12, 6, 18, 0, 0, 0, time.FixedZone("x", 3600))
+	for _, strange := range []string{"plain", `quo"te\\`, "<b>&amp;</b>", "tab\tnew\nline\x00", "héllo \u2028 ✓", "\xff\xfe"} {
+		e := Event{ID: "evt_" + strange, Type: EventUserUpdated, OccurredAt: at, EnvironmentID: "env_1", OrganizationID: strange,
+			Actor: Actor{Type: ActorOperator, ID: strange}, ChangedFields: []string{"custom_attributes." + strange, "metadata"}}
+		got, err := e.Envelope(func(any, *EventMemo) (json.RawMessage, error) { return json.RawMessage(`{"k":1}`), nil }, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := json.Marshal(envelope{SpecVersion: EventSpecVersion, ID: e.ID, Type: e.Type, Object: EventObject(e.Type),
+			OccurredAt: at.UTC().Format(time.RFC3339Nano), EnvironmentID: e.EnvironmentID, OrganizationID: e.OrganizationID,
+			DisplayName: EventTitle(e.Type), Actor: actor(e.Actor), ChangedFields: e.ChangedFields, Data: json.RawMessage(`{"k":1}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("%q:\n got %s\nwant %s", strange, got, want)
+		}
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 // EventData renders an event's data as the REST API shows the object (docs/events.md),
 // without Roster's public URL: a connection's and a directory's URLs to register at
 // providers are then empty. The server uses EventDataFor with its issuer.
-func EventData(data any) (json.RawMessage, error) { return EventDataFor("")(data) }
+func EventData(data any) (json.RawMessage, error) { return EventDataFor("")(data, nil) }
 
 // EventDataFor returns the roster.EventDataEncoder of a Roster whose public URL is issuer:
 // every object through the same proto conversion and the same protojson options as the REST
@@ -25,7 +25,7 @@ func EventData(data any) (json.RawMessage, error) { return EventDataFor("")(data
 // up besides the object is left out: a connection shows no domains, a role's permissions
 // show their names only and its default_member is false.
 func EventDataFor(issuer string) roster.EventDataEncoder {
-	return func(data any) (json.RawMessage, error) { return eventData(data, issuer) }
+	return func(data any, memo *roster.EventMemo) (json.RawMessage, error) { return eventData(data, memo, issuer) }
 }
 
 // SetEventData makes st render its events' data with EventDataFor(issuer), when st is a
@@ -38,14 +38,14 @@ func SetEventData(st any, issuer string) {
 	}
 }
 
-func eventData(data any, issuer string) (json.RawMessage, error) {
+func eventData(data any, memo *roster.EventMemo, issuer string) (json.RawMessage, error) {
 	switch d := data.(type) {
 	case roster.Organization:
 		return rest.MarshalJSON(organizationToProto(d))
 	case roster.User:
-		return userjson.Append(nil, userToProto(d))
+		return eventUser(nil, d, memo)
 	case roster.MembershipEventData:
-		return joinUser("organization", orgRefJSON(d.Organization), d.User)
+		return joinUser("organization", orgRefJSON(d.Organization), d.User, memo)
 	case roster.Role:
 		return rest.MarshalJSON(eventRoleToProto(d))
 	case roster.Permission:
@@ -100,7 +100,7 @@ func eventData(data any, issuer string) (json.RawMessage, error) {
 		if conn, err = json.Marshal(map[string]json.RawMessage{"id": all["id"], "connection_type": all["type"], "provider": all["provider"]}); err != nil {
 			return nil, err
 		}
-		return joinUser("connection", conn, d.User)
+		return joinUser("connection", conn, d.User, memo)
 	case roster.LoginFailedData:
 		return json.Marshal(d)
 	}
@@ -118,18 +118,33 @@ func directoryGroupJSON(g roster.DirectoryGroup) (json.RawMessage, error) {
 // joinUser renders {name: first, "user": u}, the two-object data of membership and login
 // events, with u as GetUser shows it. The parts are joined as they are: json.Marshal of
 // json.RawMessage values would scan and compact them again, on the write's path.
-func joinUser(name string, first []byte, u roster.User) (json.RawMessage, error) {
+func joinUser(name string, first []byte, u roster.User, memo *roster.EventMemo) (json.RawMessage, error) {
 	out := make([]byte, 0, 64+len(first)+1024)
 	out = append(out, '{', '"')
 	out = append(out, name...)
 	out = append(out, `":`...)
 	out = append(out, first...)
 	out = append(out, `,"user":`...)
-	out, err := userjson.Append(out, userToProto(u))
+	out, err := eventUser(out, u, memo)
 	if err != nil {
 		return nil, err
 	}
 	return append(out, '}'), nil
+}
+
+// eventUser appends u as GetUser shows it, rendered once for the events of a write that show
+// the same user (roster.EventMemo).
+func eventUser(out []byte, u roster.User, memo *roster.EventMemo) ([]byte, error) {
+	if js, ok := memo.User(&u); ok {
+		return append(out, js...), nil
+	}
+	start := len(out)
+	out, err := userjson.Append(out, userToProto(u))
+	if err != nil {
+		return nil, err
+	}
+	memo.SetUser(u, out[start:len(out):len(out)])
+	return out, nil
 }
 
 // orgRefJSON is the organization of a membership event: its ID and display name, what the

@@ -112,6 +112,53 @@ func TestEventDataUserAsREST(t *testing.T) {
 	})
 }
 
+// The events a write records at once share a memo: a user they all show is rendered once,
+// byte for byte as without the memo, and a user that differs in anything is rendered anew.
+func TestEventDataMemoRendersAUserOnce(t *testing.T) {
+	at := time.Date(2026, 12, 6, 18, 0, 0, 0, time.UTC)
+	u := roster.NewUser{Email: "ada@example.com", Metadata: map[string]string{"team": "v"}}.Build("usr_1", "env_1", at)
+	u.Memberships = []roster.Membership{{OrganizationID: "org_1", Status: roster.MembershipActive, Roles: []roster.RoleRef{{ID: "role_1", Name: "admin"}}, CreateTime: at}}
+	org := roster.Organization{ID: "org_1", DisplayName: "Acme"}
+	enc := api.EventDataFor("")
+	alone := func(data any) string {
+		raw, err := enc(data, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(raw)
+	}
+	var memo roster.EventMemo
+	shared := func(data any) string {
+		raw, err := enc(data, &memo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(raw)
+	}
+	if got, want := shared(u), alone(u); got != want {
+		t.Fatalf("user with a memo:\n %s\nwant %s", got, want)
+	}
+	if _, ok := memo.User(&u); !ok {
+		t.Fatal("the memo does not hold the user just rendered")
+	}
+	m := roster.MembershipEventData{Organization: org, User: u}
+	if got, want := shared(m), alone(m); got != want {
+		t.Fatalf("membership with the memo's user:\n %s\nwant %s", got, want)
+	}
+	// Another state of the user: a metadata value, a role, anything.
+	changed := u
+	changed.Metadata = map[string]string{"team": "w"}
+	changed.Memberships = []roster.Membership{u.Memberships[0]}
+	changed.Memberships[0].Roles = []roster.RoleRef{{ID: "role_2", Name: "member"}}
+	if _, ok := memo.User(&changed); ok {
+		t.Fatal("the memo serves a user that differs")
+	}
+	mc := roster.MembershipEventData{Organization: org, User: changed}
+	if got, want := shared(mc), alone(mc); got != want || strings.Contains(got, `"admin"`) {
+		t.Fatalf("membership with another user:\n %s\nwant %s", got, want)
+	}
+}
+
 // Every kind of data a write records renders, and a connection's secret or a directory
 // token's hash never appears.
 func TestEventDataEveryType(t *testing.T) {

@@ -147,8 +147,9 @@ func (im *importer) run(ctx context.Context, lines []store.ImportLine, out []sto
 // where a statement per line cost a round trip each: a refused line, or a run rolled back,
 // adds none.
 func (im *importer) addEvents(ctx context.Context, events ...roster.Event) error {
+	var memo roster.EventMemo
 	for i := range events {
-		if err := im.s.appendEventRow(ctx, &im.events, &events[i]); err != nil {
+		if err := im.s.appendEventRow(ctx, &im.events, &events[i], &memo); err != nil {
 			return err
 		}
 	}

@@ -18,7 +18,9 @@ import (
 // before the first write. Without it, data is the domain value's plain JSON.
 func (s *Store) SetEventDataEncoder(enc roster.EventDataEncoder) { s.eventData = enc }
 
-func plainEventData(data any) (json.RawMessage, error) { return json.Marshal(data) }
+func plainEventData(data any, _ *roster.EventMemo) (json.RawMessage, error) {
+	return json.Marshal(data)
+}
 
 // recordEvents records events in the transaction of the change they describe. Each is
 // completed (a new ID, now, and the actor of ctx where missing: roster.ActorFrom) and
@@ -34,8 +36,9 @@ func (s *Store) recordEvents(ctx context.Context, tx txConn, events ...roster.Ev
 		buf := newEventRows(s.pg())
 		tx.events = &buf
 	}
+	var memo roster.EventMemo // the events of one call show the same objects, unchanged
 	for i := range events {
-		if err := s.appendEventRow(ctx, tx.events, &events[i]); err != nil {
+		if err := s.appendEventRow(ctx, tx.events, &events[i], &memo); err != nil {
 			return err
 		}
 	}
@@ -62,7 +65,7 @@ func flushEvents(ctx context.Context, tx txConn) error {
 
 // appendEventRow fills in an event's ID, time and actor where missing, renders it and appends
 // its row of the events table to buf.
-func (s *Store) appendEventRow(ctx context.Context, buf *rowInserter, e *roster.Event) error {
+func (s *Store) appendEventRow(ctx context.Context, buf *rowInserter, e *roster.Event, memo *roster.EventMemo) error {
 	if e.ID == "" {
 		e.ID = s.eventIDs.New(roster.PrefixEvent)
 	}
@@ -72,7 +75,7 @@ func (s *Store) appendEventRow(ctx context.Context, buf *rowInserter, e *roster.
 	if e.Actor == (roster.Actor{}) {
 		e.Actor = roster.ActorFrom(ctx)
 	}
-	body, err := e.Envelope(s.eventData)
+	body, err := e.Envelope(s.eventData, memo)
 	if err != nil {
 		return fmt.Errorf("event %s: %w", e.Type, err)
 	}
