@@ -306,3 +306,46 @@ func firstDiff(a, b []string) int {
 	}
 	return min(len(a), len(b))
 }
+
+// A filtered page passes over at most 10,000 events (the scan budget): after 10,050 events
+// that the filter skips, the first page is empty with has_more and a cursor past what it
+// passed over, and the next holds the one event that matches. Without the bound, a rare type
+// or a quiet organization made one request read the whole feed after its cursor.
+func TestEventFeedFilterStopsAtScanBudget(t *testing.T) {
+	for _, backend := range rostertest.Backends {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			r, token, _ := newFeedRoster(t, backend)
+			ctx := context.Background()
+			env, err := r.Directory.DefaultEnvironment(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, start := readFeed(t, r, token, url.Values{}, "", 1) // the set-up's events
+			noise := make([]roster.Event, 10_050)
+			for i := range noise {
+				noise[i] = roster.Event{Type: roster.EventOrganizationUpdated, EnvironmentID: env.ID, OrganizationID: "org_1",
+					ChangedFields: []string{"display_name"}, Data: roster.Organization{ID: "org_1", EnvironmentID: env.ID, DisplayName: fmt.Sprint(i)}}
+			}
+			rare := roster.Event{Type: roster.EventOrganizationCreated, EnvironmentID: env.ID, OrganizationID: "org_2",
+				Data: roster.Organization{ID: "org_2", EnvironmentID: env.ID, DisplayName: "Rare"}}
+			if err := r.Store.RecordEvents(ctx, append(noise, rare)...); err != nil {
+				t.Fatal(err)
+			}
+			_, _ = readFeed(t, r, token, url.Values{"after": {start}, "page_size": {"1000"}}, start, len(noise)+1) // all visible (PostgreSQL)
+			for _, q := range []url.Values{{"types": {roster.EventOrganizationCreated}}, {"organization_id": {"org_2"}}} {
+				q.Set("after", start)
+				first := feedREST(t, r, token, q)
+				if len(first.Events) != 0 || !first.HasMore || first.NextCursor == start || first.NextCursor == "" {
+					t.Fatalf("%v: first page %d events, has_more %v, cursor moved %v; want none, has_more, a cursor past the budget",
+						q, len(first.Events), first.HasMore, first.NextCursor != start)
+				}
+				q.Set("after", first.NextCursor)
+				second := feedREST(t, r, token, q)
+				if len(second.Events) != 1 || second.Events[0].Data.ID != "org_2" || second.HasMore {
+					t.Fatalf("%v: second page %+v", q, second)
+				}
+			}
+		})
+	}
+}

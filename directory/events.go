@@ -15,6 +15,8 @@ const (
 	DefaultEventPageSize = 100
 	MaxEventPageSize     = store.MaxEventPage
 	maxEventSelectors    = 100 // bounds the feed query's filter
+	// eventScanBudget bounds the events a filtered page passes over (docs/events.md).
+	eventScanBudget = 10_000
 )
 
 // EventListInput selects a page of the change feed.
@@ -27,9 +29,13 @@ type EventListInput struct {
 
 // EventPage is a page of the feed.
 type EventPage struct {
-	Events     []store.StoredEvent
-	NextCursor string // after the last event; the request's After when there is none
-	HasMore    bool   // more events of the filters follow NextCursor now
+	Events []store.StoredEvent
+	// NextCursor is the position after the last event, or after the last event a filtered
+	// page passed over; the request's After when there is none.
+	NextCursor string
+	// HasMore: more events of the filters follow NextCursor now, or may (a filtered page
+	// that stopped at its scan bound).
+	HasMore bool
 }
 
 // ListEvents reads the environment's events after in.After, in feed order.
@@ -64,11 +70,31 @@ func (s *Service) ListEvents(ctx context.Context, env roster.Environment, in Eve
 	if err := v.Err(); err != nil {
 		return EventPage{}, err
 	}
+	// A filtered page passes over at most eventScanBudget events: a rare type or a quiet
+	// organization must not make one request read the whole feed after the cursor. The
+	// page then ends at the bound, possibly short or empty, with has_more.
+	filtered := len(q.Types) > 0 || q.OrganizationID != ""
+	limited := false
+	if filtered {
+		through, full, err := s.store.EventScanBound(ctx, env.ID, q.After, eventScanBudget)
+		if err != nil {
+			return EventPage{}, err
+		}
+		if through == q.After {
+			return EventPage{NextCursor: in.After}, nil
+		}
+		q.Through, limited = through, full
+	}
 	evs, err := s.store.ListEvents(ctx, env.ID, q)
 	if err != nil {
 		return EventPage{}, err
 	}
 	page := EventPage{Events: evs, NextCursor: in.After}
+	if len(evs) < q.Limit && filtered {
+		// Every event up to the bound that matches is in the page.
+		page.NextCursor, page.HasMore = encodeEventCursor(env, q.Through), limited
+		return page, nil
+	}
 	if len(evs) == 0 {
 		return page, nil
 	}
@@ -80,7 +106,7 @@ func (s *Service) ListEvents(ctx context.Context, env roster.Environment, in Eve
 		if err != nil {
 			return EventPage{}, err
 		}
-		page.HasMore = len(more) > 0
+		page.HasMore = len(more) > 0 || limited
 	}
 	return page, nil
 }

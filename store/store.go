@@ -195,6 +195,11 @@ type EventStore interface {
 	// EventHead returns the position after the environment's last event in the feed (where
 	// a reader that wants only new events starts).
 	EventHead(ctx context.Context, environmentID string) (EventCursor, error)
+	// EventScanBound returns the position of the n-th event after after in the
+	// environment's feed and true, or the feed's last position (after, when there is no
+	// event after it) and false when fewer follow: the bound of a filtered read that
+	// passes over at most n events (EventQuery.Through).
+	EventScanBound(ctx context.Context, environmentID string, after EventCursor, n int) (EventCursor, bool, error)
 	// PruneEvents deletes up to limit of the oldest events (of every environment) that
 	// occurred before before, from the head of the feed, and returns how many it deleted:
 	// the operator's retention (docs/events.md). It stops at the first event of the head
@@ -293,6 +298,9 @@ type EventQuery struct {
 	Types          []string // types, or prefixes ending in "*" (roster.EventTypeMatches); none: all
 	OrganizationID string   // only this organization's events
 	Limit          int      // at most this many (1 to MaxEventPage)
+	// Through, when not the zero cursor, is the last position the read may pass: a filtered
+	// read stops there (EventScanBound) instead of passing over every event after After.
+	Through EventCursor
 }
 
 // MaxEventPage bounds one read of the feed.

@@ -133,6 +133,9 @@ const saveEvery = 250 * time.Millisecond
 // not hold a slot from the others for long.
 const maxPagesPerClaim = 20
 
+// scanBudget bounds the events one read of a filtered endpoint passes over.
+const scanBudget = 10_000
+
 // deliver works on one leased endpoint: its manual redeliveries, then its events after the
 // cursor, until it is up to date, an attempt fails, or the claim's work is done. It tells
 // whether the endpoint has more to deliver now.
@@ -183,19 +186,25 @@ func (w *Worker) deliver(ctx context.Context, l store.WebhookLease) (more bool) 
 		p.Redelivered = append(p.Redelivered, r.Seq)
 	}
 	for range maxPagesPerClaim {
-		// With a type filter, the feed's head read before the page lets the cursor pass the
-		// events the filter skips (else every poll would scan them again): a matching event
-		// at or before it is in the page, which is complete when short.
-		var head store.EventCursor
+		// With a type filter, the page's bound, read before it, lets the cursor pass the
+		// events the filter skips (else every poll would scan them again), and keeps one
+		// read from passing over more than scanBudget of them: a matching event at or
+		// before the bound is in the page, which is complete when short.
+		var through store.EventCursor
+		scanned := false // the bound stopped the scan: more events follow it
 		if len(ep.EventTypes) > 0 {
-			if head, err = w.store.EventHead(ctx, ep.EnvironmentID); err != nil {
+			if through, scanned, err = w.store.EventScanBound(ctx, ep.EnvironmentID, st.Cursor, scanBudget); err != nil {
 				if ctx.Err() == nil {
 					log.WarnContext(ctx, "webhooks: reading the feed failed", "err", err)
 				}
 				return release()
 			}
+			if through == st.Cursor { // nothing new
+				st.NextAttempt = time.Now()
+				return release()
+			}
 		}
-		evs, err := w.store.ListEvents(ctx, ep.EnvironmentID, store.EventQuery{After: st.Cursor, Types: ep.EventTypes, Limit: w.set.Batch})
+		evs, err := w.store.ListEvents(ctx, ep.EnvironmentID, store.EventQuery{After: st.Cursor, Types: ep.EventTypes, Limit: w.set.Batch, Through: through})
 		if err != nil {
 			if ctx.Err() == nil {
 				log.WarnContext(ctx, "webhooks: reading the feed failed", "err", err)
@@ -238,11 +247,13 @@ func (w *Worker) deliver(ctx context.Context, l store.WebhookLease) (more bool) 
 			return release()
 		}
 		if len(evs) < w.set.Batch {
-			if after(head, st.Cursor) {
-				st.Cursor = head
+			if after(through, st.Cursor) {
+				st.Cursor = through
 			}
-			st.NextAttempt = time.Now()
-			return release()
+			if !scanned {
+				st.NextAttempt = time.Now()
+				return release()
+			}
 		}
 		if save() != nil {
 			return false

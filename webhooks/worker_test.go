@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -288,6 +289,29 @@ func TestFilteredEndpointCursorPassesSkippedEvents(t *testing.T) {
 	<-done
 	if n := len(r.deliveries()); n != 0 {
 		t.Fatalf("%d organization events sent to a user.created endpoint", n)
+	}
+}
+
+// An endpoint whose one matching event lies behind more than two scan budgets of events it
+// skips gets it: each read passes over at most scanBudget of them and the cursor moves on to
+// the bound, read after read, within one claim or the next.
+func TestFilteredEndpointCrossesScanBounds(t *testing.T) {
+	f := newFixture(t, newSQLite(t))
+	r := newReceiver(t)
+	f.endpoint(r, "user.created")
+	noise := make([]roster.Event, 2*scanBudget+50)
+	for i := range noise {
+		noise[i] = roster.Event{Type: roster.EventOrganizationUpdated, EnvironmentID: f.env.ID, OrganizationID: "org_1",
+			Data: roster.Organization{ID: "org_1", EnvironmentID: f.env.ID, DisplayName: strconv.Itoa(i)}}
+	}
+	rare := roster.Event{Type: roster.EventUserCreated, EnvironmentID: f.env.ID, Data: roster.User{ID: "usr_1", EnvironmentID: f.env.ID}}
+	if err := f.st.RecordEvents(context.Background(), append(noise, rare)...); err != nil {
+		t.Fatal(err)
+	}
+	f.worker(fast, nil)
+	waitFor(t, "the user.created delivery", func() bool { return len(r.deliveries()) == 1 })
+	if d := r.deliveries()[0]; !strings.Contains(string(d.body), `"type":"user.created"`) {
+		t.Fatalf("delivered %s", d.body)
 	}
 }
 

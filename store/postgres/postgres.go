@@ -122,6 +122,9 @@ func (dialect) EventHorizon() string {
 // EventsAfter: a row comparison, which PostgreSQL's B-tree takes as the start of the range.
 func (dialect) EventsAfter(tx, seq string) string { return "(tx, seq) > (" + tx + ", " + seq + ")" }
 
+// EventsThrough: the same, as the end of the range.
+func (dialect) EventsThrough(tx, seq string) string { return "(tx, seq) <= (" + tx + ", " + seq + ")" }
+
 // UserSearchPage is ListUsers's own query: the planner walks users_environment_seq in order,
 // filtering, when the statistics say that many users match (the page ends after about as many
 // rows as it holds), and reads the trigram GIN indexes' matches and sorts them when few do.

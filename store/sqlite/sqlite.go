@@ -213,6 +213,9 @@ func (dialect) EventHorizon() string { return "" }
 // of 16 µs (TestEventPagePlan).
 func (dialect) EventsAfter(tx, seq string) string { return "tx = " + tx + " AND seq > " + seq }
 
+// EventsThrough: the end of the range, as EventsAfter is its start.
+func (dialect) EventsThrough(tx, seq string) string { return "tx = " + tx + " AND seq <= " + seq }
+
 // Transient: writes take the write lock at BEGIN (immediate) on one connection, so SQLite
 // aborts no transaction to break a deadlock and there is nothing to retry; SQLITE_BUSY and
 // SQLITE_LOCKED mean another process (a management command) held the database longer than

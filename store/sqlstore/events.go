@@ -108,6 +108,9 @@ func EventPageQuery(d Dialect, environmentID string, q store.EventQuery) (string
 	if h := d.EventHorizon(); h != "" {
 		where = append(where, h)
 	}
+	if q.Through != (store.EventCursor{}) {
+		where = append(where, d.EventsThrough(arg(q.Through.Tx), arg(q.Through.Seq)))
+	}
 	if q.OrganizationID != "" {
 		where = append(where, "organization_id = "+arg(q.OrganizationID))
 	}
@@ -164,6 +167,30 @@ func (s *Store) EventHead(ctx context.Context, environmentID string) (store.Even
 		return store.EventCursor{}, nil
 	}
 	return c, err
+}
+
+// EventScanBound walks at most n entries of events_environment from after (the index
+// alone), in one statement: the last of them is the bound, and whether there were n.
+func (s *Store) EventScanBound(ctx context.Context, environmentID string, after store.EventCursor, n int) (store.EventCursor, bool, error) {
+	if n < 1 {
+		return after, false, nil
+	}
+	where := "environment_id = $1 AND " + s.dialect.EventsAfter("$2", "$3")
+	if h := s.dialect.EventHorizon(); h != "" {
+		where += " AND " + h
+	}
+	var c store.EventCursor
+	var walked int
+	err := s.read.QueryRowContext(ctx, `SELECT tx, seq, COUNT(*) OVER () FROM
+		(SELECT tx, seq FROM events WHERE `+where+` ORDER BY tx, seq LIMIT $4) w ORDER BY tx DESC, seq DESC LIMIT 1`,
+		environmentID, after.Tx, after.Seq, n).Scan(&c.Tx, &c.Seq, &walked)
+	if errors.Is(err, sql.ErrNoRows) {
+		return after, false, nil
+	}
+	if err != nil {
+		return after, false, err
+	}
+	return c, walked == n, nil
 }
 
 // PruneEvents deletes the head of the feed while its events are older than before, up to

@@ -70,6 +70,8 @@ type Dialect interface {
 	// seq) given as the placeholders tx and seq, in a form that seeks events_environment to
 	// that position rather than reading the environment's events from their start.
 	EventsAfter(tx, seq string) string
+	// EventsThrough is the condition that keeps the events at or before (tx, seq).
+	EventsThrough(tx, seq string) string
 }
 
 // SearchPage is one page of a user search (store.UserQuery with Search set).

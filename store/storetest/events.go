@@ -257,6 +257,38 @@ func testEventsFeedPaging(t *testing.T, s store.Store) {
 		_, err := s.ListEvents(ctx, env.ID, store.EventQuery{Limit: limit})
 		mustCode(t, err, roster.EInvalid)
 	}
+
+	// A scan bound: the n-th event after a position, or the last one when fewer follow
+	// (the environment's own: the other environment's event in between is not counted).
+	for _, c := range []struct {
+		after store.EventCursor
+		n     int
+		want  store.EventCursor
+		full  bool
+	}{
+		{store.EventCursor{}, 1, all[0].Cursor, true},
+		{store.EventCursor{}, 4, all[3].Cursor, true},
+		{all[1].Cursor, 3, all[4].Cursor, true},
+		{all[1].Cursor, 4, all[5].Cursor, true},
+		{all[1].Cursor, 5, all[5].Cursor, false},
+		{all[5].Cursor, 3, all[5].Cursor, false},
+	} {
+		got, full, err := s.EventScanBound(ctx, env.ID, c.after, c.n)
+		if err != nil || got != c.want || full != c.full {
+			t.Fatalf("EventScanBound(%+v, %d) = %+v, %v, %v; want %+v, %v", c.after, c.n, got, full, err, c.want, c.full)
+		}
+	}
+	// Through ends a read at a position, with or without filters.
+	through := all[3].Cursor
+	if got := allEvents(t, s, env.ID, store.EventQuery{Through: through}); len(got) != 4 || got[3].ID != all[3].ID {
+		t.Fatalf("events through the fourth: %+v", got)
+	}
+	if got := allEvents(t, s, env.ID, store.EventQuery{Through: through, OrganizationID: orgs[1].ID}); len(got) != 1 {
+		t.Fatalf("one organization's events through the fourth: %+v (its update is the sixth)", got)
+	}
+	if got := allEvents(t, s, env.ID, store.EventQuery{After: all[0].Cursor, Through: through, Types: []string{"organization.*"}}); len(got) != 3 {
+		t.Fatalf("organization.* events after the first, through the fourth: %d", len(got))
+	}
 }
 
 // PruneEvents deletes the head of the feed while it is older than the cutoff, in bounded
