@@ -2,7 +2,7 @@ package api
 
 import (
 	"context"
-	"strconv"
+	"github.com/rosterhq/roster/pagetoken"
 
 	"connectrpc.com/connect"
 	"github.com/rosterhq/roster"
@@ -147,16 +147,21 @@ func (h *webhookEndpoints) ListWebhookDeliveries(ctx context.Context, req *conne
 	if q.Limit == 0 {
 		q.Limit = defaultDeliveryPage
 	}
+	// The token holds the Seq of the page's last record, signed like every page token for
+	// this endpoint's log (docs/pagination.md): deliveries are only ever appended and trimmed
+	// from the oldest, so it stays valid.
+	env := environment(ctx)
+	list := "webhook_deliveries\x00" + req.Msg.GetId()
 	if tok := req.Msg.GetPageToken(); tok != "" {
-		// The token is the Seq of the page's last record: deliveries are only ever appended
-		// and trimmed from the oldest, so it stays valid.
-		if q.Before, err = strconv.ParseInt(tok, 10, 64); err != nil || q.Before <= 0 {
+		c, err := pagetoken.Decode(env.CursorKey, list, tok)
+		if err != nil || c.Direction != pagetoken.Next {
 			var v roster.Violations
 			v.Add("page_token", "valid", "is not a page token of this list")
 			return nil, v.Err()
 		}
+		q.Before = c.Position
 	}
-	page, err := svc.Deliveries(ctx, environment(ctx).ID, req.Msg.GetId(), q)
+	page, err := svc.Deliveries(ctx, env.ID, req.Msg.GetId(), q)
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +172,7 @@ func (h *webhookEndpoints) ListWebhookDeliveries(ctx context.Context, req *conne
 			Error: d.Error, Time: timestamppb.New(d.Time)}
 	}
 	if len(page) == q.Limit {
-		out.NextPageToken = strconv.FormatInt(page[len(page)-1].Seq, 10)
+		out.NextPageToken = pagetoken.Encode(env.CursorKey, list, pagetoken.Cursor{Direction: pagetoken.Next, Position: page[len(page)-1].Seq})
 	}
 	return connect.NewResponse(out), nil
 }

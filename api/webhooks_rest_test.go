@@ -127,6 +127,33 @@ func TestWebhookEndpointsREST(t *testing.T) {
 			wantStatus(t, res, 200)
 			waitUntil(t, "the missed event", func() bool { ids, _ := h.got(); return len(ids) == 3 })
 
+			// The log in pages: an opaque token, signed for this endpoint's log only.
+			logURL := "/api/v1/webhook_endpoints/" + id + "/deliveries"
+			waitUntil(t, "three deliveries in the log", func() bool {
+				list, _ := r.REST(t, token, "GET", logURL+"?page_size=10", "").Body["deliveries"].([]any)
+				return len(list) == 3
+			})
+			res = r.REST(t, token, "GET", logURL+"?page_size=2", "")
+			wantStatus(t, res, 200)
+			next, _ := res.Body["next_page_token"].(string)
+			if list, _ := res.Body["deliveries"].([]any); len(list) != 2 || next == "" || strings.Trim(next, "0123456789") == "" {
+				t.Fatalf("first page of the log: %s", res.Raw)
+			}
+			res = r.REST(t, token, "GET", logURL+"?page_size=2&page_token="+next, "")
+			wantStatus(t, res, 200)
+			if list, _ := res.Body["deliveries"].([]any); len(list) != 1 || res.Body["next_page_token"] != nil && res.Body["next_page_token"] != "" {
+				t.Fatalf("second page of the log: %s", res.Raw)
+			}
+			res = r.REST(t, token, "POST", "/api/v1/webhook_endpoints", fmt.Sprintf(`{"url": %q}`, h.URL+"/other"))
+			wantStatus(t, res, 200)
+			other := obj(res.Body, "endpoint")["id"].(string)
+			for _, bad := range []string{"/api/v1/webhook_endpoints/" + other + "/deliveries?page_token=" + next, logURL + "?page_token=3"} {
+				if res := r.REST(t, token, "GET", bad, ""); res.Status != 400 || !strings.Contains(res.Raw, "page_token") {
+					t.Fatalf("GET %s: %d %s", bad, res.Status, res.Raw)
+				}
+			}
+			wantStatus(t, r.REST(t, token, "DELETE", "/api/v1/webhook_endpoints/"+other, ""), 200)
+
 			res = r.REST(t, token, "POST", "/api/v1/webhook_endpoints/"+id+":rotate-secret", "")
 			wantStatus(t, res, 200)
 			rotated := res.Body["secret"].(string)
