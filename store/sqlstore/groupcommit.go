@@ -151,6 +151,7 @@ func (g *groupCommit) commit(batch []*writeReq) {
 	}
 	// The savepoint statements run prepared, like the requests' own.
 	ctl := txConn{tx: tx, batch: g, events: &g.events}
+	g.events.truncate(0) // an aborted batch may have left its events
 	ok := make([]*writeReq, 0, len(batch))
 	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {
