@@ -25,25 +25,18 @@ func plainEventData(data any, _ *roster.EventMemo) (json.RawMessage, error) {
 // recordEvents records events in the transaction of the change they describe. Each is
 // completed (a new ID, now, and the actor of ctx where missing: roster.ActorFrom) and
 // rendered at once, within the write, so that a write whose event cannot be rendered fails
-// alone; the rows are inserted just before the commit (flushEvents), all the transaction's
-// in a few statements. A transaction without a buffer (tx.events nil) inserts them at once.
+// alone; the rows wait in the transaction's buffer (tx.events, which runTx gives every write
+// transaction) and are inserted just before its commit (flushEvents), all the transaction's in
+// a few statements.
 func (s *Store) recordEvents(ctx context.Context, tx txConn, events ...roster.Event) error {
 	if !recordingEvents {
 		return nil
-	}
-	unbuffered := tx.events == nil
-	if unbuffered { // insert at once
-		buf := newEventRows(s.pg())
-		tx.events = &buf
 	}
 	var memo roster.EventMemo // the events of one call show the same objects, unchanged
 	for i := range events {
 		if err := s.appendEventRow(ctx, tx.events, &events[i], &memo); err != nil {
 			return err
 		}
-	}
-	if unbuffered {
-		return flushEvents(ctx, tx)
 	}
 	return nil
 }
@@ -55,13 +48,8 @@ func newEventRows(pg bool) rowInserter {
 		columns: 6, types: "TTTTIY"}
 }
 
-// flushEvents inserts the events buffered in tx (none without a buffer) and empties it.
-func flushEvents(ctx context.Context, tx txConn) error {
-	if tx.events == nil {
-		return nil
-	}
-	return tx.events.done(ctx, tx)
-}
+// flushEvents inserts the events buffered in tx and empties its buffer.
+func flushEvents(ctx context.Context, tx txConn) error { return tx.events.done(ctx, tx) }
 
 // appendEventRow fills in an event's ID, time and actor where missing, renders it and appends
 // its row of the events table to buf.

@@ -103,9 +103,10 @@ func (q conn) ExecContext(ctx context.Context, query string, args ...any) (sql.R
 type txConn struct {
 	tx    *sql.Tx
 	batch *groupCommit
-	// events holds the rows of the events the transaction records (recordEvents), inserted
-	// just before its commit (flushEvents): on SQLite, all the requests of a group commit in
-	// a few statements, outside any request's savepoint. Nil: recordEvents inserts at once.
+	// events holds the rows of the events a write transaction records (recordEvents),
+	// inserted just before its commit (flushEvents): on SQLite, all the requests of a group
+	// commit in a few statements, outside any request's savepoint. Nil in a read-only
+	// transaction.
 	events *rowInserter
 }
 
