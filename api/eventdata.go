@@ -10,7 +10,6 @@ import (
 	"github.com/rosterhq/roster/api/userjson"
 	"github.com/rosterhq/roster/directory"
 	connv1 "github.com/rosterhq/roster/gen/scalekit/v1/connections"
-	dirv1 "github.com/rosterhq/roster/gen/scalekit/v1/directories"
 	rolesv1 "github.com/rosterhq/roster/gen/scalekit/v1/roles"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -70,7 +69,7 @@ func eventData(data any, memo *roster.EventMemo, issuer string) (json.RawMessage
 			return nil, err
 		}
 		m.UserDetail = &structpb.Struct{}
-		return withDetail(m, "user_detail", d.Raw)
+		return withDetail(m, "user_detail", d.Raw, func() (proto.Message, error) { return directoryUserToProto(d, nil, true) })
 	case roster.DirectoryGroup:
 		return directoryGroupJSON(d)
 	case roster.DirectoryGroupMembersData:
@@ -118,7 +117,7 @@ func directoryGroupJSON(g roster.DirectoryGroup) (json.RawMessage, error) {
 		return nil, err
 	}
 	m.GroupDetail = &structpb.Struct{}
-	return withDetail(m, "group_detail", g.Raw)
+	return withDetail(m, "group_detail", g.Raw, func() (proto.Message, error) { return directoryGroupToProto(g, true) })
 }
 
 // withDetail renders m as the REST API does with include_detail, its detail field (an
@@ -126,8 +125,8 @@ func directoryGroupJSON(g roster.DirectoryGroup) (json.RawMessage, error) {
 // resource through a Struct (parse, then marshal) cost about a tenth of a SCIM create's CPU
 // on its events alone. The values are the API's (keys in the client's order, numbers as the
 // client wrote them, where the Struct shows a float64). A resource that is not a JSON object
-// takes the API's way.
-func withDetail(m proto.Message, field string, raw []byte) (json.RawMessage, error) {
+// takes the API's way: apiWay, the message with the resource parsed into its detail field.
+func withDetail(m proto.Message, field string, raw []byte, apiWay func() (proto.Message, error)) (json.RawMessage, error) {
 	out, err := rest.MarshalJSON(m)
 	if err != nil {
 		return nil, err
@@ -141,31 +140,22 @@ func withDetail(m proto.Message, field string, raw []byte) (json.RawMessage, err
 	empty := []byte(`"` + field + `":{}`)
 	at := bytes.Index(out, empty)
 	if trimmed[0] != '{' || at < 0 {
-		return viaStruct(m, field, raw)
+		return marshalOf(apiWay())
 	}
 	var buf bytes.Buffer
 	buf.Grow(len(out) + len(trimmed))
 	buf.Write(out[:at+len(empty)-2])
 	if err := json.Compact(&buf, trimmed); err != nil {
-		return viaStruct(m, field, raw)
+		return marshalOf(apiWay())
 	}
 	buf.Write(out[at+len(empty):])
 	return buf.Bytes(), nil
 }
 
-// viaStruct is withDetail the API's way: the resource parsed into the detail Struct.
-func viaStruct(m proto.Message, field string, raw []byte) (json.RawMessage, error) {
-	st, err := rawStruct(raw)
+// marshalOf renders the message of a conversion that may have failed.
+func marshalOf(m proto.Message, err error) (json.RawMessage, error) {
 	if err != nil {
 		return nil, err
-	}
-	switch v := m.(type) {
-	case *dirv1.DirectoryUser:
-		v.UserDetail = st
-	case *dirv1.DirectoryGroup:
-		v.GroupDetail = st
-	default:
-		return nil, fmt.Errorf("event data: no detail field %s in %T", field, m)
 	}
 	return rest.MarshalJSON(m)
 }
