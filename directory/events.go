@@ -100,13 +100,14 @@ func (s *Service) ListEvents(ctx context.Context, env roster.Environment, in Eve
 	}
 	last := evs[len(evs)-1].Cursor
 	page.NextCursor = encodeEventCursor(env, last)
-	if len(evs) == q.Limit {
+	page.HasMore = limited // the bound stopped the scan: more follow it
+	if len(evs) == q.Limit && !limited {
 		q.After, q.Limit = last, 1
 		more, err := s.store.ListEvents(ctx, env.ID, q)
 		if err != nil {
 			return EventPage{}, err
 		}
-		page.HasMore = len(more) > 0 || limited
+		page.HasMore = len(more) > 0
 	}
 	return page, nil
 }
