@@ -1,9 +1,6 @@
 package sqlite
 
 import (
-	"context"
-	"database/sql"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -17,17 +14,7 @@ import (
 // comparison's start ("(tx, seq) > (0, n)"), which read every event of the environment
 // before the cursor on every page: a change of the query that loses the seek fails here.
 func TestEventPagePlan(t *testing.T) {
-	dir := t.TempDir()
-	s, err := Open(context.Background(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, FileName)+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := migratedDB(t)
 	after := store.EventCursor{Seq: 40_000}
 	for _, q := range []store.EventQuery{
 		{After: after, Limit: 100},
@@ -39,21 +26,7 @@ func TestEventPagePlan(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var plan []string
-		rows, err := db.Query("EXPLAIN QUERY PLAN "+query, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
-		text := strings.Join(plan, "\n")
+		plan, text := queryPlan(t, db, query, args...)
 		if len(plan) != 1 || !strings.Contains(text, "events_environment (environment_id=? AND tx=? AND seq>?)") {
 			t.Errorf("query %+v: want one seek of events_environment to (environment, tx, seq) and no sort, got plan:\n%s", q, text)
 		}

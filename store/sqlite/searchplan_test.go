@@ -1,10 +1,7 @@
 package sqlite
 
 import (
-	"context"
-	"database/sql"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -16,17 +13,7 @@ import (
 // or the organization's index: its cost is the page, not the number of matches (docs/storage.md,
 // "User search"). A change of the query or of SQLite that loses this fails here.
 func TestSearchPagePlan(t *testing.T) {
-	dir := t.TempDir()
-	s, err := Open(context.Background(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, FileName)+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := migratedDB(t)
 	for _, c := range []struct {
 		page        sqlstore.SearchPage
 		index, seek string
@@ -44,26 +31,7 @@ func TestSearchPagePlan(t *testing.T) {
 			args = append(args, v)
 			return fmt.Sprintf("$%d", len(args))
 		})
-		rows, err := db.Query("EXPLAIN QUERY PLAN "+q, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		type step struct {
-			id, parent int
-			detail     string
-		}
-		var plan []step
-		var text []string
-		for rows.Next() {
-			var st step
-			var unused int
-			if err := rows.Scan(&st.id, &st.parent, &unused, &st.detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, st)
-			text = append(text, fmt.Sprintf("%d %d %s", st.id, st.parent, st.detail))
-		}
-		rows.Close()
+		plan, text := queryPlan(t, db, q, args...)
 		// The index's scan, then in the same subquery a look-up by equality, and no sort
 		// there (the index gives the page's order; a sort would take every match first).
 		i := 0
@@ -77,7 +45,7 @@ func TestSearchPagePlan(t *testing.T) {
 			}
 		}
 		if !ok {
-			t.Errorf("page %+v: want %q then a look-up by %q and no sort, got plan:\n%s", c.page, c.index, c.seek, strings.Join(text, "\n"))
+			t.Errorf("page %+v: want %q then a look-up by %q and no sort, got plan:\n%s", c.page, c.index, c.seek, text)
 		}
 	}
 }
