@@ -92,10 +92,7 @@ func EventPageQuery(d Dialect, environmentID string, q store.EventQuery) (string
 	}
 	args := []any{environmentID}
 	arg := appendArg(&args)
-	where := []string{"environment_id = $1", d.EventsAfter(arg(q.After.Tx), arg(q.After.Seq))}
-	if h := d.EventHorizon(); h != "" {
-		where = append(where, h)
-	}
+	where := []string{d.EventsAfter(arg(q.After.Tx), arg(q.After.Seq))}
 	if q.Through != (store.EventCursor{}) {
 		where = append(where, d.EventsThrough(arg(q.Through.Tx), arg(q.Through.Seq)))
 	}
@@ -113,8 +110,18 @@ func EventPageQuery(d Dialect, environmentID string, q store.EventQuery) (string
 		}
 		where = append(where, "("+strings.Join(or, " OR ")+")")
 	}
-	return `SELECT ` + eventColumns + ` FROM events WHERE ` + strings.Join(where, " AND ") +
+	return `SELECT ` + eventColumns + ` FROM events WHERE ` + feedWhere(d, where...) +
 		` ORDER BY tx, seq LIMIT ` + arg(limit), args, nil
+}
+
+// feedWhere is the condition of a read of one environment's feed (the environment is $1):
+// conds, within the dialect's horizon.
+func feedWhere(d Dialect, conds ...string) string {
+	where := append([]string{"environment_id = $1"}, conds...)
+	if h := d.EventHorizon(); h != "" {
+		where = append(where, h)
+	}
+	return strings.Join(where, " AND ")
 }
 
 // ListEvents reads the feed in (tx, seq) order after q.After, up to the dialect's horizon.
@@ -144,12 +151,8 @@ func (s *Store) ListEvents(ctx context.Context, environmentID string, q store.Ev
 // EventHead returns the position of the environment's last event within the horizon (the
 // zero cursor when there is none): one step back along events_environment.
 func (s *Store) EventHead(ctx context.Context, environmentID string) (store.EventCursor, error) {
-	where := "environment_id = $1"
-	if h := s.dialect.EventHorizon(); h != "" {
-		where += " AND " + h
-	}
 	var c store.EventCursor
-	err := s.read.QueryRowContext(ctx, `SELECT tx, seq FROM events WHERE `+where+` ORDER BY environment_id DESC, tx DESC, seq DESC LIMIT 1`,
+	err := s.read.QueryRowContext(ctx, `SELECT tx, seq FROM events WHERE `+feedWhere(s.dialect)+` ORDER BY environment_id DESC, tx DESC, seq DESC LIMIT 1`,
 		environmentID).Scan(&c.Tx, &c.Seq)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.EventCursor{}, nil
@@ -163,14 +166,10 @@ func (s *Store) EventScanBound(ctx context.Context, environmentID string, after 
 	if n < 1 {
 		return after, false, nil
 	}
-	where := "environment_id = $1 AND " + s.dialect.EventsAfter("$2", "$3")
-	if h := s.dialect.EventHorizon(); h != "" {
-		where += " AND " + h
-	}
 	var c store.EventCursor
 	var walked int
 	err := s.read.QueryRowContext(ctx, `SELECT tx, seq, COUNT(*) OVER () FROM
-		(SELECT tx, seq FROM events WHERE `+where+` ORDER BY tx, seq LIMIT $4) w ORDER BY tx DESC, seq DESC LIMIT 1`,
+		(SELECT tx, seq FROM events WHERE `+feedWhere(s.dialect, s.dialect.EventsAfter("$2", "$3"))+` ORDER BY tx, seq LIMIT $4) w ORDER BY tx DESC, seq DESC LIMIT 1`,
 		environmentID, after.Tx, after.Seq, n).Scan(&c.Tx, &c.Seq, &walked)
 	if errors.Is(err, sql.ErrNoRows) {
 		return after, false, nil
