@@ -38,6 +38,20 @@ type envelope struct {
 	Data           json.RawMessage `json:"data"`
 }
 
+// eventsOrg makes an environment with one organization, Acme, created with ctx, and returns
+// them and the feed's position after its organization.created.
+func eventsOrg(ctx context.Context, t *testing.T, s store.Store) (roster.Environment, roster.Organization, store.EventCursor) {
+	t.Helper()
+	env := newEnv(t, s, "events")
+	o := newOrg(env.ID, "Acme", "")
+	if err := s.CreateOrganization(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	var c store.EventCursor
+	wantEvents(t, s, env.ID, &c, roster.EventOrganizationCreated)
+	return env, o, c
+}
+
 // allEvents reads the whole feed of an environment, one page of 1,000 at a time.
 func allEvents(t *testing.T, s store.Store, envID string, q store.EventQuery) []store.StoredEvent {
 	t.Helper()

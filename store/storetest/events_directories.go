@@ -39,13 +39,7 @@ func noSecret(t *testing.T, evs []envelope, secrets ...string) {
 func testEventsConnections(t *testing.T, s store.Store) {
 	op := roster.Actor{Type: roster.ActorOperator, ID: "op_1"}
 	ctx := roster.WithActor(context.Background(), op)
-	env := newEnv(t, s, "events")
-	o := newOrg(env.ID, "Acme", "")
-	if err := s.CreateOrganization(ctx, o); err != nil {
-		t.Fatal(err)
-	}
-	var c store.EventCursor
-	wantEvents(t, s, env.ID, &c, roster.EventOrganizationCreated)
+	env, o, c := eventsOrg(ctx, t, s)
 
 	conn, err := roster.NewConnection(ids.New(roster.PrefixConnection), env.ID, o.ID, roster.ConnectionOIDC, "OKTA", now())
 	if err != nil {
@@ -128,13 +122,7 @@ func eventsAfterSettled(t *testing.T, s store.Store, envID string, c store.Event
 func testEventsDirectories(t *testing.T, s store.Store) {
 	op := roster.Actor{Type: roster.ActorOperator, ID: "op_1"}
 	ctx := roster.WithActor(context.Background(), op)
-	env := newEnv(t, s, "events")
-	o := newOrg(env.ID, "Acme", "")
-	if err := s.CreateOrganization(ctx, o); err != nil {
-		t.Fatal(err)
-	}
-	var c store.EventCursor
-	wantEvents(t, s, env.ID, &c, roster.EventOrganizationCreated)
+	env, o, c := eventsOrg(ctx, t, s)
 
 	d, err := roster.NewDirectory(ids.New(roster.PrefixDirectory), env.ID, o.ID, roster.DirectorySCIM, "OKTA", now())
 	if err != nil {

@@ -348,13 +348,7 @@ func testEventsImport(t *testing.T, s store.Store) {
 
 func testEventsRoles(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	env := newEnv(t, s, "events")
-	o := newOrg(env.ID, "Acme", "")
-	if err := s.CreateOrganization(ctx, o); err != nil {
-		t.Fatal(err)
-	}
-	var c store.EventCursor
-	wantEvents(t, s, env.ID, &c, roster.EventOrganizationCreated)
+	env, o, c := eventsOrg(ctx, t, s)
 
 	// Permissions.
 	p := roster.Permission{ID: ids.New(roster.PrefixPermission), EnvironmentID: env.ID, Name: "read", CreateTime: now(), UpdateTime: now()}
@@ -464,13 +458,7 @@ func testEventsRoles(t *testing.T, s store.Store) {
 
 func testEventsAttributesAndDomains(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	env := newEnv(t, s, "events")
-	o := newOrg(env.ID, "Acme", "")
-	if err := s.CreateOrganization(ctx, o); err != nil {
-		t.Fatal(err)
-	}
-	var c store.EventCursor
-	wantEvents(t, s, env.ID, &c, roster.EventOrganizationCreated)
+	env, o, c := eventsOrg(ctx, t, s)
 
 	d := roster.AttributeDefinition{EnvironmentID: env.ID, Key: "badge", DisplayName: "Badge", Type: roster.AttributeString, CreateTime: now(), UpdateTime: now()}
 	if err := s.CreateAttribute(ctx, d); err != nil {
