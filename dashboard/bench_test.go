@@ -12,10 +12,7 @@ import (
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/dashboard"
-	"github.com/rosterhq/roster/directory"
 	"github.com/rosterhq/roster/operators"
-	"github.com/rosterhq/roster/secretbox"
-	"github.com/rosterhq/roster/store/sqlite"
 )
 
 // BenchmarkListPages renders the list pages of the API clients, roles and audit screens
@@ -23,17 +20,7 @@ import (
 // clients: the server time of one page (target < 50 ms, issue 14).
 func BenchmarkListPages(b *testing.B) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	box, _ := secretbox.New(make([]byte, secretbox.KeySize))
-	dir := directory.New(st, directory.WithSecretBox(box))
-	env, err := dir.EnsureEnvironment(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
+	st, _, dir, env := sqliteConsole(b)
 	start := time.Now()
 	const audits = 100_000
 	seq := roster.NewIDGenerator()

@@ -24,6 +24,7 @@ import (
 	"github.com/rosterhq/roster/store/postgres"
 	"github.com/rosterhq/roster/store/postgres/pgtest"
 	"github.com/rosterhq/roster/store/sqlite"
+	"github.com/rosterhq/roster/store/sqlstore"
 	"github.com/rosterhq/roster/webhooks"
 )
 
@@ -70,6 +71,26 @@ func newConsole(t *testing.T, st store.Store, csrfKey ...byte) *console {
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return &console{srv: srv, dir: dir, env: env, ops: ops, h: h, st: st, hooks: hooks}
+}
+
+// sqliteConsole opens a SQLite store in a temporary directory (closed when tb ends) and the
+// directory service of the dashboard's tests and benchmarks (an all-zero encryption key), with
+// its environment.
+func sqliteConsole(tb testing.TB) (*sqlstore.Store, *secretbox.Box, *directory.Service, roster.Environment) {
+	tb.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, tb.TempDir())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	box, _ := secretbox.New(make([]byte, secretbox.KeySize))
+	dir := directory.New(st, directory.WithSecretBox(box))
+	env, err := dir.EnsureEnvironment(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return st, box, dir, env
 }
 
 // eachBackend runs fn on a dashboard over a fresh SQLite store and a fresh PostgreSQL schema.
@@ -551,17 +572,7 @@ func TestCSRFAcrossNodes(t *testing.T) {
 // Under TLS the session cookie is __Host-roster_session: Secure, Path=/, HttpOnly, Lax.
 func TestSecureCookies(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	box, _ := secretbox.New(make([]byte, secretbox.KeySize))
-	dir := directory.New(st, directory.WithSecretBox(box))
-	env, err := dir.EnsureEnvironment(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, _, dir, env := sqliteConsole(t)
 	ops := operators.New(st, operators.Settings{Password: cheap})
 	if _, err := ops.Create(ctx, roster.NewOperator{Email: adaEmail}, adaPassword); err != nil {
 		t.Fatal(err)

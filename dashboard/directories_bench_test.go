@@ -12,11 +12,8 @@ import (
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/dashboard"
-	"github.com/rosterhq/roster/directory"
 	"github.com/rosterhq/roster/operators"
 	"github.com/rosterhq/roster/scim/scimdir"
-	"github.com/rosterhq/roster/secretbox"
-	"github.com/rosterhq/roster/store/sqlite"
 )
 
 // BenchmarkDirectoryPage renders a SCIM directory's page against a SQLite store whose
@@ -29,17 +26,7 @@ import (
 func BenchmarkDirectoryPage(b *testing.B) {
 	const users, groups, perGroup = 20_000, 50, 100
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	box, _ := secretbox.New(make([]byte, secretbox.KeySize))
-	dir := directory.New(st, directory.WithSecretBox(box))
-	env, err := dir.EnsureEnvironment(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
+	st, _, dir, env := sqliteConsole(b)
 	o, err := dir.CreateOrganization(ctx, env, roster.NewOrganization{DisplayName: "Acme"})
 	if err != nil {
 		b.Fatal(err)

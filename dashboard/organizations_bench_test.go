@@ -11,10 +11,7 @@ import (
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/dashboard"
-	"github.com/rosterhq/roster/directory"
 	"github.com/rosterhq/roster/operators"
-	"github.com/rosterhq/roster/secretbox"
-	"github.com/rosterhq/roster/store/sqlite"
 )
 
 // BenchmarkOrganizationsPage renders the Organizations screens against a SQLite store seeded
@@ -28,17 +25,7 @@ import (
 func BenchmarkOrganizationsPage(b *testing.B) {
 	const orgs = 10_000
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	box, _ := secretbox.New(make([]byte, secretbox.KeySize))
-	dir := directory.New(st, directory.WithSecretBox(box))
-	env, err := dir.EnsureEnvironment(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
+	st, _, dir, env := sqliteConsole(b)
 	start := time.Now()
 	var someID string
 	for i := range orgs {

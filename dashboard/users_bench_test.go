@@ -12,8 +12,6 @@ import (
 	"github.com/rosterhq/roster/dashboard"
 	"github.com/rosterhq/roster/directory"
 	"github.com/rosterhq/roster/operators"
-	"github.com/rosterhq/roster/secretbox"
-	"github.com/rosterhq/roster/store/sqlite"
 )
 
 var usersNextLink = regexp.MustCompile(`href="(/dashboard/users\?page_token=[^"]+)"[^>]*id="next-page"`)
@@ -30,17 +28,7 @@ var usersNextLink = regexp.MustCompile(`href="(/dashboard/users\?page_token=[^"]
 func BenchmarkUsersPage(b *testing.B) {
 	const users, batch = 100_000, 1000
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	box, _ := secretbox.New(make([]byte, secretbox.KeySize))
-	dir := directory.New(st, directory.WithSecretBox(box))
-	env, err := dir.EnsureEnvironment(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
+	st, _, dir, env := sqliteConsole(b)
 	if _, err := dir.CreateAttribute(ctx, env, roster.AttributeDefinition{Key: "employee_id", DisplayName: "Employee Number", Type: roster.AttributeString}); err != nil {
 		b.Fatal(err)
 	}

@@ -10,12 +10,9 @@ import (
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/dashboard"
-	"github.com/rosterhq/roster/directory"
 	"github.com/rosterhq/roster/operators"
 	"github.com/rosterhq/roster/outbound"
-	"github.com/rosterhq/roster/secretbox"
 	"github.com/rosterhq/roster/store"
-	"github.com/rosterhq/roster/store/sqlite"
 	"github.com/rosterhq/roster/webhooks"
 )
 
@@ -24,17 +21,7 @@ import (
 // and 10,000 events: the server time of one page (target < 50 ms, as the other screens).
 func BenchmarkWebhookPages(b *testing.B) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	box, _ := secretbox.New(make([]byte, secretbox.KeySize))
-	dir := directory.New(st, directory.WithSecretBox(box))
-	env, err := dir.EnsureEnvironment(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
+	st, box, dir, env := sqliteConsole(b)
 	hooks := webhooks.New(st, box, outbound.New(outbound.Options{}))
 	start := time.Now()
 	var first roster.WebhookEndpoint
@@ -48,6 +35,7 @@ func BenchmarkWebhookPages(b *testing.B) {
 		}
 	}
 	var org roster.Organization
+	var err error
 	for i := range 10_000 {
 		if org, err = dir.CreateOrganization(ctx, env, roster.NewOrganization{DisplayName: fmt.Sprintf("Org %d", i)}); err != nil {
 			b.Fatal(err)
