@@ -7,8 +7,12 @@ package roster
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"maps"
+	"math"
 	"reflect"
 	"slices"
 	"strings"
@@ -194,7 +198,7 @@ func ActorFrom(ctx context.Context) Actor {
 
 // Event is one change, as a store write records it. Data is the changed object (a domain
 // value: Organization, User, MembershipEventData, ...); the envelope shows it as the API
-// does, rendered by the EventDataEncoder the store was given.
+// does, through the EventDataCodec the store was given.
 type Event struct {
 	ID             string
 	Type           string
@@ -206,53 +210,63 @@ type Event struct {
 	Data           any
 }
 
-// EventDataEncoder renders an event's Data as the API shows the object. Its output must be
-// valid JSON (json.Marshal's or protojson's): the envelope embeds it as it is. memo is shared
-// by the events a write records at once (nil: none).
-type EventDataEncoder func(data any, memo *EventMemo) (json.RawMessage, error)
-
-// EventMemo keeps the last user an EventDataEncoder rendered for the events that a write
-// records at once: they often show the same user (a create's user.created and
-// organization.membership_created both show it as GetUser does), which is then rendered once.
-// Those events are built before they are recorded and not changed meanwhile, so a user equal
-// to the one kept has the same rendering.
-type EventMemo struct {
-	user     User
-	userJSON []byte
+// EventDataCodec turns an event's Data into the form a store keeps, within the write that
+// records the event, and that form into the JSON of the object as the API shows it, when the
+// event is read or delivered. The stored form is the object's, taken when the change was
+// made (docs/events.md, "Storage"): rendering it later shows that object, not a later one.
+type EventDataCodec interface {
+	// AppendData appends the stored form of data to dst. memo is shared by the events that a
+	// write records at once (nil: none).
+	AppendData(dst []byte, data any, memo *EventMemo) ([]byte, error)
+	// RenderData appends the JSON of stored data (AppendData's output) to dst; it must be
+	// valid JSON (json.Marshal's or protojson's): the envelope embeds it as it is.
+	RenderData(dst []byte, stored []byte) ([]byte, error)
 }
 
-// User returns the rendering kept for u, if the memo's user is u.
+// EventMemo keeps the last user an EventDataCodec stored for the events that a write records
+// at once: they often show the same user (a create's user.created and
+// organization.membership_created both show it as GetUser does), which is then converted
+// once. Those events are built before they are recorded and not changed meanwhile, so a user
+// equal to the one kept has the same stored form.
+type EventMemo struct {
+	user   User
+	stored []byte
+}
+
+// User returns the stored form kept for u, if the memo's user is u.
 func (m *EventMemo) User(u *User) ([]byte, bool) {
-	if m == nil || m.userJSON == nil || m.user.ID != u.ID || !reflect.DeepEqual(&m.user, u) {
+	if m == nil || m.stored == nil || m.user.ID != u.ID || !reflect.DeepEqual(&m.user, u) {
 		return nil, false
 	}
-	return m.userJSON, true
+	return m.stored, true
 }
 
-// SetUser keeps the rendering of u.
-func (m *EventMemo) SetUser(u User, rendered []byte) {
+// SetUser keeps the stored form of u.
+func (m *EventMemo) SetUser(u User, stored []byte) {
 	if m != nil {
-		m.user, m.userJSON = u, rendered
+		m.user, m.stored = u, stored
 	}
 }
 
 // EventSpecVersion is the envelope's spec_version (Scalekit's).
 const EventSpecVersion = "1"
 
-// Envelope renders the event as webhooks deliver it, its Data through enc (memo: see
-// EventDataEncoder). The fields are Scalekit's ScalekitEvent's, plus Roster's own actor and
-// changed_fields, then data; they are appended in order rather than marshalled from a struct,
-// which cost as much as the rest of the envelope (a write's events are on its path:
-// docs/events.md), with json.Marshal's escaping (TestEventEnvelope).
-func (e *Event) Envelope(enc EventDataEncoder, memo *EventMemo) ([]byte, error) {
-	data, err := enc(e.Data, memo)
-	if err != nil {
-		return nil, err
-	}
-	if len(data) == 0 {
-		data = json.RawMessage("null")
-	}
-	out := make([]byte, 0, 320+len(data))
+// storedEnvelopeV1 opens a stored envelope (StoredEnvelope): the envelope's JSON up to its
+// data, then the data's stored form. An envelope stored as JSON (before this form) opens
+// with '{' and is delivered as it is.
+const storedEnvelopeV1 = 0x01
+
+// StoredEnvelope is the event as a store keeps it: the envelope's fields as JSON, as
+// webhooks deliver them, and its Data in codec's stored form, rendered when the event is
+// read (RenderEnvelope). Rendering the object's JSON at write time, and storing it, cost
+// more than a tenth of a create (docs/events.md, "Storage").
+//
+// The fields are Scalekit's ScalekitEvent's, plus Roster's own actor and changed_fields, then
+// data; they are appended in order rather than marshalled from a struct, which cost as much
+// as the rest of the envelope, with json.Marshal's escaping (TestEventEnvelope).
+func (e *Event) StoredEnvelope(codec EventDataCodec, memo *EventMemo) ([]byte, error) {
+	out := make([]byte, 0, 512)
+	out = append(out, storedEnvelopeV1, 0, 0) // then the length of the fields' JSON, two bytes
 	out = append(out, `{"spec_version":`...)
 	out = appendJSONString(out, EventSpecVersion)
 	out = append(out, `,"id":`...)
@@ -282,11 +296,49 @@ func (e *Event) Envelope(enc EventDataEncoder, memo *EventMemo) ([]byte, error) 
 		}
 		out = appendJSONString(out, f)
 	}
-	// data appended as the encoder made it: as a json.RawMessage field, json.Marshal would
-	// scan and compact it again, which cost more than rendering it.
 	out = append(out, `],"data":`...)
-	out = append(out, data...)
+	head := len(out) - 3
+	if head > math.MaxUint16 {
+		return nil, fmt.Errorf("event %s: %d bytes of envelope fields", e.Type, head)
+	}
+	binary.BigEndian.PutUint16(out[1:3], uint16(head))
+	return codec.AppendData(out, e.Data, memo)
+}
+
+// RenderEnvelope is the JSON of a stored envelope (StoredEnvelope), its data rendered by
+// codec, as webhooks deliver it.
+func RenderEnvelope(codec EventDataCodec, stored []byte) ([]byte, error) {
+	if len(stored) == 0 || stored[0] != storedEnvelopeV1 {
+		return stored, nil
+	}
+	if len(stored) < 3 {
+		return nil, errors.New("stored event: malformed envelope")
+	}
+	head := int(binary.BigEndian.Uint16(stored[1:3]))
+	if 3+head > len(stored) {
+		return nil, errors.New("stored event: malformed envelope")
+	}
+	data := stored[3+head:]
+	out := make([]byte, 0, head+3*len(data)+64)
+	out = append(out, stored[3:3+head]...)
+	out, err := codec.RenderData(out, data)
+	if err != nil {
+		return nil, fmt.Errorf("stored event: %w", err)
+	}
+	if len(out) == head { // no data
+		out = append(out, "null"...)
+	}
 	return append(out, '}'), nil
+}
+
+// Envelope renders the event as webhooks deliver it, its Data through codec (memo: see
+// EventDataCodec): StoredEnvelope, then RenderEnvelope.
+func (e *Event) Envelope(codec EventDataCodec, memo *EventMemo) ([]byte, error) {
+	stored, err := e.StoredEnvelope(codec, memo)
+	if err != nil {
+		return nil, err
+	}
+	return RenderEnvelope(codec, stored)
 }
 
 // appendJSONString appends s as json.Marshal writes a string: as it is when it has only

@@ -7,10 +7,10 @@ import (
 	"github.com/rosterhq/roster"
 )
 
-// The rendering that a write's events cost on the write's path (docs/events.md, "Storage";
-// bench/README.md "Events" measures the whole write): a create's two envelopes, which show
-// one user (rendered once through roster.EventMemo), and a SCIM write's directory user with
-// its resource.
+// What a write's events cost on the write's path (docs/events.md, "Storage"; bench/README.md
+// "Events" measures the whole write): a create's two stored envelopes, which show one user
+// (converted once through roster.EventMemo), and a SCIM write's directory user with its
+// resource. The .../rendered sub-benchmarks are what reading or delivering them adds.
 func BenchmarkEventEnvelopesOfACreate(b *testing.B) {
 	at := time.Date(2026, 12, 6, 18, 0, 0, 0, time.UTC)
 	u := roster.NewUser{Email: "ada@example.com", ExternalID: "E1", Metadata: map[string]string{"team": "v"}}.Build("usr_1", "env_1", at)
@@ -18,20 +18,45 @@ func BenchmarkEventEnvelopesOfACreate(b *testing.B) {
 	org := roster.Organization{ID: "org_1", EnvironmentID: "env_1", DisplayName: "Acme"}
 	enc := EventDataFor("https://roster.example")
 	actor := roster.Actor{Type: roster.ActorAPIClient, ID: "skc_1"}
-	b.ReportAllocs()
-	for b.Loop() {
-		var memo roster.EventMemo
-		events := []roster.Event{
+	events := func() []roster.Event {
+		return []roster.Event{
 			{ID: "evt_1", Type: roster.EventUserCreated, OccurredAt: at, EnvironmentID: "env_1", OrganizationID: "org_1", Actor: actor, Data: u},
 			{ID: "evt_2", Type: roster.EventMembershipCreated, OccurredAt: at, EnvironmentID: "env_1", OrganizationID: "org_1", Actor: actor,
 				Data: roster.MembershipEventData{Organization: org, User: u}},
 		}
-		for i := range events {
-			if _, err := events[i].Envelope(enc, &memo); err != nil {
-				b.Fatal(err)
+	}
+	var stored [][]byte
+	b.Run("stored", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var memo roster.EventMemo
+			stored = stored[:0]
+			evs := events()
+			for i := range evs {
+				s, err := evs[i].StoredEnvelope(enc, &memo)
+				if err != nil {
+					b.Fatal(err)
+				}
+				stored = append(stored, s)
 			}
 		}
-	}
+		b.ReportMetric(float64(len(stored[0])+len(stored[1])), "stored-bytes")
+	})
+	b.Run("rendered", func(b *testing.B) {
+		b.ReportAllocs()
+		n := 0
+		for b.Loop() {
+			n = 0
+			for _, s := range stored {
+				js, err := roster.RenderEnvelope(enc, s)
+				if err != nil {
+					b.Fatal(err)
+				}
+				n += len(js)
+			}
+		}
+		b.ReportMetric(float64(n), "json-bytes")
+	})
 }
 
 func BenchmarkEventEnvelopeOfADirectoryUser(b *testing.B) {
@@ -42,12 +67,25 @@ func BenchmarkEventEnvelopeOfADirectoryUser(b *testing.B) {
 		`"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"employeeNumber":"701","department":"R&D"}}`)
 	d := roster.DirectoryUser{ID: "diru_1", Email: "ada@example.com", GivenName: "Ada", FamilyName: "Lovelace", UpdateTime: at, Raw: raw}
 	enc := EventDataFor("https://roster.example")
-	b.ReportAllocs()
-	for b.Loop() {
-		e := roster.Event{ID: "evt_1", Type: roster.EventDirectoryUserCreated, OccurredAt: at, EnvironmentID: "env_1", OrganizationID: "org_1",
-			Actor: roster.Actor{Type: roster.ActorSCIMDirectory, ID: "dir_1"}, Data: d}
-		if _, err := e.Envelope(enc, nil); err != nil {
-			b.Fatal(err)
+	e := roster.Event{ID: "evt_1", Type: roster.EventDirectoryUserCreated, OccurredAt: at, EnvironmentID: "env_1", OrganizationID: "org_1",
+		Actor: roster.Actor{Type: roster.ActorSCIMDirectory, ID: "dir_1"}, Data: d}
+	var stored []byte
+	b.Run("stored", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var err error
+			if stored, err = e.StoredEnvelope(enc, nil); err != nil {
+				b.Fatal(err)
+			}
 		}
-	}
+		b.ReportMetric(float64(len(stored)), "stored-bytes")
+	})
+	b.Run("rendered", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := roster.RenderEnvelope(enc, stored); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -112,7 +112,16 @@ func TestEventDataUserAsREST(t *testing.T) {
 	})
 }
 
-// The events a write records at once share a memo: a user they all show is rendered once,
+// render is data's stored form (made at write time) rendered (at read time).
+func render(c roster.EventDataCodec, data any, memo *roster.EventMemo) ([]byte, error) {
+	stored, err := c.AppendData(nil, data, memo)
+	if err != nil {
+		return nil, err
+	}
+	return c.RenderData(nil, stored)
+}
+
+// The events a write records at once share a memo: a user they all show is converted once,
 // byte for byte as without the memo, and a user that differs in anything is rendered anew.
 func TestEventDataMemoRendersAUserOnce(t *testing.T) {
 	at := time.Date(2026, 12, 6, 18, 0, 0, 0, time.UTC)
@@ -121,7 +130,7 @@ func TestEventDataMemoRendersAUserOnce(t *testing.T) {
 	org := roster.Organization{ID: "org_1", DisplayName: "Acme"}
 	enc := api.EventDataFor("")
 	alone := func(data any) string {
-		raw, err := enc(data, nil)
+		raw, err := render(enc, data, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -129,7 +138,7 @@ func TestEventDataMemoRendersAUserOnce(t *testing.T) {
 	}
 	var memo roster.EventMemo
 	shared := func(data any) string {
-		raw, err := enc(data, &memo)
+		raw, err := render(enc, data, &memo)
 		if err != nil {
 			t.Fatal(err)
 		}

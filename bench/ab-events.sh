@@ -79,7 +79,7 @@ r=json.load(open(sys.argv[1])); c0,c1=float(sys.argv[2]),float(sys.argv[3]); hz=
 n=r["requests"]; lat=r["latencies"]
 print(f'{sys.argv[6]} {sys.argv[5]} {sys.argv[7]}: {r["throughput"]:.0f} ok/s of {n} req, success {r["success"]*100:.1f}%, p50 {lat["50th"]/1e6:.1f} ms, p99 {lat["99th"]/1e6:.1f} ms, roster CPU {(c1-c0)/hz/n*1e6:.0f} µs/req, codes {r["status_codes"]}')
 PY
-	kill $PID; wait $PID 2>/dev/null || true; dropdata; rm -rf "$w" ;;
+	kill $PID; wait $PID 2>/dev/null || true; dropdata; [ -n "${KEEP:-}" ] || rm -rf "$w" ;;
 ab)
 	backend=$1 rounds=${2:-3} dur=${3:-10}
 	for i in $(seq $rounds); do for op in create_user update_user; do for which in base head; do

@@ -198,3 +198,10 @@ func TestEmailNFCMigration(t *testing.T) {
 	open, db := migrationDatabase(t)
 	storetest.EmailNFCMigration(t, open, db)
 }
+
+// Events are stored in the codec's form and read rendered; an event stored as JSON by an
+// earlier Roster reads as it is.
+func TestStoredEventForms(t *testing.T) {
+	open, db := migrationDatabase(t)
+	storetest.StoredEventForms(t, open, db)
+}

@@ -177,3 +177,10 @@ func TestEmailNFCMigration(t *testing.T) {
 	// The search index agrees with the rewritten keys.
 	checkedStore{open(), t, path}.Close()
 }
+
+// Events are stored in the codec's form and read rendered; an event stored as JSON by an
+// earlier Roster reads as it is.
+func TestStoredEventForms(t *testing.T) {
+	open, db, _ := migrationDatabase(t)
+	storetest.StoredEventForms(t, open, db)
+}

@@ -13,13 +13,32 @@ import (
 	"github.com/rosterhq/roster/store"
 )
 
-// SetEventDataEncoder sets how events' data is rendered into their envelopes: the server
-// gives the API's renderer, so that an event shows its object as the API does. Call it
+// SetEventDataCodec sets how events' data is stored and rendered into their envelopes: the
+// server gives the API's codec, so that an event shows its object as the API does. Call it
 // before the first write. Without it, data is the domain value's plain JSON.
-func (s *Store) SetEventDataEncoder(enc roster.EventDataEncoder) { s.eventData = enc }
+func (s *Store) SetEventDataCodec(codec roster.EventDataCodec) { s.eventData = codec }
 
-func plainEventData(data any, _ *roster.EventMemo) (json.RawMessage, error) {
-	return json.Marshal(data)
+// plainEventData stores and renders data as its plain JSON.
+type plainEventData struct{}
+
+func (plainEventData) AppendData(dst []byte, data any, _ *roster.EventMemo) ([]byte, error) {
+	b, err := json.Marshal(data)
+	return append(dst, b...), err
+}
+
+func (plainEventData) RenderData(dst []byte, stored []byte) ([]byte, error) {
+	return append(dst, stored...), nil
+}
+
+// renderEvent turns the stored envelope that a read scanned into e.Body into the JSON that
+// the feed returns and webhooks deliver.
+func (s *Store) renderEvent(e *store.StoredEvent) error {
+	body, err := roster.RenderEnvelope(s.eventData, e.Body)
+	if err != nil {
+		return fmt.Errorf("event %s: %w", e.ID, err)
+	}
+	e.Body = body
+	return nil
 }
 
 // recordEvents records events in the transaction of the change they describe. Each is
@@ -63,7 +82,7 @@ func (s *Store) appendEventRow(ctx context.Context, buf *rowInserter, e *roster.
 	if e.Actor == (roster.Actor{}) {
 		e.Actor = roster.ActorFrom(ctx)
 	}
-	body, err := e.Envelope(s.eventData, memo)
+	body, err := e.StoredEnvelope(s.eventData, memo)
 	if err != nil {
 		return fmt.Errorf("event %s: %w", e.Type, err)
 	}
@@ -143,6 +162,9 @@ func (s *Store) ListEvents(ctx context.Context, environmentID string, q store.Ev
 			return nil, err
 		}
 		e.OccurredAt = fromMicros(at)
+		if err := s.renderEvent(&e); err != nil {
+			return nil, err
+		}
 		out = append(out, e)
 	}
 	return out, rows.Err()

@@ -101,9 +101,9 @@ type Store struct {
 	notices         []string   // the last Migrate's (MigrationNotices)
 	closers         []func() error
 	// eventIDs numbers the events this store records; eventData renders their data
-	// (SetEventDataEncoder).
+	// (SetEventDataCodec).
 	eventIDs  *roster.IDGenerator
-	eventData roster.EventDataEncoder
+	eventData roster.EventDataCodec
 }
 
 // pg reports whether the database is PostgreSQL, for the few statements whose best form
@@ -117,7 +117,7 @@ func (s *Store) OnClose(f func() error) { s.closers = append(s.closers, f) }
 func New(read, write *sql.DB, d Dialect) *Store {
 	s := &Store{readDB: read, writeDB: write, read: conn{c: newStmtCache(read)}, dialect: d,
 		fullUserColumns: prefixed("u.", userColumns) + ", " + d.UserAttributes() + ", " + d.UserIdentities(),
-		eventIDs:        roster.NewIDGenerator(), eventData: plainEventData}
+		eventIDs:        roster.NewIDGenerator(), eventData: plainEventData{}}
 	s.writeOther = s.read
 	if write != read {
 		s.writeOther = conn{c: newStmtCache(write)}

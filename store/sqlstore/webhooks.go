@@ -288,6 +288,9 @@ func (s *Store) ClaimWebhookEndpoints(ctx context.Context, owner string, now tim
 				return err
 			}
 			ev.OccurredAt = fromMicros(at)
+			if err := s.renderEvent(ev); err != nil {
+				return err
+			}
 			l := &out[byID[endpointID]]
 			l.Redeliveries = append(l.Redeliveries, r)
 		}

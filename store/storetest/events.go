@@ -1,8 +1,11 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +13,7 @@ import (
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/store"
+	"github.com/rosterhq/roster/store/sqlstore"
 )
 
 // eventTests check the change feed (docs/events.md): every write records its events in its
@@ -363,5 +367,71 @@ func testEventsPrune(t *testing.T, s store.Store) {
 	if evs := allEvents(t, s, env.ID, store.EventQuery{}); len(evs) != 2 || !strings.Contains(string(evs[0].Body), recent.ID) ||
 		!strings.Contains(string(evs[1].Body), late.ID) {
 		t.Fatalf("left %+v", evs)
+	}
+}
+
+// taggedCodec stores data as "Z" and its JSON, and renders it without the Z: a stored form
+// that differs from what reads return.
+type taggedCodec struct{}
+
+func (taggedCodec) AppendData(dst []byte, data any, _ *roster.EventMemo) ([]byte, error) {
+	b, err := json.Marshal(data)
+	return append(append(dst, 'Z'), b...), err
+}
+
+func (taggedCodec) RenderData(dst, stored []byte) ([]byte, error) {
+	if len(stored) == 0 || stored[0] != 'Z' {
+		return nil, fmt.Errorf("not a tagged form: %q", stored)
+	}
+	return append(dst, stored[1:]...), nil
+}
+
+// StoredEventForms: an event is stored in its codec's form (roster.StoredEnvelope), and reads
+// of the feed and of a queued redelivery render it; an event stored as its envelope's JSON, as
+// Roster kept events before the stored form, reads as it is. open opens the store; db is
+// the same database.
+func StoredEventForms(t *testing.T, open func() *sqlstore.Store, db *sql.DB) {
+	ctx := context.Background()
+	s := open()
+	defer s.Close()
+	s.SetEventDataCodec(taggedCodec{})
+	env, o, c := eventsOrg(ctx, t, s)
+	u := roster.NewUser{Email: "ada@example.com"}.Build(ids.New(roster.PrefixUser), env.ID, now())
+	if _, err := s.CreateUser(ctx, u, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	evs := wantEvents(t, s, env.ID, &c, roster.EventUserCreated)
+	var data map[string]any
+	if err := json.Unmarshal(evs[0].Data, &data); err != nil || data["ID"] != u.ID {
+		t.Fatalf("rendered data %s: %v", evs[0].Data, err)
+	}
+	var stored []byte
+	if err := db.QueryRowContext(ctx, `SELECT body FROM events WHERE id = $1`, evs[0].ID).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(stored, []byte(`"data":Z{`)) || json.Valid(stored) {
+		t.Fatalf("stored body %q: want the envelope's fields, then the codec's form", stored)
+	}
+	// An earlier Roster's row: the envelope as JSON.
+	old := `{"spec_version":"1","id":"` + evs[0].ID + `","type":"user.created","data":{"id":"` + u.ID + `"}}`
+	if _, err := db.ExecContext(ctx, `UPDATE events SET body = $1 WHERE id = $2`, []byte(old), evs[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	all := allEvents(t, s, env.ID, store.EventQuery{})
+	if got := all[len(all)-1]; got.ID != evs[0].ID || string(got.Body) != old {
+		t.Fatalf("an event stored as JSON reads as %s", got.Body)
+	}
+	// A redelivery reads the event through the same rendering.
+	ep := newWebhook(env.ID)
+	if err := s.CreateWebhookEndpoint(ctx, ep); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.QueueWebhookRedelivery(ctx, env.ID, ep.ID, all[0].ID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	l := claimOne(t, s, "node-a", ep.ID, time.Now())
+	if len(l.Redeliveries) != 1 || string(l.Redeliveries[0].Event.Body) != string(all[0].Body) ||
+		!json.Valid(all[0].Body) || !strings.Contains(string(all[0].Body), `"data":{"ID":"`+o.ID) {
+		t.Fatalf("redelivery of %s read %+v", all[0].Body, l.Redeliveries)
 	}
 }
