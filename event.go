@@ -7,12 +7,9 @@ package roster
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
-	"math"
 	"reflect"
 	"slices"
 	"strings"
@@ -251,22 +248,14 @@ func (m *EventMemo) SetUser(u User, stored []byte) {
 // EventSpecVersion is the envelope's spec_version (Scalekit's).
 const EventSpecVersion = "1"
 
-// storedEnvelopeV1 opens a stored envelope (StoredEnvelope): the envelope's JSON up to its
-// data, then the data's stored form. An envelope stored as JSON (before this form) opens
-// with '{' and is delivered as it is.
-const storedEnvelopeV1 = 0x01
-
-// StoredEnvelope is the event as a store keeps it: the envelope's fields as JSON, as
-// webhooks deliver them, and its Data in codec's stored form, rendered when the event is
-// read (RenderEnvelope). Rendering the object's JSON at write time, and storing it, cost
-// more than a tenth of a create (docs/events.md, "Storage").
+// AppendEnvelope appends the event as webhooks deliver it to out, its data given in codec's
+// stored form (EventDataCodec.AppendData): stores keep that form, and render the envelope
+// when the event is read (docs/events.md, "Storage").
 //
 // The fields are Scalekit's ScalekitEvent's, plus Roster's own actor and changed_fields, then
 // data; they are appended in order rather than marshalled from a struct, which cost as much
 // as the rest of the envelope, with json.Marshal's escaping (TestEventEnvelope).
-func (e *Event) StoredEnvelope(codec EventDataCodec, memo *EventMemo) ([]byte, error) {
-	out := make([]byte, 0, 512)
-	out = append(out, storedEnvelopeV1, 0, 0) // then the length of the fields' JSON, two bytes
+func (e *Event) AppendEnvelope(out []byte, codec EventDataCodec, data []byte) ([]byte, error) {
 	out = append(out, `{"spec_version":`...)
 	out = appendJSONString(out, EventSpecVersion)
 	out = append(out, `,"id":`...)
@@ -297,48 +286,27 @@ func (e *Event) StoredEnvelope(codec EventDataCodec, memo *EventMemo) ([]byte, e
 		out = appendJSONString(out, f)
 	}
 	out = append(out, `],"data":`...)
-	head := len(out) - 3
-	if head > math.MaxUint16 {
-		return nil, fmt.Errorf("event %s: %d bytes of envelope fields", e.Type, head)
+	head := len(out)
+	if len(data) > 0 {
+		var err error
+		if out, err = codec.RenderData(out, data); err != nil {
+			return nil, fmt.Errorf("event %s: %w", e.ID, err)
+		}
 	}
-	binary.BigEndian.PutUint16(out[1:3], uint16(head))
-	return codec.AppendData(out, e.Data, memo)
-}
-
-// RenderEnvelope is the JSON of a stored envelope (StoredEnvelope), its data rendered by
-// codec, as webhooks deliver it.
-func RenderEnvelope(codec EventDataCodec, stored []byte) ([]byte, error) {
-	if len(stored) == 0 || stored[0] != storedEnvelopeV1 {
-		return stored, nil
-	}
-	if len(stored) < 3 {
-		return nil, errors.New("stored event: malformed envelope")
-	}
-	head := int(binary.BigEndian.Uint16(stored[1:3]))
-	if 3+head > len(stored) {
-		return nil, errors.New("stored event: malformed envelope")
-	}
-	data := stored[3+head:]
-	out := make([]byte, 0, head+3*len(data)+64)
-	out = append(out, stored[3:3+head]...)
-	out, err := codec.RenderData(out, data)
-	if err != nil {
-		return nil, fmt.Errorf("stored event: %w", err)
-	}
-	if len(out) == head { // no data
+	if len(out) == head {
 		out = append(out, "null"...)
 	}
 	return append(out, '}'), nil
 }
 
 // Envelope renders the event as webhooks deliver it, its Data through codec (memo: see
-// EventDataCodec): StoredEnvelope, then RenderEnvelope.
+// EventDataCodec): its stored form, then the envelope of that.
 func (e *Event) Envelope(codec EventDataCodec, memo *EventMemo) ([]byte, error) {
-	stored, err := e.StoredEnvelope(codec, memo)
+	data, err := codec.AppendData(nil, e.Data, memo)
 	if err != nil {
 		return nil, err
 	}
-	return RenderEnvelope(codec, stored)
+	return e.AppendEnvelope(nil, codec, data)
 }
 
 // appendJSONString appends s as json.Marshal writes a string: as it is when it has only

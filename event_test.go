@@ -17,29 +17,6 @@ func (c jsonCodec) AppendData(dst []byte, v any, _ *EventMemo) ([]byte, error) {
 
 func (jsonCodec) RenderData(dst, stored []byte) ([]byte, error) { return append(dst, stored...), nil }
 
-// A stored envelope renders as the envelope; one stored as JSON (before the stored form)
-// renders as it is; a cut one is an error, not a panic.
-func TestStoredEnvelope(t *testing.T) {
-	e := Event{ID: "evt_1", Type: EventUserCreated, OccurredAt: time.Unix(1, 0), EnvironmentID: "env_1"}
-	codec := jsonCodec(func(any) ([]byte, error) { return []byte(`{"id":"usr_1"}`), nil })
-	stored, err := e.StoredEnvelope(codec, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, _ := e.Envelope(codec, nil)
-	if got, err := RenderEnvelope(codec, stored); err != nil || string(got) != string(want) || !json.Valid(got) {
-		t.Fatalf("rendered %s, %v; want %s", got, err, want)
-	}
-	if got, err := RenderEnvelope(codec, want); err != nil || string(got) != string(want) {
-		t.Fatalf("an envelope stored as JSON rendered %s, %v", got, err)
-	}
-	for n := 1; n < 20; n++ {
-		if got, err := RenderEnvelope(codec, stored[:n]); err == nil {
-			t.Fatalf("%d bytes of a stored envelope rendered %q", n, got)
-		}
-	}
-}
-
 // The envelope is the JSON a receiver parses: every field, data last and as the encoder
 // rendered it.
 func TestEventEnvelope(t *testing.T) {

@@ -60,6 +60,30 @@ func (g *IDGenerator) Next() int64 {
 	return ms<<22 | g.node<<12 | g.seq
 }
 
+// NextBlock returns the first of n consecutive numbers (1 to 4,096) that no other call of
+// this generator returns: one millisecond's sequence numbers, past those already taken.
+func (g *IDGenerator) NextBlock(n int) int64 {
+	if n < 1 || n > 0x1000 {
+		panic("roster: IDGenerator.NextBlock of " + strconv.Itoa(n))
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	ms := g.now().UnixMilli() - idEpoch
+	if ms < g.lastMS {
+		ms = g.lastMS
+	}
+	first := int64(0)
+	if ms == g.lastMS {
+		first = g.seq + 1
+	}
+	if first+int64(n)-1 > 0xfff { // not enough left in this millisecond: borrow the next
+		ms = max(ms, g.lastMS) + 1
+		first = 0
+	}
+	g.lastMS, g.seq = ms, first+int64(n)-1
+	return ms<<22 | g.node<<12 | first
+}
+
 // New returns prefix followed by the next number, e.g. "org_381234567890123456".
 func (g *IDGenerator) New(prefix string) string {
 	return prefix + strconv.FormatInt(g.Next(), 10)

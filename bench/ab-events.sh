@@ -9,11 +9,16 @@
 #                                              WHICH base|head; OP create_user | update_user
 #   bench/ab-events.sh ab BACKEND [ROUNDS] [SECONDS]
 #                                              base and head alternately, ROUNDS times (default 3), each op
+#   bench/ab-events.sh pair BACKEND OP [ROUNDS] [SECONDS]
+#                                              base and head at the same time, ROUNDS times (default 3): both
+#                                              servers share core 1 (each with its own load tool on core 0), so
+#                                              that the machine's speed, which swings minute to minute on a
+#                                              shared host, is the same for both; compare their req/s and CPU
 #   bench/ab-events.sh delivery [EVENTS]       head on SQLite: a backlog of EVENTS events (default 40000) delivered
 #                                              to ENDPOINTS endpoints (default 1) on one local receiver; deliveries/s
 #                                              (one endpoint's deliveries are sequential: per-endpoint event order)
 # SCIM writes: bench/ab-scim.sh run with BIN=$AB_DIR/bin/base/roster and .../head/roster.
-# Env: AB_DIR (/tmp/roster-ab-events), USERS (20000), ORGS (2000), PORT. PERF=file records a perf profile of
+# Env: AB_DIR (/tmp/roster-ab-events), USERS (20000), ORGS (2000), PORT, KEEP=1 keeps a run's directory. PERF=file records a perf profile of
 # roster during the measurement; PERFSTAT=events counts perf events (e.g. syscalls:sys_enter_pwrite64).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -84,6 +89,12 @@ ab)
 	backend=$1 rounds=${2:-3} dur=${3:-10}
 	for i in $(seq $rounds); do for op in create_user update_user; do for which in base head; do
 		"$0" run $backend $which $op $dur 16; done; done; done ;;
+pair)
+	backend=$1 op=$2 rounds=${3:-3} dur=${4:-10}
+	for i in $(seq $rounds); do
+		out=$(mktemp); PORT=$((PORT + 100)) "$0" run $backend base $op $dur 16 > "$out" 2>&1 &
+		sleep 0.3; "$0" run $backend head $op $dur 16 2>&1 | tail -1; wait; tail -1 "$out"; rm -f "$out"
+	done ;;
 delivery)
 	n=${1:-40000}; w=$(mktemp -d "$AB_DIR/run.XXXX"); LOG=$w/roster.log; mkdir -m 700 "$w/data"
 	taskset -c 0 "$AB_DIR/bin/receiver" --listen 127.0.0.1:$((PORT+1)) --report "$w/received" &

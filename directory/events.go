@@ -135,18 +135,27 @@ func knownEventSelector(t string) bool {
 // altered or given to another environment. It does not depend on the filters.
 func eventCursorQuery(env roster.Environment) string { return "events\x00" + env.ID }
 
+// encodeEventCursor seals a feed position: its block's tx and seq, and the event's index in
+// the block.
 func encodeEventCursor(env roster.Environment, c store.EventCursor) string {
-	buf := make([]byte, 0, 16)
+	buf := make([]byte, 0, 24)
 	buf = binary.BigEndian.AppendUint64(buf, uint64(c.Tx))
 	buf = binary.BigEndian.AppendUint64(buf, uint64(c.Seq))
+	buf = binary.BigEndian.AppendUint64(buf, uint64(c.Index))
 	return pagetoken.Seal(env.CursorKey, eventCursorQuery(env), buf)
 }
 
+// decodeEventCursor opens a cursor of encodeEventCursor, or one sealed before events were
+// stored in blocks (tx and seq only): that one's row holds one event, index 0.
 func decodeEventCursor(env roster.Environment, s string) (store.EventCursor, bool) {
-	raw, err := pagetoken.Open(env.CursorKey, eventCursorQuery(env), s, 16)
+	raw, err := pagetoken.Open(env.CursorKey, eventCursorQuery(env), s, 24)
 	if err != nil {
-		return store.EventCursor{}, false
+		if raw, err = pagetoken.Open(env.CursorKey, eventCursorQuery(env), s, 16); err != nil {
+			return store.EventCursor{}, false
+		}
+		raw = append(raw, make([]byte, 8)...)
 	}
-	c := store.EventCursor{Tx: int64(binary.BigEndian.Uint64(raw)), Seq: int64(binary.BigEndian.Uint64(raw[8:16]))}
-	return c, c.Tx >= 0 && c.Seq >= 0
+	c := store.EventCursor{Tx: int64(binary.BigEndian.Uint64(raw)), Seq: int64(binary.BigEndian.Uint64(raw[8:16])),
+		Index: int64(binary.BigEndian.Uint64(raw[16:24]))}
+	return c, c.Tx >= 0 && c.Seq >= 0 && c.Index >= 0 && c.Index < 1<<32
 }

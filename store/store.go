@@ -288,9 +288,20 @@ type WebhookProgress struct {
 	ExtendUntil time.Time // else: the lease's new end
 }
 
-// EventCursor is a position in the feed: the event's transaction and sequence number (Tx is
-// 0 on SQLite). The zero cursor is the start.
-type EventCursor struct{ Tx, Seq int64 }
+// EventCursor is a position in the feed: the transaction and sequence number of the event's
+// block (Tx is 0 on SQLite) and the event's index in the block. The zero cursor is the start.
+type EventCursor struct{ Tx, Seq, Index int64 }
+
+// After reports whether position c comes after b in the feed.
+func (c EventCursor) After(b EventCursor) bool {
+	if c.Tx != b.Tx {
+		return c.Tx > b.Tx
+	}
+	if c.Seq != b.Seq {
+		return c.Seq > b.Seq
+	}
+	return c.Index > b.Index
+}
 
 // EventQuery selects events of the feed.
 type EventQuery struct {

@@ -247,7 +247,7 @@ func (w *Worker) deliver(ctx context.Context, l store.WebhookLease) (more bool) 
 			return release()
 		}
 		if len(evs) < w.set.Batch {
-			if after(through, st.Cursor) {
+			if through.After(st.Cursor) {
 				st.Cursor = through
 			}
 			if !scanned {
@@ -310,9 +310,4 @@ func (w *Worker) send(ctx context.Context, leaseEnd time.Time, ep roster.Webhook
 		d.Error = fmt.Sprintf("HTTP %d", status)
 	}
 	return d, true
-}
-
-// after tells whether feed position a is after b.
-func after(a, b store.EventCursor) bool {
-	return a.Tx > b.Tx || (a.Tx == b.Tx && a.Seq > b.Seq)
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/directory"
 	"github.com/rosterhq/roster/store"
 	"github.com/rosterhq/roster/store/sqlite"
@@ -60,6 +61,7 @@ func feed(t *testing.T, dir string, c store.EventCursor) ([]storedEnvelope, stor
 		t.Fatal(err)
 	}
 	defer st.Close()
+	api.SetEventData(st, "") // the events' data as serve stored it
 	env, err := directory.New(st).DefaultEnvironment(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -162,14 +164,14 @@ func TestServePrunesEventsPastRetention(t *testing.T) {
 		}
 	}
 	st.Close()
-	// The environment's set-up events (its default roles) were just written: age them with
-	// the old organization, since pruning walks the feed from its head and stops at the
-	// first recent event.
+	// The environment's set-up events (its default roles) were just written: age their block
+	// (every one but the recent organization's, the last) with the old organization, since
+	// pruning walks the feed from its head and stops at the first recent event.
 	db, err := sql.Open("sqlite", filepath.Join(dir, sqlite.FileName))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Exec(`UPDATE events SET occurred_at = $1 WHERE type = $2`, time.Now().Add(-48*time.Hour).UnixMicro(), roster.EventRoleCreated); err != nil {
+	if _, err := db.Exec(`UPDATE events SET occurred_at = $1 WHERE seq < (SELECT MAX(seq) FROM events)`, time.Now().Add(-48*time.Hour).UnixMicro()); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()

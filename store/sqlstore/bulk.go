@@ -72,7 +72,7 @@ func (im *importer) run(ctx context.Context, lines []store.ImportLine, out []sto
 		}
 	}
 	im.extIDs, im.emailIDs, im.written = extFound, emailFound, map[string]bool{}
-	im.events = newEventRows(pg)
+	im.events = im.s.newEventBuffer(pg)
 	seenExt, seenEmail := map[string]bool{}, map[string]bool{}
 	var run []newUser
 	flush := func() error {
@@ -139,7 +139,7 @@ func (im *importer) run(ctx context.Context, lines []store.ImportLine, out []sto
 	if err := flush(); err != nil {
 		return err
 	}
-	return im.events.done(ctx, im.tx)
+	return im.events.flush(ctx, im.tx)
 }
 
 // addEvents adds events of a line that was applied to the batch's events, written at its
@@ -149,7 +149,7 @@ func (im *importer) run(ctx context.Context, lines []store.ImportLine, out []sto
 func (im *importer) addEvents(ctx context.Context, events ...roster.Event) error {
 	var memo roster.EventMemo
 	for i := range events {
-		if err := im.s.appendEventRow(ctx, &im.events, &events[i], &memo); err != nil {
+		if err := im.s.bufferEvent(ctx, im.events, &events[i], &memo); err != nil {
 			return err
 		}
 	}
@@ -269,7 +269,7 @@ type importer struct {
 	// final. events are the batch's, written when its lines have run (addEvents).
 	lineEvents    []roster.Event
 	memberChanges []memberChange
-	events        rowInserter
+	events        *eventBuffer
 	// runRoles are the roles of the last run that exist (insertRun).
 	runRoles map[string]bool
 }

@@ -18,75 +18,64 @@ import (
 // before the first write. Without it, data is the domain value's plain JSON.
 func (s *Store) SetEventDataCodec(codec roster.EventDataCodec) { s.eventData = codec }
 
-// plainEventData stores and renders data as its plain JSON.
+// plainEventData stores data as 'j' and its plain JSON (the form the API's codec gives the
+// objects it keeps as JSON), and renders only that: an event that the API's codec stored in
+// another form is an error for a store that was not given it, not data of another shape.
 type plainEventData struct{}
 
 func (plainEventData) AppendData(dst []byte, data any, _ *roster.EventMemo) ([]byte, error) {
 	b, err := json.Marshal(data)
-	return append(dst, b...), err
+	return append(append(dst, 'j'), b...), err
 }
 
 func (plainEventData) RenderData(dst []byte, stored []byte) ([]byte, error) {
-	return append(dst, stored...), nil
-}
-
-// renderEvent turns the stored envelope that a read scanned into e.Body into the JSON that
-// the feed returns and webhooks deliver.
-func (s *Store) renderEvent(e *store.StoredEvent) error {
-	body, err := roster.RenderEnvelope(s.eventData, e.Body)
-	if err != nil {
-		return fmt.Errorf("event %s: %w", e.ID, err)
+	if len(stored) == 0 || stored[0] != 'j' {
+		return nil, errors.New("event data stored in a form this store was not given (SetEventDataCodec)")
 	}
-	e.Body = body
-	return nil
+	return append(dst, stored[1:]...), nil
 }
 
 // recordEvents records events in the transaction of the change they describe. Each is
-// completed (a new ID, now, and the actor of ctx where missing: roster.ActorFrom) and
-// rendered at once, within the write, so that a write whose event cannot be rendered fails
-// alone; the rows wait in the transaction's buffer (tx.events, which runTx gives every write
-// transaction) and are inserted just before its commit (flushEvents), all the transaction's in
-// a few statements.
+// completed (now, and the actor of ctx where missing: roster.ActorFrom) and its data put in
+// stored form at once, within the write, so that a write whose event cannot be stored fails
+// alone; the events wait in the transaction's buffer (tx.events, which runTx gives every
+// write transaction) and are inserted just before its commit (flushEvents), in blocks
+// (eventblock.go), where they get their IDs.
 func (s *Store) recordEvents(ctx context.Context, tx txConn, events ...roster.Event) error {
 	if !recordingEvents {
 		return nil
 	}
 	var memo roster.EventMemo // the events of one call show the same objects, unchanged
 	for i := range events {
-		if err := s.appendEventRow(ctx, tx.events, &events[i], &memo); err != nil {
+		if err := s.bufferEvent(ctx, tx.events, &events[i], &memo); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// newEventRows returns an inserter of rows of the events table, for the events of a
-// transaction, inserted just before its commit.
-func newEventRows(pg bool) rowInserter {
-	return rowInserter{pg: pg, insert: `INSERT INTO events (id, environment_id, organization_id, type, occurred_at, body) VALUES `,
-		columns: 6, types: "TTTTIY"}
-}
+// newEventBuffer returns the buffer of a transaction's events, inserted just before its
+// commit.
+func (s *Store) newEventBuffer(pg bool) *eventBuffer { return newEventBuffer(pg, s.eventIDs) }
 
 // flushEvents inserts the events buffered in tx and empties its buffer.
-func flushEvents(ctx context.Context, tx txConn) error { return tx.events.done(ctx, tx) }
+func flushEvents(ctx context.Context, tx txConn) error { return tx.events.flush(ctx, tx) }
 
-// appendEventRow fills in an event's ID, time and actor where missing, renders it and appends
-// its row of the events table to buf.
-func (s *Store) appendEventRow(ctx context.Context, buf *rowInserter, e *roster.Event, memo *roster.EventMemo) error {
-	if e.ID == "" {
-		e.ID = s.eventIDs.New(roster.PrefixEvent)
-	}
+// bufferEvent fills in an event's time and actor where missing, puts its data in stored form
+// and adds it to buf.
+func (s *Store) bufferEvent(ctx context.Context, buf *eventBuffer, e *roster.Event, memo *roster.EventMemo) error {
 	if e.OccurredAt.IsZero() {
 		e.OccurredAt = time.Now().UTC()
 	}
 	if e.Actor == (roster.Actor{}) {
 		e.Actor = roster.ActorFrom(ctx)
 	}
-	body, err := e.StoredEnvelope(s.eventData, memo)
+	f := buf.start(e)
+	f, err := s.eventData.AppendData(f, e.Data, memo)
 	if err != nil {
 		return fmt.Errorf("event %s: %w", e.Type, err)
 	}
-	buf.add(e.ID, e.EnvironmentID, nullEmpty(e.OrganizationID), e.Type, micros(e.OccurredAt), body)
+	buf.finish(e, f)
 	return nil
 }
 
@@ -97,40 +86,21 @@ func nullEmpty(s string) any {
 	return s
 }
 
-const eventColumns = `tx, seq, id, type, environment_id, COALESCE(organization_id, ''), occurred_at, body`
+const eventColumns = `tx, seq, id, type, COALESCE(organization_id, ''), occurred_at, body, first_id, event_count`
 
-// EventPageQuery is ListEvents's query and its arguments: a seek along events_environment
-// to the position after q.After, then the filters, which that index covers on SQLite
-// (migration 0023), up to q.Limit events.
-func EventPageQuery(d Dialect, environmentID string, q store.EventQuery) (string, []any, error) {
-	limit := q.Limit
-	if limit < 1 || limit > store.MaxEventPage {
-		var v roster.Violations
-		v.Add("page_size", "range", "must be between 1 and %d", store.MaxEventPage)
-		return "", nil, v.Err()
-	}
+// EventPageQuery is the query of ListEvents's blocks and its arguments: a seek along
+// events_environment to the first block after the position (tx, seq) of a block, then up to
+// rows blocks in feed order, through q.Through's block when it is set. The filters apply to
+// the blocks' events (ListEvents).
+func EventPageQuery(d Dialect, environmentID string, tx, seq int64, q store.EventQuery, rows int) (string, []any) {
 	args := []any{environmentID}
 	arg := appendArg(&args)
-	where := []string{d.EventsAfter(arg(q.After.Tx), arg(q.After.Seq))}
+	where := []string{d.EventsAfter(arg(tx), arg(seq))}
 	if q.Through != (store.EventCursor{}) {
 		where = append(where, d.EventsThrough(arg(q.Through.Tx), arg(q.Through.Seq)))
 	}
-	if q.OrganizationID != "" {
-		where = append(where, "organization_id = "+arg(q.OrganizationID))
-	}
-	if len(q.Types) > 0 {
-		var or []string
-		for _, t := range q.Types {
-			if prefix, ok := strings.CutSuffix(t, "*"); ok {
-				or = append(or, "type LIKE "+arg(EscapeLike(prefix)+"%")+` ESCAPE '\'`)
-			} else {
-				or = append(or, "type = "+arg(t))
-			}
-		}
-		where = append(where, "("+strings.Join(or, " OR ")+")")
-	}
 	return `SELECT ` + eventColumns + ` FROM events WHERE ` + feedWhere(d, where...) +
-		` ORDER BY tx, seq LIMIT ` + arg(limit), args, nil
+		` ORDER BY tx, seq LIMIT ` + arg(rows), args
 }
 
 // feedWhere is the condition of a read of one environment's feed (the environment is $1):
@@ -143,63 +113,220 @@ func feedWhere(d Dialect, conds ...string) string {
 	return strings.Join(where, " AND ")
 }
 
-// ListEvents reads the feed in (tx, seq) order after q.After, up to the dialect's horizon.
-func (s *Store) ListEvents(ctx context.Context, environmentID string, q store.EventQuery) ([]store.StoredEvent, error) {
-	query, args, err := EventPageQuery(s.dialect, environmentID, q)
-	if err != nil {
-		return nil, err
+// feedRow is a row of the events table: a block, or one event written before blocks.
+type feedRow struct {
+	cursor  store.EventCursor // the block's; Index unused
+	id, typ string
+	orgID   string
+	at      int64
+	body    []byte
+	first   int64
+	count   int64
+	envID   string
+}
+
+func scanFeedRow(rows interface{ Scan(...any) error }, envID string) (feedRow, error) {
+	r := feedRow{envID: envID}
+	err := rows.Scan(&r.cursor.Tx, &r.cursor.Seq, &r.id, &r.typ, &r.orgID, &r.at, &r.body, &r.first, &r.count)
+	return r, err
+}
+
+// events calls fn with each event of the row, in order, until fn returns false.
+func (r *feedRow) events(fn func(e *blockEvent) bool) error {
+	if len(r.body) > 0 && r.body[0] == eventBlockV1 {
+		return decodeBlock(r.body, fn)
 	}
+	// A row written before blocks: the envelope's JSON, its fields in the columns.
+	fn(&blockEvent{typ: r.typ, orgID: r.orgID, occurredAt: r.at, legacyEnvelope: r.body})
+	return nil
+}
+
+// eventID is the ID of the row's event at index i.
+func (r *feedRow) eventID(i int) string {
+	if len(r.body) > 0 && r.body[0] == eventBlockV1 {
+		return eventID(r.first, i)
+	}
+	return r.id
+}
+
+// stored renders the row's event e as the feed holds it.
+func (s *Store) stored(r *feedRow, e *blockEvent) (store.StoredEvent, error) {
+	c := r.cursor
+	c.Index = int64(e.index)
+	out := store.StoredEvent{Cursor: c, ID: r.eventID(e.index), Type: e.typ, EnvironmentID: r.envID,
+		OrganizationID: e.orgID, OccurredAt: fromMicros(e.occurredAt)}
+	body, err := e.envelope(s.eventData, out.ID, r.envID)
+	if err != nil {
+		return out, fmt.Errorf("event %s: %w", out.ID, err)
+	}
+	out.Body = body
+	return out, nil
+}
+
+// ListEvents reads the feed in order after q.After, up to the dialect's horizon (and
+// q.Through): the blocks from q.After's on, their events after q.After that the filters keep.
+func (s *Store) ListEvents(ctx context.Context, environmentID string, q store.EventQuery) ([]store.StoredEvent, error) {
+	if q.Limit < 1 || q.Limit > store.MaxEventPage {
+		var v roster.Violations
+		v.Add("page_size", "range", "must be between 1 and %d", store.MaxEventPage)
+		return nil, v.Err()
+	}
+	var out []store.StoredEvent
+	// From q.After's block ((tx, seq) > (After.Tx, After.Seq - 1), seq being an integer),
+	// then from after the last block read.
+	fromTx, fromSeq := q.After.Tx, q.After.Seq-1
+	for {
+		// Every block holds at least one event: q.Limit blocks hold the page, unless the
+		// filters pass over some of their events, or q.After's block has none left.
+		query, args := EventPageQuery(s.dialect, environmentID, fromTx, fromSeq, q, q.Limit)
+		blocks, err := s.feedRows(ctx, query, args, environmentID)
+		if err != nil {
+			return nil, err
+		}
+		for i := range blocks {
+			r := &blocks[i]
+			var ferr error
+			err := r.events(func(e *blockEvent) bool {
+				pos := r.cursor
+				pos.Index = int64(e.index)
+				if !pos.After(q.After) {
+					return true
+				}
+				if q.Through != (store.EventCursor{}) && pos.After(q.Through) {
+					return false
+				}
+				q.After = pos // passed over, kept or not
+				if (q.OrganizationID != "" && e.orgID != q.OrganizationID) || (len(q.Types) > 0 && !roster.EventTypeMatches(q.Types, e.typ)) {
+					return true
+				}
+				var ev store.StoredEvent
+				if ev, ferr = s.stored(r, e); ferr != nil {
+					return false
+				}
+				out = append(out, ev)
+				return len(out) < q.Limit
+			})
+			if err == nil {
+				err = ferr
+			}
+			if err != nil {
+				return nil, fmt.Errorf("events of block %d: %w", r.cursor.Seq, err)
+			}
+			if len(out) == q.Limit || (q.Through != (store.EventCursor{}) && !q.Through.After(q.After)) {
+				return out, nil
+			}
+		}
+		if len(blocks) < q.Limit {
+			return out, nil
+		}
+		fromTx, fromSeq = blocks[len(blocks)-1].cursor.Tx, blocks[len(blocks)-1].cursor.Seq
+	}
+}
+
+// feedRows runs a query of eventColumns.
+func (s *Store) feedRows(ctx context.Context, query string, args []any, environmentID string) ([]feedRow, error) {
 	rows, err := s.read.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.StoredEvent
+	var out []feedRow
 	for rows.Next() {
-		var e store.StoredEvent
-		var at int64
-		if err := rows.Scan(&e.Cursor.Tx, &e.Cursor.Seq, &e.ID, &e.Type, &e.EnvironmentID, &e.OrganizationID, &at, &e.Body); err != nil {
+		r, err := scanFeedRow(rows, environmentID)
+		if err != nil {
 			return nil, err
 		}
-		e.OccurredAt = fromMicros(at)
-		if err := s.renderEvent(&e); err != nil {
-			return nil, err
-		}
-		out = append(out, e)
+		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+// eventByID reads one event of the environment by its ID: the block that holds it is the
+// environment's last that starts at or before it (events_first_id).
+func (s *Store) eventByID(ctx context.Context, q queryer, environmentID, id string) (store.StoredEvent, error) {
+	n, ok := roster.IDNumber(id, roster.PrefixEvent)
+	if !ok {
+		return store.StoredEvent{}, notFound("event")
+	}
+	r, err := scanFeedRow(q.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM events WHERE environment_id = $1 AND first_id <= $2
+		ORDER BY environment_id DESC, first_id DESC LIMIT 1`, environmentID, n), environmentID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.StoredEvent{}, notFound("event")
+	} else if err != nil {
+		return store.StoredEvent{}, err
+	}
+	if n-r.first >= r.count {
+		return store.StoredEvent{}, notFound("event")
+	}
+	var out store.StoredEvent
+	var found bool
+	err = r.events(func(e *blockEvent) bool {
+		if int64(e.index) != n-r.first {
+			return true
+		}
+		out, err = s.stored(&r, e)
+		found = err == nil
+		return false
+	})
+	if err != nil {
+		return store.StoredEvent{}, err
+	}
+	if !found {
+		return store.StoredEvent{}, notFound("event")
+	}
+	return out, nil
 }
 
 // EventHead returns the position of the environment's last event within the horizon (the
 // zero cursor when there is none): one step back along events_environment.
 func (s *Store) EventHead(ctx context.Context, environmentID string) (store.EventCursor, error) {
 	var c store.EventCursor
-	err := s.read.QueryRowContext(ctx, `SELECT tx, seq FROM events WHERE `+feedWhere(s.dialect)+` ORDER BY environment_id DESC, tx DESC, seq DESC LIMIT 1`,
-		environmentID).Scan(&c.Tx, &c.Seq)
+	var count int64
+	err := s.read.QueryRowContext(ctx, `SELECT tx, seq, event_count FROM events WHERE `+feedWhere(s.dialect)+` ORDER BY environment_id DESC, tx DESC, seq DESC LIMIT 1`,
+		environmentID).Scan(&c.Tx, &c.Seq, &count)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.EventCursor{}, nil
 	}
+	c.Index = count - 1
 	return c, err
 }
 
-// EventScanBound walks at most n entries of events_environment from after (the index
-// alone), in one statement: the last of them is the bound, and whether there were n.
+// EventScanBound walks the blocks from after's along events_environment (the index alone,
+// which holds each block's count), up to n events after after: the position of the n-th is
+// the bound, and whether there were n.
 func (s *Store) EventScanBound(ctx context.Context, environmentID string, after store.EventCursor, n int) (store.EventCursor, bool, error) {
 	if n < 1 {
 		return after, false, nil
 	}
-	var c store.EventCursor
-	var walked int
-	err := s.read.QueryRowContext(ctx, `SELECT tx, seq, COUNT(*) OVER () FROM
-		(SELECT tx, seq FROM events WHERE `+feedWhere(s.dialect, s.dialect.EventsAfter("$2", "$3"))+` ORDER BY tx, seq LIMIT $4) w ORDER BY tx DESC, seq DESC LIMIT 1`,
-		environmentID, after.Tx, after.Seq, n).Scan(&c.Tx, &c.Seq, &walked)
-	if errors.Is(err, sql.ErrNoRows) {
-		return after, false, nil
-	}
+	// after's block, then n blocks, which hold at least n events.
+	rows, err := s.read.QueryContext(ctx, `SELECT tx, seq, event_count FROM events WHERE `+feedWhere(s.dialect, s.dialect.EventsAfter("$2", "$3"))+
+		` ORDER BY tx, seq LIMIT $4`, environmentID, after.Tx, after.Seq-1, n+1)
 	if err != nil {
 		return after, false, err
 	}
-	return c, walked == n, nil
+	defer rows.Close()
+	bound, left := after, int64(n)
+	for rows.Next() {
+		var c store.EventCursor
+		var count int64
+		if err := rows.Scan(&c.Tx, &c.Seq, &count); err != nil {
+			return after, false, err
+		}
+		from := int64(0) // the block's first event after after
+		if c.Tx == after.Tx && c.Seq == after.Seq {
+			from = after.Index + 1
+		}
+		if k := count - from; k > 0 {
+			if k >= left {
+				c.Index = from + left - 1
+				return c, true, nil
+			}
+			left -= k
+			c.Index = count - 1
+			bound = c
+		}
+	}
+	return bound, false, rows.Err()
 }
 
 // PruneEvents deletes the head of the feed while its events are older than before, up to
@@ -213,21 +340,22 @@ func (s *Store) PruneEvents(ctx context.Context, before time.Time, limit int) (i
 	cut := micros(before)
 	var n int64
 	err := s.inOtherTx(ctx, func(tx txConn) error {
-		rows, err := tx.QueryContext(ctx, `SELECT seq, occurred_at FROM events ORDER BY seq LIMIT $1`, limit)
+		rows, err := tx.QueryContext(ctx, `SELECT seq, occurred_at, event_count FROM events ORDER BY seq LIMIT $1`, limit)
 		if err != nil {
 			return err
 		}
-		last := int64(-1)
+		last, events := int64(-1), int64(0)
 		for rows.Next() {
-			var seq, at int64
-			if err := rows.Scan(&seq, &at); err != nil {
+			var seq, at, count int64
+			if err := rows.Scan(&seq, &at, &count); err != nil {
 				rows.Close()
 				return err
 			}
-			if at >= cut {
+			// A block goes whole, once its last event is old enough.
+			if at >= cut || (events > 0 && events+count > int64(limit)) {
 				break
 			}
-			last = seq
+			last, events = seq, events+count
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil || last < 0 {
@@ -235,12 +363,19 @@ func (s *Store) PruneEvents(ctx context.Context, before time.Time, limit int) (i
 		}
 		// occurred_at again: on PostgreSQL a transaction that drew a lower seq may have
 		// committed since the read.
-		res, err := tx.ExecContext(ctx, `DELETE FROM events WHERE seq <= $1 AND occurred_at < $2`, last, cut)
+		gone, err := tx.QueryContext(ctx, `DELETE FROM events WHERE seq <= $1 AND occurred_at < $2 RETURNING event_count`, last, cut)
 		if err != nil {
 			return err
 		}
-		n, err = res.RowsAffected()
-		return err
+		defer gone.Close()
+		for gone.Next() {
+			var count int64
+			if err := gone.Scan(&count); err != nil {
+				return err
+			}
+			n += count
+		}
+		return gone.Err()
 	})
 	return int(n), err
 }

@@ -33,7 +33,7 @@ type groupCommit struct {
 	want map[string]bool
 	reqs chan *writeReq
 	// events holds the batch's events until its commit; only the writer goroutine touches it.
-	events rowInserter
+	events *eventBuffer
 	// after, if set, runs on the writer goroutine after each batch, once its callers have
 	// their answers and before the next batch begins (SQLite: bound the WAL, checkpoint.go).
 	after atomic.Pointer[func()]
@@ -51,8 +51,8 @@ type writeReq struct {
 	panicked any
 }
 
-func startGroupCommit(db *sql.DB, stmts *stmtCache, d Dialect) *groupCommit {
-	g := &groupCommit{db: db, stmts: stmts, dialect: d, events: newEventRows(false), want: map[string]bool{}, reqs: make(chan *writeReq),
+func startGroupCommit(db *sql.DB, stmts *stmtCache, d Dialect, events *eventBuffer) *groupCommit {
+	g := &groupCommit{db: db, stmts: stmts, dialect: d, events: events, want: map[string]bool{}, reqs: make(chan *writeReq),
 		quit: make(chan struct{}), done: make(chan struct{})}
 	go g.loop()
 	return g
@@ -150,7 +150,7 @@ func (g *groupCommit) commit(batch []*writeReq) {
 		return
 	}
 	// The savepoint statements run prepared, like the requests' own.
-	ctl := txConn{tx: tx, batch: g, events: &g.events}
+	ctl := txConn{tx: tx, batch: g, events: g.events}
 	g.events.truncate(0) // an aborted batch may have left its events
 	ok := make([]*writeReq, 0, len(batch))
 	for i, r := range batch {
@@ -158,7 +158,7 @@ func (g *groupCommit) commit(batch []*writeReq) {
 			r.answer <- err
 			continue
 		}
-		mark := g.events.rows()
+		mark := g.events.len()
 		if _, err := ctl.ExecContext(ctx, `SAVEPOINT request`); err != nil {
 			g.abort(tx, append(ok, batch[i:]...), err)
 			return

@@ -147,7 +147,7 @@ func (s *Store) Stats() sql.DBStats { return s.readDB.Stats() }
 // is for a database with one writer connection (SQLite), after Migrate.
 func (s *Store) StartGroupCommit() {
 	if s.batch == nil {
-		s.batch = startGroupCommit(s.writeDB, s.write.c, s.dialect)
+		s.batch = startGroupCommit(s.writeDB, s.write.c, s.dialect, s.newEventBuffer(false))
 	}
 }
 
@@ -374,8 +374,7 @@ func (s *Store) runTxOnce(ctx context.Context, fn func(tx txConn) error) error {
 		return err
 	}
 	defer tx.Rollback()
-	events := newEventRows(s.pg())
-	q := txConn{tx: tx, events: &events}
+	q := txConn{tx: tx, events: s.newEventBuffer(s.pg())}
 	if err := fn(q); err != nil {
 		return err
 	}

@@ -107,7 +107,7 @@ type txConn struct {
 	// inserted just before its commit (flushEvents): on SQLite, all the requests of a group
 	// commit in a few statements, outside any request's savepoint. Nil in a read-only
 	// transaction.
-	events *rowInserter
+	events *eventBuffer
 }
 
 func (q txConn) prepare(ctx context.Context, query string) (context.Context, *sql.Stmt) {

@@ -17,7 +17,7 @@ import (
 // Webhook endpoints and their delivery state (docs/webhooks.md, migration 0022).
 
 const webhookColumns = `id, environment_id, url, description, event_types, enabled, disabled_reason, secret_sealed,
-	previous_secret, previous_until, create_time, update_time, cursor_tx, cursor_seq, next_attempt, attempts, failing_since`
+	previous_secret, previous_until, create_time, update_time, cursor_tx, cursor_seq, cursor_index, next_attempt, attempts, failing_since`
 
 type rowScanner interface{ Scan(dest ...any) error }
 
@@ -28,7 +28,7 @@ func scanWebhook(r rowScanner) (roster.WebhookEndpoint, store.WebhookState, erro
 	var created, updated, next, prevUntil int64
 	var failing sql.NullInt64
 	err := r.Scan(&e.ID, &e.EnvironmentID, &e.URL, &e.Description, &types, &e.Enabled, &e.DisabledReason, &e.SecretSealed,
-		&e.PreviousSecretSealed, &prevUntil, &created, &updated, &st.Cursor.Tx, &st.Cursor.Seq, &next, &st.Attempts, &failing)
+		&e.PreviousSecretSealed, &prevUntil, &created, &updated, &st.Cursor.Tx, &st.Cursor.Seq, &st.Cursor.Index, &next, &st.Attempts, &failing)
 	if err != nil {
 		return e, st, err
 	}
@@ -75,10 +75,10 @@ func (s *Store) CreateWebhookEndpoint(ctx context.Context, e roster.WebhookEndpo
 			return roster.CapReached("environment", "url", "webhook_endpoints", n, roster.MaxWebhooksPerEnvironment)
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO webhook_endpoints (id, environment_id, url, description, event_types, enabled, disabled_reason,
-			secret_sealed, create_time, update_time, cursor_tx, cursor_seq, next_attempt, attempts)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0)`,
+			secret_sealed, create_time, update_time, cursor_tx, cursor_seq, cursor_index, next_attempt, attempts)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 0)`,
 			e.ID, e.EnvironmentID, e.URL, e.Description, types, e.Enabled, e.DisabledReason, e.SecretSealed,
-			micros(e.CreateTime), micros(e.UpdateTime), head.Tx, head.Seq, micros(e.CreateTime))
+			micros(e.CreateTime), micros(e.UpdateTime), head.Tx, head.Seq, head.Index, micros(e.CreateTime))
 		return err
 	})
 }
@@ -214,15 +214,12 @@ func (s *Store) QueueWebhookRedelivery(ctx context.Context, environmentID, endpo
 			}
 		}
 		// The event must be the environment's: another environment's ID is not found.
-		res, err = tx.ExecContext(ctx, `INSERT INTO webhook_redeliveries (endpoint_id, event_id, create_time)
-			SELECT $1, id, $2 FROM events WHERE id = $3 AND environment_id = $4`, endpointID, micros(at), eventID, environmentID)
-		if err != nil {
+		if _, err := s.eventByID(ctx, tx, environmentID, eventID); err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return notFound("event")
-		}
-		return nil
+		_, err = tx.ExecContext(ctx, `INSERT INTO webhook_redeliveries (endpoint_id, event_id, create_time) VALUES ($1, $2, $3)`,
+			endpointID, eventID, micros(at))
+		return err
 	})
 }
 
@@ -271,37 +268,42 @@ func (s *Store) ClaimWebhookEndpoints(ctx context.Context, owner string, now tim
 		if _, err := tx.ExecContext(ctx, `UPDATE webhook_endpoints SET lease_owner = $1, lease_until = $2 WHERE id IN (`+in+`)`, args...); err != nil {
 			return err
 		}
-		rows, err = tx.QueryContext(ctx, `SELECT r.seq, r.endpoint_id, `+eventColumnsOf("e")+`
+		rows, err = tx.QueryContext(ctx, `SELECT r.seq, r.endpoint_id, r.event_id, w.environment_id
 			FROM webhook_redeliveries r JOIN webhook_endpoints w ON w.id = r.endpoint_id
-			JOIN events e ON e.id = r.event_id AND e.environment_id = w.environment_id
 			WHERE r.endpoint_id IN (`+placeholders(1, len(out))+`) ORDER BY r.seq`, args[2:]...)
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var r store.QueuedRedelivery
-			var endpointID string
-			var at int64
-			ev := &r.Event
-			if err := rows.Scan(&r.Seq, &endpointID, &ev.Cursor.Tx, &ev.Cursor.Seq, &ev.ID, &ev.Type, &ev.EnvironmentID, &ev.OrganizationID, &at, &ev.Body); err != nil {
-				return err
-			}
-			ev.OccurredAt = fromMicros(at)
-			if err := s.renderEvent(ev); err != nil {
-				return err
-			}
-			l := &out[byID[endpointID]]
-			l.Redeliveries = append(l.Redeliveries, r)
+		type queued struct {
+			seq                            int64
+			endpointID, eventID, environID string
 		}
-		return rows.Err()
+		var qs []queued
+		for rows.Next() {
+			var q queued
+			if err := rows.Scan(&q.seq, &q.endpointID, &q.eventID, &q.environID); err != nil {
+				rows.Close()
+				return err
+			}
+			qs = append(qs, q)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, q := range qs {
+			ev, err := s.eventByID(ctx, tx, q.environID, q.eventID)
+			if roster.ErrorCode(err) == roster.ENotFound {
+				continue // pruned since it was queued
+			} else if err != nil {
+				return err
+			}
+			l := &out[byID[q.endpointID]]
+			l.Redeliveries = append(l.Redeliveries, store.QueuedRedelivery{Seq: q.seq, Event: ev})
+		}
+		return nil
 	})
 	return out, err
-}
-
-// eventColumnsOf is eventColumns of the events table under alias a.
-func eventColumnsOf(a string) string {
-	return fmt.Sprintf(`%[1]s.tx, %[1]s.seq, %[1]s.id, %[1]s.type, %[1]s.environment_id, COALESCE(%[1]s.organization_id, ''), %[1]s.occurred_at, %[1]s.body`, a)
 }
 
 // SaveWebhookProgress writes a worker's batch, fenced by its lease: the state update names the
@@ -311,8 +313,8 @@ const deliveryRowsPerInsert = 10
 
 func (s *Store) SaveWebhookProgress(ctx context.Context, owner string, p store.WebhookProgress) error {
 	return s.inOtherTx(ctx, func(tx txConn) error {
-		args := []any{p.State.Cursor.Tx, p.State.Cursor.Seq, micros(p.State.NextAttempt), p.State.Attempts, nullMicros(p.State.FailingSince), p.EndpointID, owner}
-		set := `cursor_tx = $1, cursor_seq = $2, next_attempt = $3, attempts = $4, failing_since = $5`
+		args := []any{p.State.Cursor.Tx, p.State.Cursor.Seq, micros(p.State.NextAttempt), p.State.Attempts, nullMicros(p.State.FailingSince), p.EndpointID, owner, p.State.Cursor.Index}
+		set := `cursor_tx = $1, cursor_seq = $2, cursor_index = $8, next_attempt = $3, attempts = $4, failing_since = $5`
 		if p.Disable {
 			set += `, enabled = FALSE, disabled_reason = '` + roster.WebhookDisabledFailing + `'`
 		}
@@ -320,7 +322,7 @@ func (s *Store) SaveWebhookProgress(ctx context.Context, owner string, p store.W
 			set += `, lease_owner = NULL, lease_until = NULL`
 		} else {
 			args = append(args, micros(p.ExtendUntil))
-			set += `, lease_until = $8`
+			set += `, lease_until = $9`
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE webhook_endpoints SET `+set+` WHERE id = $6 AND lease_owner = $7 AND enabled`, args...)
 		if err != nil {

@@ -1,0 +1,236 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"strconv"
+
+	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/rosterhq/roster"
+)
+
+// Events are stored in blocks (docs/events.md, "Storage"): one row of the events table holds
+// the events of one environment that one commit recorded (on SQLite all the requests of a
+// group commit, on PostgreSQL one write), in the order they were recorded. A row per event
+// cost a tenth of a create on SQLite; a block's row costs about that of one event, whatever
+// the number of events in it.
+//
+// The events of a block have consecutive IDs, drawn at the commit (IDGenerator.NextBlock):
+// the row keeps the first (first_id) and the number of events (count), so that an event's
+// ID finds its block (the last block of the environment that starts at or before it) and its
+// place in it. A position in the feed is the block's (tx, seq) and the event's index in it.
+//
+// A row written before blocks (migration 0024) holds one event: count 1, its ID, type and
+// organization in their columns, and its envelope's JSON as the body.
+
+// eventBlockV1 opens a block's body; then each event as a length and its fields
+// (blockField*).
+const eventBlockV1 = 0x02
+
+// maxBlockEvents bounds the events of one block: a commit with more writes several blocks.
+// The IDs of one block share a millisecond of the ID clock, which numbers 4,096.
+const maxBlockEvents = 4096
+
+// maxBlockBytes bounds a block's body, within what one read of the feed should load for a
+// few of its events: a commit with more writes several blocks.
+const maxBlockBytes = 1 << 20
+
+// The fields of an event in a block.
+const (
+	blockFieldType         protowire.Number = 1
+	blockFieldOrganization protowire.Number = 2
+	blockFieldOccurredAt   protowire.Number = 3 // microseconds since the Unix epoch
+	blockFieldActorType    protowire.Number = 4
+	blockFieldActorID      protowire.Number = 5
+	blockFieldChanged      protowire.Number = 6 // repeated
+	blockFieldData         protowire.Number = 7 // the data's stored form (roster.EventDataCodec), the rest of the event
+)
+
+// pendingEvent is an event recorded by a write and not yet inserted: its envelope's fields
+// and its data's stored form.
+type pendingEvent struct {
+	environmentID string
+	fields        []byte // the block fields of the event, blockFieldData included
+	occurredAt    int64
+}
+
+// eventBuffer holds the events of a transaction until its commit (flush), when it inserts
+// them in blocks, one per environment (or more past maxBlockEvents or maxBlockBytes).
+type eventBuffer struct {
+	ids     *roster.IDGenerator
+	pending []pendingEvent
+	rows    rowInserter
+}
+
+func newEventBuffer(pg bool, ids *roster.IDGenerator) *eventBuffer {
+	return &eventBuffer{ids: ids, rows: rowInserter{pg: pg,
+		insert:  `INSERT INTO events (id, environment_id, type, occurred_at, body, first_id, event_count) VALUES `,
+		columns: 7, types: "TTTIYII"}}
+}
+
+// len is the number of events held.
+func (b *eventBuffer) len() int { return len(b.pending) }
+
+// truncate drops the events after the first n (those of a write that rolled back).
+func (b *eventBuffer) truncate(n int) {
+	clear(b.pending[n:])
+	b.pending = b.pending[:n]
+}
+
+// start returns the fields of e, up to its data's tag: its data's stored form is then
+// appended (roster.EventDataCodec.AppendData), and the whole given to finish.
+func (b *eventBuffer) start(e *roster.Event) []byte {
+	f := make([]byte, 0, 512)
+	f = appendStringField(f, blockFieldType, e.Type)
+	if e.OrganizationID != "" {
+		f = appendStringField(f, blockFieldOrganization, e.OrganizationID)
+	}
+	f = protowire.AppendTag(f, blockFieldOccurredAt, protowire.VarintType)
+	f = protowire.AppendVarint(f, uint64(micros(e.OccurredAt)))
+	f = appendStringField(f, blockFieldActorType, e.Actor.Type)
+	if e.Actor.ID != "" {
+		f = appendStringField(f, blockFieldActorID, e.Actor.ID)
+	}
+	for _, c := range e.ChangedFields {
+		f = appendStringField(f, blockFieldChanged, c)
+	}
+	return protowire.AppendTag(f, blockFieldData, protowire.BytesType)
+}
+
+// finish adds the event e, its fields (start's, then its data) in f.
+func (b *eventBuffer) finish(e *roster.Event, f []byte) {
+	b.pending = append(b.pending, pendingEvent{environmentID: e.EnvironmentID, fields: f, occurredAt: micros(e.OccurredAt)})
+}
+
+func appendStringField(b []byte, n protowire.Number, s string) []byte {
+	b = protowire.AppendTag(b, n, protowire.BytesType)
+	return protowire.AppendString(b, s)
+}
+
+// flush inserts the events held, in blocks, in tx, and empties the buffer (also when it
+// fails). A block's events are in the order they were recorded; blocks of several
+// environments are in the order of their first events.
+func (b *eventBuffer) flush(ctx context.Context, tx txConn) error {
+	defer b.truncate(0)
+	if len(b.pending) == 0 {
+		return nil
+	}
+	done := make([]bool, len(b.pending))
+	for i := range b.pending {
+		if done[i] {
+			continue
+		}
+		env := b.pending[i].environmentID
+		body := []byte{eventBlockV1}
+		count, last := 0, int64(0)
+		for j := i; j < len(b.pending); j++ {
+			p := &b.pending[j]
+			if done[j] || p.environmentID != env {
+				continue
+			}
+			if count == maxBlockEvents || (count > 0 && len(body)+len(p.fields) > maxBlockBytes) {
+				break // the rest of the environment's events go in the next block
+			}
+			body = appendBlockEntry(body, p.fields)
+			count++
+			last = max(last, p.occurredAt)
+			done[j] = true
+		}
+		first := b.ids.NextBlock(count)
+		b.rows.add(roster.PrefixEvent+strconv.FormatInt(first, 10), env, "", last, body, first, count)
+	}
+	return b.rows.done(ctx, tx)
+}
+
+// appendBlockEntry appends an event's fields to a block's body.
+func appendBlockEntry(body, fields []byte) []byte { return protowire.AppendBytes(body, fields) }
+
+// blockEvent is one event of a block as a read decodes it.
+type blockEvent struct {
+	index          int
+	typ, orgID     string
+	occurredAt     int64
+	actor          roster.Actor
+	changed        []string
+	data           []byte
+	legacyEnvelope []byte // a row written before blocks: the envelope's JSON
+}
+
+var errMalformedBlock = errors.New("stored events: malformed block")
+
+// decodeBlock calls fn with each event of a block's body, in order, until fn returns false.
+func decodeBlock(body []byte, fn func(e *blockEvent) bool) error {
+	if len(body) == 0 || body[0] != eventBlockV1 {
+		return errMalformedBlock
+	}
+	body = body[1:]
+	for i := 0; len(body) > 0; i++ {
+		fields, n := protowire.ConsumeBytes(body)
+		if n < 0 {
+			return errMalformedBlock
+		}
+		body = body[n:]
+		e := blockEvent{index: i}
+		for len(fields) > 0 {
+			num, typ, n := protowire.ConsumeTag(fields)
+			if n < 0 {
+				return errMalformedBlock
+			}
+			fields = fields[n:]
+			if num == blockFieldData {
+				e.data, fields = fields, nil
+				break
+			}
+			if typ == protowire.VarintType {
+				v, n := protowire.ConsumeVarint(fields)
+				if n < 0 {
+					return errMalformedBlock
+				}
+				fields = fields[n:]
+				if num == blockFieldOccurredAt {
+					e.occurredAt = int64(v)
+				}
+				continue
+			}
+			v, n := protowire.ConsumeBytes(fields)
+			if typ != protowire.BytesType || n < 0 {
+				return errMalformedBlock
+			}
+			fields = fields[n:]
+			switch num {
+			case blockFieldType:
+				e.typ = string(v)
+			case blockFieldOrganization:
+				e.orgID = string(v)
+			case blockFieldActorType:
+				e.actor.Type = string(v)
+			case blockFieldActorID:
+				e.actor.ID = string(v)
+			case blockFieldChanged:
+				e.changed = append(e.changed, string(v))
+			case blockFieldData:
+				e.data = v
+			}
+		}
+		if !fn(&e) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// envelope renders a block's event as webhooks deliver it.
+func (e *blockEvent) envelope(codec roster.EventDataCodec, id, environmentID string) ([]byte, error) {
+	if e.legacyEnvelope != nil {
+		return e.legacyEnvelope, nil
+	}
+	ev := roster.Event{ID: id, Type: e.typ, OccurredAt: fromMicros(e.occurredAt), EnvironmentID: environmentID,
+		OrganizationID: e.orgID, Actor: e.actor, ChangedFields: e.changed}
+	return ev.AppendEnvelope(make([]byte, 0, 512+3*len(e.data)), codec, e.data)
+}
+
+// eventID is the ID of the event at index i of the block that starts at first.
+func eventID(first int64, i int) string {
+	return roster.PrefixEvent + strconv.FormatInt(first+int64(i), 10)
+}
