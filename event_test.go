@@ -2,6 +2,7 @@ package roster
 
 import (
 	"encoding/json"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -110,4 +111,54 @@ func TestMembershipChangesRolesAsSet(t *testing.T) {
 			t.Errorf("%v → %v: %q, want %q", before.Roles, tc.after, got, tc.want)
 		}
 	}
+}
+
+// copyOfUser tells a copy of a user from any user that differs in one field, whichever: a
+// field added to User or Profile and left out of copyOfUser fails here.
+func TestCopyOfUserSeesEveryField(t *testing.T) {
+	ext := "E1"
+	at := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)
+	u := User{ID: "usr_1", EnvironmentID: "env_1", Email: "a@example.com", ExternalID: &ext, Metadata: map[string]string{"k": "v"},
+		Profile:    Profile{GivenName: "A", Groups: []string{"g"}, Metadata: map[string]string{}, CustomAttributes: map[string]string{}},
+		CreateTime: at, UpdateTime: at, LastLoginTime: &at, Memberships: []Membership{{OrganizationID: "org_1"}}, Identities: []Identity{{}}}
+	cp := u
+	if !copyOfUser(&u, &cp) {
+		t.Fatal("a copy is not the same user")
+	}
+	var walk func(v reflect.Value, path string)
+	walk = func(v reflect.Value, path string) {
+		for i := 0; i < v.NumField(); i++ {
+			f, name := v.Field(i), path+v.Type().Field(i).Name
+			if f.Kind() == reflect.Struct && f.Type() != reflect.TypeOf(time.Time{}) {
+				walk(f, name+".")
+				continue
+			}
+			old := reflect.New(f.Type()).Elem()
+			old.Set(f)
+			switch f.Kind() {
+			case reflect.String:
+				f.SetString(f.String() + "x")
+			case reflect.Bool:
+				f.SetBool(!f.Bool())
+			case reflect.Pointer:
+				f.Set(reflect.New(f.Type().Elem()))
+			case reflect.Map:
+				f.Set(reflect.MakeMap(f.Type()))
+			case reflect.Slice:
+				f.Set(reflect.MakeSlice(f.Type(), f.Len(), f.Len()))
+			case reflect.Struct: // time.Time
+				f.Set(reflect.ValueOf(f.Interface().(time.Time).Add(time.Second)))
+			default:
+				t.Fatalf("%s: a field of kind %s: teach this test to change it", name, f.Kind())
+			}
+			if copyOfUser(&u, &cp) {
+				t.Errorf("a user whose %s differs is taken for the same", name)
+			}
+			f.Set(old)
+			if !copyOfUser(&u, &cp) {
+				t.Fatalf("%s restored: not the same user", name)
+			}
+		}
+	}
+	walk(reflect.ValueOf(&cp).Elem(), "")
 }

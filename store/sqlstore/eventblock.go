@@ -2,8 +2,10 @@ package sqlstore
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"strconv"
+	"unsafe"
 
 	"google.golang.org/protobuf/encoding/protowire"
 
@@ -47,11 +49,11 @@ const (
 	blockFieldData         protowire.Number = 7 // the data's stored form (roster.EventDataCodec), the rest of the event
 )
 
-// pendingEvent is an event recorded by a write and not yet inserted: its envelope's fields
-// and its data's stored form.
+// pendingEvent is an event recorded by a write and not yet inserted: where its block fields
+// (blockFieldData and its data's stored form included) are in the buffer's arena.
 type pendingEvent struct {
 	environmentID string
-	fields        []byte // the block fields of the event, blockFieldData included
+	start, end    int
 	occurredAt    int64
 }
 
@@ -60,8 +62,15 @@ type pendingEvent struct {
 type eventBuffer struct {
 	ids     *roster.IDGenerator
 	pending []pendingEvent
-	rows    rowInserter
+	// arena holds the pending events' fields, one after the other: an event's are appended
+	// in place, so that recording it allocates nothing once the arena has grown.
+	arena []byte
+	rows  rowInserter
 }
+
+// maxKeptArena is the arena an empty buffer keeps for its next events: one that a large
+// write grew past it is let go.
+const maxKeptArena = 1 << 20
 
 func newEventBuffer(pg bool, ids *roster.IDGenerator) *eventBuffer {
 	return &eventBuffer{ids: ids, rows: rowInserter{pg: pg,
@@ -74,14 +83,20 @@ func (b *eventBuffer) len() int { return len(b.pending) }
 
 // truncate drops the events after the first n (those of a write that rolled back).
 func (b *eventBuffer) truncate(n int) {
+	if n < len(b.pending) {
+		b.arena = b.arena[:b.pending[n].start]
+	}
 	clear(b.pending[n:])
 	b.pending = b.pending[:n]
+	if n == 0 && cap(b.arena) > maxKeptArena {
+		b.arena = nil
+	}
 }
 
 // start returns the fields of e, up to its data's tag: its data's stored form is then
 // appended (roster.EventDataCodec.AppendData), and the whole given to finish.
 func (b *eventBuffer) start(e *roster.Event) []byte {
-	f := make([]byte, 0, 512)
+	f := b.arena[len(b.arena):] // in place, while the arena has room
 	f = appendStringField(f, blockFieldType, e.Type)
 	if e.OrganizationID != "" {
 		f = appendStringField(f, blockFieldOrganization, e.OrganizationID)
@@ -100,7 +115,13 @@ func (b *eventBuffer) start(e *roster.Event) []byte {
 
 // finish adds the event e, its fields (start's, then its data) in f.
 func (b *eventBuffer) finish(e *roster.Event, f []byte) {
-	b.pending = append(b.pending, pendingEvent{environmentID: e.EnvironmentID, fields: f, occurredAt: micros(e.OccurredAt)})
+	start := len(b.arena)
+	if len(f) > 0 && cap(b.arena) >= start+len(f) && unsafe.SliceData(f) == unsafe.SliceData(b.arena[start:start+1]) {
+		b.arena = b.arena[:start+len(f)] // appended in place
+	} else {
+		b.arena = append(b.arena, f...) // f outgrew the arena's room: the arena grows
+	}
+	b.pending = append(b.pending, pendingEvent{environmentID: e.EnvironmentID, start: start, end: len(b.arena), occurredAt: micros(e.OccurredAt)})
 }
 
 func appendStringField(b []byte, n protowire.Number, s string) []byte {
@@ -122,17 +143,25 @@ func (b *eventBuffer) flush(ctx context.Context, tx txConn) error {
 			continue
 		}
 		env := b.pending[i].environmentID
-		body := []byte{eventBlockV1}
+		size := 1
+		for _, p := range b.pending[i:] {
+			if p.environmentID == env {
+				size += p.end - p.start + binary.MaxVarintLen32
+			}
+		}
+		body := make([]byte, 1, min(size, maxBlockBytes+binary.MaxVarintLen32))
+		body[0] = eventBlockV1
 		count, last := 0, int64(0)
 		for j := i; j < len(b.pending); j++ {
 			p := &b.pending[j]
 			if done[j] || p.environmentID != env {
 				continue
 			}
-			if count == maxBlockEvents || (count > 0 && len(body)+len(p.fields) > maxBlockBytes) {
+			fields := b.arena[p.start:p.end]
+			if count == maxBlockEvents || (count > 0 && len(body)+len(fields) > maxBlockBytes) {
 				break // the rest of the environment's events go in the next block
 			}
-			body = appendBlockEntry(body, p.fields)
+			body = appendBlockEntry(body, fields)
 			count++
 			last = max(last, p.occurredAt)
 			done[j] = true

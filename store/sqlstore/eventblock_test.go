@@ -50,3 +50,36 @@ func TestEventBlockRoundTrip(t *testing.T) {
 		t.Error("an envelope's JSON decoded as a block")
 	}
 }
+
+// A write that rolls back drops its events from the buffer (truncate), and the events
+// recorded after it take their place: the arena gives each event its own bytes.
+func TestEventBufferTruncate(t *testing.T) {
+	b := newEventBuffer(false, roster.NewIDGenerator())
+	add := func(typ, data string) {
+		e := roster.Event{Type: typ, EnvironmentID: "env_1", OccurredAt: time.Unix(1, 0)}
+		b.finish(&e, append(b.start(&e), data...))
+	}
+	add("a", "one")
+	add("b", "two")
+	add("c", "three")
+	b.truncate(1)
+	add("d", "four")
+	if b.len() != 2 {
+		t.Fatalf("%d events held, want 2", b.len())
+	}
+	body := []byte{eventBlockV1}
+	for _, p := range b.pending {
+		body = appendBlockEntry(body, b.arena[p.start:p.end])
+	}
+	var got []string
+	if err := decodeBlock(body, func(e *blockEvent) bool { got = append(got, e.typ+"="+string(e.data)); return true }); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, []string{"a=one", "d=four"}) {
+		t.Fatalf("events %q, want a=one and d=four", got)
+	}
+	b.truncate(0)
+	if b.len() != 0 || len(b.arena) != 0 {
+		t.Fatalf("an emptied buffer holds %d events, %d bytes", b.len(), len(b.arena))
+	}
+}
