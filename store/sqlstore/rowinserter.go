@@ -23,8 +23,9 @@ type rowInserter struct {
 	args    []any
 	// types is each column's kind, for the arrays of PostgreSQL's unnest: T text, I bigint,
 	// B boolean, Y bytes.
-	types string
-	group string // the statement: PostgreSQL's unnest, built once
+	types  string
+	group  string // the statement: PostgreSQL's unnest, built once
+	single string // PostgreSQL's statement for one row, built once
 	// sized is SQLite's multi-row statements by their rows, each built once.
 	sized map[int]string
 }
@@ -93,6 +94,19 @@ func (r *rowInserter) unnest(ctx context.Context, tx txConn) error {
 	rows := len(r.args) / r.columns
 	if rows == 0 {
 		return nil
+	}
+	if rows == 1 {
+		// One row (a write's block of events): its values as they are, without building
+		// and encoding an array per column.
+		if r.single == "" {
+			ps := make([]string, r.columns)
+			for c := range ps {
+				ps[c] = fmt.Sprintf("$%d", c+1)
+			}
+			r.single = r.insert + "(" + strings.Join(ps, ", ") + ")"
+		}
+		_, err := tx.ExecContext(ctx, r.single, r.args...)
+		return err
 	}
 	if r.group == "" {
 		casts := make([]string, r.columns)
