@@ -34,9 +34,9 @@ const eventBlockV1 = 0x02
 // The IDs of one block share a millisecond of the ID clock, which numbers 4,096.
 const maxBlockEvents = 4096
 
-// maxBlockBytes bounds a block's body, within what one read of the feed should load for a
-// few of its events: a commit with more writes several blocks.
-const maxBlockBytes = 1 << 20
+// maxBlockBytes bounds a block's body, what a read of the feed loads for even one of its
+// events: a commit with more writes several blocks.
+const maxBlockBytes = 256 << 10
 
 // The fields of an event in a block.
 const (
@@ -188,8 +188,9 @@ type blockEvent struct {
 
 var errMalformedBlock = errors.New("stored events: malformed block")
 
-// decodeBlock calls fn with each event of a block's body, in order, until fn returns false.
-func decodeBlock(body []byte, fn func(e *blockEvent) bool) error {
+// decodeBlock calls fn with each event of a block's body from index from on, in order, until
+// fn returns false. The events before from are passed over by their lengths alone.
+func decodeBlock(body []byte, from int, fn func(e *blockEvent) bool) error {
 	if len(body) == 0 || body[0] != eventBlockV1 {
 		return errMalformedBlock
 	}
@@ -200,6 +201,9 @@ func decodeBlock(body []byte, fn func(e *blockEvent) bool) error {
 			return errMalformedBlock
 		}
 		body = body[n:]
+		if i < from {
+			continue
+		}
 		e := blockEvent{index: i}
 		for len(fields) > 0 {
 			num, typ, n := protowire.ConsumeTag(fields)

@@ -27,7 +27,7 @@ func TestEventBlockRoundTrip(t *testing.T) {
 		body = appendBlockEntry(body, f)
 	}
 	var got []blockEvent
-	if err := decodeBlock(body, func(e *blockEvent) bool { got = append(got, *e); return true }); err != nil {
+	if err := decodeBlock(body, 0, func(e *blockEvent) bool { got = append(got, *e); return true }); err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 2 {
@@ -40,13 +40,17 @@ func TestEventBlockRoundTrip(t *testing.T) {
 			t.Errorf("event %d decoded as %+v, want %+v with data %q", i, e, w, datas[i])
 		}
 	}
-	for n := 0; n < len(body); n++ {
-		_ = decodeBlock(body[:n], func(*blockEvent) bool { return true }) // must not panic
+	var later []int
+	if err := decodeBlock(body, 1, func(e *blockEvent) bool { later = append(later, e.index); return true }); err != nil || !slices.Equal(later, []int{1}) {
+		t.Fatalf("from index 1: events %v, %v", later, err)
 	}
-	if err := decodeBlock(append([]byte{eventBlockV1}, 0x80), func(*blockEvent) bool { return true }); err == nil {
+	for n := 0; n < len(body); n++ {
+		_ = decodeBlock(body[:n], 0, func(*blockEvent) bool { return true }) // must not panic
+	}
+	if err := decodeBlock(append([]byte{eventBlockV1}, 0x80), 0, func(*blockEvent) bool { return true }); err == nil {
 		t.Error("a block whose length is cut decoded")
 	}
-	if err := decodeBlock([]byte(`{"id":"evt_1"}`), func(*blockEvent) bool { return true }); err == nil {
+	if err := decodeBlock([]byte(`{"id":"evt_1"}`), 0, func(*blockEvent) bool { return true }); err == nil {
 		t.Error("an envelope's JSON decoded as a block")
 	}
 }
@@ -72,7 +76,7 @@ func TestEventBufferTruncate(t *testing.T) {
 		body = appendBlockEntry(body, b.arena[p.start:p.end])
 	}
 	var got []string
-	if err := decodeBlock(body, func(e *blockEvent) bool { got = append(got, e.typ+"="+string(e.data)); return true }); err != nil {
+	if err := decodeBlock(body, 0, func(e *blockEvent) bool { got = append(got, e.typ+"="+string(e.data)); return true }); err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(got, []string{"a=one", "d=four"}) {

@@ -131,10 +131,14 @@ func scanFeedRow(rows interface{ Scan(...any) error }, envID string) (feedRow, e
 	return r, err
 }
 
-// events calls fn with each event of the row, in order, until fn returns false.
-func (r *feedRow) events(fn func(e *blockEvent) bool) error {
+// events calls fn with each event of the row from index from on, in order, until fn returns
+// false.
+func (r *feedRow) events(from int, fn func(e *blockEvent) bool) error {
 	if len(r.body) > 0 && r.body[0] == eventBlockV1 {
-		return decodeBlock(r.body, fn)
+		return decodeBlock(r.body, from, fn)
+	}
+	if from > 0 {
+		return nil
 	}
 	// A row written before blocks: the envelope's JSON, its fields in the columns.
 	fn(&blockEvent{typ: r.typ, orgID: r.orgID, occurredAt: r.at, legacyEnvelope: r.body})
@@ -175,10 +179,13 @@ func (s *Store) ListEvents(ctx context.Context, environmentID string, q store.Ev
 	// From q.After's block ((tx, seq) > (After.Tx, After.Seq - 1), seq being an integer),
 	// then from after the last block read.
 	fromTx, fromSeq := q.After.Tx, q.After.Seq-1
+	// Blocks are read a few at a time, more each time: a block of a group commit holds a
+	// few events, one of a bulk import thousands, and a read should not load a hundred of
+	// those for a page of a hundred events. Every block holds at least one event, so
+	// q.Limit blocks at most hold the page.
+	chunk := min(q.Limit, 8)
 	for {
-		// Every block holds at least one event: q.Limit blocks hold the page, unless the
-		// filters pass over some of their events, or q.After's block has none left.
-		query, args := EventPageQuery(s.dialect, environmentID, fromTx, fromSeq, q, q.Limit)
+		query, args := EventPageQuery(s.dialect, environmentID, fromTx, fromSeq, q, chunk)
 		blocks, err := s.feedRows(ctx, query, args, environmentID)
 		if err != nil {
 			return nil, err
@@ -186,7 +193,11 @@ func (s *Store) ListEvents(ctx context.Context, environmentID string, q store.Ev
 		for i := range blocks {
 			r := &blocks[i]
 			var ferr error
-			err := r.events(func(e *blockEvent) bool {
+			from := 0
+			if r.cursor.Tx == q.After.Tx && r.cursor.Seq == q.After.Seq {
+				from = int(q.After.Index) + 1
+			}
+			err := r.events(from, func(e *blockEvent) bool {
 				pos := r.cursor
 				pos.Index = int64(e.index)
 				if !pos.After(q.After) {
@@ -216,10 +227,11 @@ func (s *Store) ListEvents(ctx context.Context, environmentID string, q store.Ev
 				return out, nil
 			}
 		}
-		if len(blocks) < q.Limit {
+		if len(blocks) < chunk {
 			return out, nil
 		}
 		fromTx, fromSeq = blocks[len(blocks)-1].cursor.Tx, blocks[len(blocks)-1].cursor.Seq
+		chunk = min(chunk*4, q.Limit)
 	}
 }
 
@@ -260,10 +272,7 @@ func (s *Store) eventByID(ctx context.Context, q queryer, environmentID, id stri
 	}
 	var out store.StoredEvent
 	var found bool
-	err = r.events(func(e *blockEvent) bool {
-		if int64(e.index) != n-r.first {
-			return true
-		}
+	err = r.events(int(n-r.first), func(e *blockEvent) bool {
 		out, err = s.stored(&r, e)
 		found = err == nil
 		return false
