@@ -61,9 +61,14 @@ func readFeed(t *testing.T, r *rostertest.Roster, token string, q url.Values, af
 		q.Set("after", after)
 		p := feedREST(t, r, token, q)
 		if len(p.Events) == 0 {
-			if p.NextCursor != after {
+			// An empty page keeps the cursor, unless filters passed over events that do not
+			// match (the environment's role.created before an organization's event): those
+			// it may pass for good.
+			filtered := q.Get("types") != "" || q.Get("organization_id") != ""
+			if p.NextCursor != after && !filtered {
 				t.Fatalf("an empty page moved the cursor from %q to %q", after, p.NextCursor)
 			}
+			after = p.NextCursor
 			if time.Now().After(deadline) {
 				t.Fatalf("the feed shows %d events, want %d", len(out), want)
 			}

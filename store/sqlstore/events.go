@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -160,6 +161,9 @@ func (s *Store) stored(r *feedRow, e *blockEvent) (store.StoredEvent, error) {
 	out := store.StoredEvent{Cursor: c, ID: r.eventID(e.index), Type: e.typ, EnvironmentID: r.envID,
 		OrganizationID: e.orgID, OccurredAt: fromMicros(e.occurredAt)}
 	body, err := e.envelope(s.eventData, out.ID, r.envID)
+	if e.legacyEnvelope != nil {
+		body = bytes.Clone(body) // the row's buffer may be the driver's
+	}
 	if err != nil {
 		return out, fmt.Errorf("event %s: %w", out.ID, err)
 	}
@@ -179,19 +183,16 @@ func (s *Store) ListEvents(ctx context.Context, environmentID string, q store.Ev
 	// From q.After's block ((tx, seq) > (After.Tx, After.Seq - 1), seq being an integer),
 	// then from after the last block read.
 	fromTx, fromSeq := q.After.Tx, q.After.Seq-1
-	// Blocks are read a few at a time, more each time: a block of a group commit holds a
-	// few events, one of a bulk import thousands, and a read should not load a hundred of
-	// those for a page of a hundred events. Every block holds at least one event, so
-	// q.Limit blocks at most hold the page.
-	chunk := min(q.Limit, 8)
+	// Blocks are read a few at a time, more each time, and decoded as they come: a block of
+	// a group commit holds a few events, one of a bulk import hundreds, and a page of a
+	// hundred events should not load a hundred of those. Every block holds at least one
+	// event, so q.Limit blocks at most hold the page.
+	chunk := min(q.Limit, 2)
 	for {
 		query, args := EventPageQuery(s.dialect, environmentID, fromTx, fromSeq, q, chunk)
-		blocks, err := s.feedRows(ctx, query, args, environmentID)
-		if err != nil {
-			return nil, err
-		}
-		for i := range blocks {
-			r := &blocks[i]
+		done := false
+		n, err := s.eachFeedRow(ctx, query, args, environmentID, func(r *feedRow) error {
+			fromTx, fromSeq = r.cursor.Tx, r.cursor.Seq
 			var ferr error
 			from := 0
 			if r.cursor.Tx == q.After.Tx && r.cursor.Seq == q.After.Seq {
@@ -221,36 +222,52 @@ func (s *Store) ListEvents(ctx context.Context, environmentID string, q store.Ev
 				err = ferr
 			}
 			if err != nil {
-				return nil, fmt.Errorf("events of block %d: %w", r.cursor.Seq, err)
+				return fmt.Errorf("events of block %d: %w", r.cursor.Seq, err)
 			}
 			if len(out) == q.Limit || (q.Through != (store.EventCursor{}) && !q.Through.After(q.After)) {
-				return out, nil
+				done = true
+				return errStopRows
 			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
-		if len(blocks) < chunk {
+		if done || n < chunk {
 			return out, nil
 		}
-		fromTx, fromSeq = blocks[len(blocks)-1].cursor.Tx, blocks[len(blocks)-1].cursor.Seq
 		chunk = min(chunk*4, q.Limit)
 	}
 }
 
-// feedRows runs a query of eventColumns.
-func (s *Store) feedRows(ctx context.Context, query string, args []any, environmentID string) ([]feedRow, error) {
+// errStopRows ends eachFeedRow early, without an error.
+var errStopRows = errors.New("stop")
+
+// eachFeedRow runs a query of eventColumns and calls fn with each row as it comes, until fn
+// returns an error (errStopRows: stop, no error). The row's body is the driver's buffer: valid
+// during the call only. It returns the number of rows read.
+func (s *Store) eachFeedRow(ctx context.Context, query string, args []any, environmentID string, fn func(r *feedRow) error) (int, error) {
 	rows, err := s.read.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	defer rows.Close()
-	var out []feedRow
+	n := 0
 	for rows.Next() {
-		r, err := scanFeedRow(rows, environmentID)
-		if err != nil {
-			return nil, err
+		r := feedRow{envID: environmentID}
+		var body sql.RawBytes
+		if err := rows.Scan(&r.cursor.Tx, &r.cursor.Seq, &r.id, &r.typ, &r.orgID, &r.at, &body, &r.first, &r.count); err != nil {
+			return n, err
 		}
-		out = append(out, r)
+		r.body = body
+		n++
+		if err := fn(&r); err == errStopRows {
+			return n, nil
+		} else if err != nil {
+			return n, err
+		}
 	}
-	return out, rows.Err()
+	return n, rows.Err()
 }
 
 // eventByID reads one event of the environment by its ID: the block that holds it is the
