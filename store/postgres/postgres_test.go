@@ -3,6 +3,8 @@ package postgres_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -204,4 +206,27 @@ func TestEmailNFCMigration(t *testing.T) {
 func TestStoredEventForms(t *testing.T) {
 	open, db := migrationDatabase(t)
 	storetest.StoredEventForms(t, open, db)
+}
+
+// Two blocks of events whose IDs overlap (two nodes that drew the same node number, in one
+// millisecond) are refused: no two events share an ID (migration 0025).
+func TestEventBlocksIDsDisjoint(t *testing.T) {
+	open, db := migrationDatabase(t)
+	open().Close()
+	insert := func(first, count int64) error {
+		_, err := db.Exec(`INSERT INTO events (id, environment_id, type, occurred_at, body, first_id, event_count)
+			VALUES ($1, 'env_1', '', 0, '\x02'::bytea, $2, $3)`, fmt.Sprintf("evt_%d", first), first, count)
+		return err
+	}
+	if err := insert(100, 5); err != nil {
+		t.Fatal(err)
+	}
+	if err := insert(105, 3); err != nil {
+		t.Fatalf("the next block: %v", err)
+	}
+	for _, b := range [][2]int64{{102, 2}, {98, 3}, {107, 1}} {
+		if err := insert(b[0], b[1]); err == nil || !strings.Contains(err.Error(), "events_ids_disjoint") {
+			t.Errorf("block [%d, %d): %v, want the exclusion refused", b[0], b[0]+b[1], err)
+		}
+	}
 }

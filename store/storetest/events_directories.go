@@ -577,7 +577,27 @@ func testEventsManyInOneWrite(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	settle(t, s)
-	if got := allEvents(t, s, env.ID, store.EventQuery{}); len(got) != n {
+	got := allEvents(t, s, env.ID, store.EventQuery{})
+	if len(got) != n {
 		t.Fatalf("%d events recorded, want %d", len(got), n)
+	}
+	ids := map[string]bool{}
+	for i, e := range got {
+		if ids[e.ID] || (i > 0 && !e.Cursor.After(got[i-1].Cursor)) {
+			t.Fatalf("event %d (%s at %+v): an ID seen before, or a position not after the last", i, e.ID, e.Cursor)
+		}
+		ids[e.ID] = true
+	}
+	// A scan bound and a read through it, from a position inside the write's events (which
+	// a store may keep together, eventblock.go): exactly the events between.
+	ctx := context.Background()
+	from := got[2500].Cursor
+	bound, full, err := s.EventScanBound(ctx, env.ID, from, 5000)
+	if err != nil || !full || bound != got[7500].Cursor {
+		t.Fatalf("EventScanBound(%+v, 5000) = %+v, %v, %v; want %+v", from, bound, full, err, got[7500].Cursor)
+	}
+	between := allEvents(t, s, env.ID, store.EventQuery{After: from, Through: bound, Types: []string{roster.EventLoginFailed}})
+	if len(between) != 5000 || between[0].ID != got[2501].ID || between[4999].ID != got[7500].ID {
+		t.Fatalf("read through the bound: %d events, want the 5,000 after the position", len(between))
 	}
 }
