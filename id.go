@@ -39,26 +39,7 @@ func NewIDGenerator() *IDGenerator {
 }
 
 // Next returns the next number; it never goes backwards within one process.
-func (g *IDGenerator) Next() int64 {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	ms := g.now().UnixMilli() - idEpoch
-	if ms < g.lastMS { // clock stepped back: stay on the last millisecond
-		ms = g.lastMS
-	}
-	if ms == g.lastMS {
-		g.seq++
-		if g.seq > 0xfff { // sequence exhausted: borrow the next millisecond
-			g.lastMS++
-			ms = g.lastMS
-			g.seq = 0
-		}
-	} else {
-		g.seq = 0
-	}
-	g.lastMS = ms
-	return ms<<22 | g.node<<12 | g.seq
-}
+func (g *IDGenerator) Next() int64 { return g.NextBlock(1) }
 
 // NextBlock returns the first of n consecutive numbers (1 to 4,096) that no other call of
 // this generator returns: one millisecond's sequence numbers, past those already taken.
@@ -69,7 +50,7 @@ func (g *IDGenerator) NextBlock(n int) int64 {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	ms := g.now().UnixMilli() - idEpoch
-	if ms < g.lastMS {
+	if ms < g.lastMS { // clock stepped back: stay on the last millisecond
 		ms = g.lastMS
 	}
 	first := int64(0)
