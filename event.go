@@ -221,6 +221,11 @@ type EventDataCodec interface {
 	RenderData(dst []byte, stored []byte) ([]byte, error)
 }
 
+// EventDataJSON opens the stored form of event data kept as its JSON, which RenderData gives
+// back as it is: the API's codec keeps the objects that few writes record so, and a store's
+// default codec every object.
+const EventDataJSON = 'j'
+
 // EventMemo keeps the last user an EventDataCodec stored for the events that a write records
 // at once: they often show the same user (a create's user.created and
 // organization.membership_created both show it as GetUser does), which is then converted

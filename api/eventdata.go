@@ -60,12 +60,12 @@ type eventCodec struct{ issuer string }
 
 // The stored form of event data opens with its kind.
 const (
-	storedJSON           = 'j' // the JSON, rendered when stored
-	storedUser           = 'u' // a usersv1.User
-	storedJoinUser       = 'm' // {name: first, "user": user}: 1 name, 2 first's JSON, 3 the usersv1.User
-	storedDirectoryUser  = 'd' // 1 the dirv1.DirectoryUser with an empty user_detail, 2 its SCIM resource
-	storedDirectoryGroup = 'g' // 1 the dirv1.DirectoryGroup with an empty group_detail, 2 its SCIM resource
-	storedGroupMembers   = 'x' // 1 the dirv1.DirectoryGroup, 2 each member added, 3 each member removed
+	storedJSON           = roster.EventDataJSON // the JSON, rendered when stored
+	storedUser           = 'u'                  // a usersv1.User
+	storedJoinUser       = 'm'                  // {name: first, "user": user}: 1 name, 2 first's JSON, 3 the usersv1.User
+	storedDirectoryUser  = 'd'                  // 1 the dirv1.DirectoryUser with an empty user_detail, 2 its SCIM resource
+	storedDirectoryGroup = 'g'                  // 1 the dirv1.DirectoryGroup with an empty group_detail, 2 its SCIM resource
+	storedGroupMembers   = 'x'                  // 1 the dirv1.DirectoryGroup, 2 each member added, 3 each member removed
 )
 
 func (c eventCodec) AppendData(dst []byte, data any, memo *roster.EventMemo) ([]byte, error) {
@@ -113,16 +113,14 @@ func (c eventCodec) AppendData(dst []byte, data any, memo *roster.EventMemo) ([]
 			return nil, err
 		}
 		for _, id := range d.Added {
-			dst = protowire.AppendTag(dst, 2, protowire.BytesType)
-			dst = protowire.AppendString(dst, id)
+			dst = appendField(dst, 2, id)
 		}
 		for _, id := range d.Removed {
-			dst = protowire.AppendTag(dst, 3, protowire.BytesType)
-			dst = protowire.AppendString(dst, id)
+			dst = appendField(dst, 3, id)
 		}
 		return dst, nil
 	}
-	js, err := eventData(data, memo, c.issuer)
+	js, err := eventData(data, c.issuer)
 	if err != nil {
 		return nil, err
 	}
@@ -231,13 +229,19 @@ func (f storedDataFields) strings(n protowire.Number) []string {
 	return out
 }
 
+// appendField appends field n of a stored form, a length-delimited value.
+func appendField[T string | []byte](dst []byte, n protowire.Number, v T) []byte {
+	dst = protowire.AppendTag(dst, n, protowire.BytesType)
+	dst = protowire.AppendVarint(dst, uint64(len(v)))
+	return append(dst, v...)
+}
+
 func appendMessageField(dst []byte, n protowire.Number, m proto.Message) ([]byte, error) {
 	b, err := proto.Marshal(m)
 	if err != nil {
 		return nil, err
 	}
-	dst = protowire.AppendTag(dst, n, protowire.BytesType)
-	return protowire.AppendBytes(dst, b), nil
+	return appendField(dst, n, b), nil
 }
 
 // storableDetail reports whether a SCIM resource can be stored beside its message and spliced
@@ -254,8 +258,7 @@ func appendWithDetail(dst []byte, m proto.Message, raw []byte) ([]byte, error) {
 		return nil, err
 	}
 	if t := bytes.TrimSpace(raw); len(t) > 0 {
-		dst = protowire.AppendTag(dst, 2, protowire.BytesType)
-		dst = protowire.AppendBytes(dst, t)
+		dst = appendField(dst, 2, t)
 	}
 	return dst, nil
 }
@@ -286,19 +289,10 @@ func renderUser(dst []byte, message []byte) ([]byte, error) {
 // appendJoinUser stores {name: first, "user": u}, the two-object data of membership and login
 // events, first as JSON and u as its message.
 func appendJoinUser(dst []byte, name string, first []byte, u roster.User, memo *roster.EventMemo) ([]byte, error) {
-	dst = append(dst, storedJoinUser)
-	dst = protowire.AppendTag(dst, 1, protowire.BytesType)
-	dst = protowire.AppendBytes(dst, appendJSONKey(nil, name))
-	dst = protowire.AppendTag(dst, 2, protowire.BytesType)
-	dst = protowire.AppendBytes(dst, first)
+	dst = appendField(append(dst, storedJoinUser), 1, `"`+name+`"`) // a JSON key: name is a Go literal
+	dst = appendField(dst, 2, first)
 	dst = protowire.AppendTag(dst, 3, protowire.BytesType)
 	return appendStoredUser(dst, u, memo)
-}
-
-func appendJSONKey(dst []byte, name string) []byte {
-	dst = append(dst, '"')
-	dst = append(dst, name...)
-	return append(dst, '"')
 }
 
 // loginConnectionJSON is the connection of a sign-in event: only what identifies it
@@ -319,7 +313,7 @@ func loginConnectionJSON(c roster.Connection) ([]byte, error) {
 // eventData is the JSON of the objects stored as JSON (eventCodec.AppendData): those that
 // few writes record, and a directory user's or group's whose SCIM resource is not a JSON
 // object.
-func eventData(data any, memo *roster.EventMemo, issuer string) (json.RawMessage, error) {
+func eventData(data any, issuer string) (json.RawMessage, error) {
 	switch d := data.(type) {
 	case roster.Organization:
 		return rest.MarshalJSON(organizationToProto(d))

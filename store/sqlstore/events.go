@@ -19,18 +19,18 @@ import (
 // before the first write. Without it, data is the domain value's plain JSON.
 func (s *Store) SetEventDataCodec(codec roster.EventDataCodec) { s.eventData = codec }
 
-// plainEventData stores data as 'j' and its plain JSON (the form the API's codec gives the
-// objects it keeps as JSON), and renders only that: an event that the API's codec stored in
+// plainEventData stores data as its plain JSON (roster.EventDataJSON, the form the API's
+// codec gives the objects it keeps as JSON), and renders only that: an event that the API's codec stored in
 // another form is an error for a store that was not given it, not data of another shape.
 type plainEventData struct{}
 
 func (plainEventData) AppendData(dst []byte, data any, _ *roster.EventMemo) ([]byte, error) {
 	b, err := json.Marshal(data)
-	return append(append(dst, 'j'), b...), err
+	return append(append(dst, roster.EventDataJSON), b...), err
 }
 
 func (plainEventData) RenderData(dst []byte, stored []byte) ([]byte, error) {
-	if len(stored) == 0 || stored[0] != 'j' {
+	if len(stored) == 0 || stored[0] != roster.EventDataJSON {
 		return nil, errors.New("event data stored in a form this store was not given (SetEventDataCodec)")
 	}
 	return append(dst, stored[1:]...), nil
@@ -201,9 +201,6 @@ func (s *Store) ListEvents(ctx context.Context, environmentID string, q store.Ev
 			err := r.events(from, func(e *blockEvent) bool {
 				pos := r.cursor
 				pos.Index = int64(e.index)
-				if !pos.After(q.After) {
-					return true
-				}
 				if q.Through != (store.EventCursor{}) && pos.After(q.Through) {
 					return false
 				}
