@@ -3,6 +3,8 @@ package postgres_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,5 +72,76 @@ func TestFeedNeverSkipsALaterCommit(t *testing.T) {
 	}
 	if head, err := s.EventHead(ctx, env.ID); err != nil || head != evs[1].Cursor {
 		t.Fatalf("head %+v, %v; want %+v", head, err, evs[1].Cursor)
+	}
+}
+
+// TestFailedCommitRollsBack: a write's events INSERT goes to PostgreSQL with its COMMIT, in
+// one batch. When the INSERT fails the write is not committed (its change is not there, and
+// no event of it), the error reaches the caller, and the connection goes back to the pool
+// outside any transaction: every later write on the pool commits.
+func TestFailedCommitRollsBack(t *testing.T) {
+	ctx := context.Background()
+	open, db := migrationDatabase(t)
+	s := open()
+	defer s.Close()
+	// A trigger that refuses every events row while refuse_events has a row.
+	for _, q := range []string{
+		`CREATE TABLE refuse_events (on_ boolean)`,
+		`CREATE FUNCTION refuse_event() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN IF EXISTS (SELECT 1 FROM refuse_events) THEN RAISE EXCEPTION 'events refused by the test'; END IF; RETURN NEW; END $$`,
+		`CREATE TRIGGER refuse_event BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION refuse_event()`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := roster.NewIDGenerator()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	env := roster.Environment{ID: ids.New(roster.PrefixEnvironment), Name: "default", CursorKey: make([]byte, 32), CreateTime: now}
+	if err := s.CreateEnvironment(ctx, env); err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for i := range 40 {
+		refused := i%2 == 0
+		if _, err := db.Exec(map[bool]string{true: `INSERT INTO refuse_events VALUES (true)`, false: `DELETE FROM refuse_events`}[refused]); err != nil {
+			t.Fatal(err)
+		}
+		o := roster.NewOrganization{DisplayName: fmt.Sprintf("Org %d", i)}.Build(ids.New(roster.PrefixOrganization), env.ID, now)
+		err := s.CreateOrganization(ctx, o)
+		if refused {
+			if err == nil || !strings.Contains(err.Error(), "events refused by the test") {
+				t.Fatalf("write %d with its events refused: %v, want the trigger's error", i, err)
+			}
+		} else if err != nil {
+			t.Fatalf("write %d after a refused one: %v", i, err)
+		} else {
+			kept = append(kept, o.ID)
+		}
+		_, err = s.GetOrganization(ctx, env.ID, roster.OrganizationRef{ID: o.ID})
+		if refused != (roster.ErrorCode(err) == roster.ENotFound) {
+			t.Fatalf("write %d (refused: %v) read back: %v", i, refused, err)
+		}
+	}
+	evs, err := s.ListEvents(ctx, env.ID, store.EventQuery{Limit: store.MaxEventPage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var created []string
+	for _, e := range evs {
+		if e.Type == "organization.created" {
+			created = append(created, e.OrganizationID)
+		}
+	}
+	if fmt.Sprint(created) != fmt.Sprint(kept) {
+		t.Fatalf("organization.created events for %v, want the committed writes' %v", created, kept)
+	}
+	var open_ int
+	if err := db.QueryRow(`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+		AND state LIKE 'idle in transaction%' AND query ILIKE '%events%'`).Scan(&open_); err != nil {
+		t.Fatal(err)
+	}
+	if open_ != 0 {
+		t.Fatalf("%d connections idle in a transaction after refused commits", open_)
 	}
 }

@@ -68,12 +68,27 @@ func (dialect) UniqueViolation(err error) (string, bool) {
 // LockMigrations takes a transaction-scoped advisory lock so that nodes starting together
 // apply each migration once. Migrations may wait for locks as long as they need: another
 // node's migrations, or a table's readers.
-func (dialect) LockMigrations(ctx context.Context, tx *sql.Tx) error {
+func (dialect) LockMigrations(ctx context.Context, tx sqlstore.Tx) error {
 	if _, err := tx.ExecContext(ctx, `SET LOCAL lock_timeout = 0`); err != nil {
 		return err
 	}
 	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7426173)`)
 	return err
+}
+
+// CommitWith sends query and COMMIT in one batch: one round trip. PostgreSQL runs the batch's
+// statements in order and skips the rest after one fails, so a failed INSERT leaves the
+// transaction uncommitted (aborted, for the caller's ROLLBACK).
+func (dialect) CommitWith(ctx context.Context, conn *sql.Conn, query string, args []any) error {
+	return conn.Raw(func(dc any) error {
+		c := dc.(*stdlib.Conn).Conn()
+		var b pgx.Batch
+		if query != "" {
+			b.Queue(query, args...)
+		}
+		b.Queue(`COMMIT`)
+		return c.SendBatch(ctx, &b).Close()
+	})
 }
 
 func (dialect) RowLock() string { return " FOR UPDATE" }

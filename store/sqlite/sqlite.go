@@ -233,7 +233,7 @@ func (dialect) Transient(err error) (retry, busy bool) {
 }
 
 // LockMigrations needs nothing: the write transaction holds SQLite's database lock.
-func (dialect) LockMigrations(context.Context, *sql.Tx) error { return nil }
+func (dialect) LockMigrations(context.Context, sqlstore.Tx) error { return nil }
 
 func (dialect) RowLock() string { return "" }
 

@@ -17,16 +17,16 @@ import (
 // planDialect is the little of SQLite's dialect that migrating and explaining need.
 type planDialect struct{ Dialect }
 
-func (planDialect) Name() string                                  { return "sqlite" }
-func (planDialect) LockMigrations(context.Context, *sql.Tx) error { return nil }
-func (planDialect) UniqueViolation(error) (string, bool)          { return "", false }
-func (planDialect) Transient(error) (bool, bool)                  { return false, false }
-func (planDialect) BeforeCommit() []string                        { return nil }
-func (planDialect) UserAttributes() string                        { return "'{}'" }
-func (planDialect) UserIdentities() string                        { return "'[]'" }
-func (planDialect) RowLock() string                               { return "" }
-func (planDialect) ShareLock() string                             { return "" }
-func (planDialect) UserSearch(string, func(any) string) string    { return "1 = 0" }
+func (planDialect) Name() string                               { return "sqlite" }
+func (planDialect) LockMigrations(context.Context, Tx) error   { return nil }
+func (planDialect) UniqueViolation(error) (string, bool)       { return "", false }
+func (planDialect) Transient(error) (bool, bool)               { return false, false }
+func (planDialect) BeforeCommit() []string                     { return nil }
+func (planDialect) UserAttributes() string                     { return "'{}'" }
+func (planDialect) UserIdentities() string                     { return "'[]'" }
+func (planDialect) RowLock() string                            { return "" }
+func (planDialect) ShareLock() string                          { return "" }
+func (planDialect) UserSearch(string, func(any) string) string { return "1 = 0" }
 
 // TestSCIMPagePlans holds SQLite's plans of a SCIM list's statements (docs/scim.md "Paging"):
 // the directory's rows are found through the covering (directory_id, seq) index, and the

@@ -137,6 +137,26 @@ func (b *eventBuffer) flush(ctx context.Context, tx txConn) error {
 	if len(b.pending) == 0 {
 		return nil
 	}
+	b.blocks()
+	return b.rows.done(ctx, tx)
+}
+
+// statement is flush's work as one PostgreSQL statement and its arguments, for the caller to
+// run (with the transaction's COMMIT: pipelinedCommitter); "" when there are no events. The
+// buffer is empty afterwards; the arguments stay valid until its next use.
+func (b *eventBuffer) statement() (string, []any, error) {
+	defer b.truncate(0)
+	if len(b.pending) == 0 {
+		return "", nil, nil
+	}
+	b.blocks()
+	query, args, err := b.rows.statement()
+	b.rows.args = nil // args are the caller's now
+	return query, args, err
+}
+
+// blocks puts the events held into rows of blocks (b.rows).
+func (b *eventBuffer) blocks() {
 	done := make([]bool, len(b.pending))
 	for i := range b.pending {
 		if done[i] {
@@ -169,7 +189,6 @@ func (b *eventBuffer) flush(ctx context.Context, tx txConn) error {
 		first := b.ids.NextBlock(count)
 		b.rows.add(roster.PrefixEvent+strconv.FormatInt(first, 10), env, "", last, body, first, count)
 	}
-	return b.rows.done(ctx, tx)
 }
 
 // appendBlockEntry appends an event's fields to a block's body.

@@ -60,7 +60,12 @@ func (r *rowInserter) values(rows int) string {
 func (r *rowInserter) done(ctx context.Context, tx txConn) error {
 	defer r.truncate(0)
 	if r.pg {
-		return r.unnest(ctx, tx)
+		query, args, err := r.statement()
+		if err != nil || query == "" {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, query, args...)
+		return err
 	}
 	// Groups of 64 rows, then smaller groups for the rest: each statement opens a
 	// statement journal (a multi-row insert into a table with foreign keys may abort halfway)
@@ -86,14 +91,16 @@ func (r *rowInserter) done(ctx context.Context, tx txConn) error {
 	return nil
 }
 
-// unnest inserts all of the rows on PostgreSQL in one statement whose arguments are one array
-// per column ("INSERT ... SELECT * FROM unnest($1, $2, ...)"): one statement text whatever
-// the rows' number, a generic plan after a few runs, and a few arguments to bind instead of
-// one per value (a 32-row VALUES statement cost about twice as much server time per row).
-func (r *rowInserter) unnest(ctx context.Context, tx txConn) error {
+// statement is PostgreSQL's one statement that inserts all of the rows held ("" when there
+// are none), and its arguments; the inserter still holds the rows. Many rows are one argument
+// per column, an array ("INSERT ... SELECT * FROM unnest($1, $2, ...)"): one statement text
+// whatever the rows' number, a generic plan after a few runs, and a few arguments to bind
+// instead of one per value (a 32-row VALUES statement cost about twice as much server time
+// per row).
+func (r *rowInserter) statement() (string, []any, error) {
 	rows := len(r.args) / r.columns
 	if rows == 0 {
-		return nil
+		return "", nil, nil
 	}
 	if rows == 1 {
 		// One row (a write's block of events): its values as they are, without building
@@ -105,8 +112,7 @@ func (r *rowInserter) unnest(ctx context.Context, tx txConn) error {
 			}
 			r.single = r.insert + "(" + strings.Join(ps, ", ") + ")"
 		}
-		_, err := tx.ExecContext(ctx, r.single, r.args...)
-		return err
+		return r.single, r.args, nil
 	}
 	if r.group == "" {
 		casts := make([]string, r.columns)
@@ -130,7 +136,7 @@ func (r *rowInserter) unnest(ctx context.Context, tx txConn) error {
 					}
 				case nil:
 				default:
-					return fmt.Errorf("column %d: %T is not text", c, v)
+					return "", nil, fmt.Errorf("column %d: %T is not text", c, v)
 				}
 			}
 			cols[c] = col
@@ -149,7 +155,7 @@ func (r *rowInserter) unnest(ctx context.Context, tx txConn) error {
 					}
 				case nil:
 				default:
-					return fmt.Errorf("column %d: %T is not an integer", c, v)
+					return "", nil, fmt.Errorf("column %d: %T is not an integer", c, v)
 				}
 			}
 			cols[c] = col
@@ -158,7 +164,7 @@ func (r *rowInserter) unnest(ctx context.Context, tx txConn) error {
 			for i := range col {
 				v, ok := r.args[i*r.columns+c].(bool)
 				if !ok {
-					return fmt.Errorf("column %d: %T is not a boolean", c, r.args[i*r.columns+c])
+					return "", nil, fmt.Errorf("column %d: %T is not a boolean", c, r.args[i*r.columns+c])
 				}
 				col[i] = v
 			}
@@ -168,13 +174,12 @@ func (r *rowInserter) unnest(ctx context.Context, tx txConn) error {
 			for i := range col {
 				v, ok := r.args[i*r.columns+c].([]byte)
 				if !ok {
-					return fmt.Errorf("column %d: %T is not bytes", c, r.args[i*r.columns+c])
+					return "", nil, fmt.Errorf("column %d: %T is not bytes", c, r.args[i*r.columns+c])
 				}
 				col[i] = v
 			}
 			cols[c] = col
 		}
 	}
-	_, err := tx.ExecContext(ctx, r.group, cols...)
-	return err
+	return r.group, cols, nil
 }

@@ -5,6 +5,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -41,7 +42,7 @@ type Dialect interface {
 	// (an index name of the migrations, e.g. "organizations_external_id_key").
 	UniqueViolation(err error) (index string, ok bool)
 	// LockMigrations serialises migrations between processes that start together.
-	LockMigrations(ctx context.Context, tx *sql.Tx) error
+	LockMigrations(ctx context.Context, tx Tx) error
 	// UserAttributes is the SQL expression, for a row of users u, of that user's custom
 	// attributes as the text of one JSON object ('{}' when there are none).
 	UserAttributes() string
@@ -369,6 +370,9 @@ func (s *Store) runTx(ctx context.Context, fn func(tx txConn) error) error {
 }
 
 func (s *Store) runTxOnce(ctx context.Context, fn func(tx txConn) error) error {
+	if pc, ok := s.dialect.(PipelinedCommitter); ok {
+		return s.runPipelinedTxOnce(ctx, pc, fn)
+	}
 	tx, err := s.writeDB.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -386,6 +390,58 @@ func (s *Store) runTxOnce(ctx context.Context, fn func(tx txConn) error) error {
 	}
 	return tx.Commit()
 }
+
+// PipelinedCommitter is a Dialect that sends a write transaction's last statement (its events'
+// INSERT) and its COMMIT together, in one round trip (PostgreSQL: a pgx batch), rather than
+// one after the other. database/sql's Tx cannot do that, so such a transaction runs on a
+// connection of its own with BEGIN and COMMIT sent by the store.
+type PipelinedCommitter interface {
+	// CommitWith runs query with args (none when query is "") and then COMMIT on conn, whose
+	// transaction is open. When either fails the transaction is not committed, and may be
+	// still open: the caller rolls it back.
+	CommitWith(ctx context.Context, conn *sql.Conn, query string, args []any) error
+}
+
+// runPipelinedTxOnce is runTxOnce for a PipelinedCommitter: BEGIN, fn's statements, then the
+// events' INSERT sent with COMMIT. On any failure the transaction is rolled back (without
+// the request's context, which may be what ended it); a connection that cannot be rolled
+// back is closed, never pooled inside a transaction (pgx's database/sql driver also refuses
+// to reuse one: TestFailedCommitRollsBack).
+func (s *Store) runPipelinedTxOnce(ctx context.Context, pc PipelinedCommitter, fn func(tx txConn) error) (err error) {
+	conn, err := s.writeDB.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `BEGIN`); err != nil {
+		return err
+	}
+	defer func() {
+		if err == nil {
+			return
+		}
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+		defer cancel()
+		if _, rerr := conn.ExecContext(rctx, `ROLLBACK`); rerr != nil {
+			conn.Raw(func(any) error { return driver.ErrBadConn }) // not back to the pool
+		}
+	}()
+	q := txConn{tx: conn, events: s.newEventBuffer(true)}
+	if err := fn(q); err != nil {
+		return err
+	}
+	if err := beforeCommit(ctx, q, s.dialect); err != nil {
+		return err
+	}
+	query, args, err := q.events.statement()
+	if err != nil {
+		return err
+	}
+	return pc.CommitWith(ctx, conn, query, args)
+}
+
+// rollbackTimeout bounds the rollback of a write transaction that failed.
+const rollbackTimeout = 5 * time.Second
 
 // transient turns a lock the database did not give in time, or a transaction still aborted
 // after its last attempt, into UNAVAILABLE (the caller may try again), not an internal error.

@@ -101,7 +101,7 @@ func (q conn) ExecContext(ctx context.Context, query string, args ...any) (sql.R
 // and an interrupted write rolls back the whole transaction, the other requests' work too. The
 // writer checks the context after the request's work instead.
 type txConn struct {
-	tx    *sql.Tx
+	tx    Tx
 	batch *groupCommit
 	// events holds the rows of the events a write transaction records (recordEvents),
 	// inserted just before its commit (flushEvents): on SQLite, all the requests of a group
@@ -115,7 +115,7 @@ func (q txConn) prepare(ctx context.Context, query string) (context.Context, *sq
 		return ctx, nil
 	}
 	ctx = context.WithoutCancel(ctx)
-	return ctx, q.batch.prepared(ctx, q.tx, query)
+	return ctx, q.batch.prepared(ctx, q.tx.(*sql.Tx), query) // a group commit's is a sql.Tx
 }
 
 func (q txConn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
@@ -140,6 +140,12 @@ func (q txConn) ExecContext(ctx context.Context, query string, args ...any) (sql
 		return st.ExecContext(ctx, args...)
 	}
 	return q.tx.ExecContext(ctx, query, args...)
+}
+
+// Tx is what a write transaction's statements run on: database/sql's Tx, or the connection
+// of a transaction the store began itself (pipelinedCommitter).
+type Tx interface {
+	execQuerier
 }
 
 // execQuerier is what the store's queries run on: a pool or a transaction.
