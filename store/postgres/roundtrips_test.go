@@ -107,7 +107,7 @@ func TestCreateUserRoundTrips(t *testing.T) {
 			t.Fatalf("created %+v", u.Memberships)
 		}
 	}
-	create("first@example.com")         // connections and statements warm
+	create("first@example.com") // connections and statements warm
 	createSent("second@example.com", 6)
 	// With a definition, the create reads (and share-locks) the definitions, and checks them.
 	d := roster.AttributeDefinition{EnvironmentID: env.ID, Key: "tier", DisplayName: "Tier", Type: roster.AttributeString, CreateTime: now, UpdateTime: now}
