@@ -31,6 +31,8 @@ PORT=${PORT:-$((20000 + RANDOM % 2000))}
 CID=skc_ab_admin; CSEC=ab-secret-0123456789abcdef
 pgurl() { echo "$PGADMIN/$1?sslmode=disable"; }
 cpu() { awk '{print $14+$15}' /proc/$1/stat; }
+# pgcpu DB: the CPU ticks of PostgreSQL's backends connected to DB (those alive now).
+pgcpu() { local t=0 p; for p in $(pgrep -f "postgres: .* $1 "); do t=$((t + $(cpu $p 2>/dev/null || echo 0))); done; echo $t; }
 start() { # BIN DBFLAGS...
 	local bin=$1; shift
 	ROSTER_BOOTSTRAP_CLIENT_ID=$CID ROSTER_BOOTSTRAP_CLIENT_SECRET=$CSEC taskset -c ${PIN:-1} "$bin" serve --listen 127.0.0.1:$PORT "$@" \
@@ -73,17 +75,18 @@ run)
 	else "$AB_DIR/bin/benchkit" inputs --seed "$AB_DIR/seed-$backend/seed" --out "$w/in" --base http://127.0.0.1:$PORT >/dev/null; t=$w/in/$op.rest.targets; cp "$t" "$w/warm.targets"; fi
 	tok=$(token)
 	taskset -c 0 timeout 30 $TOOLS/vegeta attack -format=json -targets="$w/warm.targets" -rate=0 -workers=$c -max-workers=$c -duration=2s -timeout=10s -header "Authorization: Bearer $tok" >/dev/null
-	c0=$(cpu $PID); t0=$(date +%s.%N)
+	c0=$(cpu $PID); t0=$(date +%s.%N); p0=0; [ -z "$db" ] || p0=$(pgcpu $db)
 	if [ -n "${PERF:-}" ]; then taskset -c 0 perf record -F 999 -g -p $PID -o "$PERF" -- sleep $dur >/dev/null 2>&1 & fi
 	if [ -n "${PERFSTAT:-}" ]; then taskset -c 0 perf stat -e "$PERFSTAT" -p $PID -- sleep $dur 2>&1 | grep -E "^ +[0-9]" & fi
 	taskset -c 0 timeout $((dur+60)) $TOOLS/vegeta attack -format=json -targets="$t" -rate=0 -workers=$c -max-workers=$c -duration=${dur}s -timeout=10s -header "Authorization: Bearer $tok" > "$w/res.bin"
-	c1=$(cpu $PID)
+	c1=$(cpu $PID); p1=0; [ -z "$db" ] || p1=$(pgcpu $db)
 	$TOOLS/vegeta report -type=json < "$w/res.bin" > "$w/rep.json"
-	python3 - "$w/rep.json" "$c0" "$c1" "$(getconf CLK_TCK)" "$op" "$backend" "$which" <<'PY'
+	python3 - "$w/rep.json" "$c0" "$c1" "$(getconf CLK_TCK)" "$op" "$backend" "$which" "$p0" "$p1" <<'PY'
 import json,sys
 r=json.load(open(sys.argv[1])); c0,c1=float(sys.argv[2]),float(sys.argv[3]); hz=float(sys.argv[4])
-n=r["requests"]; lat=r["latencies"]
-print(f'{sys.argv[6]} {sys.argv[5]} {sys.argv[7]}: {r["throughput"]:.0f} ok/s of {n} req, success {r["success"]*100:.1f}%, p50 {lat["50th"]/1e6:.1f} ms, p99 {lat["99th"]/1e6:.1f} ms, roster CPU {(c1-c0)/hz/n*1e6:.0f} µs/req, codes {r["status_codes"]}')
+n=r["requests"]; lat=r["latencies"]; p0,p1=float(sys.argv[8]),float(sys.argv[9])
+pg=f', postgres backends CPU {(p1-p0)/hz/n*1e6:.0f} µs/req' if p1 else ''
+print(f'{sys.argv[6]} {sys.argv[5]} {sys.argv[7]}: {r["throughput"]:.0f} ok/s of {n} req, success {r["success"]*100:.1f}%, p50 {lat["50th"]/1e6:.1f} ms, p99 {lat["99th"]/1e6:.1f} ms, roster CPU {(c1-c0)/hz/n*1e6:.0f} µs/req{pg}, codes {r["status_codes"]}')
 PY
 	kill $PID; wait $PID 2>/dev/null || true; dropdata; [ -n "${KEEP:-}" ] || rm -rf "$w" ;;
 ab)
