@@ -78,16 +78,38 @@ func (dialect) LockMigrations(ctx context.Context, tx sqlstore.Tx) error {
 
 // CommitWith sends query and COMMIT in one batch: one round trip. PostgreSQL runs the batch's
 // statements in order and skips the rest after one fails, so a failed INSERT leaves the
-// transaction uncommitted (aborted, for the caller's ROLLBACK).
+// transaction uncommitted (aborted, for the caller's ROLLBACK). Without a query, COMMIT goes
+// alone in the simple protocol, which costs less than a batch of one. A COMMIT that PostgreSQL
+// answers with ROLLBACK (the transaction had failed) is an error, as it is for pgx's Tx.
 func (dialect) CommitWith(ctx context.Context, conn *sql.Conn, query string, args []any) error {
 	return conn.Raw(func(dc any) error {
 		c := dc.(*stdlib.Conn).Conn()
-		var b pgx.Batch
-		if query != "" {
+		var tag pgconn.CommandTag
+		if query == "" {
+			var err error
+			if tag, err = c.Exec(ctx, `COMMIT`); err != nil {
+				return err
+			}
+		} else {
+			var b pgx.Batch
 			b.Queue(query, args...)
+			b.Queue(`COMMIT`)
+			r := c.SendBatch(ctx, &b)
+			_, err := r.Exec()
+			if err == nil {
+				tag, err = r.Exec()
+			}
+			if cerr := r.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return err
+			}
 		}
-		b.Queue(`COMMIT`)
-		return c.SendBatch(ctx, &b).Close()
+		if tag.String() == "ROLLBACK" {
+			return pgx.ErrTxCommitRollback
+		}
+		return nil
 	})
 }
 
