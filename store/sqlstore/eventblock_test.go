@@ -1,6 +1,9 @@
 package sqlstore
 
 import (
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -85,5 +88,57 @@ func TestEventBufferTruncate(t *testing.T) {
 	b.truncate(0)
 	if b.len() != 0 || len(b.arena) != 0 {
 		t.Fatalf("an emptied buffer holds %d events, %d bytes", b.len(), len(b.arena))
+	}
+}
+
+// A block large enough to gain is stored compressed (eventBlockS2) and gives back the same
+// events; a small or incompressible one stays as it is. A damaged compressed block is an
+// error, never a panic, and a length past maxDecodedBlock is refused before any allocation.
+func TestEventBlockCompressed(t *testing.T) {
+	b := newEventBuffer(false, roster.NewIDGenerator())
+	body := []byte{eventBlockV1}
+	var want []string
+	for i := range 20 {
+		e := roster.Event{Type: roster.EventUserCreated, EnvironmentID: "env_1", OrganizationID: "org_1", OccurredAt: time.Unix(int64(i), 0)}
+		data := fmt.Sprintf(`j{"id":"usr_%d","email":"person%d@example.com","organization":"Acme Corporation"}`, i, i)
+		f := append(b.start(&e), data...)
+		b.finish(&e, f)
+		body = appendBlockEntry(body, f)
+		want = append(want, data)
+	}
+	stored := compressBlock(body)
+	if stored[0] != eventBlockS2 || len(stored) >= len(body)/2 {
+		t.Fatalf("a block of 20 alike events stored as form %#x, %d bytes of %d", stored[0], len(stored), len(body))
+	}
+	var got []string
+	if err := decodeBlock(stored, 0, func(e *blockEvent) bool { got = append(got, string(e.data)); return true }); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("decoded %q, want %q", got, want)
+	}
+	got = got[:0]
+	if err := decodeBlock(stored, 18, func(e *blockEvent) bool { got = append(got, string(e.data)); return true }); err != nil || !slices.Equal(got, want[18:]) {
+		t.Fatalf("from index 18: %q, %v", got, err)
+	}
+	small := appendBlockEntry([]byte{eventBlockV1}, []byte("tiny"))
+	if s := compressBlock(small); !slices.Equal(s, small) {
+		t.Errorf("a small block stored as %x, want it as it is", s)
+	}
+	noise := make([]byte, 4096)
+	rand.Read(noise)
+	random := appendBlockEntry([]byte{eventBlockV1}, noise)
+	if s := compressBlock(random); !slices.Equal(s, random) {
+		t.Errorf("an incompressible block stored in form %#x", s[0])
+	}
+	for n := 0; n < len(stored); n++ {
+		_ = decodeBlock(stored[:n], 0, func(*blockEvent) bool { return true }) // must not panic
+	}
+	flipped := slices.Clone(stored)
+	flipped[len(flipped)/2] ^= 0xff
+	_ = decodeBlock(flipped, 0, func(*blockEvent) bool { return true }) // must not panic
+	huge := binary.AppendUvarint([]byte{eventBlockS2}, maxDecodedBlock+1)
+	if err := decodeBlock(append(huge, 0, 0, 0), 0, func(*blockEvent) bool { return true }); err == nil {
+		t.Error("a compressed block claiming more than maxDecodedBlock decoded")
 	}
 }

@@ -135,7 +135,7 @@ func scanFeedRow(rows interface{ Scan(...any) error }, envID string) (feedRow, e
 // events calls fn with each event of the row from index from on, in order, until fn returns
 // false.
 func (r *feedRow) events(from int, fn func(e *blockEvent) bool) error {
-	if len(r.body) > 0 && r.body[0] == eventBlockV1 {
+	if isBlock(r.body) {
 		return decodeBlock(r.body, from, fn)
 	}
 	if from > 0 {
@@ -148,7 +148,7 @@ func (r *feedRow) events(from int, fn func(e *blockEvent) bool) error {
 
 // eventID is the ID of the row's event at index i.
 func (r *feedRow) eventID(i int) string {
-	if len(r.body) > 0 && r.body[0] == eventBlockV1 {
+	if isBlock(r.body) {
 		return eventID(r.first, i)
 	}
 	return r.id

@@ -434,4 +434,23 @@ func StoredEventForms(t *testing.T, open func() *sqlstore.Store, db *sql.DB) {
 		!json.Valid(all[0].Body) || !strings.Contains(string(all[0].Body), `"data":{"ID":"`+o.ID) {
 		t.Fatalf("redelivery of %s read %+v", all[0].Body, l.Redeliveries)
 	}
+	// A write whose events repeat themselves (a create with a membership shows its user twice)
+	// is stored compressed (sqlstore's eventBlockS2), and reads back the same.
+	u2 := roster.NewUser{Email: "grace@example.com"}.Build(ids.New(roster.PrefixUser), env.ID, now())
+	m := &roster.Membership{OrganizationID: o.ID, Status: roster.MembershipActive, CreateTime: now(), UpdateTime: now(), ProvisioningMethod: roster.ProvisionedDirect}
+	if _, err := s.CreateUser(ctx, u2, m, nil); err != nil {
+		t.Fatal(err)
+	}
+	evs = wantEvents(t, s, env.ID, &c, roster.EventUserCreated, roster.EventMembershipCreated)
+	if err := db.QueryRowContext(ctx, `SELECT body FROM events ORDER BY seq DESC LIMIT 1`).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if len(stored) == 0 || stored[0] != 0x03 || bytes.Count(stored, []byte(u2.Email)) > 1 {
+		t.Fatalf("a create with a membership stored as %q: want a compressed block", stored)
+	}
+	for _, e := range evs {
+		if !strings.Contains(string(e.Data), u2.ID) {
+			t.Fatalf("event %s of the compressed block reads %s", e.Type, e.Data)
+		}
+	}
 }
