@@ -15,6 +15,10 @@
 #                                              that the machine's speed, which swings minute to minute on a
 #                                              shared host, is the same for both; compare their req/s and CPU.
 #                                              Which starts first alternates round by round.
+#   bench/ab-events.sh toggle BACKEND OP [WINDOWS] [SECONDS]
+#                                              one server (-tags roster_eventtoggle) under one load, recording
+#                                              switched off and on every SECONDS (default 2), WINDOWS windows
+#                                              (default 20): each window with events against its neighbours without
 #   bench/ab-events.sh delivery [EVENTS]       head on SQLite: a backlog of EVENTS events (default 40000) delivered
 #                                              to ENDPOINTS endpoints (default 1) on one local receiver; deliveries/s
 #                                              (one endpoint's deliveries are sequential: per-endpoint event order)
@@ -47,6 +51,17 @@ copydata() { # BACKEND DIR -> sets flags, db
 	else db=abev_run_$$_$RANDOM; psql "$(pgurl test)" -qc "CREATE DATABASE $db TEMPLATE abev_tpl"; cp -a "$AB_DIR/seed-postgres/keys" "$2/keys"; flags=(--database-url "$(pgurl $db)" --data-dir "$2/keys"); fi
 }
 dropdata() { [ -z "$db" ] || psql "$(pgurl test)" -qc "DROP DATABASE $db"; }
+# targets: the run's requests in $t and the warm-up's in $w/warm.targets. Creates: distinct
+# users for the warm-up and for the run (a repeated create would conflict).
+targets() {
+	if [ $op = create_user ]; then "$AB_DIR/bin/benchkit" creates --seed "$AB_DIR/seed-$backend/seed" --prefix "ab$RANDOM" --n ${CREATES:-100000} --base http://127.0.0.1:$PORT --out "$w/in" >/dev/null
+		head -n 20000 "$w/in.rest.targets" > "$w/warm.targets"; tail -n +20001 "$w/in.rest.targets" > "$w/run.targets"; t=$w/run.targets
+	else "$AB_DIR/bin/benchkit" inputs --seed "$AB_DIR/seed-$backend/seed" --out "$w/in" --base http://127.0.0.1:$PORT >/dev/null; t=$w/in/$op.rest.targets; cp "$t" "$w/warm.targets"; fi
+}
+warm() {
+	tok=$(token)
+	taskset -c 0 timeout 30 $TOOLS/vegeta attack -format=json -targets="$w/warm.targets" -rate=0 -workers=$c -max-workers=$c -duration=2s -timeout=10s -header "Authorization: Bearer $tok" >/dev/null
+}
 cmd=${1:?usage: see the head of this file}; shift
 case $cmd in
 build)
@@ -55,7 +70,9 @@ build)
 	base=${1:-}; mkdir -p "$AB_DIR/bin/base" "$AB_DIR/bin/head"
 	if [ -z "$base" ]; then (cd "$ROOT" && go build -tags roster_noevents -o "$AB_DIR/bin/base/roster" ./cmd/roster); base="$(git -C "$ROOT" rev-parse --short HEAD) -tags roster_noevents"
 	else w=$(mktemp -d); git -C "$ROOT" archive "$base" | tar -x -C "$w"; (cd "$w" && go build -o "$AB_DIR/bin/base/roster" ./cmd/roster); rm -rf "$w"; fi
-	(cd "$ROOT" && go build -o "$AB_DIR/bin/head/roster" ./cmd/roster && go build -o "$AB_DIR/bin/" ./bench/cmd/seed ./bench/cmd/benchkit ./bench/cmd/receiver)
+	mkdir -p "$AB_DIR/bin/toggle"
+	(cd "$ROOT" && go build -o "$AB_DIR/bin/head/roster" ./cmd/roster && go build -tags roster_eventtoggle -o "$AB_DIR/bin/toggle/roster" ./cmd/roster &&
+		go build -o "$AB_DIR/bin/" ./bench/cmd/seed ./bench/cmd/benchkit ./bench/cmd/receiver)
 	echo "base $base, head $(git -C "$ROOT" rev-parse --short HEAD) in $AB_DIR/bin" ;;
 seed)
 	backend=$1; s=$AB_DIR/seed-$backend; rm -rf "$s"; mkdir -p "$s/seed"; LOG=$s/roster.log
@@ -69,12 +86,7 @@ run)
 	backend=$1 which=$2 op=$3 dur=${4:-10} c=${5:-16}
 	w=$(mktemp -d "$AB_DIR/run.XXXX"); LOG=$w/roster.log; copydata $backend "$w"
 	start "$AB_DIR/bin/$which/roster" "${flags[@]}"
-	# Creates: distinct users for the warm-up and for the run (a repeated create would conflict).
-	if [ $op = create_user ]; then "$AB_DIR/bin/benchkit" creates --seed "$AB_DIR/seed-$backend/seed" --prefix "ab$RANDOM" --n 100000 --base http://127.0.0.1:$PORT --out "$w/in" >/dev/null
-		head -n 20000 "$w/in.rest.targets" > "$w/warm.targets"; tail -n +20001 "$w/in.rest.targets" > "$w/run.targets"; t=$w/run.targets
-	else "$AB_DIR/bin/benchkit" inputs --seed "$AB_DIR/seed-$backend/seed" --out "$w/in" --base http://127.0.0.1:$PORT >/dev/null; t=$w/in/$op.rest.targets; cp "$t" "$w/warm.targets"; fi
-	tok=$(token)
-	taskset -c 0 timeout 30 $TOOLS/vegeta attack -format=json -targets="$w/warm.targets" -rate=0 -workers=$c -max-workers=$c -duration=2s -timeout=10s -header "Authorization: Bearer $tok" >/dev/null
+	targets; warm
 	c0=$(cpu $PID); t0=$(date +%s.%N); p0=0; [ -z "$db" ] || p0=$(pgcpu $db)
 	if [ -n "${PERF:-}" ]; then taskset -c 0 perf record -F 999 -g -p $PID -o "$PERF" -- sleep $dur >/dev/null 2>&1 & fi
 	if [ -n "${PERFSTAT:-}" ]; then taskset -c 0 perf stat -e "$PERFSTAT" -p $PID -- sleep $dur 2>&1 | grep -E "^ +[0-9]" & fi
@@ -102,6 +114,54 @@ pair)
 		out=$(mktemp); PORT=$((PORT + 100)) "$0" run $backend $first $op $dur 16 > "$out" 2>&1 &
 		sleep 0.3; "$0" run $backend $second $op $dur 16 2>&1 | tail -1; wait; tail -1 "$out"; rm -f "$out"
 	done ;;
+toggle)
+	# One process, the checkout built with -tags roster_eventtoggle: under one steady load,
+	# recording is switched off and on (SIGUSR1) every SECONDS, WINDOWS windows, starting on.
+	# Each window's roster CPU per request (and PostgreSQL backends') and req/s; a window with
+	# events is compared with the windows without on either side of it.
+	backend=$1 op=$2 windows=${3:-20} win=${4:-2} c=${5:-16}
+	w=$(mktemp -d "$AB_DIR/run.XXXX"); LOG=$w/roster.log; copydata $backend "$w"
+	start "$AB_DIR/bin/toggle/roster" "${flags[@]}"
+	CREATES=$((20000 + (windows * win + 4) * 6000)) targets; warm
+	taskset -c 0 timeout $((windows * win + 90)) $TOOLS/vegeta attack -format=json -targets="$t" -rate=0 -workers=$c -max-workers=$c \
+		-duration=$((windows * win + 2))s -timeout=10s -header "Authorization: Bearer $tok" > "$w/res.bin" &
+	vp=$!; sleep 1; : > "$w/marks"
+	for i in $(seq $windows); do
+		echo "$(date +%s.%N) $(cpu $PID) $([ -z "$db" ] && echo 0 || pgcpu $db)" >> "$w/marks"; sleep $win; kill -USR1 $PID
+	done
+	echo "$(date +%s.%N) $(cpu $PID) $([ -z "$db" ] && echo 0 || pgcpu $db)" >> "$w/marks"
+	wait $vp; [ $((windows % 2)) = 0 ] || kill -USR1 $PID
+	$TOOLS/vegeta encode --to csv < "$w/res.bin" > "$w/res.csv"
+	python3 - "$w/marks" "$w/res.csv" "$(getconf CLK_TCK)" "$backend $op" <<'PY'
+import sys,csv,bisect,statistics as st
+marks=[tuple(map(float,l.split())) for l in open(sys.argv[1])]; hz=float(sys.argv[3])
+ts=[m[0] for m in marks]; n=[0]*(len(marks)-1); bad=0
+for r in csv.reader(open(sys.argv[2])):
+    end=int(r[0])/1e9+int(r[2])/1e9; i=bisect.bisect_right(ts,end)-1
+    if 0<=i<len(n):
+        if r[1].startswith('2'): n[i]+=1
+        else: bad+=1
+win=[]
+for i in range(len(n)):
+    dt=ts[i+1]-ts[i]; cpu=(marks[i+1][1]-marks[i][1])/hz; pg=(marks[i+1][2]-marks[i][2])/hz
+    win.append(dict(on=i%2==0,rps=n[i]/dt,cpu=cpu/max(n[i],1)*1e6,pg=pg/max(n[i],1)*1e6,n=n[i]))
+# Each window with events against the mean of the windows without on either side of it.
+rc,rr,rp=[],[],[]
+for i,x in enumerate(win):
+    if not x['on']: continue
+    nb=[win[j] for j in (i-1,i+1) if 0<=j<len(win)]
+    off=lambda k: st.mean(y[k] for y in nb)
+    rc.append(x['cpu']/off('cpu')-1); rr.append(x['rps']/off('rps')-1)
+    if x['pg']: rp.append((x['cpu']+x['pg'])/(off('cpu')+off('pg'))-1)
+on=[x for x in win if x['on']]; off=[x for x in win if not x['on']]
+tot=lambda ws,k: sum(x[k]*x['n'] for x in ws)/sum(x['n'] for x in ws)
+q=lambda v: f"median {100*st.median(v):+.1f}%, quartiles {100*st.quantiles(v,n=4)[0]:+.1f}% .. {100*st.quantiles(v,n=4)[2]:+.1f}%, range {100*min(v):+.1f}% .. {100*max(v):+.1f}%"
+print(f"{sys.argv[4]}: {len(win)} windows of {st.mean(ts[i+1]-ts[i] for i in range(len(n))):.1f} s, {sum(n)} requests ({bad} not 2xx)")
+print(f"  roster CPU per request: with events {tot(on,'cpu'):.0f} µs, without {tot(off,'cpu'):.0f} µs: {100*(tot(on,'cpu')/tot(off,'cpu')-1):+.1f}%; window by window {q(rc)}")
+print(f"  req/s: with {st.mean(x['rps'] for x in on):.0f}, without {st.mean(x['rps'] for x in off):.0f}: {100*(st.mean(x['rps'] for x in on)/st.mean(x['rps'] for x in off)-1):+.1f}%; window by window {q(rr)}")
+if rp: print(f"  roster + PostgreSQL backends CPU per request: with {tot(on,'cpu')+tot(on,'pg'):.0f} µs, without {tot(off,'cpu')+tot(off,'pg'):.0f} µs: {100*((tot(on,'cpu')+tot(on,'pg'))/(tot(off,'cpu')+tot(off,'pg'))-1):+.1f}%; window by window {q(rp)}")
+PY
+	kill $PID; wait $PID 2>/dev/null || true; dropdata; [ -n "${KEEP:-}" ] || rm -rf "$w" ;;
 delivery)
 	n=${1:-40000}; w=$(mktemp -d "$AB_DIR/run.XXXX"); LOG=$w/roster.log; mkdir -m 700 "$w/data"
 	taskset -c 0 "$AB_DIR/bin/receiver" --listen 127.0.0.1:$((PORT+1)) --report "$w/received" &

@@ -43,7 +43,7 @@ func (plainEventData) RenderData(dst []byte, stored []byte) ([]byte, error) {
 // write transaction) and are inserted just before its commit (flushEvents), in blocks
 // (eventblock.go), where they get their IDs.
 func (s *Store) recordEvents(ctx context.Context, tx txConn, events ...roster.Event) error {
-	if !recordingEvents {
+	if !recordingEvents() {
 		return nil
 	}
 	var memo roster.EventMemo // the events of one call show the same objects, unchanged

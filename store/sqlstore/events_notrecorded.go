@@ -3,4 +3,4 @@
 package sqlstore
 
 // recordingEvents: see events_recorded.go. This build writes no events (benchmarks only).
-const recordingEvents = false
+func recordingEvents() bool { return false }
