@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -208,25 +207,90 @@ func TestStoredEventForms(t *testing.T) {
 	storetest.StoredEventForms(t, open, db)
 }
 
-// Two blocks of events whose IDs overlap (two nodes that drew the same node number, in one
-// millisecond) are refused: no two events share an ID (migration 0025).
-func TestEventBlocksIDsDisjoint(t *testing.T) {
+// Event IDs on PostgreSQL come from the blocks' rows (sqlstore.PgEventIDBase + seq << 12,
+// migration 0026): two nodes writing at once never draw one ID, whatever their clocks and
+// node numbers, and every ID finds its event. A block written before keeps its clock-drawn
+// ID, below the new ones, and is found too.
+func TestEventIDsFromRows(t *testing.T) {
+	ctx := context.Background()
 	open, db := migrationDatabase(t)
-	open().Close()
-	insert := func(first, count int64) error {
-		_, err := db.Exec(`INSERT INTO events (id, environment_id, type, occurred_at, body, first_id, event_count)
-			VALUES ($1, 'env_1', '', 0, '\x02'::bytea, $2, $3)`, fmt.Sprintf("evt_%d", first), first, count)
-		return err
-	}
-	if err := insert(100, 5); err != nil {
+	a, b := open(), open() // two nodes on one database
+	defer a.Close()
+	defer b.Close()
+	ids := roster.NewIDGenerator()
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	env := roster.Environment{ID: ids.New(roster.PrefixEnvironment), Name: "default", CursorKey: make([]byte, 32), CreateTime: at}
+	if err := a.CreateEnvironment(ctx, env); err != nil {
 		t.Fatal(err)
 	}
-	if err := insert(105, 3); err != nil {
-		t.Fatalf("the next block: %v", err)
+	var constraints int
+	if err := db.QueryRow(`SELECT count(*) FROM pg_constraint WHERE conname = 'events_ids_disjoint'`).Scan(&constraints); err != nil || constraints != 0 {
+		t.Fatalf("the exclusion constraint of 0025: %d (%v), want it dropped", constraints, err)
 	}
-	for _, b := range [][2]int64{{102, 2}, {98, 3}, {107, 1}} {
-		if err := insert(b[0], b[1]); err == nil || !strings.Contains(err.Error(), "events_ids_disjoint") {
-			t.Errorf("block [%d, %d): %v, want the exclusion refused", b[0], b[0]+b[1], err)
+	// An event of a block written before 0026: its ID from the clock.
+	legacy := ids.NextBlock(1)
+	legacyID := fmt.Sprintf("evt_%d", legacy)
+	if _, err := db.Exec(`INSERT INTO events (id, environment_id, type, occurred_at, body, first_id, event_count)
+		VALUES ($1, $2, 'organization.created', 0, $3, $4, 1)`, legacyID, env.ID, []byte(`{"id":"`+legacyID+`","type":"organization.created"}`), legacy); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for w := range 8 {
+		s := []*sqlstore.Store{a, b}[w%2]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 20 {
+				o := roster.NewOrganization{DisplayName: fmt.Sprintf("Org %d-%d", w, i)}.Build(ids.New(roster.PrefixOrganization), env.ID, at)
+				if err := s.CreateOrganization(ctx, o); err != nil {
+					errs <- err
+					return
+				}
+				u := roster.NewUser{Email: fmt.Sprintf("u%d-%d@example.com", w, i)}.Build(ids.New(roster.PrefixUser), env.ID, at)
+				m := &roster.Membership{OrganizationID: o.ID, Status: roster.MembershipActive, CreateTime: at, UpdateTime: at, ProvisioningMethod: roster.ProvisionedDirect}
+				if _, err := s.CreateUser(ctx, u, m, nil); err != nil { // two events in one block
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	evs, err := a.ListEvents(ctx, env.ID, store.EventQuery{Limit: store.MaxEventPage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 1+8*20*3 {
+		t.Fatalf("%d events, want %d", len(evs), 1+8*20*3)
+	}
+	ep := roster.WebhookEndpoint{ID: ids.New(roster.PrefixWebhook), EnvironmentID: env.ID, URL: "https://example.com/hook",
+		Enabled: true, SecretSealed: "sealed", CreateTime: at, UpdateTime: at}
+	if err := a.CreateWebhookEndpoint(ctx, ep); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	var largest int64
+	for _, e := range evs {
+		n, ok := roster.IDNumber(e.ID, roster.PrefixEvent)
+		if !ok || seen[e.ID] {
+			t.Fatalf("event ID %q: a number %v, seen before %v", e.ID, ok, seen[e.ID])
 		}
+		seen[e.ID] = true
+		if e.ID != legacyID && n < sqlstore.PgEventIDBase {
+			t.Fatalf("event ID %s below PgEventIDBase", e.ID)
+		}
+		largest = max(largest, n)
+		// The ID finds its event (the redelivery reads it by ID).
+		if err := b.QueueWebhookRedelivery(ctx, env.ID, ep.ID, e.ID, at); err != nil {
+			t.Fatalf("event %s by its ID: %v", e.ID, err)
+		}
+	}
+	if err := b.QueueWebhookRedelivery(ctx, env.ID, ep.ID, fmt.Sprintf("evt_%d", largest+1), at); roster.ErrorCode(err) != roster.ENotFound {
+		t.Fatalf("an ID past the last event: %v, want not found", err)
 	}
 }
