@@ -35,10 +35,6 @@ PORT=${PORT:-$((20000 + RANDOM % 2000))}
 CID=skc_ab_admin; CSEC=ab-secret-0123456789abcdef
 pgurl() { echo "$PGADMIN/$1?sslmode=disable"; }
 cpu() { awk '{print $14+$15}' /proc/$1/stat; }
-# pgall: the CPU ticks of the whole PostgreSQL server: the postmaster, its children alive now,
-# and (cutime, cstime) those that ended, which the postmaster has reaped.
-pgall() { local pm t p; pm=$(pgrep -o -x postgres); t=$(awk '{print $14+$15+$16+$17}' /proc/$pm/stat)
-	for p in $(pgrep -P $pm); do t=$((t + $(cpu $p 2>/dev/null || echo 0))); done; echo $t; }
 # pgcpu DB: the CPU ticks of PostgreSQL's backends connected to DB (those alive now).
 pgcpu() { local t=0 p; for p in $(pgrep -f "postgres: .* $1 "); do t=$((t + $(cpu $p 2>/dev/null || echo 0))); done; echo $t; }
 start() { # BIN DBFLAGS...
@@ -66,6 +62,7 @@ warm() {
 	tok=$(token)
 	taskset -c 0 timeout 30 $TOOLS/vegeta attack -format=json -targets="$w/warm.targets" -rate=0 -workers=$c -max-workers=$c -duration=2s -timeout=10s -header "Authorization: Bearer $tok" >/dev/null
 }
+source "$ROOT/bench/toggle.sh"
 cmd=${1:?usage: see the head of this file}; shift
 case $cmd in
 build)
@@ -120,51 +117,15 @@ pair)
 	done ;;
 toggle)
 	# One process, the checkout built with -tags roster_eventtoggle: under one steady load,
-	# recording is switched off and on (SIGUSR1) every SECONDS, WINDOWS windows, starting on.
-	# Each window's roster CPU per request (and the whole PostgreSQL server's) and req/s; a window with
-	# events is compared with the windows without on either side of it.
+	# recording is switched off and on (SIGUSR1) every SECONDS, WINDOWS windows, starting on
+	# (bench/toggle.sh). Each window's roster CPU per request (and the whole PostgreSQL
+	# server's) and req/s; a window with events is compared with the windows without on either
+	# side of it.
 	backend=$1 op=$2 windows=${3:-20} win=${4:-2} c=${5:-16}
 	w=$(mktemp -d "$AB_DIR/run.XXXX"); LOG=$w/roster.log; copydata $backend "$w"
 	start "$AB_DIR/bin/toggle/roster" "${flags[@]}"
 	CREATES=$((20000 + (windows * win + 4) * 6000)) targets; warm
-	taskset -c 0 timeout $((windows * win * 2 + 100)) $TOOLS/vegeta attack -format=json -targets="$t" -rate=0 -workers=$c -max-workers=$c \
-		-duration=$((windows * win * 2 + 10))s -timeout=10s -header "Authorization: Bearer $tok" > "$w/res.bin" &
-	vp=$!; sleep 1; : > "$w/marks"
-	for i in $(seq $windows); do
-		echo "$(date +%s.%N) $(cpu $PID) $([ -z "$db" ] && echo 0 || pgall)" >> "$w/marks"; sleep $win; kill -USR1 $PID
-	done
-	echo "$(date +%s.%N) $(cpu $PID) $([ -z "$db" ] && echo 0 || pgall)" >> "$w/marks"
-	kill -INT $vp; wait $vp || true; [ $((windows % 2)) = 0 ] || kill -USR1 $PID # vegeta writes its results on SIGINT
-	$TOOLS/vegeta encode --to csv < "$w/res.bin" > "$w/res.csv"
-	python3 - "$w/marks" "$w/res.csv" "$(getconf CLK_TCK)" "$backend $op" <<'PY'
-import sys,csv,bisect,statistics as st
-marks=[tuple(map(float,l.split())) for l in open(sys.argv[1])]; hz=float(sys.argv[3])
-ts=[m[0] for m in marks]; n=[0]*(len(marks)-1); bad=0
-for r in csv.reader(open(sys.argv[2])):
-    end=int(r[0])/1e9+int(r[2])/1e9; i=bisect.bisect_right(ts,end)-1
-    if 0<=i<len(n):
-        if r[1].startswith('2'): n[i]+=1
-        else: bad+=1
-win=[]
-for i in range(len(n)):
-    dt=ts[i+1]-ts[i]; cpu=(marks[i+1][1]-marks[i][1])/hz; pg=(marks[i+1][2]-marks[i][2])/hz
-    win.append(dict(on=i%2==0,rps=n[i]/dt,cpu=cpu/max(n[i],1)*1e6,pg=pg/max(n[i],1)*1e6,n=n[i]))
-# Each window with events against the mean of the windows without on either side of it.
-rc,rr,rp=[],[],[]
-for i,x in enumerate(win):
-    if not x['on']: continue
-    nb=[win[j] for j in (i-1,i+1) if 0<=j<len(win)]
-    off=lambda k: st.mean(y[k] for y in nb)
-    rc.append(x['cpu']/off('cpu')-1); rr.append(x['rps']/off('rps')-1)
-    if x['pg']: rp.append((x['cpu']+x['pg'])/(off('cpu')+off('pg'))-1)
-on=[x for x in win if x['on']]; off=[x for x in win if not x['on']]
-tot=lambda ws,k: sum(x[k]*x['n'] for x in ws)/sum(x['n'] for x in ws)
-q=lambda v: f"median {100*st.median(v):+.1f}%, quartiles {100*st.quantiles(v,n=4)[0]:+.1f}% .. {100*st.quantiles(v,n=4)[2]:+.1f}%, range {100*min(v):+.1f}% .. {100*max(v):+.1f}%"
-print(f"{sys.argv[4]}: {len(win)} windows of {st.mean(ts[i+1]-ts[i] for i in range(len(n))):.1f} s, {sum(n)} requests ({bad} not 2xx)")
-print(f"  roster CPU per request: with events {tot(on,'cpu'):.0f} µs, without {tot(off,'cpu'):.0f} µs: {100*(tot(on,'cpu')/tot(off,'cpu')-1):+.1f}%; window by window {q(rc)}")
-print(f"  req/s: with {st.mean(x['rps'] for x in on):.0f}, without {st.mean(x['rps'] for x in off):.0f}: {100*(st.mean(x['rps'] for x in on)/st.mean(x['rps'] for x in off)-1):+.1f}%; window by window {q(rr)}")
-if rp: print(f"  roster + PostgreSQL server CPU per request: with {tot(on,'cpu')+tot(on,'pg'):.0f} µs, without {tot(off,'cpu')+tot(off,'pg'):.0f} µs: {100*((tot(on,'cpu')+tot(on,'pg'))/(tot(off,'cpu')+tot(off,'pg'))-1):+.1f}%; window by window {q(rp)}")
-PY
+	toggle_run "$t" "$tok" $c $windows $win "$w" "$db" "$backend $op"
 	kill $PID; wait $PID 2>/dev/null || true; dropdata; [ -n "${KEEP:-}" ] || rm -rf "$w" ;;
 delivery)
 	n=${1:-40000}; w=$(mktemp -d "$AB_DIR/run.XXXX"); LOG=$w/roster.log; mkdir -m 700 "$w/data"

@@ -8,6 +8,9 @@
 #                                          copy the seeded data, start BIN (a roster binary) pinned to CPU 1, vegeta on CPU 0,
 #                                          OP one of scim_list scim_create scim_patch scim_put scim_member; prints
 #                                          req/s, success, p50/p99, and roster CPU per request (µs, /proc utime+stime)
+# With WINDOWS=n and BIN built with -tags roster_eventtoggle (bench/ab-events.sh build makes
+# $AB_DIR/bin/toggle/roster), run measures n windows of SECONDS each, events switched off and
+# on between them (bench/toggle.sh), and SCIM_N sets how many creates it prepares.
 # Env: KEEP=file keeps vegeta's results. PERF=file records a perf profile of roster during the measurement. USERS (default 100000), GROUP (20000), PORT (default 18000+random).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,6 +20,7 @@ PGADMIN=${PGADMIN:-postgres://postgres@127.0.0.1:5432}
 USERS=${USERS:-100000}; GROUP=${GROUP:-20000}
 PORT=${PORT:-$((18000 + RANDOM % 2000))}
 CID=skc_ab_admin; CSEC=ab-secret-0123456789abcdef
+source "$ROOT/bench/toggle.sh"
 cmd=$1 backend=$2 name=$3; shift 3
 base=$AB_DIR/$name-$backend
 pgurl() { echo "$PGADMIN/$1?sslmode=disable"; }
@@ -49,12 +53,18 @@ run)
 	if [ $backend = sqlite ]; then cp -a "$base/data" "$w/data"; flags=(--data-dir "$w/data")
 	else db=ab_run_$$_$RANDOM; psql "$(pgurl test)" -qc "CREATE DATABASE $db TEMPLATE ab_${name}_tpl"; cp -a "$base/keys" "$w/keys"; flags=(--database-url "$(pgurl $db)" --data-dir "$w/keys"); fi
 	start "$bin" "${flags[@]}"
-	"$base/bin/benchkit" scim --seed "$base/seed" --out "$w/in" --prefix "ab$RANDOM" --n 60000 --keys 60000 >/dev/null
+	"$base/bin/benchkit" scim --seed "$base/seed" --out "$w/in" --prefix "ab$RANDOM" --n ${SCIM_N:-60000} --keys 60000 >/dev/null
 	tok=$(sed -n 's/^token=//p' "$base/seed/scim.env")
 	seedport=$(sed -n 's/^endpoint=http:..127.0.0.1:\([0-9]*\).*/\1/p' "$base/seed/scim.env")
 	sed -i "s#127.0.0.1:$seedport/#127.0.0.1:$PORT/#g" "$w"/in/*.targets
 	# warm up 2 s, then measure
 	taskset -c 0 timeout 30 $TOOLS/vegeta attack -format=json -targets="$w/in/$op.rest.targets" -rate=0 -workers=$c -max-workers=$c -duration=2s -timeout=10s -header "Authorization: Bearer $tok" >/dev/null
+	if [ -n "${WINDOWS:-}" ]; then # BIN built with -tags roster_eventtoggle: the toggle measurement (bench/toggle.sh)
+		toggle_run "$w/in/$op.rest.targets" "$tok" $c $WINDOWS $dur "$w" "${db:-}" "$backend $op"
+		kill $PID; wait $PID 2>/dev/null || true
+		[ $backend = postgres ] && psql "$(pgurl test)" -qc "DROP DATABASE $db"
+		rm -rf "$w"; exit 0
+	fi
 	c0=$(cpu $PID); t0=$(date +%s.%N)
 	if [ -n "${PERF:-}" ]; then taskset -c 0 perf record -F 999 -g -p $PID -o "$PERF" -- sleep $dur >/dev/null 2>&1 & fi
 	taskset -c 0 timeout $((dur+60)) $TOOLS/vegeta attack -format=json -targets="$w/in/$op.rest.targets" -rate=0 -workers=$c -max-workers=$c -duration=${dur}s -timeout=10s -header "Authorization: Bearer $tok" > "$w/res.bin"
