@@ -115,11 +115,13 @@ func newEventBuffer(pg bool, ids *roster.IDGenerator) *eventBuffer {
 // drawn (blocks written before migration 0026) and will draw until 2058, so IDs still grow.
 const PgEventIDBase = 1 << 62
 
+var pgEventIDBaseText = strconv.FormatInt(PgEventIDBase, 10)
+
 // pgBlockInsert inserts PostgreSQL's blocks from the rows of %s (environment, type,
 // occurred_at, body, event_count), in their order, each with the next seq and the IDs that
 // follow from it (PgEventIDBase).
 var pgBlockInsert = `INSERT INTO events (seq, id, first_id, environment_id, type, occurred_at, body, event_count)
-	SELECT n.s, 'evt_' || (` + strconv.FormatInt(PgEventIDBase, 10) + ` + (n.s << 12)), ` + strconv.FormatInt(PgEventIDBase, 10) + ` + (n.s << 12),
+	SELECT n.s, 'evt_' || (` + pgEventIDBaseText + ` + (n.s << 12)), ` + pgEventIDBaseText + ` + (n.s << 12),
 		n.env, n.typ, n.at, n.body, n.cnt
 	FROM (SELECT nextval('events_seq_seq') AS s, b.* FROM %s AS b (env, typ, at, body, cnt)) n`
 

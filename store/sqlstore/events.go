@@ -274,8 +274,21 @@ func (s *Store) eventByID(ctx context.Context, q queryer, environmentID, id stri
 	if !ok {
 		return store.StoredEvent{}, notFound("event")
 	}
-	r, err := scanFeedRow(q.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM events WHERE environment_id = $1 AND first_id <= $2
-		ORDER BY environment_id DESC, first_id DESC LIMIT 1`, environmentID, n), environmentID)
+	var row *sql.Row
+	if s.pg() && n >= PgEventIDBase {
+		// A block of PostgreSQL's own IDs: its row by its seq (PgEventIDBase).
+		row = q.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM events WHERE seq = $1 AND environment_id = $2`, (n-PgEventIDBase)>>12, environmentID)
+	} else {
+		// A block of clock-drawn IDs: the environment's last that starts at or before n (on
+		// PostgreSQL, those written before migration 0026, which events_first_id keeps).
+		bound := ""
+		if s.pg() {
+			bound = ` AND first_id < ` + pgEventIDBaseText // the index's predicate
+		}
+		row = q.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM events WHERE environment_id = $1 AND first_id <= $2`+bound+`
+			ORDER BY environment_id DESC, first_id DESC LIMIT 1`, environmentID, n)
+	}
+	r, err := scanFeedRow(row, environmentID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.StoredEvent{}, notFound("event")
 	} else if err != nil {
