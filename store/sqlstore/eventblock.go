@@ -98,9 +98,7 @@ const maxKeptArena = 1 << 20
 
 func newEventBuffer(pg bool, ids *roster.IDGenerator) *eventBuffer {
 	if pg {
-		return &eventBuffer{pg: true, rows: rowInserter{pg: true, columns: 5, types: "TTIYI",
-			single: fmt.Sprintf(pgBlockInsert, `(SELECT CAST($1 AS TEXT), CAST($2 AS TEXT), CAST($3 AS BIGINT), CAST($4 AS BYTEA), CAST($5 AS BIGINT))`),
-			group:  fmt.Sprintf(pgBlockInsert, `unnest(CAST($1 AS TEXT[]), CAST($2 AS TEXT[]), CAST($3 AS BIGINT[]), CAST($4 AS BYTEA[]), CAST($5 AS BIGINT[]))`)}}
+		return &eventBuffer{pg: true, rows: rowInserter{pg: true, columns: 5, types: "TTIYI", single: pgBlockSingle, group: pgBlockGroup}}
 	}
 	return &eventBuffer{ids: ids, rows: rowInserter{
 		insert:  `INSERT INTO events (id, environment_id, type, occurred_at, body, first_id, event_count) VALUES `,
@@ -124,6 +122,12 @@ var pgBlockInsert = `INSERT INTO events (seq, id, first_id, environment_id, type
 	SELECT n.s, 'evt_' || (` + pgEventIDBaseText + ` + (n.s << 12)), ` + pgEventIDBaseText + ` + (n.s << 12),
 		n.env, n.typ, n.at, n.body, n.cnt
 	FROM (SELECT nextval('events_seq_seq') AS s, b.* FROM %s AS b (env, typ, at, body, cnt)) n`
+
+// pgBlockSingle inserts one block, pgBlockGroup several (a column's values as an array).
+var (
+	pgBlockSingle = fmt.Sprintf(pgBlockInsert, `(SELECT CAST($1 AS TEXT), CAST($2 AS TEXT), CAST($3 AS BIGINT), CAST($4 AS BYTEA), CAST($5 AS BIGINT))`)
+	pgBlockGroup  = fmt.Sprintf(pgBlockInsert, `unnest(CAST($1 AS TEXT[]), CAST($2 AS TEXT[]), CAST($3 AS BIGINT[]), CAST($4 AS BYTEA[]), CAST($5 AS BIGINT[]))`)
+)
 
 // len is the number of events held.
 func (b *eventBuffer) len() int { return len(b.pending) }

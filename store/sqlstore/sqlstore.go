@@ -14,6 +14,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rosterhq/roster"
@@ -426,7 +427,9 @@ func (s *Store) runPipelinedTxOnce(ctx context.Context, pc PipelinedCommitter, f
 			conn.Raw(func(any) error { return driver.ErrBadConn }) // not back to the pool
 		}
 	}()
-	q := txConn{tx: conn, events: s.newEventBuffer(true)}
+	buf := pgEventBuffers.Get().(*eventBuffer)
+	defer func() { buf.truncate(0); pgEventBuffers.Put(buf) }()
+	q := txConn{tx: conn, events: buf}
 	if err := fn(q); err != nil {
 		return err
 	}
@@ -439,6 +442,10 @@ func (s *Store) runPipelinedTxOnce(ctx context.Context, pc PipelinedCommitter, f
 	}
 	return pc.CommitWith(ctx, conn, query, args)
 }
+
+// pgEventBuffers keeps PostgreSQL's event buffers between write transactions, their arenas
+// grown (up to maxKeptArena), so that a write records its events without growing a new one.
+var pgEventBuffers = sync.Pool{New: func() any { return newEventBuffer(true, nil) }}
 
 // rollbackTimeout bounds the rollback of a write transaction that failed.
 const rollbackTimeout = 5 * time.Second
