@@ -83,8 +83,7 @@ type pendingEvent struct {
 // eventBuffer holds the events of a transaction until its commit (flush), when it inserts
 // them in blocks, one per environment (or more past maxBlockEvents or maxBlockBytes).
 type eventBuffer struct {
-	pg      bool                // PostgreSQL: IDs from the rows' seq (PgEventIDBase)
-	ids     *roster.IDGenerator // SQLite: the blocks' IDs
+	ids     *roster.IDGenerator // SQLite: the blocks' IDs (PostgreSQL's follow from the rows: PgEventIDBase)
 	pending []pendingEvent
 	// arena holds the pending events' fields, one after the other: an event's are appended
 	// in place, so that recording it allocates nothing once the arena has grown.
@@ -98,7 +97,7 @@ const maxKeptArena = 1 << 20
 
 func newEventBuffer(pg bool, ids *roster.IDGenerator) *eventBuffer {
 	if pg {
-		return &eventBuffer{pg: true, rows: rowInserter{pg: true, columns: 5, types: "TTIYI", single: pgBlockSingle, group: pgBlockGroup}}
+		return &eventBuffer{rows: rowInserter{pg: true, columns: 5, types: "TTIYI", single: pgBlockSingle, group: pgBlockGroup}}
 	}
 	return &eventBuffer{ids: ids, rows: rowInserter{
 		insert:  `INSERT INTO events (id, environment_id, type, occurred_at, body, first_id, event_count) VALUES `,
@@ -193,7 +192,7 @@ func (b *eventBuffer) flush(ctx context.Context, tx txConn) error {
 }
 
 // statement is flush's work as one PostgreSQL statement and its arguments, for the caller to
-// run (with the transaction's COMMIT: pipelinedCommitter); "" when there are no events. The
+// run (with the transaction's COMMIT: PipelinedCommitter); "" when there are no events. The
 // buffer is empty afterwards; the arguments stay valid until its next use.
 func (b *eventBuffer) statement() (string, []any, error) {
 	defer b.truncate(0)
@@ -237,7 +236,7 @@ func (b *eventBuffer) blocks() {
 			last = max(last, p.occurredAt)
 			done[j] = true
 		}
-		if b.pg {
+		if b.rows.pg {
 			b.rows.add(env, "", last, compressBlock(body), count)
 			continue
 		}

@@ -143,7 +143,7 @@ func (q txConn) ExecContext(ctx context.Context, query string, args ...any) (sql
 }
 
 // Tx is what a write transaction's statements run on: database/sql's Tx, or the connection
-// of a transaction the store began itself (pipelinedCommitter).
+// of a transaction the store began itself (PipelinedCommitter).
 type Tx interface {
 	execQuerier
 }
