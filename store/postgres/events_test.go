@@ -97,10 +97,7 @@ func TestFailedCommitRollsBack(t *testing.T) {
 	}
 	ids := roster.NewIDGenerator()
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	env := roster.Environment{ID: ids.New(roster.PrefixEnvironment), Name: "default", CursorKey: make([]byte, 32), CreateTime: now}
-	if err := s.CreateEnvironment(ctx, env); err != nil {
-		t.Fatal(err)
-	}
+	env := newEnvironment(t, s, ids, now)
 	var kept []string
 	for i := range 40 {
 		refused := i%2 == 0

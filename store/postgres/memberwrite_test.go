@@ -27,10 +27,7 @@ func newMemberFixture(t *testing.T, s *sqlstore.Store) memberFixture {
 	ctx := context.Background()
 	ids := roster.NewIDGenerator()
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	env := roster.Environment{ID: ids.New(roster.PrefixEnvironment), Name: "default", CursorKey: make([]byte, 32), CreateTime: now}
-	if err := s.CreateEnvironment(ctx, env); err != nil {
-		t.Fatal(err)
-	}
+	env := newEnvironment(t, s, ids, now)
 	o := roster.NewOrganization{DisplayName: "Acme"}.Build(ids.New(roster.PrefixOrganization), env.ID, now)
 	if err := s.CreateOrganization(ctx, o); err != nil {
 		t.Fatal(err)

@@ -219,10 +219,7 @@ func TestEventIDsFromRows(t *testing.T) {
 	defer b.Close()
 	ids := roster.NewIDGenerator()
 	at := time.Now().UTC().Truncate(time.Microsecond)
-	env := roster.Environment{ID: ids.New(roster.PrefixEnvironment), Name: "default", CursorKey: make([]byte, 32), CreateTime: at}
-	if err := a.CreateEnvironment(ctx, env); err != nil {
-		t.Fatal(err)
-	}
+	env := newEnvironment(t, a, ids, at)
 	var constraints int
 	if err := db.QueryRow(`SELECT count(*) FROM pg_constraint WHERE conname IN ('events_ids_disjoint', 'events_id_key')`).Scan(&constraints); err != nil || constraints != 0 {
 		t.Fatalf("the exclusion constraint of 0025 and the unique id: %d left (%v), want them dropped", constraints, err)

@@ -12,6 +12,7 @@ import (
 	"github.com/rosterhq/roster/store"
 	"github.com/rosterhq/roster/store/postgres"
 	"github.com/rosterhq/roster/store/postgres/pgtest"
+	"github.com/rosterhq/roster/store/sqlstore"
 )
 
 // statements counts the round trips the store sends, BEGIN and COMMIT included: a statement
@@ -56,6 +57,16 @@ func (c *statements) take() []string {
 	return out
 }
 
+// newEnvironment creates an environment in s, its ID drawn from ids, made at now.
+func newEnvironment(t *testing.T, s *sqlstore.Store, ids *roster.IDGenerator, now time.Time) roster.Environment {
+	t.Helper()
+	env := roster.Environment{ID: ids.New(roster.PrefixEnvironment), Name: "default", CursorKey: make([]byte, 32), CreateTime: now}
+	if err := s.CreateEnvironment(context.Background(), env); err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
 // Each statement of a write is a round trip to PostgreSQL, which costs both sides tens of
 // microseconds of CPU (issue 12: creates on PostgreSQL were 10 round trips). A user created
 // with a membership and its role takes: BEGIN, the organization's share lock (which reads its
@@ -72,10 +83,7 @@ func TestCreateUserRoundTrips(t *testing.T) {
 	defer s.Close()
 	ids := roster.NewIDGenerator()
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	env := roster.Environment{ID: ids.New(roster.PrefixEnvironment), Name: "default", CursorKey: make([]byte, 32), CreateTime: now}
-	if err := s.CreateEnvironment(ctx, env); err != nil {
-		t.Fatal(err)
-	}
+	env := newEnvironment(t, s, ids, now)
 	o := roster.NewOrganization{DisplayName: "Acme"}.Build(ids.New(roster.PrefixOrganization), env.ID, now)
 	if err := s.CreateOrganization(ctx, o); err != nil {
 		t.Fatal(err)
