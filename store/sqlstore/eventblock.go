@@ -54,7 +54,8 @@ func isBlock(body []byte) bool {
 }
 
 // maxBlockEvents bounds the events of one block: a commit with more writes several blocks.
-// The IDs of one block share a millisecond of the ID clock, which numbers 4,096.
+// The IDs of one block share a millisecond of the ID clock, which numbers 4,096 (SQLite), or
+// the 4,096 that follow from its row's seq (PostgreSQL, PgEventIDBase).
 const maxBlockEvents = 4096
 
 // maxBlockBytes bounds a block's body, what a read of the feed loads for even one of its
