@@ -65,6 +65,10 @@ func scimError(err error) error {
 		return conflict{&scim.Error{Status: http.StatusConflict, ScimType: scim.TypeUniqueness, Detail: roster.ErrorMessage(err)}}
 	case roster.EInvalid, roster.EFailedPrecondition:
 		return &scim.Error{Status: http.StatusBadRequest, ScimType: scim.TypeInvalidValue, Detail: roster.ErrorMessage(err)}
+	case roster.EUnavailable:
+		// the database gave no lock in time, or kept aborting the write: nothing was written,
+		// and the IdP's retry of a 503 may succeed (a 500 says the request itself broke us)
+		return &scim.Error{Status: http.StatusServiceUnavailable, Detail: roster.ErrorMessage(err)}
 	}
 	return err
 }

@@ -157,7 +157,7 @@ func TestMemberWriteLockOrder(t *testing.T) {
 		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 			var waiting int
 			if err := db.QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))
-				AND query LIKE '%FOR SHARE OF o, d%'`, holderPID).Scan(&waiting); err != nil {
+				AND query LIKE '%FOR SHARE OF o FOR KEY SHARE OF d, g%'`, holderPID).Scan(&waiting); err != nil {
 				t.Fatal(err)
 			}
 			if waiting > 0 {

@@ -539,11 +539,14 @@ func (s *Store) lockDirectoryOrganization(ctx context.Context, tx txConn, enviro
 	return err
 }
 
-// lockDirectory share-locks a directory's organization, then the directory, before a write
-// adds or changes rows under it (directory users, groups, members). The organization first,
-// as every write does (the lock order of sqlstore.go): deleting the organization, which takes
-// its row lock first and then cascades down to these rows, waits for such a write instead of
-// crossing it into a deadlock. NOT_FOUND when the directory is not the environment's.
+// lockDirectory share-locks a directory's organization, then key-shares the directory, before
+// a write adds or changes rows under it (directory users, groups, members). The organization
+// first, as every write does (the lock order of sqlstore.go): deleting the organization, which
+// takes its row lock first and then cascades down to these rows, waits for such a write
+// instead of crossing it into a deadlock. The directory's own update and delete lock its row
+// FOR UPDATE, which waits for a key share; recording its last sync (a no-key UPDATE) does not,
+// which a share lock would make it do: see keyShareLock. NOT_FOUND when the directory is not
+// the environment's.
 func (s *Store) lockDirectory(ctx context.Context, tx txConn, environmentID, directoryID string) error {
 	var orgID string
 	err := tx.QueryRowContext(ctx, `SELECT organization_id FROM directories WHERE id = $1 AND environment_id = $2`, directoryID, environmentID).Scan(&orgID)
@@ -561,7 +564,7 @@ func (s *Store) lockDirectory(ctx context.Context, tx txConn, environmentID, dir
 		return err
 	}
 	var one int
-	err = tx.QueryRowContext(ctx, `SELECT 1 FROM directories WHERE id = $1 AND environment_id = $2`+lock, directoryID, environmentID).Scan(&one)
+	err = tx.QueryRowContext(ctx, `SELECT 1 FROM directories WHERE id = $1 AND environment_id = $2`+s.keyShareLock(), directoryID, environmentID).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return notFound("directory")
 	}

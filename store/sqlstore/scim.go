@@ -879,16 +879,16 @@ func (s *Store) WriteDirectoryGroup(ctx context.Context, w store.DirectoryGroupW
 
 // lockDirectoryGroup starts a write of an existing group: it returns the directory's
 // organization, the group's row (without its member count) and whether the directory assigns
-// roles to any group, and on PostgreSQL locks, in
-// the lock order (docs/storage.md), the organization and the directory shared and the group's
-// row key-shared. One statement does it all (it was six, each a round trip on PostgreSQL, and
-// every member PATCH pays them). PostgreSQL takes a statement's row locks one table after
+// roles to any group, and on PostgreSQL locks, in the lock order (docs/storage.md), the
+// organization shared and the directory's and the group's rows key-shared (keyShareLock).
+// One statement does it all (it was six, each a round trip on PostgreSQL, and every member
+// PATCH pays them). PostgreSQL takes a statement's row locks one table after
 // the other, here in the order of both the FROM list and the FOR ... OF clauses
 // (TestMemberWriteLockOrder holds it). NOT_FOUND names the directory or the group.
 func (s *Store) lockDirectoryGroup(ctx context.Context, tx txConn, env, dirID, id string) (string, roster.DirectoryGroup, bool, error) {
 	locks := ""
 	if s.dialect.ShareLock() != "" {
-		locks = " FOR SHARE OF o, d FOR KEY SHARE OF g"
+		locks = " FOR SHARE OF o FOR KEY SHARE OF d, g"
 	}
 	var orgID string
 	var assigned bool

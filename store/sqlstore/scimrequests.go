@@ -27,10 +27,7 @@ func (s *Store) RecordSCIMRequests(ctx context.Context, rs []store.SCIMRequest, 
 		}
 		byDir[r.DirectoryID] = append(byDir[r.DirectoryID], r)
 	}
-	lock := ""
-	if s.dialect.ShareLock() != "" {
-		lock = " FOR KEY SHARE"
-	}
+	lock := s.keyShareLock()
 	return s.inOtherTx(ctx, func(tx txConn) error {
 		for _, d := range order {
 			var one int

@@ -466,8 +466,8 @@ func (s *Store) transient(err error) error {
 // that no two can wait for each other:
 //
 //  1. the organization (share: a membership or sign-in in it; exclusive: its update/delete),
-//  2. the connection (share: a sign-in through it), or the SCIM directory (share: a write of
-//     its users, groups or members; exclusive: its update and its secrets), then the directory
+//  2. the connection (share: a sign-in through it), or the SCIM directory (key share: a write
+//     of its users, groups or members; exclusive: its update and its secrets), then the directory
 //     group (key share: a SCIM write of its members only; no-key update: one of its
 //     attributes; exclusive: its delete, and a member write through the API, which sets its
 //     update time),
@@ -477,6 +477,21 @@ func (s *Store) transient(err error) error {
 //     which then touch only rows of step 5),
 //  5. the rows that hang off users and catalog rows (attribute values, memberships, their
 //     roles, identities, codes).
+
+// keyShareLock is the lock a SCIM write takes on its directory's row (and a member write on
+// its group's), where the dialect locks rows: it keeps the row from being deleted or locked
+// FOR UPDATE (the directory's own update) until the write commits, and unlike a share lock it
+// does not hold up an UPDATE that changes no key column (the directory's last sync time).
+// That matters beyond the wait itself: PostgreSQL lets a share lock join those already held
+// while an UPDATE waits for them, so under a stream of overlapping writes the UPDATE starved
+// until lock_timeout, and the writes queued behind it failed with it
+// (TestDirectorySyncDoesNotWaitForWrites).
+func (s *Store) keyShareLock() string {
+	if s.dialect.ShareLock() == "" {
+		return ""
+	}
+	return " FOR KEY SHARE"
+}
 
 // lockedOrg is an organization that a write transaction has share-locked, its name (a
 // membership the write adds shows it), and whether its environment defines custom attributes.

@@ -1,0 +1,116 @@
+package postgres_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/store"
+	"github.com/rosterhq/roster/store/postgres"
+	"github.com/rosterhq/roster/store/postgres/pgtest"
+)
+
+// Recording a directory's last sync (after a SCIM write, at most once a second) must not wait
+// for the SCIM writes in flight. It did: every write share-locked the directory's row, and
+// PostgreSQL lets a share lock join the ones already held while an UPDATE waits, so under a
+// stream of overlapping writes (an IdP's bulk push) the UPDATE starved until lock_timeout and
+// the writes that queued behind it failed with it: 5-second stalls and 5xx answers. Writes
+// now key-share the directory, which a no-key UPDATE does not wait for; the directory's own
+// update (its row locked FOR UPDATE) still waits for them.
+func TestDirectorySyncDoesNotWaitForWrites(t *testing.T) {
+	ctx := context.Background()
+	// A lock not given at once fails the call (UNAVAILABLE) within 200 ms.
+	s, err := postgres.Open(ctx, pgtest.NewSchema(t)+"&lock_timeout=200ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	f := newMemberFixture(t, s)
+	dir, err := s.GetDirectory(ctx, f.env, f.org, f.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	// The organization's domain: a SCIM write links its users by email in it (roster.CheckLink).
+	if err := s.CreateDomain(ctx, roster.Domain{ID: roster.NewIDGenerator().New(roster.PrefixDomain), EnvironmentID: f.env, OrganizationID: f.org,
+		Name: "acme.com", Type: roster.DomainOrganization, CreateTime: now, UpdateTime: now}); err != nil {
+		t.Fatal(err)
+	}
+	writes := map[string]func(hold func()) error{
+		"member write": func(hold func()) error {
+			_, err := s.WriteDirectoryGroup(ctx, store.DirectoryGroupWrite{EnvironmentID: f.env, DirectoryID: f.dir, ID: f.group,
+				Update: func(g *roster.DirectoryGroup) (store.DirectoryMemberChange, error) {
+					hold()
+					return store.DirectoryMemberChange{Add: []string{f.users[0]}}, nil
+				}, Now: time.Now()})
+			return err
+		},
+		"user write": func(hold func()) error {
+			_, err := s.WriteDirectoryUser(ctx, store.DirectoryUserWrite{Directory: dir, ID: f.users[1],
+				Update: func(u *roster.DirectoryUser) error {
+					hold()
+					u.DisplayName = "B"
+					return nil
+				},
+				NewUserID: roster.NewIDGenerator().New(roster.PrefixUser),
+				Email:     func(u roster.DirectoryUser) string { return u.Email },
+				Profile:   func(*roster.User, roster.DirectoryUser, store.SignInState, store.AttributeDefs) error { return nil },
+				Now:       time.Now()})
+			return err
+		},
+	}
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	for name, write := range writes {
+		at = at.Add(time.Minute) // past the last one's granularity: recorded
+		t.Run(name, func(t *testing.T) {
+			finish := heldWrite(t, write)
+			if err := s.RecordDirectorySync(ctx, f.dir, at); err != nil {
+				t.Fatalf("RecordDirectorySync while a SCIM write holds its locks: %v (%s)", err, roster.ErrorCode(err))
+			}
+			d, err := s.GetDirectory(ctx, f.env, f.org, f.dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.LastSyncTime == nil || !d.LastSyncTime.Equal(at) {
+				t.Fatalf("last sync time %v, want %v", d.LastSyncTime, at)
+			}
+			// The directory's own update still waits for the write (here: gives up after 200 ms).
+			disable := func(d *roster.Directory) error { d.Enabled = !d.Enabled; return nil }
+			if _, err := s.UpdateDirectory(ctx, f.env, f.org, f.dir, disable); roster.ErrorCode(err) != roster.EUnavailable {
+				t.Fatalf("UpdateDirectory while a SCIM write holds its locks: %v, want UNAVAILABLE (it must wait for the write)", err)
+			}
+			if err := finish(); err != nil {
+				t.Fatalf("the write: %v", err)
+			}
+			if _, err := s.UpdateDirectory(ctx, f.env, f.org, f.dir, disable); err != nil {
+				t.Fatalf("UpdateDirectory after the write: %v", err)
+			}
+		})
+	}
+}
+
+// heldWrite starts write, which calls hold inside its transaction once it holds its locks,
+// and returns once it does. finish lets the write go on and returns its error; the test's
+// cleanup lets it go too (before the schema's cleanup, which would wait for its locks).
+func heldWrite(t *testing.T, write func(hold func()) error) (finish func() error) {
+	held, release, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	var heldOnce, releaseOnce sync.Once
+	go func() {
+		done <- write(func() {
+			heldOnce.Do(func() { close(held) })
+			<-release
+		})
+	}()
+	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) })
+	select {
+	case <-held:
+	case err := <-done:
+		t.Fatalf("the write ended before it held its locks: %v", err)
+	}
+	return func() error {
+		releaseOnce.Do(func() { close(release) })
+		return <-done
+	}
+}
