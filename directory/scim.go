@@ -144,11 +144,7 @@ type SCIMGroup struct {
 // WriteSCIMGroup creates or updates a group and its members; the members' roles follow.
 func (s *Service) WriteSCIMGroup(ctx context.Context, d roster.Directory, in SCIMGroup) (roster.DirectoryGroup, error) {
 	now := s.now()
-	def, err := s.defaultRoles(ctx, d.EnvironmentID, d.OrganizationID)
-	if err != nil {
-		return roster.DirectoryGroup{}, err
-	}
-	w := store.DirectoryGroupWrite{EnvironmentID: d.EnvironmentID, DirectoryID: d.ID, ID: in.ID, Members: in.Members, DefaultRoles: def, Now: now}
+	w := store.DirectoryGroupWrite{EnvironmentID: d.EnvironmentID, DirectoryID: d.ID, ID: in.ID, Members: in.Members, Now: now}
 	if in.Create != nil {
 		g := *in.Create
 		g.ID, g.EnvironmentID, g.DirectoryID, g.CreateTime, g.UpdateTime = s.ids.New(roster.PrefixDirectoryGroup), d.EnvironmentID, d.ID, now, now

@@ -506,7 +506,8 @@ type DirectoryStore interface {
 	QueryDirectoryGroups(ctx context.Context, environmentID, directoryID string, c *DirectoryCond, offset, limit int) ([]DirectoryResource, int, error)
 	// WriteDirectoryGroup creates (w.Create) or updates (w.ID, w.Update) a group and applies
 	// its member change, writing only the member rows named; the roles of the members added
-	// or removed follow (w.DefaultRoles for a member no assigned group gives a role). A member
+	// or removed follow (the organization's default member role, read in the write's
+	// transaction, for a member no assigned group gives a role). A member
 	// ID that is neither a user nor a group of the directory is INVALID_ARGUMENT on
 	// "members" and nothing is written. A write that changes only members moves the group's
 	// update time at most once per roster.DirectoryGroupMemberTimeGranularity, and the group
@@ -583,7 +584,6 @@ type DirectoryGroupWrite struct {
 	EnvironmentID, DirectoryID, ID string
 	Update                         func(*roster.DirectoryGroup) (DirectoryMemberChange, error)
 	Members                        DirectoryMemberChange // a create's members
-	DefaultRoles                   []roster.RoleRef
 	Now                            time.Time
 }
 

@@ -661,7 +661,7 @@ func (s *Store) recomputeRoles(ctx context.Context, tx txConn, environmentID, di
 		}
 		in := placeholders(3, len(chunk))
 		// Where the directory assigns no role to any group (mayAssign false: the caller holds
-		// the directory's share lock, which an assignment's write waits for), every user's
+		// the directory's key-share lock, which an assignment's write waits for), every user's
 		// roles are the defaults whatever groups it is in, and concurrent writes cannot
 		// disagree: no lock, one round trip less per member write.
 		if mayAssign {
@@ -777,6 +777,7 @@ func (s *Store) WriteDirectoryGroup(ctx context.Context, w store.DirectoryGroupW
 		var before roster.DirectoryGroup
 		var err error
 		assigned := true // whether the directory may assign roles to groups (recomputeRoles)
+		var defaults []roster.RoleRef
 		if w.Create != nil {
 			if orgID, err = directoryOrganization(ctx, tx, env, dirID); err != nil {
 				return err
@@ -787,7 +788,7 @@ func (s *Store) WriteDirectoryGroup(ctx context.Context, w store.DirectoryGroupW
 			if err := s.lockDirectory(ctx, tx, env, dirID); err != nil {
 				return err
 			}
-		} else if orgID, before, assigned, err = s.lockDirectoryGroup(ctx, tx, env, dirID, w.ID); err != nil {
+		} else if orgID, before, assigned, defaults, err = s.lockDirectoryGroup(ctx, tx, env, dirID, w.ID); err != nil {
 			return err
 		}
 		var g roster.DirectoryGroup
@@ -852,7 +853,12 @@ func (s *Store) WriteDirectoryGroup(ctx context.Context, w store.DirectoryGroupW
 		if err != nil {
 			return err
 		}
-		changedRoles, err := s.recomputeRoles(ctx, tx, env, dirID, orgID, delta.users, w.DefaultRoles, assigned, touch)
+		if w.Create != nil && len(delta.users) > 0 {
+			if defaults, err = defaultMemberRoles(ctx, tx, env, orgID); err != nil {
+				return err
+			}
+		}
+		changedRoles, err := s.recomputeRoles(ctx, tx, env, dirID, orgID, delta.users, defaults, assigned, touch)
 		if err != nil {
 			return err
 		}
@@ -878,35 +884,74 @@ func (s *Store) WriteDirectoryGroup(ctx context.Context, w store.DirectoryGroupW
 }
 
 // lockDirectoryGroup starts a write of an existing group: it returns the directory's
-// organization, the group's row (without its member count) and whether the directory assigns
-// roles to any group, and on PostgreSQL locks, in the lock order (docs/storage.md), the
+// organization, the group's row (without its member count), whether the directory assigns
+// roles to any group and the organization's default member role (defaultRoleJoin: none when
+// it cannot be resolved), and on PostgreSQL locks, in the lock order (docs/storage.md), the
 // organization shared and the directory's and the group's rows key-shared (keyShareLock).
 // One statement does it all (it was six, each a round trip on PostgreSQL, and every member
 // PATCH pays them). PostgreSQL takes a statement's row locks one table after
 // the other, here in the order of both the FROM list and the FOR ... OF clauses
 // (TestMemberWriteLockOrder holds it). NOT_FOUND names the directory or the group.
-func (s *Store) lockDirectoryGroup(ctx context.Context, tx txConn, env, dirID, id string) (string, roster.DirectoryGroup, bool, error) {
+func (s *Store) lockDirectoryGroup(ctx context.Context, tx txConn, env, dirID, id string) (string, roster.DirectoryGroup, bool, []roster.RoleRef, error) {
 	locks := ""
 	if s.dialect.ShareLock() != "" {
 		locks = " FOR SHARE OF o FOR KEY SHARE OF d, g"
 	}
 	var orgID string
 	var assigned bool
+	var role defaultRoleRow
 	g, err := scanDirectoryGroup(scanFunc(func(dest ...any) error {
 		return tx.QueryRowContext(ctx, `SELECT o.id, g.id, g.environment_id, g.directory_id, g.display_name, g.external_id, g.raw, g.create_time, g.update_time, 0,
-			EXISTS (SELECT 1 FROM directory_role_assignments a WHERE a.directory_id = d.id)
+			EXISTS (SELECT 1 FROM directory_role_assignments a WHERE a.directory_id = d.id), `+defaultRoleColumns+`
 			FROM organizations o JOIN directories d ON d.organization_id = o.id AND d.environment_id = o.environment_id
 			JOIN directory_groups g ON g.directory_id = d.id AND g.environment_id = d.environment_id
-			WHERE d.id = $1 AND d.environment_id = $2 AND g.id = $3`+locks, dirID, env, id).Scan(slices.Concat([]any{&orgID}, dest, []any{&assigned})...)
+			`+defaultRoleJoin+`
+			WHERE d.id = $1 AND d.environment_id = $2 AND g.id = $3`+locks, dirID, env, id).Scan(slices.Concat([]any{&orgID}, dest, []any{&assigned}, role.dest())...)
 	}))
 	if errors.Is(err, sql.ErrNoRows) {
 		// Which is missing: the directory (or its organization), or only the group.
 		if _, err := directoryOrganization(ctx, tx, env, dirID); err != nil {
-			return "", g, false, err
+			return "", g, false, nil, err
 		}
-		return "", g, false, notFound("directory group")
+		return "", g, false, nil, notFound("directory group")
 	}
-	return orgID, g, assigned, err
+	return orgID, g, assigned, role.roles(), err
+}
+
+// defaultRoleJoin joins, as dr, the default member role of the organization o: the role
+// named by its environment's default_member_role, the organization's own over the
+// environment's (as ResolveDefaultMemberRole), NULL when there is none. A write that reads
+// it in its own statement spares the round trip of reading it before (a member PATCH's).
+const defaultRoleJoin = `LEFT JOIN roles dr ON dr.id = (SELECT r.id FROM roles r JOIN environments e ON e.id = r.environment_id
+	WHERE e.id = o.environment_id AND r.organization_id IN ('', o.id) AND r.name = e.default_member_role
+	ORDER BY r.organization_id DESC LIMIT 1)`
+
+// defaultRoleColumns are the columns of defaultRoleJoin's role that defaultRoleRow scans.
+const defaultRoleColumns = `dr.id, dr.name, dr.display_name`
+
+// defaultRoleRow scans defaultRoleColumns.
+type defaultRoleRow struct{ id, name, display sql.NullString }
+
+func (r *defaultRoleRow) dest() []any { return []any{&r.id, &r.name, &r.display} }
+
+// roles is the default role as a membership's roles: none when there is no such role.
+func (r *defaultRoleRow) roles() []roster.RoleRef {
+	if !r.id.Valid {
+		return nil
+	}
+	return []roster.RoleRef{{ID: r.id.String, Name: r.name.String, DisplayName: r.display.String}}
+}
+
+// defaultMemberRoles reads an organization's default member role (defaultRoleJoin) in a
+// write's transaction.
+func defaultMemberRoles(ctx context.Context, tx txConn, environmentID, organizationID string) ([]roster.RoleRef, error) {
+	var role defaultRoleRow
+	err := tx.QueryRowContext(ctx, `SELECT `+defaultRoleColumns+` FROM organizations o `+defaultRoleJoin+`
+		WHERE o.id = $1 AND o.environment_id = $2`, organizationID, environmentID).Scan(role.dest()...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("organization")
+	}
+	return role.roles(), err
 }
 
 // moveGroupTime sets a group's update time to at when its stored one (before's) is at least

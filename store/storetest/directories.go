@@ -37,6 +37,7 @@ var directoryTests = []struct {
 	{"SCIMRequests", testSCIMRequests},
 	{"DirectoryConcurrentGroupsOfOneUser", testDirectoryConcurrentGroupsOfOneUser},
 	{"DirectoryGroupRoleChanges", testDirectoryGroupRoleChanges},
+	{"DirectoryMemberWriteDefaultRole", testDirectoryMemberWriteDefaultRole},
 }
 
 func newDirectory(t *testing.T, s store.Store, envID, orgID, provider string) roster.Directory {
@@ -1172,10 +1173,10 @@ func testDirectoryConcurrentMemberPatches(t *testing.T, s store.Store) {
 	dirUsers, userIDs := linkedDirUsers(t, s, d, defaults, "p", 2*half+1)
 	newGroup := func(name string, members []string) roster.DirectoryGroup {
 		t.Helper()
-		return writeDirGroup(t, s, d, defaults, name, members)
+		return writeDirGroup(t, s, d, name, members)
 	}
 	patch := func(groupID string, c store.DirectoryMemberChange) error {
-		return patchDirGroupMembers(s, d, defaults, groupID, c)
+		return patchDirGroupMembers(s, d, groupID, c)
 	}
 	roles := func(i int) string {
 		t.Helper()

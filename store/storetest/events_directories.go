@@ -420,7 +420,7 @@ func testEventsSCIMGroups(t *testing.T, s store.Store) {
 	wantEvents(t, s, env.ID, &c) // nothing changed
 
 	patch := func(change store.DirectoryMemberChange) error {
-		return patchDirGroupMembers(s, d, nil, g.ID, change)
+		return patchDirGroupMembers(s, d, g.ID, change)
 	}
 	if err := patch(store.DirectoryMemberChange{Add: []string{u2.ID}}); err != nil {
 		t.Fatal(err)
@@ -455,7 +455,7 @@ func testEventsSCIMGroups(t *testing.T, s store.Store) {
 	if !slices.Equal(evs[0].ChangedFields, []string{"display_name"}) {
 		t.Fatalf("updated event: %+v", evs[0])
 	}
-	writeDirGroup(t, s, d, nil, "Sales", nil)
+	writeDirGroup(t, s, d, "Sales", nil)
 	_, c = eventsAfterSettled(t, s, env.ID, c)
 	mustCode(t, rename("Sales"), roster.EConflict)
 	wantEvents(t, s, env.ID, &c)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 
@@ -25,7 +26,7 @@ func testDirectoryConcurrentGroupsOfOneUser(t *testing.T, s store.Store) {
 	defaults := []roster.RoleRef{{ID: member.ID, Name: member.Name}}
 	const users = 8
 	dirUsers, userIDs := linkedDirUsers(t, s, d, defaults, "m", users)
-	a, b := writeDirGroup(t, s, d, defaults, "Editors A", dirUsers).ID, writeDirGroup(t, s, d, defaults, "Editors B", nil).ID
+	a, b := writeDirGroup(t, s, d, "Editors A", dirUsers).ID, writeDirGroup(t, s, d, "Editors B", nil).ID
 	if _, err := s.SetDirectoryRoleAssignments(ctx, env.ID, org.ID, d.ID, []roster.DirectoryRoleAssignment{{GroupID: a, RoleID: editor.ID},
 		{GroupID: b, RoleID: editor.ID}}); err != nil {
 		t.Fatal(err)
@@ -34,7 +35,7 @@ func testDirectoryConcurrentGroupsOfOneUser(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	patch := func(groupID string, c store.DirectoryMemberChange) error {
-		return patchDirGroupMembers(s, d, defaults, groupID, c)
+		return patchDirGroupMembers(s, d, groupID, c)
 	}
 	from, to := a, b
 	for round := range 20 {
@@ -156,14 +157,15 @@ func linkedDirUsers(t *testing.T, s store.Store, d roster.Directory, defaults []
 	return dirUsers, userIDs
 }
 
-// writeDirGroup creates a group of directory d with members, as a SCIM POST does.
-func writeDirGroup(t *testing.T, s store.Store, d roster.Directory, defaults []roster.RoleRef, name string, members []string) roster.DirectoryGroup {
+// writeDirGroup creates a group of directory d with members, as a SCIM POST does. Members
+// no assigned group gives a role get the organization's default member role.
+func writeDirGroup(t *testing.T, s store.Store, d roster.Directory, name string, members []string) roster.DirectoryGroup {
 	t.Helper()
 	at := now()
 	g := roster.DirectoryGroup{ID: ids.New(roster.PrefixDirectoryGroup), EnvironmentID: d.EnvironmentID, DirectoryID: d.ID,
 		DisplayName: name, Raw: json.RawMessage(`{}`), CreateTime: at, UpdateTime: at}
 	out, err := s.WriteDirectoryGroup(context.Background(), store.DirectoryGroupWrite{Create: &g, EnvironmentID: d.EnvironmentID, DirectoryID: d.ID,
-		Members: store.DirectoryMemberChange{Add: members}, DefaultRoles: defaults, Now: at})
+		Members: store.DirectoryMemberChange{Add: members}, Now: at})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,8 +173,55 @@ func writeDirGroup(t *testing.T, s store.Store, d roster.Directory, defaults []r
 }
 
 // patchDirGroupMembers changes a group's members, as a SCIM member PATCH does.
-func patchDirGroupMembers(s store.Store, d roster.Directory, defaults []roster.RoleRef, groupID string, c store.DirectoryMemberChange) error {
+func patchDirGroupMembers(s store.Store, d roster.Directory, groupID string, c store.DirectoryMemberChange) error {
 	_, err := s.WriteDirectoryGroup(context.Background(), store.DirectoryGroupWrite{EnvironmentID: d.EnvironmentID, DirectoryID: d.ID, ID: groupID,
-		Update: func(*roster.DirectoryGroup) (store.DirectoryMemberChange, error) { return c, nil }, DefaultRoles: defaults, Now: now()})
+		Update: func(*roster.DirectoryGroup) (store.DirectoryMemberChange, error) { return c, nil }, Now: now()})
 	return err
+}
+
+// testDirectoryMemberWriteDefaultRole: a member write gives a member that no assigned group
+// gives a role the organization's default member role, read in the write's own transaction:
+// the organization's own role of the environment's default name over the environment's.
+func testDirectoryMemberWriteDefaultRole(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	env, org, d := orgWithDirectory(t, s)
+	if err := s.CreateDomain(ctx, newDomain(env.ID, org.ID, "acme.com")); err != nil {
+		t.Fatal(err)
+	}
+	envMember := newRole(t, s, env.ID, "", "member")
+	dirUsers, userIDs := linkedDirUsers(t, s, d, []roster.RoleRef{{ID: envMember.ID, Name: envMember.Name}}, "d", 3)
+	roles := func(i int) []string {
+		t.Helper()
+		u, err := s.GetUser(ctx, env.ID, roster.UserRef{ID: userIDs[i]})
+		if err != nil || len(u.Memberships) != 1 {
+			t.Fatalf("user %d: %+v, %v", i, u.Memberships, err)
+		}
+		var ids []string
+		for _, r := range u.Memberships[0].Roles {
+			ids = append(ids, r.ID)
+		}
+		return ids
+	}
+	// The organization gets a role of its own by the default name: it wins.
+	orgMember := newRole(t, s, env.ID, org.ID, "member")
+	g := writeDirGroup(t, s, d, "Staff", []string{dirUsers[0]}) // a create's members
+	if err := patchDirGroupMembers(s, d, g.ID, store.DirectoryMemberChange{Add: []string{dirUsers[1]}}); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range [][]string{{orgMember.ID}, {orgMember.ID}, {envMember.ID}} { // the third was not written
+		if got := roles(i); !slices.Equal(got, want) {
+			t.Fatalf("user %d holds %v, want %v", i, got, want)
+		}
+	}
+	// Another default name, which only the environment has a role of: that one.
+	staff := newRole(t, s, env.ID, "", "staff")
+	if err := s.SetDefaultMemberRole(ctx, env.ID, "staff"); err != nil {
+		t.Fatal(err)
+	}
+	if err := patchDirGroupMembers(s, d, g.ID, store.DirectoryMemberChange{Add: []string{dirUsers[2]}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := roles(2); !slices.Equal(got, []string{staff.ID}) {
+		t.Fatalf("user 2 holds %v, want the environment's staff %s", got, staff.ID)
+	}
 }
