@@ -61,3 +61,49 @@ func TestCommitWithAbortedTransaction(t *testing.T) {
 		t.Fatalf("rows kept: %d (%v), want 3", n, err)
 	}
 }
+
+// TestBeginWith: BEGIN and the first query go in one batch and the query runs inside the
+// transaction it opens (a ROLLBACK undoes its effect); a query that answers no row is
+// sql.ErrNoRows, as database/sql says it; a failing query leaves the transaction to roll back.
+func TestBeginWith(t *testing.T) {
+	ctx := context.Background()
+	db, err := sql.Open("pgx", pgtest.NewSchema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`CREATE TABLE kept (x int, s text)`); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var x int64
+	var s sql.NullString
+	if err := (dialect{}).BeginWith(ctx, conn, `INSERT INTO kept VALUES ($1, NULL) RETURNING x, s`, []any{7}, []any{&x, &s}); err != nil || x != 7 || s.Valid {
+		t.Fatalf("BeginWith: %v, %d %+v", err, x, s)
+	}
+	if _, err := conn.ExecContext(ctx, `ROLLBACK`); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM kept`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("rows after ROLLBACK: %d (%v): the query ran outside the transaction", n, err)
+	}
+	err = dialect{}.BeginWith(ctx, conn, `SELECT x FROM kept WHERE x = $1`, []any{1}, []any{&x})
+	if !errors.Is(err, sql.ErrNoRows) {
+		t.Fatalf("no row: %v, want sql.ErrNoRows", err)
+	}
+	conn.ExecContext(ctx, `ROLLBACK`)
+	if err := (dialect{}).BeginWith(ctx, conn, `SELECT 1/0`, nil, []any{&x}); err == nil {
+		t.Fatal("1/0 did not fail")
+	}
+	if _, err := conn.ExecContext(ctx, `ROLLBACK`); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.QueryRowContext(ctx, `SELECT 1`).Scan(&x); err != nil {
+		t.Fatalf("the connection after a failed BeginWith and its ROLLBACK: %v", err)
+	}
+}

@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"database/sql"
 	"sync"
 	"testing"
 	"time"
@@ -112,5 +113,58 @@ func heldWrite(t *testing.T, write func(hold func()) error) (finish func() error
 	return func() error {
 		releaseOnce.Do(func() { close(release) })
 		return <-done
+	}
+}
+
+// A write whose first statement went with its BEGIN (queryRowScan) and failed there, on a lock
+// not given in time or on a row not found, is rolled back and its connection goes back to the
+// pool clean: the writes after it, on the pool's few connections, succeed.
+func TestFirstStatementFailures(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.NewSchema(t)
+	s, err := postgres.Open(ctx, url+"&lock_timeout=200ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	f := newMemberFixture(t, s)
+	holder, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	tx, err := holder.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE`, f.org); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 { // lockDirectoryGroup, BEGIN's batch: the organization is held
+		if err := f.patch(ctx, s, store.DirectoryMemberChange{Add: []string{f.users[0]}}); roster.ErrorCode(err) != roster.EUnavailable {
+			t.Fatalf("a member write while the organization is held: %v, want UNAVAILABLE", err)
+		}
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	missing := memberFixture{env: f.env, org: f.org, dir: f.dir, group: roster.NewIDGenerator().New(roster.PrefixDirectoryGroup)}
+	for range 3 {
+		if err := missing.patch(ctx, s, store.DirectoryMemberChange{Add: []string{f.users[0]}}); roster.ErrorCode(err) != roster.ENotFound {
+			t.Fatalf("a member write of a missing group: %v, want NOT_FOUND", err)
+		}
+	}
+	for i := range 40 { // more writes than the pool has connections
+		c := store.DirectoryMemberChange{Add: []string{f.users[i%2]}}
+		if i%4 >= 2 {
+			c = store.DirectoryMemberChange{Remove: []string{f.users[i%2]}}
+		}
+		if err := f.patch(ctx, s, c); err != nil {
+			t.Fatalf("write %d after the failures: %v", i, err)
+		}
+	}
+	users, _, err := s.DirectoryGroupMemberIDs(ctx, f.env, f.dir, f.group)
+	if err != nil || len(users) != 0 {
+		t.Fatalf("members after adds and removes: %v, %v; want none", users, err)
 	}
 }

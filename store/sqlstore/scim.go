@@ -901,12 +901,12 @@ func (s *Store) lockDirectoryGroup(ctx context.Context, tx txConn, env, dirID, i
 	var assigned bool
 	var role defaultRoleRow
 	g, err := scanDirectoryGroup(scanFunc(func(dest ...any) error {
-		return tx.QueryRowContext(ctx, `SELECT o.id, g.id, g.environment_id, g.directory_id, g.display_name, g.external_id, g.raw, g.create_time, g.update_time, 0,
+		return tx.queryRowScan(ctx, `SELECT o.id, g.id, g.environment_id, g.directory_id, g.display_name, g.external_id, g.raw, g.create_time, g.update_time, 0,
 			EXISTS (SELECT 1 FROM directory_role_assignments a WHERE a.directory_id = d.id), `+defaultRoleColumns+`
 			FROM organizations o JOIN directories d ON d.organization_id = o.id AND d.environment_id = o.environment_id
 			JOIN directory_groups g ON g.directory_id = d.id AND g.environment_id = d.environment_id
 			`+defaultRoleJoin+`
-			WHERE d.id = $1 AND d.environment_id = $2 AND g.id = $3`+locks, dirID, env, id).Scan(slices.Concat([]any{&orgID}, dest, []any{&assigned}, role.dest())...)
+			WHERE d.id = $1 AND d.environment_id = $2 AND g.id = $3`+locks, []any{dirID, env, id}, slices.Concat([]any{&orgID}, dest, []any{&assigned}, role.dest())...)
 	}))
 	if errors.Is(err, sql.ErrNoRows) {
 		// Which is missing: the directory (or its organization), or only the group.

@@ -220,7 +220,8 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 	var notices []string
 	err = s.inTx(ctx, func(tx txConn) error {
 		applied, notices = 0, nil // a transaction run again counts again
-		if err := s.dialect.LockMigrations(ctx, tx.tx); err != nil {
+		// tx, not tx.tx: txConn sends a pending BEGIN first (the lock is the transaction's)
+		if err := s.dialect.LockMigrations(ctx, tx); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_time BIGINT NOT NULL)`); err != nil {
@@ -401,25 +402,28 @@ type PipelinedCommitter interface {
 	// transaction is open. When either fails the transaction is not committed, and may be
 	// still open: the caller rolls it back.
 	CommitWith(ctx context.Context, conn *sql.Conn, query string, args []any) error
+	// BeginWith sends BEGIN and query (which answers at most one row) on conn in one round
+	// trip, and scans the row into dest: sql.ErrNoRows when it answers none. When it fails,
+	// the transaction may be open: the caller rolls it back.
+	BeginWith(ctx context.Context, conn *sql.Conn, query string, args []any, dest []any) error
 }
 
-// runPipelinedTxOnce is runTxOnce for a PipelinedCommitter: BEGIN, fn's statements, then the
-// events' INSERT sent with COMMIT. On any failure the transaction is rolled back (without
-// the request's context, which may be what ended it); a connection that cannot be rolled
-// back is closed, never pooled inside a transaction (pgx's database/sql driver also refuses
-// to reuse one: TestFailedCommitRollsBack).
+// runPipelinedTxOnce is runTxOnce for a PipelinedCommitter: BEGIN, sent with fn's first
+// statement where it can be (txConn.queryRowScan) and else just before it, fn's statements,
+// then the events' INSERT sent with COMMIT. On any failure the transaction is rolled back
+// (without the request's context, which may be what ended it); a connection that cannot be
+// rolled back is closed, never pooled inside a transaction (pgx's database/sql driver also
+// refuses to reuse one: TestFailedCommitRollsBack).
 func (s *Store) runPipelinedTxOnce(ctx context.Context, pc PipelinedCommitter, fn func(tx txConn) error) (err error) {
 	conn, err := s.writeDB.Conn(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, `BEGIN`); err != nil {
-		return err
-	}
+	begin := &pendingBegin{pc: pc, conn: conn}
 	defer func() {
-		if err == nil {
-			return
+		if err == nil || !begin.sent {
+			return // nothing sent, nothing to roll back
 		}
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
 		defer cancel()
@@ -429,8 +433,11 @@ func (s *Store) runPipelinedTxOnce(ctx context.Context, pc PipelinedCommitter, f
 	}()
 	buf := pgEventBuffers.Get().(*eventBuffer)
 	defer func() { buf.truncate(0); pgEventBuffers.Put(buf) }()
-	q := txConn{tx: conn, events: buf}
+	q := txConn{tx: conn, events: buf, begin: begin}
 	if err := fn(q); err != nil {
+		if berr := begin.failed(); berr != nil {
+			return berr
+		}
 		return err
 	}
 	if err := beforeCommit(ctx, q, s.dialect); err != nil {
@@ -438,6 +445,12 @@ func (s *Store) runPipelinedTxOnce(ctx context.Context, pc PipelinedCommitter, f
 	}
 	query, args, err := q.events.statement()
 	if err != nil {
+		return err
+	}
+	if !begin.sent && query == "" {
+		return nil // fn wrote nothing: no transaction to commit
+	}
+	if err := begin.send(ctx); err != nil {
 		return err
 	}
 	return pc.CommitWith(ctx, conn, query, args)
@@ -508,8 +521,8 @@ type lockedOrg struct {
 // there are some (lazyDefs).
 func (s *Store) lockOrganization(ctx context.Context, tx txConn, environmentID, id string) (lockedOrg, error) {
 	org := lockedOrg{id: id}
-	err := tx.QueryRowContext(ctx, `SELECT o.display_name, EXISTS (SELECT 1 FROM attribute_definitions d WHERE d.environment_id = o.environment_id)
-		FROM organizations o WHERE o.id = $1 AND o.environment_id = $2`+s.dialect.ShareLock(), id, environmentID).Scan(&org.name, &org.attributes)
+	err := tx.queryRowScan(ctx, `SELECT o.display_name, EXISTS (SELECT 1 FROM attribute_definitions d WHERE d.environment_id = o.environment_id)
+		FROM organizations o WHERE o.id = $1 AND o.environment_id = $2`+s.dialect.ShareLock(), []any{id, environmentID}, &org.name, &org.attributes)
 	if errors.Is(err, sql.ErrNoRows) {
 		return lockedOrg{}, notFound("organization")
 	}

@@ -101,6 +101,9 @@ func (q conn) ExecContext(ctx context.Context, query string, args ...any) (sql.R
 // and an interrupted write rolls back the whole transaction, the other requests' work too. The
 // writer checks the context after the request's work instead.
 type txConn struct {
+	// tx is what the statements run on, through txConn's methods only: they send a pending
+	// BEGIN (begin) first, and a statement sent on tx directly could run outside the
+	// transaction.
 	tx    Tx
 	batch *groupCommit
 	// events holds the rows of the events a write transaction records (recordEvents),
@@ -108,6 +111,47 @@ type txConn struct {
 	// commit in a few statements, outside any request's savepoint. Nil in a read-only
 	// transaction.
 	events *eventBuffer
+	// begin, in a pipelined write transaction (PipelinedCommitter), is its BEGIN until it is
+	// sent: with the first statement where that is queryRowScan's, else alone before it.
+	begin *pendingBegin
+}
+
+// pendingBegin is the BEGIN of a pipelined write transaction, sent with or before its first
+// statement rather than in a round trip of its own when the transaction starts.
+type pendingBegin struct {
+	pc   PipelinedCommitter
+	conn *sql.Conn
+	sent bool
+	err  error // BEGIN's own failure: the transaction's error whatever fn made of it
+}
+
+// send sends BEGIN alone, if not sent yet.
+func (b *pendingBegin) send(ctx context.Context) error {
+	if b == nil || b.sent {
+		return b.failed()
+	}
+	b.sent = true
+	_, b.err = b.conn.ExecContext(ctx, `BEGIN`)
+	return b.err
+}
+
+func (b *pendingBegin) failed() error {
+	if b == nil {
+		return nil
+	}
+	return b.err
+}
+
+// queryRowScan runs a query that answers at most one row and scans it into dest
+// (sql.ErrNoRows when it answers none). As a pipelined write transaction's first statement
+// it goes with the BEGIN, in one round trip (PipelinedCommitter.BeginWith): the statements
+// that start most writes (lockOrganization, lockDirectoryGroup) use it.
+func (q txConn) queryRowScan(ctx context.Context, query string, args []any, dest ...any) error {
+	if b := q.begin; b != nil && !b.sent {
+		b.sent = true
+		return b.pc.BeginWith(ctx, b.conn, query, args, dest)
+	}
+	return q.QueryRowContext(ctx, query, args...).Scan(dest...)
 }
 
 func (q txConn) prepare(ctx context.Context, query string) (context.Context, *sql.Stmt) {
@@ -119,6 +163,9 @@ func (q txConn) prepare(ctx context.Context, query string) (context.Context, *sq
 }
 
 func (q txConn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if err := q.begin.send(ctx); err != nil {
+		return nil, err
+	}
 	ctx, st := q.prepare(ctx, query)
 	if st != nil {
 		return st.QueryContext(ctx, args...)
@@ -127,6 +174,13 @@ func (q txConn) QueryContext(ctx context.Context, query string, args ...any) (*s
 }
 
 func (q txConn) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if err := q.begin.send(ctx); err != nil {
+		// never run outside the transaction: a canceled context makes the row's error
+		// (the runner returns BEGIN's own)
+		done, cancel := context.WithCancel(ctx)
+		cancel()
+		return q.tx.QueryRowContext(done, query, args...)
+	}
 	ctx, st := q.prepare(ctx, query)
 	if st != nil {
 		return st.QueryRowContext(ctx, args...)
@@ -135,6 +189,9 @@ func (q txConn) QueryRowContext(ctx context.Context, query string, args ...any) 
 }
 
 func (q txConn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if err := q.begin.send(ctx); err != nil {
+		return nil, err
+	}
 	ctx, st := q.prepare(ctx, query)
 	if st != nil {
 		return st.ExecContext(ctx, args...)
