@@ -131,3 +131,57 @@ func TestCreateUserRoundTrips(t *testing.T) {
 		t.Fatalf("the check saw %+v (%v), want the definition", seen, err)
 	}
 }
+
+// A SCIM user write (an update, as a PATCH or PUT of an existing user) starts with one
+// statement, sent with the BEGIN, that locks the organization and the directory and reads the
+// directory's mapping (lockDirectoryWithOrganization: it was five round trips with the
+// BEGIN); then it locks and reads the directory user and its Roster user, reads which
+// organization owns the profile, writes the user with its fields' provenance, the directory
+// user and the directory's change count (the SCIM page cache's), and sends its events with
+// COMMIT: 8.
+func TestDirectoryUserWriteRoundTrips(t *testing.T) {
+	ctx := context.Background()
+	var trace statements
+	s, err := postgres.OpenTraced(ctx, pgtest.NewSchema(t), &trace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	f := newMemberFixture(t, s)
+	now := time.Now()
+	if err := s.CreateDomain(ctx, roster.Domain{ID: roster.NewIDGenerator().New(roster.PrefixDomain), EnvironmentID: f.env, OrganizationID: f.org,
+		Name: "acme.com", Type: roster.DomainOrganization, CreateTime: now, UpdateTime: now}); err != nil {
+		t.Fatal(err)
+	}
+	dir, err := s.GetDirectory(ctx, f.env, f.org, f.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name string) []string {
+		t.Helper()
+		trace.take()
+		_, err := s.WriteDirectoryUser(ctx, store.DirectoryUserWrite{Directory: dir, ID: f.users[0],
+			Update:    func(u *roster.DirectoryUser) error { u.DisplayName = name; return nil },
+			NewUserID: roster.NewIDGenerator().New(roster.PrefixUser),
+			Email:     func(u roster.DirectoryUser) string { return u.Email },
+			ProfileOf: func(roster.Directory) func(*roster.User, roster.DirectoryUser, store.SignInState, store.AttributeDefs) error {
+				return func(u *roster.User, row roster.DirectoryUser, _ store.SignInState, _ store.AttributeDefs) error {
+					u.Profile.Name = row.DisplayName
+					return nil
+				}
+			},
+			Now: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return trace.take()
+	}
+	write("A") // links the Roster user, warms the statements
+	sent := write("B")
+	if !strings.HasPrefix(sent[0], "BEGIN; SELECT o.id, o.display_name") {
+		t.Errorf("the first round trip: %s, want BEGIN with the organization's and directory's lock", sent[0])
+	}
+	if len(sent) > 8 {
+		t.Errorf("a SCIM user update sent %d statements, want at most 8:\n%s", len(sent), strings.Join(sent, "\n"))
+	}
+}

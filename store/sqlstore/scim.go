@@ -113,23 +113,14 @@ func (s *Store) WriteDirectoryUser(ctx context.Context, w store.DirectoryUserWri
 	env, dirID, orgID := w.Directory.EnvironmentID, w.Directory.ID, w.Directory.OrganizationID
 	err := s.inUserTx(ctx, func(tx txConn, touch func(string)) error {
 		// Lock order: the organization, the directory, the directory user, then the user.
-		org, err := s.lockOrganization(ctx, tx, env, orgID)
+		org, mappings, err := s.lockDirectoryWithOrganization(ctx, tx, env, dirID)
 		if err != nil {
-			if roster.ErrorCode(err) == roster.ENotFound {
-				return notFound("directory")
-			}
 			return err
 		}
-		// On SQLite (no row locks) lockDirectory only checks that the directory is the
-		// environment's, which currentMappings' read checks too: one statement fewer.
-		if w.ProfileOf == nil || s.dialect.ShareLock() != "" {
-			if err := s.lockDirectory(ctx, tx, env, dirID); err != nil {
-				return err
-			}
-		}
+		orgID = org.id
 		profile := w.Profile
 		if w.ProfileOf != nil { // the mapping as of this transaction (UpdateDirectory waits for it)
-			cur, err := currentMappings(ctx, tx, w.Directory)
+			cur, err := withMappings(w.Directory, mappings)
 			if err != nil {
 				return err
 			}
@@ -328,16 +319,11 @@ func directoryUserEvents(orgID, orgName string, created bool, prev, row roster.D
 	return events
 }
 
-// currentMappings returns d with the mapping its row holds now: d itself when unchanged (the
-// common case: one indexed read of one column and a string compare).
-func currentMappings(ctx context.Context, tx txConn, d roster.Directory) (roster.Directory, error) {
-	var text string
-	err := tx.QueryRowContext(ctx, `SELECT mappings FROM directories WHERE id = $1 AND environment_id = $2`, d.ID, d.EnvironmentID).Scan(&text)
-	if errors.Is(err, sql.ErrNoRows) {
-		return d, notFound("directory")
-	}
-	if err != nil || text == mappingsText(d.Mappings) {
-		return d, err
+// withMappings returns d with the mapping text its row holds (mappingsText's form): d itself
+// when unchanged (the common case: a string compare).
+func withMappings(d roster.Directory, text string) (roster.Directory, error) {
+	if text == mappingsText(d.Mappings) {
+		return d, nil
 	}
 	var ms []mappingJSON
 	if err := json.Unmarshal([]byte(text), &ms); err != nil {
@@ -383,19 +369,11 @@ func (s *Store) ReapplyDirectoryUsers(ctx context.Context, r store.DirectoryReap
 		out = store.DirectoryReapplyBatch{LastSeq: r.AfterSeq}
 		// Lock order as WriteDirectoryUser's: the organization, the directory, the directory
 		// users, then the users.
-		orgID, err := directoryOrganization(ctx, tx, env, r.DirectoryID)
+		org, _, err := s.lockDirectoryWithOrganization(ctx, tx, env, r.DirectoryID)
 		if err != nil {
 			return err
 		}
-		if _, err := s.lockOrganization(ctx, tx, env, orgID); err != nil {
-			if roster.ErrorCode(err) == roster.ENotFound {
-				return notFound("directory")
-			}
-			return err
-		}
-		if err := s.lockDirectory(ctx, tx, env, r.DirectoryID); err != nil {
-			return err
-		}
+		orgID := org.id
 		d, err := getDirectory(ctx, tx, env, orgID, r.DirectoryID, "")
 		if err != nil {
 			return err
@@ -779,15 +757,11 @@ func (s *Store) WriteDirectoryGroup(ctx context.Context, w store.DirectoryGroupW
 		assigned := true // whether the directory may assign roles to groups (recomputeRoles)
 		var defaults []roster.RoleRef
 		if w.Create != nil {
-			if orgID, err = directoryOrganization(ctx, tx, env, dirID); err != nil {
+			org, _, err := s.lockDirectoryWithOrganization(ctx, tx, env, dirID)
+			if err != nil {
 				return err
 			}
-			if _, err := s.lockOrganization(ctx, tx, env, orgID); err != nil {
-				return notFound("directory")
-			}
-			if err := s.lockDirectory(ctx, tx, env, dirID); err != nil {
-				return err
-			}
+			orgID = org.id
 		} else if orgID, before, assigned, defaults, err = s.lockDirectoryGroup(ctx, tx, env, dirID, w.ID); err != nil {
 			return err
 		}
@@ -940,6 +914,31 @@ func (r *defaultRoleRow) roles() []roster.RoleRef {
 		return nil
 	}
 	return []roster.RoleRef{{ID: r.id.String, Name: r.name.String, DisplayName: r.display.String}}
+}
+
+// lockDirectoryWithOrganization starts a SCIM write: in one statement (sent with the BEGIN on
+// PostgreSQL) it share-locks the directory's organization and key-shares the directory, in
+// the lock order (docs/storage.md; the FROM list's order, as lockDirectoryGroup), and reads
+// what lockOrganization reads. It was three to four statements (the directory's
+// organization, the organization's lock, lockDirectory's own read and locks, the mapping's
+// read), each a round trip on PostgreSQL. It returns the directory's stored attribute mapping
+// too (mappingsText's form), which cannot change before the write commits (UpdateDirectory
+// locks the row FOR UPDATE). NOT_FOUND names the directory when it or its organization is
+// missing.
+func (s *Store) lockDirectoryWithOrganization(ctx context.Context, tx txConn, env, dirID string) (lockedOrg, string, error) {
+	locks := ""
+	if s.dialect.ShareLock() != "" {
+		locks = " FOR SHARE OF o FOR KEY SHARE OF d"
+	}
+	var org lockedOrg
+	var mappings string
+	err := tx.queryRowScan(ctx, `SELECT o.id, o.display_name, EXISTS (SELECT 1 FROM attribute_definitions a WHERE a.environment_id = o.environment_id), d.mappings
+		FROM organizations o JOIN directories d ON d.organization_id = o.id AND d.environment_id = o.environment_id
+		WHERE d.id = $1 AND d.environment_id = $2`+locks, []any{dirID, env}, &org.id, &org.name, &org.attributes, &mappings)
+	if errors.Is(err, sql.ErrNoRows) {
+		return lockedOrg{}, "", notFound("directory")
+	}
+	return org, mappings, err
 }
 
 // defaultMemberRoles reads an organization's default member role (defaultRoleJoin) in a
