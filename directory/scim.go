@@ -40,12 +40,8 @@ type SCIMUser struct {
 // WriteDirectoryUser): the row is checked (roster.DirectoryUser.Validate), IDs and times set.
 func (s *Service) WriteSCIMUser(ctx context.Context, d roster.Directory, in SCIMUser) (roster.DirectoryUser, error) {
 	now := s.now()
-	def, err := s.defaultRoles(ctx, d.EnvironmentID, d.OrganizationID)
-	if err != nil {
-		return roster.DirectoryUser{}, err
-	}
 	w := store.DirectoryUserWrite{Directory: d, ID: in.ID, NewUserID: s.ids.New(roster.PrefixUser), Email: in.Email,
-		Profile: in.Profile, ProfileOf: in.ProfileOf, DefaultRoles: def, Now: now}
+		Profile: in.Profile, ProfileOf: in.ProfileOf, Now: now}
 	if in.Create != nil {
 		row := *in.Create
 		row.ID, row.EnvironmentID, row.DirectoryID, row.CreateTime, row.UpdateTime = s.ids.New(roster.PrefixDirectoryUser), d.EnvironmentID, d.ID, now, now

@@ -567,9 +567,8 @@ type DirectoryUserWrite struct {
 	// ProfileOf, when set, is used instead of Profile: it gives the profile function of the
 	// directory as read inside the write's transaction (its current mapping, which cannot
 	// change before the write commits).
-	ProfileOf    func(d roster.Directory) func(u *roster.User, row roster.DirectoryUser, st SignInState, defs AttributeDefs) error
-	DefaultRoles []roster.RoleRef // a new membership's roles when no group gives one
-	Now          time.Time
+	ProfileOf func(d roster.Directory) func(u *roster.User, row roster.DirectoryUser, st SignInState, defs AttributeDefs) error
+	Now       time.Time
 }
 
 // DirectoryMemberChange is what a group write does to its members (user or group IDs).

@@ -113,14 +113,15 @@ func (s *Store) WriteDirectoryUser(ctx context.Context, w store.DirectoryUserWri
 	env, dirID, orgID := w.Directory.EnvironmentID, w.Directory.ID, w.Directory.OrganizationID
 	err := s.inUserTx(ctx, func(tx txConn, touch func(string)) error {
 		// Lock order: the organization, the directory, the directory user, then the user.
-		org, mappings, err := s.lockDirectoryWithOrganization(ctx, tx, env, dirID)
+		locked, err := s.lockDirectoryWithOrganization(ctx, tx, env, dirID)
 		if err != nil {
 			return err
 		}
+		org := locked.org
 		orgID = org.id
 		profile := w.Profile
 		if w.ProfileOf != nil { // the mapping as of this transaction (UpdateDirectory waits for it)
-			cur, err := withMappings(w.Directory, mappings)
+			cur, err := withMappings(w.Directory, locked.mappings)
 			if err != nil {
 				return err
 			}
@@ -230,7 +231,7 @@ func (s *Store) WriteDirectoryUser(ctx context.Context, w store.DirectoryUserWri
 		memberEvent := "" // the membership's event type, if the write changes it
 		var memberChanged []string
 		if i := membershipIndex(u, orgID); i < 0 {
-			m := roster.Membership{OrganizationID: orgID, UserID: u.ID, Status: status, Roles: slices.Clone(w.DefaultRoles),
+			m := roster.Membership{OrganizationID: orgID, UserID: u.ID, Status: status, Roles: slices.Clone(locked.defaults),
 				Metadata: map[string]string{}, CreateTime: w.Now, UpdateTime: w.Now, ProvisioningMethod: roster.ProvisionedDirect}
 			if status == roster.MembershipActive {
 				m.AcceptTime = &w.Now
@@ -263,7 +264,7 @@ func (s *Store) WriteDirectoryUser(ctx context.Context, w store.DirectoryUserWri
 		}
 		if w.Create == nil && prev.UserID != u.ID {
 			// roles follow the groups (a relinked user gets its groups' roles)
-			recomputed, err := s.recomputeUserRoles(ctx, tx, dirID, orgID, row.ID, u.ID, w.DefaultRoles)
+			recomputed, err := s.recomputeUserRoles(ctx, tx, dirID, orgID, row.ID, u.ID, locked.defaults)
 			if err != nil {
 				return err
 			}
@@ -369,11 +370,11 @@ func (s *Store) ReapplyDirectoryUsers(ctx context.Context, r store.DirectoryReap
 		out = store.DirectoryReapplyBatch{LastSeq: r.AfterSeq}
 		// Lock order as WriteDirectoryUser's: the organization, the directory, the directory
 		// users, then the users.
-		org, _, err := s.lockDirectoryWithOrganization(ctx, tx, env, r.DirectoryID)
+		locked, err := s.lockDirectoryWithOrganization(ctx, tx, env, r.DirectoryID)
 		if err != nil {
 			return err
 		}
-		orgID := org.id
+		orgID := locked.org.id
 		d, err := getDirectory(ctx, tx, env, orgID, r.DirectoryID, "")
 		if err != nil {
 			return err
@@ -757,11 +758,11 @@ func (s *Store) WriteDirectoryGroup(ctx context.Context, w store.DirectoryGroupW
 		assigned := true // whether the directory may assign roles to groups (recomputeRoles)
 		var defaults []roster.RoleRef
 		if w.Create != nil {
-			org, _, err := s.lockDirectoryWithOrganization(ctx, tx, env, dirID)
+			locked, err := s.lockDirectoryWithOrganization(ctx, tx, env, dirID)
 			if err != nil {
 				return err
 			}
-			orgID = org.id
+			orgID, defaults = locked.org.id, locked.defaults
 		} else if orgID, before, assigned, defaults, err = s.lockDirectoryGroup(ctx, tx, env, dirID, w.ID); err != nil {
 			return err
 		}
@@ -826,11 +827,6 @@ func (s *Store) WriteDirectoryGroup(ctx context.Context, w store.DirectoryGroupW
 		delta, err := s.changeMembers(ctx, tx, dirID, g.ID, change)
 		if err != nil {
 			return err
-		}
-		if w.Create != nil && len(delta.users) > 0 {
-			if defaults, err = defaultMemberRoles(ctx, tx, env, orgID); err != nil {
-				return err
-			}
 		}
 		changedRoles, err := s.recomputeRoles(ctx, tx, env, dirID, orgID, delta.users, defaults, assigned, touch)
 		if err != nil {
@@ -921,36 +917,36 @@ func (r *defaultRoleRow) roles() []roster.RoleRef {
 // the lock order (docs/storage.md; the FROM list's order, as lockDirectoryGroup), and reads
 // what lockOrganization reads. It was three to four statements (the directory's
 // organization, the organization's lock, lockDirectory's own read and locks, the mapping's
-// read), each a round trip on PostgreSQL. It returns the directory's stored attribute mapping
-// too (mappingsText's form), which cannot change before the write commits (UpdateDirectory
-// locks the row FOR UPDATE). NOT_FOUND names the directory when it or its organization is
-// missing.
-func (s *Store) lockDirectoryWithOrganization(ctx context.Context, tx txConn, env, dirID string) (lockedOrg, string, error) {
+// read, the default role's read before the transaction), each a round trip on PostgreSQL.
+// It returns the directory's stored attribute mapping too (mappingsText's form), which cannot
+// change before the write commits (UpdateDirectory locks the row FOR UPDATE), and the
+// organization's default member role (defaultRoleJoin). NOT_FOUND names the directory when it
+// or its organization is missing.
+func (s *Store) lockDirectoryWithOrganization(ctx context.Context, tx txConn, env, dirID string) (lockedDirectory, error) {
 	locks := ""
 	if s.dialect.ShareLock() != "" {
 		locks = " FOR SHARE OF o FOR KEY SHARE OF d"
 	}
-	var org lockedOrg
-	var mappings string
-	err := tx.queryRowScan(ctx, `SELECT o.id, o.display_name, EXISTS (SELECT 1 FROM attribute_definitions a WHERE a.environment_id = o.environment_id), d.mappings
+	var d lockedDirectory
+	var role defaultRoleRow
+	err := tx.queryRowScan(ctx, `SELECT o.id, o.display_name, EXISTS (SELECT 1 FROM attribute_definitions a WHERE a.environment_id = o.environment_id),
+		d.mappings, `+defaultRoleColumns+`
 		FROM organizations o JOIN directories d ON d.organization_id = o.id AND d.environment_id = o.environment_id
-		WHERE d.id = $1 AND d.environment_id = $2`+locks, []any{dirID, env}, &org.id, &org.name, &org.attributes, &mappings)
+		`+defaultRoleJoin+`
+		WHERE d.id = $1 AND d.environment_id = $2`+locks, []any{dirID, env},
+		append([]any{&d.org.id, &d.org.name, &d.org.attributes, &d.mappings}, role.dest()...)...)
 	if errors.Is(err, sql.ErrNoRows) {
-		return lockedOrg{}, "", notFound("directory")
+		return lockedDirectory{}, notFound("directory")
 	}
-	return org, mappings, err
+	d.defaults = role.roles()
+	return d, err
 }
 
-// defaultMemberRoles reads an organization's default member role (defaultRoleJoin) in a
-// write's transaction.
-func defaultMemberRoles(ctx context.Context, tx txConn, environmentID, organizationID string) ([]roster.RoleRef, error) {
-	var role defaultRoleRow
-	err := tx.QueryRowContext(ctx, `SELECT `+defaultRoleColumns+` FROM organizations o `+defaultRoleJoin+`
-		WHERE o.id = $1 AND o.environment_id = $2`, organizationID, environmentID).Scan(role.dest()...)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("organization")
-	}
-	return role.roles(), err
+// lockedDirectory is what lockDirectoryWithOrganization reads.
+type lockedDirectory struct {
+	org      lockedOrg
+	mappings string           // the stored attribute mapping (mappingsText's form)
+	defaults []roster.RoleRef // the organization's default member role, if it has one
 }
 
 // moveGroupTime sets a group's update time to at when its stored one (before's) is at least

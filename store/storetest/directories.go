@@ -1170,7 +1170,7 @@ func testDirectoryConcurrentMemberPatches(t *testing.T, s store.Store) {
 	editor := newRole(t, s, env.ID, "", "editor")
 	defaults := []roster.RoleRef{{ID: member.ID, Name: member.Name}}
 	const half = 16
-	dirUsers, userIDs := linkedDirUsers(t, s, d, defaults, "p", 2*half+1)
+	dirUsers, userIDs := linkedDirUsers(t, s, d, "p", 2*half+1)
 	newGroup := func(name string, members []string) roster.DirectoryGroup {
 		t.Helper()
 		return writeDirGroup(t, s, d, name, members)

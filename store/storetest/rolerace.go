@@ -25,7 +25,7 @@ func testDirectoryConcurrentGroupsOfOneUser(t *testing.T, s store.Store) {
 	editor := newRole(t, s, env.ID, "", "editor")
 	defaults := []roster.RoleRef{{ID: member.ID, Name: member.Name}}
 	const users = 8
-	dirUsers, userIDs := linkedDirUsers(t, s, d, defaults, "m", users)
+	dirUsers, userIDs := linkedDirUsers(t, s, d, "m", users)
 	a, b := writeDirGroup(t, s, d, "Editors A", dirUsers).ID, writeDirGroup(t, s, d, "Editors B", nil).ID
 	if _, err := s.SetDirectoryRoleAssignments(ctx, env.ID, org.ID, d.ID, []roster.DirectoryRoleAssignment{{GroupID: a, RoleID: editor.ID},
 		{GroupID: b, RoleID: editor.ID}}); err != nil {
@@ -139,8 +139,8 @@ func testDirectoryGroupRoleChanges(t *testing.T, s store.Store) {
 
 // linkedDirUsers provisions n users of directory d (emails prefix0@acme.com, ...; the
 // organization must have acme.com as a domain), each linked to a new Roster user whose
-// membership holds defaults.
-func linkedDirUsers(t *testing.T, s store.Store, d roster.Directory, defaults []roster.RoleRef, prefix string, n int) (dirUsers, userIDs []string) {
+// membership holds the organization's default member role.
+func linkedDirUsers(t *testing.T, s store.Store, d roster.Directory, prefix string, n int) (dirUsers, userIDs []string) {
 	t.Helper()
 	for i := range n {
 		at := now()
@@ -148,7 +148,7 @@ func linkedDirUsers(t *testing.T, s store.Store, d roster.Directory, defaults []
 		row := roster.DirectoryUser{ID: ids.New(roster.PrefixDirectoryUser), EnvironmentID: d.EnvironmentID, DirectoryID: d.ID,
 			UserName: email, Email: email, Emails: []string{email}, Active: true, Raw: json.RawMessage(`{}`), CreateTime: at, UpdateTime: at}
 		out, err := s.WriteDirectoryUser(context.Background(), store.DirectoryUserWrite{Directory: d, Create: &row, NewUserID: ids.New(roster.PrefixUser),
-			Email: func(r roster.DirectoryUser) string { return r.Email }, ProfileOf: reapplyProfile, DefaultRoles: defaults, Now: at})
+			Email: func(r roster.DirectoryUser) string { return r.Email }, ProfileOf: reapplyProfile, Now: at})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -189,7 +189,7 @@ func testDirectoryMemberWriteDefaultRole(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	envMember := newRole(t, s, env.ID, "", "member")
-	dirUsers, userIDs := linkedDirUsers(t, s, d, []roster.RoleRef{{ID: envMember.ID, Name: envMember.Name}}, "d", 3)
+	dirUsers, userIDs := linkedDirUsers(t, s, d, "d", 3) // holding envMember, the default
 	roles := func(i int) []string {
 		t.Helper()
 		u, err := s.GetUser(ctx, env.ID, roster.UserRef{ID: userIDs[i]})
@@ -212,6 +212,12 @@ func testDirectoryMemberWriteDefaultRole(t *testing.T, s store.Store) {
 		if got := roles(i); !slices.Equal(got, want) {
 			t.Fatalf("user %d holds %v, want %v", i, got, want)
 		}
+	}
+	// A user write's new membership gets it too (lockDirectoryWithOrganization).
+	more, moreIDs := linkedDirUsers(t, s, d, "e", 1)
+	dirUsers, userIDs = append(dirUsers, more...), append(userIDs, moreIDs...)
+	if got := roles(3); !slices.Equal(got, []string{orgMember.ID}) {
+		t.Fatalf("a user created by a SCIM write holds %v, want the organization's member %s", got, orgMember.ID)
 	}
 	// Another default name, which only the environment has a role of: that one.
 	staff := newRole(t, s, env.ID, "", "staff")
