@@ -82,7 +82,7 @@ func TestBeginWith(t *testing.T) {
 	defer conn.Close()
 	var x int64
 	var s sql.NullString
-	if err := (dialect{}).BeginWith(ctx, conn, `INSERT INTO kept VALUES ($1, NULL) RETURNING x, s`, []any{7}, []any{&x, &s}); err != nil || x != 7 || s.Valid {
+	if err := (dialect{}).BeginWith(ctx, conn, nil, `INSERT INTO kept VALUES ($1, NULL) RETURNING x, s`, []any{7}, []any{&x, &s}); err != nil || x != 7 || s.Valid {
 		t.Fatalf("BeginWith: %v, %d %+v", err, x, s)
 	}
 	if _, err := conn.ExecContext(ctx, `ROLLBACK`); err != nil {
@@ -92,12 +92,12 @@ func TestBeginWith(t *testing.T) {
 	if err := db.QueryRow(`SELECT count(*) FROM kept`).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("rows after ROLLBACK: %d (%v): the query ran outside the transaction", n, err)
 	}
-	err = dialect{}.BeginWith(ctx, conn, `SELECT x FROM kept WHERE x = $1`, []any{1}, []any{&x})
+	err = dialect{}.BeginWith(ctx, conn, nil, `SELECT x FROM kept WHERE x = $1`, []any{1}, []any{&x})
 	if !errors.Is(err, sql.ErrNoRows) {
 		t.Fatalf("no row: %v, want sql.ErrNoRows", err)
 	}
 	conn.ExecContext(ctx, `ROLLBACK`)
-	if err := (dialect{}).BeginWith(ctx, conn, `SELECT 1/0`, nil, []any{&x}); err == nil {
+	if err := (dialect{}).BeginWith(ctx, conn, nil, `SELECT 1/0`, nil, []any{&x}); err == nil {
 		t.Fatal("1/0 did not fail")
 	}
 	if _, err := conn.ExecContext(ctx, `ROLLBACK`); err != nil {

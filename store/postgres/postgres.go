@@ -116,13 +116,21 @@ func (dialect) CommitWith(ctx context.Context, conn *sql.Conn, query string, arg
 // BeginWith sends BEGIN and query in one batch: one round trip, where BEGIN alone was one more
 // for every write. The row is scanned by pgx (database/sql's Row cannot be made from a
 // batch's answer); no row is sql.ErrNoRows, as database/sql's Scan says it.
-func (dialect) BeginWith(ctx context.Context, conn *sql.Conn, query string, args []any, dest []any) error {
+func (dialect) BeginWith(ctx context.Context, conn *sql.Conn, pre []sqlstore.Statement, query string, args []any, dest []any) error {
 	return conn.Raw(func(dc any) error {
 		var b pgx.Batch
 		b.Queue(`BEGIN`)
+		for _, st := range pre {
+			b.Queue(st.Query, st.Args...)
+		}
 		b.Queue(query, args...)
 		r := dc.(*stdlib.Conn).Conn().SendBatch(ctx, &b)
 		_, err := r.Exec()
+		for range pre {
+			if err == nil {
+				_, err = r.Exec()
+			}
+		}
 		if err == nil {
 			err = r.QueryRow().Scan(dest...)
 		}

@@ -143,6 +143,9 @@ func (s *Store) ListDirectories(ctx context.Context, environmentID, organization
 func (s *Store) UpdateDirectory(ctx context.Context, environmentID, organizationID, id string, update func(*roster.Directory) error) (roster.Directory, error) {
 	var out roster.Directory
 	err := s.inOtherTx(ctx, func(tx txConn) error {
+		if err := s.closeDirectoryGates(ctx, tx, id); err != nil {
+			return err
+		}
 		if err := s.lockDirectoryOrganization(ctx, tx, environmentID, organizationID); err != nil {
 			return err
 		}
@@ -175,6 +178,9 @@ func (s *Store) UpdateDirectory(ctx context.Context, environmentID, organization
 // assignments go with it (ON DELETE CASCADE).
 func (s *Store) DeleteDirectory(ctx context.Context, environmentID, organizationID, id string) error {
 	return s.inOtherTx(ctx, func(tx txConn) error {
+		if err := s.closeDirectoryGates(ctx, tx, id); err != nil {
+			return err
+		}
 		d, err := getDirectory(ctx, tx, environmentID, organizationID, id, s.dialect.RowLock())
 		if err != nil {
 			return err
@@ -227,6 +233,9 @@ func (s *Store) SetDirectoryRoleAssignments(ctx context.Context, environmentID, 
 func (s *Store) writeRoleAssignments(ctx context.Context, environmentID, organizationID, directoryID string, change func(tx txConn) error) ([]roster.DirectoryRoleAssignment, error) {
 	var out []roster.DirectoryRoleAssignment
 	err := s.inOtherTx(ctx, func(tx txConn) error {
+		if err := s.closeDirectoryGates(ctx, tx, directoryID); err != nil {
+			return err
+		}
 		if err := s.lockDirectoryOrganization(ctx, tx, environmentID, organizationID); err != nil {
 			return err
 		}
@@ -357,6 +366,9 @@ const secretColumns = `id, directory_id, hash, suffix, create_time, expire_time,
 func (s *Store) CreateDirectorySecret(ctx context.Context, environmentID, organizationID string, sec roster.DirectorySecret, replace bool) error {
 	return s.inOtherTx(ctx, func(tx txConn) error {
 		// The directory's row lock orders concurrent creates and regenerations.
+		if err := s.closeDirectoryGates(ctx, tx, sec.DirectoryID); err != nil {
+			return err
+		}
 		if err := s.lockDirectoryOrganization(ctx, tx, environmentID, organizationID); err != nil {
 			return err
 		}

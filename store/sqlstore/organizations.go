@@ -91,6 +91,20 @@ func (s *Store) UpdateOrganization(ctx context.Context, environmentID string, re
 // membership it was (as DeleteMembership does with cascade; docs/organizations.md).
 func (s *Store) DeleteOrganization(ctx context.Context, environmentID string, ref roster.OrganizationRef) error {
 	return s.inTx(ctx, func(tx txConn) error {
+		if s.pg() { // its directories' gates first (gate.go), so that their SCIM writes do not starve it
+			col, key := "id", ref.ID
+			if ref.ID == "" {
+				col, key = "external_id", ref.ExternalID
+			}
+			dirs, err := queryIDs(ctx, tx, `SELECT d.id FROM directories d JOIN organizations o ON o.id = d.organization_id
+				WHERE o.environment_id = $1 AND o.`+col+` = $2`, environmentID, key)
+			if err != nil {
+				return err
+			}
+			if err := s.closeDirectoryGates(ctx, tx, dirs...); err != nil {
+				return err
+			}
+		}
 		o, err := getOrganization(ctx, tx, environmentID, ref, s.dialect.RowLock())
 		if err != nil {
 			return err

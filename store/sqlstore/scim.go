@@ -112,7 +112,11 @@ func (s *Store) WriteDirectoryUser(ctx context.Context, w store.DirectoryUserWri
 	var out roster.DirectoryUser
 	env, dirID, orgID := w.Directory.EnvironmentID, w.Directory.ID, w.Directory.OrganizationID
 	err := s.inUserTx(ctx, func(tx txConn, touch func(string)) error {
-		// Lock order: the organization, the directory, the directory user, then the user.
+		// Lock order: the directory's gate, the organization, the directory, the directory
+		// user, then the user.
+		if err := s.gateDirectory(ctx, tx, dirID); err != nil {
+			return err
+		}
 		locked, err := s.lockDirectoryWithOrganization(ctx, tx, env, dirID)
 		if err != nil {
 			return err
@@ -368,6 +372,9 @@ func (s *Store) ReapplyDirectoryUsers(ctx context.Context, r store.DirectoryReap
 	env := r.EnvironmentID
 	err := s.inUserTx(ctx, func(tx txConn, touch func(string)) error {
 		out = store.DirectoryReapplyBatch{LastSeq: r.AfterSeq}
+		if err := s.gateDirectory(ctx, tx, r.DirectoryID); err != nil {
+			return err
+		}
 		// Lock order as WriteDirectoryUser's: the organization, the directory, the directory
 		// users, then the users.
 		locked, err := s.lockDirectoryWithOrganization(ctx, tx, env, r.DirectoryID)
@@ -479,6 +486,9 @@ func profileEqual(a, b roster.Profile) bool {
 // Roster user when nothing else holds it.
 func (s *Store) DeprovisionDirectoryUser(ctx context.Context, environmentID, directoryID, id string) error {
 	return s.inUserTx(ctx, func(tx txConn, touch func(string)) error {
+		if err := s.gateDirectory(ctx, tx, directoryID); err != nil {
+			return err
+		}
 		orgID, err := directoryOrganization(ctx, tx, environmentID, directoryID)
 		if err != nil {
 			return notFound("directory user")
@@ -720,6 +730,9 @@ func (s *Store) recomputeRoles(ctx context.Context, tx txConn, environmentID, di
 // RecomputeDirectoryRoles recomputes the roles of every linked user of a directory.
 func (s *Store) RecomputeDirectoryRoles(ctx context.Context, environmentID, directoryID string, defaults []roster.RoleRef) error {
 	return s.inUserTx(ctx, func(tx txConn, touch func(string)) error {
+		if err := s.gateDirectory(ctx, tx, directoryID); err != nil {
+			return err
+		}
 		orgID, err := directoryOrganization(ctx, tx, environmentID, directoryID)
 		if err != nil {
 			return err
@@ -757,6 +770,9 @@ func (s *Store) WriteDirectoryGroup(ctx context.Context, w store.DirectoryGroupW
 		var err error
 		assigned := true // whether the directory may assign roles to groups (recomputeRoles)
 		var defaults []roster.RoleRef
+		if err := s.gateDirectory(ctx, tx, dirID); err != nil {
+			return err
+		}
 		if w.Create != nil {
 			locked, err := s.lockDirectoryWithOrganization(ctx, tx, env, dirID)
 			if err != nil {
@@ -1110,6 +1126,9 @@ func (s *Store) changeMembers(ctx context.Context, tx txConn, dirID, groupID str
 // RemoveDirectoryGroup deletes a group and recomputes its members' roles.
 func (s *Store) RemoveDirectoryGroup(ctx context.Context, environmentID, directoryID, id string, defaults []roster.RoleRef) error {
 	return s.inUserTx(ctx, func(tx txConn, touch func(string)) error {
+		if err := s.gateDirectory(ctx, tx, directoryID); err != nil {
+			return err
+		}
 		orgID, err := directoryOrganization(ctx, tx, environmentID, directoryID)
 		if err != nil {
 			return notFound("directory group")

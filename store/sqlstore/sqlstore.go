@@ -402,10 +402,11 @@ type PipelinedCommitter interface {
 	// transaction is open. When either fails the transaction is not committed, and may be
 	// still open: the caller rolls it back.
 	CommitWith(ctx context.Context, conn *sql.Conn, query string, args []any) error
-	// BeginWith sends BEGIN and query (which answers at most one row) on conn in one round
-	// trip, and scans the row into dest: sql.ErrNoRows when it answers none. When it fails,
-	// the transaction may be open: the caller rolls it back.
-	BeginWith(ctx context.Context, conn *sql.Conn, query string, args []any, dest []any) error
+	// BeginWith sends BEGIN, the statements of pre (their results unread) and query (which
+	// answers at most one row) on conn in one round trip, and scans the row into dest:
+	// sql.ErrNoRows when it answers none. When it fails, the transaction may be open: the
+	// caller rolls it back.
+	BeginWith(ctx context.Context, conn *sql.Conn, pre []Statement, query string, args []any, dest []any) error
 }
 
 // runPipelinedTxOnce is runTxOnce for a PipelinedCommitter: BEGIN, sent with fn's first
@@ -478,6 +479,8 @@ func (s *Store) transient(err error) error {
 // Lock order (docs/storage.md): every write transaction takes its row locks in this order, so
 // that no two can wait for each other:
 //
+//  0. a SCIM directory's gate (gate.go: shared by its SCIM writes, exclusive by changes of the
+//     directory and its organization's delete),
 //  1. the organization (share: a membership or sign-in in it; exclusive: its update/delete),
 //  2. the connection (share: a sign-in through it), or the SCIM directory (key share: a write
 //     of its users, groups or members; exclusive: its update and its secrets), then the directory

@@ -122,17 +122,43 @@ type pendingBegin struct {
 	pc   PipelinedCommitter
 	conn *sql.Conn
 	sent bool
-	err  error // BEGIN's own failure: the transaction's error whatever fn made of it
+	pre  []Statement // to run right after BEGIN, before the first statement (txConn.first)
+	err  error       // BEGIN's own failure: the transaction's error whatever fn made of it
 }
 
-// send sends BEGIN alone, if not sent yet.
+// send sends BEGIN, and the statements queued to follow it, if not sent yet.
 func (b *pendingBegin) send(ctx context.Context) error {
 	if b == nil || b.sent {
 		return b.failed()
 	}
 	b.sent = true
-	_, b.err = b.conn.ExecContext(ctx, `BEGIN`)
-	return b.err
+	if _, b.err = b.conn.ExecContext(ctx, `BEGIN`); b.err != nil {
+		return b.err
+	}
+	for _, st := range b.pre {
+		if _, b.err = b.conn.ExecContext(ctx, st.Query, st.Args...); b.err != nil {
+			return b.err
+		}
+	}
+	return nil
+}
+
+// Statement is a query and its arguments.
+type Statement struct {
+	Query string
+	Args  []any
+}
+
+// first runs a statement whose result is not read (an advisory lock's) as the transaction's
+// first: in a pipelined write transaction whose BEGIN is still pending, it is queued to go
+// with the BEGIN (and the first query, queryRowScan's), no round trip of its own.
+func (q txConn) first(ctx context.Context, query string, args ...any) error {
+	if b := q.begin; b != nil && !b.sent {
+		b.pre = append(b.pre, Statement{query, args})
+		return nil
+	}
+	_, err := q.ExecContext(ctx, query, args...)
+	return err
 }
 
 func (b *pendingBegin) failed() error {
@@ -149,7 +175,7 @@ func (b *pendingBegin) failed() error {
 func (q txConn) queryRowScan(ctx context.Context, query string, args []any, dest ...any) error {
 	if b := q.begin; b != nil && !b.sent {
 		b.sent = true
-		return b.pc.BeginWith(ctx, b.conn, query, args, dest)
+		return b.pc.BeginWith(ctx, b.conn, b.pre, query, args, dest)
 	}
 	return q.QueryRowContext(ctx, query, args...).Scan(dest...)
 }
