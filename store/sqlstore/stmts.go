@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"sync"
 )
 
@@ -123,7 +124,7 @@ type pendingBegin struct {
 	conn *sql.Conn
 	sent bool
 	pre  []Statement // to run right after BEGIN, before the first statement (txConn.first)
-	err  error       // BEGIN's own failure: the transaction's error whatever fn made of it
+	err  error       // a failure of BEGIN or of what went with it: the transaction's error whatever fn made of it
 }
 
 // send sends BEGIN, and the statements queued to follow it, if not sent yet.
@@ -175,7 +176,11 @@ func (b *pendingBegin) failed() error {
 func (q txConn) queryRowScan(ctx context.Context, query string, args []any, dest ...any) error {
 	if b := q.begin; b != nil && !b.sent {
 		b.sent = true
-		return b.pc.BeginWith(ctx, b.conn, b.pre, query, args, dest)
+		err := b.pc.BeginWith(ctx, b.conn, b.pre, query, args, dest)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			b.err = err // the transaction is aborted: its error, whatever the caller makes of it
+		}
+		return err
 	}
 	return q.QueryRowContext(ctx, query, args...).Scan(dest...)
 }
