@@ -225,3 +225,47 @@ func TestDirectoryChangesAreNotStarved(t *testing.T) {
 	default:
 	}
 }
+
+// A SCIM write that cannot take its directory's gate in time (a change of the directory holds
+// it) fails UNAVAILABLE, whether its gate went with its first query (a member write) or alone
+// (a deprovision, whose first statement's failure its code would otherwise call NOT_FOUND),
+// and writes nothing.
+func TestGateTimeoutIsUnavailable(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.NewSchema(t)
+	s, err := postgres.Open(ctx, url+"&lock_timeout=200ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	f := newMemberFixture(t, s)
+	holder, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	tx, err := holder.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7426174, hashtext($1))`, f.dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.patch(ctx, s, store.DirectoryMemberChange{Add: []string{f.users[0]}}); roster.ErrorCode(err) != roster.EUnavailable {
+		t.Errorf("a member write while the gate is closed: %v, want UNAVAILABLE", err)
+	}
+	if err := s.DeprovisionDirectoryUser(ctx, f.env, f.dir, f.users[0]); roster.ErrorCode(err) != roster.EUnavailable {
+		t.Errorf("a deprovision while the gate is closed: %v, want UNAVAILABLE", err)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	users, _, err := s.DirectoryGroupMemberIDs(ctx, f.env, f.dir, f.group)
+	if err != nil || len(users) != 0 {
+		t.Fatalf("members: %v, %v; want none", users, err)
+	}
+	if _, err := s.GetDirectoryUser(ctx, f.env, f.dir, f.users[0]); err != nil {
+		t.Fatalf("the directory user after the refused deprovision: %v", err)
+	}
+}
