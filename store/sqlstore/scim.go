@@ -701,30 +701,109 @@ func (s *Store) recomputeRoles(ctx context.Context, tx txConn, environmentID, di
 			if !ok {
 				continue // not linked, or no membership: nothing to give roles to
 			}
-			want := slices.Compact(slices.Sorted(slices.Values(given[id])))
-			roles := make([]roster.RoleRef, len(want))
-			for i, r := range want {
-				roles[i] = roster.RoleRef{ID: r}
-			}
-			if len(roles) == 0 {
-				roles = slices.Clone(defaults)
-				want = make([]string, len(roles))
-				for i, r := range roles {
-					want[i] = r.ID
-				}
-				want = slices.Compact(slices.Sorted(slices.Values(want)))
-			}
-			if slices.Equal(want, slices.Sorted(slices.Values(held[id]))) {
-				continue
-			}
-			touch(uid)
-			if err := s.writeMembershipRoles(ctx, tx, &roster.Membership{OrganizationID: orgID, UserID: uid, Roles: roles}); err != nil {
+			wrote, err := s.applyMemberRoles(ctx, tx, orgID, uid, given[id], held[id], defaults, touch)
+			if err != nil {
 				return nil, err
 			}
-			changed = append(changed, uid)
+			if wrote {
+				changed = append(changed, uid)
+			}
 		}
 	}
 	return changed, nil
+}
+
+// applyMemberRoles gives a linked member (its Roster user uid) the roles its groups give, or
+// defaults when none does, unless it holds them already (held); it reports whether it wrote
+// them.
+func (s *Store) applyMemberRoles(ctx context.Context, tx txConn, orgID, uid string, given, held []string, defaults []roster.RoleRef, touch func(string)) (bool, error) {
+	want := slices.Compact(slices.Sorted(slices.Values(given)))
+	roles := make([]roster.RoleRef, len(want))
+	for i, r := range want {
+		roles[i] = roster.RoleRef{ID: r}
+	}
+	if len(roles) == 0 {
+		roles = slices.Clone(defaults)
+		want = make([]string, len(roles))
+		for i, r := range roles {
+			want[i] = r.ID
+		}
+		want = slices.Compact(slices.Sorted(slices.Values(want)))
+	}
+	if slices.Equal(want, slices.Sorted(slices.Values(held))) {
+		return false, nil
+	}
+	touch(uid)
+	return true, s.writeMembershipRoles(ctx, tx, &roster.Membership{OrganizationID: orgID, UserID: uid, Roles: roles})
+}
+
+// changeOneMember is changeMembers and recomputeRoles for the member write IdPs send most
+// (Okta's: one user added or removed) in a directory that gives no group a role, on
+// PostgreSQL: one statement writes the member row and reads the member's link, membership and
+// held roles (which the row does not change: no group gives roles), where two did, each a
+// round trip. ok is false for any other change, which the caller makes the general way.
+func (s *Store) changeOneMember(ctx context.Context, tx txConn, dirID, orgID, groupID string, c store.DirectoryMemberChange,
+	defaults []roster.RoleRef, touch func(string)) (d memberDelta, changed []string, ok bool, err error) {
+	var id, write string
+	switch {
+	case c.Replace || len(c.Add)+len(c.Remove) != 1:
+		return d, nil, false, nil
+	case len(c.Add) == 1:
+		id, write = c.Add[0], `INSERT INTO directory_group_members (group_id, user_id) SELECT $1, id FROM directory_users WHERE id = $2 AND directory_id = $3
+			ON CONFLICT DO NOTHING RETURNING user_id`
+	default:
+		id, write = c.Remove[0], `DELETE FROM directory_group_members WHERE group_id = $1 AND user_id = $2 RETURNING user_id`
+	}
+	if !strings.HasPrefix(id, roster.PrefixDirectoryUser) {
+		return d, nil, false, nil
+	}
+	rows, err := tx.QueryContext(ctx, `WITH w AS (`+write+`)
+		SELECT (SELECT count(*) FROM w), du.user_id, m.user_id IS NOT NULL, mr.role_id FROM directory_users du
+		LEFT JOIN memberships m ON m.organization_id = $4 AND m.user_id = du.user_id
+		LEFT JOIN membership_roles mr ON mr.organization_id = m.organization_id AND mr.user_id = m.user_id
+		WHERE du.id = $2 AND du.directory_id = $3`, groupID, id, dirID, orgID)
+	if err != nil {
+		return d, nil, true, err
+	}
+	var n int
+	var uid sql.NullString
+	var member, found bool
+	var held []string
+	for rows.Next() {
+		var role sql.NullString
+		if err := rows.Scan(&n, &uid, &member, &role); err != nil {
+			rows.Close()
+			return d, nil, true, err
+		}
+		found = true
+		if role.Valid {
+			held = append(held, role.String)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return d, nil, true, err
+	}
+	switch {
+	case !found && len(c.Add) == 1: // not a user of the directory: as changeMembers says it
+		return d, nil, true, &roster.Error{Code: roster.EInvalid, Message: fmt.Sprintf("members %s are not users or groups of this directory", id),
+			Violations: []roster.FieldViolation{{Field: "members", Constraint: "exists", Description: "a member must be a user or group of the directory"}}}
+	case n == 0: // already a member, or not one
+		return d, nil, true, nil
+	case len(c.Add) == 1:
+		d.added = []string{id}
+	default:
+		d.removed = []string{id}
+	}
+	d.users = []string{id}
+	if !uid.Valid || !member {
+		return d, nil, true, nil // not linked, or no membership: nothing to give roles to
+	}
+	wrote, err := s.applyMemberRoles(ctx, tx, orgID, uid.String, nil, held, defaults, touch)
+	if wrote {
+		changed = []string{uid.String}
+	}
+	return d, changed, true, err
 }
 
 // RecomputeDirectoryRoles recomputes the roles of every linked user of a directory.
@@ -840,13 +919,21 @@ func (s *Store) WriteDirectoryGroup(ctx context.Context, w store.DirectoryGroupW
 				}
 			}
 		}
-		delta, err := s.changeMembers(ctx, tx, dirID, g.ID, change)
-		if err != nil {
-			return err
+		var delta memberDelta
+		var changedRoles []string
+		done := false
+		if s.pg() && !assigned {
+			if delta, changedRoles, done, err = s.changeOneMember(ctx, tx, dirID, orgID, g.ID, change, defaults, touch); err != nil {
+				return err
+			}
 		}
-		changedRoles, err := s.recomputeRoles(ctx, tx, env, dirID, orgID, delta.users, defaults, assigned, touch)
-		if err != nil {
-			return err
+		if !done {
+			if delta, err = s.changeMembers(ctx, tx, dirID, g.ID, change); err != nil {
+				return err
+			}
+			if changedRoles, err = s.recomputeRoles(ctx, tx, env, dirID, orgID, delta.users, defaults, assigned, touch); err != nil {
+				return err
+			}
 		}
 		out = g
 		var events []roster.Event
