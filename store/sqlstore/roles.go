@@ -103,7 +103,7 @@ func (s *Store) writeRolePermissions(ctx context.Context, tx txConn, r *roster.R
 		}
 		seen[name] = true
 		var pid string
-		err := tx.QueryRowContext(ctx, `SELECT id FROM permissions WHERE environment_id = $1 AND name = $2`, r.EnvironmentID, name).Scan(&pid)
+		err := tx.QueryRowContext(ctx, `SELECT id FROM permissions WHERE environment_id = $1 AND name = $2`+s.dialect.ShareLock(), r.EnvironmentID, name).Scan(&pid)
 		if errors.Is(err, sql.ErrNoRows) && slices.Contains(had, name) {
 			continue
 		}
