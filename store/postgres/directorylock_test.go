@@ -269,3 +269,60 @@ func TestGateTimeoutIsUnavailable(t *testing.T) {
 		t.Fatalf("the directory user after the refused deprovision: %v", err)
 	}
 }
+
+// An organization's update is not starved by a stream of creates of members of it (each
+// share-locks the organization): without its gate an update waited up to 22 s while 62,490
+// creates went past it (sqlstore gate.go).
+func TestOrganizationChangesAreNotStarved(t *testing.T) {
+	ctx := context.Background()
+	s, err := postgres.Open(ctx, pgtest.NewSchema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ids := roster.NewIDGenerator()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	env := newEnvironment(t, s, ids, now)
+	o := roster.NewOrganization{DisplayName: "Acme"}.Build(ids.New(roster.PrefixOrganization), env.ID, now)
+	if err := s.CreateOrganization(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	var stop atomic.Bool
+	var creates atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for w := range 16 {
+		wg.Go(func() {
+			for i := 0; !stop.Load(); i++ {
+				m := &roster.Membership{OrganizationID: o.ID, Status: roster.MembershipActive, CreateTime: now, UpdateTime: now, ProvisioningMethod: roster.ProvisionedDirect}
+				u := roster.NewUser{Email: fmt.Sprintf("u%d-%d@example.com", w, i)}.Build(ids.New(roster.PrefixUser), env.ID, now)
+				if _, err := s.CreateUser(ctx, u, m, nil); err != nil {
+					errs <- err
+					return
+				}
+				creates.Add(1)
+			}
+		})
+	}
+	defer func() { stop.Store(true); wg.Wait() }()
+	for creates.Load() < 200 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	for i := range 5 {
+		before := creates.Load()
+		if _, err := s.UpdateOrganization(ctx, env.ID, roster.OrganizationRef{ID: o.ID}, func(o *roster.Organization) error {
+			o.DisplayName = fmt.Sprint("Acme ", i)
+			return nil
+		}); err != nil {
+			t.Fatalf("update %d: %v", i, err)
+		}
+		if n := creates.Load() - before; n > 500 {
+			t.Errorf("update %d: %d creates went past it", i, n)
+		}
+	}
+	select {
+	case err := <-errs:
+		t.Fatal(err)
+	default:
+	}
+}

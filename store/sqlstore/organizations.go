@@ -56,6 +56,9 @@ func (s *Store) GetOrganization(ctx context.Context, environmentID string, ref r
 func (s *Store) UpdateOrganization(ctx context.Context, environmentID string, ref roster.OrganizationRef, update func(*roster.Organization) error) (roster.Organization, error) {
 	var out roster.Organization
 	err := s.inTx(ctx, func(tx txConn) error {
+		if err := s.closeOrganizationGateOf(ctx, tx, environmentID, ref, nil); err != nil {
+			return err
+		}
 		o, err := getOrganization(ctx, tx, environmentID, ref, s.dialect.RowLock())
 		if err != nil {
 			return err
@@ -91,19 +94,15 @@ func (s *Store) UpdateOrganization(ctx context.Context, environmentID string, re
 // membership it was (as DeleteMembership does with cascade; docs/organizations.md).
 func (s *Store) DeleteOrganization(ctx context.Context, environmentID string, ref roster.OrganizationRef) error {
 	return s.inTx(ctx, func(tx txConn) error {
-		if s.pg() { // its directories' gates first (gate.go), so that their SCIM writes do not starve it
-			col, key := "id", ref.ID
-			if ref.ID == "" {
-				col, key = "external_id", ref.ExternalID
-			}
-			dirs, err := queryIDs(ctx, tx, `SELECT d.id FROM directories d JOIN organizations o ON o.id = d.organization_id
-				WHERE o.environment_id = $1 AND o.`+col+` = $2`, environmentID, key)
+		// its directories' gates, then its own (gate.go), so that the writes under it do not starve it
+		if err := s.closeOrganizationGateOf(ctx, tx, environmentID, ref, func(orgID string) error {
+			dirs, err := queryIDs(ctx, tx, `SELECT id FROM directories WHERE organization_id = $1`, orgID)
 			if err != nil {
 				return err
 			}
-			if err := s.closeDirectoryGates(ctx, tx, dirs...); err != nil {
-				return err
-			}
+			return s.closeDirectoryGates(ctx, tx, dirs...)
+		}); err != nil {
+			return err
 		}
 		o, err := getOrganization(ctx, tx, environmentID, ref, s.dialect.RowLock())
 		if err != nil {
@@ -127,6 +126,30 @@ func (s *Store) DeleteOrganization(ctx context.Context, environmentID string, re
 		}
 		return s.recordEvents(ctx, tx, orgEvent(roster.EventOrganizationDeleted, o, time.Now().UTC(), nil))
 	})
+}
+
+// closeOrganizationGateOf takes the gate of the organization ref names (PostgreSQL), after
+// before (its directories' gates), if it exists: one that does not has nothing to wait for.
+func (s *Store) closeOrganizationGateOf(ctx context.Context, tx txConn, environmentID string, ref roster.OrganizationRef, before func(orgID string) error) error {
+	if !s.pg() {
+		return nil
+	}
+	id := ref.ID
+	if id == "" {
+		err := tx.QueryRowContext(ctx, `SELECT id FROM organizations WHERE environment_id = $1 AND external_id = $2`, environmentID, ref.ExternalID).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if before != nil {
+		if err := before(id); err != nil {
+			return err
+		}
+	}
+	return s.closeOrganizationGate(ctx, tx, id)
 }
 
 // ListOrganizations returns one page of the organizations that match q, in ID order, and

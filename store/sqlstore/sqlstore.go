@@ -524,6 +524,7 @@ type lockedOrg struct {
 // there are some (lazyDefs).
 func (s *Store) lockOrganization(ctx context.Context, tx txConn, environmentID, id string) (lockedOrg, error) {
 	org := lockedOrg{id: id}
+	s.gateOrganization(tx, id)
 	err := tx.queryRowScan(ctx, `SELECT o.display_name, EXISTS (SELECT 1 FROM attribute_definitions d WHERE d.environment_id = o.environment_id)
 		FROM organizations o WHERE o.id = $1 AND o.environment_id = $2`+s.dialect.ShareLock(), []any{id, environmentID}, &org.name, &org.attributes)
 	if errors.Is(err, sql.ErrNoRows) {
