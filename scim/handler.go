@@ -211,6 +211,9 @@ func (rq *request) fail(err error) {
 	if e.Detail != "" && e.Status != http.StatusUnauthorized {
 		body["detail"] = e.Detail
 	}
+	if e.Status == http.StatusServiceUnavailable { // nothing written: the IdP may retry
+		rq.w.Header().Set("Retry-After", "1")
+	}
 	if e.Status == http.StatusUnauthorized {
 		rq.w.Header().Set("WWW-Authenticate", `Bearer realm="SCIM"`)
 	}

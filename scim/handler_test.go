@@ -106,3 +106,27 @@ func TestInternalErrorsAndTokens(t *testing.T) {
 	e := newEnv(t)
 	e.wantError(e.do("GET", "/Users/a/b", ""), 404, "")
 }
+
+// busyBackend opens a directory whose every call finds the database busy.
+type busyBackend struct{ scim.Directory }
+
+func (busyBackend) Open(ctx context.Context, token string) (scim.Directory, error) {
+	return busyBackend{}, nil
+}
+
+func (busyBackend) GetUser(ctx context.Context, id string) (*scim.Resource, error) {
+	return nil, &scim.Error{Status: 503, Detail: "the database is busy with conflicting writes; try again"}
+}
+
+// TestBusyIsRetryable: a 503 (nothing written; scimdir maps UNAVAILABLE to it) says when to
+// try again, as IdPs' clients read it.
+func TestBusyIsRetryable(t *testing.T) {
+	h := &scim.Handler{Backend: busyBackend{}}
+	req := httptest.NewRequest("GET", "/Users/x", nil)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != 503 || w.Header().Get("Retry-After") != "1" || !strings.Contains(w.Body.String(), "busy") {
+		t.Fatalf("busy answer: %d, Retry-After %q, %s", w.Code, w.Header().Get("Retry-After"), w.Body.String())
+	}
+}
