@@ -53,10 +53,9 @@ func (s *Store) closeDirectoryGates(ctx context.Context, tx txConn, directoryIDs
 // gateOrganization takes an organization's gate shared, where this is the transaction's first
 // statement (its BEGIN still pending), and otherwise does nothing (see organizationGateClass).
 func (s *Store) gateOrganization(tx txConn, organizationID string) {
-	if !s.pg() || tx.begin == nil || tx.begin.sent {
-		return
+	if s.pg() {
+		tx.queueFirst(`SELECT pg_advisory_xact_lock_shared(`+organizationGateClass+`, hashtext($1))`, organizationID)
 	}
-	tx.begin.pre = append(tx.begin.pre, Statement{`SELECT pg_advisory_xact_lock_shared(` + organizationGateClass + `, hashtext($1))`, []any{organizationID}})
 }
 
 // closeOrganizationGate takes an organization's gate exclusively, after its directories' and

@@ -565,38 +565,15 @@ func (s *Store) recomputeUserRoles(ctx context.Context, tx txConn, directoryID, 
 	if err != nil || held == nil {
 		return false, err
 	}
-	slices.Sort(held) // in Go's order: a database's collation may order IDs otherwise
-	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT a.role_id FROM directory_group_members m
+	given, err := queryIDs(ctx, tx, `SELECT DISTINCT a.role_id FROM directory_group_members m
 		JOIN directory_role_assignments a ON a.group_id = m.group_id AND a.directory_id = $1
-		WHERE m.user_id = $2 ORDER BY a.role_id`, directoryID, dirUserID)
+		WHERE m.user_id = $2`, directoryID, dirUserID)
 	if err != nil {
 		return false, err
 	}
-	var roles []roster.RoleRef
-	for rows.Next() {
-		var r roster.RoleRef
-		if err := rows.Scan(&r.ID); err != nil {
-			rows.Close()
-			return false, err
-		}
-		roles = append(roles, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return false, err
-	}
-	if len(roles) == 0 {
-		roles = slices.Clone(defaults)
-	}
-	want := make([]string, len(roles))
-	for i, r := range roles {
-		want[i] = r.ID
-	}
-	if slices.Equal(slices.Compact(slices.Sorted(slices.Values(want))), held) {
-		return false, nil
-	}
-	m := roster.Membership{OrganizationID: orgID, UserID: userID, Roles: roles}
-	return true, s.writeMembershipRoles(ctx, tx, &m)
+	// applyMemberRoles compares in Go's order (a database's collation may order IDs
+	// otherwise); the caller holds the user already (touch).
+	return s.applyMemberRoles(ctx, tx, orgID, userID, given, held, defaults, func(string) {})
 }
 
 // lockRecomputedMemberships locks, on PostgreSQL, the membership rows whose roles a directory
@@ -786,8 +763,7 @@ func (s *Store) changeOneMember(ctx context.Context, tx txConn, dirID, orgID, gr
 	}
 	switch {
 	case !found && len(c.Add) == 1: // not a user of the directory: as changeMembers says it
-		return d, nil, true, &roster.Error{Code: roster.EInvalid, Message: fmt.Sprintf("members %s are not users or groups of this directory", id),
-			Violations: []roster.FieldViolation{{Field: "members", Constraint: "exists", Description: "a member must be a user or group of the directory"}}}
+		return d, nil, true, notDirectoryMembers([]string{id})
 	case n == 0: // already a member, or not one
 		return d, nil, true, nil
 	case len(c.Add) == 1:
@@ -1198,8 +1174,7 @@ func (s *Store) changeMembers(ctx context.Context, tx txConn, dirID, groupID str
 		}
 	}
 	if len(missing) > 0 {
-		return d, &roster.Error{Code: roster.EInvalid, Message: fmt.Sprintf("members %s are not users or groups of this directory", strings.Join(missing, ", ")),
-			Violations: []roster.FieldViolation{{Field: "members", Constraint: "exists", Description: "a member must be a user or group of the directory"}}}
+		return d, notDirectoryMembers(missing)
 	}
 	if c.Replace { // the members it had and has no more
 		for id := range old {
@@ -1208,6 +1183,13 @@ func (s *Store) changeMembers(ctx context.Context, tx txConn, dirID, groupID str
 		slices.Sort(d.removed)
 	}
 	return d, nil
+}
+
+// notDirectoryMembers refuses a member change that names IDs of no user or group of the
+// directory.
+func notDirectoryMembers(ids []string) error {
+	return &roster.Error{Code: roster.EInvalid, Message: fmt.Sprintf("members %s are not users or groups of this directory", strings.Join(ids, ", ")),
+		Violations: []roster.FieldViolation{{Field: "members", Constraint: "exists", Description: "a member must be a user or group of the directory"}}}
 }
 
 // RemoveDirectoryGroup deletes a group and recomputes its members' roles.

@@ -154,12 +154,22 @@ type Statement struct {
 // first: in a pipelined write transaction whose BEGIN is still pending, it is queued to go
 // with the BEGIN (and the first query, queryRowScan's), no round trip of its own.
 func (q txConn) first(ctx context.Context, query string, args ...any) error {
-	if b := q.begin; b != nil && !b.sent {
-		b.pre = append(b.pre, Statement{query, args})
+	if q.queueFirst(query, args...) {
 		return nil
 	}
 	_, err := q.ExecContext(ctx, query, args...)
 	return err
+}
+
+// queueFirst queues a statement to go with the pending BEGIN of a pipelined write transaction
+// and reports whether it could (false: no BEGIN pending, nothing queued).
+func (q txConn) queueFirst(query string, args ...any) bool {
+	b := q.begin
+	if b == nil || b.sent {
+		return false
+	}
+	b.pre = append(b.pre, Statement{query, args})
+	return true
 }
 
 func (b *pendingBegin) failed() error {
