@@ -31,16 +31,7 @@ func TestDirectorySyncDoesNotWaitForWrites(t *testing.T) {
 	}
 	defer s.Close()
 	f := newMemberFixture(t, s)
-	dir, err := s.GetDirectory(ctx, f.env, f.org, f.dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	// The organization's domain: a SCIM write links its users by email in it (roster.CheckLink).
-	if err := s.CreateDomain(ctx, roster.Domain{ID: roster.NewIDGenerator().New(roster.PrefixDomain), EnvironmentID: f.env, OrganizationID: f.org,
-		Name: "acme.com", Type: roster.DomainOrganization, CreateTime: now, UpdateTime: now}); err != nil {
-		t.Fatal(err)
-	}
+	dir := f.withDomain(t, s)
 	writes := map[string]func(hold func()) error{
 		"member write": func(hold func()) error {
 			_, err := s.WriteDirectoryGroup(ctx, store.DirectoryGroupWrite{EnvironmentID: f.env, DirectoryID: f.dir, ID: f.group,
@@ -51,17 +42,10 @@ func TestDirectorySyncDoesNotWaitForWrites(t *testing.T) {
 			return err
 		},
 		"user write": func(hold func()) error {
-			_, err := s.WriteDirectoryUser(ctx, store.DirectoryUserWrite{Directory: dir, ID: f.users[1],
-				Update: func(u *roster.DirectoryUser) error {
-					hold()
-					u.DisplayName = "B"
-					return nil
-				},
-				NewUserID: roster.NewIDGenerator().New(roster.PrefixUser),
-				Email:     func(u roster.DirectoryUser) string { return u.Email },
-				Profile:   func(*roster.User, roster.DirectoryUser, store.SignInState, store.AttributeDefs) error { return nil },
-				Now:       time.Now()})
-			return err
+			return f.updateUser(ctx, s, dir, 1, func(u *roster.DirectoryUser) {
+				hold()
+				u.DisplayName = "B"
+			})
 		},
 	}
 	at := time.Now().UTC().Truncate(time.Microsecond)
@@ -130,18 +114,7 @@ func TestFirstStatementFailures(t *testing.T) {
 	}
 	defer s.Close()
 	f := newMemberFixture(t, s)
-	holder, err := sql.Open("pgx", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer holder.Close()
-	tx, err := holder.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.ExecContext(ctx, `SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE`, f.org); err != nil {
-		t.Fatal(err)
-	}
+	tx := holdInOtherSession(t, url, `SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE`, f.org)
 	for range 3 { // lockDirectoryGroup, BEGIN's batch: the organization is held
 		if err := f.patch(ctx, s, store.DirectoryMemberChange{Add: []string{f.users[0]}}); roster.ErrorCode(err) != roster.EUnavailable {
 			t.Fatalf("a member write while the organization is held: %v, want UNAVAILABLE", err)
@@ -185,45 +158,16 @@ func TestDirectoryChangesAreNotStarved(t *testing.T) {
 	}
 	defer s.Close()
 	f := newMemberFixture(t, s)
-	var stop atomic.Bool
-	var writes atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, 16)
-	for w := range 16 {
-		wg.Go(func() {
-			for i := 0; !stop.Load(); i++ {
-				c := store.DirectoryMemberChange{Add: []string{f.users[w%2]}}
-				if i%2 == 1 {
-					c = store.DirectoryMemberChange{Remove: []string{f.users[w%2]}}
-				}
-				if err := f.patch(ctx, s, c); err != nil {
-					errs <- err
-					return
-				}
-				writes.Add(1)
-			}
-		})
-	}
-	defer func() { stop.Store(true); wg.Wait() }()
-	for writes.Load() < 200 { // the writers are running
-		time.Sleep(5 * time.Millisecond)
-	}
-	for i := range 5 {
-		before := writes.Load()
-		if _, err := s.UpdateDirectory(ctx, f.env, f.org, f.dir, func(d *roster.Directory) error { d.Name = fmt.Sprint("Okta ", i); return nil }); err != nil {
-			t.Fatalf("update %d: %v", i, err)
+	notStarved(t, "member writes", func(w, i int) error {
+		c := store.DirectoryMemberChange{Add: []string{f.users[w%2]}}
+		if i%2 == 1 {
+			c = store.DirectoryMemberChange{Remove: []string{f.users[w%2]}}
 		}
-		// A few hundred at most: the writes running when it began, and those that began
-		// before it took its gate. Starved, it saw thousands.
-		if n := writes.Load() - before; n > 500 {
-			t.Errorf("update %d: %d member writes went past it", i, n)
-		}
-	}
-	select {
-	case err := <-errs:
-		t.Fatal(err)
-	default:
-	}
+		return f.patch(ctx, s, c)
+	}, func(i int) error {
+		_, err := s.UpdateDirectory(ctx, f.env, f.org, f.dir, func(d *roster.Directory) error { d.Name = fmt.Sprint("Okta ", i); return nil })
+		return err
+	})
 }
 
 // A SCIM write that cannot take its directory's gate in time (a change of the directory holds
@@ -239,19 +183,7 @@ func TestGateTimeoutIsUnavailable(t *testing.T) {
 	}
 	defer s.Close()
 	f := newMemberFixture(t, s)
-	holder, err := sql.Open("pgx", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer holder.Close()
-	tx, err := holder.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7426174, hashtext($1))`, f.dir); err != nil {
-		t.Fatal(err)
-	}
+	tx := holdInOtherSession(t, url, `SELECT pg_advisory_xact_lock(7426174, hashtext($1))`, f.dir)
 	if err := f.patch(ctx, s, store.DirectoryMemberChange{Add: []string{f.users[0]}}); roster.ErrorCode(err) != roster.EUnavailable {
 		t.Errorf("a member write while the gate is closed: %v, want UNAVAILABLE", err)
 	}
@@ -282,42 +214,53 @@ func TestOrganizationChangesAreNotStarved(t *testing.T) {
 	defer s.Close()
 	ids := roster.NewIDGenerator()
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	env := newEnvironment(t, s, ids, now)
-	o := roster.NewOrganization{DisplayName: "Acme"}.Build(ids.New(roster.PrefixOrganization), env.ID, now)
-	if err := s.CreateOrganization(ctx, o); err != nil {
-		t.Fatal(err)
-	}
+	env, o := newOrganization(t, s, ids, now)
+	notStarved(t, "creates", func(w, i int) error {
+		m := &roster.Membership{OrganizationID: o.ID, Status: roster.MembershipActive, CreateTime: now, UpdateTime: now, ProvisioningMethod: roster.ProvisionedDirect}
+		u := roster.NewUser{Email: fmt.Sprintf("u%d-%d@example.com", w, i)}.Build(ids.New(roster.PrefixUser), env.ID, now)
+		_, err := s.CreateUser(ctx, u, m, nil)
+		return err
+	}, func(i int) error {
+		_, err := s.UpdateOrganization(ctx, env.ID, roster.OrganizationRef{ID: o.ID}, func(o *roster.Organization) error {
+			o.DisplayName = fmt.Sprint("Acme ", i)
+			return nil
+		})
+		return err
+	})
+}
+
+// notStarved runs write in 16 goroutines (write(w, i): writer w's i-th) without pause, then
+// change five times, and fails when more than 500 writes finish while one change runs: the
+// writes running when it began, and those that began before it took its gate (sqlstore
+// gate.go). Starved, a change saw thousands.
+func notStarved(t *testing.T, writes string, write func(w, i int) error, change func(i int) error) {
+	t.Helper()
 	var stop atomic.Bool
-	var creates atomic.Int64
+	var done atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, 16)
 	for w := range 16 {
 		wg.Go(func() {
 			for i := 0; !stop.Load(); i++ {
-				m := &roster.Membership{OrganizationID: o.ID, Status: roster.MembershipActive, CreateTime: now, UpdateTime: now, ProvisioningMethod: roster.ProvisionedDirect}
-				u := roster.NewUser{Email: fmt.Sprintf("u%d-%d@example.com", w, i)}.Build(ids.New(roster.PrefixUser), env.ID, now)
-				if _, err := s.CreateUser(ctx, u, m, nil); err != nil {
+				if err := write(w, i); err != nil {
 					errs <- err
 					return
 				}
-				creates.Add(1)
+				done.Add(1)
 			}
 		})
 	}
 	defer func() { stop.Store(true); wg.Wait() }()
-	for creates.Load() < 200 {
+	for done.Load() < 200 { // the writers are running
 		time.Sleep(5 * time.Millisecond)
 	}
 	for i := range 5 {
-		before := creates.Load()
-		if _, err := s.UpdateOrganization(ctx, env.ID, roster.OrganizationRef{ID: o.ID}, func(o *roster.Organization) error {
-			o.DisplayName = fmt.Sprint("Acme ", i)
-			return nil
-		}); err != nil {
-			t.Fatalf("update %d: %v", i, err)
+		before := done.Load()
+		if err := change(i); err != nil {
+			t.Fatalf("change %d: %v", i, err)
 		}
-		if n := creates.Load() - before; n > 500 {
-			t.Errorf("update %d: %d creates went past it", i, n)
+		if n := done.Load() - before; n > 500 {
+			t.Errorf("change %d: %d %s went past it", i, n, writes)
 		}
 	}
 	select {
@@ -325,4 +268,24 @@ func TestOrganizationChangesAreNotStarved(t *testing.T) {
 		t.Fatal(err)
 	default:
 	}
+}
+
+// holdInOtherSession runs query in a transaction of a session of its own, which holds the
+// locks it takes until the test rolls it back or ends.
+func holdInOtherSession(t *testing.T, url, query string, args ...any) *sql.Tx {
+	t.Helper()
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tx.Rollback() })
+	if _, err := tx.Exec(query, args...); err != nil {
+		t.Fatal(err)
+	}
+	return tx
 }

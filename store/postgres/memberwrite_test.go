@@ -27,11 +27,7 @@ func newMemberFixture(t *testing.T, s *sqlstore.Store) memberFixture {
 	ctx := context.Background()
 	ids := roster.NewIDGenerator()
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	env := newEnvironment(t, s, ids, now)
-	o := roster.NewOrganization{DisplayName: "Acme"}.Build(ids.New(roster.PrefixOrganization), env.ID, now)
-	if err := s.CreateOrganization(ctx, o); err != nil {
-		t.Fatal(err)
-	}
+	env, o := newOrganization(t, s, ids, now)
 	d, err := roster.NewDirectory(ids.New(roster.PrefixDirectory), env.ID, o.ID, roster.DirectorySCIM, "OKTA", now)
 	if err != nil {
 		t.Fatal(err)
@@ -55,6 +51,39 @@ func newMemberFixture(t *testing.T, s *sqlstore.Store) memberFixture {
 	}
 	f.group = g.ID
 	return f
+}
+
+// withDomain gives the fixture's organization the domain acme.com (a SCIM write links its
+// users by email in it: roster.CheckLink) and returns its directory, for user writes.
+func (f memberFixture) withDomain(t *testing.T, s *sqlstore.Store) roster.Directory {
+	t.Helper()
+	ctx, now := context.Background(), time.Now()
+	if err := s.CreateDomain(ctx, roster.Domain{ID: roster.NewIDGenerator().New(roster.PrefixDomain), EnvironmentID: f.env, OrganizationID: f.org,
+		Name: "acme.com", Type: roster.DomainOrganization, CreateTime: now, UpdateTime: now}); err != nil {
+		t.Fatal(err)
+	}
+	dir, err := s.GetDirectory(ctx, f.env, f.org, f.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// updateUser writes the fixture's directory user i as a SCIM PATCH does: update changes the
+// row, and the directory's profile function gives the Roster user the row's displayName.
+func (f memberFixture) updateUser(ctx context.Context, s *sqlstore.Store, dir roster.Directory, i int, update func(*roster.DirectoryUser)) error {
+	_, err := s.WriteDirectoryUser(ctx, store.DirectoryUserWrite{Directory: dir, ID: f.users[i],
+		Update:    func(u *roster.DirectoryUser) error { update(u); return nil },
+		NewUserID: roster.NewIDGenerator().New(roster.PrefixUser),
+		Email:     func(u roster.DirectoryUser) string { return u.Email },
+		ProfileOf: func(roster.Directory) func(*roster.User, roster.DirectoryUser, store.SignInState, store.AttributeDefs) error {
+			return func(u *roster.User, row roster.DirectoryUser, _ store.SignInState, _ store.AttributeDefs) error {
+				u.Profile.Name = row.DisplayName
+				return nil
+			}
+		},
+		Now: time.Now()})
+	return err
 }
 
 func (f memberFixture) patch(ctx context.Context, s *sqlstore.Store, c store.DirectoryMemberChange) error {

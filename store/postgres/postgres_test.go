@@ -71,19 +71,7 @@ func TestLockTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Another session holds the organization's row.
-	db, err := sql.Open("pgx", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE`, o.ID); err != nil {
-		t.Fatal(err)
-	}
+	holdInOtherSession(t, url, `SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE`, o.ID)
 	start := time.Now()
 	_, err = s.UpdateOrganization(ctx, env.ID, roster.OrganizationRef{ID: o.ID}, func(o *roster.Organization) error {
 		o.DisplayName = "Renamed"

@@ -67,6 +67,17 @@ func newEnvironment(t *testing.T, s *sqlstore.Store, ids *roster.IDGenerator, no
 	return env
 }
 
+// newOrganization creates an environment and, in it, an organization named Acme.
+func newOrganization(t *testing.T, s *sqlstore.Store, ids *roster.IDGenerator, now time.Time) (roster.Environment, roster.Organization) {
+	t.Helper()
+	env := newEnvironment(t, s, ids, now)
+	o := roster.NewOrganization{DisplayName: "Acme"}.Build(ids.New(roster.PrefixOrganization), env.ID, now)
+	if err := s.CreateOrganization(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	return env, o
+}
+
 // Each statement of a write is a round trip to PostgreSQL, which costs both sides tens of
 // microseconds of CPU (issue 12: creates on PostgreSQL were 10 round trips). A user created
 // with a membership and its role takes: BEGIN sent with the organization's share lock (which
@@ -83,11 +94,7 @@ func TestCreateUserRoundTrips(t *testing.T) {
 	defer s.Close()
 	ids := roster.NewIDGenerator()
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	env := newEnvironment(t, s, ids, now)
-	o := roster.NewOrganization{DisplayName: "Acme"}.Build(ids.New(roster.PrefixOrganization), env.ID, now)
-	if err := s.CreateOrganization(ctx, o); err != nil {
-		t.Fatal(err)
-	}
+	env, o := newOrganization(t, s, ids, now)
 	role := roster.Role{ID: ids.New(roster.PrefixRole), EnvironmentID: env.ID, Name: "member", DisplayName: "Member", CreateTime: now, UpdateTime: now}
 	if err := s.CreateRole(ctx, role); err != nil {
 		t.Fatal(err)
@@ -133,12 +140,12 @@ func TestCreateUserRoundTrips(t *testing.T) {
 }
 
 // A SCIM user write (an update, as a PATCH or PUT of an existing user) starts with the
-// directory's gate (gate.go) and one statement, both sent with the BEGIN, that locks the organization and the directory and reads the
-// directory's mapping (lockDirectoryWithOrganization: it was five round trips with the
-// BEGIN); then it locks and reads the directory user and its Roster user, reads which
-// organization owns the profile, writes the user with its fields' provenance, the directory
-// user and the directory's change count (the SCIM page cache's), and sends its events with
-// COMMIT: 8.
+// directory's gate (gate.go) and one statement, both sent with the BEGIN, that locks the
+// organization and the directory and reads the directory's mapping
+// (lockDirectoryWithOrganization: it was five round trips with the BEGIN); then it locks and
+// reads the directory user and its Roster user, reads which organization owns the profile,
+// writes the user with its fields' provenance, the directory user and the directory's change
+// count (the SCIM page cache's), and sends its events with COMMIT: 8.
 func TestDirectoryUserWriteRoundTrips(t *testing.T) {
 	ctx := context.Background()
 	var trace statements
@@ -148,30 +155,11 @@ func TestDirectoryUserWriteRoundTrips(t *testing.T) {
 	}
 	defer s.Close()
 	f := newMemberFixture(t, s)
-	now := time.Now()
-	if err := s.CreateDomain(ctx, roster.Domain{ID: roster.NewIDGenerator().New(roster.PrefixDomain), EnvironmentID: f.env, OrganizationID: f.org,
-		Name: "acme.com", Type: roster.DomainOrganization, CreateTime: now, UpdateTime: now}); err != nil {
-		t.Fatal(err)
-	}
-	dir, err := s.GetDirectory(ctx, f.env, f.org, f.dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir := f.withDomain(t, s)
 	write := func(name string) []string {
 		t.Helper()
 		trace.take()
-		_, err := s.WriteDirectoryUser(ctx, store.DirectoryUserWrite{Directory: dir, ID: f.users[0],
-			Update:    func(u *roster.DirectoryUser) error { u.DisplayName = name; return nil },
-			NewUserID: roster.NewIDGenerator().New(roster.PrefixUser),
-			Email:     func(u roster.DirectoryUser) string { return u.Email },
-			ProfileOf: func(roster.Directory) func(*roster.User, roster.DirectoryUser, store.SignInState, store.AttributeDefs) error {
-				return func(u *roster.User, row roster.DirectoryUser, _ store.SignInState, _ store.AttributeDefs) error {
-					u.Profile.Name = row.DisplayName
-					return nil
-				}
-			},
-			Now: time.Now()})
-		if err != nil {
+		if err := f.updateUser(ctx, s, dir, 0, func(u *roster.DirectoryUser) { u.DisplayName = name }); err != nil {
 			t.Fatal(err)
 		}
 		return trace.take()
