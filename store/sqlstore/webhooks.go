@@ -110,8 +110,8 @@ func (s *Store) ListWebhookEndpoints(ctx context.Context, environmentID string) 
 	return out, rows.Err()
 }
 
-// UpdateWebhookEndpoint applies update to an endpoint. Changing the URL, secret or enabled
-// state ends the lease (the node delivering writes nothing more and the next claim reads the
+// UpdateWebhookEndpoint applies update to an endpoint. Changing the URL, event types, either
+// secret, the previous secret's end or the enabled state ends the lease (the node delivering writes nothing more and the next claim reads the
 // new settings); enabling clears the failure state and makes the endpoint due now.
 func (s *Store) UpdateWebhookEndpoint(ctx context.Context, environmentID, id string, update func(*roster.WebhookEndpoint) error) (roster.WebhookEndpoint, error) {
 	var out roster.WebhookEndpoint
@@ -134,7 +134,8 @@ func (s *Store) UpdateWebhookEndpoint(ctx context.Context, environmentID, id str
 		}
 		set := `url = $1, description = $2, event_types = $3, enabled = $4, disabled_reason = $5, secret_sealed = $6, update_time = $7,
 			previous_secret = $9, previous_until = $10`
-		if e.URL != before.URL || e.SecretSealed != before.SecretSealed || e.Enabled != before.Enabled || !slices.Equal(e.EventTypes, before.EventTypes) {
+		if e.URL != before.URL || e.SecretSealed != before.SecretSealed || e.Enabled != before.Enabled || !slices.Equal(e.EventTypes, before.EventTypes) ||
+			e.PreviousSecretSealed != before.PreviousSecretSealed || !e.PreviousSecretUntil.Equal(before.PreviousSecretUntil) {
 			set += `, lease_owner = NULL, lease_until = NULL`
 		}
 		if e.Enabled && !before.Enabled {

@@ -97,6 +97,25 @@ func testWebhookEndpointCRUD(t *testing.T, s store.Store) {
 	if !errors.Is(err, store.ErrLeaseLost) {
 		t.Fatalf("write after the endpoint was disabled: %v, want ErrLeaseLost", err)
 	}
+	// A lease holds the signing settings read at its claim: ending the previous secret's
+	// overlap early ends it too, so the next claim signs with the new secret alone.
+	if _, err := s.UpdateWebhookEndpoint(ctx, env.ID, e.ID, func(w *roster.WebhookEndpoint) error { w.Enabled = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	l = claimOne(t, s, "node-a", e.ID, time.Now().Add(time.Second))
+	if _, err := s.UpdateWebhookEndpoint(ctx, env.ID, e.ID, func(w *roster.WebhookEndpoint) error {
+		w.PreviousSecretUntil = now().Add(-time.Second)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	err = s.SaveWebhookProgress(ctx, "node-a", store.WebhookProgress{EndpointID: e.ID, State: l.State, Release: true})
+	if !errors.Is(err, store.ErrLeaseLost) {
+		t.Fatalf("write after the previous secret's overlap ended: %v, want ErrLeaseLost", err)
+	}
+	if _, err := s.UpdateWebhookEndpoint(ctx, env.ID, e.ID, func(w *roster.WebhookEndpoint) error { w.Enabled = false; return nil }); err != nil {
+		t.Fatal(err)
+	}
 	if list, err := s.ListWebhookEndpoints(ctx, env.ID); err != nil || len(list) != 1 || len(list[0].EventTypes) != 0 || list[0].Enabled {
 		t.Fatalf("list = %+v, %v", list, err)
 	}
