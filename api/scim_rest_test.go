@@ -170,3 +170,80 @@ func TestSCIMMount(t *testing.T) {
 		})
 	}
 }
+
+// TestSCIMGroupPatchChecksTheToken: a group PATCH checks its bearer token inside its own write
+// (docs/scim.md "A member PATCH's token"), and answers exactly as a checked-first request
+// would: a wrong, another directory's, a regenerated or no token gets 401 whatever else is
+// wrong with the request (its body, its group), and writes nothing; so do a disabled
+// directory and a deleted organization.
+func TestSCIMGroupPatchChecksTheToken(t *testing.T) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			r := rostertest.Start(t, backend)
+			token := r.Token(t)
+			orgID := newOrgREST(t, r, token, "Acme")
+			c, dirID := scimDirectory(t, r, token, orgID, "OKTA", "acme.test")
+			other, _ := scimDirectory(t, r, token, orgID, "MICROSOFT_AD")
+			ann := c.want(201, "POST", "/Users", `{"userName":"ann@acme.test"}`).Body["id"].(string)
+			bob := c.want(201, "POST", "/Users", `{"userName":"bob@acme.test"}`).Body["id"].(string)
+			group := c.want(201, "POST", "/Groups", `{"displayName":"Eng","members":[{"value":"`+ann+`"}]}`).Body["id"].(string)
+			add := func(id string) string {
+				return `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"members","value":[{"value":"` + id + `"}]}]}`
+			}
+			remove := `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"remove","path":"members[value eq \"` + ann + `\"]"}]}`
+			members := func() []string {
+				var ids []string
+				for _, m := range c.want(200, "GET", "/Groups/"+group, "").Body["members"].([]any) {
+					ids = append(ids, obj(m)["value"].(string))
+				}
+				slices.Sort(ids)
+				return ids
+			}
+			refused := func(cl scimClient, what string, body, path string) {
+				t.Helper()
+				a := cl.do("PATCH", path, body)
+				if a.Status != 401 || a.Header.Get("WWW-Authenticate") == "" || a.Body["detail"] != nil {
+					t.Fatalf("%s: %d %s %v, want a bare 401", what, a.Status, a.Raw, a.Header)
+				}
+			}
+			swapped, anon, wrong := c, c, c
+			swapped.token, anon.token, wrong.token = other.token, "", c.token+"x"
+			for _, cl := range []scimClient{swapped, anon, wrong} {
+				refused(cl, "a member add", add(bob), "/Groups/"+group)
+				refused(cl, "a member remove", remove, "/Groups/"+group)
+				refused(cl, "a body that is not JSON", `{"Operations":`, "/Groups/"+group)
+				refused(cl, "a PATCH with a bad path", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"nope[","value":1}]}`, "/Groups/"+group)
+				refused(cl, "an unknown group", add(bob), "/Groups/dirgroup_1")
+				refused(cl, "a group of another path", add(bob), "/Groups/"+group+"/x")
+			}
+			if got := members(); !slices.Equal(got, []string{ann}) {
+				t.Fatalf("refused PATCHes wrote: members %v", got)
+			}
+			// the right token: the same mistakes are told as they are
+			c.want(400, "PATCH", "/Groups/"+group, `{"Operations":`)
+			c.want(404, "PATCH", "/Groups/dirgroup_1", add(bob))
+			c.want(204, "PATCH", "/Groups/"+group, add(bob))
+			if got, want := members(), []string{ann, bob}; !slices.Equal(got, want) {
+				t.Fatalf("members %v, want %v", got, want)
+			}
+			// a regenerated secret replaces the old one at once
+			base := "/api/v1/organizations/" + orgID + "/directories/" + dirID
+			res := r.REST(t, token, "POST", base+"/secrets:regenerate", "")
+			wantStatus(t, res, 200)
+			old := c
+			c.token = res.Body["plain_secret"].(string)
+			refused(old, "the old secret", remove, "/Groups/"+group)
+			c.want(204, "PATCH", "/Groups/"+group, remove)
+			// disabled: refused, nothing written; enabled: accepted
+			wantStatus(t, r.REST(t, token, "PATCH", base+":disable", ""), 200)
+			refused(c, "a disabled directory", add(ann), "/Groups/"+group)
+			wantStatus(t, r.REST(t, token, "PATCH", base+":enable", ""), 200)
+			if got := members(); !slices.Equal(got, []string{bob}) {
+				t.Fatalf("members %v, want only %s", got, bob)
+			}
+			// a deleted organization's directory
+			wantStatus(t, r.REST(t, token, "DELETE", "/api/v1/organizations/"+orgID, ""), 200)
+			refused(c, "a deleted organization", add(ann), "/Groups/"+group)
+		})
+	}
+}

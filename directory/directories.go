@@ -438,13 +438,18 @@ func (s *Service) AuthenticateDirectory(ctx context.Context, directoryID, token 
 	if subtle.ConstantTimeCompare([]byte(a.Secret.Hash), []byte(hash)) != 1 || a.Directory.ID != directoryID {
 		return store.DirectoryAuth{}, errSCIMUnauthorized
 	}
-	// The secret's row was just read: skip the store's own re-read when its last use is recent.
-	now := s.now()
-	if last := a.Secret.LastUsedTime; last != nil && now.Sub(*last) < roster.DirectorySecretUseGranularity {
-		return a, nil
-	}
-	if err := s.store.RecordDirectorySecretUse(ctx, a.Secret.ID, now); err != nil {
-		s.log.WarnContext(ctx, "directory secret: last use not recorded", "directory", directoryID, "err", err)
-	}
+	s.recordSecretUse(ctx, a.Secret)
 	return a, nil
+}
+
+// recordSecretUse records a secret's use, at most once per granularity: its row was just
+// read, so the store's own re-read is skipped when its last use is recent.
+func (s *Service) recordSecretUse(ctx context.Context, sec roster.DirectorySecret) {
+	now := s.now()
+	if last := sec.LastUsedTime; last != nil && now.Sub(*last) < roster.DirectorySecretUseGranularity {
+		return
+	}
+	if err := s.store.RecordDirectorySecretUse(ctx, sec.ID, now); err != nil {
+		s.log.WarnContext(ctx, "directory secret: last use not recorded", "directory", sec.DirectoryID, "err", err)
+	}
 }

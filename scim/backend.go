@@ -10,6 +10,25 @@ type Backend interface {
 	Open(ctx context.Context, token string) (Directory, error)
 }
 
+// A DeferringBackend can also open a directory before its token is checked, for a request
+// whose first call may check the token inside its own write (a group PATCH: the database's
+// round trip of checking it before is spared). The handler defers only a group PATCH, and
+// answers nothing before the token was accepted: an error that came first (a body it refuses,
+// a failed write) waits for DeferredDirectory.Verify, so that a wrong token still gets 401.
+type DeferringBackend interface {
+	Backend
+	Defer(token string) DeferredDirectory
+}
+
+// DeferredDirectory is a Directory whose token is checked by its first call: every method
+// returns ErrUnauthorized, and writes nothing, when the token is refused.
+type DeferredDirectory interface {
+	Directory
+	// Verify returns nil once the token was accepted and ErrUnauthorized once it was
+	// refused; when no call has decided yet, it checks the token (as Backend.Open).
+	Verify(ctx context.Context) error
+}
+
 // Directory is one SCIM directory's users and groups. Its methods return ErrNotFound for an
 // id that is not in this directory, ErrUniqueness when a userName (compared
 // case-insensitively) is taken in the directory, a *Error for any other client mistake (an

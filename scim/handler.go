@@ -67,6 +67,9 @@ type request struct {
 	ctx  context.Context
 	dir  Directory
 	base string
+	// verify is a deferred directory's Verify (DeferringBackend), nil when Open checked the
+	// token: every answer waits for it (fail, and patch's success).
+	verify func(context.Context) error
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -86,6 +89,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rq.fail(ErrUnauthorized)
 		return
 	}
+	if b, ok := h.Backend.(DeferringBackend); ok && isGroupPatch(r) {
+		d := b.Defer(token)
+		rq.dir, rq.verify = d, d.Verify
+		rq.route()
+		return
+	}
 	dir, err := h.Backend.Open(rq.ctx, token)
 	if err != nil {
 		rq.fail(err)
@@ -93,6 +102,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rq.dir = dir
 	rq.route()
+}
+
+// isGroupPatch says whether r is a PATCH of one group (Okta's and Entra's member writes).
+func isGroupPatch(r *http.Request) bool {
+	first, rest, _ := strings.Cut(strings.Trim(r.URL.Path, "/"), "/")
+	return r.Method == http.MethodPatch && strings.EqualFold(first, "Groups") && rest != "" && !strings.Contains(rest, "/")
+}
+
+// verified is nil when the request's token was accepted (at Open, or by a deferred
+// directory's call, checking it now if none did), else the error to answer.
+func (rq *request) verified() error {
+	if rq.verify == nil {
+		return nil
+	}
+	return rq.verify(rq.ctx)
 }
 
 // bearer reads "Bearer <token>" (the scheme in any case).
@@ -200,6 +224,12 @@ func (rq *request) send(status int, body any) {
 
 // fail answers with the SCIM error for err (RFC 7644 section 3.12).
 func (rq *request) fail(err error) {
+	// A deferred token is checked before any other error is told: a wrong one gets 401.
+	if !errors.Is(err, ErrUnauthorized) {
+		if verr := rq.verified(); verr != nil {
+			err = verr
+		}
+	}
 	e, ok := AsError(err)
 	if !ok {
 		rq.h.logger().Error("scim: internal error", "method", rq.r.Method, "path", rq.r.URL.Path, "err", err)
@@ -447,6 +477,9 @@ func (rq *request) patch(rt *ResourceType, id string) {
 			}
 			return p.ApplyGroup(cur)
 		})
+	}
+	if err == nil {
+		err = rq.verified() // the update accepted the token; nothing answers before it did
 	}
 	if err != nil {
 		rq.fail(err)

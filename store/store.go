@@ -584,6 +584,18 @@ type DirectoryGroupWrite struct {
 	Update                         func(*roster.DirectoryGroup) (DirectoryMemberChange, error)
 	Members                        DirectoryMemberChange // a create's members
 	Now                            time.Time
+	// Secret, on an update, makes the write check its caller's SCIM bearer token in its
+	// first statement (the round trip of checking it before is spared): the directory must
+	// be enabled, its organization alive and Secret.Hash the hash of one of its current
+	// secrets at Now. Else nothing is written and the error is UNAUTHENTICATED. EnvironmentID
+	// is then left empty: it is the directory's. The store fills in Secret.Found.
+	Secret *SecretCheck
+}
+
+// SecretCheck is a write's check of a SCIM bearer token's hash (DirectoryGroupWrite.Secret).
+type SecretCheck struct {
+	Hash  string
+	Found roster.DirectorySecret // the secret the hash matched, when it did
 }
 
 // DirectoryCond is a storage-neutral filter over a directory's indexed attributes (the

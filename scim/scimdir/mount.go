@@ -52,6 +52,11 @@ func (b openedBackend) Open(ctx context.Context, token string) (scim.Directory, 
 	return d, err
 }
 
+// Defer's directory notes it when its token is accepted.
+func (b openedBackend) Defer(token string) scim.DeferredDirectory {
+	return &deferred{b: b.Backend, token: token, accepted: b.opened}
+}
+
 // statusWriter notes the status a handler answered.
 type statusWriter struct {
 	http.ResponseWriter

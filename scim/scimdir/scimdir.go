@@ -477,22 +477,27 @@ func (d *Directory) GetGroup(ctx context.Context, id string) (*scim.Resource, er
 
 // UpdateGroup applies update and its member change in one transaction.
 func (d *Directory) UpdateGroup(ctx context.Context, id string, update func(*scim.Resource) (*scim.Resource, scim.MemberChange, error)) (*scim.Resource, error) {
-	out, err := d.svc.WriteSCIMGroup(ctx, d.dir, directory.SCIMGroup{ID: id,
-		Update: func(g *roster.DirectoryGroup) (store.DirectoryMemberChange, error) {
-			cur, err := groupResource(*g)
-			if err != nil {
-				return store.DirectoryMemberChange{}, err
-			}
-			next, mc, err := update(cur)
-			if err != nil {
-				return store.DirectoryMemberChange{}, err
-			}
-			return memberChange(mc), fillGroup(g, next)
-		}})
+	out, err := d.svc.WriteSCIMGroup(ctx, d.dir, directory.SCIMGroup{ID: id, Update: groupUpdate(update)})
 	if err != nil {
 		return nil, scimError(err)
 	}
 	return groupResource(out)
+}
+
+// groupUpdate is a SCIM group update as the directory's: on the group's resource, its member
+// change as the store's.
+func groupUpdate(update func(*scim.Resource) (*scim.Resource, scim.MemberChange, error)) func(*roster.DirectoryGroup) (store.DirectoryMemberChange, error) {
+	return func(g *roster.DirectoryGroup) (store.DirectoryMemberChange, error) {
+		cur, err := groupResource(*g)
+		if err != nil {
+			return store.DirectoryMemberChange{}, err
+		}
+		next, mc, err := update(cur)
+		if err != nil {
+			return store.DirectoryMemberChange{}, err
+		}
+		return memberChange(mc), fillGroup(g, next)
+	}
 }
 
 // DeleteGroup deletes a group.

@@ -87,12 +87,34 @@ func (f memberFixture) updateUser(ctx context.Context, s *sqlstore.Store, dir ro
 }
 
 func (f memberFixture) patch(ctx context.Context, s *sqlstore.Store, c store.DirectoryMemberChange) error {
-	_, err := s.WriteDirectoryGroup(ctx, store.DirectoryGroupWrite{EnvironmentID: f.env, DirectoryID: f.dir, ID: f.group,
+	return f.patchChecked(ctx, s, c, "")
+}
+
+// patchChecked is patch checking a SCIM token's hash in the write (none when "").
+func (f memberFixture) patchChecked(ctx context.Context, s *sqlstore.Store, c store.DirectoryMemberChange, hash string) error {
+	w := store.DirectoryGroupWrite{EnvironmentID: f.env, DirectoryID: f.dir, ID: f.group,
 		Update: func(g *roster.DirectoryGroup) (store.DirectoryMemberChange, error) {
 			g.UpdateTime = time.Now() // as directory.Service's update does
 			return c, nil
-		}, Now: time.Now()})
+		}, Now: time.Now()}
+	if hash != "" {
+		w.EnvironmentID, w.Secret = "", &store.SecretCheck{Hash: hash}
+	}
+	_, err := s.WriteDirectoryGroup(ctx, w)
 	return err
+}
+
+// secretHash gives the fixture's directory a secret and returns its token's hash.
+func (f memberFixture) secretHash(t *testing.T, s *sqlstore.Store) string {
+	t.Helper()
+	sec, token, err := roster.NewDirectorySecret(roster.NewIDGenerator().New(roster.PrefixDirectorySecret), f.dir, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateDirectorySecret(context.Background(), f.env, f.org, sec, true); err != nil {
+		t.Fatal(err)
+	}
+	return roster.HashDirectorySecret(token)
 }
 
 // A member PATCH (Okta's: one member added or removed) is BEGIN sent with the directory's gate
@@ -101,7 +123,8 @@ func (f memberFixture) patch(ctx context.Context, s *sqlstore.Store, c store.Dir
 // member row and reads the member's roles; and the events' INSERT sent with COMMIT: every
 // round trip is CPU on both sides and time the transaction holds its locks (it was 13). A
 // directory that gives groups roles writes the row, locks the member's membership and reads
-// its groups' roles in three.
+// its groups' roles in three. A SCIM member PATCH checks its bearer token in the first of
+// these statements (store.DirectoryGroupWrite.Secret): no round trip more.
 func TestMemberWriteRoundTrips(t *testing.T) {
 	ctx := context.Background()
 	var trace statements
@@ -114,11 +137,12 @@ func TestMemberWriteRoundTrips(t *testing.T) {
 	if err := f.patch(ctx, s, store.DirectoryMemberChange{Add: []string{f.users[0]}}); err != nil { // warm
 		t.Fatal(err)
 	}
+	hash := ""
 	sends := func(want int, lock bool) {
 		t.Helper()
 		for _, c := range []store.DirectoryMemberChange{{Add: []string{f.users[1]}}, {Remove: []string{f.users[1]}}} {
 			trace.take()
-			if err := f.patch(ctx, s, c); err != nil {
+			if err := f.patchChecked(ctx, s, c, hash); err != nil {
 				t.Fatal(err)
 			}
 			sent := trace.take()
@@ -134,6 +158,9 @@ func TestMemberWriteRoundTrips(t *testing.T) {
 	// group gives roles, one statement writes the member row and reads the member's roles
 	// (changeOneMember).
 	sends(3, false)
+	hash = f.secretHash(t, s)
+	sends(3, false)
+	hash = ""
 	// Once the directory gives a group a role, the write locks the member's membership before
 	// reading its groups' roles (lockRecomputedMemberships): one statement more.
 	now := time.Now().UTC().Truncate(time.Microsecond)

@@ -825,6 +825,9 @@ func (s *Store) WriteDirectoryGroup(ctx context.Context, w store.DirectoryGroupW
 		var err error
 		assigned := true // whether the directory may assign roles to groups (recomputeRoles)
 		var defaults []roster.RoleRef
+		if w.Secret != nil && w.Create != nil {
+			return errors.New("sqlstore: a group create does not check a secret")
+		}
 		if err := s.gateDirectory(ctx, tx, dirID); err != nil {
 			return err
 		}
@@ -834,8 +837,12 @@ func (s *Store) WriteDirectoryGroup(ctx context.Context, w store.DirectoryGroupW
 				return err
 			}
 			orgID, defaults = locked.org.id, locked.defaults
-		} else if orgID, before, assigned, defaults, err = s.lockDirectoryGroup(ctx, tx, env, dirID, w.ID); err != nil {
-			return err
+		} else {
+			l, err := s.lockDirectoryGroup(ctx, tx, w.EnvironmentID, dirID, w.ID, w.Secret, w.Now)
+			if err != nil {
+				return err
+			}
+			env, orgID, before, assigned, defaults = l.env, l.orgID, l.row, l.assigned, l.defaults
 		}
 		var g roster.DirectoryGroup
 		change := w.Members
@@ -932,39 +939,91 @@ func (s *Store) WriteDirectoryGroup(ctx context.Context, w store.DirectoryGroupW
 	return out, err
 }
 
-// lockDirectoryGroup starts a write of an existing group: it returns the directory's
-// organization, the group's row (without its member count), whether the directory assigns
-// roles to any group and the organization's default member role (defaultRoleJoin: none when
-// it cannot be resolved), and on PostgreSQL locks, in the lock order (docs/storage.md), the
-// organization shared and the directory's and the group's rows key-shared (keyShareLock).
-// One statement does it all (it was six, each a round trip on PostgreSQL, and every member
-// PATCH pays them). PostgreSQL takes a statement's row locks one table after
-// the other, here in the order of both the FROM list and the FOR ... OF clauses
-// (TestMemberWriteLockOrder holds it). NOT_FOUND names the directory or the group.
-func (s *Store) lockDirectoryGroup(ctx context.Context, tx txConn, env, dirID, id string) (string, roster.DirectoryGroup, bool, []roster.RoleRef, error) {
+// lockedGroup is what lockDirectoryGroup read: the directory's environment and organization,
+// the group's row (without its member count), whether the directory assigns roles to any
+// group, and the organization's default member role.
+type lockedGroup struct {
+	env, orgID string
+	row        roster.DirectoryGroup
+	assigned   bool
+	defaults   []roster.RoleRef
+}
+
+// errSecretRefused is a write's refusal of a SCIM bearer token (DirectoryGroupWrite.Secret):
+// the same for every reason, as the directory service's own check says it.
+var errSecretRefused = roster.Errorf(roster.EUnauthenticated, "the bearer token is not valid for this directory")
+
+// foundSecret is the secret a write's token check matched (what recording its use needs).
+func foundSecret(id, dirID, hash string, used sql.NullInt64) roster.DirectorySecret {
+	return roster.DirectorySecret{ID: id, DirectoryID: dirID, Hash: hash, LastUsedTime: timePtr(used), Active: true}
+}
+
+// lockDirectoryGroup starts a write of an existing group: it reads a lockedGroup (the
+// default role by defaultRoleJoin: none when it cannot be resolved), and on PostgreSQL locks,
+// in the lock order (docs/storage.md), the organization shared and the directory's and the
+// group's rows key-shared (keyShareLock). One statement does it all (it was six, each a
+// round trip on PostgreSQL, and every member PATCH pays them). PostgreSQL takes a
+// statement's row locks one table after the other, here in the order of both the FROM list
+// and the FOR ... OF clauses (TestMemberWriteLockOrder holds it). NOT_FOUND names the
+// directory or the group.
+//
+// With check, the same statement also checks a SCIM bearer token's hash as
+// FindDirectoryBySecret does (a current secret of this enabled directory of a live
+// organization) in place of the environment, which it reads: a refused token matches no
+// row, so nothing is locked, and the error is UNAUTHENTICATED whether or not the group exists.
+func (s *Store) lockDirectoryGroup(ctx context.Context, tx txConn, env, dirID, id string, check *store.SecretCheck, now time.Time) (lockedGroup, error) {
 	locks := ""
 	if s.dialect.ShareLock() != "" {
 		locks = " FOR SHARE OF o FOR KEY SHARE OF d, g"
 	}
-	var orgID string
-	var assigned bool
+	var l lockedGroup
 	var role defaultRoleRow
+	var secretID string
+	var used sql.NullInt64
+	secretJoin, where, args, extra := "", `WHERE d.id = $1 AND d.environment_id = $2 AND g.id = $3`, []any{dirID, env, id}, []any(nil)
+	secretCols := ""
+	if check != nil {
+		secretJoin = `
+			JOIN directory_secrets s ON s.directory_id = d.id AND s.hash = $2 AND (s.expire_time IS NULL OR s.expire_time > $4)`
+		where, args = `WHERE d.id = $1 AND d.enabled AND g.id = $3`, []any{dirID, check.Hash, id, micros(now)}
+		secretCols, extra = `, s.id, s.last_used_time`, []any{&secretID, &used}
+	}
 	g, err := scanDirectoryGroup(scanFunc(func(dest ...any) error {
 		return tx.queryRowScan(ctx, `SELECT o.id, g.id, g.environment_id, g.directory_id, g.display_name, g.external_id, g.raw, g.create_time, g.update_time, 0,
-			EXISTS (SELECT 1 FROM directory_role_assignments a WHERE a.directory_id = d.id), `+defaultRoleColumns+`
+			EXISTS (SELECT 1 FROM directory_role_assignments a WHERE a.directory_id = d.id), `+defaultRoleColumns+secretCols+`
 			FROM organizations o JOIN directories d ON d.organization_id = o.id AND d.environment_id = o.environment_id
-			JOIN directory_groups g ON g.directory_id = d.id AND g.environment_id = d.environment_id
+			JOIN directory_groups g ON g.directory_id = d.id AND g.environment_id = d.environment_id`+secretJoin+`
 			`+defaultRoleJoin+`
-			WHERE d.id = $1 AND d.environment_id = $2 AND g.id = $3`+locks, []any{dirID, env, id}, slices.Concat([]any{&orgID}, dest, []any{&assigned}, role.dest())...)
+			`+where+locks, args, slices.Concat([]any{&l.orgID}, dest, []any{&l.assigned}, role.dest(), extra)...)
 	}))
-	if errors.Is(err, sql.ErrNoRows) {
+	switch {
+	case errors.Is(err, sql.ErrNoRows) && check != nil:
+		// Refused, or the group is missing: the token decides first.
+		err := tx.QueryRowContext(ctx, `SELECT s.id, s.last_used_time FROM directory_secrets s
+			JOIN directories d ON d.id = s.directory_id AND d.enabled
+			JOIN organizations o ON o.id = d.organization_id AND o.environment_id = d.environment_id
+			WHERE s.hash = $1 AND s.directory_id = $2 AND (s.expire_time IS NULL OR s.expire_time > $3)`, check.Hash, dirID, micros(now)).Scan(&secretID, &used)
+		if errors.Is(err, sql.ErrNoRows) {
+			return l, errSecretRefused
+		} else if err != nil {
+			return l, err
+		}
+		check.Found = foundSecret(secretID, dirID, check.Hash, used)
+		return l, notFound("directory group")
+	case errors.Is(err, sql.ErrNoRows):
 		// Which is missing: the directory (or its organization), or only the group.
 		if _, err := directoryOrganization(ctx, tx, env, dirID); err != nil {
-			return "", g, false, nil, err
+			return l, err
 		}
-		return "", g, false, nil, notFound("directory group")
+		return l, notFound("directory group")
+	case err != nil:
+		return l, err
 	}
-	return orgID, g, assigned, role.roles(), err
+	if check != nil {
+		check.Found = foundSecret(secretID, dirID, check.Hash, used)
+	}
+	l.env, l.row, l.defaults = g.EnvironmentID, g, role.roles()
+	return l, nil
 }
 
 // defaultRoleJoin joins, as dr, the default member role of the organization o: the role

@@ -38,6 +38,7 @@ var directoryTests = []struct {
 	{"DirectoryConcurrentGroupsOfOneUser", testDirectoryConcurrentGroupsOfOneUser},
 	{"DirectoryGroupRoleChanges", testDirectoryGroupRoleChanges},
 	{"DirectoryMemberWriteDefaultRole", testDirectoryMemberWriteDefaultRole},
+	{"GroupWriteChecksSecret", testGroupWriteChecksSecret},
 }
 
 func newDirectory(t *testing.T, s store.Store, envID, orgID, provider string) roster.Directory {
