@@ -2,6 +2,7 @@ package directory
 
 import (
 	"context"
+	"errors"
 	"sort"
 
 	"github.com/rosterhq/roster"
@@ -31,12 +32,17 @@ func (s *Service) CreateUserAndMembership(ctx context.Context, env roster.Enviro
 	if err := nm.Validate("user.membership", false); err != nil {
 		return roster.User{}, err
 	}
-	m, err := s.newMembership(ctx, env, organizationID, nm)
+	// The default member role, when no roles are given, is read by the store's write
+	// (store.DefaultMemberRole): a round trip fewer than newMembership's read before it.
+	m, err := s.buildMembership(ctx, env, organizationID, nm, true)
 	if err != nil {
 		return roster.User{}, err
 	}
 	u := in.Build(s.ids.New(roster.PrefixUser), env.ID, s.now())
 	created, err := s.store.CreateUser(ctx, u, &m, checkAttributes)
+	if e := (*store.NoDefaultRoleError)(nil); errors.As(err, &e) {
+		return roster.User{}, missingRoles("membership.roles", []string{e.Name})
+	}
 	if err != nil {
 		return roster.User{}, err
 	}
@@ -47,8 +53,16 @@ func (s *Service) CreateUserAndMembership(ctx context.Context, env roster.Enviro
 // newMembership builds a membership: its roles (the default member role when none are
 // given) and its status.
 func (s *Service) newMembership(ctx context.Context, env roster.Environment, organizationID string, nm NewMembership) (roster.Membership, error) {
+	return s.buildMembership(ctx, env, organizationID, nm, false)
+}
+
+// buildMembership is newMembership; with storeDefault, the default member role is left to the
+// store (store.DefaultMemberRole).
+func (s *Service) buildMembership(ctx context.Context, env roster.Environment, organizationID string, nm NewMembership, storeDefault bool) (roster.Membership, error) {
 	var roles []roster.RoleRef
-	if len(nm.Roles) == 0 {
+	if len(nm.Roles) == 0 && storeDefault {
+		roles = []roster.RoleRef{store.DefaultMemberRole}
+	} else if len(nm.Roles) == 0 {
 		role, name, ok, err := s.store.ResolveDefaultMemberRole(ctx, env.ID, organizationID)
 		if err != nil {
 			return roster.Membership{}, err

@@ -50,7 +50,8 @@ type Store interface {
 	ListOrganizations(ctx context.Context, environmentID string, q OrganizationQuery) (Page[roster.Organization], error)
 
 	// CreateUser stores a user and, when m is set, its first membership (m.Roles carry role
-	// IDs), and returns the stored user. check runs inside the transaction.
+	// IDs, or DefaultMemberRole alone), and returns the stored user. check runs inside the
+	// transaction.
 	CreateUser(ctx context.Context, u roster.User, m *roster.Membership, check UserCheck) (roster.User, error)
 	// GetUser returns a user with memberships (organization names and roles) and custom
 	// attributes.
@@ -590,6 +591,21 @@ type DirectoryGroupWrite struct {
 	// secrets at Now. Else nothing is written and the error is UNAUTHENTICATED. EnvironmentID
 	// is then left empty: it is the directory's. The store fills in Secret.Found.
 	Secret *SecretCheck
+}
+
+// DefaultMemberRole, as the only role of CreateUser's membership, stands for the
+// organization's default member role (ResolveDefaultMemberRole's rule), which the store reads
+// where it costs least: on PostgreSQL in the write's first statement (a round trip fewer than
+// reading it before), on SQLite from its catalog cache. When there is none, CreateUser answers
+// a *NoDefaultRoleError and writes nothing.
+var DefaultMemberRole = roster.RoleRef{ID: "\x00default-member-role"}
+
+// NoDefaultRoleError is CreateUser's answer when DefaultMemberRole finds no role: Name is the
+// default member role's name, which matches no role of the environment or organization.
+type NoDefaultRoleError struct{ Name string }
+
+func (e *NoDefaultRoleError) Error() string {
+	return "store: no role is named " + e.Name + ", the default member role"
 }
 
 // SecretCheck is a write's check of a SCIM bearer token's hash (DirectoryGroupWrite.Secret).

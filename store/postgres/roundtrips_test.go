@@ -81,9 +81,11 @@ func newOrganization(t *testing.T, s *sqlstore.Store, ids *roster.IDGenerator, n
 // Each statement of a write is a round trip to PostgreSQL, which costs both sides tens of
 // microseconds of CPU (issue 12: creates on PostgreSQL were 10 round trips). A user created
 // with a membership and its role takes: BEGIN sent with the organization's share lock (which
-// reads its name, and whether the environment defines custom attributes, too), the attribute
-// definitions when there are any, the users row, the membership, its roles (locked and
-// inserted by one statement), and the INSERT of its events sent with COMMIT (docs/events.md).
+// reads its name, whether the environment defines custom attributes, and, given
+// store.DefaultMemberRole, the default member role, too), the attribute definitions when there
+// are any, one statement that inserts the users row, its provenance, the membership and its
+// roles (locked), and the INSERT of its events sent with COMMIT (docs/events.md): 3, where it
+// was 5 and one more to read the default role before.
 func TestCreateUserRoundTrips(t *testing.T) {
 	ctx := context.Background()
 	var trace statements
@@ -99,10 +101,13 @@ func TestCreateUserRoundTrips(t *testing.T) {
 	if err := s.CreateRole(ctx, role); err != nil {
 		t.Fatal(err)
 	}
-	create := func(email string) roster.User {
+	create := func(email string, byDefault bool) roster.User {
 		t.Helper()
 		m := &roster.Membership{OrganizationID: o.ID, Status: roster.MembershipActive, CreateTime: now, UpdateTime: now,
 			ProvisioningMethod: roster.ProvisionedDirect, Roles: []roster.RoleRef{{ID: role.ID, Name: role.Name}}}
+		if byDefault {
+			m.Roles = []roster.RoleRef{store.DefaultMemberRole}
+		}
 		// The directory's check reads the attribute definitions (required ones must be set).
 		check := func(_ *roster.User, defs store.AttributeDefs) error { _, err := defs(); return err }
 		u, err := s.CreateUser(ctx, roster.NewUser{Email: email}.Build(ids.New(roster.PrefixUser), env.ID, now), m, check)
@@ -114,7 +119,7 @@ func TestCreateUserRoundTrips(t *testing.T) {
 	createSent := func(email string, want int) {
 		t.Helper()
 		trace.take()
-		u := create(email)
+		u := create(email, false)
 		if sent := trace.take(); len(sent) > want {
 			t.Errorf("a create sent %d statements, want at most %d:\n%s", len(sent), want, strings.Join(sent, "\n"))
 		}
@@ -122,14 +127,25 @@ func TestCreateUserRoundTrips(t *testing.T) {
 			t.Fatalf("created %+v", u.Memberships)
 		}
 	}
-	create("first@example.com") // connections and statements warm
-	createSent("second@example.com", 5)
+	if err := s.SetDefaultMemberRole(ctx, env.ID, "member"); err != nil {
+		t.Fatal(err)
+	}
+	create("first@example.com", false) // connections and statements warm
+	create("first-default@example.com", true)
+	createSent("second@example.com", 3)
+	trace.take()
+	if u := create("second-default@example.com", true); len(u.Memberships[0].Roles) != 1 || u.Memberships[0].Roles[0].ID != role.ID {
+		t.Fatalf("created with the default role: %+v", u.Memberships)
+	}
+	if sent := trace.take(); len(sent) > 3 {
+		t.Errorf("a create with the default member role sent %d statements, want at most 3:\n%s", len(sent), strings.Join(sent, "\n"))
+	}
 	// With a definition, the create reads (and share-locks) the definitions, and checks them.
 	d := roster.AttributeDefinition{EnvironmentID: env.ID, Key: "tier", DisplayName: "Tier", Type: roster.AttributeString, CreateTime: now, UpdateTime: now}
 	if err := s.CreateAttribute(ctx, d); err != nil {
 		t.Fatal(err)
 	}
-	createSent("third@example.com", 6)
+	createSent("third@example.com", 4)
 	var seen map[string]roster.AttributeDefinition
 	m := &roster.Membership{OrganizationID: o.ID, Status: roster.MembershipActive, CreateTime: now, UpdateTime: now, ProvisioningMethod: roster.ProvisionedDirect}
 	_, err = s.CreateUser(ctx, roster.NewUser{Email: "fourth@example.com"}.Build(ids.New(roster.PrefixUser), env.ID, now), m,

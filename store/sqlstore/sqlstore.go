@@ -514,6 +514,13 @@ func (s *Store) keyShareLock() string {
 type lockedOrg struct {
 	id, name   string
 	attributes bool
+	// defaultRole is the organization's default member role, when lockOrganizationFor was
+	// asked for it.
+	defaultRole struct {
+		role roster.RoleRef
+		name string // the environment's default_member_role
+		ok   bool   // a role has that name
+	}
 }
 
 // lockOrganization share-locks an organization of the environment before a write adds rows
@@ -530,6 +537,35 @@ func (s *Store) lockOrganization(ctx context.Context, tx txConn, environmentID, 
 	if errors.Is(err, sql.ErrNoRows) {
 		return lockedOrg{}, notFound("organization")
 	}
+	return org, err
+}
+
+// lockOrganizationFor is lockOrganization; with defaultRole, the same statement also reads the
+// organization's default member role (defaultRoleJoin, as ResolveDefaultMemberRole resolves
+// it) into org.defaultRole: a create with the default role needs no round trip to read it.
+func (s *Store) lockOrganizationFor(ctx context.Context, tx txConn, environmentID, id string, defaultRole bool) (lockedOrg, error) {
+	if !defaultRole {
+		return s.lockOrganization(ctx, tx, environmentID, id)
+	}
+	org := lockedOrg{id: id}
+	s.gateOrganization(tx, id)
+	lock := ""
+	if s.dialect.ShareLock() != "" {
+		lock = " FOR SHARE OF o" // not the role's nullable side
+	}
+	var role defaultRoleRow
+	var name sql.NullString
+	err := tx.queryRowScan(ctx, `SELECT o.display_name, EXISTS (SELECT 1 FROM attribute_definitions d WHERE d.environment_id = o.environment_id),
+		(SELECT e.default_member_role FROM environments e WHERE e.id = o.environment_id), `+defaultRoleColumns+`
+		FROM organizations o `+defaultRoleJoin+`
+		WHERE o.id = $1 AND o.environment_id = $2`+lock, []any{id, environmentID}, append([]any{&org.name, &org.attributes, &name}, role.dest()...)...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return lockedOrg{}, notFound("organization")
+	}
+	if roles := role.roles(); len(roles) == 1 {
+		org.defaultRole.role, org.defaultRole.ok = roles[0], true
+	}
+	org.defaultRole.name = name.String
 	return org, err
 }
 

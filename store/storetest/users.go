@@ -25,6 +25,7 @@ var userTests = []struct {
 	{"RolesAndPermissions", testRolesAndPermissions},
 	{"AttributeDefinitions", testAttributeDefinitions},
 	{"CreateUserWithADeletedRole", testCreateUserWithADeletedRole},
+	{"CreateUserWithTheDefaultRole", testCreateUserWithTheDefaultRole},
 }
 
 func newUser(envID, email, externalID string) roster.User {
