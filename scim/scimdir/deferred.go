@@ -3,6 +3,7 @@ package scimdir
 import (
 	"context"
 	"errors"
+	"sync"
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/directory"
@@ -19,10 +20,13 @@ func (b Backend) Defer(token string) scim.DeferredDirectory {
 // (refused), or not yet checked (neither). Every method but UpdateGroup opens the directory
 // first (open: Backend.Open, once); UpdateGroup, while the token is unchecked, has the write
 // check it (directory.Service.UpdateSCIMGroupWithToken). TestDeferredChecksTheToken calls
-// every method with a refused token.
+// every method with a refused token. Safe for concurrent use, as a scim.Directory must be.
 type deferred struct {
-	b        Backend
-	token    string
+	b     Backend
+	token string
+	// mu guards the rest; open holds it while it checks the token, so that one call checks
+	// and the others wait for its answer.
+	mu       sync.Mutex
 	dir      scim.Directory // the opened directory, once Open accepted the token
 	accepted *bool          // the token was accepted (by Open or by a write)
 	refused  bool
@@ -31,10 +35,13 @@ type deferred struct {
 var _ scim.DeferredDirectory = (*deferred)(nil)
 
 func (d *deferred) Verify(ctx context.Context) error {
+	d.mu.Lock()
+	refused, accepted := d.refused, *d.accepted
+	d.mu.Unlock()
 	switch {
-	case d.refused:
+	case refused:
 		return scim.ErrUnauthorized
-	case *d.accepted:
+	case accepted:
 		return nil
 	}
 	_, err := d.open(ctx)
@@ -43,6 +50,8 @@ func (d *deferred) Verify(ctx context.Context) error {
 
 // open checks the token as Open does, once.
 func (d *deferred) open(ctx context.Context) (scim.Directory, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	if d.refused {
 		return nil, scim.ErrUnauthorized
 	}
@@ -61,7 +70,10 @@ func (d *deferred) open(ctx context.Context) (scim.Directory, error) {
 }
 
 func (d *deferred) UpdateGroup(ctx context.Context, id string, update func(*scim.Resource) (*scim.Resource, scim.MemberChange, error)) (*scim.Resource, error) {
-	if d.refused || *d.accepted { // decided: as any other call (a rename's second try)
+	d.mu.Lock()
+	decided := d.refused || *d.accepted
+	d.mu.Unlock()
+	if decided { // as any other call (a rename's second try)
 		dir, err := d.open(ctx)
 		if err != nil {
 			return nil, err
@@ -69,9 +81,16 @@ func (d *deferred) UpdateGroup(ctx context.Context, id string, update func(*scim
 		return dir.UpdateGroup(ctx, id, update)
 	}
 	out, accepted, err := d.b.Service.UpdateSCIMGroupWithToken(ctx, d.b.DirectoryID, d.token, directory.SCIMGroup{ID: id, Update: groupUpdate(update)})
-	*d.accepted = accepted
-	if roster.ErrorCode(err) == roster.EUnauthenticated {
+	refused := roster.ErrorCode(err) == roster.EUnauthenticated
+	d.mu.Lock()
+	if accepted {
+		*d.accepted = true
+	}
+	if refused {
 		d.refused = true
+	}
+	d.mu.Unlock()
+	if refused {
 		return nil, scim.ErrUnauthorized
 	}
 	if err != nil {
