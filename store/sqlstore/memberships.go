@@ -170,6 +170,12 @@ func (s *Store) insertMembershipRoles(ctx context.Context, tx txConn, m *roster.
 	if err != nil {
 		return err
 	}
+	return keepInsertedRoles(rows, m)
+}
+
+// keepInsertedRoles reads the role IDs an insert of membership_roles returned and drops from
+// m.Roles the roles it did not insert (deleted since they were read), then closes rows.
+func keepInsertedRoles(rows *sql.Rows, m *roster.Membership) error {
 	inserted := map[string]bool{}
 	for rows.Next() {
 		var id string

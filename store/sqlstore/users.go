@@ -139,21 +139,10 @@ func (s *Store) insertUserWithMembership(ctx context.Context, tx txConn, u roste
 	if err != nil {
 		return s.conflict(err, userField(u))
 	}
-	inserted := map[string]bool{}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return err
-		}
-		inserted[id] = true
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	if err := keepInsertedRoles(rows, m); err != nil {
 		return s.conflict(err, userField(u))
 	}
 	m.OrganizationName = org.name
-	m.Roles = slices.DeleteFunc(m.Roles, func(r roster.RoleRef) bool { return !inserted[r.ID] })
 	return nil
 }
 
