@@ -72,27 +72,17 @@ func addMembershipRow(u *roster.User, m roster.Membership, roleID, roleName, rol
 // caller has locked (lockOrganization); another one is locked here. The organization must
 // exist in this environment (the foreign key alone would accept one of another environment).
 func (s *Store) insertMembership(ctx context.Context, tx txConn, environmentID string, org lockedOrg, m *roster.Membership) error {
-	seq, ok := roster.IDNumber(m.UserID, roster.PrefixUser)
-	if !ok {
-		return fmt.Errorf("malformed user id %q", m.UserID)
+	row, err := membershipRow(environmentID, m)
+	if err != nil {
+		return err
 	}
 	if org.id != m.OrganizationID {
-		var err error
 		if org, err = s.lockOrganization(ctx, tx, environmentID, m.OrganizationID); err != nil {
 			return err
 		}
 	}
 	m.OrganizationName = org.name
-	meta, err := json.Marshal(nonNil(m.Metadata))
-	if err != nil {
-		return err
-	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO memberships (environment_id, organization_id, user_id, user_seq, status, metadata,
-		inviter_email, provisioning_method, create_time, update_time, accept_time, expire_time, invite_resent_count, invite_resent_time)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-		environmentID, m.OrganizationID, m.UserID, seq, string(m.Status), string(meta), nullString(m.InviterEmail),
-		m.ProvisioningMethod, micros(m.CreateTime), micros(m.UpdateTime), nullMicros(m.AcceptTime), nullMicros(m.ExpireTime),
-		m.InviteResentCount, nullMicros(m.InviteResentTime))
+	_, err = tx.ExecContext(ctx, `INSERT INTO memberships (`+membershipInsertColumns+`) VALUES (`+placeholders(1, len(row))+`)`, row...)
 	if err != nil {
 		return s.conflict(err, func(string) string { return m.OrganizationID })
 	}
@@ -148,6 +138,36 @@ func (s *Store) writeMembershipRoles(ctx context.Context, tx txConn, m *roster.M
 	return s.insertMembershipRoles(ctx, tx, m)
 }
 
+// membershipInsertColumns are the columns of a new memberships row, in membershipRow's order.
+const membershipInsertColumns = `environment_id, organization_id, user_id, user_seq, status, metadata,
+	inviter_email, provisioning_method, create_time, update_time, accept_time, expire_time, invite_resent_count, invite_resent_time`
+
+// membershipRow is the values of m's new memberships row, in membershipInsertColumns' order.
+func membershipRow(environmentID string, m *roster.Membership) ([]any, error) {
+	seq, ok := roster.IDNumber(m.UserID, roster.PrefixUser)
+	if !ok {
+		return nil, fmt.Errorf("malformed user id %q", m.UserID)
+	}
+	meta, err := json.Marshal(nonNil(m.Metadata))
+	if err != nil {
+		return nil, err
+	}
+	return []any{environmentID, m.OrganizationID, m.UserID, seq, string(m.Status), string(meta), nullString(m.InviterEmail),
+		m.ProvisioningMethod, micros(m.CreateTime), micros(m.UpdateTime), nullMicros(m.AcceptTime), nullMicros(m.ExpireTime),
+		m.InviteResentCount, nullMicros(m.InviteResentTime)}, nil
+}
+
+// roleIDs is the IDs of roles, each once, in their order.
+func roleIDs(roles []roster.RoleRef) []string {
+	ids := make([]string, 0, len(roles))
+	for _, r := range roles {
+		if !slices.Contains(ids, r.ID) {
+			ids = append(ids, r.ID)
+		}
+	}
+	return ids
+}
+
 // insertMembershipRoles gives a new (or emptied) membership its roles with one statement,
 // which share-locks the roles in ID order as it reads them (lock order: after the user,
 // before membership_roles; the statement is one round trip on PostgreSQL, where a lock and
@@ -158,12 +178,8 @@ func (s *Store) insertMembershipRoles(ctx context.Context, tx txConn, m *roster.
 		return nil
 	}
 	args := []any{m.OrganizationID, m.UserID}
-	seen := map[string]bool{}
-	for _, r := range m.Roles {
-		if !seen[r.ID] {
-			seen[r.ID] = true
-			args = append(args, r.ID)
-		}
+	for _, id := range roleIDs(m.Roles) {
+		args = append(args, id)
 	}
 	rows, err := tx.QueryContext(ctx, `INSERT INTO membership_roles (organization_id, user_id, role_id)
 		SELECT $1, $2, id FROM roles WHERE id IN (`+placeholders(3, len(args)-2)+`) ORDER BY id`+s.dialect.ShareLock()+` RETURNING role_id`, args...)

@@ -530,35 +530,29 @@ type lockedOrg struct {
 // whether the environment has any attribute definitions, which a user's write reads only when
 // there are some (lazyDefs).
 func (s *Store) lockOrganization(ctx context.Context, tx txConn, environmentID, id string) (lockedOrg, error) {
-	org := lockedOrg{id: id}
-	s.gateOrganization(tx, id)
-	err := tx.queryRowScan(ctx, `SELECT o.display_name, EXISTS (SELECT 1 FROM attribute_definitions d WHERE d.environment_id = o.environment_id)
-		FROM organizations o WHERE o.id = $1 AND o.environment_id = $2`+s.dialect.ShareLock(), []any{id, environmentID}, &org.name, &org.attributes)
-	if errors.Is(err, sql.ErrNoRows) {
-		return lockedOrg{}, notFound("organization")
-	}
-	return org, err
+	return s.lockOrganizationFor(ctx, tx, environmentID, id, false)
 }
 
 // lockOrganizationFor is lockOrganization; with defaultRole, the same statement also reads the
 // organization's default member role (defaultRoleJoin, as ResolveDefaultMemberRole resolves
 // it) into org.defaultRole: a create with the default role needs no round trip to read it.
 func (s *Store) lockOrganizationFor(ctx context.Context, tx txConn, environmentID, id string, defaultRole bool) (lockedOrg, error) {
-	if !defaultRole {
-		return s.lockOrganization(ctx, tx, environmentID, id)
-	}
 	org := lockedOrg{id: id}
 	s.gateOrganization(tx, id)
 	lock := ""
 	if s.dialect.ShareLock() != "" {
 		lock = " FOR SHARE OF o" // not the role's nullable side
 	}
+	cols, join, dest := "", "", []any{&org.name, &org.attributes}
 	var role defaultRoleRow
 	var name sql.NullString
-	err := tx.queryRowScan(ctx, `SELECT o.display_name, EXISTS (SELECT 1 FROM attribute_definitions d WHERE d.environment_id = o.environment_id),
-		(SELECT e.default_member_role FROM environments e WHERE e.id = o.environment_id), `+defaultRoleColumns+`
-		FROM organizations o `+defaultRoleJoin+`
-		WHERE o.id = $1 AND o.environment_id = $2`+lock, []any{id, environmentID}, append([]any{&org.name, &org.attributes, &name}, role.dest()...)...)
+	if defaultRole {
+		cols, join = `, (SELECT e.default_member_role FROM environments e WHERE e.id = o.environment_id), `+defaultRoleColumns, defaultRoleJoin
+		dest = append(append(dest, &name), role.dest()...)
+	}
+	err := tx.queryRowScan(ctx, `SELECT o.display_name, EXISTS (SELECT 1 FROM attribute_definitions d WHERE d.environment_id = o.environment_id)`+cols+`
+		FROM organizations o `+join+`
+		WHERE o.id = $1 AND o.environment_id = $2`+lock, []any{id, environmentID}, dest...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return lockedOrg{}, notFound("organization")
 	}

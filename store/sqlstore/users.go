@@ -62,9 +62,11 @@ func (s *Store) CreateUser(ctx context.Context, in roster.User, m *roster.Member
 				return err
 			}
 		}
+		if m != nil {
+			m.UserID = u.ID
+		}
 		if m != nil && s.pg() {
 			// One statement writes the user, its provenance, the membership and its roles.
-			m.UserID = u.ID
 			if err := s.insertUserWithMembership(ctx, tx, u, apiWriter(ctx, roster.SourceAPI), u.CreateTime, org, m); err != nil {
 				return err
 			}
@@ -83,7 +85,6 @@ func (s *Store) CreateUser(ctx context.Context, in roster.User, m *roster.Member
 		u.Memberships = []roster.Membership{}
 		if m != nil {
 			if !s.pg() {
-				m.UserID = u.ID
 				if err := s.insertMembership(ctx, tx, u.EnvironmentID, org, m); err != nil {
 					return err
 				}
@@ -101,40 +102,31 @@ func isDefaultRole(roles []roster.RoleRef) bool {
 }
 
 // insertUserWithMembershipQuery is insertUserRecordedQuery ($1–$26) and, in the same
-// statement, the user's first membership ($27–$39) and its roles ($40, share-locked in ID
-// order as insertMembershipRoles locks them, answering the ones inserted): PostgreSQL only.
-// Each insert reads the row the one before it returned, so the foreign keys hold.
+// statement, the user's first membership ($27–$40, membershipRow) and its roles ($41,
+// share-locked in ID order as insertMembershipRoles locks them, answering the ones
+// inserted): PostgreSQL only. Each insert reads the row the one before it returned, so the
+// foreign keys hold.
 var insertUserWithMembershipQuery = `WITH u AS (` + insertUserQuery + ` RETURNING id),
 	fs AS (INSERT INTO user_field_sources (user_id, field, source, source_id, update_time) SELECT id, $23, $24, $25, $26 FROM u),
-	m AS (INSERT INTO memberships (environment_id, organization_id, user_id, user_seq, status, metadata,
-		inviter_email, provisioning_method, create_time, update_time, accept_time, expire_time, invite_resent_count, invite_resent_time)
-		SELECT $27, $28, id, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39 FROM u RETURNING organization_id, user_id)
+	m AS (INSERT INTO memberships (` + membershipInsertColumns + `)
+		SELECT ` + placeholders(27, 14) + ` FROM u RETURNING organization_id, user_id)
 	INSERT INTO membership_roles (organization_id, user_id, role_id)
-	SELECT m.organization_id, m.user_id, r.id FROM m JOIN roles r ON r.id = ANY(CAST($40 AS TEXT[])) ORDER BY r.id FOR SHARE OF r
+	SELECT m.organization_id, m.user_id, r.id FROM m JOIN roles r ON r.id = ANY(CAST($41 AS TEXT[])) ORDER BY r.id FOR SHARE OF r
 	RETURNING role_id`
 
 // insertUserWithMembership inserts a new user (as insertUserRecorded) with its first membership
 // m (as insertMembership: m.OrganizationName set, roles deleted since they were read dropped)
 // in one statement: two round trips fewer than three. PostgreSQL only.
 func (s *Store) insertUserWithMembership(ctx context.Context, tx txConn, u roster.User, w roster.Writer, at time.Time, org lockedOrg, m *roster.Membership) error {
-	row, seq, err := userRow(u)
+	row, _, err := userRow(u)
 	if err != nil {
 		return err
 	}
-	meta, err := json.Marshal(nonNil(m.Metadata))
+	mrow, err := membershipRow(u.EnvironmentID, m)
 	if err != nil {
 		return err
 	}
-	roleIDs := make([]string, 0, len(m.Roles))
-	for _, r := range m.Roles {
-		if !slices.Contains(roleIDs, r.ID) {
-			roleIDs = append(roleIDs, r.ID)
-		}
-	}
-	args := append(row, roster.FieldCreated, string(w.Source), w.ID, micros(at),
-		u.EnvironmentID, m.OrganizationID, seq, string(m.Status), string(meta), nullString(m.InviterEmail),
-		m.ProvisioningMethod, micros(m.CreateTime), micros(m.UpdateTime), nullMicros(m.AcceptTime), nullMicros(m.ExpireTime),
-		m.InviteResentCount, nullMicros(m.InviteResentTime), roleIDs)
+	args := slices.Concat(row, []any{roster.FieldCreated, string(w.Source), w.ID, micros(at)}, mrow, []any{roleIDs(m.Roles)})
 	rows, err := tx.QueryContext(ctx, insertUserWithMembershipQuery, args...)
 	if err != nil {
 		return s.conflict(err, userField(u))
