@@ -424,10 +424,10 @@ var errSCIMUnauthorized = roster.Errorf(roster.EUnauthenticated, "the bearer tok
 // all. The token is looked up by its SHA-256, and the stored hash is compared in constant time;
 // neither is ever logged. The secret's last use is recorded (at most once a minute).
 func (s *Service) AuthenticateDirectory(ctx context.Context, directoryID, token string) (store.DirectoryAuth, error) {
-	if token == "" || len(token) > 256 {
+	hash, ok := tokenHash(token)
+	if !ok {
 		return store.DirectoryAuth{}, errSCIMUnauthorized
 	}
-	hash := roster.HashDirectorySecret(token)
 	a, err := s.store.FindDirectoryBySecret(ctx, hash, s.now())
 	switch {
 	case roster.ErrorCode(err) == roster.ENotFound:
@@ -440,6 +440,15 @@ func (s *Service) AuthenticateDirectory(ctx context.Context, directoryID, token 
 	}
 	s.recordSecretUse(ctx, a.Secret)
 	return a, nil
+}
+
+// tokenHash is the hash a SCIM bearer token is looked up by, or false for a token no secret
+// can be (empty, or longer than any).
+func tokenHash(token string) (string, bool) {
+	if token == "" || len(token) > 256 {
+		return "", false
+	}
+	return roster.HashDirectorySecret(token), true
 }
 
 // recordSecretUse records a secret's use, at most once per granularity: its row was just

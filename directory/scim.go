@@ -178,11 +178,12 @@ func groupUpdate(in SCIMGroup, now time.Time) func(*roster.DirectoryGroup) (stor
 // not UNAUTHENTICATED came before the check (the database's), and the caller checks the token
 // on its own (AuthenticateDirectory) before it answers.
 func (s *Service) UpdateSCIMGroupWithToken(ctx context.Context, directoryID, token string, in SCIMGroup) (g roster.DirectoryGroup, accepted bool, err error) {
-	if token == "" || len(token) > 256 || in.Create != nil || in.Update == nil {
+	hash, ok := tokenHash(token)
+	if !ok || in.Create != nil || in.Update == nil {
 		return roster.DirectoryGroup{}, false, errSCIMUnauthorized
 	}
 	now := s.now()
-	check := &store.SecretCheck{Hash: roster.HashDirectorySecret(token)}
+	check := &store.SecretCheck{Hash: hash}
 	g, err = s.store.WriteDirectoryGroup(ctx, store.DirectoryGroupWrite{DirectoryID: directoryID, ID: in.ID, Now: now, Secret: check,
 		Update: groupUpdate(in, now)})
 	if roster.ErrorCode(err) == roster.EUnauthenticated {
