@@ -107,12 +107,7 @@ func heldWrite(t *testing.T, write func(hold func()) error) (finish func() error
 // pool clean: the writes after it, on the pool's few connections, succeed.
 func TestFirstStatementFailures(t *testing.T) {
 	ctx := context.Background()
-	url := pgtest.NewSchema(t)
-	s, err := postgres.Open(ctx, url+"&lock_timeout=200ms")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, url := openStore(t, "&lock_timeout=200ms")
 	f := newMemberFixture(t, s)
 	tx := holdInOtherSession(t, url, `SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE`, f.org)
 	for range 3 { // lockDirectoryGroup, BEGIN's batch: the organization is held
@@ -152,11 +147,7 @@ func TestFirstStatementFailures(t *testing.T) {
 // only those already running finish meanwhile (16 writers here).
 func TestDirectoryChangesAreNotStarved(t *testing.T) {
 	ctx := context.Background()
-	s, err := postgres.Open(ctx, pgtest.NewSchema(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, _ := openStore(t, "")
 	f := newMemberFixture(t, s)
 	notStarved(t, "member writes", func(w, i int) error {
 		c := store.DirectoryMemberChange{Add: []string{f.users[w%2]}}
@@ -176,12 +167,7 @@ func TestDirectoryChangesAreNotStarved(t *testing.T) {
 // and writes nothing.
 func TestGateTimeoutIsUnavailable(t *testing.T) {
 	ctx := context.Background()
-	url := pgtest.NewSchema(t)
-	s, err := postgres.Open(ctx, url+"&lock_timeout=200ms")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, url := openStore(t, "&lock_timeout=200ms")
 	f := newMemberFixture(t, s)
 	tx := holdInOtherSession(t, url, `SELECT pg_advisory_xact_lock(7426174, hashtext($1))`, f.dir)
 	if err := f.patch(ctx, s, store.DirectoryMemberChange{Add: []string{f.users[0]}}); roster.ErrorCode(err) != roster.EUnavailable {
@@ -207,11 +193,7 @@ func TestGateTimeoutIsUnavailable(t *testing.T) {
 // creates went past it (sqlstore gate.go).
 func TestOrganizationChangesAreNotStarved(t *testing.T) {
 	ctx := context.Background()
-	s, err := postgres.Open(ctx, pgtest.NewSchema(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, _ := openStore(t, "")
 	ids := roster.NewIDGenerator()
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	env, o := newOrganization(t, s, ids, now)

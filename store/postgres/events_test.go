@@ -10,8 +10,6 @@ import (
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/store"
-	"github.com/rosterhq/roster/store/postgres"
-	"github.com/rosterhq/roster/store/postgres/pgtest"
 )
 
 // TestFeedNeverSkipsALaterCommit: transactions commit out of seq order. A reader that has
@@ -19,12 +17,7 @@ import (
 // holds back events until every older transaction has ended (Dialect.EventHorizon).
 func TestFeedNeverSkipsALaterCommit(t *testing.T) {
 	ctx := context.Background()
-	url := pgtest.NewSchema(t)
-	s, err := postgres.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, url := openStore(t, "")
 	env := roster.Environment{ID: "env_1", Name: "feed", CursorKey: make([]byte, 32), CreateTime: time.Now().UTC()}
 	if err := s.CreateEnvironment(ctx, env); err != nil {
 		t.Fatal(err)

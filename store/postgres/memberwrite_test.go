@@ -181,12 +181,7 @@ func TestMemberWriteRoundTrips(t *testing.T) {
 // nor the group; while one holds the directory, the write holds not the group.
 func TestMemberWriteLockOrder(t *testing.T) {
 	ctx := context.Background()
-	url := pgtest.NewSchema(t)
-	s, err := postgres.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, url := openStore(t, "")
 	f := newMemberFixture(t, s)
 	db, err := sql.Open("pgx", url)
 	if err != nil {
@@ -255,12 +250,7 @@ func TestMemberWriteLockOrder(t *testing.T) {
 // moves the time, and this one leaves it and commits its member row at once.
 func TestMemberWriteSkipsTheGroupTimeBeingMoved(t *testing.T) {
 	ctx := context.Background()
-	url := pgtest.NewSchema(t)
-	s, err := postgres.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, url := openStore(t, "")
 	f := newMemberFixture(t, s)
 	db, err := sql.Open("pgx", url)
 	if err != nil {

@@ -296,12 +296,7 @@ func TestEventIDsFromRows(t *testing.T) {
 // PATCH load, ~1.5 connections a second were closed and reopened with 16 idle allowed).
 func TestBurstConnectionsStayOpen(t *testing.T) {
 	ctx := context.Background()
-	url := pgtest.NewSchema(t)
-	s, err := postgres.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, url := openStore(t, "")
 	ids := roster.NewIDGenerator()
 	env, o := newOrganization(t, s, ids, time.Now().UTC().Truncate(time.Microsecond))
 	hold := holdInOtherSession(t, url, `SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE`, o.ID)

@@ -57,6 +57,19 @@ func (c *statements) take() []string {
 	return out
 }
 
+// openStore opens a store on a new schema, its URL given params (such as "&lock_timeout=200ms"),
+// closed when the test ends, and returns it with the schema's URL (without params).
+func openStore(t *testing.T, params string) (*sqlstore.Store, string) {
+	t.Helper()
+	url := pgtest.NewSchema(t)
+	s, err := postgres.Open(context.Background(), url+params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, url
+}
+
 // newEnvironment creates an environment in s, its ID drawn from ids, made at now.
 func newEnvironment(t *testing.T, s *sqlstore.Store, ids *roster.IDGenerator, now time.Time) roster.Environment {
 	t.Helper()
