@@ -3,6 +3,8 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"runtime/metrics"
 	"sync"
 	"testing"
 
@@ -39,4 +41,51 @@ func TestReadConnectionsStayOpen(t *testing.T) {
 	if st.OpenConnections > st.MaxOpenConnections {
 		t.Fatalf("read pool over its bound: %+v", st)
 	}
+}
+
+// TestPointReadsStartNoGoroutines: a read of one user or organization by key, under a context
+// that can end (every request's), starts no goroutine. database/sql and the SQLite driver each
+// start one per query to watch such a context; those two per read were scheduled ahead of the
+// requests already waiting and put a 20 ms tail on reads over HTTP/1.1 (bench/README.md). A
+// context that has already ended still fails the read.
+func TestPointReadsStartNoGoroutines(t *testing.T) {
+	s, env, users := benchStore(t, sqlite.WithUserCache(0)) // every read goes to the database
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	org, err := s.GetOrganization(ctx, env.ID, roster.OrganizationRef{ID: users[0].Memberships[0].OrganizationID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const reads = 200
+	before := goroutinesCreated()
+	for i := range reads {
+		u := users[i%len(users)]
+		for _, ref := range []roster.UserRef{{ID: u.ID}, {ExternalID: *u.ExternalID}} {
+			if _, err := s.GetUser(ctx, env.ID, ref); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.GetOrganization(ctx, env.ID, roster.OrganizationRef{ID: org.ID}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 600 reads; with the watchers they started 1,200 goroutines. A few may come from the
+	// store's own background work (the checkpointer) meanwhile.
+	if n := goroutinesCreated() - before; n > 20 {
+		t.Fatalf("%d point reads started %d goroutines", 3*reads, n)
+	}
+
+	cancel()
+	if _, err := s.GetUser(ctx, env.ID, roster.UserRef{ID: users[1].ID}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("get user with an ended context: %v, want context.Canceled", err)
+	}
+	if _, err := s.GetOrganization(ctx, env.ID, roster.OrganizationRef{ID: org.ID}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("get organization with an ended context: %v, want context.Canceled", err)
+	}
+}
+
+func goroutinesCreated() uint64 {
+	sample := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+	metrics.Read(sample)
+	return sample[0].Value.Uint64()
 }

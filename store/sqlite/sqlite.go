@@ -146,6 +146,7 @@ func OpenFile(ctx context.Context, path string, opts ...Option) (*sqlstore.Store
 	}
 	s.StartGroupCommit()
 	s.EnableUserCache(o.userCacheBytes)
+	s.UnwatchPointReads()
 	ckpt, err := startCheckpointer(dsn+fmt.Sprintf("&_pragma=cache_size(-%d)", checkpointerCacheKiB), write, path+"-wal", o.walLimit, o.checkpointEvery)
 	if err != nil {
 		s.Close()

@@ -49,7 +49,7 @@ func orgEvent(typ string, o roster.Organization, at time.Time, changed []string)
 
 // GetOrganization finds an organization by ID or external ID.
 func (s *Store) GetOrganization(ctx context.Context, environmentID string, ref roster.OrganizationRef) (roster.Organization, error) {
-	return getOrganization(ctx, s.read, environmentID, ref, "")
+	return getOrganization(s.pointRead(ctx), s.read, environmentID, ref, "")
 }
 
 // UpdateOrganization applies update to the stored organization in one transaction.

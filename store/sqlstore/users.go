@@ -288,7 +288,7 @@ func (s *Store) cachedUserBy(ctx context.Context, environmentID, col, key string
 		return u, nil
 	}
 	seq := s.users.begin()
-	u, err := s.fullUserBy(ctx, s.read, environmentID, col, key, "")
+	u, err := s.fullUserBy(s.pointRead(ctx), s.read, environmentID, col, key, "")
 	if err != nil || s.users == nil {
 		return u, err
 	}
