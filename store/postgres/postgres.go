@@ -157,6 +157,31 @@ func (dialect) BeginWith(ctx context.Context, conn *sql.Conn, pre []sqlstore.Sta
 	})
 }
 
+// PointRead runs a point read (sqlstore.PointReader) on pgx directly, with ctx: pgx watches
+// it with context.AfterFunc, where database/sql would start a goroutine per query to do so. A
+// canceled read leaves pgx's connection closed, and database/sql then drops it
+// (stdlib.Conn.ResetSession).
+func (dialect) PointRead(ctx context.Context, db *sql.DB, query string, args []any, row func(scan func(dest ...any) error) error) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		rows, err := dc.(*stdlib.Conn).Conn().Query(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if err := row(rows.Scan); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	})
+}
+
 func (dialect) RowLock() string { return " FOR UPDATE" }
 
 func (dialect) ShareLock() string { return " FOR SHARE" }

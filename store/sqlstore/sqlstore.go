@@ -313,24 +313,45 @@ func splitStatements(body string) []string {
 // a store that is the only writer of its database may enable it (SQLite; see userCache).
 func (s *Store) EnableUserCache(maxBytes int) { s.users = newUserCache(maxBytes) }
 
-// UnwatchPointReads makes the reads of one user or organization by a unique key on the read
-// pool run without their caller's cancellation, for a database in this process (SQLite). With
-// a context that can end, database/sql starts a goroutine per query to watch it, and the
-// SQLite driver a second one to interrupt the statement: two goroutines per read, scheduled
-// ahead of the requests already waiting on the core, which put a 20 ms tail on reads over
-// HTTP/1.1 (p99 21 ms against 7.5 ms without them, bench/README.md "fifth session"). Such a
-// read ends in microseconds whatever its caller does, so nothing is lost by not watching it;
-// a context that has already ended still fails it before it starts. A networked database
-// keeps watching: its round trip can hang, and cancelling is what ends it.
+// A point read is a read of one row and its few children by a unique key on the read pool
+// (a user by ID, external ID or email; an organization by ID). It ends in microseconds, or in
+// milliseconds for a user of very many organizations, whatever its caller does. With a context
+// that can end, database/sql starts a goroutine per query to watch it (Rows.awaitDone), and the
+// SQLite driver a second one to interrupt the statement. Those goroutines, scheduled ahead of
+// the requests already waiting for the core, put a tail on reads over HTTP/1.1: at 16 clients
+// p99 21-23 ms against 7-8 ms without them on SQLite, 49-53 ms against 13-16 ms on PostgreSQL
+// (docs/storage.md, "Point reads start no goroutine").
+
+// PointReader is a Dialect's own way of running a point read, where it has one that still
+// ends with its context but starts no goroutine (PostgreSQL: pgx directly, which watches ctx
+// with context.AfterFunc).
+type PointReader interface {
+	// PointRead runs query on one of db's connections and calls row for each row of its
+	// answer, with the function that scans it (as sql.Rows.Scan does).
+	PointRead(ctx context.Context, db *sql.DB, query string, args []any, row func(scan func(dest ...any) error) error) error
+}
+
+// UnwatchPointReads makes point reads run without their caller's cancellation, for a database
+// in this process (SQLite), whose reads cannot hang: nothing is lost by not watching them, and
+// a context that has already ended still fails them before they start. A networked database
+// must keep watching (its round trip can hang, and cancelling is what ends it): see PointReader.
 func (s *Store) UnwatchPointReads() { s.pointReadsUnwatched = true }
 
-// pointRead returns the context for a read of one row (and its few children) by a unique key:
-// ctx, or ctx without its cancellation after UnwatchPointReads.
+// pointRead returns the context for a point read through database/sql: ctx, or ctx without
+// its cancellation after UnwatchPointReads.
 func (s *Store) pointRead(ctx context.Context) context.Context {
 	if !s.pointReadsUnwatched || ctx.Err() != nil {
 		return ctx
 	}
 	return context.WithoutCancel(ctx)
+}
+
+// pointRows runs query as a point read and calls row for each row of its answer.
+func (s *Store) pointRows(ctx context.Context, query string, args []any, row func(scan scanFunc) error) error {
+	if r, ok := s.dialect.(PointReader); ok {
+		return r.PointRead(ctx, s.readDB, query, args, func(scan func(dest ...any) error) error { return row(scan) })
+	}
+	return eachRow(s.pointRead(ctx), s.read, query, args, row)
 }
 
 // UserCacheStats reports the users in the cache and the bytes they are counted for.

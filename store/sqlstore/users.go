@@ -288,7 +288,7 @@ func (s *Store) cachedUserBy(ctx context.Context, environmentID, col, key string
 		return u, nil
 	}
 	seq := s.users.begin()
-	u, err := s.fullUserBy(s.pointRead(ctx), s.read, environmentID, col, key, "")
+	u, err := s.pointUserBy(ctx, environmentID, col, key)
 	if err != nil || s.users == nil {
 		return u, err
 	}
@@ -355,19 +355,24 @@ func (s *Store) fullUser(ctx context.Context, q querier, environmentID string, r
 // fullUserBy is fullUser by the value of a unique column of users: id, external_id or
 // email_key.
 func (s *Store) fullUserBy(ctx context.Context, q querier, environmentID, col, key, suffix string) (roster.User, error) {
+	return s.fullUserFrom(func(query string, args []any, row func(scan scanFunc) error) error {
+		return eachRow(ctx, q, query, args, row)
+	}, environmentID, col, key, suffix)
+}
+
+// pointUserBy is fullUserBy on the read pool, run as a point read (pointRows).
+func (s *Store) pointUserBy(ctx context.Context, environmentID, col, key string) (roster.User, error) {
+	return s.fullUserFrom(func(query string, args []any, row func(scan scanFunc) error) error {
+		return s.pointRows(ctx, query, args, row)
+	}, environmentID, col, key, "")
+}
+
+// fullUserFrom is fullUserBy with the queries run by run.
+func (s *Store) fullUserFrom(run func(query string, args []any, row func(scan scanFunc) error) error, environmentID, col, key, suffix string) (roster.User, error) {
 	lock := suffix
 	if lock != "" {
 		lock += " OF u" // the user's row only; PostgreSQL refuses to lock the outer join's
 	}
-	rows, err := q.QueryContext(ctx, `SELECT `+s.fullUserColumns+`, m.user_id, `+membershipColumns+`, o.display_name, r.id, r.name, r.display_name
-		FROM users u JOIN memberships m ON m.user_id = u.id JOIN organizations o ON o.id = m.organization_id
-		LEFT JOIN membership_roles mr ON mr.organization_id = m.organization_id AND mr.user_id = m.user_id
-		LEFT JOIN roles r ON r.id = mr.role_id
-		WHERE u.environment_id = $1 AND u.`+col+` = $2 ORDER BY m.create_time, m.organization_id, r.name`+lock, environmentID, key)
-	if err != nil {
-		return roster.User{}, err
-	}
-	defer rows.Close()
 	var us userScan
 	var ms membershipScan
 	var attrs, idents, uid string
@@ -375,34 +380,62 @@ func (s *Store) fullUserBy(ctx context.Context, q querier, environmentID, col, k
 	dest := append(append(append(us.dest(), &attrs, &idents), ms.dest(&uid)...), &roleID, &roleName, &roleDisplay)
 	var u roster.User
 	found := false
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return u, err
-		}
-		if !found {
-			found = true
-			if u, err = us.user(); err != nil {
-				return u, err
+	err := run(`SELECT `+s.fullUserColumns+`, m.user_id, `+membershipColumns+`, o.display_name, r.id, r.name, r.display_name
+		FROM users u JOIN memberships m ON m.user_id = u.id JOIN organizations o ON o.id = m.organization_id
+		LEFT JOIN membership_roles mr ON mr.organization_id = m.organization_id AND mr.user_id = m.user_id
+		LEFT JOIN roles r ON r.id = mr.role_id
+		WHERE u.environment_id = $1 AND u.`+col+` = $2 ORDER BY m.create_time, m.organization_id, r.name`+lock, []any{environmentID, key},
+		func(scan scanFunc) error {
+			if err := scan(dest...); err != nil {
+				return err
 			}
-			if err := decodeDetails(&u, attrs, idents); err != nil {
-				return u, err
+			if !found {
+				found = true
+				var err error
+				if u, err = us.user(); err != nil {
+					return err
+				}
+				if err := decodeDetails(&u, attrs, idents); err != nil {
+					return err
+				}
 			}
-		}
-		m, err := ms.membership()
-		if err != nil {
-			return u, err
-		}
-		addMembershipRow(&u, m, roleID, roleName, roleDisplay)
-	}
-	if err := rows.Err(); err != nil || found {
+			m, err := ms.membership()
+			if err != nil {
+				return err
+			}
+			addMembershipRow(&u, m, roleID, roleName, roleDisplay)
+			return nil
+		})
+	if err != nil || found {
 		return u, err
 	}
 	// No membership: the user alone, or no such user.
-	u, err = scanFullUser(q.QueryRowContext(ctx, `SELECT `+s.fullUserColumns+` FROM users u WHERE u.environment_id = $1 AND u.`+col+` = $2`+suffix, environmentID, key))
-	if errors.Is(err, sql.ErrNoRows) {
+	err = run(`SELECT `+s.fullUserColumns+` FROM users u WHERE u.environment_id = $1 AND u.`+col+` = $2`+suffix, []any{environmentID, key},
+		func(scan scanFunc) error {
+			found = true
+			var err error
+			u, err = scanFullUser(scan)
+			return err
+		})
+	if err == nil && !found {
 		return u, notFound("user")
 	}
 	return u, err
+}
+
+// eachRow runs query on q and calls row for each row of its answer.
+func eachRow(ctx context.Context, q querier, query string, args []any, row func(scan scanFunc) error) error {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := row(rows.Scan); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 // UpdateUser applies update to a user in one transaction.
