@@ -14,7 +14,7 @@ import (
 )
 
 // TestPointReadsStartNoGoroutineAndEndWithTheirContext: a read of one user by ID, external ID
-// or email under a context that can end (every request's) starts no goroutine (database/sql
+// or email, or of an organization, under a context that can end (every request's) starts no goroutine (database/sql
 // starts one per query to watch such a context, and those goroutines put a tail on reads over
 // HTTP/1.1: docs/storage.md), and still ends when its context does: a read held up by a lock
 // on the users table returns the context's error at its deadline, and the reads after it are
@@ -66,11 +66,14 @@ func TestPointReadsStartNoGoroutineAndEndWithTheirContext(t *testing.T) {
 		if got.ID != u.ID || len(got.Memberships) != 1 || got.Memberships[0].OrganizationName != "Acme" {
 			t.Fatalf("read %+v, want user %s in Acme", got, u.ID)
 		}
+		if o, err := s.GetOrganization(ctx, env.ID, roster.OrganizationRef{ID: org.ID}); err != nil || o.DisplayName != "Acme" {
+			t.Fatalf("get organization: %+v, %v", o, err)
+		}
 	}
-	// With database/sql watching, 300 reads started 300 goroutines. A few may come from the
+	// With database/sql watching, these 600 reads started 600 goroutines. A few may come from the
 	// store's own background work meanwhile.
 	if n := goroutinesCreated() - before; n > 20 {
-		t.Fatalf("%d point reads started %d goroutines", reads, n)
+		t.Fatalf("%d point reads started %d goroutines", 2*reads, n)
 	}
 
 	locker, err := sql.Open("pgx", url)
@@ -108,6 +111,9 @@ func TestPointReadsStartNoGoroutineAndEndWithTheirContext(t *testing.T) {
 	cancel()
 	if _, err := read(ctx, users[2], 0); !errors.Is(err, context.Canceled) {
 		t.Fatalf("a read with an ended context: %v, want context.Canceled", err)
+	}
+	if _, err := s.GetOrganization(ctx, env.ID, roster.OrganizationRef{ID: org.ID}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("an organization read with an ended context: %v, want context.Canceled", err)
 	}
 }
 

@@ -49,7 +49,20 @@ func orgEvent(typ string, o roster.Organization, at time.Time, changed []string)
 
 // GetOrganization finds an organization by ID or external ID.
 func (s *Store) GetOrganization(ctx context.Context, environmentID string, ref roster.OrganizationRef) (roster.Organization, error) {
-	return getOrganization(s.pointRead(ctx), s.read, environmentID, ref, "")
+	col, key := organizationKey(ref)
+	var o roster.Organization
+	found := false
+	err := s.pointRows(ctx, `SELECT `+orgColumns+` FROM organizations WHERE environment_id = $1 AND `+col+` = $2`, []any{environmentID, key},
+		func(scan scanFunc) error {
+			found = true
+			var err error
+			o, err = scanOrganization(scan)
+			return err
+		})
+	if err == nil && !found {
+		return o, notFound("organization")
+	}
+	return o, err
 }
 
 // UpdateOrganization applies update to the stored organization in one transaction.
@@ -173,16 +186,21 @@ type queryer interface {
 }
 
 func getOrganization(ctx context.Context, q queryer, environmentID string, ref roster.OrganizationRef, suffix string) (roster.Organization, error) {
-	col, key := "id", ref.ID
-	if ref.ID == "" {
-		col, key = "external_id", ref.ExternalID
-	}
+	col, key := organizationKey(ref)
 	o, err := scanOrganization(q.QueryRowContext(ctx,
 		`SELECT `+orgColumns+` FROM organizations WHERE environment_id = $1 AND `+col+` = $2`+suffix, environmentID, key))
 	if errors.Is(err, sql.ErrNoRows) {
 		return o, notFound("organization")
 	}
 	return o, err
+}
+
+// organizationKey is the unique column of organizations that ref names, and its value.
+func organizationKey(ref roster.OrganizationRef) (col, key string) {
+	if ref.ID == "" {
+		return "external_id", ref.ExternalID
+	}
+	return "id", ref.ID
 }
 
 func scanOrganization(row interface{ Scan(...any) error }) (roster.Organization, error) {
