@@ -86,4 +86,9 @@ func TestUserCacheMetrics(t *testing.T) {
 	if users < 1 || bytes < 100*users {
 		t.Fatalf("user cache: %v users, %v bytes", users, bytes)
 	}
+	// The two writes above (and the token's client, made at start) ran in group-commit batches.
+	batches, writes := metric("roster_db_write_batches_total"), metric("roster_db_batched_writes_total")
+	if batches < 2 || writes < batches {
+		t.Fatalf("group commit: %v batches of %v writes", batches, writes)
+	}
 }

@@ -198,4 +198,16 @@ func registerPoolMetrics(reg prometheus.Registerer, s store.Store) {
 				func() float64 { _, b := c.UserCacheStats(); return float64(b) }),
 		)
 	}
+	// The SQLite group commit (docs/storage.md, "SQLite write path"): writes per batch is what
+	// one COMMIT is shared by, so an operator (or the benchmark) can tell batching from none.
+	if g, ok := s.(interface {
+		WriteBatches() (batches, writes uint64)
+	}); ok {
+		reg.MustRegister(
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "roster_db_write_batches_total", Help: "Group-commit batches run (SQLite: one transaction each; 0 on PostgreSQL, where each write commits on its own)."},
+				func() float64 { b, _ := g.WriteBatches(); return float64(b) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "roster_db_batched_writes_total", Help: "Write transactions run in group-commit batches."},
+				func() float64 { _, w := g.WriteBatches(); return float64(w) }),
+		)
+	}
 }
