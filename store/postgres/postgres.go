@@ -173,12 +173,7 @@ func (dialect) PointRead(ctx context.Context, db *sql.DB, query string, args []a
 			return err
 		}
 		defer rows.Close()
-		for rows.Next() {
-			if err := row(rows.Scan); err != nil {
-				return err
-			}
-		}
-		return rows.Err()
+		return sqlstore.EachRow(rows, row)
 	})
 }
 

@@ -53,10 +53,10 @@ func (s *Store) GetOrganization(ctx context.Context, environmentID string, ref r
 	var o roster.Organization
 	found := false
 	err := s.pointRows(ctx, `SELECT `+orgColumns+` FROM organizations WHERE environment_id = $1 AND `+col+` = $2`, []any{environmentID, key},
-		func(scan scanFunc) error {
+		func(scan func(dest ...any) error) error {
 			found = true
 			var err error
-			o, err = scanOrganization(scan)
+			o, err = scanOrganization(scanFunc(scan))
 			return err
 		})
 	if err == nil && !found {

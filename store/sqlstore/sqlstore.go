@@ -347,9 +347,9 @@ func (s *Store) pointRead(ctx context.Context) context.Context {
 }
 
 // pointRows runs query as a point read and calls row for each row of its answer.
-func (s *Store) pointRows(ctx context.Context, query string, args []any, row func(scan scanFunc) error) error {
+func (s *Store) pointRows(ctx context.Context, query string, args []any, row func(scan func(dest ...any) error) error) error {
 	if r, ok := s.dialect.(PointReader); ok {
-		return r.PointRead(ctx, s.readDB, query, args, func(scan func(dest ...any) error) error { return row(scan) })
+		return r.PointRead(ctx, s.readDB, query, args, row)
 	}
 	return eachRow(s.pointRead(ctx), s.read, query, args, row)
 }

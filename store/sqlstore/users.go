@@ -355,20 +355,20 @@ func (s *Store) fullUser(ctx context.Context, q querier, environmentID string, r
 // fullUserBy is fullUser by the value of a unique column of users: id, external_id or
 // email_key.
 func (s *Store) fullUserBy(ctx context.Context, q querier, environmentID, col, key, suffix string) (roster.User, error) {
-	return s.fullUserFrom(func(query string, args []any, row func(scan scanFunc) error) error {
+	return s.fullUserFrom(func(query string, args []any, row func(scan func(dest ...any) error) error) error {
 		return eachRow(ctx, q, query, args, row)
 	}, environmentID, col, key, suffix)
 }
 
 // pointUserBy is fullUserBy on the read pool, run as a point read (pointRows).
 func (s *Store) pointUserBy(ctx context.Context, environmentID, col, key string) (roster.User, error) {
-	return s.fullUserFrom(func(query string, args []any, row func(scan scanFunc) error) error {
+	return s.fullUserFrom(func(query string, args []any, row func(scan func(dest ...any) error) error) error {
 		return s.pointRows(ctx, query, args, row)
 	}, environmentID, col, key, "")
 }
 
 // fullUserFrom is fullUserBy with the queries run by run.
-func (s *Store) fullUserFrom(run func(query string, args []any, row func(scan scanFunc) error) error, environmentID, col, key, suffix string) (roster.User, error) {
+func (s *Store) fullUserFrom(run func(query string, args []any, row func(scan func(dest ...any) error) error) error, environmentID, col, key, suffix string) (roster.User, error) {
 	lock := suffix
 	if lock != "" {
 		lock += " OF u" // the user's row only; PostgreSQL refuses to lock the outer join's
@@ -385,7 +385,7 @@ func (s *Store) fullUserFrom(run func(query string, args []any, row func(scan sc
 		LEFT JOIN membership_roles mr ON mr.organization_id = m.organization_id AND mr.user_id = m.user_id
 		LEFT JOIN roles r ON r.id = mr.role_id
 		WHERE u.environment_id = $1 AND u.`+col+` = $2 ORDER BY m.create_time, m.organization_id, r.name`+lock, []any{environmentID, key},
-		func(scan scanFunc) error {
+		func(scan func(dest ...any) error) error {
 			if err := scan(dest...); err != nil {
 				return err
 			}
@@ -411,10 +411,10 @@ func (s *Store) fullUserFrom(run func(query string, args []any, row func(scan sc
 	}
 	// No membership: the user alone, or no such user.
 	err = run(`SELECT `+s.fullUserColumns+` FROM users u WHERE u.environment_id = $1 AND u.`+col+` = $2`+suffix, []any{environmentID, key},
-		func(scan scanFunc) error {
+		func(scan func(dest ...any) error) error {
 			found = true
 			var err error
-			u, err = scanFullUser(scan)
+			u, err = scanFullUser(scanFunc(scan))
 			return err
 		})
 	if err == nil && !found {
@@ -424,12 +424,25 @@ func (s *Store) fullUserFrom(run func(query string, args []any, row func(scan sc
 }
 
 // eachRow runs query on q and calls row for each row of its answer.
-func eachRow(ctx context.Context, q querier, query string, args []any, row func(scan scanFunc) error) error {
+func eachRow(ctx context.Context, q querier, query string, args []any, row func(scan func(dest ...any) error) error) error {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
+	return EachRow(rows, row)
+}
+
+// Rows is a query's answer as EachRow reads it: *sql.Rows, or a driver's own (pgx.Rows).
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// EachRow calls row for each row of rows, with the function that scans it, and returns the
+// first error (row's or the answer's). It does not close rows.
+func EachRow(rows Rows, row func(scan func(dest ...any) error) error) error {
 	for rows.Next() {
 		if err := row(rows.Scan); err != nil {
 			return err
