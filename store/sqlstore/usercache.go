@@ -130,19 +130,17 @@ func (c *userCache) get(key string) (roster.User, bool) {
 }
 
 // getIDs fills out[i] with the cached user of ids[i] in the environment, where cached, under
-// one lock for the lot and without building a key string per user (a page of 100: 100 locks
-// and 100 allocations less). It returns how many it filled. The users are shared, as get's.
+// one lock for the lot, looking each up by its ID (the entries' own key: no lookup key to
+// build or look up first). It returns how many it filled. The users are shared, as get's.
 func (c *userCache) getIDs(environmentID string, ids []string, out []roster.User) int {
 	if c == nil {
 		return 0
 	}
-	key := make([]byte, 0, 64)
 	n := 0
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i, id := range ids {
-		key = append(append(append(append(key[:0], "i\x00"...), environmentID...), 0), id...)
-		if e := c.entries[c.keys[string(key)]]; e != nil { // string(key) in an index: no copy
+		if e := c.entries[id]; e != nil && e.user.EnvironmentID == environmentID {
 			e.check()
 			out[i] = e.user
 			n++

@@ -132,3 +132,29 @@ func BenchmarkUserCacheBytesPerUser(b *testing.B) {
 	b.ReportMetric(est, "est-bytes/user")
 	b.ReportMetric(heap, "heap-bytes/user")
 }
+
+// BenchmarkUserCacheGetIDs: a page of 100 users found in a full cache of 10k (a page of
+// ListOrganizationUsers whose users are all cached), per page.
+func BenchmarkUserCacheGetIDs(b *testing.B) {
+	c := newUserCache(64 << 20)
+	const n = 10_000
+	for i := range n {
+		c.put(c.begin(), realisticUser(i))
+	}
+	env := realisticUser(0).EnvironmentID
+	pages := make([][]string, 50)
+	for p := range pages {
+		for k := range 100 {
+			pages[p] = append(pages[p], realisticUser((p*197+k*89)%n).ID)
+		}
+	}
+	out := make([]roster.User, 100)
+	i := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		i++
+		if got := c.getIDs(env, pages[i%len(pages)], out); got != 100 {
+			b.Fatalf("%d of 100 found", got)
+		}
+	}
+}

@@ -38,6 +38,13 @@ func TestUserCacheRefusesReadsOlderThanAWrite(t *testing.T) {
 	if _, ok := c.get(idKey("env_2", "usr_1")); ok {
 		t.Fatal("a user was found in another environment")
 	}
+	page := make([]roster.User, 2)
+	if n := c.getIDs("env_1", []string{"usr_1", "usr_2"}, page); n != 1 || page[0].ID != u.ID || page[1].ID != "" {
+		t.Fatalf("getIDs in env_1: %d, %+v", n, page)
+	}
+	if n := c.getIDs("env_2", []string{"usr_1"}, page[:1]); n != 0 {
+		t.Fatal("getIDs found a user in another environment")
+	}
 	// A write drops it under every key.
 	c.hold(u.ID)
 	c.release(u.ID)
@@ -45,6 +52,9 @@ func TestUserCacheRefusesReadsOlderThanAWrite(t *testing.T) {
 		if _, ok := c.get(k); ok {
 			t.Fatalf("%q still cached after a write", k)
 		}
+	}
+	if n := c.getIDs("env_1", []string{"usr_1"}, page[:1]); n != 0 {
+		t.Fatal("getIDs found a user after a write")
 	}
 }
 
