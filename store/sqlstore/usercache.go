@@ -129,6 +129,22 @@ func (c *userCache) get(key string) (roster.User, bool) {
 	return e.user, true
 }
 
+// getID returns the cached user with this ID in the environment, as get does with its idKey,
+// but by the entries' own key: no key to build, one map lookup instead of two.
+func (c *userCache) getID(environmentID, id string) (roster.User, bool) {
+	if c == nil {
+		return roster.User{}, false
+	}
+	c.mu.Lock()
+	e := c.entries[id]
+	c.mu.Unlock()
+	if e == nil || e.user.EnvironmentID != environmentID {
+		return roster.User{}, false
+	}
+	e.check()
+	return e.user, true
+}
+
 // getIDs fills out[i] with the cached user of ids[i] in the environment, where cached, under
 // one lock for the lot, looking each up by its ID (the entries' own key: no lookup key to
 // build or look up first). It returns how many it filled. The users are shared, as get's.

@@ -275,16 +275,17 @@ func (s *Store) GetUser(ctx context.Context, environmentID string, ref roster.Us
 
 // cachedUserBy is fullUserBy on the read pool, through the user cache.
 func (s *Store) cachedUserBy(ctx context.Context, environmentID, col, key string) (roster.User, error) {
-	var ck string
+	var u roster.User
+	var ok bool
 	switch col {
 	case "id":
-		ck = idKey(environmentID, key)
+		u, ok = s.users.getID(environmentID, key)
 	case "external_id":
-		ck = externalKey(environmentID, key)
+		u, ok = s.users.get(externalKey(environmentID, key))
 	default:
-		ck = emailKey(environmentID, key)
+		u, ok = s.users.get(emailKey(environmentID, key))
 	}
-	if u, ok := s.users.get(ck); ok {
+	if ok {
 		return u, nil
 	}
 	seq := s.users.begin()
