@@ -271,3 +271,66 @@ func holdInOtherSession(t *testing.T, url, query string, args ...any) *sql.Tx {
 	}
 	return tx
 }
+
+// TestOrganizationGateComesBeforeTheRowLock: a create takes its organization's gate in the
+// statement that share-locks the organization's row (one statement fewer than a gate of its
+// own), and PostgreSQL takes the gate before the row lock: while another transaction holds the
+// row FOR UPDATE, the waiting create already holds the gate. Taken after the row lock, the gate
+// could close a cycle with a delete that holds the gate and waits for the row.
+func TestOrganizationGateComesBeforeTheRowLock(t *testing.T) {
+	ctx := context.Background()
+	s, url := openStore(t, "")
+	ids := roster.NewIDGenerator()
+	now := time.Now().UTC()
+	env, org := newOrganization(t, s, ids, now)
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec(`SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE`, org.ID); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		u := roster.NewUser{Email: "waits@acme.com"}.Build(ids.New(roster.PrefixUser), env.ID, now)
+		m := &roster.Membership{OrganizationID: org.ID, Status: roster.MembershipActive, Metadata: map[string]string{}, CreateTime: now, UpdateTime: now}
+		_, err := s.CreateUser(ctx, u, m, nil)
+		done <- err
+	}()
+	// The create's backend: holds the gate (granted), waits for the row (not granted).
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var gated, waiting bool
+		err := db.QueryRow(`SELECT
+			EXISTS (SELECT 1 FROM pg_locks g WHERE g.locktype = 'advisory' AND g.classid = 7426175 AND g.objsubid = 2
+				AND g.objid::bigint = (hashtext($1)::bigint & 4294967295) AND g.granted AND g.pid <> pg_backend_pid()),
+			EXISTS (SELECT 1 FROM pg_locks w JOIN pg_locks g ON g.pid = w.pid WHERE NOT w.granted AND g.locktype = 'advisory'
+				AND g.classid = 7426175 AND g.granted)`, org.ID).Scan(&gated, &waiting)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if gated && waiting {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 10 s: gate held %v, the gated backend waiting for a lock %v", gated, waiting)
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("the create ended while the row was locked: %v", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("the create, once the row was free: %v", err)
+	}
+}

@@ -22,10 +22,10 @@ const directoryGateClass = "7426174" // the first key of the two-key form; migra
 // update and delete against the writes that share-lock it (lockOrganization: creates and
 // memberships under it), which starved an update for up to 22 s
 // (TestOrganizationChangesAreNotStarved). Gates are taken in this order: directories' (in ID
-// order), then the organization's. A write takes the organization's gate shared only as its
-// transaction's first statement (queued with the BEGIN): taken after a row lock it could
-// close a cycle with a delete that holds the gate and waits for that row, and the gate is for
-// fairness only (the row locks exclude).
+// order), then the organization's. A write takes the organization's gate shared only in its
+// transaction's first statement, before that statement's row lock (organizationGate): taken
+// after a row lock it could close a cycle with a delete that holds the gate and waits for that
+// row, and the gate is for fairness only (the row locks exclude).
 const organizationGateClass = "7426175"
 
 // gateDirectory takes a directory's gate shared: the first statement of a SCIM write.
@@ -50,12 +50,18 @@ func (s *Store) closeDirectoryGates(ctx context.Context, tx txConn, directoryIDs
 	return nil
 }
 
-// gateOrganization takes an organization's gate shared, where this is the transaction's first
-// statement (its BEGIN still pending), and otherwise does nothing (see organizationGateClass).
-func (s *Store) gateOrganization(tx txConn, organizationID string) {
-	if s.pg() {
-		tx.queueFirst(`SELECT pg_advisory_xact_lock_shared(`+organizationGateClass+`, hashtext($1))`, organizationID)
+// organizationGate is the first column of an organization's lock statement (o its alias) that
+// takes the organization's gate shared, where that statement is its transaction's first (its
+// BEGIN still pending), and otherwise "" (see organizationGateClass). PostgreSQL computes a
+// query's columns below the LockRows node that locks the row they were read from (EXPLAIN
+// VERBOSE shows the gate in the scan's or join's output), so the gate is taken before the
+// row lock, as a statement of its own before it was, and one statement sooner
+// (TestOrganizationGateComesBeforeTheRowLock).
+func (s *Store) organizationGate(tx txConn) string {
+	if !s.pg() || tx.begin == nil || tx.begin.sent {
+		return ""
 	}
+	return `pg_advisory_xact_lock_shared(` + organizationGateClass + `, hashtext(o.id)), `
 }
 
 // closeOrganizationGate takes an organization's gate exclusively, after its directories' and

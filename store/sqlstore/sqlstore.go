@@ -582,19 +582,22 @@ func (s *Store) lockOrganization(ctx context.Context, tx txConn, environmentID, 
 // it) into org.defaultRole: a create with the default role needs no round trip to read it.
 func (s *Store) lockOrganizationFor(ctx context.Context, tx txConn, environmentID, id string, defaultRole bool) (lockedOrg, error) {
 	org := lockedOrg{id: id}
-	s.gateOrganization(tx, id)
+	gate, dest := s.organizationGate(tx), []any{&org.name, &org.attributes}
+	if gate != "" {
+		dest = append([]any{nil}, dest...) // pgx skips a nil destination (BeginWith scans with pgx)
+	}
 	lock := ""
 	if s.dialect.ShareLock() != "" {
 		lock = " FOR SHARE OF o" // not the role's nullable side
 	}
-	cols, join, dest := "", "", []any{&org.name, &org.attributes}
+	cols, join := "", ""
 	var role defaultRoleRow
 	var name sql.NullString
 	if defaultRole {
 		cols, join = `, (SELECT e.default_member_role FROM environments e WHERE e.id = o.environment_id), `+defaultRoleColumns, defaultRoleJoin
 		dest = append(append(dest, &name), role.dest()...)
 	}
-	err := tx.queryRowScan(ctx, `SELECT o.display_name, EXISTS (SELECT 1 FROM attribute_definitions d WHERE d.environment_id = o.environment_id)`+cols+`
+	err := tx.queryRowScan(ctx, `SELECT `+gate+`o.display_name, EXISTS (SELECT 1 FROM attribute_definitions d WHERE d.environment_id = o.environment_id)`+cols+`
 		FROM organizations o `+join+`
 		WHERE o.id = $1 AND o.environment_id = $2`+lock, []any{id, environmentID}, dest...)
 	if errors.Is(err, sql.ErrNoRows) {
