@@ -32,7 +32,7 @@ type userCache struct {
 	max, bytes int
 	seq        uint64
 	entries    map[string]*cachedUser // by user ID
-	keys       map[string]string      // lookup key (idKey, externalKey, emailKey) → user ID
+	keys       map[string]string      // lookup key (externalKey, emailKey) → user ID; by ID: entries
 	// held counts the writes in flight per user; heldAll those that may change any user.
 	held    map[string]int
 	heldAll int
@@ -97,8 +97,9 @@ func newUserCache(maxBytes int) *userCache {
 		catalog: map[string]any{}, counts: map[string]int{}}
 }
 
-// Lookup keys: a user ID, an external ID or an email key, each within an environment.
-func idKey(environmentID, id string) string        { return "i\x00" + environmentID + "\x00" + id }
+// Lookup keys: an external ID or an email key, each within an environment. A user is looked up
+// by its ID in entries itself (getID), which saves a key of ~50 bytes and its map entry per
+// cached user (~120 bytes: ~8% more users in the same budget).
 func externalKey(environmentID, ext string) string { return "x\x00" + environmentID + "\x00" + ext }
 func emailKey(environmentID, key string) string    { return "e\x00" + environmentID + "\x00" + key }
 
@@ -129,8 +130,7 @@ func (c *userCache) get(key string) (roster.User, bool) {
 	return e.user, true
 }
 
-// getID returns the cached user with this ID in the environment, as get does with its idKey,
-// but by the entries' own key: no key to build, one map lookup instead of two.
+// getID returns the cached user with this ID in the environment, by the entries' own key.
 func (c *userCache) getID(environmentID, id string) (roster.User, bool) {
 	if c == nil {
 		return roster.User{}, false
@@ -179,8 +179,8 @@ func (c *userCache) put(seq uint64, u roster.User) {
 	if old := c.entries[u.ID]; old != nil {
 		c.remove(u.ID, old)
 	}
-	e := &cachedUser{user: compactUser(u), keys: make([]string, 2, 3)}
-	e.keys[0], e.keys[1] = idKey(u.EnvironmentID, u.ID), emailKey(u.EnvironmentID, roster.EmailKey(u.Email))
+	e := &cachedUser{user: compactUser(u), keys: make([]string, 1, 2)}
+	e.keys[0] = emailKey(u.EnvironmentID, roster.EmailKey(u.Email))
 	if u.ExternalID != nil {
 		e.keys = append(e.keys, externalKey(u.EnvironmentID, *u.ExternalID))
 	}
