@@ -51,14 +51,10 @@ func orgEvent(typ string, o roster.Organization, at time.Time, changed []string)
 func (s *Store) GetOrganization(ctx context.Context, environmentID string, ref roster.OrganizationRef) (roster.Organization, error) {
 	col, key := organizationKey(ref)
 	var o roster.Organization
-	found := false
-	err := s.pointRows(ctx, `SELECT `+orgColumns+` FROM organizations WHERE environment_id = $1 AND `+col+` = $2`, []any{environmentID, key},
-		func(scan func(dest ...any) error) error {
-			found = true
-			var err error
-			o, err = scanOrganization(scanFunc(scan))
-			return err
-		})
+	found, err := firstRow(s.pointRunner(ctx), organizationQuery(col, ""), []any{environmentID, key}, func(row rowScanner) (err error) {
+		o, err = scanOrganization(row)
+		return err
+	})
 	if err == nil && !found {
 		return o, notFound("organization")
 	}
@@ -187,12 +183,17 @@ type queryer interface {
 
 func getOrganization(ctx context.Context, q queryer, environmentID string, ref roster.OrganizationRef, suffix string) (roster.Organization, error) {
 	col, key := organizationKey(ref)
-	o, err := scanOrganization(q.QueryRowContext(ctx,
-		`SELECT `+orgColumns+` FROM organizations WHERE environment_id = $1 AND `+col+` = $2`+suffix, environmentID, key))
+	o, err := scanOrganization(q.QueryRowContext(ctx, organizationQuery(col, suffix), environmentID, key))
 	if errors.Is(err, sql.ErrNoRows) {
 		return o, notFound("organization")
 	}
 	return o, err
+}
+
+// organizationQuery reads one organization by col (organizationKey) in an environment ($1,
+// $2); suffix may lock its row.
+func organizationQuery(col, suffix string) string {
+	return `SELECT ` + orgColumns + ` FROM organizations WHERE environment_id = $1 AND ` + col + ` = $2` + suffix
 }
 
 // organizationKey is the unique column of organizations that ref names, and its value.

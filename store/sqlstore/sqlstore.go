@@ -346,12 +346,13 @@ func (s *Store) pointRead(ctx context.Context) context.Context {
 	return context.WithoutCancel(ctx)
 }
 
-// pointRows runs query as a point read and calls row for each row of its answer.
-func (s *Store) pointRows(ctx context.Context, query string, args []any, row func(scan func(dest ...any) error) error) error {
+// pointRunner runs queries as point reads: the dialect's PointRead where it has one, else on
+// the read pool with pointRead's context.
+func (s *Store) pointRunner(ctx context.Context) rowsRunner {
 	if r, ok := s.dialect.(PointReader); ok {
-		return r.PointRead(ctx, s.readDB, query, args, row)
+		return func(query string, args []any, row rowFunc) error { return r.PointRead(ctx, s.readDB, query, args, row) }
 	}
-	return eachRow(s.pointRead(ctx), s.read, query, args, row)
+	return queryRunner(s.pointRead(ctx), s.read)
 }
 
 // UserCacheStats reports the users in the cache and the bytes they are counted for.

@@ -356,20 +356,16 @@ func (s *Store) fullUser(ctx context.Context, q querier, environmentID string, r
 // fullUserBy is fullUser by the value of a unique column of users: id, external_id or
 // email_key.
 func (s *Store) fullUserBy(ctx context.Context, q querier, environmentID, col, key, suffix string) (roster.User, error) {
-	return s.fullUserFrom(func(query string, args []any, row func(scan func(dest ...any) error) error) error {
-		return eachRow(ctx, q, query, args, row)
-	}, environmentID, col, key, suffix)
+	return s.fullUserFrom(queryRunner(ctx, q), environmentID, col, key, suffix)
 }
 
-// pointUserBy is fullUserBy on the read pool, run as a point read (pointRows).
+// pointUserBy is fullUserBy on the read pool, run as a point read (pointRunner).
 func (s *Store) pointUserBy(ctx context.Context, environmentID, col, key string) (roster.User, error) {
-	return s.fullUserFrom(func(query string, args []any, row func(scan func(dest ...any) error) error) error {
-		return s.pointRows(ctx, query, args, row)
-	}, environmentID, col, key, "")
+	return s.fullUserFrom(s.pointRunner(ctx), environmentID, col, key, "")
 }
 
 // fullUserFrom is fullUserBy with the queries run by run.
-func (s *Store) fullUserFrom(run func(query string, args []any, row func(scan func(dest ...any) error) error) error, environmentID, col, key, suffix string) (roster.User, error) {
+func (s *Store) fullUserFrom(run rowsRunner, environmentID, col, key, suffix string) (roster.User, error) {
 	lock := suffix
 	if lock != "" {
 		lock += " OF u" // the user's row only; PostgreSQL refuses to lock the outer join's
@@ -411,11 +407,9 @@ func (s *Store) fullUserFrom(run func(query string, args []any, row func(scan fu
 		return u, err
 	}
 	// No membership: the user alone, or no such user.
-	err = run(`SELECT `+s.fullUserColumns+` FROM users u WHERE u.environment_id = $1 AND u.`+col+` = $2`+suffix, []any{environmentID, key},
-		func(scan func(dest ...any) error) error {
-			found = true
-			var err error
-			u, err = scanFullUser(scanFunc(scan))
+	found, err = firstRow(run, `SELECT `+s.fullUserColumns+` FROM users u WHERE u.environment_id = $1 AND u.`+col+` = $2`+suffix, []any{environmentID, key},
+		func(row rowScanner) (err error) {
+			u, err = scanFullUser(row)
 			return err
 		})
 	if err == nil && !found {
@@ -424,8 +418,31 @@ func (s *Store) fullUserFrom(run func(query string, args []any, row func(scan fu
 	return u, err
 }
 
+// rowFunc is called for each row of an answer with the function that scans it (as
+// sql.Rows.Scan does).
+type rowFunc = func(scan func(dest ...any) error) error
+
+// rowsRunner runs a query and calls row for each row of its answer: on a querier
+// (queryRunner), or as a point read (Store.pointRunner).
+type rowsRunner func(query string, args []any, row rowFunc) error
+
+// queryRunner runs queries on q.
+func queryRunner(ctx context.Context, q querier) rowsRunner {
+	return func(query string, args []any, row rowFunc) error { return eachRow(ctx, q, query, args, row) }
+}
+
+// firstRow runs a query of at most one row with run and scans that row with scan; found says
+// whether there was one.
+func firstRow(run rowsRunner, query string, args []any, scan func(rowScanner) error) (found bool, err error) {
+	err = run(query, args, func(s func(dest ...any) error) error {
+		found = true
+		return scan(scanFunc(s))
+	})
+	return found, err
+}
+
 // eachRow runs query on q and calls row for each row of its answer.
-func eachRow(ctx context.Context, q querier, query string, args []any, row func(scan func(dest ...any) error) error) error {
+func eachRow(ctx context.Context, q querier, query string, args []any, row rowFunc) error {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return err
