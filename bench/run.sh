@@ -5,8 +5,9 @@
 #
 # Installs vegeta and ghz into bench/.tools if missing, builds roster and the bench programs,
 # and for each backend starts roster on 127.0.0.1, seeds it (100k users in 10k organizations;
-# --quick: 2k in 200), and measures every operation over REST (vegeta) and gRPC (ghz) at 1 and
-# 16 clients, next to the ceiling (bench/cmd/ceiling, a fixed answer) under the same tools. On
+# --quick: 2k in 200), and measures every operation over REST (vegeta) and gRPC
+# (bench/cmd/grpcload) at 1 and 16 clients, with ghz beside three gRPC rows, next to the
+# ceiling (bench/cmd/ceiling, a fixed answer) under the same tools. On
 # SQLite it also measures lookup by email against get by id at 10k and 1M users, and runs a
 # sustained write load (--write-duration, 300 s; --quick: 20 s) against the WAL target. On
 # PostgreSQL it measures the bare pgx point-read rate (bench/cmd/pgxread). On both it measures
@@ -165,7 +166,7 @@ mkdir -p "$WORK/bin"
 # The commit is read now: others may commit while the run goes on.
 ROSTER_REV="$(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD -- . ':!bench' 2>/dev/null || echo ' with uncommitted changes outside bench/')"
 timeout 600 go build -o "$WORK/bin/roster" ./cmd/roster
-timeout 600 go build -o "$WORK/bin/" ./bench/cmd/seed ./bench/cmd/ceiling ./bench/cmd/benchkit ./bench/cmd/pgxread
+timeout 600 go build -o "$WORK/bin/" ./bench/cmd/seed ./bench/cmd/ceiling ./bench/cmd/benchkit ./bench/cmd/pgxread ./bench/cmd/grpcload
 PROTOSET=$WORK/scalekit.protoset
 "$WORK/bin/benchkit" protoset "$PROTOSET"
 
@@ -215,7 +216,13 @@ measure() {
 			-header "Authorization: Bearer $TOKEN" 2>>"$WORK/vegeta.log" |
 			"${GEN_PIN[@]}" timeout $((DURATION + 120)) "$TOOLS/vegeta" report -type=json >"$out" 2>>"$WORK/vegeta.log" ||
 			log "vegeta failed for $op (see $WORK/vegeta.log)"
-	else
+	elif [ "$proto" = grpc ]; then
+		tool=grpcload
+		"${GEN_PIN[@]}" timeout $((DURATION + 60)) "$WORK/bin/grpcload" --call "$call" \
+			--data-file "$input" --metadata "{\"authorization\":\"Bearer $TOKEN\"}" \
+			-c "$c" -z "${DURATION}s" --timeout 10s -o "$out" "127.0.0.1:$port" 2>>"$WORK/grpcload.log" ||
+			log "grpcload failed for $op (see $WORK/grpcload.log)"
+	else # ghz: the comparison rows (see bench/README.md, "Which tool measured what")
 		tool=ghz
 		"${GEN_PIN[@]}" timeout $((DURATION + 60)) "$TOOLS/ghz" --insecure --protoset "$PROTOSET" --call "$call" \
 			--data-file "$input" --metadata "{\"authorization\":\"Bearer $TOKEN\"}" \
@@ -294,12 +301,14 @@ run_ceiling() { # BACKEND OP(ceiling|ceiling_after)
 		measure main 0 "$2" rest "$1" "$c" "$CEIL_PORT" "$WORK/ceiling.targets"
 		measure main 0 "$2" grpc "$1" "$c" "$CEIL_PORT" "$WORK/ceiling.grpc.json" scalekit.v1.users.UserService/GetUser
 	done
+	measure main 0 "$2" ghz "$1" 16 "$CEIL_PORT" "$WORK/ceiling.grpc.json" scalekit.v1.users.UserService/GetUser
 	if [ "$2" = ceiling ]; then
 		# How many fixed pages of 100 users the tools take in (the list target's yardstick).
 		echo '{"method":"GET","url":"http://127.0.0.1:'"$CEIL_PORT"'/api/v1/organizations/org_1/users?page_size=100"}' >"$WORK/ceiling.list.targets"
 		echo '[{"organization_id":"org_1","page_size":100}]' >"$WORK/ceiling.list.grpc.json"
 		measure main 0 ceiling_list rest "$1" 16 "$CEIL_PORT" "$WORK/ceiling.list.targets"
 		measure main 0 ceiling_list grpc "$1" 16 "$CEIL_PORT" "$WORK/ceiling.list.grpc.json" scalekit.v1.users.UserService/ListOrganizationUsers
+		measure main 0 ceiling_list ghz "$1" 16 "$CEIL_PORT" "$WORK/ceiling.list.grpc.json" scalekit.v1.users.UserService/ListOrganizationUsers
 	fi
 	stop_pid "$pid"
 	# Rows after the second ceiling (the scaling step, the profiles) measure roster again.
@@ -344,8 +353,12 @@ run_ops() { # SET USERS BACKEND SEEDDIR OPS_FILTER(regex) CLIENTS...
 	"$WORK/bin/benchkit" inputs --seed "$dir" --out "$in" --base "http://127.0.0.1:$PORT"
 	for op in get_org get_user get_user_ext lookup_email get_user_zipf get_user_ext_zipf lookup_email_zipf create_user update_user list_org_users; do
 		[[ $op =~ ^($filter)$ ]] || continue
-		for proto in rest grpc; do
+		for proto in rest grpc ghz; do
 			for c in "$@"; do
+				# ghz (grpc-go's client) only beside the main 16-client rows of three operations.
+				if [ "$proto" = ghz ] && { [ "$set" != main ] || [ "$c" != 16 ] || ! [[ $op =~ ^(get_user|create_user|list_org_users)$ ]]; }; then
+					continue
+				fi
 				if [ "$op" != get_org ] && [ "$USERS_OK" != 1 ]; then
 					skip "$set" "$users" "$op" "$proto" "$backend" "$c" "not run: $USERS_WHY"
 					continue
@@ -617,7 +630,7 @@ ELAPSED=$(($(date +%s) - START))
 	echo "- roster: $ROSTER_REV (when built), log level $LOG_LEVEL"
 	echo "- machine: $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "- pinning: $PINNING"
-	echo "- tools: vegeta $VEGETA_VERSION (REST, -rate=0 with N workers: closed loop, N requests in flight), ghz $GHZ_VERSION (gRPC, -c N over one HTTP/2 connection), $(go version | cut -d' ' -f3)"
+	echo "- tools: vegeta $VEGETA_VERSION (REST, -rate=0 with N workers: closed loop, N requests in flight), bench/cmd/grpcload (gRPC: connect-go's client with the generated types, N calls in flight over one HTTP/2 connection), ghz $GHZ_VERSION (the rows marked ghz: grpc-go's client with dynamic messages, -c N over one HTTP/2 connection), $(go version | cut -d' ' -f3)"
 	echo "- each measurement: ${DURATION}s (the sustained write row on $WRITE_BACKENDS: ${WRITE_DURATION}s); data set (target $USERS users in $ORGS organizations, 1% of them \"big\" holding half the users): $MAIN_USERS"
 	echo "- ceiling: bench/cmd/ceiling (fixed JSON body for REST, fixed GetUser answer for gRPC), same tool, core and client count, measured before and after each backend; ratio = req/s ÷ mean of the two"
 	echo "- server notes:"

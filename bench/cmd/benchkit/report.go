@@ -59,7 +59,7 @@ type vegetaReport struct {
 	Errors      []string       `json:"errors"`
 }
 
-// ghz -O json
+// ghz -O json, and bench/cmd/grpcload's report (the same fields, no details)
 type ghzReport struct {
 	Date      time.Time      `json:"date"`
 	Count     int            `json:"count"`
@@ -136,7 +136,7 @@ func load(r *result) error {
 		if r.ok < r.total {
 			r.errSummary = summarize(v.StatusCodes, v.Errors)
 		}
-	case "ghz":
+	case "ghz", "grpcload": // grpcload writes ghz's fields (bench/cmd/grpcload), and cuts off no call
 		var g ghzReport
 		if err := json.Unmarshal(data, &g); err != nil {
 			return fmt.Errorf("%s: %w", r.file, err)
@@ -388,7 +388,8 @@ func ms(d time.Duration) string {
 // targetFor returns the issue's target for a row and whether it is met; "" when the row has none
 // (the targets are for SQLite at 16 clients).
 func targetFor(rs []*result, r *result, ratio float64) (string, string) {
-	if r.clients != 16 || strings.HasPrefix(r.op, "ceiling") {
+	// The ghz rows stand beside grpcload's for comparison (another client, not another target).
+	if r.clients != 16 || strings.HasPrefix(r.op, "ceiling") || r.proto == "ghz" {
 		return "", ""
 	}
 	if strings.HasPrefix(r.op, "scim_") {
