@@ -71,17 +71,31 @@ type percentile struct {
 type message struct{ m proto.Message }
 
 // codec is connect-go's "proto" codec for message: the request's bytes as given, the response
-// into a new message of the method's output type.
+// into a new message of the method's output type. connect-go also decodes an error's status
+// details with it, as their own proto messages.
 type codec struct{ out protoreflect.MessageType }
 
 func (codec) Name() string { return "proto" }
 
-func (c codec) Marshal(v any) ([]byte, error) { return proto.Marshal(v.(*message).m) }
+func (c codec) Marshal(v any) ([]byte, error) {
+	switch v := v.(type) {
+	case *message:
+		return proto.Marshal(v.m)
+	case proto.Message:
+		return proto.Marshal(v)
+	}
+	return nil, fmt.Errorf("grpcload: cannot marshal %T", v)
+}
 
 func (c codec) Unmarshal(b []byte, v any) error {
-	m := c.out.New().Interface()
-	v.(*message).m = m
-	return proto.Unmarshal(b, m)
+	switch v := v.(type) {
+	case *message:
+		v.m = c.out.New().Interface()
+		return proto.Unmarshal(b, v.m)
+	case proto.Message:
+		return proto.Unmarshal(b, v)
+	}
+	return fmt.Errorf("grpcload: cannot unmarshal into %T", v)
 }
 
 func main() {

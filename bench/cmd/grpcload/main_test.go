@@ -40,7 +40,14 @@ func (u *users) check(h http.Header) {
 func (u *users) GetUser(_ context.Context, r *connect.Request[usersv1.GetUserRequest]) (*connect.Response[usersv1.GetUserResponse], error) {
 	u.check(r.Header())
 	if r.Msg.GetId() == "usr_missing" {
-		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("no user"))
+		// With a detail, as Roster's errors have: the client decodes the status's details too.
+		err := connect.NewError(connect.CodeNotFound, fmt.Errorf("no user"))
+		d, derr := connect.NewErrorDetail(&usersv1.User{Id: "usr_missing"})
+		if derr != nil {
+			return nil, derr
+		}
+		err.AddDetail(d)
+		return nil, err
 	}
 	return connect.NewResponse(&usersv1.GetUserResponse{User: &usersv1.User{Id: r.Msg.GetId(), Email: "a@example.com"}}), nil
 }
