@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,6 +32,10 @@ func open(ctx context.Context, url string, configure func(*pgx.ConnConfig)) (*sq
 	if configure != nil {
 		configure(cfg)
 	}
+	pool, err := poolSettings(cfg.RuntimeParams)
+	if err != nil {
+		return nil, err
+	}
 	// No request waits for a row lock longer than this: a lock not given in time fails the
 	// request with UNAVAILABLE instead of holding it (and its connection) until the request
 	// timeout. The database URL may set another value (?lock_timeout=2s).
@@ -42,9 +47,9 @@ func open(ctx context.Context, url string, configure func(*pgx.ConnConfig)) (*sq
 	// opened again at the next burst (a backend started, every statement prepared again:
 	// milliseconds that land in the slowest requests; 16 idle of 32 opened ~1.5 a second
 	// under a 16-client member PATCH load). Idle ones close after maxConnIdle.
-	db.SetMaxOpenConns(maxConns)
-	db.SetMaxIdleConns(maxConns)
-	db.SetConnMaxIdleTime(maxConnIdle)
+	db.SetMaxOpenConns(pool.maxConns)
+	db.SetMaxIdleConns(pool.maxConns)
+	db.SetConnMaxIdleTime(pool.maxConnIdle)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -57,12 +62,49 @@ func open(ctx context.Context, url string, configure func(*pgx.ConnConfig)) (*sq
 	return s, nil
 }
 
-// maxConns bounds a node's connections to PostgreSQL; maxConnIdle is how long one may stay
-// unused before it is closed.
+// DefaultMaxConns bounds a node's connections to PostgreSQL unless the database URL sets
+// pool_max_conns; DefaultMaxConnIdle is how long one may stay unused before it is closed
+// (pool_max_conn_idle_time).
 const (
-	maxConns    = 32
-	maxConnIdle = 5 * time.Minute
+	DefaultMaxConns    = 32
+	DefaultMaxConnIdle = 5 * time.Minute
 )
+
+// maxPoolConns is the most pool_max_conns may ask for: more than any PostgreSQL server
+// accepts by default (max_connections is 100), so a typo is refused rather than obeyed.
+const maxPoolConns = 10000
+
+type poolConfig struct {
+	maxConns    int
+	maxConnIdle time.Duration
+}
+
+// poolSettings takes the pool's settings out of the URL's parameters, under pgxpool's names
+// (pool_max_conns, pool_max_conn_idle_time), which operators know from other pgx programs:
+// several nodes on one PostgreSQL must share its max_connections. pgx leaves parameters it does
+// not know among the run-time parameters it sends, and PostgreSQL would refuse these, so they
+// are removed. A value that is not a whole number or a duration, or out of range, is an error
+// that names it.
+func poolSettings(params map[string]string) (poolConfig, error) {
+	p := poolConfig{maxConns: DefaultMaxConns, maxConnIdle: DefaultMaxConnIdle}
+	if v, ok := params["pool_max_conns"]; ok {
+		delete(params, "pool_max_conns")
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxPoolConns {
+			return p, fmt.Errorf("database URL: pool_max_conns=%q: want a whole number of connections from 1 to %d", v, maxPoolConns)
+		}
+		p.maxConns = n
+	}
+	if v, ok := params["pool_max_conn_idle_time"]; ok {
+		delete(params, "pool_max_conn_idle_time")
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return p, fmt.Errorf("database URL: pool_max_conn_idle_time=%q: want a positive duration such as 30s or 5m", v)
+		}
+		p.maxConnIdle = d
+	}
+	return p, nil
+}
 
 // DefaultLockTimeout is the lock_timeout of every connection unless the database URL sets
 // one: well below the request timeout (30 s), well above any lock a write holds normally.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -321,5 +322,56 @@ func TestBurstConnectionsStayOpen(t *testing.T) {
 	}
 	if st := s.Stats(); st.MaxIdleClosed != 0 || st.Idle < burst {
 		t.Fatalf("after the burst: %d idle, %d closed for being idle too many; want all %d kept", st.Idle, st.MaxIdleClosed, burst)
+	}
+}
+
+// The database URL sets the pool's size and idle time under pgxpool's names: PostgreSQL never
+// sees them (it would refuse unknown parameters), a burst of writers holds no more than
+// pool_max_conns connections, and bad values are refused at Open, by name.
+func TestPoolSettingsFromTheURL(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.NewSchema(t)
+	s, err := postgres.Open(ctx, url+"&pool_max_conns=3&pool_max_conn_idle_time=1m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ids := roster.NewIDGenerator()
+	env, o := newOrganization(t, s, ids, time.Now().UTC().Truncate(time.Microsecond))
+	hold := holdInOtherSession(t, url, `SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE`, o.ID)
+	const burst = 12
+	errs := make(chan error, burst)
+	for range burst {
+		go func() {
+			_, err := s.UpdateOrganization(ctx, env.ID, roster.OrganizationRef{ID: o.ID}, func(o *roster.Organization) error { return nil })
+			errs <- err
+		}()
+	}
+	for s.Stats().WaitCount == 0 { // the pool is full and writers queue for it
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st := s.Stats(); st.MaxOpenConnections != 3 || st.OpenConnections != 3 {
+		t.Fatalf("pool: %d open of at most %d, want 3 of 3", st.OpenConnections, st.MaxOpenConnections)
+	}
+	if err := hold.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	for range burst {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	for _, bad := range []string{"pool_max_conns=0", "pool_max_conns=-1", "pool_max_conns=x", "pool_max_conns=10001",
+		"pool_max_conn_idle_time=5", "pool_max_conn_idle_time=-1s", "pool_max_conn_idle_time=0s"} {
+		s, err := postgres.Open(ctx, url+"&"+bad)
+		if err == nil {
+			s.Close()
+			t.Errorf("%s: opened, want an error", bad)
+			continue
+		}
+		if name, _, _ := strings.Cut(bad, "="); !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: %v, want the error to name %s", bad, err, name)
+		}
 	}
 }
