@@ -122,3 +122,56 @@ func TestReportWALAndPostgresTargets(t *testing.T) {
 		}
 	}
 }
+
+// grpcload's report is read as ghz's (req/s from OK calls over the total time, percentiles,
+// errors), its gRPC rows are judged against the targets, and the ghz rows beside them are not.
+func TestReportReadsGrpcloadAndLeavesGhzUnjudged(t *testing.T) {
+	dir := t.TempDir()
+	// 4,000 calls over 2 s, 3,900 OK: 1,950/s.
+	grpcload := `{"tool":"grpcload","count":4000,"total":2000000000,"rps":2000,"statusCodeDistribution":{"OK":3900,"NotFound":100},` +
+		`"errorDistribution":{"NotFound: not_found: no such user":100},"latencyDistribution":[{"percentage":50,"latency":2000000},{"percentage":99,"latency":9000000}]}`
+	ghz := `{"count":2000,"total":2000000000,"rps":1000,"statusCodeDistribution":{"OK":2000},"latencyDistribution":[{"percentage":50,"latency":4000000},{"percentage":99,"latency":12000000}]}`
+	var manifest strings.Builder
+	for _, row := range []struct{ op, proto, tool, data string }{
+		{"create_user", "grpc", "grpcload", grpcload},
+		{"create_user", "ghz", "ghz", ghz},
+	} {
+		f := filepath.Join(dir, row.op+"-"+row.proto+".json")
+		for ext, data := range map[string]string{"": row.data, ".cpu": "1 2"} {
+			if err := os.WriteFile(f+ext, []byte(data), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		manifest.WriteString("main\t2000\t" + row.op + "\t" + row.proto + "\tsqlite\t16\t" + row.tool + "\t" + f + "\n")
+	}
+	mf := filepath.Join(dir, "manifest.tsv")
+	if err := os.WriteFile(mf, []byte(manifest.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, w, _ := os.Pipe()
+	stdout := os.Stdout
+	os.Stdout = w
+	err := report([]string{mf})
+	os.Stdout = stdout
+	w.Close()
+	out, _ := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(out)
+	for _, want := range []string{
+		"| create user + membership | grpc | sqlite | 16 | 1950 | 2.00 | 9.00 |",
+		"NotFound",
+		"| ≥ 3,300/s | **no** (errors) |", // 2.5% of its calls failed
+		"| create user + membership | ghz | sqlite | 16 | 1000 | 4.00 | 12.00 |",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("report lacks %q:\n%s", want, text)
+		}
+	}
+	for _, line := range strings.Split(text, "\n") {
+		if strings.HasPrefix(line, "| create user + membership | ghz |") && (strings.Contains(line, "3,300") || strings.Contains(line, "**no**")) {
+			t.Errorf("the ghz row is judged: %s", line)
+		}
+	}
+}
