@@ -151,7 +151,7 @@ func New(cfg Config) *Server {
 	registerPoolMetrics(cfg.Registry, cfg.Store)
 	m := newHTTPMetrics(cfg.Registry)
 	conns := newConnMetrics(cfg.Registry)
-	handler := withRequestID(withLogging(cfg.Log, m, cfg.API, withLimits(cfg.RequestTimeout, *cfg.Limits, conns.cut.Inc, cfg.API.Streaming, mux)))
+	handler := withWarmStacks(withRequestID(withLogging(cfg.Log, m, cfg.API, withLimits(cfg.RequestTimeout, *cfg.Limits, conns.cut.Inc, cfg.API.Streaming, mux))))
 
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
