@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"sync/atomic"
+	"time"
 )
 
 // HTTP/2 runs every request's handler on a goroutine of its own, which starts with a small
@@ -14,13 +15,18 @@ import (
 
 // maxWarmWorkers bounds the workers; a request that finds none free and the bound reached
 // runs on its own goroutine as before. Each idle worker keeps its stack (tens of KiB) until
-// the collector shrinks it.
-const maxWarmWorkers = 64
+// the collector shrinks it, and ends after warmWorkerIdle without a request (so a stopped
+// server, or one past its burst, keeps none).
+const (
+	maxWarmWorkers = 64
+	warmWorkerIdle = 30 * time.Second
+)
 
 type warmStacks struct {
 	next    http.Handler
 	jobs    chan *warmJob
 	workers atomic.Int32
+	idle    time.Duration // warmWorkerIdle; tests shorten it
 }
 
 type warmJob struct {
@@ -31,7 +37,7 @@ type warmJob struct {
 }
 
 func withWarmStacks(next http.Handler) http.Handler {
-	return &warmStacks{next: next, jobs: make(chan *warmJob)}
+	return &warmStacks{next: next, jobs: make(chan *warmJob), idle: warmWorkerIdle}
 }
 
 func (p *warmStacks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -57,9 +63,17 @@ func (p *warmStacks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *warmStacks) work(j *warmJob) {
+	defer p.workers.Add(-1)
+	idle := time.NewTimer(p.idle)
+	defer idle.Stop()
 	for {
 		p.run(j)
-		j = <-p.jobs
+		idle.Reset(p.idle)
+		select {
+		case j = <-p.jobs:
+		case <-idle.C:
+			return
+		}
 	}
 }
 

@@ -199,3 +199,45 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 	defer w.mu.Unlock()
 	return w.b.Write(p)
 }
+
+// Workers without requests for their idle time end: a server past its burst keeps none.
+func TestWarmStacksIdleWorkersEnd(t *testing.T) {
+	h := withWarmStacks(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	p := h.(*warmStacks)
+	p.idle = 50 * time.Millisecond
+	url, client := h2cServer(t, h)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := client.Get(url + "/")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			res.Body.Close()
+		}()
+	}
+	wg.Wait()
+	if p.workers.Load() == 0 {
+		t.Fatal("no worker ran the requests")
+	}
+	for deadline := time.Now().Add(5 * time.Second); p.workers.Load() > 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := p.workers.Load(); n != 0 {
+		t.Errorf("%d workers left after their idle time", n)
+	}
+	// And new requests start new workers (kept for a minute now: a slow machine must not see
+	// this one end before it is counted; no worker runs, so none reads idle meanwhile).
+	p.idle = time.Minute
+	res, err := client.Get(url + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if p.workers.Load() != 1 {
+		t.Errorf("%d workers after one more request, want 1", p.workers.Load())
+	}
+}
