@@ -39,11 +39,11 @@ func (c *config) memoryLimit() (limit int64, from string) {
 	if v, ok := os.LookupEnv("GOMEMLIMIT"); ok && v != "" {
 		return debug.SetMemoryLimit(-1), "GOMEMLIMIT"
 	}
-	limit = workingHeapBytes + int64(c.memoBytes())
+	working := int64(workingHeapBytes)
 	if c.databaseURL == "" {
-		limit = sqliteWorkingHeapBytes + int64(c.memoBytes()) + int64(c.userCacheBytes)
+		working = sqliteWorkingHeapBytes + int64(c.userCacheBytes)
 	}
-	return limit, "budget"
+	return working + int64(c.memoBytes()), "budget"
 }
 
 // setMemoryLimit sets the soft memory limit (memoryLimit) and says so.
