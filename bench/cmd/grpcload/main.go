@@ -21,7 +21,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -170,7 +169,6 @@ func load(cfg config) (*report, error) {
 		Protocols:       &protocols,
 		MaxConnsPerHost: 1,
 		DialContext:     (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-		TLSClientConfig: &tls.Config{},
 	}
 	defer transport.CloseIdleConnections()
 	procedure := "/" + strings.TrimPrefix(cfg.call, "/")
@@ -327,17 +325,19 @@ func (r *requests) get(n int64) (proto.Message, error) {
 	return msg, protojson.Unmarshal(text, msg)
 }
 
+// statusNames are connect's codes as gRPC (and ghz's report) spell them.
+var statusNames = map[connect.Code]string{
+	connect.CodeCanceled: "Canceled", connect.CodeUnknown: "Unknown", connect.CodeInvalidArgument: "InvalidArgument",
+	connect.CodeDeadlineExceeded: "DeadlineExceeded", connect.CodeNotFound: "NotFound", connect.CodeAlreadyExists: "AlreadyExists",
+	connect.CodePermissionDenied: "PermissionDenied", connect.CodeResourceExhausted: "ResourceExhausted",
+	connect.CodeFailedPrecondition: "FailedPrecondition", connect.CodeAborted: "Aborted", connect.CodeOutOfRange: "OutOfRange",
+	connect.CodeUnimplemented: "Unimplemented", connect.CodeInternal: "Internal", connect.CodeUnavailable: "Unavailable",
+	connect.CodeDataLoss: "DataLoss", connect.CodeUnauthenticated: "Unauthenticated",
+}
+
 // statusName is a connect code as gRPC (and ghz's report) spells it.
 func statusName(c connect.Code) string {
-	names := map[connect.Code]string{
-		connect.CodeCanceled: "Canceled", connect.CodeUnknown: "Unknown", connect.CodeInvalidArgument: "InvalidArgument",
-		connect.CodeDeadlineExceeded: "DeadlineExceeded", connect.CodeNotFound: "NotFound", connect.CodeAlreadyExists: "AlreadyExists",
-		connect.CodePermissionDenied: "PermissionDenied", connect.CodeResourceExhausted: "ResourceExhausted",
-		connect.CodeFailedPrecondition: "FailedPrecondition", connect.CodeAborted: "Aborted", connect.CodeOutOfRange: "OutOfRange",
-		connect.CodeUnimplemented: "Unimplemented", connect.CodeInternal: "Internal", connect.CodeUnavailable: "Unavailable",
-		connect.CodeDataLoss: "DataLoss", connect.CodeUnauthenticated: "Unauthenticated",
-	}
-	if s, ok := names[c]; ok {
+	if s, ok := statusNames[c]; ok {
 		return s
 	}
 	return "Code" + strconv.Itoa(int(c))
