@@ -9,6 +9,26 @@ import (
 	"testing"
 )
 
+// reportOf writes manifest into dir, runs the report on it and returns what it printed.
+func reportOf(t *testing.T, dir, manifest string) string {
+	t.Helper()
+	mf := filepath.Join(dir, "manifest.tsv")
+	if err := os.WriteFile(mf, []byte(manifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, w, _ := os.Pipe()
+	stdout := os.Stdout
+	os.Stdout = w
+	err := report([]string{mf})
+	os.Stdout = stdout
+	w.Close()
+	out, _ := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
+}
+
 // The report labels the uniform and Zipf rows apart and shows memory and disk per row.
 func TestReportMemoryDiskAndKeyLabels(t *testing.T) {
 	dir := t.TempDir()
@@ -32,21 +52,7 @@ func TestReportMemoryDiskAndKeyLabels(t *testing.T) {
 		}
 		manifest.WriteString("main\t2000\t" + row.op + "\trest\tsqlite\t16\tvegeta\t" + f + "\n")
 	}
-	mf := filepath.Join(dir, "manifest.tsv")
-	if err := os.WriteFile(mf, []byte(manifest.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	r, w, _ := os.Pipe()
-	stdout := os.Stdout
-	os.Stdout = w
-	err := report([]string{mf})
-	os.Stdout = stdout
-	w.Close()
-	out, _ := io.ReadAll(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(out)
+	text := reportOf(t, dir, manifest.String())
 	for _, want := range []string{
 		"get user by id, uniform over all users",
 		"get user by id, **hot-set (Zipf s=1.1)**",
@@ -93,21 +99,7 @@ func TestReportWALAndPostgresTargets(t *testing.T) {
 		}
 		fmt.Fprintf(&manifest, "main\t2000\t%s\t%s\t%s\t16\tvegeta\t%s\n", row.op, row.proto, row.backend, f)
 	}
-	mf := filepath.Join(dir, "manifest.tsv")
-	if err := os.WriteFile(mf, []byte(manifest.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	r, w, _ := os.Pipe()
-	stdout := os.Stdout
-	os.Stdout = w
-	err := report([]string{mf})
-	os.Stdout = stdout
-	w.Close()
-	out, _ := io.ReadAll(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(out)
+	text := reportOf(t, dir, manifest.String())
 	for _, want := range []string{
 		"| WAL max < 64 MB (40.0 MB) | yes |",
 		"| get user by id, uniform over all users | rest | postgres | 16 | 6000 |",
@@ -144,21 +136,7 @@ func TestReportReadsGrpcloadAndLeavesGhzUnjudged(t *testing.T) {
 		}
 		manifest.WriteString("main\t2000\t" + row.op + "\t" + row.proto + "\tsqlite\t16\t" + row.tool + "\t" + f + "\n")
 	}
-	mf := filepath.Join(dir, "manifest.tsv")
-	if err := os.WriteFile(mf, []byte(manifest.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	r, w, _ := os.Pipe()
-	stdout := os.Stdout
-	os.Stdout = w
-	err := report([]string{mf})
-	os.Stdout = stdout
-	w.Close()
-	out, _ := io.ReadAll(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(out)
+	text := reportOf(t, dir, manifest.String())
 	for _, want := range []string{
 		"| create user + membership | grpc | sqlite | 16 | 1950 | 2.00 | 9.00 |",
 		"NotFound",

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -170,21 +169,7 @@ func TestReportSCIMTargets(t *testing.T) {
 		}
 		fmt.Fprintf(&manifest, "main\t2000\t%s\trest\t%s\t16\tvegeta\t%s\n", row.op, row.backend, f)
 	}
-	mf := filepath.Join(dir, "manifest.tsv")
-	if err := os.WriteFile(mf, []byte(manifest.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	r, w, _ := os.Pipe()
-	stdout := os.Stdout
-	os.Stdout = w
-	err := report([]string{mf})
-	os.Stdout = stdout
-	w.Close()
-	out, _ := io.ReadAll(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(out)
+	text := reportOf(t, dir, manifest.String())
 	for _, want := range []string{
 		"| SCIM `POST /Users` (Entra's body, enterprise + customer extension) | rest | sqlite | 16 | 1200 |",
 		"| ≥ 1,000/s, p99 < 50 ms | yes |",
