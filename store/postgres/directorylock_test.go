@@ -283,19 +283,12 @@ func TestOrganizationGateComesBeforeTheRowLock(t *testing.T) {
 	ids := roster.NewIDGenerator()
 	now := time.Now().UTC()
 	env, org := newOrganization(t, s, ids, now)
-	db, err := sql.Open("pgx", url)
+	tx := holdInOtherSession(t, url, `SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE`, org.ID)
+	db, err := sql.Open("pgx", url) // to watch pg_locks
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	tx, err := db.Begin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.Exec(`SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE`, org.ID); err != nil {
-		t.Fatal(err)
-	}
 	done := make(chan error, 1)
 	go func() {
 		u := roster.NewUser{Email: "waits@acme.com"}.Build(ids.New(roster.PrefixUser), env.ID, now)

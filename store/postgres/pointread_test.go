@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"runtime/metrics"
@@ -76,22 +75,11 @@ func TestPointReadsStartNoGoroutineAndEndWithTheirContext(t *testing.T) {
 		t.Fatalf("%d point reads started %d goroutines", 2*reads, n)
 	}
 
-	locker, err := sql.Open("pgx", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer locker.Close()
-	tx, err := locker.Begin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec(`LOCK TABLE users IN ACCESS EXCLUSIVE MODE`); err != nil {
-		t.Fatal(err)
-	}
+	tx := holdInOtherSession(t, url, `LOCK TABLE users IN ACCESS EXCLUSIVE MODE`)
 	held, stop := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer stop()
 	start := time.Now()
-	_, err = read(held, users[1], 0)
+	_, err := read(held, users[1], 0)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("a read held up past its deadline: %v, want context.DeadlineExceeded", err)
 	}

@@ -290,6 +290,19 @@ func TestEventIDsFromRows(t *testing.T) {
 	}
 }
 
+// updateBurst starts n updates of the organization at once, each on a goroutine of its own,
+// and returns the channel that each one's error (nil for none) arrives on.
+func updateBurst(ctx context.Context, s *sqlstore.Store, environmentID, organizationID string, n int) <-chan error {
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := s.UpdateOrganization(ctx, environmentID, roster.OrganizationRef{ID: organizationID}, func(o *roster.Organization) error { return nil })
+			errs <- err
+		}()
+	}
+	return errs
+}
+
 // TestBurstConnectionsStayOpen: connections opened for a burst of requests (here 24 writes
 // waiting at once on a row another session holds) stay open for the next one, none closed
 // for being one idle too many: reopening one starts a PostgreSQL backend and prepares every
@@ -302,13 +315,7 @@ func TestBurstConnectionsStayOpen(t *testing.T) {
 	env, o := newOrganization(t, s, ids, time.Now().UTC().Truncate(time.Microsecond))
 	hold := holdInOtherSession(t, url, `SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE`, o.ID)
 	const burst = 24
-	errs := make(chan error, burst)
-	for range burst {
-		go func() {
-			_, err := s.UpdateOrganization(ctx, env.ID, roster.OrganizationRef{ID: o.ID}, func(o *roster.Organization) error { return nil })
-			errs <- err
-		}()
-	}
+	errs := updateBurst(ctx, s, env.ID, o.ID, burst)
 	for s.Stats().OpenConnections < burst {
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -340,13 +347,7 @@ func TestPoolSettingsFromTheURL(t *testing.T) {
 	env, o := newOrganization(t, s, ids, time.Now().UTC().Truncate(time.Microsecond))
 	hold := holdInOtherSession(t, url, `SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE`, o.ID)
 	const burst = 12
-	errs := make(chan error, burst)
-	for range burst {
-		go func() {
-			_, err := s.UpdateOrganization(ctx, env.ID, roster.OrganizationRef{ID: o.ID}, func(o *roster.Organization) error { return nil })
-			errs <- err
-		}()
-	}
+	errs := updateBurst(ctx, s, env.ID, o.ID, burst)
 	for s.Stats().WaitCount == 0 { // the pool is full and writers queue for it
 		time.Sleep(10 * time.Millisecond)
 	}
