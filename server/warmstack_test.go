@@ -15,15 +15,16 @@ import (
 )
 
 // h2cServer serves h over HTTP/1.1 and unencrypted HTTP/2, as roster serve does without TLS,
-// and returns its URL and a client that speaks HTTP/2 to it.
-func h2cServer(t *testing.T, h http.Handler) (string, *http.Client) {
+// logging its errors to errorLog (nil: the standard logger), and returns its URL and a client
+// that speaks HTTP/2 to it.
+func h2cServer(t *testing.T, h http.Handler, errorLog *log.Logger) (string, *http.Client) {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(h)
 	var p http.Protocols
 	p.SetHTTP1(true)
 	p.SetUnencryptedHTTP2(true)
 	srv.Config.Protocols = &p
-	srv.Config.ErrorLog = nil
+	srv.Config.ErrorLog = errorLog
 	srv.Start()
 	t.Cleanup(srv.Close)
 	var cp http.Protocols
@@ -31,6 +32,25 @@ func h2cServer(t *testing.T, h http.Handler) (string, *http.Client) {
 	tr := &http.Transport{Protocols: &cp}
 	t.Cleanup(tr.CloseIdleConnections)
 	return srv.URL, &http.Client{Transport: tr, Timeout: 10 * time.Second}
+}
+
+// getAtOnce sends n GETs of url at once, each on a goroutine of its own; the test fails on any
+// that gets no answer. Wait on what it returns for all of them.
+func getAtOnce(t *testing.T, client *http.Client, url string, n int) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := client.Get(url)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			res.Body.Close()
+		}()
+	}
+	return &wg
 }
 
 // goroutineID is the running goroutine's number, from its stack's first line.
@@ -53,7 +73,7 @@ func TestWarmStacksReuseWorkersAndKeepAnswersApart(t *testing.T) {
 		w.Header().Set("X-Proto", r.Proto)
 		fmt.Fprintf(w, "%s:%s", r.URL.Query().Get("n"), body)
 	}))
-	url, client := h2cServer(t, h)
+	url, client := h2cServer(t, h, nil)
 
 	get := func(n int) {
 		t.Helper()
@@ -106,21 +126,8 @@ func TestWarmStacksNeverWaitForAWorker(t *testing.T) {
 		}
 		io.WriteString(w, "ok")
 	}))
-	url, client := h2cServer(t, h)
-	held := maxWarmWorkers + 8
-	var wg sync.WaitGroup
-	for range held {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			res, err := client.Get(url + "/hold")
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			res.Body.Close()
-		}()
-	}
+	url, client := h2cServer(t, h, nil)
+	wg := getAtOnce(t, client, url+"/hold", maxWarmWorkers+8)
 	p := h.(*warmStacks)
 	for deadline := time.Now().Add(5 * time.Second); p.workers.Load() < maxWarmWorkers && time.Now().Before(deadline); {
 		time.Sleep(5 * time.Millisecond)
@@ -155,24 +162,14 @@ func TestWarmStacksPanicReachesNetHTTP(t *testing.T) {
 		}
 		io.WriteString(w, "ok")
 	}))
-	srv := httptest.NewUnstartedServer(h)
-	var p http.Protocols
-	p.SetHTTP1(true)
-	p.SetUnencryptedHTTP2(true)
-	srv.Config.Protocols = &p
-	srv.Config.ErrorLog = log.New(lockedWriter{&logMu, &logged}, "", 0)
-	srv.Start()
-	defer srv.Close()
-	var cp http.Protocols
-	cp.SetUnencryptedHTTP2(true)
-	client := &http.Client{Transport: &http.Transport{Protocols: &cp}, Timeout: 10 * time.Second}
+	url, client := h2cServer(t, h, log.New(lockedWriter{&logMu, &logged}, "", 0))
 
-	if res, err := client.Get(srv.URL + "/panic"); err == nil {
+	if res, err := client.Get(url + "/panic"); err == nil {
 		res.Body.Close()
 		t.Fatalf("a panicking handler answered %s", res.Status)
 	}
 	for range 3 {
-		res, err := client.Get(srv.URL + "/")
+		res, err := client.Get(url + "/")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -205,21 +202,8 @@ func TestWarmStacksIdleWorkersEnd(t *testing.T) {
 	h := withWarmStacks(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
 	p := h.(*warmStacks)
 	p.idle = 50 * time.Millisecond
-	url, client := h2cServer(t, h)
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			res, err := client.Get(url + "/")
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			res.Body.Close()
-		}()
-	}
-	wg.Wait()
+	url, client := h2cServer(t, h, nil)
+	getAtOnce(t, client, url+"/", 8).Wait()
 	if p.workers.Load() == 0 {
 		t.Fatal("no worker ran the requests")
 	}
