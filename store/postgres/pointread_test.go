@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime/metrics"
 	"testing"
 	"time"
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/store"
+	"github.com/rosterhq/roster/store/storetest"
 )
 
 // TestPointReadsStartNoGoroutineAndEndWithTheirContext: a read of one user by ID, external ID
@@ -55,7 +55,7 @@ func TestPointReadsStartNoGoroutineAndEndWithTheirContext(t *testing.T) {
 	}
 
 	const reads = 300
-	before := goroutinesCreated()
+	before := storetest.GoroutinesCreated()
 	for i := range reads {
 		u := users[i%len(users)]
 		got, err := read(ctx, u, i%3)
@@ -71,7 +71,7 @@ func TestPointReadsStartNoGoroutineAndEndWithTheirContext(t *testing.T) {
 	}
 	// With database/sql watching, these 600 reads started 600 goroutines. A few may come from the
 	// store's own background work meanwhile.
-	if n := goroutinesCreated() - before; n > 20 {
+	if n := storetest.GoroutinesCreated() - before; n > 20 {
 		t.Fatalf("%d point reads started %d goroutines", 2*reads, n)
 	}
 
@@ -103,10 +103,4 @@ func TestPointReadsStartNoGoroutineAndEndWithTheirContext(t *testing.T) {
 	if _, err := s.GetOrganization(ctx, env.ID, roster.OrganizationRef{ID: org.ID}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("an organization read with an ended context: %v, want context.Canceled", err)
 	}
-}
-
-func goroutinesCreated() uint64 {
-	sample := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
-	metrics.Read(sample)
-	return sample[0].Value.Uint64()
 }

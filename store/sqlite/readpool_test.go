@@ -4,12 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"runtime/metrics"
 	"sync"
 	"testing"
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/store/sqlite"
+	"github.com/rosterhq/roster/store/storetest"
 )
 
 // TestReadConnectionsStayOpen: reads from more goroutines than the read pool has connections
@@ -57,7 +57,7 @@ func TestPointReadsStartNoGoroutines(t *testing.T) {
 		t.Fatal(err)
 	}
 	const reads = 200
-	before := goroutinesCreated()
+	before := storetest.GoroutinesCreated()
 	for i := range reads {
 		u := users[i%len(users)]
 		for _, ref := range []roster.UserRef{{ID: u.ID}, {ExternalID: *u.ExternalID}} {
@@ -71,7 +71,7 @@ func TestPointReadsStartNoGoroutines(t *testing.T) {
 	}
 	// 600 reads; with the watchers they started 1,200 goroutines. A few may come from the
 	// store's own background work (the checkpointer) meanwhile.
-	if n := goroutinesCreated() - before; n > 20 {
+	if n := storetest.GoroutinesCreated() - before; n > 20 {
 		t.Fatalf("%d point reads started %d goroutines", 3*reads, n)
 	}
 
@@ -82,10 +82,4 @@ func TestPointReadsStartNoGoroutines(t *testing.T) {
 	if _, err := s.GetOrganization(ctx, env.ID, roster.OrganizationRef{ID: org.ID}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("get organization with an ended context: %v, want context.Canceled", err)
 	}
-}
-
-func goroutinesCreated() uint64 {
-	sample := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
-	metrics.Read(sample)
-	return sample[0].Value.Uint64()
 }
