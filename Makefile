@@ -21,9 +21,9 @@ test: tidy-check
 	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	go vet ./...
 	go test -count=1 -race ./...
-	# Once more without the race detector, built with -tags rostercheck: users handed out by the
-	# SQLite user cache are shared and read-only (store/store.go), and with the tag the cache keeps
-	# a deep copy of each and panics when a caller changed one. In ./api this run also holds
+	# Once more without the race detector, built with -tags rostercheck: with the tag the SQLite
+	# user cache decodes every user it keeps right away and panics unless it comes back exactly
+	# as it was read (store/store.go, store/sqlstore/usercodec.go). In ./api this run also holds
 	# issue 12's round trip of 100k users on both backends (TestRoundTrip; 5,000 under -race).
 	go test -count=1 -tags rostercheck ./store/sqlite ./directory ./oauth ./sso ./scim/... ./api
 

@@ -56,10 +56,12 @@ type Store interface {
 	// GetUser returns a user with memberships (organization names and roles) and custom
 	// attributes.
 	//
-	// The users that GetUser and ListUsers return are read-only: a backend may share them
-	// with its cache and with other readers (SQLite's user cache hands out its own copy, its
-	// maps, slices and pointers, without a deep copy). A caller that wants to change one
-	// changes a roster.User.Clone of it. Tests built with -tags rostercheck panic on a change.
+	// The users that GetUser and ListUsers return are read-only: a backend may share parts of
+	// them with its cache and with other readers (SQLite's user cache decodes each hit anew,
+	// but its strings share the cache's bytes and its empty maps are one shared map). A
+	// caller that wants to change one changes a roster.User.Clone of it. A write into a shared
+	// empty map panics at the next hit; tests built with -tags rostercheck also check that
+	// every cached user decodes as it was read.
 	GetUser(ctx context.Context, environmentID string, ref roster.UserRef) (roster.User, error)
 	UpdateUser(ctx context.Context, environmentID string, ref roster.UserRef, update UserCheck) (roster.User, error)
 	// DeleteUser removes a user, their memberships and attributes.

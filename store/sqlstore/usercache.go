@@ -2,9 +2,9 @@ package sqlstore
 
 import (
 	"fmt"
+	"hash/maphash"
 	"reflect"
 	"sync"
-	"time"
 	"unsafe"
 
 	"github.com/rosterhq/roster"
@@ -31,8 +31,12 @@ type userCache struct {
 	// max bounds bytes, the estimated memory of the entries and their lookup keys (userSize).
 	max, bytes int
 	seq        uint64
-	entries    map[string]*cachedUser // by user ID
-	keys       map[string]string      // lookup key (externalKey, emailKey) → user ID; by ID: entries
+	entries    map[string]*cachedUser // by user ID (a string of the entry's own bytes)
+	// keys finds a user by a lookup key's hash (keyHash of externalKey or emailKey): 8 bytes a
+	// key instead of the key. A hit is checked against the user it decodes (keyMatches); two
+	// keys of one hash keep the later user, and the other misses.
+	keys map[uint64]*cachedUser
+	seed maphash.Seed
 	// held counts the writes in flight per user; heldAll those that may change any user.
 	held    map[string]int
 	heldAll int
@@ -58,29 +62,29 @@ type userCache struct {
 const maxCatalog = 1024
 
 type cachedUser struct {
-	user roster.User // compact (compactUser), then its empty maps shared (shareEmpty); never changed
-	keys []string
-	size int // userSize, counted in userCache.bytes
-	// shadow is a deep copy of user, kept only when checkShared is set (tests built with the
-	// tag rostercheck), to catch a caller that changed a user it was handed.
-	// A pointer: a roster.User here would cost its ~390 bytes in every entry.
-	shadow *roster.User
+	enc  []byte    // the user, encodeUser's; never changed (decoded users' strings share it)
+	keys [2]uint64 // keyHash of its lookup keys (email, external ID; 0: none)
+	size int       // userSize, counted in userCache.bytes
 }
 
-// checkShared makes the cache keep a deep copy of each user and compare it with the user on
-// every get and removal: a difference means a caller changed a user that the cache shares,
-// and panics. Set by the build tag rostercheck (usercache_check.go).
+// checkShared makes the cache check, on every put, that the user decodes back exactly as it
+// was read (reflect.DeepEqual): a field that encodeUser forgot would otherwise be lost only
+// for the reads that hit. Set by the build tag rostercheck (usercache_check.go).
 var checkShared = false
 
-// check panics if a caller changed a cached user: the shared empty map is no longer empty
-// (checked always: one length), or, with checkShared, the user differs from its deep copy.
-func (e *cachedUser) check() {
+// checkEmpty panics if a caller wrote into the one empty map that decoded users share.
+func checkEmpty() {
 	if len(emptyStrings) != 0 {
 		panic(fmt.Sprintf("sqlstore: a caller wrote %d entries into an empty map of a user read from the store, which users share: Clone a user before changing it", len(emptyStrings)))
 	}
-	if e.shadow != nil && !reflect.DeepEqual(e.user, *e.shadow) {
-		panic(fmt.Sprintf("sqlstore: a caller changed user %s read from the store, which the cache shares: Clone a user before changing it\nnow:    %+v\nbefore: %+v", e.user.ID, e.user, e.shadow))
-	}
+}
+
+// user decodes the entry. An entry that does not decode is a bug of encodeUser's: put checks
+// every encoding with -tags rostercheck.
+func (e *cachedUser) user() (roster.User, bool) {
+	checkEmpty()
+	u, err := decodeUser(e.enc)
+	return u, err == nil
 }
 
 // maxReleased bounds the per-user release records; past it they are forgotten at once, and the
@@ -93,8 +97,24 @@ func newUserCache(maxBytes int) *userCache {
 	if maxBytes <= 0 {
 		return nil
 	}
-	return &userCache{max: maxBytes, entries: map[string]*cachedUser{}, keys: map[string]string{}, held: map[string]int{}, released: map[string]uint64{},
-		catalog: map[string]any{}, counts: map[string]int{}}
+	return &userCache{max: maxBytes, entries: map[string]*cachedUser{}, keys: map[uint64]*cachedUser{}, seed: maphash.MakeSeed(),
+		held: map[string]int{}, released: map[string]uint64{}, catalog: map[string]any{}, counts: map[string]int{}}
+}
+
+// keyHash is a lookup key's hash, never 0 (0 marks no key).
+func (c *userCache) keyHash(key string) uint64 {
+	return maphash.String(c.seed, key) | 1
+}
+
+// keyMatches reports whether u is the user that lookup key names.
+func keyMatches(u *roster.User, key string) bool {
+	switch {
+	case len(key) > 2 && key[0] == 'x':
+		return u.ExternalID != nil && key == externalKey(u.EnvironmentID, *u.ExternalID)
+	case len(key) > 2 && key[0] == 'e':
+		return key == emailKey(u.EnvironmentID, roster.EmailKey(u.Email))
+	}
+	return false
 }
 
 // Lookup keys: an external ID or an email key, each within an environment. A user is looked up
@@ -113,21 +133,25 @@ func (c *userCache) begin() uint64 {
 	return c.seq
 }
 
-// get returns the user that key names, if cached. The user is the cache's own, shared with
-// every other reader: nobody may change it (store.Store's read-only rule for users; Clone
-// first). A hit allocates nothing.
+// get returns the user that key names, if cached. The user is decoded anew, but its strings
+// and empty maps are shared with every other reader: nobody may change them (store.Store's
+// read-only rule for users; Clone first).
 func (c *userCache) get(key string) (roster.User, bool) {
 	if c == nil {
 		return roster.User{}, false
 	}
+	h := c.keyHash(key)
 	c.mu.Lock()
-	e := c.entries[c.keys[key]]
+	e := c.keys[h]
 	c.mu.Unlock()
 	if e == nil {
 		return roster.User{}, false
 	}
-	e.check()
-	return e.user, true
+	u, ok := e.user()
+	if !ok || !keyMatches(&u, key) {
+		return roster.User{}, false
+	}
+	return u, true
 }
 
 // getID returns the cached user with this ID in the environment, by the entries' own key.
@@ -138,27 +162,39 @@ func (c *userCache) getID(environmentID, id string) (roster.User, bool) {
 	c.mu.Lock()
 	e := c.entries[id]
 	c.mu.Unlock()
-	if e == nil || e.user.EnvironmentID != environmentID {
+	if e == nil {
 		return roster.User{}, false
 	}
-	e.check()
-	return e.user, true
+	u, ok := e.user()
+	if !ok || u.EnvironmentID != environmentID {
+		return roster.User{}, false
+	}
+	return u, true
 }
 
 // getIDs fills out[i] with the cached user of ids[i] in the environment, where cached, under
 // one lock for the lot, looking each up by its ID (the entries' own key: no lookup key to
-// build or look up first). It returns how many it filled. The users are shared, as get's.
+// build or look up first). It returns how many it filled. The users share their strings, as
+// get's. They are decoded outside the lock: an entry's bytes never change.
 func (c *userCache) getIDs(environmentID string, ids []string, out []roster.User) int {
 	if c == nil {
 		return 0
 	}
-	n := 0
+	found := make([]*cachedUser, len(ids))
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	for i, id := range ids {
-		if e := c.entries[id]; e != nil && e.user.EnvironmentID == environmentID {
-			e.check()
-			out[i] = e.user
+		found[i] = c.entries[id]
+	}
+	c.mu.Unlock()
+	n := 0
+	var slab userSlab
+	checkEmpty()
+	for i, e := range found {
+		if e == nil {
+			continue
+		}
+		if u, err := decodeUserFrom(e.enc, &slab); err == nil && u.EnvironmentID == environmentID {
+			out[i] = u
 			n++
 		}
 	}
@@ -166,11 +202,27 @@ func (c *userCache) getIDs(environmentID string, ids []string, out []roster.User
 }
 
 // put caches u, read by a query that began at seq, unless a write holds u or released it since.
-// The cache keeps u itself: the caller must not change it afterwards.
+// The cache keeps an encoding of u (encodeUser): the caller may go on using u.
 func (c *userCache) put(seq uint64, u roster.User) {
 	if c == nil {
 		return
 	}
+	// Encoded before the lock is taken; most puts are kept.
+	e := &cachedUser{enc: encodeUserCompact(&u)}
+	if checkShared {
+		if back, err := decodeUser(e.enc); err != nil || !reflect.DeepEqual(back, withEmptyShared(u)) {
+			panic(fmt.Sprintf("sqlstore: user %s does not decode as it was encoded (%v)\nput:     %+v\ndecoded: %+v", u.ID, err, u, back))
+		}
+	}
+	e.keys[0] = c.keyHash(emailKey(u.EnvironmentID, roster.EmailKey(u.Email)))
+	if u.ExternalID != nil {
+		e.keys[1] = c.keyHash(externalKey(u.EnvironmentID, *u.ExternalID))
+	}
+	e.size = userSize(e)
+	if e.size > c.max/16 { // one huge user (thousands of memberships) would evict many others
+		return
+	}
+	id := unsafe.String(&e.enc[idOffset(e.enc)], len(u.ID)) // the entry's own copy of the ID
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.heldAll > 0 || c.held[u.ID] > 0 || seq < c.staleBefore || c.released[u.ID] > seq {
@@ -179,39 +231,26 @@ func (c *userCache) put(seq uint64, u roster.User) {
 	if old := c.entries[u.ID]; old != nil {
 		c.remove(u.ID, old)
 	}
-	e := &cachedUser{user: compactUser(u), keys: make([]string, 1, 2)}
-	e.keys[0] = emailKey(u.EnvironmentID, roster.EmailKey(u.Email))
-	if u.ExternalID != nil {
-		e.keys = append(e.keys, externalKey(u.EnvironmentID, *u.ExternalID))
-	}
-	e.size = userSize(e.user, e.keys) // before shareEmpty: the shared empty map costs nothing per user
-	shareEmpty(&e.user)
-	if checkShared {
-		shadow := e.user.Clone()
-		e.shadow = &shadow
-	}
-	if e.size > c.max/16 { // one huge user (thousands of memberships) would evict many others
-		return
-	}
 	for c.bytes+e.size > c.max {
 		for id, old := range c.entries { // map order is random: a random victim
 			c.remove(id, old)
 			break
 		}
 	}
-	c.entries[u.ID] = e
+	c.entries[id] = e
 	c.bytes += e.size
 	for _, k := range e.keys {
-		c.keys[k] = u.ID
+		if k != 0 {
+			c.keys[k] = e
+		}
 	}
 }
 
 func (c *userCache) remove(id string, e *cachedUser) {
-	e.check()
 	delete(c.entries, id)
 	c.bytes -= e.size
 	for _, k := range e.keys {
-		if c.keys[k] == id {
+		if k != 0 && c.keys[k] == e {
 			delete(c.keys, k)
 		}
 	}
@@ -276,7 +315,7 @@ func (c *userCache) holdAll() {
 // clearUsers drops every user. Go's maps keep their grown tables when cleared, so they are
 // made anew: a cache emptied by a write of all users gives its memory back.
 func (c *userCache) clearUsers() {
-	c.entries, c.keys, c.bytes = map[string]*cachedUser{}, map[string]string{}, 0
+	c.entries, c.keys, c.bytes = map[string]*cachedUser{}, map[uint64]*cachedUser{}, 0
 }
 
 // releaseAll ends a holdAll.
@@ -372,155 +411,55 @@ func (c *userCache) len() int {
 	return len(c.entries)
 }
 
-// compactUser returns u as the cache keeps it: the empty maps that every read makes (metadata,
-// custom attributes, a membership's metadata) are left out, nil, and expandUser makes them
-// again on the way out. Each costs a map header (48 bytes) for nothing. Reads never fill an
-// identity's raw claims (only sign-ins write them), so none are cached.
-func compactUser(u roster.User) roster.User {
-	u.Metadata = nilIfEmpty(u.Metadata)
-	u.Profile.Metadata = nilIfEmpty(u.Profile.Metadata)
-	u.Profile.CustomAttributes = nilIfEmpty(u.Profile.CustomAttributes)
-	if len(u.Memberships) > 0 {
-		ms := make([]roster.Membership, len(u.Memberships)) // no spare capacity
+// emptyStrings is the one empty map that every decoded user holds in place of its own empty
+// maps: the maps that reads make are never nil, and an empty one of each user's own would
+// cost every hit an allocation. Nobody may write into it (every hit checks).
+var emptyStrings = map[string]string{}
+
+// withEmptyShared returns u with its empty maps made emptyStrings, as decodeUser makes them:
+// what a put must decode back to.
+func withEmptyShared(u roster.User) roster.User {
+	share := func(m map[string]string) map[string]string {
+		if len(m) == 0 {
+			return emptyStrings
+		}
+		return m
+	}
+	u.Metadata = share(u.Metadata)
+	u.Profile.Metadata = share(u.Profile.Metadata)
+	u.Profile.CustomAttributes = share(u.Profile.CustomAttributes)
+	if u.Memberships != nil {
+		ms := make([]roster.Membership, len(u.Memberships))
 		for i, m := range u.Memberships {
-			m.Metadata = nilIfEmpty(m.Metadata)
+			m.Metadata = share(m.Metadata)
 			ms[i] = m
 		}
 		u.Memberships = ms
 	}
-	if len(u.Identities) > 0 {
-		ids := make([]roster.Identity, len(u.Identities))
-		copy(ids, u.Identities)
-		for i := range ids {
-			ids[i].RawClaims = nil
-		}
-		u.Identities = ids
-	}
 	return u
 }
 
-// emptyStrings is the one empty map that every cached user holds in place of its own empty
-// maps (shareEmpty): the maps that reads make are never nil, and an empty one of each user's
-// own would cost a map header (48 bytes) for nothing. Nobody may write into it (get checks).
-var emptyStrings = map[string]string{}
-
-// shareEmpty undoes compactUser on the cache's own copy, in place: the nil maps become
-// emptyStrings, so that a hit hands the user out as it is, without allocating.
-func shareEmpty(u *roster.User) {
-	u.Metadata = emptyIfNil(u.Metadata)
-	u.Profile.Metadata = emptyIfNil(u.Profile.Metadata)
-	u.Profile.CustomAttributes = emptyIfNil(u.Profile.CustomAttributes)
-	for i := range u.Memberships { // compactUser's own slice
-		u.Memberships[i].Metadata = emptyIfNil(u.Memberships[i].Metadata)
-	}
-}
-
-func nilIfEmpty(m map[string]string) map[string]string {
-	if len(m) == 0 {
-		return nil
-	}
-	return m
-}
-
-func emptyIfNil(m map[string]string) map[string]string {
-	if m == nil {
-		return emptyStrings
-	}
-	return m
-}
-
-// Sizes that userSize counts, in bytes of the Go heap (amd64). A map's entries live in groups
-// of 8 slots with one control byte each, filled to at most 7/8, behind a 48-byte header and,
-// past 8 entries, a table header and directory; every allocation is rounded up to a size
-// class, about an eighth more on average, which userSize adds at the end.
+// Sizes that userSize counts, in bytes of the Go heap (amd64): an entry's struct and its
+// encoding, each rounded up to a size class (about an eighth more on average, which userSize
+// adds at the end), and its slots in the cache's maps. A map's entries live in groups of 8
+// slots with one control byte each, filled to at most 7/8.
 const (
-	mapHeader      = 48
-	mapTable       = 64 // table header and directory slot of a map past one group
-	sliceOrStrHdr  = 16
-	strSlot        = 16 + 16 + 1 // a map[string]string or map[string]*T slot: two headers (or header and pointer) and a control byte
-	entrySlot      = 16 + 8 + 1  // c.entries: ID header and pointer
-	entryOverhead  = 64          // cachedUser's own fields beside the user, and its keys slice
+	entrySlot      = 16 + 8 + 1 // c.entries: ID header and pointer
+	keySlot        = 8 + 8 + 1  // c.keys: hash and pointer
 	allocRounding8 = 8
 )
 
-// userSize estimates the heap bytes that caching u under keys costs: the user's struct and
-// everything it points to (strings, maps, memberships, roles, identities), the entry, its
-// lookup keys and their slots in the cache's maps. TestUserSizeMatchesHeap holds it within
-// a stated factor of what the Go heap measures.
-func userSize(u roster.User, keys []string) int {
-	n := int(unsafe.Sizeof(cachedUser{})) + entryOverhead + entrySlot*8/7
-	n += str(u.ID) + str(u.EnvironmentID) + str(u.Email)
-	if u.ExternalID != nil {
-		n += roundAlloc(sliceOrStrHdr) + str(*u.ExternalID)
-	}
-	if u.LastLoginTime != nil {
-		n += roundAlloc(int(unsafe.Sizeof(time.Time{})))
-	}
-	n += strMap(u.Metadata)
-	p := u.Profile
-	n += str(p.GivenName) + str(p.FamilyName) + str(p.Name) + str(p.Locale) + str(p.PhoneNumber) +
-		str(p.PreferredUsername) + str(p.Picture) + str(p.Gender)
-	n += strSlice(p.Groups) + strMap(p.Metadata) + strMap(p.CustomAttributes)
-	n += roundAlloc(cap(u.Memberships) * int(unsafe.Sizeof(roster.Membership{})))
-	for _, m := range u.Memberships {
-		n += str(m.OrganizationID) + str(m.UserID) + str(m.OrganizationName) + str(string(m.Status)) + str(m.ProvisioningMethod)
-		n += strMap(m.Metadata)
-		n += roundAlloc(cap(m.Roles) * int(unsafe.Sizeof(roster.RoleRef{})))
-		for _, r := range m.Roles {
-			n += str(r.ID) + str(r.Name) + str(r.DisplayName)
+// userSize estimates the heap bytes that caching e costs: its struct, its encoding and its
+// slots in the cache's maps. TestUserSizeMatchesHeap holds it within a stated factor of what
+// the Go heap measures.
+func userSize(e *cachedUser) int {
+	n := roundAlloc(int(unsafe.Sizeof(cachedUser{}))) + roundAlloc(cap(e.enc)) + entrySlot*8/7
+	for _, k := range e.keys {
+		if k != 0 {
+			n += keySlot * 8 / 7
 		}
-		if m.InviterEmail != nil {
-			n += roundAlloc(sliceOrStrHdr) + str(*m.InviterEmail)
-		}
-		for _, t := range []*time.Time{m.AcceptTime, m.ExpireTime, m.InviteResentTime} {
-			if t != nil {
-				n += roundAlloc(int(unsafe.Sizeof(time.Time{})))
-			}
-		}
-	}
-	n += roundAlloc(cap(u.Identities) * int(unsafe.Sizeof(roster.Identity{})))
-	for _, i := range u.Identities {
-		n += str(i.ConnectionID) + str(string(i.ConnectionType)) + str(i.Provider) + str(i.Subject) + roundAlloc(len(i.RawClaims))
-		// UserID and EnvironmentID are the user's own strings.
-	}
-	n += roundAlloc(cap(keys) * sliceOrStrHdr)
-	for _, k := range keys {
-		n += str(k) + strSlot*8/7 // the key and its slot in c.keys (the value is the user's ID)
 	}
 	return n + n/8
 }
 
-// str counts a string's bytes; its header is counted in the struct that holds it.
-func str(s string) int { return roundAlloc(len(s)) }
-
 func roundAlloc(n int) int { return (n + allocRounding8 - 1) &^ (allocRounding8 - 1) }
-
-func strSlice(s []string) int {
-	n := roundAlloc(cap(s) * sliceOrStrHdr)
-	for _, v := range s {
-		n += str(v)
-	}
-	return n
-}
-
-// strMap counts a map[string]string: header, groups of slots, and its keys' and values' bytes.
-func strMap(m map[string]string) int {
-	if m == nil {
-		return 0
-	}
-	n := mapHeader
-	if len(m) > 0 {
-		slots := 8
-		if len(m) > 8 {
-			n += mapTable
-			for slots*7/8 < len(m) {
-				slots *= 2
-			}
-		}
-		n += roundAlloc(slots * strSlot)
-	}
-	for k, v := range m {
-		n += str(k) + str(v)
-	}
-	return n
-}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rosterhq/roster"
 )
@@ -130,23 +131,26 @@ func TestUserCacheBound(t *testing.T) {
 	}
 }
 
-// A hit hands out the cache's own user, without a copy (store.Store: users read are
-// read-only), so it allocates nothing, and its empty maps are one shared map, never nil.
-func TestUserCacheSharesUsers(t *testing.T) {
+// A hit decodes the user from the entry's bytes: its strings share them and its empty maps are
+// one shared map (never nil), so a hit allocates only its slices, pointers and non-empty maps.
+func TestUserCacheHitsDecode(t *testing.T) {
 	withoutShadows(t) // counts the allocations of a hit as it runs in production
 	c := newUserCache(1 << 20)
 	u := cacheUser("usr_1", "a@x.com", "a")
-	u.Memberships = []roster.Membership{{OrganizationID: "org_1", Metadata: map[string]string{"k": "v"}, Roles: []roster.RoleRef{{Name: "r"}}},
-		{OrganizationID: "org_2", Metadata: map[string]string{}}}
+	u.Memberships = []roster.Membership{{OrganizationID: "org_1", UserID: "usr_1", Metadata: map[string]string{"k": "v"}, Roles: []roster.RoleRef{{Name: "r"}}},
+		{OrganizationID: "org_2", UserID: "usr_1", Metadata: map[string]string{}}}
 	u.Profile.CustomAttributes = map[string]string{}
 	c.put(c.begin(), u)
+	// the memberships, one membership's roles, the external ID and one non-empty map (its
+	// header and its group of slots)
+	const want = 5
 	allocs := testing.AllocsPerRun(100, func() {
 		if _, ok := c.getID("env_1", "usr_1"); !ok {
 			t.Fatal("miss")
 		}
 	})
-	if allocs != 0 {
-		t.Fatalf("a hit allocated %v times", allocs)
+	if allocs > want {
+		t.Fatalf("a hit allocated %v times, more than %d", allocs, want)
 	}
 	ids, out := []string{"usr_1", "usr_2", "usr_1"}, make([]roster.User, 3)
 	allocs = testing.AllocsPerRun(100, func() {
@@ -154,7 +158,7 @@ func TestUserCacheSharesUsers(t *testing.T) {
 			t.Fatalf("getIDs found %d of usr_1, usr_2 (not cached), usr_1", n)
 		}
 	})
-	if allocs != 0 || out[0].ID != "usr_1" || out[1].ID != "" || out[2].ID != "usr_1" {
+	if allocs > 1+2*want || out[0].ID != "usr_1" || out[1].ID != "" || out[2].ID != "usr_1" {
 		t.Fatalf("getIDs allocated %v times, found %q %q %q", allocs, out[0].ID, out[1].ID, out[2].ID)
 	}
 	if c.getIDs("env_2", ids[:1], out[:1]) != 0 {
@@ -166,6 +170,33 @@ func TestUserCacheSharesUsers(t *testing.T) {
 	}
 	if got.Memberships[0].Metadata["k"] != "v" || got.Memberships[0].Roles[0].Name != "r" || *got.ExternalID != "a" {
 		t.Fatalf("cached user differs: %+v", got)
+	}
+	// What one reader changes in its user (not allowed, but possible) is not what the next gets.
+	got.Memberships[0].Roles[0].Name = "changed"
+	got.Memberships[0].Metadata["k"] = "changed"
+	*got.ExternalID = "changed"
+	again, _ := c.getID("env_1", "usr_1")
+	if again.Memberships[0].Roles[0].Name != "r" || again.Memberships[0].Metadata["k"] != "v" || *again.ExternalID != "a" {
+		t.Fatalf("a reader's change reached the cache: %+v", again)
+	}
+}
+
+// Lookup keys are kept as hashes: a hash that names another user (two keys of one hash) is a
+// miss, never the other user.
+func TestUserCacheKeyHashIsChecked(t *testing.T) {
+	c := newUserCache(1 << 20)
+	c.put(c.begin(), cacheUser("usr_1", "a@x.com", "a"))
+	e := c.entries["usr_1"]
+	for _, key := range []string{emailKey("env_1", "b@x.com"), externalKey("env_1", "b"), emailKey("env_2", "a@x.com"), externalKey("env_2", "a")} {
+		c.keys[c.keyHash(key)] = e // as if key's hash were the user's
+		if got, ok := c.get(key); ok {
+			t.Fatalf("%q found %s", key, got.ID)
+		}
+	}
+	for _, key := range []string{emailKey("env_1", "a@x.com"), externalKey("env_1", "a")} {
+		if got, ok := c.get(key); !ok || got.ID != "usr_1" {
+			t.Fatalf("%q: %v %q", key, ok, got.ID)
+		}
 	}
 }
 
@@ -185,30 +216,29 @@ func TestUserCachePanicsOnAChangedUser(t *testing.T) {
 	c.getID("env_1", "usr_1")
 }
 
-// withoutShadows turns checkShared off for the test (it is on with -tags rostercheck): the
-// deep copies it keeps double the cache's memory and a hit's allocations.
+// withoutShadows turns checkShared off for the test (it is on with -tags rostercheck): its
+// round trip of every put costs a decode and a deep comparison.
 func withoutShadows(t *testing.T) {
 	v := checkShared
 	checkShared = false
 	t.Cleanup(func() { checkShared = v })
 }
 
-// With checkShared (-tags rostercheck) any change to a shared user is caught.
-func TestUserCacheCheckSharedCatchesChanges(t *testing.T) {
+// With checkShared (-tags rostercheck) a user that does not decode as it was put panics.
+func TestUserCacheCheckSharedCatchesLostFields(t *testing.T) {
 	defer func(v bool) { checkShared = v }(checkShared)
 	checkShared = true
 	c := newUserCache(1 << 20)
 	u := cacheUser("usr_1", "a@x.com", "a")
-	u.Memberships = []roster.Membership{{OrganizationID: "org_1", Roles: []roster.RoleRef{{Name: "r"}}}}
-	c.put(c.begin(), u)
-	got, _ := c.getID("env_1", "usr_1")
-	got.Memberships[0].Roles[0].Name = "changed"
+	u.Memberships = []roster.Membership{{OrganizationID: "org_1", UserID: "usr_1", Roles: []roster.RoleRef{{Name: "r"}}}}
+	c.put(c.begin(), u)                              // decodes as it was
+	u.CreateTime = u.CreateTime.Add(time.Nanosecond) // the encoding keeps microseconds, as the database does
 	defer func() {
 		if recover() == nil {
-			t.Fatal("a changed role went unnoticed")
+			t.Fatal("a field lost by the encoding went unnoticed")
 		}
 	}()
-	c.getID("env_1", "usr_1")
+	c.put(c.begin(), u)
 }
 
 // The answers kept beside the users are bounded by a small fixed count each (maxCatalog).

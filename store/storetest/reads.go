@@ -271,7 +271,7 @@ func testReadsSeeConcurrentWrites(t *testing.T, s store.Store) {
 // testReadUsersAreCopies: the users a read returns are read-only (store.Store, GetUser), as a
 // backend may share them with its cache; a caller changes a Clone. Changing everything of a
 // Clone of each read leaves the store as it was. (Tests built with -tags rostercheck also
-// panic when a caller changes a user that SQLite's cache shares.)
+// check that every user SQLite's cache keeps decodes as it was read.)
 func testReadUsersAreCopies(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	env := newEnv(t, s, "default")

@@ -1,5 +1,0 @@
-//go:build !rostercheck
-
-package sqlite_test
-
-const rostercheck = false

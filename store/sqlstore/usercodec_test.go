@@ -1,0 +1,112 @@
+package sqlstore
+
+import (
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/rosterhq/roster"
+)
+
+// fullUser has every field of a user set, each pointer too, and the cases that the encoding
+// marks: a membership and an identity of another user's (never so in reads, kept exact
+// anyway), raw claims.
+func fullUser() roster.User {
+	at := func(us int64) *time.Time { t := fromMicros(1_700_000_000_000_000 + us); return &t }
+	ext, inviter := "ext-1", "boss@example.com"
+	return roster.User{ID: "usr_1", EnvironmentID: "env_1", Email: "Ada@Example.com", ExternalID: &ext,
+		Metadata: map[string]string{"a": "1", "b": ""}, CreateTime: *at(1), UpdateTime: *at(2), LastLoginTime: at(3),
+		Profile: roster.Profile{GivenName: "Ada", FamilyName: "Lovelace", Name: "Ada Lovelace", Locale: "en-GB", PhoneNumber: "+441234567890",
+			PreferredUsername: "ada", Picture: "https://example.com/a.png", Gender: "female", EmailVerified: true, PhoneNumberVerified: true,
+			Groups: []string{"eng", "", "ops"}, Metadata: map[string]string{"dept": "R&D"}, CustomAttributes: map[string]string{"tier": "gold", "é": "ü"}},
+		Memberships: []roster.Membership{
+			{OrganizationID: "org_1", UserID: "usr_1", OrganizationName: "Analytical Engines", Status: roster.MembershipActive,
+				Roles:    []roster.RoleRef{{ID: "rol_1", Name: "admin", DisplayName: "Admin"}, {ID: "rol_2", Name: "billing", DisplayName: ""}},
+				Metadata: map[string]string{"k": "v"}, InviterEmail: &inviter, CreateTime: *at(4), AcceptTime: at(5), ExpireTime: at(-6),
+				ProvisioningMethod: "invitation", InviteResentCount: 3, InviteResentTime: at(7), UpdateTime: *at(8)},
+			{OrganizationID: "org_2", UserID: "usr_other", Status: roster.MembershipPendingInvite, Metadata: map[string]string{}, CreateTime: *at(9), UpdateTime: *at(10)},
+		},
+		Identities: []roster.Identity{
+			{ConnectionID: "conn_1", ConnectionType: "OIDC", Provider: "OKTA", Subject: "00u1", UserID: "usr_1", EnvironmentID: "env_1", CreateTime: *at(11), LastLoginTime: *at(12)},
+			{ConnectionID: "conn_2", ConnectionType: "SAML", Provider: "ENTRA", Subject: "x", UserID: "usr_9", EnvironmentID: "env_9", RawClaims: []byte(`{"a":1}`)},
+		},
+	}
+}
+
+// Every field survives the encoding: a user decodes as it was (its empty maps shared).
+func TestUserEncodingRoundTrips(t *testing.T) {
+	for name, u := range map[string]roster.User{
+		"every field": fullUser(), "realistic": realisticUser(42), "bare": cacheUser("usr_2", "b@x.com", "b"),
+		"zero": {Metadata: map[string]string{}},
+	} {
+		back, err := decodeUser(encodeUserCompact(&u))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if want := withEmptyShared(u); !reflect.DeepEqual(back, want) {
+			t.Fatalf("%s: decoded\n%+v\nwant\n%+v", name, back, want)
+		}
+	}
+}
+
+// A damaged encoding (any prefix of one, or one with bytes left over) is refused, without a
+// panic and without a large allocation.
+func TestUserEncodingRefusesDamage(t *testing.T) {
+	u := fullUser()
+	enc := encodeUserCompact(&u)
+	for n := range len(enc) {
+		if _, err := decodeUser(enc[:n]); err == nil {
+			t.Fatalf("the first %d of %d bytes decoded", n, len(enc))
+		}
+	}
+	if _, err := decodeUser(append(enc[:len(enc):len(enc)], 0)); err == nil {
+		t.Fatal("a byte left over was not noticed")
+	}
+	huge := []byte{0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f} // a map of 4 billion pairs
+	if _, err := decodeUser(huge); err == nil {
+		t.Fatal("a count the bytes cannot hold was accepted")
+	}
+}
+
+// FuzzDecodeUser: whatever the bytes, decoding returns a user or an error, never a panic.
+func FuzzDecodeUser(f *testing.F) {
+	u := fullUser()
+	f.Add(encodeUserCompact(&u))
+	r := realisticUser(1)
+	f.Add(encodeUserCompact(&r))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if u, err := decodeUser(b); err == nil {
+			again, err := decodeUser(encodeUserCompact(&u))
+			if err != nil || !reflect.DeepEqual(again, withEmptyShared(u)) {
+				t.Fatalf("a decoded user does not round-trip: %v", err)
+			}
+		}
+	})
+}
+
+// BenchmarkUserCacheHit: one get by ID of a user like the load benchmark's (one membership
+// with one role, an external ID, no metadata) and of a realistic one (two memberships with
+// three roles, an identity, metadata and groups).
+func BenchmarkUserCacheHit(b *testing.B) {
+	ext := "bench-user-1"
+	now := fromMicros(1_700_000_000_000_000)
+	seeded := roster.User{ID: "usr_388421303553150977", EnvironmentID: "env_388421297643376646", Email: "u1@bench.example.com", ExternalID: &ext,
+		Metadata: map[string]string{}, CreateTime: now, UpdateTime: now, Profile: roster.Profile{Metadata: map[string]string{}, CustomAttributes: map[string]string{}},
+		Memberships: []roster.Membership{{OrganizationID: "org_388421297689513989", UserID: "usr_388421303553150977", OrganizationName: "Bench Org 17",
+			Status: roster.MembershipActive, Roles: []roster.RoleRef{{ID: "rol_388421297643376650", Name: "member", DisplayName: "Member"}},
+			Metadata: map[string]string{}, CreateTime: now, UpdateTime: now, ProvisioningMethod: "api"}}}
+	for name, u := range map[string]roster.User{"seeded": seeded, "realistic": realisticUser(1)} {
+		b.Run(name, func(b *testing.B) {
+			c := newUserCache(1 << 20)
+			c.put(c.begin(), u)
+			b.ReportMetric(float64(len(c.entries[u.ID].enc)), "encoded-bytes")
+			b.ReportMetric(float64(c.size()), "counted-bytes")
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, ok := c.getID(u.EnvironmentID, u.ID); !ok {
+					b.Fatal("miss")
+				}
+			}
+		})
+	}
+}
