@@ -37,6 +37,9 @@ type userCache struct {
 	// keys of one hash keep the later user, and the other misses.
 	keys map[uint64]*cachedUser
 	seed maphash.Seed
+	// dict holds the strings that entries share (userDict); its bytes count in the budget
+	// beside the entries'. It starts again empty with the users (clearUsers).
+	dict *userDict
 	// held counts the writes in flight per user; heldAll those that may change any user.
 	held    map[string]int
 	heldAll int
@@ -79,11 +82,12 @@ func checkEmpty() {
 	}
 }
 
-// user decodes the entry. An entry that does not decode is a bug of encodeUser's: put checks
-// every encoding with -tags rostercheck.
-func (e *cachedUser) user() (roster.User, bool) {
+// user decodes the entry with dict, the strings of the cache's dictionary when it was found.
+// An entry that does not decode is a bug of encodeUser's: put checks every encoding with
+// -tags rostercheck.
+func (e *cachedUser) user(dict []string) (roster.User, bool) {
 	checkEmpty()
-	u, err := decodeUser(e.enc)
+	u, err := decodeUser(e.enc, dict)
 	return u, err == nil
 }
 
@@ -97,7 +101,7 @@ func newUserCache(maxBytes int) *userCache {
 	if maxBytes <= 0 {
 		return nil
 	}
-	return &userCache{max: maxBytes, entries: map[string]*cachedUser{}, keys: map[uint64]*cachedUser{}, seed: maphash.MakeSeed(),
+	return &userCache{max: maxBytes, entries: map[string]*cachedUser{}, keys: map[uint64]*cachedUser{}, seed: maphash.MakeSeed(), dict: newUserDict(),
 		held: map[string]int{}, released: map[string]uint64{}, catalog: map[string]any{}, counts: map[string]int{}}
 }
 
@@ -142,12 +146,12 @@ func (c *userCache) get(key string) (roster.User, bool) {
 	}
 	h := c.keyHash(key)
 	c.mu.Lock()
-	e := c.keys[h]
+	e, dict := c.keys[h], c.dict.strs
 	c.mu.Unlock()
 	if e == nil {
 		return roster.User{}, false
 	}
-	u, ok := e.user()
+	u, ok := e.user(dict)
 	if !ok || !keyMatches(&u, key) {
 		return roster.User{}, false
 	}
@@ -160,12 +164,12 @@ func (c *userCache) getID(environmentID, id string) (roster.User, bool) {
 		return roster.User{}, false
 	}
 	c.mu.Lock()
-	e := c.entries[id]
+	e, dict := c.entries[id], c.dict.strs
 	c.mu.Unlock()
 	if e == nil {
 		return roster.User{}, false
 	}
-	u, ok := e.user()
+	u, ok := e.user(dict)
 	if !ok || u.EnvironmentID != environmentID {
 		return roster.User{}, false
 	}
@@ -185,6 +189,7 @@ func (c *userCache) getIDs(environmentID string, ids []string, out []roster.User
 	for i, id := range ids {
 		found[i] = c.entries[id]
 	}
+	dict := c.dict.strs
 	c.mu.Unlock()
 	n := 0
 	var slab userSlab
@@ -193,7 +198,7 @@ func (c *userCache) getIDs(environmentID string, ids []string, out []roster.User
 		if e == nil {
 			continue
 		}
-		if u, err := decodeUserFrom(e.enc, &slab); err == nil && u.EnvironmentID == environmentID {
+		if u, err := decodeUserFrom(e.enc, dict, &slab); err == nil && u.EnvironmentID == environmentID {
 			out[i] = u
 			n++
 		}
@@ -207,31 +212,39 @@ func (c *userCache) put(seq uint64, u roster.User) {
 	if c == nil {
 		return
 	}
-	// Encoded before the lock is taken; most puts are kept.
-	e := &cachedUser{enc: encodeUserCompact(&u)}
+	var keys [2]uint64
+	keys[0] = c.keyHash(emailKey(u.EnvironmentID, roster.EmailKey(u.Email)))
+	if u.ExternalID != nil {
+		keys[1] = c.keyHash(externalKey(u.EnvironmentID, *u.ExternalID))
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.heldAll > 0 || c.held[u.ID] > 0 || seq < c.staleBefore || c.released[u.ID] > seq {
+		return
+	}
+	if c.dict.bytes > c.max/4 {
+		// Strings of users long gone (organizations, roles) have taken a quarter of the
+		// budget: start again empty.
+		c.clearUsers()
+	}
+	// Encoded under the lock: it adds to the dictionary (a few hundred nanoseconds).
+	dictBefore := c.dict.bytes
+	e := &cachedUser{enc: encodeUserCompact(&u, c.dict), keys: keys}
+	c.bytes += c.dict.bytes - dictBefore
 	if checkShared {
-		if back, err := decodeUser(e.enc); err != nil || !reflect.DeepEqual(back, withEmptyShared(u)) {
+		if back, err := decodeUser(e.enc, c.dict.strs); err != nil || !reflect.DeepEqual(back, withEmptyShared(u)) {
 			panic(fmt.Sprintf("sqlstore: user %s does not decode as it was encoded (%v)\nput:     %+v\ndecoded: %+v", u.ID, err, u, back))
 		}
-	}
-	e.keys[0] = c.keyHash(emailKey(u.EnvironmentID, roster.EmailKey(u.Email)))
-	if u.ExternalID != nil {
-		e.keys[1] = c.keyHash(externalKey(u.EnvironmentID, *u.ExternalID))
 	}
 	e.size = userSize(e)
 	if e.size > c.max/16 { // one huge user (thousands of memberships) would evict many others
 		return
 	}
 	id := unsafe.String(&e.enc[idOffset(e.enc)], len(u.ID)) // the entry's own copy of the ID
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.heldAll > 0 || c.held[u.ID] > 0 || seq < c.staleBefore || c.released[u.ID] > seq {
-		return
-	}
 	if old := c.entries[u.ID]; old != nil {
 		c.remove(u.ID, old)
 	}
-	for c.bytes+e.size > c.max {
+	for c.bytes+e.size > c.max && len(c.entries) > 0 {
 		for id, old := range c.entries { // map order is random: a random victim
 			c.remove(id, old)
 			break
@@ -315,7 +328,7 @@ func (c *userCache) holdAll() {
 // clearUsers drops every user. Go's maps keep their grown tables when cleared, so they are
 // made anew: a cache emptied by a write of all users gives its memory back.
 func (c *userCache) clearUsers() {
-	c.entries, c.keys, c.bytes = map[string]*cachedUser{}, map[uint64]*cachedUser{}, 0
+	c.entries, c.keys, c.dict, c.bytes = map[string]*cachedUser{}, map[uint64]*cachedUser{}, newUserDict(), 0
 }
 
 // releaseAll ends a holdAll.

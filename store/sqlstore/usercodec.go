@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"encoding/binary"
 	"errors"
+	"strings"
 	"sync"
 	"time"
 	"unsafe"
@@ -38,8 +39,52 @@ const (
 	identityHasClaims
 )
 
-// encodeUser appends u's encoding to b. Times keep microseconds, as the database does.
-func encodeUser(b []byte, u *roster.User) []byte {
+// userDict holds the strings that many cached users share (an environment's ID, organizations'
+// IDs and names, roles, statuses), each once: an entry refers to one by its index. It only
+// grows; the cache starts a new one when it empties (userCache.clearUsers), and empties
+// itself when the dictionary outgrows its share of the budget.
+type userDict struct {
+	strs  []string // by index; append-only, so a reader's copy of the slice header stays valid
+	index map[string]uint32
+	bytes int // what the dictionary costs the heap, as userSize counts an entry's
+}
+
+// maxInterned bounds the strings the dictionary keeps: longer ones are written out.
+const maxInterned = 64
+
+func newUserDict() *userDict { return &userDict{index: map[string]uint32{}} }
+
+// ref returns the index of s, adding it if need be, or false for a string not to share.
+func (d *userDict) ref(s string) (uint32, bool) {
+	if d == nil || len(s) == 0 || len(s) > maxInterned {
+		return 0, false
+	}
+	if i, ok := d.index[s]; ok {
+		return i, true
+	}
+	s = strings.Clone(s) // its own bytes: a string of a user's would keep that user's alive
+	i := uint32(len(d.strs))
+	d.strs = append(d.strs, s)
+	d.index[s] = i
+	d.bytes += (roundAlloc(len(s)) + sliceOrStrHdr + dictSlot*8/7) * 9 / 8
+	return i, true
+}
+
+// dictSlot is a slot of userDict.index: the string's header, the index and a control byte.
+const (
+	dictSlot      = 16 + 4 + 1
+	sliceOrStrHdr = 16
+)
+
+// encodeUser appends u's encoding to b, sharing strings through dict (nil: none). Times keep
+// microseconds, as the database does.
+func encodeUser(b []byte, u *roster.User, dict *userDict) []byte {
+	shared := func(b []byte, s string) []byte {
+		if i, ok := dict.ref(s); ok {
+			return binary.AppendUvarint(b, uint64(i)<<1|1)
+		}
+		return appendStr(b, s)
+	}
 	var flags uint64
 	if u.ExternalID != nil {
 		flags |= userHasExternalID
@@ -55,7 +100,7 @@ func encodeUser(b []byte, u *roster.User) []byte {
 	}
 	b = binary.AppendUvarint(b, flags)
 	b = appendStr(b, u.ID)
-	b = appendStr(b, u.EnvironmentID)
+	b = shared(b, u.EnvironmentID)
 	b = appendStr(b, u.Email)
 	if u.ExternalID != nil {
 		b = appendStr(b, *u.ExternalID)
@@ -96,17 +141,17 @@ func encodeUser(b []byte, u *roster.User) []byte {
 			mf |= memberOtherUser
 		}
 		b = binary.AppendUvarint(b, mf)
-		b = appendStr(b, m.OrganizationID)
+		b = shared(b, m.OrganizationID)
 		if mf&memberOtherUser != 0 {
 			b = appendStr(b, m.UserID)
 		}
-		b = appendStr(b, m.OrganizationName)
-		b = appendStr(b, string(m.Status))
+		b = shared(b, m.OrganizationName)
+		b = shared(b, string(m.Status))
 		b = appendLen(b, m.Roles == nil, len(m.Roles))
 		for _, r := range m.Roles {
-			b = appendStr(b, r.ID)
-			b = appendStr(b, r.Name)
-			b = appendStr(b, r.DisplayName)
+			b = shared(b, r.ID)
+			b = shared(b, r.Name)
+			b = shared(b, r.DisplayName)
 		}
 		b = appendMap(b, m.Metadata)
 		if m.InviterEmail != nil {
@@ -118,7 +163,7 @@ func encodeUser(b []byte, u *roster.User) []byte {
 				b = binary.AppendVarint(b, micros(*t))
 			}
 		}
-		b = appendStr(b, m.ProvisioningMethod)
+		b = shared(b, m.ProvisioningMethod)
 		b = binary.AppendVarint(b, int64(m.InviteResentCount))
 		if m.InviteResentTime != nil {
 			b = binary.AppendVarint(b, micros(*m.InviteResentTime))
@@ -136,9 +181,9 @@ func encodeUser(b []byte, u *roster.User) []byte {
 			idf |= identityHasClaims
 		}
 		b = binary.AppendUvarint(b, idf)
-		b = appendStr(b, id.ConnectionID)
-		b = appendStr(b, string(id.ConnectionType))
-		b = appendStr(b, id.Provider)
+		b = shared(b, id.ConnectionID)
+		b = shared(b, string(id.ConnectionType))
+		b = shared(b, id.Provider)
 		b = appendStr(b, id.Subject)
 		if idf&identityOtherUser != 0 {
 			b = appendStr(b, id.UserID)
@@ -162,8 +207,10 @@ func appendLen(b []byte, isNil bool, n int) []byte {
 	return binary.AppendUvarint(b, uint64(n)+1)
 }
 
+// appendStr writes s out: its length (shifted left one bit; a set low bit marks an index into
+// the dictionary instead) and its bytes.
 func appendStr(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
+	b = binary.AppendUvarint(b, uint64(len(s))<<1)
 	return append(b, s...)
 }
 
@@ -184,8 +231,9 @@ var errBadUserEncoding = errors.New("sqlstore: bad user encoding")
 // the caller keeps those unchanged for as long as any decoded user lives (the cache never
 // changes an entry's bytes; a new version of a user is a new slice).
 type userDecoder struct {
-	b   []byte
-	err error
+	b    []byte
+	dict []string
+	err  error
 }
 
 func (d *userDecoder) uvarint() uint64 {
@@ -217,6 +265,14 @@ func (d *userDecoder) fail() {
 
 func (d *userDecoder) str() string {
 	n := d.uvarint()
+	if n&1 != 0 { // a string of the dictionary's
+		if n>>1 >= uint64(len(d.dict)) {
+			d.fail()
+			return ""
+		}
+		return d.dict[n>>1]
+	}
+	n >>= 1
 	if n > uint64(len(d.b)) {
 		d.fail()
 		return ""
@@ -345,12 +401,13 @@ func (s *userSlab) time(v time.Time) *time.Time {
 	return p
 }
 
-// decodeUser decodes an encoding of encodeUser's. The user's empty maps are emptyStrings.
-func decodeUser(b []byte) (roster.User, error) { return decodeUserFrom(b, nil) }
+// decodeUser decodes an encoding of encodeUser's with the strings of the dictionary it used
+// (the dictionary's strs). The user's empty maps are emptyStrings.
+func decodeUser(b []byte, dict []string) (roster.User, error) { return decodeUserFrom(b, dict, nil) }
 
 // decodeUserFrom is decodeUser taking the user's slices and pointers from slab.
-func decodeUserFrom(b []byte, slab *userSlab) (roster.User, error) {
-	d := userDecoder{b: b}
+func decodeUserFrom(b []byte, dict []string, slab *userSlab) (roster.User, error) {
+	d := userDecoder{b: b, dict: dict}
 	var u roster.User
 	flags := d.uvarint()
 	u.ID = d.str()
@@ -458,9 +515,9 @@ func idOffset(b []byte) int {
 var encodeBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // encodeUserCompact returns u's encoding in a slice of about its own size.
-func encodeUserCompact(u *roster.User) []byte {
+func encodeUserCompact(u *roster.User, dict *userDict) []byte {
 	bp := encodeBuffers.Get().(*[]byte)
-	b := encodeUser((*bp)[:0], u)
+	b := encodeUser((*bp)[:0], u, dict)
 	enc := append([]byte(nil), b...)
 	if cap(b) <= 64<<10 {
 		*bp = b

@@ -33,19 +33,39 @@ func fullUser() roster.User {
 	}
 }
 
-// Every field survives the encoding: a user decodes as it was (its empty maps shared).
+// Every field survives the encoding, with and without a dictionary: a user decodes as it was
+// (its empty maps shared).
 func TestUserEncodingRoundTrips(t *testing.T) {
+	dict := newUserDict()
 	for name, u := range map[string]roster.User{
 		"every field": fullUser(), "realistic": realisticUser(42), "bare": cacheUser("usr_2", "b@x.com", "b"),
 		"zero": {Metadata: map[string]string{}},
 	} {
-		back, err := decodeUser(encodeUserCompact(&u))
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
+		for _, d := range []*userDict{nil, dict} {
+			var strs []string
+			if d != nil {
+				strs = d.strs
+			}
+			enc := encodeUserCompact(&u, d)
+			if d != nil {
+				strs = d.strs
+			}
+			back, err := decodeUser(enc, strs)
+			if err != nil {
+				t.Fatalf("%s (dictionary %v): %v", name, d != nil, err)
+			}
+			if want := withEmptyShared(u); !reflect.DeepEqual(back, want) {
+				t.Fatalf("%s (dictionary %v): decoded\n%+v\nwant\n%+v", name, d != nil, back, want)
+			}
 		}
-		if want := withEmptyShared(u); !reflect.DeepEqual(back, want) {
-			t.Fatalf("%s: decoded\n%+v\nwant\n%+v", name, back, want)
-		}
+	}
+	// The shared strings went into the dictionary once each, and a second user of the same
+	// organizations and roles adds none.
+	n := len(dict.strs)
+	u := realisticUser(42 + 1000)
+	encodeUserCompact(&u, dict)
+	if len(dict.strs) != n || n == 0 {
+		t.Fatalf("dictionary of %d strings, %d after another user of the same organizations", n, len(dict.strs))
 	}
 }
 
@@ -53,30 +73,35 @@ func TestUserEncodingRoundTrips(t *testing.T) {
 // panic and without a large allocation.
 func TestUserEncodingRefusesDamage(t *testing.T) {
 	u := fullUser()
-	enc := encodeUserCompact(&u)
+	dict := newUserDict()
+	enc := encodeUserCompact(&u, dict)
 	for n := range len(enc) {
-		if _, err := decodeUser(enc[:n]); err == nil {
+		if _, err := decodeUser(enc[:n], dict.strs); err == nil {
 			t.Fatalf("the first %d of %d bytes decoded", n, len(enc))
 		}
 	}
-	if _, err := decodeUser(append(enc[:len(enc):len(enc)], 0)); err == nil {
+	if _, err := decodeUser(append(enc[:len(enc):len(enc)], 0), dict.strs); err == nil {
 		t.Fatal("a byte left over was not noticed")
 	}
+	if _, err := decodeUser(enc, dict.strs[:1]); err == nil {
+		t.Fatal("an index past the dictionary was accepted")
+	}
 	huge := []byte{0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f} // a map of 4 billion pairs
-	if _, err := decodeUser(huge); err == nil {
+	if _, err := decodeUser(huge, nil); err == nil {
 		t.Fatal("a count the bytes cannot hold was accepted")
 	}
 }
 
 // FuzzDecodeUser: whatever the bytes, decoding returns a user or an error, never a panic.
 func FuzzDecodeUser(f *testing.F) {
+	dict := newUserDict()
 	u := fullUser()
-	f.Add(encodeUserCompact(&u))
+	f.Add(encodeUserCompact(&u, dict))
 	r := realisticUser(1)
-	f.Add(encodeUserCompact(&r))
+	f.Add(encodeUserCompact(&r, dict))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if u, err := decodeUser(b); err == nil {
-			again, err := decodeUser(encodeUserCompact(&u))
+		if u, err := decodeUser(b, dict.strs); err == nil {
+			again, err := decodeUser(encodeUserCompact(&u, nil), nil)
 			if err != nil || !reflect.DeepEqual(again, withEmptyShared(u)) {
 				t.Fatalf("a decoded user does not round-trip: %v", err)
 			}
