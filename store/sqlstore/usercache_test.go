@@ -256,3 +256,24 @@ func TestUserCacheCatalogAndCountsBound(t *testing.T) {
 		}
 	}
 }
+
+// The dictionary of shared strings counts in the budget and cannot outgrow it: users that each
+// bring strings of their own (a new organization each) make the cache start again empty once
+// the dictionary holds a quarter of the budget, and every user read after that is still right.
+func TestUserCacheDictionaryBound(t *testing.T) {
+	const budget = 64 << 10
+	c := newUserCache(budget)
+	for i := range 5000 {
+		u := cacheUser(fmt.Sprintf("usr_%d", i), fmt.Sprintf("u%d@x.com", i), fmt.Sprintf("x%d", i))
+		u.Memberships = []roster.Membership{{OrganizationID: fmt.Sprintf("org_%020d", i), UserID: u.ID,
+			OrganizationName: fmt.Sprintf("Organization number %d", i), Metadata: map[string]string{}}}
+		c.put(c.begin(), u)
+		if c.size() > budget || c.dict.bytes > budget/4+1024 {
+			t.Fatalf("after %d users: %d bytes counted (dictionary %d), budget %d", i+1, c.size(), c.dict.bytes, budget)
+		}
+		got, ok := c.getID("env_1", u.ID)
+		if !ok || got.Memberships[0].OrganizationName != u.Memberships[0].OrganizationName {
+			t.Fatalf("user %d: %v %+v", i, ok, got)
+		}
+	}
+}
