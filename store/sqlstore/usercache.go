@@ -28,7 +28,8 @@ import (
 // user go back to an older state. The zero of a *userCache (nil) caches nothing.
 type userCache struct {
 	mu sync.Mutex
-	// max bounds bytes, the estimated memory of the entries and their lookup keys (userSize).
+	// max bounds bytes, the estimated memory of the entries with their lookup keys (userSize)
+	// and of the dictionary of shared strings (userDict.bytes).
 	max, bytes int
 	seq        uint64
 	entries    map[string]*cachedUser // by user ID (a string of the entry's own bytes)
