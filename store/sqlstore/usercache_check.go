@@ -2,6 +2,6 @@
 
 package sqlstore
 
-// Built with -tags rostercheck (tests), the user cache keeps a deep copy of every user it
-// holds and panics when a caller changed the shared user (usercache.go, checkShared).
+// Built with -tags rostercheck (tests), the user cache decodes every user it keeps right away
+// and panics unless it comes back exactly as it was read (usercache.go, checkShared).
 func init() { checkShared = true }
