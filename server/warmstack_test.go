@@ -53,6 +53,18 @@ func getAtOnce(t *testing.T, client *http.Client, url string, n int) *sync.WaitG
 	return &wg
 }
 
+// getBody GETs url and returns the answer's body; the test ends on a failed request.
+func getBody(t *testing.T, client *http.Client, url string) string {
+	t.Helper()
+	res, err := client.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return string(b)
+}
+
 // goroutineID is the running goroutine's number, from its stack's first line.
 func goroutineID() string {
 	var b [64]byte
@@ -135,13 +147,7 @@ func TestWarmStacksNeverWaitForAWorker(t *testing.T) {
 	if n := p.workers.Load(); n != maxWarmWorkers {
 		t.Fatalf("%d workers, want all %d busy", n, maxWarmWorkers)
 	}
-	res, err := client.Get(url + "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if string(b) != "ok" {
+	if b := getBody(t, client, url+"/"); b != "ok" {
 		t.Fatalf("with every worker held: %q", b)
 	}
 	close(release)
@@ -169,13 +175,7 @@ func TestWarmStacksPanicReachesNetHTTP(t *testing.T) {
 		t.Fatalf("a panicking handler answered %s", res.Status)
 	}
 	for range 3 {
-		res, err := client.Get(url + "/")
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		if string(b) != "ok" {
+		if b := getBody(t, client, url+"/"); b != "ok" {
 			t.Fatalf("after the panic: %q", b)
 		}
 	}
