@@ -28,8 +28,8 @@ import (
 // user go back to an older state. The zero of a *userCache (nil) caches nothing.
 type userCache struct {
 	mu sync.Mutex
-	// max bounds bytes, the estimated memory of the entries with their lookup keys (userSize)
-	// and of the dictionary of shared strings (userDict.bytes).
+	// max bounds counted(): bytes, the estimated memory of the entries with their lookup keys
+	// (userSize), and the dictionary of shared strings (userDict.bytes).
 	max, bytes int
 	seq        uint64
 	entries    map[string]*cachedUser // by user ID (a string of the entry's own bytes)
@@ -229,9 +229,7 @@ func (c *userCache) put(seq uint64, u roster.User) {
 		c.clearUsers()
 	}
 	// Encoded under the lock: it adds to the dictionary (a few hundred nanoseconds).
-	dictBefore := c.dict.bytes
 	e := &cachedUser{enc: encodeUserCompact(&u, c.dict), keys: keys}
-	c.bytes += c.dict.bytes - dictBefore
 	if checkShared {
 		if back, err := decodeUser(e.enc, c.dict.strs); err != nil || !reflect.DeepEqual(back, withEmptyShared(u)) {
 			panic(fmt.Sprintf("sqlstore: user %s does not decode as it was encoded (%v)\nput:     %+v\ndecoded: %+v", u.ID, err, u, back))
@@ -245,7 +243,7 @@ func (c *userCache) put(seq uint64, u roster.User) {
 	if old := c.entries[u.ID]; old != nil {
 		c.remove(u.ID, old)
 	}
-	for c.bytes+e.size > c.max && len(c.entries) > 0 {
+	for c.counted()+e.size > c.max && len(c.entries) > 0 {
 		for id, old := range c.entries { // map order is random: a random victim
 			c.remove(id, old)
 			break
@@ -405,15 +403,18 @@ func (c *userCache) putCount(seq uint64, key string, n int) {
 	c.counts[key] = n
 }
 
-// size returns the bytes the cached users are counted for (userSize), at most the budget.
+// size returns the bytes the cache is counted for (counted), at most the budget.
 func (c *userCache) size() int {
 	if c == nil {
 		return 0
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.bytes
+	return c.counted()
 }
+
+// counted is what the budget bounds: the entries and the dictionary.
+func (c *userCache) counted() int { return c.bytes + c.dict.bytes }
 
 // len counts the cached users.
 func (c *userCache) len() int {
