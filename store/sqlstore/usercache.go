@@ -41,6 +41,8 @@ type userCache struct {
 	// dict holds the strings that entries share (userDict); its bytes count in the budget
 	// beside the entries'. It starts again empty with the users (clearUsers).
 	dict *userDict
+	// scratch is where put encodes a user before copying it into a slice of its own size.
+	scratch []byte
 	// held counts the writes in flight per user; heldAll those that may change any user.
 	held    map[string]int
 	heldAll int
@@ -59,6 +61,9 @@ type userCache struct {
 	counts            map[string]int
 	countsStaleBefore uint64
 }
+
+// maxScratch bounds the encoding space that the cache keeps between puts.
+const maxScratch = 64 << 10
 
 // maxCatalog bounds the catalog and the counts, each, by number: when full each starts again
 // empty. Their keys are a query and its arguments or a few role names (under 1 KiB each in
@@ -229,7 +234,11 @@ func (c *userCache) put(seq uint64, u roster.User) {
 		c.clearUsers()
 	}
 	// Encoded under the lock: it adds to the dictionary (a few hundred nanoseconds).
-	e := &cachedUser{enc: encodeUserCompact(&u, c.dict), keys: keys}
+	c.scratch = encodeUser(c.scratch[:0], &u, c.dict)
+	e := &cachedUser{enc: append([]byte(nil), c.scratch...), keys: keys}
+	if cap(c.scratch) > maxScratch {
+		c.scratch = nil // one huge user's space is not kept
+	}
 	if checkShared {
 		if back, err := decodeUser(e.enc, c.dict.strs); err != nil || !reflect.DeepEqual(back, withEmptyShared(u)) {
 			panic(fmt.Sprintf("sqlstore: user %s does not decode as it was encoded (%v)\nput:     %+v\ndecoded: %+v", u.ID, err, u, back))

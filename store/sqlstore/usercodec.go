@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"strings"
-	"sync"
 	"time"
 	"unsafe"
 
@@ -508,20 +507,4 @@ func idOffset(b []byte) int {
 	_, n1 := binary.Uvarint(b)
 	_, n2 := binary.Uvarint(b[n1:])
 	return n1 + n2
-}
-
-// encodeBuffers keep the scratch space that users are encoded in before they are copied into
-// a slice of their own size.
-var encodeBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
-
-// encodeUserCompact returns u's encoding in a slice of about its own size.
-func encodeUserCompact(u *roster.User, dict *userDict) []byte {
-	bp := encodeBuffers.Get().(*[]byte)
-	b := encodeUser((*bp)[:0], u, dict)
-	enc := append([]byte(nil), b...)
-	if cap(b) <= 64<<10 {
-		*bp = b
-		encodeBuffers.Put(bp)
-	}
-	return enc
 }

@@ -46,7 +46,7 @@ func TestUserEncodingRoundTrips(t *testing.T) {
 			if d != nil {
 				strs = d.strs
 			}
-			enc := encodeUserCompact(&u, d)
+			enc := encodeUser(nil, &u, d)
 			if d != nil {
 				strs = d.strs
 			}
@@ -63,7 +63,7 @@ func TestUserEncodingRoundTrips(t *testing.T) {
 	// organizations and roles adds none.
 	n := len(dict.strs)
 	u := realisticUser(42 + 1000)
-	encodeUserCompact(&u, dict)
+	encodeUser(nil, &u, dict)
 	if len(dict.strs) != n || n == 0 {
 		t.Fatalf("dictionary of %d strings, %d after another user of the same organizations", n, len(dict.strs))
 	}
@@ -74,7 +74,7 @@ func TestUserEncodingRoundTrips(t *testing.T) {
 func TestUserEncodingRefusesDamage(t *testing.T) {
 	u := fullUser()
 	dict := newUserDict()
-	enc := encodeUserCompact(&u, dict)
+	enc := encodeUser(nil, &u, dict)
 	for n := range len(enc) {
 		if _, err := decodeUser(enc[:n], dict.strs); err == nil {
 			t.Fatalf("the first %d of %d bytes decoded", n, len(enc))
@@ -96,12 +96,12 @@ func TestUserEncodingRefusesDamage(t *testing.T) {
 func FuzzDecodeUser(f *testing.F) {
 	dict := newUserDict()
 	u := fullUser()
-	f.Add(encodeUserCompact(&u, dict))
+	f.Add(encodeUser(nil, &u, dict))
 	r := realisticUser(1)
-	f.Add(encodeUserCompact(&r, dict))
+	f.Add(encodeUser(nil, &r, dict))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if u, err := decodeUser(b, dict.strs); err == nil {
-			again, err := decodeUser(encodeUserCompact(&u, nil), nil)
+			again, err := decodeUser(encodeUser(nil, &u, nil), nil)
 			if err != nil || !reflect.DeepEqual(again, withEmptyShared(u)) {
 				t.Fatalf("a decoded user does not round-trip: %v", err)
 			}
