@@ -33,24 +33,9 @@ PGADMIN=${PGADMIN:-postgres://postgres@127.0.0.1:5432}
 USERS=${USERS:-20000}; ORGS=${ORGS:-2000}
 PORT=${PORT:-$((20000 + RANDOM % 2000))}
 CID=skc_ab_admin; CSEC=ab-secret-0123456789abcdef
-pgurl() { echo "$PGADMIN/$1?sslmode=disable"; }
-cpu() { awk '{print $14+$15}' /proc/$1/stat; }
+source "$ROOT/bench/abkit.sh"
 # pgcpu DB: the CPU ticks of PostgreSQL's backends connected to DB (those alive now).
 pgcpu() { local t=0 p; for p in $(pgrep -f "postgres: .* $1 "); do t=$((t + $(cpu $p 2>/dev/null || echo 0))); done; echo $t; }
-start() { # BIN DBFLAGS...
-	local bin=$1; shift
-	ROSTER_BOOTSTRAP_CLIENT_ID=$CID ROSTER_BOOTSTRAP_CLIENT_SECRET=$CSEC taskset -c ${PIN:-1} "$bin" serve --listen 127.0.0.1:$PORT "$@" \
-		--log-level error --access-token-ttl 3h >"$LOG" 2>&1 &
-	PID=$!
-	for i in $(seq 200); do curl -fsS -o /dev/null http://127.0.0.1:$PORT/readyz 2>/dev/null && return; sleep 0.2; done
-	echo "roster did not start"; tail "$LOG"; exit 1
-}
-token() { curl -fsS http://127.0.0.1:$PORT/oauth/token -d grant_type=client_credentials -d client_id=$CID -d client_secret=$CSEC | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p'; }
-copydata() { # BACKEND DIR -> sets flags, db
-	if [ "$1" = sqlite ]; then cp -a "$AB_DIR/seed-sqlite/data" "$2/data"; flags=(--data-dir "$2/data"); db=
-	else db=abev_run_$$_$RANDOM; psql "$(pgurl test)" -qc "CREATE DATABASE $db TEMPLATE abev_tpl"; cp -a "$AB_DIR/seed-postgres/keys" "$2/keys"; flags=(--database-url "$(pgurl $db)" --data-dir "$2/keys"); fi
-}
-dropdata() { [ -z "$db" ] || psql "$(pgurl test)" -qc "DROP DATABASE $db"; }
 # targets: the run's requests in $t and the warm-up's in $w/warm.targets. Creates: distinct
 # users for the warm-up and for the run (a repeated create would conflict).
 targets() {

@@ -23,17 +23,7 @@ CID=skc_ab_admin; CSEC=ab-secret-0123456789abcdef
 source "$ROOT/bench/toggle.sh"
 cmd=$1 backend=$2 name=$3; shift 3
 base=$AB_DIR/$name-$backend
-pgurl() { echo "$PGADMIN/$1?sslmode=disable"; }
-cpu() { awk '{print $14+$15}' /proc/$1/stat; }
-start() { # BIN DBFLAGS...
-	local bin=$1; shift
-	ROSTER_BOOTSTRAP_CLIENT_ID=$CID ROSTER_BOOTSTRAP_CLIENT_SECRET=$CSEC GODEBUG=${RGODEBUG:-} taskset -c ${PIN:-1} "$bin" serve --listen 127.0.0.1:$PORT "$@" \
-		--log-level error --access-token-ttl 3h >"$LOG" 2>&1 &
-	PID=$!
-	for i in $(seq 200); do curl -fsS -o /dev/null http://127.0.0.1:$PORT/readyz 2>/dev/null && return; sleep 0.2; done
-	echo "roster did not start"; tail $LOG; exit 1
-}
-token() { curl -fsS http://127.0.0.1:$PORT/oauth/token -d grant_type=client_credentials -d client_id=$CID -d client_secret=$CSEC | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p'; }
+source "$ROOT/bench/abkit.sh"
 case $cmd in
 seed)
 	cd "$ROOT"; mkdir -p "$AB_DIR"; rm -rf "$base"; mkdir -p "$base/bin" "$base/seed"

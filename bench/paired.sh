@@ -21,44 +21,35 @@ TOOLS=$ROOT/bench/.tools/bin
 AB_DIR=${AB_DIR:-/tmp/roster-ab-events}
 PGADMIN=${PGADMIN:-postgres://postgres@127.0.0.1:5432}
 CID=skc_ab_admin; CSEC=ab-secret-0123456789abcdef
-cpu() { awk '{print $14+$15}' /proc/$1/stat; }
+source "$ROOT/bench/abkit.sh"
 
 one() { # BIN OP [SECONDS] [CLIENTS] [PROTO]
 	local bin=$1 op=$2 dur=${3:-6} c=${4:-16} proto=${5:-rest}
-	local backend=${BACKEND:-sqlite} port=$((21000 + RANDOM % 3000)) w db= pid tok in call dbf
+	local backend=${BACKEND:-sqlite} w tok in call
 	local seed=$AB_DIR/seed-$backend/seed rt gj wrt= wgj=
 	[ -x "$AB_DIR/bin/grpcload" ] || (cd "$ROOT" && go build -o "$AB_DIR/bin/" ./bench/cmd/grpcload)
-	w=$(mktemp -d "$AB_DIR/run.XXXX")
-	if [ "$backend" = sqlite ]; then cp -a "$AB_DIR/seed-sqlite/data" "$w/data"; dbf=(--data-dir "$w/data")
-	else
-		db=abpair_$$_$RANDOM
-		psql "$PGADMIN/test" -qc "CREATE DATABASE $db TEMPLATE abev_tpl"
-		cp -a "$AB_DIR/seed-postgres/keys" "$w/keys"
-		dbf=(--database-url "$PGADMIN/$db?sslmode=disable" --data-dir "$w/keys")
-	fi
+	PORT=$((21000 + RANDOM % 3000))
+	w=$(mktemp -d "$AB_DIR/run.XXXX"); LOG=$w/roster.log; PID= db=
+	# The server and the data go whatever ends the run (a closed pipe included).
+	trap "[ -z \"\$PID\" ] || { kill \$PID 2>/dev/null; wait \$PID 2>/dev/null; }; dropdata; rm -rf '$w'" EXIT
+	copydata "$backend" "$w"
 	# shellcheck disable=SC2086 # EXTRA is a list of flags
-	ROSTER_BOOTSTRAP_CLIENT_ID=$CID ROSTER_BOOTSTRAP_CLIENT_SECRET=$CSEC taskset -c 1 "$bin" serve --listen 127.0.0.1:$port "${dbf[@]}" \
-		--log-level error --access-token-ttl 3h ${METRICS:+--metrics-listen api} ${EXTRA:-} >"$w/log" 2>&1 &
-	pid=$!
-	# The server goes whatever ends the run (a closed pipe included).
-	trap "kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf '$w'; [ -z '$db' ] || psql '$PGADMIN/test' -qc 'DROP DATABASE IF EXISTS $db'" EXIT
-	for _ in $(seq 200); do curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null && break; sleep 0.2; done
-	tok=$(curl -fsS "http://127.0.0.1:$port/oauth/token" -d grant_type=client_credentials -d client_id=$CID -d client_secret=$CSEC |
-		sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
+	start "$bin" "${flags[@]}" ${METRICS:+--metrics-listen api} ${EXTRA:-}
+	tok=$(token)
 	in=$w/in; mkdir -p "$in"
 	case $op in
 	get_user | get_user_ext | lookup_email)
-		"$AB_DIR/bin/benchkit" reads --seed "$seed" --op "$op" --dist uniform --n 200000 --draw $((RANDOM + 1)) --base "http://127.0.0.1:$port" --out "$in/run" >/dev/null
-		"$AB_DIR/bin/benchkit" reads --seed "$seed" --op "$op" --dist uniform --n 200000 --draw $((RANDOM + 40000)) --base "http://127.0.0.1:$port" --out "$in/warm" >/dev/null
+		"$AB_DIR/bin/benchkit" reads --seed "$seed" --op "$op" --dist uniform --n 200000 --draw $((RANDOM + 1)) --base "http://127.0.0.1:$PORT" --out "$in/run" >/dev/null
+		"$AB_DIR/bin/benchkit" reads --seed "$seed" --op "$op" --dist uniform --n 200000 --draw $((RANDOM + 40000)) --base "http://127.0.0.1:$PORT" --out "$in/warm" >/dev/null
 		rt=$in/run.rest.targets gj=$in/run.grpc.json wrt=$in/warm.rest.targets wgj=$in/warm.grpc.json
 		case $op in lookup_email) call=scalekit.v1.users.UserService/SearchUsers ;; *) call=scalekit.v1.users.UserService/GetUser ;; esac ;;
 	create_user)
-		"$AB_DIR/bin/benchkit" creates --seed "$seed" --prefix "p$RANDOM" --n 150000 --base "http://127.0.0.1:$port" --out "$in/c" >/dev/null
+		"$AB_DIR/bin/benchkit" creates --seed "$seed" --prefix "p$RANDOM" --n 150000 --base "http://127.0.0.1:$PORT" --out "$in/c" >/dev/null
 		head -n 30000 "$in/c.rest.targets" >"$in/warm.rest.targets"; tail -n +30001 "$in/c.rest.targets" >"$in/run.rest.targets"
 		rt=$in/run.rest.targets wrt=$in/warm.rest.targets gj=$in/c.grpc.json
 		call=scalekit.v1.users.UserService/CreateUserAndMembership ;;
 	*)
-		"$AB_DIR/bin/benchkit" inputs --seed "$seed" --out "$in" --base "http://127.0.0.1:$port" >/dev/null
+		"$AB_DIR/bin/benchkit" inputs --seed "$seed" --out "$in" --base "http://127.0.0.1:$PORT" >/dev/null
 		rt=$in/$op.rest.targets gj=$in/$op.grpc.json
 		call=$(awk -F'\t' -v o="$op" '$1==o {print $3}' "$in/ops.tsv") ;;
 	esac
@@ -68,15 +59,15 @@ one() { # BIN OP [SECONDS] [CLIENTS] [PROTO]
 				-header "Authorization: Bearer $tok" | "$TOOLS/vegeta" report -type=json >"$w/rep.json"
 		else
 			taskset -c 0 "$AB_DIR/bin/grpcload" -c "$c" -z "${1}s" --call "$call" --data-file "$3" \
-				--metadata "{\"authorization\":\"Bearer $tok\"}" -o "$w/rep.json" "127.0.0.1:$port" >/dev/null
+				--metadata "{\"authorization\":\"Bearer $tok\"}" -o "$w/rep.json" "127.0.0.1:$PORT" >/dev/null
 		fi
 	}
 	if [ "$op" != create_user ] || [ "$proto" = rest ]; then load "${WARM:-2}" "${wrt:-$rt}" "${wgj:-$gj}"; fi
 	local c0 c1
-	c0=$(cpu $pid)
-	if [ -n "${PERF:-}" ]; then taskset -c 0 perf record -F 1999 -g -p $pid -o "$PERF" -- sleep "$dur" >/dev/null 2>&1 & fi
+	c0=$(cpu $PID)
+	if [ -n "${PERF:-}" ]; then taskset -c 0 perf record -F 1999 -g -p $PID -o "$PERF" -- sleep "$dur" >/dev/null 2>&1 & fi
 	load "$dur" "$rt" "$gj"
-	c1=$(cpu $pid)
+	c1=$(cpu $PID)
 	python3 - "$w/rep.json" "$c0" "$c1" "$(getconf CLK_TCK)" "$backend $op $proto $bin" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1])); c0, c1, hz = float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
@@ -89,7 +80,7 @@ else:  # grpcload (ghz's fields)
     p50, p99 = d[50] / 1e6, d[99] / 1e6
 print(f'{sys.argv[5]}: {rate:.0f}/s p50 {p50:.2f} p99 {p99:.2f} ms, server CPU {(c1 - c0) / hz / n * 1e6:.0f} µs/req, codes {codes}')
 PY
-	echo "  $(grep -E 'VmHWM' /proc/$pid/status | tr -s '\t ' ' ')${METRICS:+ $(curl -s "http://127.0.0.1:$port/metrics" | grep -E '^roster_user_cache_(users|bytes)' | tr '\n' ' ')}"
+	echo "  $(grep -E 'VmHWM' /proc/$PID/status | tr -s '\t ' ' ')${METRICS:+ $(curl -s "http://127.0.0.1:$PORT/metrics" | grep -E '^roster_user_cache_(users|bytes)' | tr '\n' ' ')}"
 }
 
 if [ "${1:-}" = one ]; then
