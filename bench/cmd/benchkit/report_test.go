@@ -153,3 +153,54 @@ func TestReportReadsGrpcloadAndLeavesGhzUnjudged(t *testing.T) {
 		}
 	}
 }
+
+// The flat table (issue 12: get by id, lookup by email and a page of 100 flat from 10k to 1M
+// users) judges each operation against its rate on the smallest set, a page against the
+// smallest set whose pages hold 100 users, and leaves a smaller page unjudged.
+func TestReportFlatTableJudgesFullPagesOnly(t *testing.T) {
+	dir := t.TempDir()
+	var manifest strings.Builder
+	for _, row := range []struct {
+		set, op string
+		users   int
+		rps     float64
+		page    string
+	}{
+		{"scale", "get_user", 10000, 20000, ""},
+		{"scale", "lookup_email", 10000, 19000, ""},
+		{"scale", "list_org_users", 10000, 3000, "50"},
+		{"main", "get_user", 100000, 17000, ""},
+		{"main", "lookup_email", 100000, 12000, ""},
+		{"main", "list_org_users", 100000, 1500, "100"},
+		{"scale", "get_user", 1000000, 15000, ""},
+		{"scale", "lookup_email", 1000000, 9000, ""},
+		{"scale", "list_org_users", 1000000, 1400, "100"},
+	} {
+		f := filepath.Join(dir, fmt.Sprintf("%s-%d.json", row.op, row.users))
+		data := fmt.Sprintf(`{"latencies":{"50th":1000000,"99th":3000000},"requests":1000,"throughput":%g,"success":1,"status_codes":{"200":1000}}`, row.rps)
+		files := map[string]string{"": data}
+		if row.page != "" {
+			files[".page"] = row.page
+		}
+		for ext, d := range files {
+			if err := os.WriteFile(f+ext, []byte(d), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fmt.Fprintf(&manifest, "%s\t%d\t%s\trest\tsqlite\t16\tvegeta\t%s\n", row.set, row.users, row.op, f)
+	}
+	text := reportOf(t, dir, manifest.String())
+	for _, want := range []string{
+		"| sqlite | rest | get user by id, uniform over all users | 10000 | 20000 | 3.00 | – | base | – | – |",
+		"| sqlite | rest | get user by id, uniform over all users | 1000000 | 15000 | 3.00 | – | 75% of 10000 users | – | **no** |",
+		"| sqlite | rest | get user by id, uniform over all users | 100000 | 17000 | 3.00 | – | 85% of 10000 users | – | yes |",
+		"| sqlite | rest | lookup user by email, uniform over all users | 1000000 | 9000 | 3.00 | – | 47% of 10000 users | 60% | **no** |",
+		"| sqlite | rest | list 100 organization users | 10000 | 3000 | 3.00 | 50 | not judged | – | a page holds fewer than 100 users here |",
+		"| sqlite | rest | list 100 organization users | 100000 | 1500 | 3.00 | 100 | base | – | – |",
+		"| sqlite | rest | list 100 organization users | 1000000 | 1400 | 3.00 | 100 | 93% of 100000 users | – | yes |",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("report lacks %q:\n%s", want, text)
+		}
+	}
+}
