@@ -145,9 +145,10 @@ func TestUserCacheHitsDecode(t *testing.T) {
 		{OrganizationID: "org_2", UserID: "usr_1", Metadata: map[string]string{}}}
 	u.Profile.CustomAttributes = map[string]string{}
 	c.put(c.begin(), u)
-	// the memberships, one membership's roles, the external ID and one non-empty map (its
-	// header and its group of slots)
-	const want = 5
+	// the memberships, one membership's roles, the external ID, one non-empty map (its header
+	// and its group of slots) and the email (its local part and its domain, the dictionary's,
+	// put together)
+	const want = 6
 	allocs := testing.AllocsPerRun(100, func() {
 		if _, ok := c.getID("env_1", "usr_1"); !ok {
 			t.Fatal("miss")

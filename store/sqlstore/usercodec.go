@@ -23,6 +23,7 @@ const (
 	userHasLastLogin
 	userEmailVerified
 	userPhoneVerified
+	userEmailSplit // the email's domain is a dictionary string, apart from its local part
 )
 
 const (
@@ -97,10 +98,25 @@ func encodeUser(b []byte, u *roster.User, dict *userDict) []byte {
 	if u.Profile.PhoneNumberVerified {
 		flags |= userPhoneVerified
 	}
+	// Most users share their email's domain with many others (an organization's): the domain
+	// goes in the dictionary, the local part in the entry.
+	at := strings.LastIndexByte(u.Email, '@')
+	var domain uint32
+	if at > 0 {
+		var ok bool
+		if domain, ok = dict.ref(u.Email[at:]); ok {
+			flags |= userEmailSplit
+		}
+	}
 	b = binary.AppendUvarint(b, flags)
 	b = appendStr(b, u.ID)
 	b = shared(b, u.EnvironmentID)
-	b = appendStr(b, u.Email)
+	if flags&userEmailSplit != 0 {
+		b = appendStr(b, u.Email[:at])
+		b = binary.AppendUvarint(b, uint64(domain))
+	} else {
+		b = appendStr(b, u.Email)
+	}
 	if u.ExternalID != nil {
 		b = appendStr(b, *u.ExternalID)
 	}
@@ -115,10 +131,15 @@ func encodeUser(b []byte, u *roster.User, dict *userDict) []byte {
 	}
 	b = appendMap(b, p.Metadata)
 	b = appendMap(b, p.CustomAttributes)
-	b = binary.AppendVarint(b, micros(u.CreateTime))
-	b = binary.AppendVarint(b, micros(u.UpdateTime))
+	// Every other time is written as its distance from the user's creation: the times of one
+	// user are mostly close together (the same request, or days apart), a few bytes each
+	// instead of eight.
+	created := micros(u.CreateTime)
+	rel := func(b []byte, t time.Time) []byte { return binary.AppendVarint(b, micros(t)-created) }
+	b = binary.AppendVarint(b, created)
+	b = rel(b, u.UpdateTime)
 	if u.LastLoginTime != nil {
-		b = binary.AppendVarint(b, micros(*u.LastLoginTime))
+		b = rel(b, *u.LastLoginTime)
 	}
 	b = appendLen(b, u.Memberships == nil, len(u.Memberships))
 	for i := range u.Memberships {
@@ -156,18 +177,18 @@ func encodeUser(b []byte, u *roster.User, dict *userDict) []byte {
 		if m.InviterEmail != nil {
 			b = appendStr(b, *m.InviterEmail)
 		}
-		b = binary.AppendVarint(b, micros(m.CreateTime))
+		b = rel(b, m.CreateTime)
 		for _, t := range [...]*time.Time{m.AcceptTime, m.ExpireTime} {
 			if t != nil {
-				b = binary.AppendVarint(b, micros(*t))
+				b = rel(b, *t)
 			}
 		}
 		b = shared(b, m.ProvisioningMethod)
 		b = binary.AppendVarint(b, int64(m.InviteResentCount))
 		if m.InviteResentTime != nil {
-			b = binary.AppendVarint(b, micros(*m.InviteResentTime))
+			b = rel(b, *m.InviteResentTime)
 		}
-		b = binary.AppendVarint(b, micros(m.UpdateTime))
+		b = rel(b, m.UpdateTime)
 	}
 	b = appendLen(b, u.Identities == nil, len(u.Identities))
 	for i := range u.Identities {
@@ -191,8 +212,8 @@ func encodeUser(b []byte, u *roster.User, dict *userDict) []byte {
 		if idf&identityHasClaims != 0 {
 			b = appendStr(b, string(id.RawClaims))
 		}
-		b = binary.AppendVarint(b, micros(id.CreateTime))
-		b = binary.AppendVarint(b, micros(id.LastLoginTime))
+		b = rel(b, id.CreateTime)
+		b = rel(b, id.LastLoginTime)
 	}
 	return b
 }
@@ -324,7 +345,18 @@ func (d *userDecoder) strMap() map[string]string {
 	return m
 }
 
-func (d *userDecoder) time() time.Time { return fromMicros(d.varint()) }
+// relTime reads a time written as its distance from the user's creation (in microseconds).
+func (d *userDecoder) relTime(created int64) time.Time { return fromMicros(created + d.varint()) }
+
+// dictStr reads an index into the dictionary.
+func (d *userDecoder) dictStr() string {
+	i := d.uvarint()
+	if i >= uint64(len(d.dict)) {
+		d.fail()
+		return ""
+	}
+	return d.dict[i]
+}
 
 // userSlab hands out the slices and pointed-to values of the users that one call decodes
 // (a page's) from a few shared allocations: a page of 100 users takes a handful of
@@ -337,10 +369,14 @@ type userSlab struct {
 	idents  []roster.Identity
 	strs    []string
 	times   []time.Time
+	bytes   []byte // the strings it puts together (concat); never written again once handed out
 }
 
 // slabChunk is how many items of a kind a slab allocates at a time.
 const slabChunk = 32
+
+// slabBytes is how many bytes of strings a slab allocates at a time (about 32 emails).
+const slabBytes = 1 << 10
 
 func take[T any](pool *[]T, n int) []T {
 	if n == 0 {
@@ -391,6 +427,20 @@ func (s *userSlab) str(v string) *string {
 	return p
 }
 
+// concat returns a + b, its bytes out of the slab's (a page's emails share one allocation).
+func (s *userSlab) concat(a, b string) string {
+	if s == nil {
+		return a + b
+	}
+	n := len(a) + len(b)
+	if cap(s.bytes)-len(s.bytes) < n {
+		s.bytes = make([]byte, 0, max(n, slabBytes))
+	}
+	l := len(s.bytes)
+	s.bytes = append(append(s.bytes, a...), b...)
+	return unsafe.String(&s.bytes[l], n)
+}
+
 func (s *userSlab) time(v time.Time) *time.Time {
 	if s == nil {
 		return &v
@@ -412,6 +462,9 @@ func decodeUserFrom(b []byte, dict []string, slab *userSlab) (roster.User, error
 	u.ID = d.str()
 	u.EnvironmentID = d.str()
 	u.Email = d.str()
+	if flags&userEmailSplit != 0 {
+		u.Email = slab.concat(u.Email, d.dictStr())
+	}
 	if flags&userHasExternalID != 0 {
 		u.ExternalID = slab.str(d.str())
 	}
@@ -430,10 +483,11 @@ func decodeUserFrom(b []byte, dict []string, slab *userSlab) (roster.User, error
 	}
 	pr.Metadata = d.strMap()
 	pr.CustomAttributes = d.strMap()
-	u.CreateTime = d.time()
-	u.UpdateTime = d.time()
+	created := d.varint()
+	u.CreateTime = fromMicros(created)
+	u.UpdateTime = d.relTime(created)
 	if flags&userHasLastLogin != 0 {
-		u.LastLoginTime = slab.time(d.time())
+		u.LastLoginTime = slab.time(d.relTime(created))
 	}
 	if n := d.sliceLen(8); n >= 0 {
 		u.Memberships = slab.memberships(n)
@@ -457,19 +511,19 @@ func decodeUserFrom(b []byte, dict []string, slab *userSlab) (roster.User, error
 			if mf&memberHasInviter != 0 {
 				m.InviterEmail = slab.str(d.str())
 			}
-			m.CreateTime = d.time()
+			m.CreateTime = d.relTime(created)
 			if mf&memberHasAccept != 0 {
-				m.AcceptTime = slab.time(d.time())
+				m.AcceptTime = slab.time(d.relTime(created))
 			}
 			if mf&memberHasExpire != 0 {
-				m.ExpireTime = slab.time(d.time())
+				m.ExpireTime = slab.time(d.relTime(created))
 			}
 			m.ProvisioningMethod = d.str()
 			m.InviteResentCount = int(d.varint())
 			if mf&memberHasResent != 0 {
-				m.InviteResentTime = slab.time(d.time())
+				m.InviteResentTime = slab.time(d.relTime(created))
 			}
-			m.UpdateTime = d.time()
+			m.UpdateTime = d.relTime(created)
 		}
 	}
 	if n := d.sliceLen(8); n >= 0 {
@@ -489,8 +543,8 @@ func decodeUserFrom(b []byte, dict []string, slab *userSlab) (roster.User, error
 			if idf&identityHasClaims != 0 {
 				id.RawClaims = []byte(d.str()) // a copy: a byte slice could be written through
 			}
-			id.CreateTime = d.time()
-			id.LastLoginTime = d.time()
+			id.CreateTime = d.relTime(created)
+			id.LastLoginTime = d.relTime(created)
 		}
 	}
 	if d.err == nil && len(d.b) != 0 {

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,6 +41,10 @@ func TestUserEncodingRoundTrips(t *testing.T) {
 	for name, u := range map[string]roster.User{
 		"every field": fullUser(), "realistic": realisticUser(42), "bare": cacheUser("usr_2", "b@x.com", "b"),
 		"zero": {Metadata: map[string]string{}},
+		// emails whose domain goes in the dictionary and those whose does not
+		"two at signs": cacheUser("usr_3", "a@b@c.example", "c"), "no at sign": cacheUser("usr_4", "local-only", "d"),
+		"at sign first": cacheUser("usr_5", "@example.com", "e"), "at sign last": cacheUser("usr_6", "a@", "f"),
+		"long domain": cacheUser("usr_7", "a@"+strings.Repeat("d", maxInterned)+".example", "g"),
 	} {
 		for _, d := range []*userDict{nil, dict} {
 			var strs []string
