@@ -1,11 +1,11 @@
 package sqlstore
 
 import (
+	"encoding/binary"
 	"fmt"
 	"hash/maphash"
 	"reflect"
 	"sync"
-	"unsafe"
 
 	"github.com/rosterhq/roster"
 )
@@ -28,15 +28,25 @@ import (
 // user go back to an older state. The zero of a *userCache (nil) caches nothing.
 type userCache struct {
 	mu sync.Mutex
-	// max bounds counted(): bytes, the estimated memory of the entries with their lookup keys
-	// (userSize), and the dictionary of shared strings (userDict.bytes).
-	max, bytes int
-	seq        uint64
-	entries    map[string]*cachedUser // by user ID (a string of the entry's own bytes)
-	// keys finds a user by a lookup key's hash (keyHash of externalKey or emailKey): 8 bytes a
-	// key instead of the key. A hit is checked against the user it decodes (keyMatches); two
-	// keys of one hash keep the later user, and the other misses.
-	keys map[uint64]*cachedUser
+	// max bounds counted(): the segments' bytes, the index's slots and the dictionary of
+	// shared strings (userDict.bytes).
+	max int
+	seq uint64
+	// The entries live in segments (userSegment), appended to the newest; when the budget is
+	// reached the oldest segment goes, with every entry in it (first in, first out). An entry
+	// is its encoding (encodeUser) behind its length; it is never changed once written, and a
+	// segment is never written over (a dropped one is left to the collector), so decoded
+	// users may keep pointing into it.
+	segs     []*userSegment // oldest first
+	serial   uint32         // the newest segment's serial number
+	segBytes int            // the segments' capacities together
+	segSize  int
+	// ids finds an entry by its user ID's hash, keys by a lookup key's hash (keyHash of
+	// externalKey or emailKey): 8 bytes a key and 8 its location (entryLoc), no pointer, so
+	// the collector never scans them. A hit is checked against the user it decodes (its ID,
+	// keyMatches); two keys of one hash keep the later user, and the other misses.
+	ids  map[uint64]uint64
+	keys map[uint64]uint64
 	seed maphash.Seed
 	// dict holds the strings that entries share (userDict); its bytes count in the budget
 	// beside the entries'. It starts again empty with the users (clearUsers).
@@ -62,6 +72,22 @@ type userCache struct {
 	countsStaleBefore uint64
 }
 
+// userSegment is a run of entries, appended one after another up to its capacity.
+type userSegment struct {
+	serial uint32
+	buf    []byte
+}
+
+// An entry's location: its segment's serial number (high 32 bits) and its offset in it.
+func entryLoc(serial uint32, off int) uint64 { return uint64(serial)<<32 | uint64(uint32(off)) }
+
+// Segment sizes: a 64th of the budget (dropping one evicts about 1.5% of the users), within
+// these bounds; an entry larger than a segment gets one of its own size.
+const (
+	minSegment = 512
+	maxSegment = 1 << 20
+)
+
 // maxScratch bounds the encoding space that the cache keeps between puts.
 const maxScratch = 64 << 10
 
@@ -69,12 +95,6 @@ const maxScratch = 64 << 10
 // empty. Their keys are a query and its arguments or a few role names (under 1 KiB each in
 // practice), so together they stay under a few MiB beside the users' budget (docs/storage.md).
 const maxCatalog = 1024
-
-type cachedUser struct {
-	enc  []byte    // the user, encodeUser's; never changed (decoded users' strings share it)
-	keys [2]uint64 // keyHash of its lookup keys (email, external ID; 0: none)
-	size int       // userSize, counted in userCache.bytes
-}
 
 // checkShared makes the cache check, on every put, that the user decodes back exactly as it
 // was read (reflect.DeepEqual): a field that encodeUser forgot would otherwise be lost only
@@ -88,12 +108,12 @@ func checkEmpty() {
 	}
 }
 
-// user decodes the entry with dict, the strings of the cache's dictionary when it was found.
-// An entry that does not decode is a bug of encodeUser's: put checks every encoding with
-// -tags rostercheck.
-func (e *cachedUser) user(dict []string) (roster.User, bool) {
+// decodeEntry decodes an entry with dict, the strings of the cache's dictionary when it was
+// found. An entry that does not decode is a bug of encodeUser's: put checks every encoding
+// with -tags rostercheck.
+func decodeEntry(enc []byte, dict []string) (roster.User, bool) {
 	checkEmpty()
-	u, err := decodeUser(e.enc, dict)
+	u, err := decodeUser(enc, dict)
 	return u, err == nil
 }
 
@@ -101,13 +121,14 @@ func (e *cachedUser) user(dict []string) (roster.User, bool) {
 // reads in flight then are refused instead.
 const maxReleased = 4096
 
-// newUserCache returns a cache of at most maxBytes of users (as userSize estimates them), or
+// newUserCache returns a cache of at most maxBytes of users (as counted estimates them), or
 // nil (no cache) for maxBytes 0 or less.
 func newUserCache(maxBytes int) *userCache {
 	if maxBytes <= 0 {
 		return nil
 	}
-	return &userCache{max: maxBytes, entries: map[string]*cachedUser{}, keys: map[uint64]*cachedUser{}, seed: maphash.MakeSeed(), dict: newUserDict(),
+	return &userCache{max: maxBytes, segSize: min(max(maxBytes/64, minSegment), maxSegment),
+		ids: map[uint64]uint64{}, keys: map[uint64]uint64{}, seed: maphash.MakeSeed(), dict: newUserDict(),
 		held: map[string]int{}, released: map[string]uint64{}, catalog: map[string]any{}, counts: map[string]int{}}
 }
 
@@ -152,12 +173,16 @@ func (c *userCache) get(key string) (roster.User, bool) {
 	}
 	h := c.keyHash(key)
 	c.mu.Lock()
-	e, dict := c.keys[h], c.dict.strs
+	var enc []byte
+	if loc, ok := c.keys[h]; ok {
+		enc = c.entryAt(loc)
+	}
+	dict := c.dict.strs
 	c.mu.Unlock()
-	if e == nil {
+	if enc == nil {
 		return roster.User{}, false
 	}
-	u, ok := e.user(dict)
+	u, ok := decodeEntry(enc, dict)
 	if !ok || !keyMatches(&u, key) {
 		return roster.User{}, false
 	}
@@ -169,14 +194,19 @@ func (c *userCache) getID(environmentID, id string) (roster.User, bool) {
 	if c == nil {
 		return roster.User{}, false
 	}
+	h := c.keyHash(id)
 	c.mu.Lock()
-	e, dict := c.entries[id], c.dict.strs
+	var enc []byte
+	if loc, ok := c.ids[h]; ok {
+		enc = c.entryAt(loc)
+	}
+	dict := c.dict.strs
 	c.mu.Unlock()
-	if e == nil {
+	if enc == nil {
 		return roster.User{}, false
 	}
-	u, ok := e.user(dict)
-	if !ok || u.EnvironmentID != environmentID {
+	u, ok := decodeEntry(enc, dict)
+	if !ok || u.ID != id || u.EnvironmentID != environmentID {
 		return roster.User{}, false
 	}
 	return u, true
@@ -190,21 +220,27 @@ func (c *userCache) getIDs(environmentID string, ids []string, out []roster.User
 	if c == nil {
 		return 0
 	}
-	found := make([]*cachedUser, len(ids))
-	c.mu.Lock()
+	hashes := make([]uint64, len(ids))
 	for i, id := range ids {
-		found[i] = c.entries[id]
+		hashes[i] = c.keyHash(id)
+	}
+	found := make([][]byte, len(ids))
+	c.mu.Lock()
+	for i, h := range hashes {
+		if loc, ok := c.ids[h]; ok {
+			found[i] = c.entryAt(loc)
+		}
 	}
 	dict := c.dict.strs
 	c.mu.Unlock()
 	n := 0
 	var slab userSlab
 	checkEmpty()
-	for i, e := range found {
-		if e == nil {
+	for i, enc := range found {
+		if enc == nil {
 			continue
 		}
-		if u, err := decodeUserFrom(e.enc, dict, &slab); err == nil && u.EnvironmentID == environmentID {
+		if u, err := decodeUserFrom(enc, dict, &slab); err == nil && u.ID == ids[i] && u.EnvironmentID == environmentID {
 			out[i] = u
 			n++
 		}
@@ -218,11 +254,7 @@ func (c *userCache) put(seq uint64, u roster.User) {
 	if c == nil {
 		return
 	}
-	var keys [2]uint64
-	keys[0] = c.keyHash(emailKey(u.EnvironmentID, roster.EmailKey(u.Email)))
-	if u.ExternalID != nil {
-		keys[1] = c.keyHash(externalKey(u.EnvironmentID, *u.ExternalID))
-	}
+	idHash, keys := c.hashes(u.ID, u.EnvironmentID, u.Email, u.ExternalID)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.heldAll > 0 || c.held[u.ID] > 0 || seq < c.staleBefore || c.released[u.ID] > seq {
@@ -234,47 +266,118 @@ func (c *userCache) put(seq uint64, u roster.User) {
 		c.clearUsers()
 	}
 	// Encoded under the lock: it adds to the dictionary (a few hundred nanoseconds).
-	c.scratch = encodeUser(c.scratch[:0], &u, c.dict)
-	e := &cachedUser{enc: append([]byte(nil), c.scratch...), keys: keys}
+	c.scratch = binary.AppendUvarint(c.scratch[:0], 0) // room for the length, written below
+	head := len(c.scratch)
+	c.scratch = encodeUser(c.scratch, &u, c.dict)
+	n := len(c.scratch) - head
+	entry := append(binary.AppendUvarint(c.scratch[:0:0], uint64(n)), c.scratch[head:]...)
 	if cap(c.scratch) > maxScratch {
 		c.scratch = nil // one huge user's space is not kept
 	}
 	if checkShared {
-		if back, err := decodeUser(e.enc, c.dict.strs); err != nil || !reflect.DeepEqual(back, withEmptyShared(u)) {
+		if back, err := decodeUser(entry[len(entry)-n:], c.dict.strs); err != nil || !reflect.DeepEqual(back, withEmptyShared(u)) {
 			panic(fmt.Sprintf("sqlstore: user %s does not decode as it was encoded (%v)\nput:     %+v\ndecoded: %+v", u.ID, err, u, back))
 		}
 	}
-	e.size = userSize(e)
-	if e.size > c.max/16 { // one huge user (thousands of memberships) would evict many others
-		return
-	}
-	id := unsafe.String(&e.enc[idOffset(e.enc)], len(u.ID)) // the entry's own copy of the ID
-	if old := c.entries[u.ID]; old != nil {
-		c.remove(u.ID, old)
-	}
-	for c.counted()+e.size > c.max && len(c.entries) > 0 {
-		for id, old := range c.entries { // map order is random: a random victim
-			c.remove(id, old)
-			break
+	slots := 1
+	for _, k := range keys {
+		if k != 0 {
+			slots++
 		}
 	}
-	c.entries[id] = e
-	c.bytes += e.size
-	for _, k := range e.keys {
+	if len(entry)+slots*indexSlot > c.max/16 { // one huge user (thousands of memberships) would evict many others
+		return
+	}
+	if loc, ok := c.ids[idHash]; ok {
+		c.removeAt(loc)
+	}
+	cur := c.newest()
+	if cur == nil || cap(cur.buf)-len(cur.buf) < len(entry) {
+		size := max(c.segSize, len(entry))
+		for len(c.segs) > 0 && c.counted()+size+slots*indexSlot > c.max {
+			c.dropOldest()
+		}
+		c.serial++
+		cur = &userSegment{serial: c.serial, buf: make([]byte, 0, size)}
+		c.segs = append(c.segs, cur)
+		c.segBytes += size
+	}
+	for len(c.segs) > 1 && c.counted()+slots*indexSlot > c.max {
+		c.dropOldest() // the index has grown into the budget
+	}
+	loc := entryLoc(cur.serial, len(cur.buf))
+	cur.buf = append(cur.buf, entry...) // within its capacity: the segment's bytes never move
+	c.ids[idHash] = loc
+	for _, k := range keys {
 		if k != 0 {
-			c.keys[k] = e
+			c.keys[k] = loc
 		}
 	}
 }
 
-func (c *userCache) remove(id string, e *cachedUser) {
-	delete(c.entries, id)
-	c.bytes -= e.size
-	for _, k := range e.keys {
-		if k != 0 && c.keys[k] == e {
+// hashes returns the hashes of a user's ID and of its lookup keys (email, external ID; 0:
+// none).
+func (c *userCache) hashes(id, environmentID, email string, ext *string) (uint64, [2]uint64) {
+	var keys [2]uint64
+	keys[0] = c.keyHash(emailKey(environmentID, roster.EmailKey(email)))
+	if ext != nil {
+		keys[1] = c.keyHash(externalKey(environmentID, *ext))
+	}
+	return c.keyHash(id), keys
+}
+
+func (c *userCache) newest() *userSegment {
+	if len(c.segs) == 0 {
+		return nil
+	}
+	return c.segs[len(c.segs)-1]
+}
+
+// entryAt returns the encoding at loc, or nil if its segment is gone.
+func (c *userCache) entryAt(loc uint64) []byte {
+	serial, off := uint32(loc>>32), int(uint32(loc))
+	if len(c.segs) == 0 || serial < c.segs[0].serial || serial > c.serial {
+		return nil
+	}
+	buf := c.segs[serial-c.segs[0].serial].buf
+	n, k := binary.Uvarint(buf[off:])
+	end := off + k + int(n)
+	return buf[off+k : end : end]
+}
+
+// removeAt takes the entry at loc out of the index (its bytes stay until its segment goes).
+func (c *userCache) removeAt(loc uint64) {
+	enc := c.entryAt(loc)
+	if enc == nil {
+		return
+	}
+	id, env, email, ext, err := decodeUserKeys(enc, c.dict.strs)
+	if err != nil {
+		return // never: every entry was encoded by put
+	}
+	idHash, keys := c.hashes(id, env, email, ext)
+	if c.ids[idHash] == loc {
+		delete(c.ids, idHash)
+	}
+	for _, k := range keys {
+		if k != 0 && c.keys[k] == loc {
 			delete(c.keys, k)
 		}
 	}
+}
+
+// dropOldest drops the oldest segment, taking each of its entries out of the index.
+func (c *userCache) dropOldest() {
+	seg := c.segs[0]
+	for off := 0; off < len(seg.buf); {
+		n, k := binary.Uvarint(seg.buf[off:])
+		c.removeAt(entryLoc(seg.serial, off))
+		off += k + int(n)
+	}
+	c.segBytes -= cap(seg.buf)
+	copy(c.segs, c.segs[1:])
+	c.segs[len(c.segs)-1] = nil
+	c.segs = c.segs[:len(c.segs)-1]
 }
 
 // hold drops the users with these IDs and keeps them out until release.
@@ -286,8 +389,8 @@ func (c *userCache) hold(ids ...string) {
 	defer c.mu.Unlock()
 	for _, id := range ids {
 		c.held[id]++
-		if e := c.entries[id]; e != nil {
-			c.remove(id, e)
+		if loc, ok := c.ids[c.keyHash(id)]; ok {
+			c.removeAt(loc)
 		}
 	}
 	clear(c.counts)
@@ -311,8 +414,8 @@ func (c *userCache) release(ids ...string) {
 		if c.held[id]--; c.held[id] <= 0 {
 			delete(c.held, id)
 		}
-		if e := c.entries[id]; e != nil {
-			c.remove(id, e)
+		if loc, ok := c.ids[c.keyHash(id)]; ok {
+			c.removeAt(loc)
 		}
 		if c.staleBefore != c.seq {
 			c.released[id] = c.seq
@@ -336,7 +439,8 @@ func (c *userCache) holdAll() {
 // clearUsers drops every user. Go's maps keep their grown tables when cleared, so they are
 // made anew: a cache emptied by a write of all users gives its memory back.
 func (c *userCache) clearUsers() {
-	c.entries, c.keys, c.dict, c.bytes = map[string]*cachedUser{}, map[uint64]*cachedUser{}, newUserDict(), 0
+	c.segs, c.segBytes = nil, 0
+	c.ids, c.keys, c.dict = map[uint64]uint64{}, map[uint64]uint64{}, newUserDict()
 }
 
 // releaseAll ends a holdAll.
@@ -422,8 +526,10 @@ func (c *userCache) size() int {
 	return c.counted()
 }
 
-// counted is what the budget bounds: the entries and the dictionary.
-func (c *userCache) counted() int { return c.bytes + c.dict.bytes }
+// counted is what the budget bounds: the segments, the index and the dictionary.
+func (c *userCache) counted() int {
+	return c.segBytes + (len(c.ids)+len(c.keys))*indexSlot + c.dict.bytes
+}
 
 // len counts the cached users.
 func (c *userCache) len() int {
@@ -432,7 +538,7 @@ func (c *userCache) len() int {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.entries)
+	return len(c.ids)
 }
 
 // emptyStrings is the one empty map that every decoded user holds in place of its own empty
@@ -463,27 +569,10 @@ func withEmptyShared(u roster.User) roster.User {
 	return u
 }
 
-// Sizes that userSize counts, in bytes of the Go heap (amd64): an entry's struct and its
-// encoding, each rounded up to a size class (about an eighth more on average, which userSize
-// adds at the end), and its slots in the cache's maps. A map's entries live in groups of 8
-// slots with one control byte each, filled to at most 7/8.
-const (
-	entrySlot      = 16 + 8 + 1 // c.entries: ID header and pointer
-	keySlot        = 8 + 8 + 1  // c.keys: hash and pointer
-	allocRounding8 = 8
-)
+// indexSlot is what one key of the index costs the heap, as counted: its hash, its location and
+// a control byte in a group of 8 slots filled to at most 7/8, and an eighth more for tables
+// between their growths.
+const indexSlot = (8 + 8 + 1) * 8 / 7 * 9 / 8
 
-// userSize estimates the heap bytes that caching e costs: its struct, its encoding and its
-// slots in the cache's maps. TestUserSizeMatchesHeap holds it within a stated factor of what
-// the Go heap measures.
-func userSize(e *cachedUser) int {
-	n := roundAlloc(int(unsafe.Sizeof(cachedUser{}))) + roundAlloc(cap(e.enc)) + entrySlot*8/7
-	for _, k := range e.keys {
-		if k != 0 {
-			n += keySlot * 8 / 7
-		}
-	}
-	return n + n/8
-}
-
-func roundAlloc(n int) int { return (n + allocRounding8 - 1) &^ (allocRounding8 - 1) }
+// roundAlloc rounds an allocation up to the Go allocator's smallest step (8 bytes).
+func roundAlloc(n int) int { return (n + 7) &^ 7 }

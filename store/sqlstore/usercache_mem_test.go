@@ -89,10 +89,7 @@ func TestUserSizeMatchesHeap(t *testing.T) {
 	for i := range n {
 		c.put(c.begin(), realisticUser(i))
 	}
-	for _, e := range c.entries {
-		estimate += e.size
-	}
-	estimate += c.dict.bytes // the strings the users share, once
+	estimate = c.size() // the segments, the index and the strings the users share, once
 	measured := int64(liveHeap()) - int64(before)
 	runtime.KeepAlive(c)
 	ratio := float64(estimate) / float64(measured)

@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -106,25 +108,44 @@ func TestUserCacheForgetsManyReleases(t *testing.T) {
 
 func TestUserCacheBound(t *testing.T) {
 	user := func(i int) roster.User { id := fmt.Sprintf("u%03d", i); return cacheUser(id, id+"@x.com", id) }
-	probe := newUserCache(1 << 20)
-	probe.put(probe.begin(), user(0))
-	one := probe.size()             // every user(i) counts the same
-	c := newUserCache(16 * 3 * one) // 3 such users fit; a user may take at most a 16th
-	for i := range 200 {
+	u0 := user(0)
+	// a user's entry (its length and encoding)
+	entry := 1 + len(encodeUser(nil, &u0, newUserDict()))
+	const budget = 16 << 10
+	c := newUserCache(budget)
+	for i := range 2000 {
 		c.put(c.begin(), user(i))
-		if c.size() > 16*3*one {
-			t.Fatalf("%d bytes counted, over the budget of %d", c.size(), 16*3*one)
+		if c.size() > budget {
+			t.Fatalf("%d bytes counted, over the budget of %d", c.size(), budget)
 		}
 	}
-	// one counts the dictionary's string (the environment's ID) beside the user; the cache
-	// counts it once, so a few more than 48 users fit.
-	entry := c.entries["u199"].size
-	if c.len() < 48 || len(c.keys) != 2*c.len() || c.size() != c.len()*entry+c.dict.bytes { // email and external ID
-		t.Fatalf("%d users, %d keys, %d bytes", c.len(), len(c.keys), c.size())
+	// What it counts is its segments, its index and its dictionary; first in, first out, with
+	// the segments of the last users still there, and at most one segment's worth of room
+	// unused (the newest's tail) beside the index.
+	if got, want := c.size(), c.segBytes+(len(c.ids)+len(c.keys))*indexSlot+c.dict.bytes; got != want {
+		t.Fatalf("counted %d bytes, its parts %d", got, want)
+	}
+	if len(c.keys) != 2*c.len() { // email and external ID
+		t.Fatalf("%d users, %d keys", c.len(), len(c.keys))
+	}
+	// A segment holds as many whole entries as fit (its tail is left unused), and each user
+	// has three keys in the index (ID, email, external ID). Up to two segments' worth with
+	// their keys may be free: the newest may be part filled, and the oldest goes whole to
+	// make room for a new one.
+	perSegment := c.segSize / entry
+	perUser := c.segSize/perSegment + 3*indexSlot
+	if min := (budget - 2*perSegment*perUser - c.dict.bytes) / perUser; c.len() < min {
+		t.Fatalf("%d users in %d bytes (segments of %d), fewer than %d", c.len(), budget, c.segSize, min)
+	}
+	if _, ok := c.getID("env_1", "u1999"); !ok {
+		t.Fatal("the last user put is not cached")
+	}
+	if _, ok := c.getID("env_1", "u000"); ok {
+		t.Fatal("the first user put is still cached after 2,000 more")
 	}
 	// A user bigger than a 16th of the budget is not cached at all.
 	big := cacheUser("big", "big@x.com", "big")
-	big.Metadata = map[string]string{"k": strings.Repeat("x", 3*one)}
+	big.Metadata = map[string]string{"k": strings.Repeat("x", budget/16)}
 	before := c.len()
 	c.put(c.begin(), big)
 	if _, ok := c.getID("env_1", "big"); ok || c.len() != before {
@@ -191,9 +212,16 @@ func TestUserCacheHitsDecode(t *testing.T) {
 func TestUserCacheKeyHashIsChecked(t *testing.T) {
 	c := newUserCache(1 << 20)
 	c.put(c.begin(), cacheUser("usr_1", "a@x.com", "a"))
-	e := c.entries["usr_1"]
+	loc := c.ids[c.keyHash("usr_1")]
+	c.ids[c.keyHash("usr_9")] = loc // as if usr_9's hash were usr_1's
+	if got, ok := c.getID("env_1", "usr_9"); ok {
+		t.Fatalf("usr_9 found %s", got.ID)
+	}
+	if out := make([]roster.User, 1); c.getIDs("env_1", []string{"usr_9"}, out) != 0 {
+		t.Fatalf("getIDs of usr_9 found %s", out[0].ID)
+	}
 	for _, key := range []string{emailKey("env_1", "b@x.com"), externalKey("env_1", "b"), emailKey("env_2", "a@x.com"), externalKey("env_2", "a")} {
-		c.keys[c.keyHash(key)] = e // as if key's hash were the user's
+		c.keys[c.keyHash(key)] = loc // as if key's hash were the user's
 		if got, ok := c.get(key); ok {
 			t.Fatalf("%q found %s", key, got.ID)
 		}
@@ -276,5 +304,91 @@ func TestUserCacheDictionaryBound(t *testing.T) {
 		if !ok || got.Memberships[0].OrganizationName != u.Memberships[0].OrganizationName {
 			t.Fatalf("user %d: %v %+v", i, ok, got)
 		}
+	}
+}
+
+// Readers decode entries outside the lock while writers append to the same segment and drop
+// old ones: every hit is the user asked for, whole (run with -race in the README's test
+// command), and users decoded before their segment went stay as they were.
+func TestUserCacheConcurrentSegments(t *testing.T) {
+	c := newUserCache(64 << 10) // segments of 1 KiB: many drops
+	user := func(i int) roster.User {
+		u := cacheUser(fmt.Sprintf("usr_%d", i), fmt.Sprintf("u%d@example.com", i), fmt.Sprintf("ext-%d", i))
+		u.Profile.GivenName = strings.Repeat("g", i%50)
+		return u
+	}
+	const n, rounds = 3000, 4
+	kept := make(chan roster.User, 64)
+	done := make(chan struct{})
+	var writers, readers sync.WaitGroup
+	var hits atomic.Int64
+	for w := range 2 {
+		writers.Add(1)
+		go func() {
+			defer writers.Done()
+			for r := range rounds {
+				for i := w; i < n; i += 2 {
+					c.put(c.begin(), user(i))
+					if i%97 == r {
+						c.hold(user(i).ID)
+						c.release(user(i).ID)
+					}
+				}
+			}
+		}()
+	}
+	for range 2 {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			for j := 0; ; j++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				i := j * 7 % n
+				want := user(i)
+				check := func(u roster.User, ok bool, how string) {
+					if ok {
+						hits.Add(1)
+					}
+					if ok && (u.ID != want.ID || u.Email != want.Email || *u.ExternalID != *want.ExternalID || u.Profile.GivenName != want.Profile.GivenName) {
+						t.Errorf("%s %s: got %s %s %s %q", how, want.ID, u.ID, u.Email, *u.ExternalID, u.Profile.GivenName)
+					}
+					if ok && i%100 == 0 {
+						select {
+						case kept <- u:
+						default:
+						}
+					}
+				}
+				u, ok := c.getID("env_1", want.ID)
+				check(u, ok, "by ID")
+				u, ok = c.get(emailKey("env_1", roster.EmailKey(want.Email)))
+				check(u, ok, "by email")
+				page := make([]roster.User, 2)
+				if got := c.getIDs("env_1", []string{want.ID, want.ID}, page); got == 2 {
+					check(page[0], true, "in a page")
+				}
+			}
+		}()
+	}
+	writers.Wait()
+	close(done)
+	readers.Wait()
+	if hits.Load() == 0 {
+		t.Fatal("the readers never found a user")
+	}
+	close(kept)
+	for u := range kept {
+		var i int
+		fmt.Sscanf(u.ID, "usr_%d", &i)
+		if w := user(i); u.Email != w.Email || u.Profile.GivenName != w.Profile.GivenName {
+			t.Fatalf("a user decoded earlier changed: %+v", u)
+		}
+	}
+	if c.size() > 64<<10 {
+		t.Fatalf("%d bytes counted, over the budget", c.size())
 	}
 }

@@ -46,7 +46,7 @@ const (
 type userDict struct {
 	strs  []string // by index; append-only, so a reader's copy of the slice header stays valid
 	index map[string]uint32
-	bytes int // what the dictionary costs the heap, as userSize counts an entry's
+	bytes int // what the dictionary costs the heap, counted in the cache's budget
 }
 
 // maxInterned bounds the strings the dictionary keeps: longer ones are written out.
@@ -458,15 +458,10 @@ func decodeUser(b []byte, dict []string) (roster.User, error) { return decodeUse
 func decodeUserFrom(b []byte, dict []string, slab *userSlab) (roster.User, error) {
 	d := userDecoder{b: b, dict: dict}
 	var u roster.User
-	flags := d.uvarint()
-	u.ID = d.str()
-	u.EnvironmentID = d.str()
-	u.Email = d.str()
-	if flags&userEmailSplit != 0 {
-		u.Email = slab.concat(u.Email, d.dictStr())
-	}
+	var ext string
+	flags := d.head(&u.ID, &u.EnvironmentID, &u.Email, &ext, slab)
 	if flags&userHasExternalID != 0 {
-		u.ExternalID = slab.str(d.str())
+		u.ExternalID = slab.str(ext)
 	}
 	u.Metadata = d.strMap()
 	pr := &u.Profile
@@ -556,9 +551,29 @@ func decodeUserFrom(b []byte, dict []string, slab *userSlab) (roster.User, error
 	return u, nil
 }
 
-// idOffset is where the user's ID begins in an encoding: after the flags and its length.
-func idOffset(b []byte) int {
-	_, n1 := binary.Uvarint(b)
-	_, n2 := binary.Uvarint(b[n1:])
-	return n1 + n2
+// head reads what every encoding begins with: the flags, the ID, the environment, the email
+// and the external ID ("" if the flags say there is none).
+func (d *userDecoder) head(id, env, email, ext *string, slab *userSlab) uint64 {
+	flags := d.uvarint()
+	*id = d.str()
+	*env = d.str()
+	*email = d.str()
+	if flags&userEmailSplit != 0 {
+		*email = slab.concat(*email, d.dictStr())
+	}
+	if flags&userHasExternalID != 0 {
+		*ext = d.str()
+	}
+	return flags
+}
+
+// decodeUserKeys reads what the cache finds an entry by: its ID and the parts of its lookup
+// keys (ext nil: no external ID).
+func decodeUserKeys(b []byte, dict []string) (id, env, email string, ext *string, err error) {
+	d := userDecoder{b: b, dict: dict}
+	var x string
+	if d.head(&id, &env, &email, &x, nil)&userHasExternalID != 0 {
+		ext = &x
+	}
+	return id, env, email, ext, d.err
 }
