@@ -569,10 +569,11 @@ func withEmptyShared(u roster.User) roster.User {
 	return u
 }
 
-// indexSlot is what one key of the index costs the heap, as counted: its hash, its location and
-// a control byte in a group of 8 slots filled to at most 7/8, and an eighth more for tables
-// between their growths.
-const indexSlot = (8 + 8 + 1) * 8 / 7 * 9 / 8
+// indexSlot is what one key of the index costs the heap, as measured
+// (TestUserCacheIndexCost): a hash and a location, 16 bytes, in Go's map of them, which its
+// groups' control bytes, its load (at most 7/8, down to 7/16 after a table splits) and the
+// entries that come and go as segments are dropped bring to about 40 bytes a key.
+const indexSlot = 41
 
 // roundAlloc rounds an allocation up to the Go allocator's smallest step (8 bytes).
 func roundAlloc(n int) int { return (n + 7) &^ 7 }

@@ -156,3 +156,27 @@ func BenchmarkUserCacheGetIDs(b *testing.B) {
 		}
 	}
 }
+
+// The index's keys are counted at what they cost the heap (indexSlot) at most, in a cache that
+// has turned over its users several times, as a full one does: at a few points of its maps'
+// growth (a key costs 30–41 bytes as the tables fill and split), never more than counted.
+func TestUserCacheIndexCost(t *testing.T) {
+	withoutShadows(t)
+	for _, tc := range []struct{ budget, n int }{{4 << 20, 50_000}, {4 << 20, 110_000}, {16 << 20, 300_000}} {
+		c, n := newUserCache(tc.budget), tc.n
+		for i := range n {
+			ext := fmt.Sprintf("bench-user-%d", i)
+			c.put(c.begin(), roster.User{ID: fmt.Sprintf("usr_%018d", i), EnvironmentID: "env_1", Email: fmt.Sprintf("u%d@bench.example.com", i),
+				ExternalID: &ext, Metadata: map[string]string{}})
+		}
+		keys := len(c.ids) + len(c.keys)
+		before := liveHeap()
+		c.ids, c.keys = nil, nil
+		measured := float64(int64(before)-int64(liveHeap())) / float64(keys)
+		runtime.KeepAlive(c)
+		t.Logf("after %d users: %d keys, %.1f bytes each measured, %d counted", n, keys, measured, indexSlot)
+		if measured > indexSlot*1.05 || indexSlot > 1.5*measured {
+			t.Fatalf("a key of the index costs %.1f bytes, counted %d", measured, indexSlot)
+		}
+	}
+}
