@@ -266,34 +266,34 @@ func (c *userCache) put(seq uint64, u roster.User) {
 		c.clearUsers()
 	}
 	// Encoded under the lock: it adds to the dictionary (a few hundred nanoseconds).
-	c.scratch = binary.AppendUvarint(c.scratch[:0], 0) // room for the length, written below
-	head := len(c.scratch)
-	c.scratch = encodeUser(c.scratch, &u, c.dict)
-	n := len(c.scratch) - head
-	entry := append(binary.AppendUvarint(c.scratch[:0:0], uint64(n)), c.scratch[head:]...)
+	enc := encodeUser(c.scratch[:0], &u, c.dict)
+	c.scratch = enc
 	if cap(c.scratch) > maxScratch {
 		c.scratch = nil // one huge user's space is not kept
 	}
 	if checkShared {
-		if back, err := decodeUser(entry[len(entry)-n:], c.dict.strs); err != nil || !reflect.DeepEqual(back, withEmptyShared(u)) {
+		if back, err := decodeUser(enc, c.dict.strs); err != nil || !reflect.DeepEqual(back, withEmptyShared(u)) {
 			panic(fmt.Sprintf("sqlstore: user %s does not decode as it was encoded (%v)\nput:     %+v\ndecoded: %+v", u.ID, err, u, back))
 		}
 	}
+	var length [binary.MaxVarintLen64]byte
+	head := binary.PutUvarint(length[:], uint64(len(enc)))
+	entryLen := head + len(enc) // an entry is its encoding behind its length
 	slots := 1
 	for _, k := range keys {
 		if k != 0 {
 			slots++
 		}
 	}
-	if len(entry)+slots*indexSlot > c.max/16 { // one huge user (thousands of memberships) would evict many others
+	if entryLen+slots*indexSlot > c.max/16 { // one huge user (thousands of memberships) would evict many others
 		return
 	}
 	if loc, ok := c.ids[idHash]; ok {
 		c.removeAt(loc)
 	}
 	cur := c.newest()
-	if cur == nil || cap(cur.buf)-len(cur.buf) < len(entry) {
-		size := max(c.segSize, len(entry))
+	if cur == nil || cap(cur.buf)-len(cur.buf) < entryLen {
+		size := max(c.segSize, entryLen)
 		for len(c.segs) > 0 && c.counted()+size+slots*indexSlot > c.max {
 			c.dropOldest()
 		}
@@ -306,7 +306,7 @@ func (c *userCache) put(seq uint64, u roster.User) {
 		c.dropOldest() // the index has grown into the budget
 	}
 	loc := entryLoc(cur.serial, len(cur.buf))
-	cur.buf = append(cur.buf, entry...) // within its capacity: the segment's bytes never move
+	cur.buf = append(append(cur.buf, length[:head]...), enc...) // within its capacity: the segment's bytes never move
 	c.ids[idHash] = loc
 	for _, k := range keys {
 		if k != 0 {
