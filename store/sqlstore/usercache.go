@@ -51,7 +51,7 @@ type userCache struct {
 	// dict holds the strings that entries share (userDict); its bytes count in the budget
 	// beside the entries'. It starts again empty with the users (clearUsers).
 	dict *userDict
-	// scratch is where put encodes a user before copying it into a slice of its own size.
+	// scratch is where put encodes a user before copying it into a segment.
 	scratch []byte
 	// held counts the writes in flight per user; heldAll those that may change any user.
 	held    map[string]int
@@ -108,10 +108,22 @@ func checkEmpty() {
 	}
 }
 
-// decodeEntry decodes an entry with dict, the strings of the cache's dictionary when it was
-// found. An entry that does not decode is a bug of encodeUser's: put checks every encoding
+// find decodes the entry that index (ids or keys) holds under hash h, if any; the caller checks
+// that it is the user asked for (a hash may name another). The entry is found under the lock
+// and decoded outside it, with the dictionary's strings of that moment: an entry's bytes never
+// change. An entry that does not decode is a bug of encodeUser's: put checks every encoding
 // with -tags rostercheck.
-func decodeEntry(enc []byte, dict []string) (roster.User, bool) {
+func (c *userCache) find(index map[uint64]uint64, h uint64) (roster.User, bool) {
+	c.mu.Lock()
+	var enc []byte
+	if loc, ok := index[h]; ok {
+		enc = c.entryAt(loc)
+	}
+	dict := c.dict.strs
+	c.mu.Unlock()
+	if enc == nil {
+		return roster.User{}, false
+	}
 	checkEmpty()
 	u, err := decodeUser(enc, dict)
 	return u, err == nil
@@ -171,18 +183,7 @@ func (c *userCache) get(key string) (roster.User, bool) {
 	if c == nil {
 		return roster.User{}, false
 	}
-	h := c.keyHash(key)
-	c.mu.Lock()
-	var enc []byte
-	if loc, ok := c.keys[h]; ok {
-		enc = c.entryAt(loc)
-	}
-	dict := c.dict.strs
-	c.mu.Unlock()
-	if enc == nil {
-		return roster.User{}, false
-	}
-	u, ok := decodeEntry(enc, dict)
+	u, ok := c.find(c.keys, c.keyHash(key))
 	if !ok || !keyMatches(&u, key) {
 		return roster.User{}, false
 	}
@@ -194,18 +195,7 @@ func (c *userCache) getID(environmentID, id string) (roster.User, bool) {
 	if c == nil {
 		return roster.User{}, false
 	}
-	h := c.keyHash(id)
-	c.mu.Lock()
-	var enc []byte
-	if loc, ok := c.ids[h]; ok {
-		enc = c.entryAt(loc)
-	}
-	dict := c.dict.strs
-	c.mu.Unlock()
-	if enc == nil {
-		return roster.User{}, false
-	}
-	u, ok := decodeEntry(enc, dict)
+	u, ok := c.find(c.ids, c.keyHash(id))
 	if !ok || u.ID != id || u.EnvironmentID != environmentID {
 		return roster.User{}, false
 	}
@@ -288,9 +278,7 @@ func (c *userCache) put(seq uint64, u roster.User) {
 	if entryLen+slots*indexSlot > c.max/16 { // one huge user (thousands of memberships) would evict many others
 		return
 	}
-	if loc, ok := c.ids[idHash]; ok {
-		c.removeAt(loc)
-	}
+	c.remove(idHash)
 	cur := c.newest()
 	if cur == nil || cap(cur.buf)-len(cur.buf) < entryLen {
 		size := max(c.segSize, entryLen)
@@ -345,6 +333,13 @@ func (c *userCache) entryAt(loc uint64) []byte {
 	return buf[off+k : end : end]
 }
 
+// remove takes the user whose ID has this hash out of the index, if it is there.
+func (c *userCache) remove(idHash uint64) {
+	if loc, ok := c.ids[idHash]; ok {
+		c.removeAt(loc)
+	}
+}
+
 // removeAt takes the entry at loc out of the index (its bytes stay until its segment goes).
 func (c *userCache) removeAt(loc uint64) {
 	enc := c.entryAt(loc)
@@ -389,9 +384,7 @@ func (c *userCache) hold(ids ...string) {
 	defer c.mu.Unlock()
 	for _, id := range ids {
 		c.held[id]++
-		if loc, ok := c.ids[c.keyHash(id)]; ok {
-			c.removeAt(loc)
-		}
+		c.remove(c.keyHash(id))
 	}
 	clear(c.counts)
 }
@@ -414,9 +407,7 @@ func (c *userCache) release(ids ...string) {
 		if c.held[id]--; c.held[id] <= 0 {
 			delete(c.held, id)
 		}
-		if loc, ok := c.ids[c.keyHash(id)]; ok {
-			c.removeAt(loc)
-		}
+		c.remove(c.keyHash(id))
 		if c.staleBefore != c.seq {
 			c.released[id] = c.seq
 		}

@@ -286,11 +286,7 @@ func (d *userDecoder) fail() {
 func (d *userDecoder) str() string {
 	n := d.uvarint()
 	if n&1 != 0 { // a string of the dictionary's
-		if n>>1 >= uint64(len(d.dict)) {
-			d.fail()
-			return ""
-		}
-		return d.dict[n>>1]
+		return d.dictAt(n >> 1)
 	}
 	n >>= 1
 	if n > uint64(len(d.b)) {
@@ -348,9 +344,8 @@ func (d *userDecoder) strMap() map[string]string {
 // relTime reads a time written as its distance from the user's creation (in microseconds).
 func (d *userDecoder) relTime(created int64) time.Time { return fromMicros(created + d.varint()) }
 
-// dictStr reads an index into the dictionary.
-func (d *userDecoder) dictStr() string {
-	i := d.uvarint()
+// dictAt returns the dictionary's string i; an index past it fails the decoding.
+func (d *userDecoder) dictAt(i uint64) string {
 	if i >= uint64(len(d.dict)) {
 		d.fail()
 		return ""
@@ -559,7 +554,7 @@ func (d *userDecoder) head(id, env, email, ext *string, slab *userSlab) uint64 {
 	*env = d.str()
 	*email = d.str()
 	if flags&userEmailSplit != 0 {
-		*email = slab.concat(*email, d.dictStr())
+		*email = slab.concat(*email, d.dictAt(d.uvarint()))
 	}
 	if flags&userHasExternalID != 0 {
 		*ext = d.str()
