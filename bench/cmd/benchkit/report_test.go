@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // reportOf writes manifest into dir, runs the report on it and returns what it printed.
@@ -29,10 +30,35 @@ func reportOf(t *testing.T, dir, manifest string) string {
 	return string(out)
 }
 
+// vegetaJSON is vegeta's report of 1,000 successful requests at rps, p50 1 ms and this p99.
+func vegetaJSON(rps float64, p99 time.Duration) string {
+	return fmt.Sprintf(`{"latencies":{"50th":1000000,"99th":%d},"requests":1000,"throughput":%g,"success":1,"status_codes":{"200":1000}}`, p99.Nanoseconds(), rps)
+}
+
+// writeRow writes a row's result file f and the files beside it (by extension; "" is f).
+func writeRow(t *testing.T, f string, files map[string]string) {
+	t.Helper()
+	for ext, data := range files {
+		if err := os.WriteFile(f+ext, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// wantLines fails the test for each of wants that the report's text lacks.
+func wantLines(t *testing.T, text string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(text, want) {
+			t.Errorf("report lacks %q:\n%s", want, text)
+		}
+	}
+}
+
 // The report labels the uniform and Zipf rows apart and shows memory and disk per row.
 func TestReportMemoryDiskAndKeyLabels(t *testing.T) {
 	dir := t.TempDir()
-	vegeta := `{"latencies":{"50th":1000000,"99th":3000000},"requests":1000,"throughput":500,"success":1,"status_codes":{"200":1000}}`
+	vegeta := vegetaJSON(500, 3*time.Millisecond)
 	var manifest strings.Builder
 	for _, row := range []struct{ op, mem, watch string }{
 		{"get_user", "150000 120000 104857600 0 -1 -1", "130000 0 10"},
@@ -40,11 +66,7 @@ func TestReportMemoryDiskAndKeyLabels(t *testing.T) {
 		{"create_user", "100000 99000 110100480 33554432 -1 -1", "100000 67108864 10"},
 	} {
 		f := filepath.Join(dir, row.op+".json")
-		for ext, data := range map[string]string{"": vegeta, ".mem": row.mem, ".watch": row.watch, ".hwmreset": "1", ".cpu": "1 2"} {
-			if err := os.WriteFile(f+ext, []byte(data), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
+		writeRow(t, f, map[string]string{"": vegeta, ".mem": row.mem, ".watch": row.watch, ".hwmreset": "1", ".cpu": "1 2"})
 		if row.op != "create_user" {
 			if err := writeDistinct(f+".keys", []int{1, 2, 2, 3}); err != nil {
 				t.Fatal(err)
@@ -53,7 +75,7 @@ func TestReportMemoryDiskAndKeyLabels(t *testing.T) {
 		manifest.WriteString("main\t2000\t" + row.op + "\trest\tsqlite\t16\tvegeta\t" + f + "\n")
 	}
 	text := reportOf(t, dir, manifest.String())
-	for _, want := range []string{
+	wantLines(t, text,
 		"get user by id, uniform over all users",
 		"get user by id, **hot-set (Zipf s=1.1)**",
 		"| sqlite | 2000 | get user by id, uniform over all users | rest | 16 | 3 ÷ 1000 | 146.5 | 127.0 | 117.2 | 143.1 | **no** | 100.0 | 0.0 | 0.0 |",
@@ -63,11 +85,7 @@ func TestReportMemoryDiskAndKeyLabels(t *testing.T) {
 		"highest RSS over its rows 146.5 MB",
 		"largest WAL sampled 64.0 MB (write rows: 64.0 MB)",
 		"Bytes per cached user: not reported",
-	} {
-		if !strings.Contains(text, want) {
-			t.Errorf("report lacks %q:\n%s", want, text)
-		}
-	}
+	)
 }
 
 // The targets of issue 12 beside the rows they judge: the WAL of the sustained write row against
@@ -87,20 +105,15 @@ func TestReportWALAndPostgresTargets(t *testing.T) {
 		{"create_user", "rest", "postgres", 2100, "", ""},
 	} {
 		f := filepath.Join(dir, row.op+row.backend+".json")
-		vegeta := fmt.Sprintf(`{"latencies":{"50th":1000000,"99th":3000000},"requests":1000,"throughput":%d,"success":1,"status_codes":{"200":1000}}`, row.rps)
-		files := map[string]string{"": vegeta}
+		files := map[string]string{"": vegetaJSON(float64(row.rps), 3*time.Millisecond)}
 		if row.mem != "" {
 			files[".mem"], files[".watch"], files[".hwmreset"] = row.mem, row.watch, "1"
 		}
-		for ext, data := range files {
-			if err := os.WriteFile(f+ext, []byte(data), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
+		writeRow(t, f, files)
 		fmt.Fprintf(&manifest, "main\t2000\t%s\t%s\t%s\t16\tvegeta\t%s\n", row.op, row.proto, row.backend, f)
 	}
 	text := reportOf(t, dir, manifest.String())
-	for _, want := range []string{
+	wantLines(t, text,
 		"| WAL max < 64 MB (40.0 MB) | yes |",
 		"| get user by id, uniform over all users | rest | postgres | 16 | 6000 |",
 		"≥ half of bare pgx (10000/s: 60% of it) | yes |",
@@ -108,11 +121,7 @@ func TestReportWALAndPostgresTargets(t *testing.T) {
 		"| create user + membership | rest | postgres | 16 | 2100 |",
 		"| ≥ 2,000/s | yes |",
 		"**bare pgx** point read",
-	} {
-		if !strings.Contains(text, want) {
-			t.Errorf("report lacks %q:\n%s", want, text)
-		}
-	}
+	)
 }
 
 // grpcload's report is read as ghz's (req/s from OK calls over the total time, percentiles,
@@ -129,24 +138,16 @@ func TestReportReadsGrpcloadAndLeavesGhzUnjudged(t *testing.T) {
 		{"create_user", "ghz", "ghz", ghz},
 	} {
 		f := filepath.Join(dir, row.op+"-"+row.proto+".json")
-		for ext, data := range map[string]string{"": row.data, ".cpu": "1 2"} {
-			if err := os.WriteFile(f+ext, []byte(data), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
+		writeRow(t, f, map[string]string{"": row.data, ".cpu": "1 2"})
 		manifest.WriteString("main\t2000\t" + row.op + "\t" + row.proto + "\tsqlite\t16\t" + row.tool + "\t" + f + "\n")
 	}
 	text := reportOf(t, dir, manifest.String())
-	for _, want := range []string{
+	wantLines(t, text,
 		"| create user + membership | grpc | sqlite | 16 | 1950 | 2.00 | 9.00 |",
 		"NotFound",
 		"| ≥ 3,300/s | **no** (errors) |", // 2.5% of its calls failed
 		"| create user + membership | ghz | sqlite | 16 | 1000 | 4.00 | 12.00 |",
-	} {
-		if !strings.Contains(text, want) {
-			t.Errorf("report lacks %q:\n%s", want, text)
-		}
-	}
+	)
 	for _, line := range strings.Split(text, "\n") {
 		if strings.HasPrefix(line, "| create user + membership | ghz |") && (strings.Contains(line, "3,300") || strings.Contains(line, "**no**")) {
 			t.Errorf("the ghz row is judged: %s", line)
@@ -177,20 +178,15 @@ func TestReportFlatTableJudgesFullPagesOnly(t *testing.T) {
 		{"scale", "list_org_users", 1000000, 1400, "100"},
 	} {
 		f := filepath.Join(dir, fmt.Sprintf("%s-%d.json", row.op, row.users))
-		data := fmt.Sprintf(`{"latencies":{"50th":1000000,"99th":3000000},"requests":1000,"throughput":%g,"success":1,"status_codes":{"200":1000}}`, row.rps)
-		files := map[string]string{"": data}
+		files := map[string]string{"": vegetaJSON(row.rps, 3*time.Millisecond)}
 		if row.page != "" {
 			files[".page"] = row.page
 		}
-		for ext, d := range files {
-			if err := os.WriteFile(f+ext, []byte(d), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
+		writeRow(t, f, files)
 		fmt.Fprintf(&manifest, "%s\t%d\t%s\trest\tsqlite\t16\tvegeta\t%s\n", row.set, row.users, row.op, f)
 	}
 	text := reportOf(t, dir, manifest.String())
-	for _, want := range []string{
+	wantLines(t, text,
 		"| sqlite | rest | get user by id, uniform over all users | 10000 | 20000 | 3.00 | – | base | – | – |",
 		"| sqlite | rest | get user by id, uniform over all users | 1000000 | 15000 | 3.00 | – | 75% of 10000 users | – | **no** |",
 		"| sqlite | rest | get user by id, uniform over all users | 100000 | 17000 | 3.00 | – | 85% of 10000 users | – | yes |",
@@ -198,9 +194,5 @@ func TestReportFlatTableJudgesFullPagesOnly(t *testing.T) {
 		"| sqlite | rest | list 100 organization users | 10000 | 3000 | 3.00 | 50 | not judged | – | a page holds fewer than 100 users here |",
 		"| sqlite | rest | list 100 organization users | 100000 | 1500 | 3.00 | 100 | base | – | – |",
 		"| sqlite | rest | list 100 organization users | 1000000 | 1400 | 3.00 | 100 | 93% of 100000 users | – | yes |",
-	} {
-		if !strings.Contains(text, want) {
-			t.Errorf("report lacks %q:\n%s", want, text)
-		}
-	}
+	)
 }
